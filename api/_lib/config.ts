@@ -1,0 +1,85 @@
+/**
+ * Configuration comes from the environment only. `checkConfig` lists everything wrong at once;
+ * in production (Vercel production or NODE_ENV=production) the app refuses to start with it.
+ */
+export const WECHAT_API_HOSTS = ['api.weixin.qq.com', 'api2.weixin.qq.com', 'sh.api.weixin.qq.com', 'sz.api.weixin.qq.com', 'hk.api.weixin.qq.com'];
+export const DEFAULT_WECHAT_BASE = 'https://api.weixin.qq.com';
+export const DEFAULT_WECHAT_FAILOVER = 'https://api2.weixin.qq.com';
+
+export interface Config {
+  production: boolean;
+  mini: { appid: string; secret: string };
+  wechatBaseUrls: string[];
+  wechatTimeoutMs: number;
+  mongodbUri: string | null;
+  mongodbDb: string;
+  dataDir: string;
+  sealKeys: string | null;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export type Env = Record<string, string | undefined>;
+
+export function isProduction(env: Env): boolean {
+  return env.VERCEL_ENV === 'production' || env.NODE_ENV === 'production';
+}
+
+export function loadConfig(env: Env): Config {
+  const base = env.WECHAT_API_BASE?.trim() || DEFAULT_WECHAT_BASE;
+  const failover = env.WECHAT_API_FAILOVER === undefined ? (base === DEFAULT_WECHAT_BASE ? DEFAULT_WECHAT_FAILOVER : '') : env.WECHAT_API_FAILOVER.trim();
+  const level = env.LOG_LEVEL as Config['logLevel'] | undefined;
+  return {
+    production: isProduction(env),
+    mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
+    wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
+    wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
+    mongodbUri: env.MONGODB_URI?.trim() || null,
+    mongodbDb: env.MONGODB_DB?.trim() || 'wechat_login',
+    dataDir: env.DATA_DIR?.trim() || '.data',
+    sealKeys: env.SESSION_KEY_ENCRYPTION_KEYS?.trim() || null,
+    logLevel: level && ['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info',
+  };
+}
+
+export interface ConfigCheck {
+  problems: string[];
+  notes: string[];
+}
+
+/** The production guard and `npm run doctor` share these checks. */
+export function checkConfig(config: Config): ConfigCheck {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  if (!/^wx[0-9a-f]{16}$/.test(config.mini.appid)) problems.push('WECHAT_MINI_APPID is missing or not an AppID (wx + 16 hex characters)');
+  if (!/^[0-9a-f]{32}$/.test(config.mini.secret)) problems.push('WECHAT_MINI_SECRET is missing or not a 32-character AppSecret');
+  for (const url of config.wechatBaseUrls) {
+    let host = '';
+    try {
+      const parsed = new URL(url);
+      host = parsed.protocol === 'https:' ? parsed.hostname : '';
+    } catch {}
+    if (!WECHAT_API_HOSTS.includes(host)) problems.push(`WeChat API base "${url}" is not one of WeChat's HTTPS access points (${WECHAT_API_HOSTS.join(', ')}) — is the simulator still configured?`);
+  }
+  if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
+  if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
+  if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
+  return { problems, notes };
+}
+
+export class ConfigError extends Error {
+  constructor(problems: string[]) {
+    super(`Refusing to start in production:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run doctor\` to see every check.`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function assertProductionReady(config: Config): void {
+  if (!config.production) return;
+  const { problems } = checkConfig(config);
+  if (problems.length) throw new ConfigError(problems);
+}
+
+function clampInt(value: string | undefined, fallback: number, min: number, max: number): number {
+  const n = Number.parseInt(value ?? '', 10);
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : fallback;
+}

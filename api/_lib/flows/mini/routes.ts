@@ -1,0 +1,29 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { LoginResponse } from '../../../../shared/api.js';
+import { readJson } from '../../http/json.js';
+import { toPublicUser } from '../../users/profile.js';
+import { miniLogin, type MiniLoginDeps } from './login.js';
+
+const LoginBody = z.object({
+  // uni.login codes are short opaque strings; anything else is rejected before a database write.
+  code: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be the code from uni.login'),
+  profile: z
+    .object({ nickName: z.string().max(200).optional(), avatarUrl: z.string().max(2048).optional() })
+    .passthrough()
+    .optional(),
+});
+
+export function miniRoutes(deps: MiniLoginDeps) {
+  return new Hono().post('/login', async (c) => {
+    const body = await readJson(c, LoginBody);
+    const result = await miniLogin(deps, body);
+    const response: LoginResponse = {
+      token: result.token,
+      expiresAt: result.expiresAt.toISOString(),
+      user: toPublicUser(result.user),
+      isNewUser: result.isNewUser,
+    };
+    return c.json(response, 200, { 'cache-control': 'no-store' });
+  });
+}

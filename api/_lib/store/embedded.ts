@@ -1,0 +1,177 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DuplicateKeyError,
+  type IdentityPatch,
+  type IdentityRecord,
+  type SessionRecord,
+  type Store,
+  type StoreStats,
+  type UserPatch,
+  type UserRecord,
+} from './types.js';
+
+/**
+ * The embedded default store: no server needed. Everything lives in memory and, when `dir` is
+ * given, every mutation is written to `<dir>/store.json` (write to a temp file, then rename) before
+ * the call resolves — a restart of `npm run dev` keeps users and sessions. All operations on the
+ * maps are synchronous, so check-and-insert is atomic within the process. One process per data dir.
+ */
+interface Snapshot {
+  claims: Record<string, string>;
+  identities: Record<string, IdentityRecord>;
+  users: Record<string, UserRecord>;
+  sessions: Record<string, SessionRecord>;
+}
+
+export class EmbeddedStore implements Store {
+  readonly kind = 'embedded' as const;
+  private claims = new Map<string, Date>();
+  private identities = new Map<string, IdentityRecord>();
+  private users = new Map<string, UserRecord>();
+  private sessions = new Map<string, SessionRecord>();
+  private readonly file: string | null;
+
+  constructor(options: { dir: string | null }) {
+    this.file = options.dir ? join(options.dir, 'store.json') : null;
+    if (options.dir) mkdirSync(options.dir, { recursive: true });
+    if (this.file) this.load(this.file);
+  }
+
+  async claim(key: string, expiresAt: Date): Promise<void> {
+    const existing = this.claims.get(key);
+    if (existing && existing.getTime() > Date.now()) throw new DuplicateKeyError(key);
+    this.claims.set(key, expiresAt);
+    this.persist();
+  }
+
+  async getIdentity(key: string): Promise<IdentityRecord | null> {
+    return clone(this.identities.get(key) ?? null);
+  }
+
+  async insertIdentity(identity: IdentityRecord): Promise<void> {
+    if (this.identities.has(identity.key)) throw new DuplicateKeyError(identity.key);
+    this.identities.set(identity.key, clone(identity));
+    this.persist();
+  }
+
+  async updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null> {
+    const current = this.identities.get(key);
+    if (!current) return null;
+    const next = { ...current, ...clone(patch), updatedAt: now };
+    this.identities.set(key, next);
+    this.persist();
+    return clone(next);
+  }
+
+  async getUser(id: string): Promise<UserRecord | null> {
+    return clone(this.users.get(id) ?? null);
+  }
+
+  async insertUserIfAbsent(user: UserRecord): Promise<UserRecord> {
+    const existing = this.users.get(user.id);
+    if (existing) return clone(existing);
+    this.users.set(user.id, clone(user));
+    this.persist();
+    return clone(user);
+  }
+
+  async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
+    const current = this.users.get(id);
+    if (!current) return null;
+    const next = { ...current, ...patch, updatedAt: now };
+    this.users.set(id, next);
+    this.persist();
+    return clone(next);
+  }
+
+  async insertSession(session: SessionRecord): Promise<void> {
+    if (this.sessions.has(session.id)) throw new DuplicateKeyError(session.id);
+    this.sessions.set(session.id, clone(session));
+    this.persist();
+  }
+
+  async getSessionAndUser(id: string): Promise<[SessionRecord | null, UserRecord | null]> {
+    const session = this.sessions.get(id);
+    if (!session) return [null, null];
+    if (session.expiresAt.getTime() <= Date.now()) {
+      this.sessions.delete(id);
+      this.persist();
+      return [null, null];
+    }
+    return [clone(session), clone(this.users.get(session.userId) ?? null)];
+  }
+
+  async updateSessionExpiration(id: string, expiresAt: Date): Promise<void> {
+    const session = this.sessions.get(id);
+    if (!session) return;
+    this.sessions.set(id, { ...session, expiresAt });
+    this.persist();
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    if (this.sessions.delete(id)) this.persist();
+  }
+
+  async deleteUserSessions(userId: string): Promise<void> {
+    let changed = false;
+    for (const [id, session] of this.sessions) {
+      if (session.userId === userId) changed = this.sessions.delete(id) || changed;
+    }
+    if (changed) this.persist();
+  }
+
+  async getUserSessions(userId: string): Promise<SessionRecord[]> {
+    const now = Date.now();
+    return [...this.sessions.values()]
+      .filter((s) => s.userId === userId && s.expiresAt.getTime() > now)
+      .map((s) => clone(s));
+  }
+
+  async stats(): Promise<StoreStats> {
+    return { users: this.users.size, identities: this.identities.size, sessions: this.sessions.size, claims: this.claims.size };
+  }
+
+  async close(): Promise<void> {}
+
+  private persist(): void {
+    if (!this.file) return;
+    const now = Date.now();
+    // Expired one-time claims and sessions are dropped when the file is written.
+    for (const [k, exp] of this.claims) if (exp.getTime() <= now) this.claims.delete(k);
+    for (const [k, s] of this.sessions) if (s.expiresAt.getTime() <= now) this.sessions.delete(k);
+    const snapshot: Snapshot = {
+      claims: Object.fromEntries([...this.claims].map(([k, d]) => [k, d.toISOString()])),
+      identities: Object.fromEntries(this.identities),
+      users: Object.fromEntries(this.users),
+      sessions: Object.fromEntries(this.sessions),
+    };
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(snapshot));
+    renameSync(tmp, this.file);
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const data = JSON.parse(text, reviveDates) as Snapshot;
+    for (const [k, v] of Object.entries(data.claims ?? {})) this.claims.set(k, new Date(v));
+    for (const [k, v] of Object.entries(data.identities ?? {})) this.identities.set(k, v);
+    for (const [k, v] of Object.entries(data.users ?? {})) this.users.set(k, v);
+    for (const [k, v] of Object.entries(data.sessions ?? {})) this.sessions.set(k, v);
+  }
+}
+
+const DATE_FIELDS = new Set(['createdAt', 'updatedAt', 'expiresAt']);
+function reviveDates(key: string, value: unknown): unknown {
+  return DATE_FIELDS.has(key) && typeof value === 'string' ? new Date(value) : value;
+}
+
+function clone<T>(value: T): T {
+  return value === null ? value : structuredClone(value);
+}

@@ -1,0 +1,63 @@
+// `npm run dev`: WeChat simulator + API + H5 dev server, embedded store, no account needed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startStack } from './lib/stack.js';
+
+const dataDir = process.env.DATA_DIR ?? '.data';
+mkdirSync(dataDir, { recursive: true });
+
+/** Values the simulator and API must agree on across restarts (not secrets: the simulator is local). */
+function persisted(name: string, make: () => string): string {
+  const file = join(dataDir, name);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const value = make();
+    writeFileSync(file, value, { mode: 0o600 });
+    return value;
+  }
+}
+
+const apiPort = Number(process.env.PORT ?? 3000);
+const simPort = Number(process.env.WECHAT_SIM_PORT ?? 3100);
+const host = process.env.HOST ?? '127.0.0.1';
+
+const stack = await startStack({
+  apiPort,
+  simPort,
+  host,
+  simSeed: persisted('sim-seed', () => randomBytes(16).toString('hex')),
+  env: {
+    ...process.env,
+    NODE_ENV: 'development',
+    DATA_DIR: dataDir,
+    WECHAT_MINI_SECRET: process.env.WECHAT_MINI_SECRET ?? persisted('sim-mini-secret', () => randomBytes(16).toString('hex')),
+  },
+});
+
+console.log(`
+  微信登录 dev stack / 开发环境已启动
+  API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/store.json` : ''})
+  WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid})
+  Get a login code / 获取登录 code:
+    curl -s -X POST ${stack.simUrl}/__sim/mini/code -H 'content-type: application/json' -d '{"appid":"${stack.appid}","user":"alice"}'
+`);
+
+let h5: ChildProcess | null = null;
+if (!process.argv.includes('--no-h5')) {
+  h5 = spawn(process.execPath, ['scripts/uni.mjs', 'dev', 'h5'], {
+    stdio: 'inherit',
+    env: { ...process.env, VITE_DEV_API_TARGET: stack.apiUrl, VITE_DEV_SIM_URL: stack.simUrl },
+  });
+  h5.on('exit', (code) => console.log(`H5 dev server exited (${code})`));
+}
+
+async function shutdown() {
+  h5?.kill();
+  await stack.close();
+  process.exit(0);
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

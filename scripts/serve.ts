@@ -1,0 +1,13 @@
+// `npm start`: the API as a plain Node server (same app as the Vercel function), configured by the environment.
+import { serve } from '@hono/node-server';
+import { createServices } from '../api/_lib/main.js';
+
+const { app, logger, store } = createServices(process.env);
+const port = Number(process.env.PORT ?? 3000);
+const hostname = process.env.HOST ?? '127.0.0.1';
+const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
+  logger.log('info', 'server.listening', { url: `http://${hostname}:${info.port}`, store: store.kind });
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => server.close(() => store.close().finally(() => process.exit(0))));
+}

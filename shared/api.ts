@@ -1,0 +1,51 @@
+/** Request and response shapes of the HTTP API (see docs/API.md). */
+
+export interface PublicUser {
+  id: string;
+  nickname: string | null;
+  avatarUrl: string | null;
+  /** true once the user has given a real nickname and avatar (not WeChat's anonymous "微信用户"). */
+  profileComplete: boolean;
+  createdAt: string;
+}
+
+export interface MiniLoginRequest {
+  code: string;
+  profile?: { nickName?: string; avatarUrl?: string };
+}
+
+export interface LoginResponse {
+  token: string;
+  expiresAt: string;
+  user: PublicUser;
+  /** true when this login created the account. */
+  isNewUser: boolean;
+}
+
+export interface MeResponse {
+  user: PublicUser;
+}
+
+export interface UpdateMeRequest {
+  nickname?: string;
+  avatarUrl?: string;
+}
+
+export const NICKNAME_MAX_LENGTH = 32;
+
+/** What `uni.getUserProfile` returns since 2022-11-08: never stored as a real profile. */
+export const ANONYMOUS_NICKNAME = '微信用户';
+export const ANONYMOUS_AVATAR_PATH = '/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132';
+
+export function isAnonymousNickname(nickname: string | null | undefined): boolean {
+  return !nickname || nickname.trim() === ANONYMOUS_NICKNAME;
+}
+
+export function isAnonymousAvatar(url: string | null | undefined): boolean {
+  if (!url) return true;
+  try {
+    return new URL(url).pathname === ANONYMOUS_AVATAR_PATH;
+  } catch {
+    return true;
+  }
+}

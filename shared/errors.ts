@@ -1,0 +1,37 @@
+/**
+ * The closed set of error codes the API answers with. Shared by the server (which sends them)
+ * and the client (which turns them into Chinese text and decides whether to retry).
+ * Envelope: `{ "error": { "code": ErrorCode, "message": string } }`.
+ */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, message: '请求参数不正确' },
+  invalid_json: { status: 400, message: '请求体不是合法的 JSON' },
+  unauthorized: { status: 401, message: '登录已失效，请重新登录' },
+  not_found: { status: 404, message: '接口不存在' },
+  method_not_allowed: { status: 405, message: '不支持该请求方法' },
+  payload_too_large: { status: 413, message: '请求体过大' },
+  unsupported_media_type: { status: 415, message: '请求体必须是 application/json' },
+  code_already_used: { status: 409, message: '登录凭证已使用，请重新获取' },
+  code_invalid: { status: 401, message: '登录凭证无效或已过期，请重新登录' },
+  wechat_user_blocked: { status: 403, message: '账号存在风险，暂时无法登录' },
+  wechat_rate_limited: { status: 429, message: '请求过于频繁，请稍后再试' },
+  wechat_unavailable: { status: 503, message: '微信服务暂时不可用，请稍后再试' },
+  wechat_config_invalid: { status: 500, message: '服务端微信配置有误，请联系管理员' },
+  avatar_not_allowed: { status: 400, message: '头像地址不被允许' },
+  store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
+  internal_error: { status: 500, message: '服务器内部错误' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export function isErrorBody(value: unknown): value is ErrorBody {
+  const error = (value as ErrorBody | null)?.error;
+  return typeof error?.code === 'string' && typeof error?.message === 'string';
+}
+
+/** Codes after which the mini-program should fetch a fresh `uni.login` code and try once more by itself. */
+export const RELOGIN_CODES: readonly ErrorCode[] = ['code_already_used', 'code_invalid'];

@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { Hono } from 'hono';
+import { controlApi } from './control.js';
+import { miniApi } from './mini.js';
+import { SimState, type SimApp } from './state.js';
+
+export interface SimulatorOptions {
+  apps: SimApp[];
+  /** secret for deriving openids/unionids; fixed → stable ids across restarts */
+  seed?: string;
+  clock?: () => number;
+}
+
+/** A local stand-in for WeChat's servers (api.weixin.qq.com) plus control endpoints under /__sim. */
+export function createSimulator(options: SimulatorOptions) {
+  const state = new SimState(options.seed ?? randomBytes(16).toString('hex'), options.clock);
+  for (const app of options.apps) state.addApp(app);
+  const app = new Hono();
+  app.route('/', miniApi(state));
+  app.route('/__sim', controlApi(state));
+  app.notFound((c) => c.body(JSON.stringify({ errcode: 40066, errmsg: 'invalid url' }), 200, { 'content-type': 'text/plain' }));
+  return { app, state };
+}

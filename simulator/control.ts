@@ -1,0 +1,44 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { SimState } from './state.js';
+
+const CodeBody = z.object({ appid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
+const FaultBody = z.object({
+  api: z.enum(['jscode2session']),
+  mode: z.enum(['slow', 'system_error', 'rate_limited', 'malformed', 'http_500', 'html']).nullable(),
+  times: z.number().int().positive().optional(),
+  delayMs: z.number().int().min(0).max(60_000).optional(),
+});
+const BlockBody = z.object({ user: z.string().min(1), blocked: z.boolean() });
+
+/**
+ * Control endpoints under /__sim: what the WeChat app on a phone would do (wx.login), plus switches
+ * for tests. They exist only in the simulator, never in the API.
+ */
+export function controlApi(state: SimState) {
+  const bad = (message: string) => Response.json({ error: message }, { status: 400 });
+  return new Hono()
+    .post('/mini/code', async (c) => {
+      const parsed = CodeBody.safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"appid": "...", "user": "[A-Za-z0-9_.-]{1,64}"}');
+      if (!state.apps.has(parsed.data.appid)) return bad(`unknown appid ${parsed.data.appid}`);
+      return c.json({ code: state.issueMiniCode(parsed.data.appid, parsed.data.user) });
+    })
+    .post('/faults', async (c) => {
+      const parsed = FaultBody.safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad(parsed.error.issues[0]?.message ?? 'bad fault');
+      const { api, mode, times, delayMs } = parsed.data;
+      if (mode === null) state.faults.delete(api);
+      else state.faults.set(api, { mode, remaining: times ?? null, delayMs: delayMs ?? 10_000 });
+      return c.json({ ok: true });
+    })
+    .post('/users/block', async (c) => {
+      const parsed = BlockBody.safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"user": "...", "blocked": true|false}');
+      if (parsed.data.blocked) state.blockedUsers.add(parsed.data.user);
+      else state.blockedUsers.delete(parsed.data.user);
+      return c.json({ ok: true });
+    })
+    .get('/calls', (c) => c.json(Object.fromEntries(state.calls)))
+    .get('/health', (c) => c.json({ ok: true, apps: [...state.apps.keys()] }));
+}

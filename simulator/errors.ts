@@ -1,0 +1,26 @@
+import type { Context } from 'hono';
+import { rid } from './ids.js';
+
+/** errmsg prefixes as WeChat sends them (../shared/wechat-api-facts.md); a `, rid: …` suffix is appended. */
+export const ERRMSG: Record<number, string> = {
+  [-1]: 'system error',
+  40002: 'invalid grant_type',
+  40013: 'invalid appid',
+  40029: 'invalid code',
+  40125: 'invalid appsecret',
+  40163: 'code been used',
+  40226: 'code blocked',
+  41002: 'appid missing',
+  41004: 'appsecret missing',
+  41008: 'missing code',
+  45011: 'api minute-quota reach limit mustslower retry next minute',
+};
+
+/** WeChat serves its JSON as text/plain; the simulator does the same so clients cannot rely on the header. */
+export function wxJson(c: Context, body: unknown, status = 200): Response {
+  return c.body(JSON.stringify(body), status as 200, { 'content-type': 'text/plain' });
+}
+
+export function wxError(c: Context, errcode: number): Response {
+  return wxJson(c, { errcode, errmsg: `${ERRMSG[errcode] ?? 'unknown error'}, rid: ${rid()}` });
+}

@@ -1,0 +1,84 @@
+import { base62, derivedId, sessionKey } from './ids.js';
+
+/** A registered (simulated) mini-program / official account. */
+export interface SimApp {
+  appid: string;
+  secret: string;
+  /** Open platform account the app is bound to: only then does WeChat return a unionid. */
+  openPlatformId: string | null;
+}
+
+export type FaultMode = 'slow' | 'system_error' | 'rate_limited' | 'malformed' | 'http_500' | 'html';
+export interface Fault {
+  mode: FaultMode;
+  /** how many calls it affects; null = until cleared */
+  remaining: number | null;
+  delayMs: number;
+}
+
+interface MiniCode {
+  appid: string;
+  user: string;
+  expiresAt: number;
+  used: boolean;
+}
+
+export const CODE_TTL_MS = 5 * 60 * 1000;
+
+export class SimState {
+  readonly apps = new Map<string, SimApp>();
+  readonly blockedUsers = new Set<string>();
+  readonly faults = new Map<string, Fault>();
+  /** counts of calls per API path, for tests that assert "WeChat was (not) called" */
+  readonly calls = new Map<string, number>();
+  private readonly codes = new Map<string, MiniCode>();
+  private readonly sessionKeys = new Map<string, string>();
+
+  constructor(readonly seed: string, readonly clock: () => number = Date.now) {}
+
+  addApp(app: SimApp): void {
+    this.apps.set(app.appid, app);
+  }
+
+  openid(appid: string, user: string): string {
+    return derivedId(this.seed, 'openid', appid, user);
+  }
+
+  unionid(app: SimApp, user: string): string | null {
+    return app.openPlatformId ? derivedId(this.seed, 'unionid', app.openPlatformId, user) : null;
+  }
+
+  /** wx.login: a new single-use code valid 5 minutes; it also rotates the user's session_key. */
+  issueMiniCode(appid: string, user: string): string {
+    const code = base62(32);
+    this.codes.set(code, { appid, user, expiresAt: this.clock() + CODE_TTL_MS, used: false });
+    this.sessionKeys.set(`${appid}:${user}`, sessionKey());
+    for (const [c, v] of this.codes) if (v.expiresAt + CODE_TTL_MS < this.clock()) this.codes.delete(c);
+    return code;
+  }
+
+  /** Looks a code up for jscode2session; marks it used. Returns an errcode on failure. */
+  redeemMiniCode(appid: string, code: string): { user: string; sessionKey: string } | { errcode: 40029 | 40163 } {
+    const entry = this.codes.get(code);
+    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
+    if (entry.used) return { errcode: 40163 };
+    entry.used = true;
+    return { user: entry.user, sessionKey: this.sessionKeys.get(`${appid}:${entry.user}`)! };
+  }
+
+  currentSessionKey(appid: string, user: string): string | undefined {
+    return this.sessionKeys.get(`${appid}:${user}`);
+  }
+
+  countCall(api: string): void {
+    this.calls.set(api, (this.calls.get(api) ?? 0) + 1);
+  }
+
+  /** Takes the active fault for an API, consuming one use. */
+  takeFault(api: string): Fault | null {
+    const fault = this.faults.get(api);
+    if (!fault) return null;
+    if (fault.remaining !== null && --fault.remaining <= 0) this.faults.delete(api);
+    return fault;
+  }
+}

@@ -1,0 +1,31 @@
+import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
+import { silentLogger } from '../../api/_lib/log.js';
+import { startStack as start, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
+
+export type { Stack };
+
+/** A real API + WeChat simulator on random ports with an in-memory store, for tests. */
+export function startStack(options: StackOptions = {}): Promise<Stack> {
+  return start({
+    ...options,
+    env: { NODE_ENV: 'test', ...options.env },
+    overrides: { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...options.overrides },
+  });
+}
+
+/** wx.login on a simulated phone: asks the simulator for a fresh code. */
+export async function simCode(stack: Stack, user: string): Promise<string> {
+  const res = await fetch(`${stack.simUrl}/__sim/mini/code`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ appid: stack.appid, user }),
+  });
+  if (!res.ok) throw new Error(`simulator refused a code: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { code: string }).code;
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
