@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => {
     const known = error instanceof AppError ? error : fromWechatError(error);
     if (known) {
-      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, code: known.code, cause: error });
+      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: error.cause ?? error });
       return errorResponse(c, known.code, known.message);
     }
     deps.logger.log('error', 'http.unhandled', { path: c.req.path, error });

@@ -24,10 +24,10 @@ export interface MeDeps {
 }
 
 export function meRoutes(deps: MeDeps) {
+  const auth = requireSession(deps.sessions);
   return new Hono<{ Variables: AuthVariables }>()
-    .use(requireSession(deps.sessions))
-    .get('/', (c) => c.json<MeResponse>({ user: toPublicUser(c.var.user) }, 200, { 'cache-control': 'no-store' }))
-    .patch('/', async (c) => {
+    .get('/', auth, (c) => c.json<MeResponse>({ user: toPublicUser(c.var.user) }, 200, { 'cache-control': 'no-store' }))
+    .patch('/', auth, async (c) => {
       const body = await readJson(c, UpdateMe);
       const patch: { nickname?: string; avatarUrl?: string } = {};
       if (body.nickname !== undefined) {

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import { DuplicateKeyError, type IdentityRecord, type Store } from '../api/_lib/store/types.js';
+import { postJson, simCode, startStack, type Stack } from './support/stack.js';
+
+/** A store whose first insertIdentity for an openid loses a race: another writer links the key first. */
+function racingStore(inner: Store, competitorUserId: string): Store {
+  let raced = false;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'insertIdentity') {
+        return async (identity: IdentityRecord) => {
+          if (!raced && identity.kind === 'oid') {
+            raced = true;
+            await target.insertIdentity({ ...identity, userId: competitorUserId });
+            throw new DuplicateKeyError(identity.key);
+          }
+          return target.insertIdentity(identity);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+describe('one person, one account', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.close());
+
+  it('50 parallel first logins of one person create exactly one user', async () => {
+    const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(stack, 'crowd')));
+    const before = await stack.services.store.stats();
+    const results = await Promise.all(codes.map((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    const after = await stack.services.store.stats();
+    expect(after.users - before.users).toBe(1);
+    expect(after.identities - before.identities).toBe(2); // oid:<appid>:<openid> and uid:<unionid>
+    expect(after.sessions - before.sessions).toBe(50);
+    expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
+    expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+  });
+});
+
+describe('a duplicate-key error from the store', () => {
+  it('is handled by re-reading the winner\'s link: the loser joins that account', async () => {
+    const inner = new EmbeddedStore({ dir: null });
+    const stack = await startStack({ overrides: { store: racingStore(inner, 'competitor0000000000000') } });
+    try {
+      const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'racer') });
+      expect(res.status).toBe(200);
+      expect(res.body.user.id).toBe('competitor0000000000000');
+      const stats = await inner.stats();
+      expect(stats.users).toBe(1);
+      expect(stats.identities).toBe(2);
+      const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
+      expect((await me.json()).user.id).toBe('competitor0000000000000');
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('a database outage is a 503, not a crash', async () => {
+    const inner = new EmbeddedStore({ dir: null });
+    const { StoreUnavailableError } = await import('../api/_lib/store/types.js');
+    const down = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'claim') return async () => { throw new StoreUnavailableError('connection refused'); };
+        const value = Reflect.get(target, prop);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const stack = await startStack({ overrides: { store: down } });
+    try {
+      const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'outage') });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('store_unavailable');
+      expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(0);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('unionid', () => {
+  it('is recorded when WeChat returns one, and not invented when it does not', async () => {
+    const bound = await startStack();
+    const unbound = await startStack({ openPlatformId: null });
+    try {
+      await postJson(`${bound.apiUrl}/api/auth/mini/login`, { code: await simCode(bound, 'u1') });
+      await postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code: await simCode(unbound, 'u1') });
+      const boundId = await bound.services.store.getIdentity(`oid:${bound.appid}:${bound.sim.openid(bound.appid, 'u1')}`);
+      const unboundId = await unbound.services.store.getIdentity(`oid:${unbound.appid}:${unbound.sim.openid(unbound.appid, 'u1')}`);
+      expect(boundId!.unionid).toMatch(/^o[\w-]{27}$/);
+      expect(unboundId!.unionid).toBeNull();
+      expect((await unbound.services.store.stats()).identities).toBe(1);
+    } finally {
+      await Promise.all([bound.close(), unbound.close()]);
+    }
+  });
+});

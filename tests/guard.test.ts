@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, checkConfig, loadConfig } from '../api/_lib/config.js';
+import { createServices } from '../api/_lib/main.js';
+
+const good = {
+  WECHAT_MINI_APPID: 'wx0123456789abcdef',
+  WECHAT_MINI_SECRET: '0123456789abcdef0123456789abcdef',
+  MONGODB_URI: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200',
+  SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+};
+
+describe('production guard', () => {
+  it('refuses to start with the simulator, the embedded store and no secrets — listing every problem in one message', () => {
+    let error: unknown;
+    try {
+      createServices({ VERCEL_ENV: 'production', WECHAT_API_BASE: 'http://127.0.0.1:3100' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const word of ['WECHAT_MINI_APPID', 'WECHAT_MINI_SECRET', 'http://127.0.0.1:3100', 'MONGODB_URI', 'SESSION_KEY_ENCRYPTION_KEYS']) expect(message).toContain(word);
+  });
+
+  it('NODE_ENV=production is production too', () => {
+    expect(() => createServices({ NODE_ENV: 'production' })).toThrow(ConfigError);
+  });
+
+  it('starts with WeChat hosts, MongoDB and keys — without connecting at start-up', () => {
+    const services = createServices({ ...good, NODE_ENV: 'production' });
+    expect(services.config.wechatBaseUrls).toEqual(['https://api.weixin.qq.com', 'https://api2.weixin.qq.com']);
+    expect(services.store.kind).toBe('mongodb');
+  });
+
+  it('accepts the Hong Kong access point and rejects look-alike hosts', () => {
+    expect(checkConfig(loadConfig({ ...good, WECHAT_API_BASE: 'https://hk.api.weixin.qq.com', WECHAT_API_FAILOVER: '' })).problems).toEqual([]);
+    expect(checkConfig(loadConfig({ ...good, WECHAT_API_BASE: 'https://api.weixin.qq.com.evil.example' })).problems).toHaveLength(1);
+    expect(checkConfig(loadConfig({ ...good, WECHAT_API_BASE: 'http://api.weixin.qq.com' })).problems).toHaveLength(1);
+  });
+
+  it('never puts the secret into its message', () => {
+    try {
+      createServices({ ...good, NODE_ENV: 'production', WECHAT_API_BASE: 'http://localhost' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain(good.WECHAT_MINI_SECRET);
+    }
+  });
+});

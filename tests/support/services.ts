@@ -1,0 +1,19 @@
+import { randomBytes } from 'node:crypto';
+import { createServices, type ServiceOverrides } from '../../api/_lib/main.js';
+import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
+import { silentLogger } from '../../api/_lib/log.js';
+
+/** The app without a network listener, for Hono-style `app.request()` tests. */
+export function testServices(overrides: ServiceOverrides = {}, env: Record<string, string> = {}) {
+  return createServices(
+    {
+      NODE_ENV: 'test',
+      WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
+      WECHAT_MINI_SECRET: randomBytes(16).toString('hex'),
+      WECHAT_API_BASE: 'http://127.0.0.1:9',
+      WECHAT_API_FAILOVER: '',
+      ...env,
+    },
+    { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...overrides },
+  );
+}
