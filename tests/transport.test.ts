@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../api/_lib/log.js';
 import { createTransport, WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
@@ -8,11 +9,12 @@ describe('WeChat transport', () => {
   it('fails over to the next access point only when the request never left', async () => {
     const stack = await startStack();
     try {
+      const closed = await closedPort();
       const lines: string[] = [];
-      const transport = createTransport({ baseUrls: ['http://127.0.0.1:1', stack.simUrl], timeoutMs: 2000, logger: createLogger((l) => lines.push(l)) });
+      const transport = createTransport({ baseUrls: [`http://127.0.0.1:${closed}`, stack.simUrl], timeoutMs: 2000, logger: createLogger((l) => lines.push(l)) });
       const result = await jscode2session(transport, stack.services.config.mini, await simCode(stack, 'failover'));
       expect(result.openid).toBe(stack.sim.openid(stack.appid, 'failover'));
-      expect(lines.join('\n')).toContain('127.0.0.1:1');
+      expect(lines.join('\n')).toContain(`127.0.0.1:${closed}`);
       expect(lines.join('\n')).not.toContain(stack.services.config.mini.secret);
     } finally {
       await stack.close();
@@ -49,3 +51,13 @@ describe('WeChat transport', () => {
     for (const e of seen.slice(1)) expect(e).toBeInstanceOf(WechatUnavailableError);
   });
 });
+
+/** A port nothing listens on: connecting is refused, so the request provably never left. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -35,7 +35,8 @@ export function loadConfig(env: Env): Config {
     wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
     mongodbUri: env.MONGODB_URI?.trim() || null,
     mongodbDb: env.MONGODB_DB?.trim() || 'wechat_login',
-    dataDir: env.DATA_DIR?.trim() || '.data',
+    // On Vercel only /tmp is writable (preview deployments without MONGODB_URI; production refuses).
+    dataDir: env.DATA_DIR?.trim() || (env.VERCEL ? '/tmp/wechat-login-data' : '.data'),
     sealKeys: env.SESSION_KEY_ENCRYPTION_KEYS?.trim() || null,
     logLevel: level && ['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info',
   };

@@ -10,7 +10,7 @@ export function testServices(overrides: ServiceOverrides = {}, env: Record<strin
       NODE_ENV: 'test',
       WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
       WECHAT_MINI_SECRET: randomBytes(16).toString('hex'),
-      WECHAT_API_BASE: 'http://127.0.0.1:9',
+      WECHAT_API_BASE: 'http://127.0.0.1:1',
       WECHAT_API_FAILOVER: '',
       ...env,
     },
