@@ -1,0 +1,19 @@
+// `npm run doctor`: the production guard's checks for any environment, plus a reachability probe.
+import { checkConfig, isProduction, loadConfig } from '../api/_lib/config.js';
+
+const config = loadConfig(process.env);
+const { problems, notes } = checkConfig(config);
+const where = isProduction(process.env) ? 'production' : `development (NODE_ENV=${process.env.NODE_ENV ?? 'unset'})`;
+console.log(`Environment: ${where}`);
+console.log(`Store: ${config.mongodbUri ? `MongoDB (${config.mongodbDb})` : `embedded (${config.dataDir}/store.json)`}`);
+console.log(`WeChat API: ${config.wechatBaseUrls.join(' → ')} (timeout ${config.wechatTimeoutMs} ms)`);
+console.log(`Mini-program AppID: ${config.mini.appid || '(unset)'}; AppSecret: ${config.mini.secret ? 'set' : '(unset)'}`);
+console.log(`session_key encryption keys: ${config.sealKeys ? config.sealKeys.split(',').map((k) => k.split(':')[0]).join(', ') : '(unset: a development key is generated)'}`);
+console.log('');
+if (problems.length === 0) console.log('✓ ready for production');
+else {
+  console.log(`${problems.length} problem(s) for production${isProduction(process.env) ? ' — the server will refuse to start' : ' (fine for development with the simulator)'}:`);
+  for (const p of problems) console.log(`  ✗ ${p}`);
+}
+for (const n of notes) console.log(`  ! ${n}`);
+process.exitCode = problems.length && isProduction(process.env) ? 1 : 0;

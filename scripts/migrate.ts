@@ -1,0 +1,13 @@
+// `npm run migrate`: creates the MongoDB indexes (never done on the login path). Run once per deploy.
+import { loadConfig } from '../api/_lib/config.js';
+import { getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
+
+const config = loadConfig(process.env);
+if (!config.mongodbUri) {
+  console.log('MONGODB_URI is not set: the embedded store needs no migration.');
+} else {
+  const client = await getMongoClient(config.mongodbUri);
+  await migrateMongo(client.db(config.mongodbDb));
+  console.log(`indexes ready in ${config.mongodbDb}`);
+  await client.close();
+}
