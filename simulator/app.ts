@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { controlApi } from './control.js';
 import { miniApi } from './mini.js';
+import { phoneApi, securityApi } from './phone.js';
+import { tokenApi } from './tokens.js';
 import { SimState, type SimApp } from './state.js';
 
 export interface SimulatorOptions {
@@ -17,6 +19,9 @@ export function createSimulator(options: SimulatorOptions) {
   for (const app of options.apps) state.addApp(app);
   const app = new Hono();
   app.route('/', miniApi(state));
+  app.route('/', tokenApi(state));
+  app.route('/', phoneApi(state));
+  app.route('/', securityApi(state));
   app.route('/__sim', controlApi(state));
   app.notFound((c) => c.body(JSON.stringify({ errcode: 40066, errmsg: 'invalid url' }), 200, { 'content-type': 'text/plain' }));
   return { app, state };

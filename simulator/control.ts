@@ -4,7 +4,7 @@ import type { SimState } from './state.js';
 
 const CodeBody = z.object({ appid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
 const FaultBody = z.object({
-  api: z.enum(['jscode2session']),
+  api: z.enum(['jscode2session', 'token', 'stable_token', 'getuserphonenumber', 'msg_sec_check']),
   mode: z.enum(['slow', 'system_error', 'rate_limited', 'malformed', 'http_500', 'html']).nullable(),
   times: z.number().int().positive().optional(),
   delayMs: z.number().int().min(0).max(60_000).optional(),
@@ -24,6 +24,29 @@ export function controlApi(state: SimState) {
       if (!state.apps.has(parsed.data.appid)) return bad(`unknown appid ${parsed.data.appid}`);
       return c.json({ code: state.issueMiniCode(parsed.data.appid, parsed.data.user) });
     })
+    .post('/mini/phone-code', async (c) => {
+      // The phone-number button (open-type="getPhoneNumber"): the person agrees, the page gets a code.
+      const parsed = CodeBody.extend({ phone: z.string().regex(/^1\d{10}$/).optional() }).safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"appid", "user", "phone"?: "1xxxxxxxxxx"}');
+      if (!state.apps.has(parsed.data.appid)) return bad(`unknown appid ${parsed.data.appid}`);
+      if (parsed.data.phone) state.phones.set(parsed.data.user, parsed.data.phone);
+      return c.json({ code: state.issuePhoneCode(parsed.data.appid, parsed.data.user) });
+    })
+    .post('/apps/whitelist', async (c) => {
+      const parsed = z.object({ appid: z.string(), ips: z.array(z.string()).nullable() }).safeParse(await c.req.json().catch(() => null));
+      const app = parsed.success ? state.apps.get(parsed.data.appid) : undefined;
+      if (!parsed.success || !app) return bad('body must be {"appid", "ips": [..] | null}');
+      app.ipWhitelist = parsed.data.ips;
+      return c.json({ ok: true });
+    })
+    .post('/tokens/stable/force', async (c) => {
+      // Another system of the company force-refreshing the shared stable token.
+      const parsed = z.object({ appid: z.string() }).safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success || !state.apps.has(parsed.data.appid)) return bad('body must be {"appid"}');
+      const result = state.tokens.stable(parsed.data.appid, true);
+      return c.json('errcode' in result ? result : { ok: true });
+    })
+    .get('/tokens/stats', (c) => c.json(Object.fromEntries(state.tokens.stableFetches)))
     .post('/faults', async (c) => {
       const parsed = FaultBody.safeParse(await c.req.json().catch(() => null));
       if (!parsed.success) return bad(parsed.error.issues[0]?.message ?? 'bad fault');

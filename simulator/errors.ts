@@ -4,6 +4,11 @@ import { rid } from './ids.js';
 /** errmsg prefixes as WeChat sends them (../shared/wechat-api-facts.md); a `, rid: …` suffix is appended. */
 export const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  41001: 'access_token missing',
+  42001: 'access_token expired',
+  45009: 'reach max api daily quota limit',
+  47001: 'data format error',
   40002: 'invalid grant_type',
   40013: 'invalid appid',
   40029: 'invalid code',
@@ -21,6 +26,6 @@ export function wxJson(c: Context, body: unknown, status = 200): Response {
   return c.body(JSON.stringify(body), status as 200, { 'content-type': 'text/plain' });
 }
 
-export function wxError(c: Context, errcode: number): Response {
-  return wxJson(c, { errcode, errmsg: `${ERRMSG[errcode] ?? 'unknown error'}, rid: ${rid()}` });
+export function wxError(c: Context, errcode: number, errmsg?: string): Response {
+  return wxJson(c, { errcode, errmsg: `${errmsg ?? ERRMSG[errcode] ?? 'unknown error'}, rid: ${rid()}` });
 }

@@ -1,4 +1,5 @@
 import { base62, derivedId, sessionKey } from './ids.js';
+import { TokenState } from './tokens.js';
 
 /** A registered (simulated) mini-program / official account. */
 export interface SimApp {
@@ -6,8 +7,11 @@ export interface SimApp {
   secret: string;
   /** Open platform account the app is bound to: only then does WeChat return a unionid. */
   openPlatformId: string | null;
+  /** caller IPs allowed to fetch access tokens; null = whitelist not enabled */
+  ipWhitelist?: string[] | null;
 }
 
+export type SimApi = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'msg_sec_check';
 export type FaultMode = 'slow' | 'system_error' | 'rate_limited' | 'malformed' | 'http_500' | 'html';
 export interface Fault {
   mode: FaultMode;
@@ -31,10 +35,31 @@ export class SimState {
   readonly faults = new Map<string, Fault>();
   /** counts of calls per API path, for tests that assert "WeChat was (not) called" */
   readonly calls = new Map<string, number>();
+  readonly tokens: TokenState;
+  /** phone numbers of simulated people (purePhoneNumber, China +86) */
+  readonly phones = new Map<string, string>();
+  private readonly phoneCodes = new Map<string, MiniCode>();
   private readonly codes = new Map<string, MiniCode>();
-  private readonly sessionKeys = new Map<string, string>();
+  readonly sessionKeys = new Map<string, string>();
 
-  constructor(readonly seed: string, readonly clock: () => number = Date.now) {}
+  constructor(readonly seed: string, readonly clock: () => number = Date.now) {
+    this.tokens = new TokenState(clock);
+  }
+
+  /** The phone-number button: a single-use 5-minute code for getuserphonenumber. */
+  issuePhoneCode(appid: string, user: string): string {
+    const code = base62(64).toLowerCase();
+    this.phoneCodes.set(code, { appid, user, expiresAt: this.clock() + CODE_TTL_MS, used: false });
+    return code;
+  }
+
+  redeemPhoneCode(appid: string, code: string): { user: string } | { errcode: 40029 | 40163 } {
+    const entry = this.phoneCodes.get(code);
+    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
+    if (entry.used) return { errcode: 40163 };
+    entry.used = true;
+    return { user: entry.user };
+  }
 
   addApp(app: SimApp): void {
     this.apps.set(app.appid, app);

@@ -1,0 +1,88 @@
+// `npm run bench`: mini-program login throughput and latency against the simulator, and database
+// round trips per login, for the embedded store and (when MONGODB_URI is set) MongoDB.
+// Writes docs/BENCH.md.
+import { writeFileSync } from 'node:fs';
+import { silentLogger } from '../api/_lib/log.js';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import { createMongoStore, getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
+import type { Store } from '../api/_lib/store/types.js';
+import { startStack } from '../scripts/lib/stack.js';
+
+function counting(inner: Store) {
+  const counts = { calls: 0 };
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (prop !== 'stats' && prop !== 'close') counts.calls++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store, counts };
+}
+
+async function run(label: string, inner: Store, n: number, concurrency: number) {
+  const { store, counts } = counting(inner);
+  const stack = await startStack({ overrides: { store, logger: silentLogger } });
+  const code = async (user: string) =>
+    ((await (await fetch(`${stack.simUrl}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid: stack.appid, user }) })).json()) as { code: string }).code;
+  const login = async (user: string) => {
+    const c = await code(user);
+    const t = performance.now();
+    const res = await fetch(`${stack.apiUrl}/api/auth/mini/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: c }) });
+    if (res.status !== 200) throw new Error(`login failed ${res.status}`);
+    await res.arrayBuffer();
+    return performance.now() - t;
+  };
+  // round trips: a first login and a returning login, measured alone
+  counts.calls = 0;
+  await login(`rt-${label}`);
+  const firstTrips = counts.calls;
+  counts.calls = 0;
+  await login(`rt-${label}`);
+  const returningTrips = counts.calls;
+
+  const latencies: number[] = [];
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        latencies.push(await login(`user${i % 200}`));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await stack.close();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!.toFixed(1);
+  return { label, n, concurrency, perSecond: (n / seconds).toFixed(0), p50: pct(0.5), p95: pct(0.95), p99: pct(0.99), firstTrips, returningTrips };
+}
+
+const results = [await run('embedded (in memory)', new EmbeddedStore({ dir: null }), 2000, 16)];
+if (process.env.MONGODB_URI) {
+  const dbName = `bench_${Date.now()}`;
+  const client = await getMongoClient(process.env.MONGODB_URI);
+  await migrateMongo(client.db(dbName));
+  results.push(await run('MongoDB (MONGODB_URI)', createMongoStore({ uri: process.env.MONGODB_URI, dbName }), 500, 16));
+  await client.db(dbName).dropDatabase();
+  await client.close();
+}
+
+const rows = results.map((r) => `| ${r.label} | ${r.n} | ${r.concurrency} | ${r.perSecond} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.firstTrips} | ${r.returningTrips} |`);
+const md = `# Benchmarks / 性能
+
+\`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores.
+Mini-program logins over HTTP (API and WeChat simulator on loopback, same machine). Latency is the
+login request only (the simulator's code issue is not counted). Round trips are store calls per login.
+
+| store | logins | concurrency | logins/s | p50 ms | p95 ms | p99 ms | DB round trips (first login) | DB round trips (returning) |
+|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+writeFileSync('docs/BENCH.md', md);
+console.log(md);
+process.exit(0);
