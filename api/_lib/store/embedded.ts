@@ -9,6 +9,8 @@ import {
   type StoreStats,
   type UserPatch,
   type UserRecord,
+  type VersionedRecord,
+  type BlobRecord,
 } from './types.js';
 
 /**
@@ -22,6 +24,8 @@ interface Snapshot {
   identities: Record<string, IdentityRecord>;
   users: Record<string, UserRecord>;
   sessions: Record<string, SessionRecord>;
+  records?: Record<string, VersionedRecord>;
+  blobs?: Record<string, { id: string; contentType: string; data: string; createdAt: string }>;
 }
 
 export class EmbeddedStore implements Store {
@@ -30,6 +34,8 @@ export class EmbeddedStore implements Store {
   private identities = new Map<string, IdentityRecord>();
   private users = new Map<string, UserRecord>();
   private sessions = new Map<string, SessionRecord>();
+  private records = new Map<string, VersionedRecord>();
+  private blobs = new Map<string, BlobRecord>();
   private readonly file: string | null;
 
   constructor(options: { dir: string | null }) {
@@ -62,6 +68,51 @@ export class EmbeddedStore implements Store {
     this.identities.set(key, next);
     this.persist();
     return clone(next);
+  }
+
+  async getUserIdentities(userId: string): Promise<IdentityRecord[]> {
+    return [...this.identities.values()].filter((i) => i.userId === userId).map((i) => clone(i));
+  }
+
+  async reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean> {
+    const current = this.identities.get(key);
+    if (!current || current.userId !== fromUserId) return false;
+    this.identities.set(key, { ...current, userId: toUserId, updatedAt: now });
+    this.persist();
+    return true;
+  }
+
+  async deleteIdentity(key: string): Promise<void> {
+    if (this.identities.delete(key)) this.persist();
+  }
+
+  async deleteUser(id: string): Promise<void> {
+    if (this.users.delete(id)) this.persist();
+  }
+
+  async reassignSessions(fromUserId: string, toUserId: string): Promise<void> {
+    let changed = false;
+    for (const [id, session] of this.sessions) {
+      if (session.userId === fromUserId) {
+        this.sessions.set(id, { ...session, userId: toUserId });
+        changed = true;
+      }
+    }
+    if (changed) this.persist();
+  }
+
+  async putBlob(blob: BlobRecord): Promise<void> {
+    this.blobs.set(blob.id, { ...blob, data: Buffer.from(blob.data) });
+    this.persist();
+  }
+
+  async getBlob(id: string): Promise<BlobRecord | null> {
+    const blob = this.blobs.get(id);
+    return blob ? { ...blob, data: Buffer.from(blob.data) } : null;
+  }
+
+  async deleteBlob(id: string): Promise<void> {
+    if (this.blobs.delete(id)) this.persist();
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
@@ -128,6 +179,18 @@ export class EmbeddedStore implements Store {
       .map((s) => clone(s));
   }
 
+  async getRecord(id: string): Promise<VersionedRecord | null> {
+    return clone(this.records.get(id) ?? null);
+  }
+
+  async compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null): Promise<boolean> {
+    const current = this.records.get(id);
+    if ((current?.version ?? null) !== expectedVersion) return false;
+    this.records.set(id, { value: clone(value), version: (current?.version ?? 0) + 1 });
+    this.persist();
+    return true;
+  }
+
   async stats(): Promise<StoreStats> {
     return { users: this.users.size, identities: this.identities.size, sessions: this.sessions.size, claims: this.claims.size };
   }
@@ -145,6 +208,8 @@ export class EmbeddedStore implements Store {
       identities: Object.fromEntries(this.identities),
       users: Object.fromEntries(this.users),
       sessions: Object.fromEntries(this.sessions),
+      records: Object.fromEntries(this.records),
+      blobs: Object.fromEntries([...this.blobs].map(([k, b]) => [k, { ...b, data: b.data.toString('base64'), createdAt: b.createdAt.toISOString() }])),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(snapshot));
@@ -164,10 +229,12 @@ export class EmbeddedStore implements Store {
     for (const [k, v] of Object.entries(data.identities ?? {})) this.identities.set(k, v);
     for (const [k, v] of Object.entries(data.users ?? {})) this.users.set(k, v);
     for (const [k, v] of Object.entries(data.sessions ?? {})) this.sessions.set(k, v);
+    for (const [k, v] of Object.entries(data.records ?? {})) this.records.set(k, v);
+    for (const [k, v] of Object.entries(data.blobs ?? {})) this.blobs.set(k, { ...v, data: Buffer.from(v.data, 'base64'), createdAt: new Date(v.createdAt) });
   }
 }
 
-const DATE_FIELDS = new Set(['createdAt', 'updatedAt', 'expiresAt']);
+const DATE_FIELDS = new Set(['createdAt', 'updatedAt', 'expiresAt', 'verifiedAt']);
 function reviveDates(key: string, value: unknown): unknown {
   return DATE_FIELDS.has(key) && typeof value === 'string' ? new Date(value) : value;
 }

@@ -14,10 +14,22 @@ export interface EncryptedValue {
   data: string;
 }
 
+export interface PhoneRecord {
+  /** as WeChat returns it: phoneNumber (with country code for foreign numbers), purePhoneNumber, countryCode */
+  phoneNumber: string;
+  purePhoneNumber: string;
+  countryCode: string;
+  verifiedAt: Date;
+}
+
 export interface UserRecord {
   id: string;
   nickname: string | null;
   avatarUrl: string | null;
+  /** verified by WeChat's getuserphonenumber only — never from client data */
+  phone?: PhoneRecord | null;
+  /** set on an account that was merged into another (late unionid); it no longer logs in */
+  mergedInto?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -48,8 +60,20 @@ export interface SessionRecord {
   expiresAt: Date;
 }
 
-export type UserPatch = Partial<Pick<UserRecord, 'nickname' | 'avatarUrl'>>;
+export type UserPatch = Partial<Pick<UserRecord, 'nickname' | 'avatarUrl' | 'phone' | 'mergedInto'>>;
+
+export interface BlobRecord {
+  id: string;
+  contentType: string;
+  data: Buffer;
+  createdAt: Date;
+}
 export type IdentityPatch = Partial<Pick<IdentityRecord, 'sessionKey' | 'unionid'>>;
+
+export interface VersionedRecord {
+  value: Record<string, unknown>;
+  version: number;
+}
 
 export interface StoreStats {
   users: number;
@@ -69,7 +93,13 @@ export interface Store {
   /** Returns the identity after the update, or null when it does not exist. */
   updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null>;
 
+  getUserIdentities(userId: string): Promise<IdentityRecord[]>;
+  /** Moves an identity to another user, only if it still belongs to `fromUserId`. */
+  reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean>;
+  deleteIdentity(key: string): Promise<void>;
+
   getUser(id: string): Promise<UserRecord | null>;
+  deleteUser(id: string): Promise<void>;
   /** Inserts the user unless one with the same id exists; returns the stored user either way. */
   insertUserIfAbsent(user: UserRecord): Promise<UserRecord>;
   updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null>;
@@ -80,6 +110,20 @@ export interface Store {
   deleteSession(id: string): Promise<void>;
   deleteUserSessions(userId: string): Promise<void>;
   getUserSessions(userId: string): Promise<SessionRecord[]>;
+  reassignSessions(fromUserId: string, toUserId: string): Promise<void>;
+
+  /** Small binary objects (uploaded avatars) that every instance can serve. */
+  putBlob(blob: BlobRecord): Promise<void>;
+  getBlob(id: string): Promise<BlobRecord | null>;
+  deleteBlob(id: string): Promise<void>;
+
+  /**
+   * Small shared state with optimistic concurrency (the WeChat access_token and its refresh lease).
+   * compareAndSetRecord writes only when the stored version equals `expectedVersion` (null: the
+   * record must not exist yet) and returns false when another writer got there first.
+   */
+  getRecord(id: string): Promise<VersionedRecord | null>;
+  compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null): Promise<boolean>;
 
   stats(): Promise<StoreStats>;
   close(): Promise<void>;

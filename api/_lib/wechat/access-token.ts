@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import type { Sealer } from '../crypto/seal.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { StableToken } from './auth/stable_token.js';
+import { WechatApiError } from './transport.js';
+
+/**
+ * One access_token per appid, shared by every instance through the store.
+ *
+ * - The token (sealed) and a refresh lease live in one versioned record; instances read it, and
+ *   only the one that wins the lease (compare-and-set) calls stable_token. The others keep using the
+ *   still-valid token, or wait briefly for the new one.
+ * - Refresh happens ahead of expiry (REFRESH_AHEAD_MS), so callers rarely see a refresh at all.
+ * - 40001 (invalid / not latest): a normal stable_token call first — if another system force-refreshed,
+ *   that already returns the new token. Only when it returns the very token that failed is a
+ *   force_refresh spent, within WeChat's limits (20 a day, 30 s apart) counted in the record.
+ *   42001 (expired) needs only a normal call. The failed WeChat call is retried once.
+ */
+export const REFRESH_AHEAD_MS = 10 * 60 * 1000;
+const LEASE_MS = 8_000;
+const WAIT_STEP_MS = 150;
+const MAX_WAIT_MS = 5_000;
+const FORCE_PER_DAY = 20;
+const FORCE_SPACING_MS = 30_000;
+
+interface TokenDoc {
+  token: { kid: string; data: string } | null;
+  expiresAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number;
+  forceDay: string;
+  forceCount: number;
+  lastForceAt: number;
+}
+
+export interface AccessTokenDeps {
+  appid: string;
+  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
+  sealer: Sealer;
+  logger: Logger;
+  fetchToken(forceRefresh: boolean): Promise<StableToken>;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface AccessTokens {
+  get(): Promise<string>;
+  /** Runs a WeChat call with the token; on 40001/42001 repairs the token and retries once. */
+  withToken<T>(call: (token: string) => Promise<T>): Promise<T>;
+}
+
+const IP_ERRCODES = new Set([40164, 89503]);
+
+export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
+  const id = `wechat_token:${deps.appid}`;
+  const owner = randomBytes(8).toString('hex');
+  const now = deps.clock ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const context = `access_token:${deps.appid}`;
+
+  const open = (doc: TokenDoc) => (doc.token ? deps.sealer.open(doc.token, context) : null);
+  const blank = (): TokenDoc => ({ token: null, expiresAt: 0, leaseOwner: null, leaseUntil: 0, forceDay: '', forceCount: 0, lastForceAt: 0 });
+
+  async function fetchWith(force: boolean): Promise<StableToken> {
+    try {
+      return await deps.fetchToken(force);
+    } catch (error) {
+      if (error instanceof WechatApiError && IP_ERRCODES.has(error.errcode)) {
+        deps.logger.log('error', 'wechat.token.ip_not_whitelisted', { appid: deps.appid, errcode: error.errcode, errmsg: error.errmsg });
+        throw new AppError('wechat_ip_not_whitelisted', undefined, { cause: error });
+      }
+      if (error instanceof WechatApiError && error.errcode === 45009) throw new AppError('wechat_token_unavailable', undefined, { cause: error });
+      throw error;
+    }
+  }
+
+  /**
+   * Returns a usable token. `failed` is a token WeChat just refused: never return it again.
+   * `expired` says WeChat called it expired (42001) rather than invalid (40001).
+   */
+  async function obtain(failed?: string, expired = false): Promise<string> {
+    const deadline = now() + MAX_WAIT_MS;
+    for (;;) {
+      const rec = await deps.store.getRecord(id);
+      const doc = (rec?.value as unknown as TokenDoc | undefined) ?? blank();
+      const current = open(doc);
+      const t = now();
+      const usable = current && current !== failed && doc.expiresAt > t;
+      if (usable && doc.expiresAt - t > REFRESH_AHEAD_MS) return current;
+      const leased = doc.leaseOwner && doc.leaseOwner !== owner && doc.leaseUntil > t;
+      if (leased) {
+        if (usable) return current; // someone is refreshing early; the old token still works
+        if (t > deadline) throw new AppError('wechat_token_unavailable');
+        await sleep(WAIT_STEP_MS);
+        continue;
+      }
+      const lease: TokenDoc = { ...doc, leaseOwner: owner, leaseUntil: t + LEASE_MS };
+      if (!(await deps.store.compareAndSetRecord(id, lease as unknown as Record<string, unknown>, rec?.version ?? null))) continue;
+      const leaseVersion = (rec?.version ?? 0) + 1;
+      let fresh: StableToken;
+      let forced = false;
+      try {
+        fresh = await fetchWith(false);
+        if (failed && !expired && fresh.accessToken === failed) {
+          // The normal call handed back the token WeChat refused: only a forced refresh helps.
+          const day = new Date(now() + 8 * 3600_000).toISOString().slice(0, 10);
+          const count = doc.forceDay === day ? doc.forceCount : 0;
+          if (count >= FORCE_PER_DAY || now() - doc.lastForceAt < FORCE_SPACING_MS) {
+            deps.logger.log('error', 'wechat.token.force_refused', { appid: deps.appid, count, lastForceAt: doc.lastForceAt });
+            throw new AppError('wechat_token_unavailable');
+          }
+          fresh = await fetchWith(true);
+          forced = true;
+          lease.forceDay = day;
+          lease.forceCount = count + 1;
+          lease.lastForceAt = now();
+        }
+      } catch (error) {
+        await deps.store.compareAndSetRecord(id, { ...lease, leaseOwner: null, leaseUntil: 0 } as unknown as Record<string, unknown>, leaseVersion);
+        throw error;
+      }
+      const saved: TokenDoc = {
+        ...lease,
+        token: deps.sealer.seal(fresh.accessToken, context),
+        expiresAt: now() + fresh.expiresIn * 1000,
+        leaseOwner: null,
+        leaseUntil: 0,
+      };
+      await deps.store.compareAndSetRecord(id, saved as unknown as Record<string, unknown>, leaseVersion);
+      deps.logger.log('info', 'wechat.token.refreshed', { appid: deps.appid, forced, expiresIn: fresh.expiresIn });
+      return fresh.accessToken;
+    }
+  }
+
+  return {
+    get: () => obtain(),
+    async withToken(call) {
+      const token = await obtain();
+      try {
+        return await call(token);
+      } catch (error) {
+        if (!(error instanceof WechatApiError) || (error.errcode !== 40001 && error.errcode !== 42001)) throw error;
+        deps.logger.log('warn', 'wechat.token.rejected', { appid: deps.appid, errcode: error.errcode });
+        return call(await obtain(token, error.errcode === 42001));
+      }
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { WechatTransport } from '../transport.js';
+import type { MiniAppCredentials } from '../mini/jscode2session.js';
+
+export interface StableToken {
+  accessToken: string;
+  expiresIn: number;
+}
+
+/**
+ * auth.getStableAccessToken — POST /cgi-bin/stable_token (JSON only). Never cgi-bin/token: that one
+ * invalidates every other holder's token for the appid.
+ */
+export async function stableToken(transport: WechatTransport, app: MiniAppCredentials, forceRefresh: boolean): Promise<StableToken> {
+  const body = await transport.postJson<{ access_token?: string; expires_in?: number }>('/cgi-bin/stable_token', {}, {
+    grant_type: 'client_credential',
+    appid: app.appid,
+    secret: app.secret,
+    force_refresh: forceRefresh,
+  });
+  if (typeof body.access_token !== 'string' || !body.access_token || typeof body.expires_in !== 'number') {
+    throw new TypeError('stable_token: reply without access_token/expires_in');
+  }
+  return { accessToken: body.access_token, expiresIn: body.expires_in };
+}
