@@ -11,6 +11,8 @@ export interface Config {
   mini: { appid: string; secret: string };
   wechatBaseUrls: string[];
   wechatTimeoutMs: number;
+  /** optional fixed-egress-IP relay for access-token fetches (WeChat IP whitelist) */
+  wechatTokenBaseUrl: string | null;
   mongodbUri: string | null;
   mongodbDb: string;
   dataDir: string;
@@ -32,6 +34,7 @@ export function loadConfig(env: Env): Config {
     production: isProduction(env),
     mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
     wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
+    wechatTokenBaseUrl: env.WECHAT_TOKEN_BASE?.trim() || null,
     wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
     mongodbUri: env.MONGODB_URI?.trim() || null,
     mongodbDb: env.MONGODB_DB?.trim() || 'wechat_login',
@@ -61,6 +64,7 @@ export function checkConfig(config: Config): ConfigCheck {
     } catch {}
     if (!WECHAT_API_HOSTS.includes(host)) problems.push(`WeChat API base "${url}" is not one of WeChat's HTTPS access points (${WECHAT_API_HOSTS.join(', ')}) — is the simulator still configured?`);
   }
+  if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');

@@ -11,6 +11,10 @@ import { createMongoStore } from './store/mongo.js';
 import type { Store } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
 import { jscode2session } from './wechat/mini/jscode2session.js';
+import { getUserPhoneNumber } from './wechat/mini/getuserphonenumber.js';
+import { msgSecCheck } from './wechat/security/msg_sec_check.js';
+import { stableToken } from './wechat/auth/stable_token.js';
+import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 
 /** The composition root: config from the environment → store, WeChat client, sessions → Hono app. */
 export interface Services {
@@ -19,6 +23,7 @@ export interface Services {
   logger: Logger;
   transport: WechatTransport;
   sealer: Sealer;
+  accessTokens: AccessTokens;
   app: ReturnType<typeof createApp>;
 }
 
@@ -39,6 +44,29 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store && !config.mongodbUri)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
+  // Token fetches may go through a fixed-IP relay (WeChat's IP whitelist); other calls go direct.
+  const tokenTransport = config.wechatTokenBaseUrl
+    ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch })
+    : transport;
+  const accessTokens = createAccessTokens({
+    appid: config.mini.appid,
+    store,
+    sealer,
+    logger,
+    fetchToken: (force) => stableToken(tokenTransport, config.mini, force),
+  });
+  const checkNickname = async (nickname: string, userId: string) => {
+    const identity = (await store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
+    if (!identity?.openid) return true; // no mini-program identity to check against
+    try {
+      const { suggest } = await accessTokens.withToken((token) => msgSecCheck(transport, token, { content: nickname, openid: identity.openid!, scene: 1 }));
+      return suggest !== 'risky';
+    } catch (error) {
+      // Fail open: an unavailable check must not block every profile edit; it is logged for review.
+      logger.log('warn', 'wechat.msg_sec_check.skipped', { userId, error });
+      return true;
+    }
+  };
   const app = createApp({
     store,
     sessions,
@@ -52,8 +80,11 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       clock: overrides.clock,
       exchangeCode: (code) => jscode2session(transport, config.mini, code),
     },
+    decrypt: { appid: config.mini.appid, store, sealer },
+    phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
+    checkNickname,
   });
-  return { config, store, logger, transport, sealer, app };
+  return { config, store, logger, transport, sealer, accessTokens, app };
 }
 
 /**

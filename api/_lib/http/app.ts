@@ -4,6 +4,9 @@ import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../shared/err
 import { AppError, fromWechatError } from '../errors.js';
 import { miniRoutes } from '../flows/mini/routes.js';
 import type { MiniLoginDeps } from '../flows/mini/login.js';
+import type { DecryptDeps } from '../flows/mini/decrypt.js';
+import { sessionRoutes } from '../sessions/routes.js';
+import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
@@ -15,7 +18,9 @@ export interface AppDeps {
   sessions: SessionManager;
   logger: Logger;
   mini: MiniLoginDeps;
-  ownAvatarPrefixes?: () => string[];
+  decrypt: DecryptDeps;
+  phone: MeDeps['phone'];
+  checkNickname: MeDeps['checkNickname'];
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
@@ -35,7 +40,7 @@ export function createApp(deps: AppDeps) {
     c.header('x-content-type-options', 'nosniff');
   });
 
-  app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes(deps.mini)));
+  app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -43,15 +48,22 @@ export function createApp(deps: AppDeps) {
     await deps.sessions.invalidate(token);
     return c.body(null, 204);
   });
-  app.use('/api/me', limit);
-  app.route('/api/me', meRoutes({ store: deps.store, sessions: deps.sessions, ownAvatarPrefixes: deps.ownAvatarPrefixes ?? (() => []) }));
+  app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
+  app.use('/api/sessions/*', limit);
+  app.route('/api/sessions', sessionRoutes(deps.store, deps.sessions));
   app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind }));
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.
   const allowed: Record<string, string> = {
     '/api/auth/mini/login': 'POST',
+    '/api/auth/mini/decrypt': 'POST',
     '/api/auth/logout': 'POST',
-    '/api/me': 'GET, PATCH',
+    '/api/me': 'GET, PATCH, DELETE',
+    '/api/me/avatar': 'POST',
+    '/api/me/phone': 'POST',
+    '/api/avatars/:file': 'GET',
+    '/api/sessions': 'GET, DELETE',
+    '/api/sessions/:id': 'DELETE',
     '/api/health': 'GET',
   };
   for (const [path, allow] of Object.entries(allowed)) {

@@ -26,8 +26,10 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
     },
     async validate(token) {
       if (!/^[a-z2-7]{32}$/.test(token)) return { session: null, user: null };
-      const [session, user] = await store.getSessionAndUser(sha256Hex(token));
+      const [session, found] = await store.getSessionAndUser(sha256Hex(token));
       if (!session) return { session: null, user: null };
+      // A session created while its account was being merged follows the account.
+      const user = found?.mergedInto ? await store.getUser(found.mergedInto) : found;
       if (!user) {
         await store.deleteSession(session.id);
         return { session: null, user: null };

@@ -61,21 +61,63 @@ export async function resolveAccount(
       if (!link) throw error;
     }
   }
-  if (identity.unionid) await linkUnionid(store, identity.unionid, link.userId, now);
-  let user = await store.getUser(link.userId);
+  let userId = link.userId;
+  if (identity.unionid) {
+    const holder = await linkUnionid(store, identity.unionid, userId, now);
+    if (holder !== userId) {
+      // The unionid arrived late and another account already has it: merge into that one.
+      await mergeAccounts(store, userId, holder, now);
+      userId = holder;
+      isNewUser = false;
+    }
+  }
+  let user = await store.getUser(userId);
   if (!user) {
     // First login, or a previous attempt stopped between the two writes: create the user now.
-    user = await store.insertUserIfAbsent({ id: link.userId, nickname: seed.nickname, avatarUrl: seed.avatarUrl, createdAt: now, updatedAt: now });
+    user = await store.insertUserIfAbsent({ id: userId, nickname: seed.nickname, avatarUrl: seed.avatarUrl, createdAt: now, updatedAt: now });
   }
   return { user, isNewUser };
 }
 
-async function linkUnionid(store: Store, unionid: string, userId: string, now: Date): Promise<void> {
+/** Links the unionid to `userId` unless it is linked already; returns the user that holds it. */
+async function linkUnionid(store: Store, unionid: string, userId: string, now: Date): Promise<string> {
+  const key = unionidKey(unionid);
+  const existing = await store.getIdentity(key);
+  if (existing) return existing.userId;
   try {
-    await store.insertIdentity({ key: unionidKey(unionid), kind: 'uid', userId, appid: null, openid: null, unionid, sessionKey: null, createdAt: now, updatedAt: now });
+    await store.insertIdentity({ key, kind: 'uid', userId, appid: null, openid: null, unionid, sessionKey: null, createdAt: now, updatedAt: now });
+    return userId;
   } catch (error) {
     if (!(error instanceof DuplicateKeyError)) throw error;
-    // Already linked (the usual case for a returning user). Merging two accounts that met late is
-    // a separate, explicit step (docs/ACCOUNTS.md), never a side effect of login.
+    const winner = await store.getIdentity(key);
+    if (!winner) throw error;
+    return winner.userId;
   }
+}
+
+/**
+ * Merges account `fromId` into `intoId` (policy: docs/ACCOUNTS.md). The survivor is always the
+ * account the `uid:<unionid>` key points to — a single unique key — so two racing logins agree on
+ * it. Every step is idempotent: a merge interrupted or run twice ends in the same state.
+ * Only WeChat's own unionid (from a server-to-server call) ever triggers this, never client data.
+ */
+export async function mergeAccounts(store: Store, fromId: string, intoId: string, now: Date): Promise<void> {
+  if (fromId === intoId) return;
+  const [from, into] = await Promise.all([store.getUser(fromId), store.getUser(intoId)]);
+  for (const identity of await store.getUserIdentities(fromId)) {
+    await store.reassignIdentity(identity.key, fromId, intoId, now);
+  }
+  await store.reassignSessions(fromId, intoId);
+  if (from && into) {
+    // The survivor keeps what it has; what it lacks comes from the merged account.
+    const patch = {
+      ...(!into.nickname && from.nickname ? { nickname: from.nickname } : {}),
+      ...(!into.avatarUrl && from.avatarUrl ? { avatarUrl: from.avatarUrl } : {}),
+      ...(!into.phone && from.phone ? { phone: from.phone } : {}),
+    };
+    if (Object.keys(patch).length) await store.updateUser(intoId, patch, now);
+  } else if (from && !into) {
+    await store.insertUserIfAbsent({ ...from, id: intoId, mergedInto: null });
+  }
+  if (from) await store.updateUser(fromId, { mergedInto: intoId }, now);
 }

@@ -1,11 +1,16 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { NICKNAME_MAX_LENGTH, isAnonymousAvatar, isAnonymousNickname, type MeResponse } from '../../../shared/api.js';
 import { AppError } from '../errors.js';
+import { savePhoneNumber, type PhoneDeps } from '../flows/mini/phone.js';
 import { requireSession, type AuthVariables } from '../http/auth.js';
 import { readJson } from '../http/json.js';
+import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
+import { AVATAR_PATH, MAX_AVATAR_BYTES, ownAvatarId, storeAvatar } from './avatar.js';
+import { deleteAccount } from './delete.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from './profile.js';
 
 const UpdateMe = z
@@ -16,32 +21,85 @@ const UpdateMe = z
   .strict()
   .refine((v) => v.nickname !== undefined || v.avatarUrl !== undefined, 'nothing to update');
 
+const PhoneBody = z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{8,256}$/, 'must be e.detail.code from getPhoneNumber') });
+
 export interface MeDeps {
   store: Store;
   sessions: SessionManager;
-  /** Avatar URLs we serve ourselves (uploaded images) start with one of these. */
-  ownAvatarPrefixes: () => string[];
+  logger: Logger;
+  phone: PhoneDeps | null;
+  /** WeChat content-safety check for a nickname; null when no mini-program token is available. */
+  checkNickname: ((nickname: string, userId: string) => Promise<boolean>) | null;
 }
 
 export function meRoutes(deps: MeDeps) {
   const auth = requireSession(deps.sessions);
+  const jsonLimit = bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new AppError('payload_too_large'); } });
+  const imageLimit = bodyLimit({ maxSize: MAX_AVATAR_BYTES + 64 * 1024, onError: () => { throw new AppError('payload_too_large', `头像图片不能超过 ${MAX_AVATAR_BYTES / 1024} KB`); } });
+
   return new Hono<{ Variables: AuthVariables }>()
-    .get('/', auth, (c) => c.json<MeResponse>({ user: toPublicUser(c.var.user) }, 200, { 'cache-control': 'no-store' }))
-    .patch('/', auth, async (c) => {
+    .get('/me', auth, (c) => c.json<MeResponse>({ user: toPublicUser(c.var.user) }, 200, { 'cache-control': 'no-store' }))
+    .patch('/me', jsonLimit, auth, async (c) => {
       const body = await readJson(c, UpdateMe);
       const patch: { nickname?: string; avatarUrl?: string } = {};
       if (body.nickname !== undefined) {
         const nickname = normalizeNickname(body.nickname);
         if (!nickname || isAnonymousNickname(nickname)) throw new AppError('invalid_request', `昵称需为 1–${NICKNAME_MAX_LENGTH} 个字符，且不能是“微信用户”`);
+        if (deps.checkNickname && !(await deps.checkNickname(nickname, c.var.user.id))) throw new AppError('content_risky', '昵称含有违规信息，请修改后重试');
         patch.nickname = nickname;
       }
       if (body.avatarUrl !== undefined) {
-        const own = deps.ownAvatarPrefixes().some((prefix) => body.avatarUrl!.startsWith(prefix));
+        const ownId = ownAvatarId(body.avatarUrl, new URL(c.req.url).origin);
+        const own = ownId !== null && (await deps.store.getBlob(ownId)) !== null;
         if (!(own || isWechatAvatarUrl(body.avatarUrl)) || isAnonymousAvatar(body.avatarUrl)) throw new AppError('avatar_not_allowed');
-        patch.avatarUrl = body.avatarUrl;
+        patch.avatarUrl = own ? `${AVATAR_PATH}${ownId}.jpg` : body.avatarUrl;
       }
       const user = await deps.store.updateUser(c.var.user.id, patch, new Date());
       if (!user) throw new AppError('unauthorized');
       return c.json<MeResponse>({ user: toPublicUser(user) });
+    })
+    .delete('/me', auth, async (c) => {
+      await deleteAccount(deps.store, c.var.user.id);
+      deps.logger.log('info', 'account.deleted', { userId: c.var.user.id });
+      return c.body(null, 204);
+    })
+    .post('/me/avatar', imageLimit, auth, async (c) => {
+      // uni.uploadFile sends multipart/form-data with the file in `file`; a raw image body works too.
+      const type = c.req.header('content-type') ?? '';
+      let bytes: Buffer;
+      if (type.startsWith('multipart/form-data')) {
+        const form = await c.req.formData().catch(() => null);
+        const file = form?.get('file');
+        if (!file || typeof file === 'string') throw new AppError('invalid_request', '请求参数不正确：缺少图片文件 file');
+        bytes = Buffer.from(await file.arrayBuffer());
+      } else if (type.startsWith('image/')) {
+        bytes = Buffer.from(await c.req.arrayBuffer());
+      } else {
+        throw new AppError('unsupported_media_type', '请求体必须是 multipart/form-data 或图片');
+      }
+      const now = new Date();
+      const avatarUrl = await storeAvatar(deps.store, bytes, now);
+      const previous = ownAvatarId(c.var.user.avatarUrl ?? '', new URL(c.req.url).origin);
+      const user = await deps.store.updateUser(c.var.user.id, { avatarUrl }, now);
+      if (!user) throw new AppError('unauthorized');
+      if (previous) await deps.store.deleteBlob(previous);
+      return c.json({ avatarUrl, user: toPublicUser(user) });
+    })
+    .post('/me/phone', jsonLimit, auth, async (c) => {
+      if (!deps.phone) throw new AppError('wechat_config_invalid');
+      const { code } = await readJson(c, PhoneBody);
+      const user = await savePhoneNumber(deps.phone, c.var.user, code, new Date());
+      return c.json<MeResponse>({ user: toPublicUser(user) });
+    })
+    .get('/avatars/:file', async (c) => {
+      const match = /^([0-9a-f]{32})\.jpg$/.exec(c.req.param('file'));
+      const blob = match ? await deps.store.getBlob(match[1]!) : null;
+      if (!blob) throw new AppError('not_found', '头像不存在');
+      // Each upload gets a new id, so a stored avatar never changes: cache it for a year.
+      return c.body(new Uint8Array(blob.data), 200, {
+        'content-type': blob.contentType,
+        'cache-control': 'public, max-age=31536000, immutable',
+        'content-length': String(blob.data.length),
+      });
     });
 }

@@ -1,8 +1,11 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { LoginResponse } from '../../../../shared/api.js';
+import { requireSession, type AuthVariables } from '../../http/auth.js';
 import { readJson } from '../../http/json.js';
+import type { SessionManager } from '../../sessions/sessions.js';
 import { toPublicUser } from '../../users/profile.js';
+import { decryptForSession, type DecryptDeps } from './decrypt.js';
 import { miniLogin, type MiniLoginDeps } from './login.js';
 
 const LoginBody = z.object({
@@ -14,16 +17,29 @@ const LoginBody = z.object({
     .optional(),
 });
 
-export function miniRoutes(deps: MiniLoginDeps) {
-  return new Hono().post('/login', async (c) => {
-    const body = await readJson(c, LoginBody);
-    const result = await miniLogin(deps, body);
-    const response: LoginResponse = {
-      token: result.token,
-      expiresAt: result.expiresAt.toISOString(),
-      user: toPublicUser(result.user),
-      isNewUser: result.isNewUser,
-    };
-    return c.json(response, 200, { 'cache-control': 'no-store' });
-  });
+const DecryptBody = z.object({
+  encryptedData: z.string().min(1).max(8192),
+  iv: z.string().min(1).max(64),
+  rawData: z.string().max(4096).optional(),
+  signature: z.string().max(64).optional(),
+});
+
+export function miniRoutes(deps: MiniLoginDeps & { decrypt: DecryptDeps; sessions: SessionManager }) {
+  return new Hono<{ Variables: AuthVariables }>()
+    .post('/login', async (c) => {
+      const body = await readJson(c, LoginBody);
+      const result = await miniLogin(deps, body);
+      const response: LoginResponse = {
+        token: result.token,
+        expiresAt: result.expiresAt.toISOString(),
+        user: toPublicUser(result.user),
+        isNewUser: result.isNewUser,
+      };
+      return c.json(response, 200, { 'cache-control': 'no-store' });
+    })
+    .post('/decrypt', requireSession(deps.sessions), async (c) => {
+      const body = await readJson(c, DecryptBody);
+      const data = await decryptForSession(deps.decrypt, c.var.session, body);
+      return c.json({ data }, 200, { 'cache-control': 'no-store' });
+    });
 }

@@ -1,0 +1,56 @@
+import type { Sealer } from '../../crypto/seal.js';
+import { AppError } from '../../errors.js';
+import type { SessionRecord, Store } from '../../store/types.js';
+import { openidKey } from '../../users/accounts.js';
+import { DecryptError, decryptUserData, verifyRawDataSignature } from '../../wechat/crypto.js';
+
+export interface DecryptDeps {
+  appid: string;
+  store: Store;
+  sealer: Sealer;
+  clock?: () => number;
+}
+
+export interface DecryptInput {
+  encryptedData: string;
+  iv: string;
+  rawData?: string;
+  signature?: string;
+}
+
+/** Attempts allowed per session per minute: enough for real use, useless for a padding oracle. */
+export const DECRYPT_PER_MINUTE = 10;
+
+/**
+ * Decrypts data the mini-program received from WeChat (share info, WeRun…) with the stored
+ * session_key of the caller's mini-program identity. Every failure is the same `decrypt_failed`.
+ * The result is returned to the caller only; it never sets identity fields (openid, unionid, phone).
+ */
+export async function decryptForSession(deps: DecryptDeps, session: SessionRecord, input: DecryptInput): Promise<Record<string, unknown>> {
+  await rateLimit(deps, session.id);
+  const identity = (await deps.store.getUserIdentities(session.userId)).find((i) => i.kind === 'oid' && i.appid === deps.appid && i.sessionKey);
+  try {
+    if (!identity?.sessionKey) throw new DecryptError();
+    const sessionKey = deps.sealer.open(identity.sessionKey, openidKey(deps.appid, identity.openid!));
+    if (input.rawData !== undefined || input.signature !== undefined) {
+      if (!verifyRawDataSignature(input.rawData ?? '', input.signature ?? '', sessionKey)) throw new DecryptError();
+    }
+    const data = decryptUserData(sessionKey, input.encryptedData, input.iv, deps.appid);
+    const { watermark: _watermark, ...rest } = data;
+    return rest;
+  } catch {
+    throw new AppError('decrypt_failed');
+  }
+}
+
+async function rateLimit(deps: DecryptDeps, sessionId: string): Promise<void> {
+  const minute = Math.floor((deps.clock?.() ?? Date.now()) / 60_000);
+  const id = `decrypt_rate:${sessionId}`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const rec = await deps.store.getRecord(id);
+    const count = rec && rec.value.minute === minute ? Number(rec.value.count) : 0;
+    if (count >= DECRYPT_PER_MINUTE) throw new AppError('too_many_requests');
+    if (await deps.store.compareAndSetRecord(id, { minute, count: count + 1 }, rec?.version ?? null)) return;
+  }
+  throw new AppError('too_many_requests');
+}

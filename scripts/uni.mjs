@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// Builds or serves the uni-app client without shell tricks or symlinks (works on Windows too):
+//   node scripts/uni.mjs <dev|build> <h5|mp-weixin> [extra uni CLI args]
+// - UNI_INPUT_DIR is ABSOLUTE (<repo>/client): a relative one silently breaks mp-weixin chunking.
+// - uni reads manifest.json only from the input dir: the root manifest.json is copied to
+//   client/manifest.json (gitignored) before every run.
+// - Output: dist/build/<platform> (build) or dist/dev/<platform> (dev).
+// Environment:
+//   VITE_API_BASE   API origin for mp-weixin (no trailing slash). Dev default http://<LAN IP>:3000.
+//                   H5 always calls the API on its own origin (/api).
+//   VITE_SIM_BASE   WeChat simulator origin for the dev-only "code from simulator" switch
+//                   (mp-weixin dev builds only). Default http://<API host>:3100.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { networkInterfaces } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MODES = ['dev', 'build'];
+const PLATFORMS = ['h5', 'mp-weixin'];
+
+const [mode, platform, ...extra] = process.argv.slice(2);
+if (!MODES.includes(mode) || !PLATFORMS.includes(platform)) {
+  console.error('usage: node scripts/uni.mjs <dev|build> <h5|mp-weixin> [uni args]');
+  process.exit(2);
+}
+const dev = mode === 'dev';
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const inputDir = join(root, 'client');
+const outputDir = join(root, 'dist', dev ? 'dev' : 'build', platform);
+
+/** First non-internal IPv4 address: what a phone on the same Wi-Fi (真机预览) can reach. */
+export function lanAddress() {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const net of list ?? []) {
+      const v4 = net.family === 'IPv4' || net.family === 4;
+      if (v4 && !net.internal) return net.address;
+    }
+  }
+  return null;
+}
+
+// --- manifest.json: the root file is the source of truth -----------------------------------
+const manifestText = readFileSync(join(root, 'manifest.json'), 'utf8');
+const manifest = JSON.parse(manifestText);
+const appid = manifest['mp-weixin']?.appid ?? '';
+if (dev && platform === 'mp-weixin') {
+  // Development only: the dev API is a LAN http:// address, which WeChat's domain check refuses.
+  // Release builds keep the manifest's urlCheck (true).
+  manifest['mp-weixin'].setting = { ...manifest['mp-weixin'].setting, urlCheck: false };
+}
+const manifestOut = JSON.stringify(manifest, null, 2) + '\n';
+const manifestTarget = join(inputDir, 'manifest.json');
+// Only write when it changed, so a running watcher is not re-triggered needlessly.
+if (!existsSync(manifestTarget) || readFileSync(manifestTarget, 'utf8') !== manifestOut) {
+  writeFileSync(manifestTarget, manifestOut);
+}
+
+// --- environment ------------------------------------------------------------------------
+const env = {
+  ...process.env,
+  UNI_INPUT_DIR: inputDir,
+  UNI_OUTPUT_DIR: outputDir,
+  VITE_MP_APPID: appid,
+};
+delete env.UNI_CUSTOM_CONTEXT;
+delete env.UNI_CUSTOM_DEFINE;
+
+if (platform === 'mp-weixin') {
+  const lan = lanAddress();
+  let apiBase = process.env.VITE_API_BASE;
+  if (!apiBase) {
+    if (dev) {
+      apiBase = `http://${lan ?? '127.0.0.1'}:3000`;
+    } else {
+      apiBase = 'https://api.invalid';
+      console.warn(
+        '\n[uni.mjs] VITE_API_BASE is not set: this release mp-weixin bundle calls https://api.invalid.\n' +
+          '          Set VITE_API_BASE=https://<your ICP-filed API domain> for a real release.\n',
+      );
+    }
+  }
+  env.VITE_API_BASE = apiBase.replace(/\/+$/, '');
+  if (dev) {
+    const apiHost = new URL(env.VITE_API_BASE).hostname;
+    env.VITE_SIM_BASE = (process.env.VITE_SIM_BASE || `http://${apiHost}:3100`).replace(/\/+$/, '');
+    // Custom conditional-compilation flag: `#ifdef DEV_SIM` blocks exist only in this dev build.
+    env.UNI_CUSTOM_CONTEXT = JSON.stringify({ DEV_SIM: true });
+    syncProjectConfig(appid);
+    console.log(`
+  mp-weixin development build → ${outputDir}
+  Open the repository root (project.config.json) or that folder in WeChat DevTools.
+  AppID ${appid}  ·  urlCheck off in this dev build only
+  API base the mini-program calls: ${env.VITE_API_BASE}${lan ? `   (LAN address of this machine: ${lan})` : ''}
+  WeChat simulator (dev switch on the login page): ${env.VITE_SIM_BASE}
+  For 真机预览 the phone must reach the API: start it on all interfaces, e.g.
+    HOST=0.0.0.0 npm run dev:api      (PowerShell: $env:HOST="0.0.0.0"; npm run dev:api)
+  and keep phone and computer on the same network. Override with VITE_API_BASE / VITE_SIM_BASE.
+`);
+  }
+} else {
+  // H5 calls /api on its own origin; vite proxies it in development.
+  delete env.VITE_API_BASE;
+  delete env.VITE_SIM_BASE;
+}
+
+/** Keeps the root project.config.json (WeChat DevTools, dev build) on the manifest's AppID. */
+function syncProjectConfig(id) {
+  const file = join(root, 'project.config.json');
+  if (!existsSync(file) || !id) return;
+  try {
+    const config = JSON.parse(readFileSync(file, 'utf8'));
+    if (config.appid !== id) {
+      config.appid = id;
+      writeFileSync(file, JSON.stringify(config, null, 2) + '\n');
+      console.log(`[uni.mjs] project.config.json appid set to ${id} (from manifest.json)`);
+    }
+  } catch (error) {
+    console.warn(`[uni.mjs] could not update project.config.json: ${error.message}`);
+  }
+}
+
+// --- run the uni CLI --------------------------------------------------------------------
+const require = createRequire(import.meta.url);
+const pkgFile = require.resolve('@dcloudio/vite-plugin-uni/package.json');
+const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+const bin = join(dirname(pkgFile), typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.uni);
+const args = dev ? [bin, '-p', platform, ...extra] : [bin, 'build', '-p', platform, ...extra];
+
+const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => child.kill(signal));
+}
+child.on('exit', (code, signal) => {
+  process.exit(code ?? (signal ? 1 : 0));
+});
