@@ -6,6 +6,8 @@ export interface PublicUser {
   avatarUrl: string | null;
   /** true once the user has given a real nickname and avatar (not WeChat's anonymous "微信用户"). */
   profileComplete: boolean;
+  /** the verified phone number, masked for display (e.g. 139****5678); null until shared */
+  phoneMasked: string | null;
   createdAt: string;
 }
 

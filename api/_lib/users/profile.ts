@@ -37,6 +37,11 @@ export function toPublicUser(user: UserRecord): PublicUser {
     nickname: user.nickname,
     avatarUrl: user.avatarUrl,
     profileComplete: !!user.nickname && !!user.avatarUrl,
+    phoneMasked: user.phone ? maskPhone(user.phone.purePhoneNumber) : null,
     createdAt: user.createdAt.toISOString(),
   };
+}
+
+export function maskPhone(pure: string): string {
+  return pure.length >= 7 ? `${pure.slice(0, 3)}****${pure.slice(-4)}` : '****';
 }
