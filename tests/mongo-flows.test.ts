@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
+import type { Store } from '../api/_lib/store/types.js';
+import { resolveAccount, unionidKey } from '../api/_lib/users/accounts.js';
+import { accessTokenSuite } from './support/access-token-suite.js';
+import { postJson, simCode, startStack, type Stack } from './support/stack.js';
+
+/** The login flows end to end on MongoDB (FerretDB on PostgreSQL in CI: writes really run concurrently). */
+const uri = inject('mongodbUri');
+const dbName = `flows_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+let admin: MongoClient | null = null;
+const stores: Store[] = [];
+
+async function mongoStore(): Promise<Store> {
+  admin ??= new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  await migrateMongo(admin.db(dbName));
+  const store = createMongoStore({ uri, dbName, privateClient: true });
+  stores.push(store);
+  return store;
+}
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  if (admin) {
+    await admin.db(dbName).dropDatabase().catch(() => {});
+    await admin.close();
+  }
+});
+
+describe.skipIf(!uri)('login flows on MongoDB', () => {
+  let stack: Stack;
+  let store: Store;
+  beforeAll(async () => {
+    store = await mongoStore();
+    stack = await startStack({ overrides: { store } });
+  });
+  afterAll(() => stack?.close());
+
+  it('logs in, reads /api/me, logs out', async () => {
+    const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'm-alice') });
+    expect(res.status).toBe(200);
+    const auth = { authorization: `Bearer ${res.body.token}` };
+    expect((await (await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).json()).user.id).toBe(res.body.user.id);
+    expect((await fetch(`${stack.apiUrl}/api/auth/logout`, { method: 'POST', headers: auth })).status).toBe(204);
+    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).status).toBe(401);
+  });
+
+  it('a repeated code is refused locally', async () => {
+    const code = await simCode(stack, 'm-bob');
+    const results = await Promise.all([1, 2, 3].map(() => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+  });
+
+  it('50 parallel first logins of one person create exactly one user (counted in the database)', async () => {
+    const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(stack, 'm-crowd')));
+    const results = await Promise.all(codes.map((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    const ids = new Set(results.map((r) => r.body.user.id));
+    expect(ids.size).toBe(1);
+    const db = admin!.db(dbName);
+    expect(await db.collection('users').countDocuments({ _id: [...ids][0] as never })).toBe(1);
+    const openid = stack.sim.openid(stack.appid, 'm-crowd');
+    expect(await db.collection('identities').countDocuments({ openid })).toBe(1);
+    const userIds = await db.collection('identities').distinct('userId', { openid });
+    expect(userIds).toEqual([...ids]);
+    expect(await db.collection('users').countDocuments({ createdAt: { $gte: new Date(Date.now() - 60_000) }, nickname: null, _id: { $in: [...ids] as never[] } })).toBe(1);
+  });
+
+  it('two doors racing on one unionid end as one account', async () => {
+    const unionid = stack.sim.unionid(stack.sim.apps.get(stack.appid)!, 'm-racer')!;
+    const code = await simCode(stack, 'm-racer');
+    await Promise.all([
+      postJson(`${stack.apiUrl}/api/auth/mini/login`, { code }),
+      resolveAccount(store, { appid: 'wx00000000000000aa', openid: 'oa-m-racer', unionid }, { nickname: null, avatarUrl: null }, new Date()),
+    ]);
+    const holder = (await store.getIdentity(unionidKey(unionid)))!.userId;
+    const keys = (await store.getUserIdentities(holder)).map((i) => i.key);
+    expect(keys).toHaveLength(3);
+  });
+});
+
+describe.skipIf(!uri)('MongoDB', () => {
+  accessTokenSuite('mongodb', mongoStore);
+});

@@ -1,0 +1,450 @@
+// The storage contract every Store implementation must pass (see api/_lib/store/types.ts).
+// Every test uses its own random keys, so the suite can run against a shared database; counts
+// are compared as before/after deltas.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DuplicateKeyError,
+  type IdentityRecord,
+  type SessionRecord,
+  type Store,
+  type UserRecord,
+} from '../api/_lib/store/types.js';
+
+const rid = (prefix: string) => `${prefix}-${randomUUID()}`;
+const minutes = (n: number) => new Date(Date.now() + n * 60_000);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Millisecond precision: what BSON dates and JSON keep. */
+const at = (iso: string) => new Date(iso);
+
+function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
+  return {
+    id: rid('u'),
+    nickname: 'Alice',
+    avatarUrl: 'https://example.test/a.png',
+    createdAt: at('2026-01-02T03:04:05.678Z'),
+    updatedAt: at('2026-01-02T03:04:05.678Z'),
+    ...overrides,
+  };
+}
+
+function makeIdentity(overrides: Partial<IdentityRecord> = {}): IdentityRecord {
+  const openid = rid('o');
+  return {
+    key: `oid:wx0000000000000001:${openid}`,
+    kind: 'oid',
+    userId: rid('u'),
+    appid: 'wx0000000000000001',
+    openid,
+    unionid: null,
+    sessionKey: { kid: 'k1', data: randomBytes(40).toString('base64url') },
+    createdAt: at('2026-02-03T04:05:06.789Z'),
+    updatedAt: at('2026-02-03T04:05:06.789Z'),
+    ...overrides,
+  };
+}
+
+function makeSession(userId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: randomBytes(32).toString('hex'),
+    userId,
+    via: 'mini',
+    createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
+    expiresAt: minutes(60),
+    ...overrides,
+  };
+}
+
+/** Runs all promises; returns how many fulfilled and the rejection reasons. */
+async function settle<T>(promises: Promise<T>[]) {
+  const results = await Promise.allSettled(promises);
+  const values = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  return { values, errors };
+}
+
+export function runStoreContract(name: string, makeStore: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+
+    beforeAll(async () => {
+      store = await makeStore();
+    });
+
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    describe('claims', () => {
+      it('claims a key once; the second claim throws DuplicateKeyError', async () => {
+        const key = rid('claim');
+        await expect(store.claim(key, minutes(5))).resolves.toBeUndefined();
+        const error = await store.claim(key, minutes(5)).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DuplicateKeyError);
+        expect((error as DuplicateKeyError).key).toBe(key);
+      });
+
+      it('lets an expired claim be claimed again (and only once)', async () => {
+        const key = rid('claim');
+        await store.claim(key, new Date(Date.now() + 150));
+        await expect(store.claim(key, minutes(5))).rejects.toBeInstanceOf(DuplicateKeyError);
+        await sleep(300);
+        await expect(store.claim(key, minutes(5))).resolves.toBeUndefined();
+        await expect(store.claim(key, minutes(5))).rejects.toBeInstanceOf(DuplicateKeyError);
+      });
+
+      it('treats a claim stored with a past expiry as free', async () => {
+        const key = rid('claim');
+        await store.claim(key, new Date(Date.now() - 1000));
+        await expect(store.claim(key, new Date(Date.now() - 1000))).resolves.toBeUndefined();
+        await expect(store.claim(key, minutes(5))).resolves.toBeUndefined();
+        await expect(store.claim(key, minutes(5))).rejects.toBeInstanceOf(DuplicateKeyError);
+      });
+
+      it('20 concurrent claims of one key: exactly one succeeds', async () => {
+        const key = rid('claim');
+        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.claim(key, minutes(5))));
+        expect(values).toHaveLength(1);
+        expect(errors).toHaveLength(19);
+        for (const e of errors) expect(e).toBeInstanceOf(DuplicateKeyError);
+      });
+
+      it('20 concurrent claims of one EXPIRED key: exactly one succeeds', async () => {
+        const key = rid('claim');
+        await store.claim(key, new Date(Date.now() - 1000));
+        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.claim(key, minutes(5))));
+        expect(values).toHaveLength(1);
+        for (const e of errors) expect(e).toBeInstanceOf(DuplicateKeyError);
+      });
+    });
+
+    describe('identities', () => {
+      it('round-trips an identity, sealed session key included', async () => {
+        const identity = makeIdentity();
+        await store.insertIdentity(identity);
+        const stored = await store.getIdentity(identity.key);
+        expect(stored).toEqual(identity);
+        expect(stored?.sessionKey).toEqual({ kid: identity.sessionKey!.kid, data: identity.sessionKey!.data });
+        expect(await store.getIdentity(rid('oid:missing'))).toBeNull();
+      });
+
+      it('round-trips a unionid identity with null fields', async () => {
+        const identity = makeIdentity({ key: `uid:${rid('un')}`, kind: 'uid', appid: null, openid: null, unionid: rid('un'), sessionKey: null });
+        await store.insertIdentity(identity);
+        expect(await store.getIdentity(identity.key)).toEqual(identity);
+      });
+
+      it('rejects a duplicate identity with DuplicateKeyError and keeps the first', async () => {
+        const identity = makeIdentity();
+        await store.insertIdentity(identity);
+        const error = await store.insertIdentity({ ...identity, userId: rid('u') }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DuplicateKeyError);
+        expect((error as DuplicateKeyError).key).toBe(identity.key);
+        expect((await store.getIdentity(identity.key))?.userId).toBe(identity.userId);
+      });
+
+      it('20 concurrent inserts of one identity key: exactly one succeeds, one document stored', async () => {
+        const base = makeIdentity();
+        const before = (await store.stats()).identities;
+        const attempts = Array.from({ length: 20 }, () => ({ ...base, userId: rid('u') }));
+        const { values, errors } = await settle(attempts.map((identity) => store.insertIdentity(identity)));
+        expect(values).toHaveLength(1);
+        expect(errors).toHaveLength(19);
+        for (const e of errors) expect(e).toBeInstanceOf(DuplicateKeyError);
+        expect((await store.stats()).identities - before).toBe(1);
+        const stored = await store.getIdentity(base.key);
+        expect(attempts.map((a) => a.userId)).toContain(stored?.userId);
+      });
+
+      it('updateIdentity returns the updated record, or null when missing', async () => {
+        const identity = makeIdentity();
+        await store.insertIdentity(identity);
+        const now = at('2026-03-04T05:06:07.891Z');
+        const sessionKey = { kid: 'k2', data: randomBytes(40).toString('base64url') };
+        const updated = await store.updateIdentity(identity.key, { sessionKey, unionid: 'union-1' }, now);
+        expect(updated).toEqual({ ...identity, sessionKey, unionid: 'union-1', updatedAt: now });
+        expect(await store.getIdentity(identity.key)).toEqual(updated);
+
+        const partial = await store.updateIdentity(identity.key, { sessionKey: null }, now);
+        expect(partial).toEqual({ ...identity, sessionKey: null, unionid: 'union-1', updatedAt: now });
+
+        expect(await store.updateIdentity(rid('oid:missing'), { unionid: 'x' }, now)).toBeNull();
+        expect(await store.getIdentity(rid('oid:missing'))).toBeNull();
+      });
+
+      it('lists, reassigns (only from the expected owner) and deletes identities', async () => {
+        const a = rid('u');
+        const b = rid('u');
+        const i1 = makeIdentity({ userId: a });
+        const i2 = makeIdentity({ key: `uid:${rid('un')}`, kind: 'uid', appid: null, openid: null, unionid: rid('un'), sessionKey: null, userId: a });
+        const other = makeIdentity({ userId: b });
+        for (const i of [i1, i2, other]) await store.insertIdentity(i);
+
+        const listed = await store.getUserIdentities(a);
+        expect(listed.map((i) => i.key).sort()).toEqual([i1.key, i2.key].sort());
+        expect(listed.find((i) => i.key === i1.key)).toEqual(i1);
+        expect(await store.getUserIdentities(rid('u'))).toEqual([]);
+
+        const now = at('2026-03-04T05:06:07.891Z');
+        expect(await store.reassignIdentity(i1.key, b, a, now)).toBe(false); // not b's
+        expect(await store.reassignIdentity(i1.key, a, b, now)).toBe(true);
+        expect(await store.reassignIdentity(i1.key, a, b, now)).toBe(false); // already moved
+        expect(await store.reassignIdentity(rid('oid:missing'), a, b, now)).toBe(false);
+        expect(await store.getIdentity(i1.key)).toEqual({ ...i1, userId: b, updatedAt: now });
+        expect((await store.getUserIdentities(a)).map((i) => i.key)).toEqual([i2.key]);
+        expect((await store.getUserIdentities(b)).map((i) => i.key).sort()).toEqual([i1.key, other.key].sort());
+
+        await store.deleteIdentity(i2.key);
+        expect(await store.getIdentity(i2.key)).toBeNull();
+        expect(await store.getUserIdentities(a)).toEqual([]);
+        await store.deleteIdentity(i2.key); // already gone: no-op
+        // A deleted key can be inserted again.
+        await expect(store.insertIdentity(i2)).resolves.toBeUndefined();
+      });
+    });
+
+    describe('users', () => {
+      it('insertUserIfAbsent inserts, then returns the existing user unchanged', async () => {
+        const user = makeUser();
+        expect(await store.insertUserIfAbsent(user)).toEqual(user);
+        const again = await store.insertUserIfAbsent({ ...user, nickname: 'Bob', avatarUrl: null, updatedAt: new Date() });
+        expect(again).toEqual(user);
+        expect(await store.getUser(user.id)).toEqual(user);
+        expect(await store.getUser(rid('u'))).toBeNull();
+      });
+
+      it('20 concurrent insertUserIfAbsent of one id: one user document, everyone gets it', async () => {
+        const id = rid('u');
+        const before = (await store.stats()).users;
+        const attempts = Array.from({ length: 20 }, (_, i) => makeUser({ id, nickname: `n${i}` }));
+        const { values, errors } = await settle(attempts.map((u) => store.insertUserIfAbsent(u)));
+        expect(errors).toEqual([]);
+        expect(values).toHaveLength(20);
+        const stored = await store.getUser(id);
+        expect(stored).not.toBeNull();
+        for (const v of values) expect(v).toEqual(stored);
+        expect((await store.stats()).users - before).toBe(1);
+      });
+
+      it('round-trips phone and mergedInto, and patches them', async () => {
+        const phone = { phoneNumber: '+86 13800000000', purePhoneNumber: '13800000000', countryCode: '86', verifiedAt: at('2026-06-07T08:09:10.111Z') };
+        const user = makeUser({ phone, mergedInto: null });
+        expect(await store.insertUserIfAbsent(user)).toEqual(user);
+        const stored = await store.getUser(user.id);
+        expect(stored).toEqual(user);
+        expect(stored?.phone?.verifiedAt).toBeInstanceOf(Date);
+
+        const now = at('2026-06-08T00:00:00.000Z');
+        const into = rid('u');
+        expect(await store.updateUser(user.id, { mergedInto: into, phone: null }, now)).toEqual({ ...user, phone: null, mergedInto: into, updatedAt: now });
+        const plain = makeUser();
+        await store.insertUserIfAbsent(plain);
+        expect(await store.updateUser(plain.id, { phone }, now)).toEqual({ ...plain, phone, updatedAt: now });
+      });
+
+      it('deleteUser removes the user', async () => {
+        const user = makeUser();
+        await store.insertUserIfAbsent(user);
+        await store.deleteUser(user.id);
+        expect(await store.getUser(user.id)).toBeNull();
+        await store.deleteUser(user.id); // already gone: no-op
+        const again = makeUser({ id: user.id, nickname: 'Again' });
+        expect(await store.insertUserIfAbsent(again)).toEqual(again);
+      });
+
+      it('updateUser patches the given fields only, or returns null when missing', async () => {
+        const user = makeUser();
+        await store.insertUserIfAbsent(user);
+        const now = at('2026-04-05T06:07:08.912Z');
+        const updated = await store.updateUser(user.id, { nickname: 'Carol' }, now);
+        expect(updated).toEqual({ ...user, nickname: 'Carol', updatedAt: now });
+        expect(await store.getUser(user.id)).toEqual(updated);
+
+        const cleared = await store.updateUser(user.id, { avatarUrl: null }, now);
+        expect(cleared).toEqual({ ...user, nickname: 'Carol', avatarUrl: null, updatedAt: now });
+
+        expect(await store.updateUser(rid('u'), { nickname: 'x' }, now)).toBeNull();
+      });
+    });
+
+    describe('sessions', () => {
+      it('insert, get with user, extend, list, delete', async () => {
+        const user = makeUser();
+        await store.insertUserIfAbsent(user);
+        const s1 = makeSession(user.id);
+        const s2 = makeSession(user.id, { via: 'web-qr' });
+        await store.insertSession(s1);
+        await store.insertSession(s2);
+
+        expect(await store.getSessionAndUser(s1.id)).toEqual([s1, user]);
+        expect(await store.getSessionAndUser(randomBytes(32).toString('hex'))).toEqual([null, null]);
+
+        const later = minutes(120);
+        await store.updateSessionExpiration(s1.id, later);
+        expect((await store.getSessionAndUser(s1.id))[0]).toEqual({ ...s1, expiresAt: later });
+        await store.updateSessionExpiration(randomBytes(32).toString('hex'), later); // missing: no-op
+
+        const listed = await store.getUserSessions(user.id);
+        expect(listed.map((s) => s.id).sort()).toEqual([s1.id, s2.id].sort());
+        expect(listed.find((s) => s.id === s2.id)).toEqual(s2);
+        expect(await store.getUserSessions(rid('u'))).toEqual([]);
+
+        await store.deleteSession(s1.id);
+        expect(await store.getSessionAndUser(s1.id)).toEqual([null, null]);
+        expect((await store.getUserSessions(user.id)).map((s) => s.id)).toEqual([s2.id]);
+        await store.deleteSession(s1.id); // already gone: no-op
+      });
+
+      it('deleteUserSessions removes every session of that user only', async () => {
+        const a = makeUser();
+        const b = makeUser();
+        await store.insertUserIfAbsent(a);
+        await store.insertUserIfAbsent(b);
+        const sa = [makeSession(a.id), makeSession(a.id, { via: 'oa' }), makeSession(a.id)];
+        const sb = makeSession(b.id);
+        for (const s of [...sa, sb]) await store.insertSession(s);
+
+        await store.deleteUserSessions(a.id);
+        expect(await store.getUserSessions(a.id)).toEqual([]);
+        for (const s of sa) expect(await store.getSessionAndUser(s.id)).toEqual([null, null]);
+        expect(await store.getSessionAndUser(sb.id)).toEqual([sb, b]);
+      });
+
+      it('reassignSessions moves every session of one user to another', async () => {
+        const a = makeUser();
+        const b = makeUser();
+        await store.insertUserIfAbsent(a);
+        await store.insertUserIfAbsent(b);
+        const sa = [makeSession(a.id), makeSession(a.id)];
+        const sb = makeSession(b.id);
+        for (const s of [...sa, sb]) await store.insertSession(s);
+
+        await store.reassignSessions(a.id, b.id);
+        expect(await store.getUserSessions(a.id)).toEqual([]);
+        expect((await store.getUserSessions(b.id)).map((s) => s.id).sort()).toEqual([...sa, sb].map((s) => s.id).sort());
+        expect(await store.getSessionAndUser(sa[0]!.id)).toEqual([{ ...sa[0]!, userId: b.id }, b]);
+        await store.reassignSessions(rid('u'), b.id); // nothing to move: no-op
+      });
+
+      it('rejects a duplicate session id with DuplicateKeyError', async () => {
+        const session = makeSession(rid('u'));
+        await store.insertSession(session);
+        await expect(store.insertSession(session)).rejects.toBeInstanceOf(DuplicateKeyError);
+      });
+
+      it('an expired session returns [null, null], is removed and is not listed', async () => {
+        const user = makeUser();
+        await store.insertUserIfAbsent(user);
+        const expired = makeSession(user.id, { expiresAt: new Date(Date.now() - 1000) });
+        const live = makeSession(user.id);
+        await store.insertSession(expired);
+        await store.insertSession(live);
+
+        expect((await store.getUserSessions(user.id)).map((s) => s.id)).toEqual([live.id]);
+        expect(await store.getSessionAndUser(expired.id)).toEqual([null, null]);
+        // Removed: extending it now does not bring it back.
+        await store.updateSessionExpiration(expired.id, minutes(60));
+        expect(await store.getSessionAndUser(expired.id)).toEqual([null, null]);
+      });
+
+      it('a session whose user does not exist returns [session, null]', async () => {
+        const session = makeSession(rid('u'));
+        await store.insertSession(session);
+        expect(await store.getSessionAndUser(session.id)).toEqual([session, null]);
+      });
+    });
+
+    it('returns Dates as Date instances', async () => {
+      const user = makeUser();
+      const identity = makeIdentity({ userId: user.id });
+      const session = makeSession(user.id);
+      await store.insertUserIfAbsent(user);
+      await store.insertIdentity(identity);
+      await store.insertSession(session);
+
+      const u = await store.getUser(user.id);
+      const i = await store.getIdentity(identity.key);
+      const [s, su] = await store.getSessionAndUser(session.id);
+      const listed = await store.getUserSessions(user.id);
+      const updated = await store.updateUser(user.id, { nickname: 'D' }, new Date());
+      const updatedIdentity = await store.updateIdentity(identity.key, { unionid: 'u' }, new Date());
+      for (const d of [
+        u?.createdAt, u?.updatedAt, i?.createdAt, i?.updatedAt, s?.createdAt, s?.expiresAt, su?.createdAt,
+        listed[0]?.expiresAt, updated?.updatedAt, updatedIdentity?.updatedAt,
+      ]) {
+        expect(d).toBeInstanceOf(Date);
+      }
+      expect(u?.createdAt.getTime()).toBe(user.createdAt.getTime());
+      expect(s?.expiresAt.getTime()).toBe(session.expiresAt.getTime());
+    });
+
+    describe('blobs', () => {
+      it('stores, overwrites and deletes binary data byte for byte', async () => {
+        const id = rid('blob');
+        const data = Buffer.concat([randomBytes(2048), Buffer.from([0, 255, 0, 1])]);
+        const createdAt = at('2026-07-08T09:10:11.121Z');
+        expect(await store.getBlob(id)).toBeNull();
+        await store.putBlob({ id, contentType: 'image/jpeg', data, createdAt });
+        const stored = await store.getBlob(id);
+        expect(stored?.id).toBe(id);
+        expect(stored?.contentType).toBe('image/jpeg');
+        expect(Buffer.isBuffer(stored?.data)).toBe(true);
+        expect(stored?.data.equals(data)).toBe(true);
+        expect(stored?.createdAt).toEqual(createdAt);
+
+        const next = randomBytes(100);
+        await store.putBlob({ id, contentType: 'image/png', data: next, createdAt });
+        const replaced = await store.getBlob(id);
+        expect(replaced?.contentType).toBe('image/png');
+        expect(replaced?.data.equals(next)).toBe(true);
+
+        await store.deleteBlob(id);
+        expect(await store.getBlob(id)).toBeNull();
+        await store.deleteBlob(id); // already gone: no-op
+      });
+    });
+
+    describe('versioned records', () => {
+      it('compareAndSetRecord writes only over the expected version', async () => {
+        const id = rid('rec');
+        expect(await store.getRecord(id)).toBeNull();
+        expect(await store.compareAndSetRecord(id, { token: 'a' }, 1)).toBe(false);
+        expect(await store.compareAndSetRecord(id, { token: 'a', n: 1, nested: { ok: true } }, null)).toBe(true);
+        expect(await store.getRecord(id)).toEqual({ value: { token: 'a', n: 1, nested: { ok: true } }, version: 1 });
+        expect(await store.compareAndSetRecord(id, { token: 'b' }, null)).toBe(false);
+        expect(await store.compareAndSetRecord(id, { token: 'b' }, 2)).toBe(false);
+        expect(await store.compareAndSetRecord(id, { token: 'b' }, 1)).toBe(true);
+        expect(await store.compareAndSetRecord(id, { token: 'c' }, 1)).toBe(false);
+        expect(await store.getRecord(id)).toEqual({ value: { token: 'b' }, version: 2 });
+      });
+
+      it('20 concurrent compare-and-sets over one version: exactly one wins', async () => {
+        const id = rid('rec');
+        const { values: created } = await settle(Array.from({ length: 20 }, (_, i) => store.compareAndSetRecord(id, { w: i }, null)));
+        expect(created.filter(Boolean)).toHaveLength(1);
+        const first = await store.getRecord(id);
+        expect(first?.version).toBe(1);
+
+        const { values, errors } = await settle(Array.from({ length: 20 }, (_, i) => store.compareAndSetRecord(id, { w: 100 + i }, 1)));
+        expect(errors).toEqual([]);
+        expect(values.filter(Boolean)).toHaveLength(1);
+        const second = await store.getRecord(id);
+        expect(second?.version).toBe(2);
+        expect(second?.value.w).toBeGreaterThanOrEqual(100);
+      });
+    });
+
+    it('stats counts stored documents', async () => {
+      const before = await store.stats();
+      await store.insertUserIfAbsent(makeUser());
+      await store.insertIdentity(makeIdentity());
+      await store.insertSession(makeSession(rid('u')));
+      await store.claim(rid('claim'), minutes(5));
+      const after = await store.stats();
+      expect(after.users - before.users).toBe(1);
+      expect(after.identities - before.identities).toBe(1);
+      expect(after.sessions - before.sessions).toBe(1);
+      expect(after.claims - before.claims).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import { runStoreContract } from './store.contract.js';
+
+const dirs: string[] = [];
+function freshDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'store-embedded-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+runStoreContract('embedded (on disk)', async () => new EmbeddedStore({ dir: freshDir() }));
+runStoreContract('embedded (in memory)', async () => new EmbeddedStore({ dir: null }));
+
+describe('EmbeddedStore persistence', () => {
+  it('keeps data across closing and reopening the same dir', async () => {
+    const dir = freshDir();
+    const created = new Date('2026-05-06T07:08:09.123Z');
+    const first = new EmbeddedStore({ dir });
+    await first.insertUserIfAbsent({ id: 'u1', nickname: 'A', avatarUrl: null, createdAt: created, updatedAt: created });
+    await first.insertIdentity({
+      key: 'oid:wx1:o1', kind: 'oid', userId: 'u1', appid: 'wx1', openid: 'o1', unionid: null,
+      sessionKey: { kid: 'k1', data: 'sealed' }, createdAt: created, updatedAt: created,
+    });
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    await first.insertSession({ id: 's1', userId: 'u1', via: 'mini', createdAt: created, expiresAt });
+    await first.claim('code-1', new Date(Date.now() + 300_000));
+    expect(await first.compareAndSetRecord('r1', { token: 't' }, null)).toBe(true);
+    await first.close();
+
+    const second = new EmbeddedStore({ dir });
+    const [session, user] = await second.getSessionAndUser('s1');
+    expect(user).toEqual({ id: 'u1', nickname: 'A', avatarUrl: null, createdAt: created, updatedAt: created });
+    expect(session?.expiresAt).toBeInstanceOf(Date);
+    expect(session?.expiresAt.getTime()).toBe(expiresAt.getTime());
+    expect((await second.getIdentity('oid:wx1:o1'))?.sessionKey).toEqual({ kid: 'k1', data: 'sealed' });
+    await expect(second.claim('code-1', new Date(Date.now() + 300_000))).rejects.toThrow('duplicate key');
+    expect(await second.getRecord('r1')).toEqual({ value: { token: 't' }, version: 1 });
+    expect(await second.stats()).toEqual({ users: 1, identities: 1, sessions: 1, claims: 1 });
+    await second.close();
+  });
+});

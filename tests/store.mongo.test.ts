@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createMongoStore, getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
+import { StoreUnavailableError } from '../api/_lib/store/types.js';
+import { runStoreContract } from './store.contract.js';
+
+const uri = inject('mongodbUri');
+const dbName = `store_contract_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+let admin: MongoClient | null = null;
+
+afterAll(async () => {
+  if (!admin) return;
+  await admin.db(dbName).dropDatabase().catch(() => {});
+  await admin.close();
+});
+
+describe.skipIf(!uri)('MongoStore against a MongoDB-compatible server', () => {
+  runStoreContract('mongodb', async () => {
+    admin = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+    await migrateMongo(admin.db(dbName));
+    return createMongoStore({ uri, dbName, privateClient: true });
+  });
+
+  it('migrateMongo is idempotent and creates the indexes', async () => {
+    const db = admin!.db(dbName);
+    await migrateMongo(db);
+    const names = async (c: string) => (await db.collection(c).listIndexes().toArray()).map((i) => JSON.stringify(i.key));
+    expect(await names('sessions')).toEqual(expect.arrayContaining(['{"userId":1}', '{"expiresAt":1}']));
+    expect(await names('claims')).toEqual(expect.arrayContaining(['{"expiresAt":1}']));
+    expect(await names('identities')).toEqual(expect.arrayContaining(['{"userId":1}']));
+  });
+
+  it('stores documents keyed by _id, without leaking driver fields', async () => {
+    const store = createMongoStore({ uri, dbName, privateClient: true });
+    const now = new Date();
+    const user = await store.insertUserIfAbsent({ id: `u-${randomUUID()}`, nickname: null, avatarUrl: null, createdAt: now, updatedAt: now });
+    expect(Object.keys(user).sort()).toEqual(['avatarUrl', 'createdAt', 'id', 'nickname', 'updatedAt']);
+    const raw = await admin!.db(dbName).collection('users').findOne({ _id: user.id as never });
+    expect(raw?._id).toBe(user.id);
+    await store.close();
+  });
+});
+
+describe('MongoStore without a server', () => {
+  it('rejects with StoreUnavailableError quickly when the server is unreachable', async () => {
+    const store = createMongoStore({ uri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500', dbName: 'unreachable', privateClient: true });
+    expect(store.kind).toBe('mongodb');
+    const started = Date.now();
+    const error = await store.getUser('u1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await expect(store.claim('k', new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await store.close();
+  });
+
+  it('caches one client per URI on globalThis', async () => {
+    const u = 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200';
+    const a = await getMongoClient(u);
+    expect(await getMongoClient(u)).toBe(a);
+    expect(a.options.maxPoolSize).toBe(5);
+    expect(a.options.serverSelectionTimeoutMS).toBe(200);
+    expect(a.options.socketTimeoutMS).toBe(8000);
+    await a.close();
+    expect(await getMongoClient(u)).not.toBe(a);
+    await (await getMongoClient(u)).close();
+  });
+});
