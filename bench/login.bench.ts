@@ -23,6 +23,7 @@ function counting(inner: Store) {
   return { store, counts };
 }
 
+const results: Awaited<ReturnType<typeof run>>[] = [];
 async function run(label: string, inner: Store, n: number, concurrency: number) {
   const { store, counts } = counting(inner);
   const stack = await startStack({ overrides: { store, logger: silentLogger } });
@@ -38,10 +39,10 @@ async function run(label: string, inner: Store, n: number, concurrency: number) 
   };
   // round trips: a first login and a returning login, measured alone
   counts.calls = 0;
-  await login(`rt-${label}`);
+  await login(`rt-${results.length}`);
   const firstTrips = counts.calls;
   counts.calls = 0;
-  await login(`rt-${label}`);
+  await login(`rt-${results.length}`);
   const returningTrips = counts.calls;
 
   const latencies: number[] = [];
@@ -62,7 +63,7 @@ async function run(label: string, inner: Store, n: number, concurrency: number) 
   return { label, n, concurrency, perSecond: (n / seconds).toFixed(0), p50: pct(0.5), p95: pct(0.95), p99: pct(0.99), firstTrips, returningTrips };
 }
 
-const results = [await run('embedded (in memory)', new EmbeddedStore({ dir: null }), 2000, 16)];
+results.push(await run('embedded (in memory)', new EmbeddedStore({ dir: null }), 2000, 16));
 if (process.env.MONGODB_URI) {
   const dbName = `bench_${Date.now()}`;
   const client = await getMongoClient(process.env.MONGODB_URI);
