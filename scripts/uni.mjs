@@ -31,7 +31,7 @@ const inputDir = join(root, 'client');
 const outputDir = join(root, 'dist', dev ? 'dev' : 'build', platform);
 
 /** First non-internal IPv4 address: what a phone on the same Wi-Fi (真机预览) can reach. */
-export function lanAddress() {
+function lanAddress() {
   for (const list of Object.values(networkInterfaces())) {
     for (const net of list ?? []) {
       const v4 = net.family === 'IPv4' || net.family === 4;
