@@ -4,7 +4,7 @@
 // - UNI_INPUT_DIR is ABSOLUTE (<repo>/client): a relative one silently breaks mp-weixin chunking.
 // - uni reads manifest.json only from the input dir: the root manifest.json is copied to
 //   client/manifest.json (gitignored) before every run.
-// - Output: dist/build/<platform> (build) or dist/dev/<platform> (dev).
+// - Output: dist/build/<platform> (build) or dist/dev/<platform> (dev; mp-weixin dev = watch build).
 // Environment:
 //   VITE_API_BASE   API origin for mp-weixin (no trailing slash). Dev default http://<LAN IP>:3000.
 //                   H5 always calls the API on its own origin (/api).
@@ -28,7 +28,8 @@ if (!MODES.includes(mode) || !PLATFORMS.includes(platform)) {
 const dev = mode === 'dev';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const inputDir = join(root, 'client');
-const outputDir = join(root, 'dist', dev ? 'dev' : 'build', platform);
+// UNI_OUTPUT_DIR (uni's own variable) may redirect the output, e.g. for tests.
+const outputDir = process.env.UNI_OUTPUT_DIR ? resolve(process.env.UNI_OUTPUT_DIR) : join(root, 'dist', dev ? 'dev' : 'build', platform);
 
 /** First non-internal IPv4 address: what a phone on the same Wi-Fi (真机预览) can reach. */
 function lanAddress() {

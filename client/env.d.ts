@@ -1,0 +1,24 @@
+/// <reference types="vite/client" />
+/// <reference types="@dcloudio/types" />
+
+declare module '*.vue' {
+  import type { DefineComponent } from 'vue';
+  const component: DefineComponent<object, object, unknown>;
+  export default component;
+}
+
+interface ImportMetaEnv {
+  /** mp-weixin: API origin (set by scripts/uni.mjs). H5 uses its own origin. */
+  readonly VITE_API_BASE?: string;
+  /** mp-weixin development builds: WeChat simulator origin for the dev code switch. */
+  readonly VITE_SIM_BASE?: string;
+  /** mp-weixin AppID from manifest.json. */
+  readonly VITE_MP_APPID?: string;
+}
+
+interface ImportMeta {
+  readonly env: ImportMetaEnv;
+}
+
+/** The mini-program global (mp-weixin only); uni wraps most of it as `uni`. */
+declare const wx: { preloadAssets?: (opts: { data?: { type: string; src: string }[]; complete?: (res: unknown) => void }) => unknown } | undefined;
