@@ -37,3 +37,22 @@ export async function logout(): Promise<void> {
     // offline or already revoked: the local session is gone either way
   }
 }
+
+/** Saves the phone number the person agreed to share (e.detail.code of open-type="getPhoneNumber"). */
+export async function savePhone(code: string): Promise<PublicUser> {
+  const { user } = await request<MeResponse>({ method: 'POST', path: '/api/me/phone', data: { code } });
+  useAuthStore().setUser(user);
+  return user;
+}
+
+/** 退出所有设备: ends every session of this account, this one included. */
+export async function logoutEverywhere(): Promise<void> {
+  await request<void>({ method: 'DELETE', path: '/api/sessions' });
+  useAuthStore().clear();
+}
+
+/** 注销账号: deletes the account and everything the server keeps about it. */
+export async function deleteAccount(): Promise<void> {
+  await request<void>({ method: 'DELETE', path: '/api/me' });
+  useAuthStore().clear();
+}

@@ -1,0 +1,60 @@
+// uni.checkSession at start: an expired WeChat login state means one silent login, so the
+// server's session_key stays current; a valid one, or being logged out, means no login at all.
+import { createPinia, setActivePinia } from 'pinia';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { configureRequest, resetSessionState } from '../api/request';
+import { stopPrefetch } from '../platform/code';
+import { refreshWechatSessionIfExpired } from '../platform/session-check';
+import { useAuthStore } from '../stores/auth';
+import { future, installUni, user } from './support/uni-stub';
+
+const BASE = 'https://api.example.test';
+let logins = 0;
+let stub: ReturnType<typeof installUni> & { checkSession?: unknown };
+
+beforeEach(() => {
+  logins = 0;
+  vi.stubEnv('UNI_PLATFORM', 'mp-weixin');
+  stub = installUni((req) => {
+    if (req.url === `${BASE}/api/auth/mini/login`) {
+      logins++;
+      return { statusCode: 200, data: { token: `tok-${logins}`, expiresAt: future(), user: user(), isNewUser: false } };
+    }
+    return { statusCode: 404 };
+  });
+  configureRequest({ baseUrl: BASE, timeoutMs: 10_000, onLoginRequired: () => {} });
+  resetSessionState();
+  stopPrefetch();
+  setActivePinia(createPinia());
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.unstubAllEnvs();
+});
+
+const checkSession = (ok: boolean) =>
+  ((stub as unknown as { checkSession: unknown }).checkSession = vi.fn((opts: { success?: () => void; fail?: () => void }) => setTimeout(() => (ok ? opts.success?.() : opts.fail?.()), 1)));
+
+it('Should log in again silently when WeChat\'s login state has expired', async () => {
+  useAuthStore().setSession({ token: 'old', expiresAt: future(), user: user() });
+  checkSession(false);
+  await refreshWechatSessionIfExpired();
+  expect(logins).toBe(1);
+  expect(useAuthStore().token).toBe('tok-1');
+});
+
+it('Should do nothing while WeChat\'s login state is valid', async () => {
+  useAuthStore().setSession({ token: 'old', expiresAt: future(), user: user() });
+  const check = checkSession(true);
+  await refreshWechatSessionIfExpired();
+  expect(check).toHaveBeenCalledTimes(1);
+  expect(logins).toBe(0);
+  expect(useAuthStore().token).toBe('old');
+});
+
+it('Should not log anyone in who is logged out', async () => {
+  const check = checkSession(false);
+  await refreshWechatSessionIfExpired();
+  expect(check).not.toHaveBeenCalled();
+  expect(logins).toBe(0);
+});
