@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import sharp from 'sharp';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/types.js';
 
@@ -17,6 +16,8 @@ export const AVATAR_PATH = '/api/avatars/';
 export async function storeAvatar(store: Store, bytes: Buffer, now: Date): Promise<string> {
   let output: Buffer;
   try {
+    // Loaded on first upload only: libvips is most of the function bundle and no login needs it.
+    const { default: sharp } = await import('sharp');
     const image = sharp(bytes, { limitInputPixels: 4096 * 4096, failOn: 'error' });
     const meta = await image.metadata();
     if (!meta.format || !FORMATS.has(meta.format)) throw new Error('not an allowed image format');
