@@ -29,6 +29,11 @@ const stack = await startStack({
   simPort,
   host,
   simSeed: persisted('sim-seed', () => randomBytes(16).toString('hex')),
+  // The website QR login app, under the same open platform as the mini-program (same unionid).
+  web: {
+    appid: process.env.WECHAT_WEB_APPID,
+    secret: process.env.WECHAT_WEB_SECRET ?? persisted('sim-web-secret', () => randomBytes(16).toString('hex')),
+  },
   env: {
     ...process.env,
     NODE_ENV: 'development',
@@ -40,7 +45,8 @@ const stack = await startStack({
 console.log(`
   微信登录 dev stack / 开发环境已启动
   API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/store.json` : ''})
-  WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid})
+  WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid})
+  微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
   Get a login code / 获取登录 code:
     curl -s -X POST ${stack.simUrl}/__sim/mini/code -H 'content-type: application/json' -d '{"appid":"${stack.appid}","user":"alice"}'
 `);

@@ -25,6 +25,9 @@ export const ERROR_CODES = {
   too_many_requests: { status: 429, message: '操作过于频繁，请稍后再试' },
   avatar_invalid: { status: 400, message: '头像必须是 JPEG、PNG、GIF 或 WebP 图片' },
   avatar_not_allowed: { status: 400, message: '头像地址不被允许' },
+  web_login_not_configured: { status: 503, message: '网站扫码登录暂未开通' },
+  web_login_state_invalid: { status: 400, message: '登录已过期，请重新扫码' },
+  web_login_state_used: { status: 409, message: '本次扫码登录已完成或已失效，请重新扫码' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
   internal_error: { status: 500, message: '服务器内部错误' },
 } as const satisfies Record<string, { status: number; message: string }>;

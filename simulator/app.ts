@@ -5,6 +5,7 @@ import { miniApi } from './mini.js';
 import { phoneApi, securityApi } from './phone.js';
 import { tokenApi } from './tokens.js';
 import { SimState, type SimApp } from './state.js';
+import { webApi } from './web.js';
 
 export interface SimulatorOptions {
   apps: SimApp[];
@@ -22,6 +23,7 @@ export function createSimulator(options: SimulatorOptions) {
   app.route('/', tokenApi(state));
   app.route('/', phoneApi(state));
   app.route('/', securityApi(state));
+  app.route('/', webApi(state));
   app.route('/__sim', controlApi(state));
   app.notFound((c) => c.body(JSON.stringify({ errcode: 40066, errmsg: 'invalid url' }), 200, { 'content-type': 'text/plain' }));
   return { app, state };

@@ -4,7 +4,7 @@ import type { SimState } from './state.js';
 
 const CodeBody = z.object({ appid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
 const FaultBody = z.object({
-  api: z.enum(['jscode2session', 'token', 'stable_token', 'getuserphonenumber', 'msg_sec_check']),
+  api: z.enum(['jscode2session', 'token', 'stable_token', 'getuserphonenumber', 'msg_sec_check', 'oauth2_access_token', 'sns_userinfo']),
   mode: z.enum(['slow', 'system_error', 'rate_limited', 'malformed', 'http_500', 'html']).nullable(),
   times: z.number().int().positive().optional(),
   delayMs: z.number().int().min(0).max(60_000).optional(),
@@ -61,6 +61,25 @@ export function controlApi(state: SimState) {
       if (parsed.data.blocked) state.blockedUsers.add(parsed.data.user);
       else state.blockedUsers.delete(parsed.data.user);
       return c.json({ ok: true });
+    })
+    // The phone side of the website QR login (what the person does in WeChat after scanning).
+    .post('/web/scan', async (c) => {
+      const parsed = z.object({ uuid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) }).safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"uuid", "user": "[A-Za-z0-9_.-]{1,64}"}');
+      const qr = state.web.scan(parsed.data.uuid, parsed.data.user);
+      return typeof qr === 'string' ? c.json({ error: qr }, 409) : c.json({ status: qr.status });
+    })
+    .post('/web/confirm', async (c) => {
+      const parsed = z.object({ uuid: z.string().min(1) }).safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"uuid"}');
+      const qr = state.web.confirm(parsed.data.uuid);
+      return typeof qr === 'string' ? c.json({ error: qr }, 409) : c.json({ status: qr.status, redirectUrl: qr.redirectUrl });
+    })
+    .post('/web/cancel', async (c) => {
+      const parsed = z.object({ uuid: z.string().min(1) }).safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"uuid"}');
+      const qr = state.web.cancel(parsed.data.uuid);
+      return typeof qr === 'string' ? c.json({ error: qr }, 409) : c.json({ status: qr.status });
     })
     .get('/calls', (c) => c.json(Object.fromEntries(state.calls)))
     .get('/health', (c) => c.json({ ok: true, apps: [...state.apps.keys()] }));

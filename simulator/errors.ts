@@ -10,6 +10,8 @@ export const ERRMSG: Record<number, string> = {
   45009: 'reach max api daily quota limit',
   47001: 'data format error',
   40002: 'invalid grant_type',
+  40003: 'invalid openid',
+  41009: 'missing openid',
   40013: 'invalid appid',
   40029: 'invalid code',
   40125: 'invalid appsecret',

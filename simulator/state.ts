@@ -1,5 +1,6 @@
 import { base62, derivedId, sessionKey } from './ids.js';
 import { TokenState } from './tokens.js';
+import { WebState } from './web.js';
 
 /** A registered (simulated) mini-program / official account. */
 export interface SimApp {
@@ -7,11 +8,13 @@ export interface SimApp {
   secret: string;
   /** Open platform account the app is bound to: only then does WeChat return a unionid. */
   openPlatformId: string | null;
+  /** 'web': a website app (qrconnect / sns/oauth2); default 'mini' */
+  kind?: 'mini' | 'web';
   /** caller IPs allowed to fetch access tokens; null = whitelist not enabled */
   ipWhitelist?: string[] | null;
 }
 
-export type SimApi = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'msg_sec_check';
+export type SimApi = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'msg_sec_check' | 'oauth2_access_token' | 'sns_userinfo';
 export type FaultMode = 'slow' | 'system_error' | 'rate_limited' | 'malformed' | 'http_500' | 'html';
 export interface Fault {
   mode: FaultMode;
@@ -36,6 +39,8 @@ export class SimState {
   /** counts of calls per API path, for tests that assert "WeChat was (not) called" */
   readonly calls = new Map<string, number>();
   readonly tokens: TokenState;
+  /** website QR login: QR sessions, OAuth codes and OAuth access tokens */
+  readonly web: WebState;
   /** phone numbers of simulated people (purePhoneNumber, China +86) */
   readonly phones = new Map<string, string>();
   private readonly phoneCodes = new Map<string, MiniCode>();
@@ -44,6 +49,7 @@ export class SimState {
 
   constructor(readonly seed: string, readonly clock: () => number = Date.now) {
     this.tokens = new TokenState(clock);
+    this.web = new WebState(clock);
   }
 
   /** The phone-number button: a single-use 5-minute code for getuserphonenumber. */

@@ -38,6 +38,22 @@ describe('production guard', () => {
     expect(checkConfig(loadConfig({ ...good, WECHAT_API_BASE: 'http://api.weixin.qq.com' })).problems).toHaveLength(1);
   });
 
+  it('the website QR login is optional, but complete and real once configured', () => {
+    const off = checkConfig(loadConfig(good));
+    expect(off.problems).toEqual([]);
+    expect(off.notes.join('\n')).toContain('WECHAT_WEB_APPID');
+    expect(() => createServices({ ...good, NODE_ENV: 'production' })).not.toThrow();
+
+    const web = { ...good, WECHAT_WEB_APPID: 'wx00000000000000aa', WECHAT_WEB_SECRET: 'a'.repeat(32), PUBLIC_BASE_URL: 'https://api.example.com' };
+    expect(checkConfig(loadConfig(web)).problems).toEqual([]);
+    const noSecret = checkConfig(loadConfig({ ...web, WECHAT_WEB_SECRET: '' })).problems;
+    expect(noSecret).toHaveLength(1);
+    expect(noSecret[0]).toContain('WECHAT_WEB_SECRET');
+    expect(checkConfig(loadConfig({ ...web, WECHAT_OPEN_BASE: 'http://127.0.0.1:3100' })).problems.join('\n')).toContain('WECHAT_OPEN_BASE');
+    expect(checkConfig(loadConfig({ ...web, PUBLIC_BASE_URL: 'http://api.example.com' })).problems.join('\n')).toContain('PUBLIC_BASE_URL');
+    expect(() => createServices({ ...web, WECHAT_WEB_SECRET: '', NODE_ENV: 'production' })).toThrow(ConfigError);
+  });
+
   it('never puts the secret into its message', () => {
     try {
       createServices({ ...good, NODE_ENV: 'production', WECHAT_API_BASE: 'http://localhost' });

@@ -47,6 +47,26 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
     expect((await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).status).toBe(401);
   });
 
+  it('website QR login: state, handoff and replay protection on MongoDB; one user with the mini-program', async () => {
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'm-web') });
+    const qr = await fetch(`${stack.apiUrl}/api/auth/web/qr`, { redirect: 'manual' });
+    const location = new URL(qr.headers.get('location')!);
+    const state = location.searchParams.get('state')!;
+    const cookie = qr.headers.get('set-cookie')!.split(';')[0]!;
+    const uuid = /data-uuid="([0-9a-f]+)"/.exec(await (await fetch(location)).text())![1]!;
+    await postJson(`${stack.simUrl}/__sim/web/scan`, { uuid, user: 'm-web' });
+    const redirectUrl = (await postJson(`${stack.simUrl}/__sim/web/confirm`, { uuid })).body.redirectUrl as string;
+    const cb = await fetch(redirectUrl, { redirect: 'manual', headers: { cookie } });
+    expect(cb.headers.get('location')).toBe(`/pages/login/index?web_login=${state}`);
+    const replay = await fetch(redirectUrl, { redirect: 'manual', headers: { cookie } });
+    expect(replay.headers.get('location')).toContain('web_login_error=web_login_state_used');
+    const taken = await Promise.all([1, 2, 3].map(() => postJson(`${stack.apiUrl}/api/auth/web/session`, { state }, { cookie })));
+    expect(taken.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    const winner = taken.find((r) => r.status === 200)!;
+    expect(winner.body.user.id).toBe(mini.body.user.id);
+    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${winner.body.token}` } })).status).toBe(200);
+  });
+
   it('a repeated code is refused locally', async () => {
     const code = await simCode(stack, 'm-bob');
     const results = await Promise.all([1, 2, 3].map(() => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));

@@ -5,10 +5,18 @@
 export const WECHAT_API_HOSTS = ['api.weixin.qq.com', 'api2.weixin.qq.com', 'sh.api.weixin.qq.com', 'sz.api.weixin.qq.com', 'hk.api.weixin.qq.com'];
 export const DEFAULT_WECHAT_BASE = 'https://api.weixin.qq.com';
 export const DEFAULT_WECHAT_FAILOVER = 'https://api2.weixin.qq.com';
+/** Browser-facing host of WeChat's website-login (qrconnect) page. */
+export const WECHAT_OPEN_BASE = 'https://open.weixin.qq.com';
 
 export interface Config {
   production: boolean;
   mini: { appid: string; secret: string };
+  /** website app (open platform) for the QR login; null when WECHAT_WEB_APPID is not set (the flow is optional) */
+  web: { appid: string; secret: string } | null;
+  /** where browsers are sent for the QR page (WECHAT_OPEN_BASE) */
+  openBaseUrl: string;
+  /** the API's public origin for redirect_uri (PUBLIC_BASE_URL); null = derived from the request */
+  publicBaseUrl: string | null;
   wechatBaseUrls: string[];
   wechatTimeoutMs: number;
   /** optional fixed-egress-IP relay for access-token fetches (WeChat IP whitelist) */
@@ -33,6 +41,9 @@ export function loadConfig(env: Env): Config {
   return {
     production: isProduction(env),
     mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
+    web: env.WECHAT_WEB_APPID?.trim() ? { appid: env.WECHAT_WEB_APPID.trim(), secret: env.WECHAT_WEB_SECRET?.trim() ?? '' } : null,
+    openBaseUrl: (env.WECHAT_OPEN_BASE?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
+    publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
     wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
     wechatTokenBaseUrl: env.WECHAT_TOKEN_BASE?.trim() || null,
     wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
@@ -67,6 +78,16 @@ export function checkConfig(config: Config): ConfigCheck {
   if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
+  if (config.web) {
+    // The website QR login is optional; once an AppID is configured it must be complete and real.
+    if (!/^wx[0-9a-f]{16}$/.test(config.web.appid)) problems.push('WECHAT_WEB_APPID is not an AppID (wx + 16 hex characters)');
+    if (!/^[0-9a-f]{32}$/.test(config.web.secret)) problems.push('WECHAT_WEB_APPID is set but WECHAT_WEB_SECRET is missing or not a 32-character AppSecret');
+    if (config.openBaseUrl !== WECHAT_OPEN_BASE) problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
+    if (!config.publicBaseUrl) notes.push('PUBLIC_BASE_URL is not set: the website login derives its redirect_uri from the request host, which must be the domain registered as 授权回调域 on the open platform');
+  } else {
+    notes.push('Website QR login (微信扫码登录) is off: WECHAT_WEB_APPID is not set; its endpoints answer web_login_not_configured');
+  }
+  if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
   return { problems, notes };
 }

@@ -22,6 +22,7 @@ export function fromWechatError(error: unknown): AppError | null {
   switch (error.errcode) {
     case 40029: // invalid code (unknown, expired, or for another appid)
     case 40163: // code been used
+    case 42003: // oauth_code timed out
       return make('code_invalid');
     case 40226: // high-risk user: code blocked — do not retry
       return make('wechat_user_blocked');

@@ -14,6 +14,8 @@ import { jscode2session } from './wechat/mini/jscode2session.js';
 import { getUserPhoneNumber } from './wechat/mini/getuserphonenumber.js';
 import { msgSecCheck } from './wechat/security/msg_sec_check.js';
 import { stableToken } from './wechat/auth/stable_token.js';
+import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
+import { snsUserInfo } from './wechat/sns/userinfo.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 
 /** The composition root: config from the environment → store, WeChat client, sessions → Hono app. */
@@ -79,6 +81,20 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       logger,
       clock: overrides.clock,
       exchangeCode: (code) => jscode2session(transport, config.mini, code),
+    },
+    web: {
+      // Optional door: without a complete website app its endpoints answer web_login_not_configured.
+      appid: config.web?.appid && config.web.secret ? config.web.appid : null,
+      openBaseUrl: config.openBaseUrl,
+      publicBaseUrl: config.publicBaseUrl,
+      production: config.production,
+      store,
+      sessions,
+      sealer,
+      logger,
+      clock: overrides.clock,
+      exchangeCode: (code) => oauth2AccessToken(transport, config.web!, code),
+      getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
     },
     decrypt: { appid: config.mini.appid, store, sealer },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },

@@ -1,7 +1,7 @@
 /** Typed API calls (all through request.ts). */
-import type { MeResponse, PublicUser, UpdateMeRequest } from '../../shared/api';
+import type { LoginResponse, MeResponse, PublicUser, UpdateMeRequest } from '../../shared/api';
 import { useAuthStore } from '../stores/auth';
-import { rawRequest, request, upload } from './request';
+import { ApiError, MSG_BLOCKED, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest, request, upload } from './request';
 
 export async function fetchMe(): Promise<PublicUser> {
   const { user } = await request<MeResponse>({ path: '/api/me' });
@@ -56,3 +56,43 @@ export async function deleteAccount(): Promise<void> {
   await request<void>({ method: 'DELETE', path: '/api/me' });
   useAuthStore().clear();
 }
+
+// #ifdef H5
+/**
+ * Website QR login (微信扫码登录), second half: after WeChat's redirect the API sends the browser to
+ * /pages/login/index?web_login=<state>; the session it parked for this browser (bound by an
+ * HttpOnly cookie, taken once within 60 s) is collected here and stored like any login.
+ */
+export async function completeWebLogin(state: string): Promise<LoginResponse> {
+  const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/web/session', data: { state } });
+  useAuthStore().setSession(res);
+  return res;
+}
+
+export const MSG_WEB_LOGIN_EXPIRED = '登录已过期，请重新扫码';
+export const MSG_WEB_LOGIN_UNAVAILABLE = '微信服务暂时不可用，请稍后再试';
+export const MSG_WEB_LOGIN_OFF = '网站扫码登录暂未开通';
+
+/** Chinese text for `?web_login_error=<code>` or a failed handoff. */
+export function webLoginErrorMessage(error: unknown): string {
+  if (error instanceof ApiError && error.isNetwork) return MSG_NETWORK;
+  const code = error instanceof ApiError ? error.code : String(error);
+  switch (code) {
+    case 'web_login_state_invalid':
+    case 'web_login_state_used':
+    case 'code_invalid':
+    case 'code_already_used':
+      return MSG_WEB_LOGIN_EXPIRED;
+    case 'wechat_unavailable':
+    case 'wechat_rate_limited':
+    case 'store_unavailable':
+      return MSG_WEB_LOGIN_UNAVAILABLE;
+    case 'web_login_not_configured':
+      return MSG_WEB_LOGIN_OFF;
+    case 'wechat_user_blocked':
+      return MSG_BLOCKED;
+    default:
+      return MSG_LOGIN_FAILED;
+  }
+}
+// #endif

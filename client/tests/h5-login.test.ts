@@ -40,6 +40,7 @@ it.skipIf(!CHROMIUM)('Should offer 微信扫码登录 on H5 without crashing and
   await button.click();
   await page.waitForURL('**/api/auth/web/qr**', { timeout: 10_000 });
   expect(new URL(webLogin).pathname).toBe('/api/auth/web/qr');
+  expect(new URL(webLogin).searchParams.get('next')).toBe('/pages/account/index');
   expect(errors).toEqual([]);
   await page.close();
 });

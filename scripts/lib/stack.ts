@@ -27,12 +27,28 @@ export interface StackOptions {
   /** fixed seed → the same simulated user gets the same openid across restarts */
   simSeed?: string;
   openPlatformId?: string | null;
+  /**
+   * Also register a website app (QR login) under the same open platform as the mini-program, so
+   * one person gets one unionid, and pass WECHAT_WEB_APPID/SECRET and WECHAT_OPEN_BASE to the API.
+   * The AppID defaults to the mini-program's plus one (wxd0c0ffee00000001 → wxd0c0ffee00000002).
+   */
+  web?: boolean | { appid?: string; secret?: string };
+  /** the simulator's clock (ms), e.g. to let a QR code or a code expire in a test */
+  simClock?: () => number;
+}
+
+/** The website AppID the dev stack derives from the mini-program AppID: the next number. */
+export function derivedWebAppid(miniAppid: string): string {
+  const n = (BigInt(`0x${miniAppid.slice(2)}`) + 1n) % (1n << 64n);
+  return `wx${n.toString(16).padStart(16, '0')}`;
 }
 
 export interface Stack {
   apiUrl: string;
   simUrl: string;
   appid: string;
+  /** the website app's AppID, when the stack registered one */
+  webAppid: string | null;
   services: Services;
   sim: SimState;
   close(): Promise<void>;
@@ -50,13 +66,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const host = options.host ?? '127.0.0.1';
   const appid = options.env?.WECHAT_MINI_APPID ?? manifestAppid();
   const secret = options.env?.WECHAT_MINI_SECRET ?? randomBytes(16).toString('hex');
+  const openPlatformId = options.openPlatformId === undefined ? 'open-platform-dev' : options.openPlatformId;
+  const webOptions = options.web === true ? {} : options.web || null;
+  const web = webOptions
+    ? {
+        appid: webOptions.appid ?? options.env?.WECHAT_WEB_APPID ?? derivedWebAppid(appid),
+        secret: webOptions.secret ?? options.env?.WECHAT_WEB_SECRET ?? randomBytes(16).toString('hex'),
+      }
+    : null;
   const sim = createSimulator({
-    apps: [{ appid, secret, openPlatformId: options.openPlatformId === undefined ? 'open-platform-dev' : options.openPlatformId }],
+    apps: [{ appid, secret, openPlatformId }, ...(web ? [{ ...web, openPlatformId, kind: 'web' as const }] : [])],
     seed: options.simSeed,
+    clock: options.simClock,
   });
   const simServer = await listen(sim.app.fetch, options.simPort ?? 0, host);
   const services = createServices(
-    { ...options.env, WECHAT_MINI_APPID: appid, WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: simServer.url, WECHAT_API_FAILOVER: '' },
+    {
+      ...options.env,
+      WECHAT_MINI_APPID: appid,
+      WECHAT_MINI_SECRET: secret,
+      WECHAT_API_BASE: simServer.url,
+      WECHAT_API_FAILOVER: '',
+      ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret, WECHAT_OPEN_BASE: simServer.url } : {}),
+    },
     options.overrides,
   );
   let apiServer: { server: ServerType; url: string };
@@ -70,6 +102,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     apiUrl: apiServer.url,
     simUrl: simServer.url,
     appid,
+    webAppid: web?.appid ?? null,
     services,
     sim: sim.state,
     async close() {

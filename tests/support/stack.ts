@@ -4,9 +4,13 @@ import { startStack as start, type Stack, type StackOptions } from '../../script
 
 export type { Stack };
 
-/** A real API + WeChat simulator on random ports with an in-memory store, for tests. */
+/**
+ * A real API + WeChat simulator on random ports with an in-memory store, for tests. A website app
+ * (QR login) is registered under the mini-program's open platform unless `web: false`.
+ */
 export function startStack(options: StackOptions = {}): Promise<Stack> {
   return start({
+    web: true,
     ...options,
     env: { NODE_ENV: 'test', ...options.env },
     overrides: { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...options.overrides },

@@ -5,6 +5,7 @@ import { AppError, fromWechatError } from '../errors.js';
 import { miniRoutes } from '../flows/mini/routes.js';
 import type { MiniLoginDeps } from '../flows/mini/login.js';
 import type { DecryptDeps } from '../flows/mini/decrypt.js';
+import { webRoutes, type WebRouteDeps } from '../flows/web/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
@@ -18,6 +19,8 @@ export interface AppDeps {
   sessions: SessionManager;
   logger: Logger;
   mini: MiniLoginDeps;
+  /** website QR login; its endpoints answer web_login_not_configured when `appid` is null */
+  web: WebRouteDeps;
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
@@ -41,6 +44,7 @@ export function createApp(deps: AppDeps) {
   });
 
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
+  app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -57,6 +61,9 @@ export function createApp(deps: AppDeps) {
   const allowed: Record<string, string> = {
     '/api/auth/mini/login': 'POST',
     '/api/auth/mini/decrypt': 'POST',
+    '/api/auth/web/qr': 'GET',
+    '/api/auth/web/callback': 'GET',
+    '/api/auth/web/session': 'POST',
     '/api/auth/logout': 'POST',
     '/api/me': 'GET, PATCH, DELETE',
     '/api/me/avatar': 'POST',

@@ -7,6 +7,8 @@ export interface StackHandle {
   apiUrl: string;
   simUrl: string;
   appid: string;
+  /** the website (QR login) app registered with the simulator */
+  webAppid: string | null;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,225 @@
+import { randomInt, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../../crypto/tokens.js';
+import type { Sealer } from '../../crypto/seal.js';
+import { AppError, fromWechatError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { SessionManager } from '../../sessions/sessions.js';
+import { DuplicateKeyError, type Store, type UserRecord } from '../../store/types.js';
+import { openidKey, resolveAccount, unionidKey } from '../../users/accounts.js';
+import { seedProfile, WECHAT_AVATAR_HOSTS } from '../../users/profile.js';
+import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
+import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
+
+/**
+ * Website QR login (微信扫码登录, website app on the open platform), without HTTP:
+ *   start    → a random `state`, remembered 10 minutes, and WeChat's qrconnect URL
+ *   callback → the state is claimed once, the code exchanged (sns/oauth2/access_token), the
+ *              account resolved (unionid → the same user as the mini-program), a session created
+ *              and its token parked in a sealed one-time handoff record (60 s)
+ *   handoff  → the browser that started the login takes the token exactly once
+ * WeChat's access_token / refresh_token are used for one sns/userinfo call and then dropped.
+ */
+export interface WebLoginDeps {
+  /** website AppID; null when the flow is not configured */
+  appid: string | null;
+  /** browser-facing qrconnect host, e.g. https://open.weixin.qq.com */
+  openBaseUrl: string;
+  store: Store;
+  sessions: SessionManager;
+  sealer: Sealer;
+  logger: Logger;
+  exchangeCode(code: string): Promise<OAuthAccessToken>;
+  getUserInfo(accessToken: string, openid: string): Promise<SnsUserInfo>;
+  clock?: () => Date;
+}
+
+export const STATE_TTL_MS = 10 * 60 * 1000;
+export const HANDOFF_TTL_MS = 60 * 1000;
+export const DEFAULT_NEXT = '/pages/account/index';
+const STATE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+export const STATE_PATTERN = /^[A-Za-z0-9]{32}$/;
+
+export function generateState(): string {
+  let out = '';
+  for (let i = 0; i < 32; i++) out += STATE_CHARS[randomInt(STATE_CHARS.length)];
+  return out;
+}
+
+/** Only a same-site path is accepted as `next`; anything else (//host, https://…, \…) is ignored. */
+export function safeNext(next: string | undefined | null): string | null {
+  if (typeof next !== 'string' || next.length > 512) return null;
+  if (!next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return null;
+  if (/[\u0000-\u001f\u007f\\]/.test(next)) return null;
+  return next;
+}
+
+/**
+ * One versioned record per login attempt, keyed by the state's hash:
+ *   v1 { next, expiresAt }                       started (10 minutes)
+ *   v2 { handoff: sealed token, …, expiresAt }   callback done (60 s)
+ *   v3 { taken: true }                            token collected; nothing secret remains
+ */
+const loginRecordId = (state: string) => `web-login:${sha256Hex(state)}`;
+
+function requireConfigured(deps: WebLoginDeps): string {
+  if (!deps.appid) throw new AppError('web_login_not_configured');
+  return deps.appid;
+}
+
+function now(deps: WebLoginDeps): Date {
+  return deps.clock?.() ?? new Date();
+}
+
+/** Constant-time comparison of the state in the URL/body with the one bound to the browser. */
+function sameState(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || !STATE_PATTERN.test(a) || !STATE_PATTERN.test(b)) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+export interface WebLoginStart {
+  state: string;
+  authorizeUrl: string;
+  expiresAt: Date;
+}
+
+export async function startWebLogin(deps: WebLoginDeps, input: { redirectUri: string; next?: string | null }): Promise<WebLoginStart> {
+  const appid = requireConfigured(deps);
+  const state = generateState();
+  const expiresAt = new Date(now(deps).getTime() + STATE_TTL_MS);
+  const written = await deps.store.compareAndSetRecord(loginRecordId(state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString() }, null);
+  if (!written) throw new AppError('internal_error'); // 190 random bits collided: not expected
+  const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope: 'snsapi_login', state });
+  return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}/connect/qrconnect?${query}#wechat_redirect` };
+}
+
+export interface WebCallbackInput {
+  code: string | undefined;
+  state: string | undefined;
+  /** the state bound to this browser (cookie) */
+  cookieState: string | undefined;
+}
+
+/** Completes WeChat's redirect. Returns where the H5 login page should continue (`next`). */
+export async function completeWebCallback(deps: WebLoginDeps, input: WebCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean }> {
+  const appid = requireConfigured(deps);
+  const at = now(deps);
+  // The state must be the one this browser started (login CSRF), known and fresh…
+  if (!sameState(input.state, input.cookieState)) throw new AppError('web_login_state_invalid');
+  const state = input.state!;
+  const record = await wrapStore(() => deps.store.getRecord(loginRecordId(state)));
+  const expiresAt = typeof record?.value.expiresAt === 'string' ? new Date(record.value.expiresAt) : null;
+  if (!record || record.value.handoff || record.value.taken) {
+    if (record) throw new AppError('web_login_state_used');
+    throw new AppError('web_login_state_invalid');
+  }
+  if (!expiresAt || expiresAt.getTime() <= at.getTime()) throw new AppError('web_login_state_invalid');
+  // …and used once: a replayed callback (back button, reload, a copied URL) stops here.
+  try {
+    await deps.store.claim(`web-state-used:${sha256Hex(state)}`, expiresAt);
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) throw new AppError('web_login_state_used');
+    throw fromWechatError(error) ?? error;
+  }
+  // A refused authorization may come back with the state only (older documentation).
+  if (!input.code || !/^[A-Za-z0-9_-]{1,256}$/.test(input.code)) throw new AppError('code_invalid');
+
+  let wx: OAuthAccessToken;
+  try {
+    wx = await deps.exchangeCode(input.code);
+  } catch (error) {
+    throw fromWechatError(error) ?? error;
+  }
+
+  try {
+    const seed = await seedForNewAccount(deps, appid, wx);
+    const unionid = wx.unionid ?? seed.unionid;
+    const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, seed.profile, at);
+    const { token, session } = await deps.sessions.create(user.id, 'web-qr');
+    const id = loginRecordId(state);
+    const handoff = {
+      handoff: deps.sealer.seal(token, id),
+      userId: user.id,
+      isNewUser,
+      sessionExpiresAt: session.expiresAt.toISOString(),
+      expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString(),
+    };
+    if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version))) throw new AppError('web_login_state_used');
+    deps.logger.log('info', 'auth.web.login', { userId: user.id, isNewUser, unionid: !!unionid });
+    const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
+    return { state, next: next ?? DEFAULT_NEXT, isNewUser };
+  } catch (error) {
+    throw fromWechatError(error) ?? error;
+  }
+}
+
+/**
+ * sns/userinfo only for a person we do not know yet (neither this openid nor their unionid):
+ * the nickname/avatar seed a new account and never overwrite an existing one. A failing
+ * userinfo call does not fail the login — the person fills in the profile later.
+ */
+async function seedForNewAccount(
+  deps: WebLoginDeps,
+  appid: string,
+  wx: OAuthAccessToken,
+): Promise<{ profile: { nickname: string | null; avatarUrl: string | null }; unionid: string | null }> {
+  const none = { profile: { nickname: null, avatarUrl: null }, unionid: null };
+  if (await deps.store.getIdentity(openidKey(appid, wx.openid))) return none;
+  if (wx.unionid && (await deps.store.getIdentity(unionidKey(wx.unionid)))) return none;
+  try {
+    const info = await deps.getUserInfo(wx.accessToken, wx.openid);
+    if (info.openid !== wx.openid) return none;
+    return { profile: seedProfile({ nickName: info.nickname ?? undefined, avatarUrl: httpsAvatar(info.headimgurl) }), unionid: info.unionid };
+  } catch (error) {
+    deps.logger.log('warn', 'auth.web.userinfo_skipped', { error });
+    return none;
+  }
+}
+
+/** Old accounts may have http:// avatar URLs on WeChat's avatar hosts, which also serve https. */
+function httpsAvatar(url: string | null): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol === 'http:' && WECHAT_AVATAR_HOSTS.includes(parsed.hostname)) parsed.protocol = 'https:';
+    return parsed.toString();
+  } catch {
+    return undefined;
+  }
+}
+
+export interface WebHandoffResult {
+  token: string;
+  expiresAt: Date;
+  user: UserRecord;
+  isNewUser: boolean;
+}
+
+/** The browser that started the login takes its session token, once, within 60 s. */
+export async function takeWebHandoff(deps: WebLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<WebHandoffResult> {
+  requireConfigured(deps);
+  if (!sameState(input.state, input.cookieState)) throw new AppError('web_login_state_invalid');
+  const id = loginRecordId(input.state);
+  const record = await wrapStore(() => deps.store.getRecord(id));
+  const value = (record?.value ?? {}) as { handoff?: { kid: string; data: string }; userId?: string; isNewUser?: boolean; sessionExpiresAt?: string; expiresAt?: string; taken?: boolean };
+  if (value.taken) throw new AppError('web_login_state_used');
+  // unknown, or the callback has not happened (yet)
+  if (!record || !value.handoff) throw new AppError('web_login_state_invalid');
+  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError('web_login_state_invalid');
+  // Exactly one taker wins the version; the sealed token is overwritten at the same time.
+  if (!(await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true }, record.version)))) {
+    throw new AppError('web_login_state_used');
+  }
+  const token = deps.sealer.open(value.handoff, id);
+  const user = await wrapStore(() => deps.store.getUser(value.userId!));
+  const current = user?.mergedInto ? await wrapStore(() => deps.store.getUser(user.mergedInto!)) : user;
+  if (!current) throw new AppError('web_login_state_invalid');
+  return { token, expiresAt: new Date(value.sessionExpiresAt!), user: current, isNewUser: !!value.isNewUser };
+}
+
+async function wrapStore<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw fromWechatError(error) ?? error;
+  }
+}

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import QRCode from 'qrcode';
+import { wxError, wxJson } from './errors.js';
+import { withFaults } from './faults.js';
+import { base62 } from './ids.js';
+import type { SimState } from './state.js';
+
+/**
+ * Website QR login (../shared/wechat-api-facts.md §4, §5): the browser-facing qrconnect page on
+ * open.weixin.qq.com, the phone that scans it, and the server APIs sns/oauth2/access_token and
+ * sns/userinfo. Codes are single use and live 5 minutes, like the mini-program's; a QR code
+ * expires 5 minutes after the page was opened.
+ */
+export const QR_TTL_MS = 5 * 60 * 1000;
+export const WEB_CODE_TTL_MS = 5 * 60 * 1000;
+export const OAUTH_TOKEN_TTL_S = 7200;
+const STATE = /^[A-Za-z0-9]{0,128}$/;
+const USER = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export type QrStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'expired';
+
+export interface QrSession {
+  uuid: string;
+  appid: string;
+  redirectUri: string;
+  state: string;
+  createdAt: number;
+  status: QrStatus;
+  user: string | null;
+  /** set on confirm: redirect_uri?code=CODE&state=STATE */
+  redirectUrl: string | null;
+}
+
+interface WebCode {
+  appid: string;
+  user: string;
+  expiresAt: number;
+  used: boolean;
+}
+
+interface OAuthToken {
+  appid: string;
+  user: string;
+  expiresAt: number;
+}
+
+export class WebState {
+  private readonly qrs = new Map<string, QrSession>();
+  private readonly codes = new Map<string, WebCode>();
+  private readonly tokens = new Map<string, OAuthToken>();
+  /** every access_token and refresh_token handed out, so tests can assert they leak nowhere */
+  readonly issuedSecrets: string[] = [];
+
+  constructor(private readonly clock: () => number) {}
+
+  createQr(appid: string, redirectUri: string, state: string): QrSession {
+    const now = this.clock();
+    for (const [k, q] of this.qrs) if (q.createdAt + 2 * QR_TTL_MS < now) this.qrs.delete(k);
+    const qr: QrSession = { uuid: randomUUID().replace(/-/g, ''), appid, redirectUri, state, createdAt: now, status: 'waiting', user: null, redirectUrl: null };
+    this.qrs.set(qr.uuid, qr);
+    return qr;
+  }
+
+  /** The QR session, with its status brought up to date (a waiting/scanned QR expires after 5 minutes). */
+  get(uuid: string): QrSession | null {
+    const qr = this.qrs.get(uuid);
+    if (!qr) return null;
+    if ((qr.status === 'waiting' || qr.status === 'scanned') && this.clock() >= qr.createdAt + QR_TTL_MS) qr.status = 'expired';
+    return qr;
+  }
+
+  /** The phone scanned the QR code (the person `user` opened it in WeChat). */
+  scan(uuid: string, user: string): QrSession | string {
+    const qr = this.get(uuid);
+    if (!qr) return 'unknown uuid';
+    if (qr.status === 'scanned' && qr.user === user) return qr;
+    if (qr.status !== 'waiting') return `QR code is ${qr.status}`;
+    qr.status = 'scanned';
+    qr.user = user;
+    return qr;
+  }
+
+  /** 确认登录 on the phone: a single-use code, and the browser is sent to redirect_uri. */
+  confirm(uuid: string): QrSession | string {
+    const qr = this.get(uuid);
+    if (!qr) return 'unknown uuid';
+    if (qr.status !== 'scanned' || !qr.user) return `QR code is ${qr.status}${qr.status === 'waiting' ? ' (scan it first)' : ''}`;
+    const code = base62(32);
+    this.codes.set(code, { appid: qr.appid, user: qr.user, expiresAt: this.clock() + WEB_CODE_TTL_MS, used: false });
+    const url = new URL(qr.redirectUri);
+    url.searchParams.set('code', code);
+    url.searchParams.set('state', qr.state);
+    qr.status = 'confirmed';
+    qr.redirectUrl = url.toString();
+    return qr;
+  }
+
+  cancel(uuid: string): QrSession | string {
+    const qr = this.get(uuid);
+    if (!qr) return 'unknown uuid';
+    if (qr.status !== 'waiting' && qr.status !== 'scanned') return `QR code is ${qr.status}`;
+    qr.status = 'cancelled';
+    return qr;
+  }
+
+  redeemCode(appid: string, code: string): { user: string } | { errcode: 40029 | 40163 } {
+    const entry = this.codes.get(code);
+    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
+    if (entry.used) return { errcode: 40163 };
+    entry.used = true;
+    return { user: entry.user };
+  }
+
+  issueToken(appid: string, user: string): { accessToken: string; refreshToken: string } {
+    const accessToken = `${base62(12)}_${base62(100)}`;
+    this.tokens.set(accessToken, { appid, user, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
+    const refreshToken = `${base62(12)}_${base62(100)}`;
+    this.issuedSecrets.push(accessToken, refreshToken);
+    return { accessToken, refreshToken };
+  }
+
+  checkToken(token: string | undefined): OAuthToken | 41001 | 40001 | 42001 {
+    if (!token) return 41001;
+    const entry = this.tokens.get(token);
+    if (!entry) return 40001;
+    if (this.clock() >= entry.expiresAt) return 42001;
+    return entry;
+  }
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+function page(title: string, body: string, status = 200): Response {
+  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title>
+<style>body{font-family:system-ui,sans-serif;text-align:center;padding:32px;color:#333}.qr{width:220px;height:220px}.tip{color:#888;font-size:14px}.err{color:#e64340}button{font-size:16px;padding:8px 24px;margin:8px}</style></head><body>${body}</body></html>`;
+  return new Response(html, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+function errorPage(reason: string): Response {
+  // WeChat shows 该链接无法访问 for a wrong appid / redirect_uri / scope; the reason helps developers.
+  return page('微信登录', `<h2>该链接无法访问</h2><p class="err" data-error="${esc(reason)}">${esc(reason)}</p>`, 400);
+}
+
+export function webApi(state: SimState) {
+  return new Hono()
+    .get('/connect/qrconnect', async (c) => {
+      const q = c.req.query();
+      if (!q.appid) return errorPage('appid 不能为空 (appid missing)');
+      const app = state.apps.get(q.appid);
+      if (!app || app.kind !== 'web') return errorPage('appid 不是已登记的网站应用 (unknown website appid)');
+      if (!q.redirect_uri) return errorPage('redirect_uri 不能为空 (redirect_uri missing)');
+      let redirect: URL;
+      try {
+        redirect = new URL(q.redirect_uri);
+        if (redirect.protocol !== 'http:' && redirect.protocol !== 'https:') throw new Error('scheme');
+      } catch {
+        return errorPage('redirect_uri 不合法 (redirect_uri is not an http(s) URL)');
+      }
+      if (q.response_type !== 'code') return errorPage('response_type 必须为 code');
+      if (q.scope !== 'snsapi_login') return errorPage('scope 必须为 snsapi_login (website apps only have snsapi_login)');
+      const stateParam = q.state ?? '';
+      if (!STATE.test(stateParam)) return errorPage('state 只能包含 a-zA-Z0-9，最多 128 个字符');
+      const qr = state.web.createQr(app.appid, redirect.toString(), stateParam);
+      const phoneUrl = `${new URL(c.req.url).origin}/__sim/web/scan/${qr.uuid}`;
+      const dataUrl = await QRCode.toDataURL(phoneUrl, { margin: 1, width: 220 });
+      const statusUrl = `/connect/qrconnect/status/${qr.uuid}`;
+      return page(
+        '微信登录',
+        `<h2>微信登录</h2>
+<div id="qr" data-uuid="${qr.uuid}" data-phone-url="${esc(phoneUrl)}"><img class="qr" alt="二维码" src="${dataUrl}"></div>
+<p id="status" data-status="waiting">请使用微信扫描二维码登录</p>
+<p class="tip">WeChat simulator · 模拟器：用手机打开 <a href="${esc(phoneUrl)}?user=alice">${esc(phoneUrl)}</a></p>
+<script>
+(function () {
+  var el = document.getElementById('status');
+  var texts = { waiting: '请使用微信扫描二维码登录', scanned: '已扫码，请在手机上确认', cancelled: '已取消', expired: '二维码已过期' };
+  var timer = setInterval(function () {
+    fetch(${JSON.stringify(statusUrl)}, { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
+      el.setAttribute('data-status', s.status);
+      if (s.status === 'confirmed' && s.redirectUrl) { clearInterval(timer); el.textContent = '登录中…'; location.href = s.redirectUrl; return; }
+      el.textContent = texts[s.status] || '';
+      if (s.status === 'cancelled' || s.status === 'expired') clearInterval(timer);
+    }).catch(function () {});
+  }, 1000);
+})();
+</script>`,
+      );
+    })
+    .get('/connect/qrconnect/status/:uuid', (c) => {
+      const qr = state.web.get(c.req.param('uuid'));
+      if (!qr) return c.json({ status: 'expired' }, 404);
+      return c.json({ status: qr.status, ...(qr.status === 'confirmed' ? { redirectUrl: qr.redirectUrl } : {}) }, 200, { 'cache-control': 'no-store' });
+    })
+    // The phone: what WeChat shows after scanning the QR code (a simulated person `user`).
+    .get('/__sim/web/scan/:uuid', (c) => {
+      const uuid = c.req.param('uuid');
+      const user = c.req.query('user') || 'alice';
+      if (!USER.test(user)) return page('微信登录', '<p class="err">user 只能包含 A-Za-z0-9_.-</p>', 400);
+      const result = state.web.scan(uuid, user);
+      if (typeof result === 'string') return page('微信登录', `<p class="err" id="status">${esc(result === 'QR code is expired' ? '二维码已过期' : result)}</p>`, 400);
+      const app = state.apps.get(result.appid);
+      return page(
+        '微信登录',
+        `<h2>确认登录</h2><p>${esc(user)} 将登录网站应用 ${esc(app?.appid ?? '')}</p>
+<button id="confirm" type="button">确认登录</button><button id="cancel" type="button">取消</button><p id="status"></p>
+<script>
+function post(path, text) {
+  fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uuid: ${JSON.stringify(uuid)} }) })
+    .then(function (r) { document.getElementById('status').textContent = r.ok ? text : '操作失败'; });
+}
+document.getElementById('confirm').onclick = function () { post('/__sim/web/confirm', '已确认，请回到电脑上继续'); };
+document.getElementById('cancel').onclick = function () { post('/__sim/web/cancel', '已取消'); };
+</script>`,
+      );
+    })
+    .get('/sns/oauth2/access_token', withFaults(state, 'oauth2_access_token'), (c) => {
+      const { appid, secret, code, grant_type: grantType } = c.req.query();
+      if (!appid) return wxError(c, 41002);
+      if (!secret) return wxError(c, 41004);
+      if (!code) return wxError(c, 41008);
+      if (grantType !== 'authorization_code') return wxError(c, 40002);
+      const app = state.apps.get(appid);
+      if (!app) return wxError(c, 40013);
+      if (app.secret !== secret) return wxError(c, 40125);
+      const redeemed = state.web.redeemCode(appid, code);
+      if ('errcode' in redeemed) return wxError(c, redeemed.errcode);
+      const { accessToken, refreshToken } = state.web.issueToken(appid, redeemed.user);
+      const unionid = state.unionid(app, redeemed.user);
+      return wxJson(c, {
+        access_token: accessToken,
+        expires_in: OAUTH_TOKEN_TTL_S,
+        refresh_token: refreshToken,
+        openid: state.openid(appid, redeemed.user),
+        scope: 'snsapi_login',
+        ...(unionid ? { unionid } : {}),
+      });
+    })
+    .get('/sns/userinfo', withFaults(state, 'sns_userinfo'), (c) => {
+      const { access_token: token, openid } = c.req.query();
+      const entry = state.web.checkToken(token);
+      if (typeof entry === 'number') return wxError(c, entry);
+      if (!openid) return wxError(c, 41009);
+      if (openid !== state.openid(entry.appid, entry.user)) return wxError(c, 40003);
+      const app = state.apps.get(entry.appid)!;
+      const unionid = state.unionid(app, entry.user);
+      return wxJson(c, {
+        openid,
+        nickname: entry.user,
+        sex: 0,
+        province: '',
+        city: '',
+        country: '',
+        headimgurl: `https://thirdwx.qlogo.cn/mmopen/vi_32/sim${openid.slice(1, 17)}/132`,
+        privilege: [],
+        ...(unionid ? { unionid } : {}),
+      });
+    });
+}
