@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { rid } from './ids.js';
+import type { SimApp } from './state.js';
 
 /** errmsg prefixes as WeChat sends them (../shared/wechat-api-facts.md); a `, rid: …` suffix is appended. */
 export const ERRMSG: Record<number, string> = {
@@ -30,4 +31,26 @@ export function wxJson(c: Context, body: unknown, status = 200): Response {
 
 export function wxError(c: Context, errcode: number, errmsg?: string): Response {
   return wxJson(c, { errcode, errmsg: `${errmsg ?? ERRMSG[errcode] ?? 'unknown error'}, rid: ${rid()}` });
+}
+
+/**
+ * The parameter and credential checks every code exchange makes (jscode2session,
+ * sns/oauth2/access_token), in WeChat's order. Returns the app and code, or the error reply.
+ */
+export function checkCodeExchange(
+  c: Context,
+  apps: Map<string, SimApp>,
+  query: Record<string, string>,
+  codeParam: 'js_code' | 'code',
+): { app: SimApp; code: string } | Response {
+  const { appid, secret, grant_type: grantType } = query;
+  const code = query[codeParam];
+  if (!appid) return wxError(c, 41002);
+  if (!secret) return wxError(c, 41004);
+  if (!code) return wxError(c, 41008);
+  if (grantType !== 'authorization_code') return wxError(c, 40002);
+  const app = apps.get(appid);
+  if (!app) return wxError(c, 40013);
+  if (app.secret !== secret) return wxError(c, 40125);
+  return { app, code };
 }

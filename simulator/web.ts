@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
-import { wxError, wxJson } from './errors.js';
+import { checkCodeExchange, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import { base62 } from './ids.js';
 import type { SimState } from './state.js';
@@ -215,14 +215,10 @@ document.getElementById('cancel').onclick = function () { post('/__sim/web/cance
       );
     })
     .get('/sns/oauth2/access_token', withFaults(state, 'oauth2_access_token'), (c) => {
-      const { appid, secret, code, grant_type: grantType } = c.req.query();
-      if (!appid) return wxError(c, 41002);
-      if (!secret) return wxError(c, 41004);
-      if (!code) return wxError(c, 41008);
-      if (grantType !== 'authorization_code') return wxError(c, 40002);
-      const app = state.apps.get(appid);
-      if (!app) return wxError(c, 40013);
-      if (app.secret !== secret) return wxError(c, 40125);
+      const checked = checkCodeExchange(c, state.apps, c.req.query(), 'code');
+      if (checked instanceof Response) return checked;
+      const { app, code } = checked;
+      const appid = app.appid;
       const redeemed = state.web.redeemCode(appid, code);
       if ('errcode' in redeemed) return wxError(c, redeemed.errcode);
       const { accessToken, refreshToken } = state.web.issueToken(appid, redeemed.user);

@@ -1,4 +1,4 @@
-import { isAnonymousAvatar, isAnonymousNickname, NICKNAME_MAX_LENGTH, type PublicUser } from '../../../shared/api.js';
+import { isAnonymousAvatar, isAnonymousNickname, NICKNAME_MAX_LENGTH, type LoginResponse, type PublicUser } from '../../../shared/api.js';
 import type { UserRecord } from '../store/types.js';
 
 /** Hosts that serve WeChat avatars (getUserProfile / OAuth userinfo headimgurl). */
@@ -44,4 +44,9 @@ export function toPublicUser(user: UserRecord): PublicUser {
 
 export function maskPhone(pure: string): string {
   return pure.length >= 7 ? `${pure.slice(0, 3)}****${pure.slice(-4)}` : '****';
+}
+
+/** The body every door answers a successful login with (the token appears here and nowhere else). */
+export function toLoginResponse(result: { token: string; expiresAt: Date; user: UserRecord; isNewUser: boolean }): LoginResponse {
+  return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: toPublicUser(result.user), isNewUser: result.isNewUser };
 }

@@ -1,10 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { LoginResponse } from '../../../../shared/api.js';
 import { requireSession, type AuthVariables } from '../../http/auth.js';
 import { readJson } from '../../http/json.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { toPublicUser } from '../../users/profile.js';
+import { toLoginResponse } from '../../users/profile.js';
 import { decryptForSession, type DecryptDeps } from './decrypt.js';
 import { miniLogin, type MiniLoginDeps } from './login.js';
 
@@ -29,13 +28,7 @@ export function miniRoutes(deps: MiniLoginDeps & { decrypt: DecryptDeps; session
     .post('/login', async (c) => {
       const body = await readJson(c, LoginBody);
       const result = await miniLogin(deps, body);
-      const response: LoginResponse = {
-        token: result.token,
-        expiresAt: result.expiresAt.toISOString(),
-        user: toPublicUser(result.user),
-        isNewUser: result.isNewUser,
-      };
-      return c.json(response, 200, { 'cache-control': 'no-store' });
+      return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
     })
     .post('/decrypt', requireSession(deps.sessions), async (c) => {
       const body = await readJson(c, DecryptBody);

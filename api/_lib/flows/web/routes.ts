@@ -1,10 +1,9 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
-import type { LoginResponse } from '../../../../shared/api.js';
 import { AppError, fromWechatError } from '../../errors.js';
 import { readJson } from '../../http/json.js';
-import { toPublicUser } from '../../users/profile.js';
+import { toLoginResponse } from '../../users/profile.js';
 import { completeWebCallback, startWebLogin, STATE_TTL_MS, takeWebHandoff, type WebLoginDeps } from './login.js';
 
 /** The cookie that binds a login `state` to the browser that started it (login CSRF defence). */
@@ -75,12 +74,6 @@ export function webRoutes(deps: WebRouteDeps) {
       const { state } = await readJson(c, SessionBody);
       const result = await takeWebHandoff(deps, { state, cookieState: getCookie(c, WEB_STATE_COOKIE) });
       deleteCookie(c, WEB_STATE_COOKIE, { path: COOKIE_PATH, secure: isSecure(c, deps.production), httpOnly: true, sameSite: 'Lax' });
-      const response: LoginResponse = {
-        token: result.token,
-        expiresAt: result.expiresAt.toISOString(),
-        user: toPublicUser(result.user),
-        isNewUser: result.isNewUser,
-      };
-      return c.json(response, 200, { 'cache-control': 'no-store' });
+      return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
     });
 }
