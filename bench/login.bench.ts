@@ -95,6 +95,8 @@ const md = `# Benchmarks / 性能
 \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores.
 Mini-program logins over HTTP (API and WeChat simulator on loopback, same machine). Latency is the
 login request only (the simulator's code issue is not counted). Round trips are store calls per login.
+The MongoDB row ran against \`MONGODB_URI\`; the committed numbers come from FerretDB 1.24 on PostgreSQL 15
+(\`scripts/ferretdb.mjs\`) on the same 2 cores, which is slower than a real mongod.
 
 | store | logins | concurrency | logins/s | p50 ms | p95 ms | p99 ms | DB round trips (first login) | DB round trips (returning) |
 |---|---|---|---|---|---|---|---|---|
