@@ -14,11 +14,11 @@ export function defaultApiBase(): string {
 /** ~10 s: long enough for a slow mobile network, short enough to show 网络不可用 and offer a retry. */
 export const REQUEST_TIMEOUT_MS = 10_000;
 
-/**
- * Website QR login (H5). The server route arrives with the website-login issue; until then this
- * is only the address the H5 login page hands over to — the H5 build never fakes a login.
- */
+/** Website QR login (H5 in an ordinary browser): the server route the login page hands over to. */
 export const WEB_LOGIN_PATH = '/api/auth/web/qr';
+
+/** Official-account web authorization (H5 opened inside WeChat): the server route the login page hands over to. */
+export const OA_LOGIN_PATH = '/api/auth/oa/start';
 
 /** The mini-program AppID (manifest.json `mp-weixin.appid`). */
 export const MP_APPID = import.meta.env.VITE_MP_APPID || '';

@@ -34,6 +34,11 @@ const stack = await startStack({
     appid: process.env.WECHAT_WEB_APPID,
     secret: process.env.WECHAT_WEB_SECRET ?? persisted('sim-web-secret', () => randomBytes(16).toString('hex')),
   },
+  // The official account (公众号网页授权, H5 inside WeChat), same open platform.
+  oa: {
+    appid: process.env.WECHAT_OA_APPID,
+    secret: process.env.WECHAT_OA_SECRET ?? persisted('sim-oa-secret', () => randomBytes(16).toString('hex')),
+  },
   env: {
     ...process.env,
     NODE_ENV: 'development',
@@ -45,8 +50,9 @@ const stack = await startStack({
 console.log(`
   微信登录 dev stack / 开发环境已启动
   API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/store.json` : ''})
-  WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid})
+  WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid}, official-account appid ${stack.oaAppid})
   微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
+  微信授权登录     ${stack.apiUrl}/api/auth/oa/start  (H5 opened with a MicroMessenger User-Agent; the simulator's user: ?sim_user=alice)
   Get a login code / 获取登录 code:
     curl -s -X POST ${stack.simUrl}/__sim/mini/code -H 'content-type: application/json' -d '{"appid":"${stack.appid}","user":"alice"}'
 `);

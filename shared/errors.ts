@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   web_login_not_configured: { status: 503, message: '网站扫码登录暂未开通' },
   web_login_state_invalid: { status: 400, message: '登录已过期，请重新扫码' },
   web_login_state_used: { status: 409, message: '本次扫码登录已完成或已失效，请重新扫码' },
+  oa_login_not_configured: { status: 503, message: '公众号授权登录暂未开通' },
+  oa_login_state_invalid: { status: 400, message: '登录已过期，请重新授权' },
+  oa_login_state_used: { status: 409, message: '本次授权登录已完成或已失效，请重新授权' },
+  oa_login_denied: { status: 403, message: '你已取消微信授权' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
   internal_error: { status: 500, message: '服务器内部错误' },
 } as const satisfies Record<string, { status: number; message: string }>;

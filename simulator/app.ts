@@ -6,6 +6,7 @@ import { phoneApi, securityApi } from './phone.js';
 import { tokenApi } from './tokens.js';
 import { SimState, type SimApp } from './state.js';
 import { webApi } from './web.js';
+import { oaApi } from './oa.js';
 
 export interface SimulatorOptions {
   apps: SimApp[];
@@ -24,6 +25,7 @@ export function createSimulator(options: SimulatorOptions) {
   app.route('/', phoneApi(state));
   app.route('/', securityApi(state));
   app.route('/', webApi(state));
+  app.route('/', oaApi(state));
   app.route('/__sim', controlApi(state));
   app.notFound((c) => c.body(JSON.stringify({ errcode: 40066, errmsg: 'invalid url' }), 200, { 'content-type': 'text/plain' }));
   return { app, state };

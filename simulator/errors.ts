@@ -8,6 +8,7 @@ export const ERRMSG: Record<number, string> = {
   40001: 'invalid credential, access_token is invalid or not latest',
   41001: 'access_token missing',
   42001: 'access_token expired',
+  48001: 'api unauthorized',
   45009: 'reach max api daily quota limit',
   47001: 'data format error',
   40002: 'invalid grant_type',

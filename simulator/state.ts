@@ -1,6 +1,7 @@
 import { base62, derivedId, sessionKey } from './ids.js';
 import { TokenState } from './tokens.js';
 import { WebState } from './web.js';
+import { OaState } from './oa.js';
 
 /** A registered (simulated) mini-program / official account. */
 export interface SimApp {
@@ -8,8 +9,8 @@ export interface SimApp {
   secret: string;
   /** Open platform account the app is bound to: only then does WeChat return a unionid. */
   openPlatformId: string | null;
-  /** 'web': a website app (qrconnect / sns/oauth2); default 'mini' */
-  kind?: 'mini' | 'web';
+  /** 'web': a website app (qrconnect / sns/oauth2); 'oa': an official account (oauth2/authorize / sns/oauth2); default 'mini' */
+  kind?: 'mini' | 'web' | 'oa';
   /** caller IPs allowed to fetch access tokens; null = whitelist not enabled */
   ipWhitelist?: string[] | null;
 }
@@ -41,6 +42,8 @@ export class SimState {
   readonly tokens: TokenState;
   /** website QR login: QR sessions, OAuth codes and OAuth access tokens */
   readonly web: WebState;
+  /** official-account web authorization: consents given and pending consent pages */
+  readonly oa: OaState;
   /** phone numbers of simulated people (purePhoneNumber, China +86) */
   readonly phones = new Map<string, string>();
   private readonly phoneCodes = new Map<string, MiniCode>();
@@ -50,6 +53,7 @@ export class SimState {
   constructor(readonly seed: string, readonly clock: () => number = Date.now) {
     this.tokens = new TokenState(clock);
     this.web = new WebState(clock);
+    this.oa = new OaState(clock);
   }
 
   /** The phone-number button: a single-use 5-minute code for getuserphonenumber. */

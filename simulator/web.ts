@@ -4,7 +4,7 @@ import QRCode from 'qrcode';
 import { checkCodeExchange, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import { base62 } from './ids.js';
-import type { SimState } from './state.js';
+import type { SimApp, SimState } from './state.js';
 
 /**
  * Website QR login (../shared/wechat-api-facts.md §4, §5): the browser-facing qrconnect page on
@@ -15,8 +15,8 @@ import type { SimState } from './state.js';
 export const QR_TTL_MS = 5 * 60 * 1000;
 export const WEB_CODE_TTL_MS = 5 * 60 * 1000;
 export const OAUTH_TOKEN_TTL_S = 7200;
-const STATE = /^[A-Za-z0-9]{0,128}$/;
-const USER = /^[A-Za-z0-9_.-]{1,64}$/;
+export const STATE = /^[A-Za-z0-9]{0,128}$/;
+export const USER = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export type QrStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'expired';
 
@@ -35,6 +35,8 @@ export interface QrSession {
 interface WebCode {
   appid: string;
   user: string;
+  /** snsapi_login (website), snsapi_base / snsapi_userinfo (official account) */
+  scope: string;
   expiresAt: number;
   used: boolean;
 }
@@ -42,6 +44,7 @@ interface WebCode {
 interface OAuthToken {
   appid: string;
   user: string;
+  scope: string;
   expiresAt: number;
 }
 
@@ -86,14 +89,19 @@ export class WebState {
     const qr = this.get(uuid);
     if (!qr) return 'unknown uuid';
     if (qr.status !== 'scanned' || !qr.user) return `QR code is ${qr.status}${qr.status === 'waiting' ? ' (scan it first)' : ''}`;
-    const code = base62(32);
-    this.codes.set(code, { appid: qr.appid, user: qr.user, expiresAt: this.clock() + WEB_CODE_TTL_MS, used: false });
-    const url = new URL(qr.redirectUri);
-    url.searchParams.set('code', code);
-    url.searchParams.set('state', qr.state);
     qr.status = 'confirmed';
-    qr.redirectUrl = url.toString();
+    qr.redirectUrl = this.codeRedirect(qr.appid, qr.user, 'snsapi_login', qr.redirectUri, qr.state);
     return qr;
+  }
+
+  /** A single-use 5-minute OAuth code for (appid, user, scope), as WeChat's redirect_uri?code=CODE&state=STATE. */
+  codeRedirect(appid: string, user: string, scope: string, redirectUri: string, state: string): string {
+    const code = base62(32);
+    this.codes.set(code, { appid, user, scope, expiresAt: this.clock() + WEB_CODE_TTL_MS, used: false });
+    const url = new URL(redirectUri);
+    url.searchParams.set('code', code);
+    url.searchParams.set('state', state);
+    return url.toString();
   }
 
   cancel(uuid: string): QrSession | string {
@@ -104,17 +112,17 @@ export class WebState {
     return qr;
   }
 
-  redeemCode(appid: string, code: string): { user: string } | { errcode: 40029 | 40163 } {
+  redeemCode(appid: string, code: string): { user: string; scope: string } | { errcode: 40029 | 40163 } {
     const entry = this.codes.get(code);
     if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
     if (entry.used) return { errcode: 40163 };
     entry.used = true;
-    return { user: entry.user };
+    return { user: entry.user, scope: entry.scope };
   }
 
-  issueToken(appid: string, user: string): { accessToken: string; refreshToken: string } {
+  issueToken(appid: string, user: string, scope: string): { accessToken: string; refreshToken: string } {
     const accessToken = `${base62(12)}_${base62(100)}`;
-    this.tokens.set(accessToken, { appid, user, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
+    this.tokens.set(accessToken, { appid, user, scope, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
     const refreshToken = `${base62(12)}_${base62(100)}`;
     this.issuedSecrets.push(accessToken, refreshToken);
     return { accessToken, refreshToken };
@@ -129,38 +137,56 @@ export class WebState {
   }
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+export const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-function page(title: string, body: string, status = 200): Response {
+export function page(title: string, body: string, status = 200): Response {
   const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;text-align:center;padding:32px;color:#333}.qr{width:220px;height:220px}.tip{color:#888;font-size:14px}.err{color:#e64340}button{font-size:16px;padding:8px 24px;margin:8px}</style></head><body>${body}</body></html>`;
   return new Response(html, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
-function errorPage(reason: string): Response {
+export function errorPage(reason: string): Response {
   // WeChat shows 该链接无法访问 for a wrong appid / redirect_uri / scope; the reason helps developers.
   return page('微信登录', `<h2>该链接无法访问</h2><p class="err" data-error="${esc(reason)}">${esc(reason)}</p>`, 400);
+}
+
+const KIND_NAMES = { web: '网站应用 (website app)', oa: '公众号 (official account)' } as const;
+
+/**
+ * The checks WeChat makes on its browser-facing authorize pages (qrconnect, oauth2/authorize):
+ * a registered app of the right kind, an http(s) redirect_uri, response_type=code, a scope the
+ * kind has and a state of at most 128 [A-Za-z0-9]. Returns the parsed request or the error page.
+ */
+export function checkAuthorize(
+  state: SimState,
+  q: Record<string, string>,
+  kind: 'web' | 'oa',
+  scopes: readonly string[],
+): { app: SimApp; redirect: URL; state: string; scope: string } | Response {
+  if (!q.appid) return errorPage('appid 不能为空 (appid missing)');
+  const app = state.apps.get(q.appid);
+  if (!app || app.kind !== kind) return errorPage(`appid 不是已登记的${KIND_NAMES[kind]} (unknown ${kind} appid)`);
+  if (!q.redirect_uri) return errorPage('redirect_uri 不能为空 (redirect_uri missing)');
+  let redirect: URL;
+  try {
+    redirect = new URL(q.redirect_uri);
+    if (redirect.protocol !== 'http:' && redirect.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    return errorPage('redirect_uri 不合法 (redirect_uri is not an http(s) URL)');
+  }
+  if (q.response_type !== 'code') return errorPage('response_type 必须为 code');
+  if (!q.scope || !scopes.includes(q.scope)) return errorPage(`scope 必须为 ${scopes.join(' 或 ')} (scope not allowed for this app)`);
+  const stateParam = q.state ?? '';
+  if (!STATE.test(stateParam)) return errorPage('state 只能包含 a-zA-Z0-9，最多 128 个字符');
+  return { app, redirect, state: stateParam, scope: q.scope };
 }
 
 export function webApi(state: SimState) {
   return new Hono()
     .get('/connect/qrconnect', async (c) => {
-      const q = c.req.query();
-      if (!q.appid) return errorPage('appid 不能为空 (appid missing)');
-      const app = state.apps.get(q.appid);
-      if (!app || app.kind !== 'web') return errorPage('appid 不是已登记的网站应用 (unknown website appid)');
-      if (!q.redirect_uri) return errorPage('redirect_uri 不能为空 (redirect_uri missing)');
-      let redirect: URL;
-      try {
-        redirect = new URL(q.redirect_uri);
-        if (redirect.protocol !== 'http:' && redirect.protocol !== 'https:') throw new Error('scheme');
-      } catch {
-        return errorPage('redirect_uri 不合法 (redirect_uri is not an http(s) URL)');
-      }
-      if (q.response_type !== 'code') return errorPage('response_type 必须为 code');
-      if (q.scope !== 'snsapi_login') return errorPage('scope 必须为 snsapi_login (website apps only have snsapi_login)');
-      const stateParam = q.state ?? '';
-      if (!STATE.test(stateParam)) return errorPage('state 只能包含 a-zA-Z0-9，最多 128 个字符');
+      const checked = checkAuthorize(state, c.req.query(), 'web', ['snsapi_login']);
+      if (checked instanceof Response) return checked;
+      const { app, redirect, state: stateParam } = checked;
       const qr = state.web.createQr(app.appid, redirect.toString(), stateParam);
       const phoneUrl = `${new URL(c.req.url).origin}/__sim/web/scan/${qr.uuid}`;
       const dataUrl = await QRCode.toDataURL(phoneUrl, { margin: 1, width: 220 });
@@ -221,14 +247,14 @@ document.getElementById('cancel').onclick = function () { post('/__sim/web/cance
       const appid = app.appid;
       const redeemed = state.web.redeemCode(appid, code);
       if ('errcode' in redeemed) return wxError(c, redeemed.errcode);
-      const { accessToken, refreshToken } = state.web.issueToken(appid, redeemed.user);
+      const { accessToken, refreshToken } = state.web.issueToken(appid, redeemed.user, redeemed.scope);
       const unionid = state.unionid(app, redeemed.user);
       return wxJson(c, {
         access_token: accessToken,
         expires_in: OAUTH_TOKEN_TTL_S,
         refresh_token: refreshToken,
         openid: state.openid(appid, redeemed.user),
-        scope: 'snsapi_login',
+        scope: redeemed.scope,
         ...(unionid ? { unionid } : {}),
       });
     })
@@ -238,6 +264,8 @@ document.getElementById('cancel').onclick = function () { post('/__sim/web/cance
       if (typeof entry === 'number') return wxError(c, entry);
       if (!openid) return wxError(c, 41009);
       if (openid !== state.openid(entry.appid, entry.user)) return wxError(c, 40003);
+      // an official account's snsapi_base authorization grants the openid only
+      if (entry.scope === 'snsapi_base') return wxError(c, 48001);
       const app = state.apps.get(entry.appid)!;
       const unionid = state.unionid(app, entry.user);
       return wxJson(c, {

@@ -13,6 +13,8 @@ export interface Config {
   mini: { appid: string; secret: string };
   /** website app (open platform) for the QR login; null when WECHAT_WEB_APPID is not set (the flow is optional) */
   web: { appid: string; secret: string } | null;
+  /** official account (公众号) for web authorization inside WeChat; null when WECHAT_OA_APPID is not set (optional) */
+  oa: { appid: string; secret: string } | null;
   /** where browsers are sent for the QR page (WECHAT_OPEN_BASE) */
   openBaseUrl: string;
   /** the API's public origin for redirect_uri (PUBLIC_BASE_URL); null = derived from the request */
@@ -41,7 +43,8 @@ export function loadConfig(env: Env): Config {
   return {
     production: isProduction(env),
     mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
-    web: env.WECHAT_WEB_APPID?.trim() ? { appid: env.WECHAT_WEB_APPID.trim(), secret: env.WECHAT_WEB_SECRET?.trim() ?? '' } : null,
+    web: optionalApp(env.WECHAT_WEB_APPID, env.WECHAT_WEB_SECRET),
+    oa: optionalApp(env.WECHAT_OA_APPID, env.WECHAT_OA_SECRET),
     openBaseUrl: (env.WECHAT_OPEN_BASE?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
     publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
     wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
@@ -78,14 +81,22 @@ export function checkConfig(config: Config): ConfigCheck {
   if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
-  if (config.web) {
-    // The website QR login is optional; once an AppID is configured it must be complete and real.
-    if (!/^wx[0-9a-f]{16}$/.test(config.web.appid)) problems.push('WECHAT_WEB_APPID is not an AppID (wx + 16 hex characters)');
-    if (!/^[0-9a-f]{32}$/.test(config.web.secret)) problems.push('WECHAT_WEB_APPID is set but WECHAT_WEB_SECRET is missing or not a 32-character AppSecret');
-    if (config.openBaseUrl !== WECHAT_OPEN_BASE) problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
-    if (!config.publicBaseUrl) notes.push('PUBLIC_BASE_URL is not set: the website login derives its redirect_uri from the request host, which must be the domain registered as 授权回调域 on the open platform');
-  } else {
-    notes.push('Website QR login (微信扫码登录) is off: WECHAT_WEB_APPID is not set; its endpoints answer web_login_not_configured');
+  // The browser logins are optional; once an AppID is configured it must be complete and real.
+  const doors = [
+    { app: config.web, env: 'WECHAT_WEB', what: 'Website QR login (微信扫码登录)', errorCode: 'web_login_not_configured', registered: '授权回调域 on the open platform' },
+    { app: config.oa, env: 'WECHAT_OA', what: 'Official-account web authorization (公众号网页授权)', errorCode: 'oa_login_not_configured', registered: '网页授权域名 of the official account' },
+  ];
+  for (const door of doors) {
+    if (!door.app) {
+      notes.push(`${door.what} is off: ${door.env}_APPID is not set; its endpoints answer ${door.errorCode}`);
+      continue;
+    }
+    if (!/^wx[0-9a-f]{16}$/.test(door.app.appid)) problems.push(`${door.env}_APPID is not an AppID (wx + 16 hex characters)`);
+    if (!/^[0-9a-f]{32}$/.test(door.app.secret)) problems.push(`${door.env}_APPID is set but ${door.env}_SECRET is missing or not a 32-character AppSecret`);
+    if (!config.publicBaseUrl) notes.push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}`);
+  }
+  if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
+    problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
@@ -103,6 +114,10 @@ export function assertProductionReady(config: Config): void {
   if (!config.production) return;
   const { problems } = checkConfig(config);
   if (problems.length) throw new ConfigError(problems);
+}
+
+function optionalApp(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {
+  return appid?.trim() ? { appid: appid.trim(), secret: secret?.trim() ?? '' } : null;
 }
 
 function clampInt(value: string | undefined, fallback: number, min: number, max: number): number {

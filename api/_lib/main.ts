@@ -69,6 +69,20 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       return true;
     }
   };
+  /** The shared dependencies of a browser OAuth door (website QR login, official account). */
+  const oauthApp = (credentials: { appid: string; secret: string } | null) => ({
+    appid: credentials?.appid && credentials.secret ? credentials.appid : null,
+    openBaseUrl: config.openBaseUrl,
+    publicBaseUrl: config.publicBaseUrl,
+    production: config.production,
+    store,
+    sessions,
+    sealer,
+    logger,
+    clock: overrides.clock,
+    exchangeCode: (code: string) => oauth2AccessToken(transport, credentials!, code),
+    getUserInfo: (accessToken: string, openid: string) => snsUserInfo(transport, accessToken, openid),
+  });
   const app = createApp({
     store,
     sessions,
@@ -82,20 +96,9 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       clock: overrides.clock,
       exchangeCode: (code) => jscode2session(transport, config.mini, code),
     },
-    web: {
-      // Optional door: without a complete website app its endpoints answer web_login_not_configured.
-      appid: config.web?.appid && config.web.secret ? config.web.appid : null,
-      openBaseUrl: config.openBaseUrl,
-      publicBaseUrl: config.publicBaseUrl,
-      production: config.production,
-      store,
-      sessions,
-      sealer,
-      logger,
-      clock: overrides.clock,
-      exchangeCode: (code) => oauth2AccessToken(transport, config.web!, code),
-      getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
-    },
+    // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.
+    web: oauthApp(config.web),
+    oa: oauthApp(config.oa),
     decrypt: { appid: config.mini.appid, store, sealer },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,

@@ -58,37 +58,49 @@ export async function deleteAccount(): Promise<void> {
 }
 
 // #ifdef H5
+/** The two browser logins: website QR login (ordinary browser) and official-account authorization (inside WeChat). */
+export type BrowserLoginDoor = 'web' | 'oa';
+
 /**
- * Website QR login (微信扫码登录), second half: after WeChat's redirect the API sends the browser to
- * /pages/login/index?web_login=<state>; the session it parked for this browser (bound by an
+ * Browser login, second half: after WeChat's redirect the API sends the browser to
+ * /pages/login/index?<door>_login=<state>; the session it parked for this browser (bound by an
  * HttpOnly cookie, taken once within 60 s) is collected here and stored like any login.
  */
-export async function completeWebLogin(state: string): Promise<LoginResponse> {
-  const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/web/session', data: { state } });
+export async function completeBrowserLogin(door: BrowserLoginDoor, state: string): Promise<LoginResponse> {
+  const res = await rawRequest<LoginResponse>({ method: 'POST', path: `/api/auth/${door}/session`, data: { state } });
   useAuthStore().setSession(res);
   return res;
 }
 
 export const MSG_WEB_LOGIN_EXPIRED = '登录已过期，请重新扫码';
+export const MSG_OA_LOGIN_EXPIRED = '登录已过期，请重新授权';
 export const MSG_WEB_LOGIN_UNAVAILABLE = '微信服务暂时不可用，请稍后再试';
 export const MSG_WEB_LOGIN_OFF = '网站扫码登录暂未开通';
+export const MSG_OA_LOGIN_OFF = '公众号授权登录暂未开通';
+export const MSG_OA_LOGIN_DENIED = '你已取消微信授权';
 
-/** Chinese text for `?web_login_error=<code>` or a failed handoff. */
-export function webLoginErrorMessage(error: unknown): string {
+/** Chinese text for `?<door>_login_error=<code>` or a failed handoff. */
+export function browserLoginErrorMessage(door: BrowserLoginDoor, error: unknown): string {
   if (error instanceof ApiError && error.isNetwork) return MSG_NETWORK;
   const code = error instanceof ApiError ? error.code : String(error);
   switch (code) {
     case 'web_login_state_invalid':
     case 'web_login_state_used':
+    case 'oa_login_state_invalid':
+    case 'oa_login_state_used':
     case 'code_invalid':
     case 'code_already_used':
-      return MSG_WEB_LOGIN_EXPIRED;
+      return door === 'oa' ? MSG_OA_LOGIN_EXPIRED : MSG_WEB_LOGIN_EXPIRED;
+    case 'oa_login_denied':
+      return MSG_OA_LOGIN_DENIED;
     case 'wechat_unavailable':
     case 'wechat_rate_limited':
     case 'store_unavailable':
       return MSG_WEB_LOGIN_UNAVAILABLE;
     case 'web_login_not_configured':
       return MSG_WEB_LOGIN_OFF;
+    case 'oa_login_not_configured':
+      return MSG_OA_LOGIN_OFF;
     case 'wechat_user_blocked':
       return MSG_BLOCKED;
     default:

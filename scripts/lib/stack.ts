@@ -33,14 +33,31 @@ export interface StackOptions {
    * The AppID defaults to the mini-program's plus one (wxd0c0ffee00000001 → wxd0c0ffee00000002).
    */
   web?: boolean | { appid?: string; secret?: string };
+  /**
+   * Also register an official account (公众号网页授权) under the same open platform, and pass
+   * WECHAT_OA_APPID/SECRET and WECHAT_OPEN_BASE. The AppID defaults to the mini-program's plus two.
+   */
+  oa?: boolean | { appid?: string; secret?: string };
   /** the simulator's clock (ms), e.g. to let a QR code or a code expire in a test */
   simClock?: () => number;
 }
 
-/** The website AppID the dev stack derives from the mini-program AppID: the next number. */
-export function derivedWebAppid(miniAppid: string): string {
-  const n = (BigInt(`0x${miniAppid.slice(2)}`) + 1n) % (1n << 64n);
+/** The AppIDs the dev stack derives from the mini-program AppID: website +1, official account +2. */
+export function derivedAppid(miniAppid: string, offset = 1): string {
+  const n = (BigInt(`0x${miniAppid.slice(2)}`) + BigInt(offset)) % (1n << 64n);
   return `wx${n.toString(16).padStart(16, '0')}`;
+}
+
+/** An optional browser-login app (website / official account): AppID and secret from the options, the env or derived. */
+function optionalApp(
+  option: boolean | { appid?: string; secret?: string } | undefined,
+  env: Record<string, string | undefined> | undefined,
+  prefix: 'WECHAT_WEB' | 'WECHAT_OA',
+  derived: string,
+): { appid: string; secret: string } | null {
+  const chosen = option === true ? {} : option || null;
+  if (!chosen) return null;
+  return { appid: chosen.appid ?? env?.[`${prefix}_APPID`] ?? derived, secret: chosen.secret ?? env?.[`${prefix}_SECRET`] ?? randomBytes(16).toString('hex') };
 }
 
 export interface Stack {
@@ -49,6 +66,8 @@ export interface Stack {
   appid: string;
   /** the website app's AppID, when the stack registered one */
   webAppid: string | null;
+  /** the official account's AppID, when the stack registered one */
+  oaAppid: string | null;
   services: Services;
   sim: SimState;
   close(): Promise<void>;
@@ -67,15 +86,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const appid = options.env?.WECHAT_MINI_APPID ?? manifestAppid();
   const secret = options.env?.WECHAT_MINI_SECRET ?? randomBytes(16).toString('hex');
   const openPlatformId = options.openPlatformId === undefined ? 'open-platform-dev' : options.openPlatformId;
-  const webOptions = options.web === true ? {} : options.web || null;
-  const web = webOptions
-    ? {
-        appid: webOptions.appid ?? options.env?.WECHAT_WEB_APPID ?? derivedWebAppid(appid),
-        secret: webOptions.secret ?? options.env?.WECHAT_WEB_SECRET ?? randomBytes(16).toString('hex'),
-      }
-    : null;
+  const web = optionalApp(options.web, options.env, 'WECHAT_WEB', derivedAppid(appid, 1));
+  const oa = optionalApp(options.oa, options.env, 'WECHAT_OA', derivedAppid(appid, 2));
   const sim = createSimulator({
-    apps: [{ appid, secret, openPlatformId }, ...(web ? [{ ...web, openPlatformId, kind: 'web' as const }] : [])],
+    apps: [
+      { appid, secret, openPlatformId },
+      ...(web ? [{ ...web, openPlatformId, kind: 'web' as const }] : []),
+      ...(oa ? [{ ...oa, openPlatformId, kind: 'oa' as const }] : []),
+    ],
     seed: options.simSeed,
     clock: options.simClock,
   });
@@ -87,7 +105,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       WECHAT_MINI_SECRET: secret,
       WECHAT_API_BASE: simServer.url,
       WECHAT_API_FAILOVER: '',
-      ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret, WECHAT_OPEN_BASE: simServer.url } : {}),
+      ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
+      ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
+      ...(web || oa ? { WECHAT_OPEN_BASE: simServer.url } : {}),
     },
     options.overrides,
   );
@@ -103,6 +123,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     simUrl: simServer.url,
     appid,
     webAppid: web?.appid ?? null,
+    oaAppid: oa?.appid ?? null,
     services,
     sim: sim.state,
     async close() {

@@ -6,11 +6,13 @@ export type { Stack };
 
 /**
  * A real API + WeChat simulator on random ports with an in-memory store, for tests. A website app
- * (QR login) is registered under the mini-program's open platform unless `web: false`.
+ * (QR login) and an official account (web authorization) are registered under the mini-program's
+ * open platform unless `web: false` / `oa: false`.
  */
 export function startStack(options: StackOptions = {}): Promise<Stack> {
   return start({
     web: true,
+    oa: true,
     ...options,
     env: { NODE_ENV: 'test', ...options.env },
     overrides: { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...options.overrides },

@@ -6,6 +6,7 @@ import { miniRoutes } from '../flows/mini/routes.js';
 import type { MiniLoginDeps } from '../flows/mini/login.js';
 import type { DecryptDeps } from '../flows/mini/decrypt.js';
 import { webRoutes, type WebRouteDeps } from '../flows/web/routes.js';
+import { oaRoutes, type OaRouteDeps } from '../flows/oa/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   mini: MiniLoginDeps;
   /** website QR login; its endpoints answer web_login_not_configured when `appid` is null */
   web: WebRouteDeps;
+  /** official-account web authorization (H5 inside WeChat); oa_login_not_configured when `appid` is null */
+  oa: OaRouteDeps;
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
@@ -45,6 +48,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
+  app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -64,6 +68,9 @@ export function createApp(deps: AppDeps) {
     '/api/auth/web/qr': 'GET',
     '/api/auth/web/callback': 'GET',
     '/api/auth/web/session': 'POST',
+    '/api/auth/oa/start': 'GET',
+    '/api/auth/oa/callback': 'GET',
+    '/api/auth/oa/session': 'POST',
     '/api/auth/logout': 'POST',
     '/api/me': 'GET, PATCH, DELETE',
     '/api/me/avatar': 'POST',

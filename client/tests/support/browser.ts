@@ -5,7 +5,8 @@ import { join } from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 
-export async function launchBrowser() {
+/** `userAgent` e.g. a WeChat in-app browser's (…MicroMessenger/8.0…) for the official-account login. */
+export async function launchBrowser(options: { userAgent?: string } = {}) {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'client-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -14,6 +15,7 @@ export async function launchBrowser() {
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     locale: 'zh-CN',
+    ...(options.userAgent ? { userAgent: options.userAgent } : {}),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   return {

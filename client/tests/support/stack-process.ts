@@ -9,6 +9,8 @@ export interface StackHandle {
   appid: string;
   /** the website (QR login) app registered with the simulator */
   webAppid: string | null;
+  /** the official account (web authorization inside WeChat) registered with the simulator */
+  oaAppid: string | null;
   close(): Promise<void>;
 }
 

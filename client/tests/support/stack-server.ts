@@ -5,7 +5,7 @@
 import { startStack } from '../../../tests/support/stack.js';
 
 const stack = await startStack();
-process.stdout.write(JSON.stringify({ apiUrl: stack.apiUrl, simUrl: stack.simUrl, appid: stack.appid, webAppid: stack.webAppid }) + '\n');
+process.stdout.write(JSON.stringify({ apiUrl: stack.apiUrl, simUrl: stack.simUrl, appid: stack.appid, webAppid: stack.webAppid, oaAppid: stack.oaAppid }) + '\n');
 
 let closing = false;
 async function shutdown(): Promise<void> {

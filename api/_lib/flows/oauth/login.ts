@@ -1,28 +1,44 @@
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import type { Sealer } from '../../crypto/seal.js';
+import type { ErrorCode } from '../../../../shared/errors.js';
 import { AppError, fromWechatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { DuplicateKeyError, type Store, type UserRecord } from '../../store/types.js';
+import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
 import { openidKey, resolveAccount, unionidKey } from '../../users/accounts.js';
 import { seedProfile, WECHAT_AVATAR_HOSTS } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
 
 /**
- * Website QR login (微信扫码登录, website app on the open platform), without HTTP:
- *   start    → a random `state`, remembered 10 minutes, and WeChat's qrconnect URL
+ * WeChat's browser OAuth2 logins, without HTTP — one core for two doors:
+ *   web: website QR login (微信扫码登录, website app on the open platform, /connect/qrconnect)
+ *   oa:  official-account web authorization (公众号网页授权, H5 inside WeChat, /connect/oauth2/authorize)
+ *
+ *   start    → a random `state`, remembered 10 minutes, and WeChat's authorize URL
  *   callback → the state is claimed once, the code exchanged (sns/oauth2/access_token), the
  *              account resolved (unionid → the same user as the mini-program), a session created
  *              and its token parked in a sealed one-time handoff record (60 s)
  *   handoff  → the browser that started the login takes the token exactly once
  * WeChat's access_token / refresh_token are used for one sns/userinfo call and then dropped.
  */
-export interface WebLoginDeps {
-  /** website AppID; null when the flow is not configured */
+export interface OAuthDoor {
+  /** names the routes (/api/auth/<name>), cookie, query parameters, records and log events */
+  name: 'web' | 'oa';
+  via: SessionRecord['via'];
+  /** WeChat's browser-facing authorize page on openBaseUrl */
+  authorizePath: '/connect/qrconnect' | '/connect/oauth2/authorize';
+  /** the scopes this door may ask for; the first is the default */
+  scopes: readonly [string, ...string[]];
+  errors: { notConfigured: ErrorCode; stateInvalid: ErrorCode; stateUsed: ErrorCode; denied: ErrorCode };
+}
+
+export interface OAuthLoginDeps {
+  door: OAuthDoor;
+  /** the app's AppID; null when the door is not configured */
   appid: string | null;
-  /** browser-facing qrconnect host, e.g. https://open.weixin.qq.com */
+  /** browser-facing authorize host, e.g. https://open.weixin.qq.com */
   openBaseUrl: string;
   store: Store;
   sessions: SessionManager;
@@ -59,14 +75,14 @@ export function safeNext(next: string | undefined | null): string | null {
  *   v2 { handoff: sealed token, …, expiresAt }   callback done (60 s)
  *   v3 { taken: true }                            token collected; nothing secret remains
  */
-const loginRecordId = (state: string) => `web-login:${sha256Hex(state)}`;
+const loginRecordId = (door: OAuthDoor, state: string) => `${door.name}-login:${sha256Hex(state)}`;
 
-function requireConfigured(deps: WebLoginDeps): string {
-  if (!deps.appid) throw new AppError('web_login_not_configured');
+function requireConfigured(deps: OAuthLoginDeps): string {
+  if (!deps.appid) throw new AppError(deps.door.errors.notConfigured);
   return deps.appid;
 }
 
-function now(deps: WebLoginDeps): Date {
+function now(deps: OAuthLoginDeps): Date {
   return deps.clock?.() ?? new Date();
 }
 
@@ -76,23 +92,29 @@ function sameState(a: string | undefined, b: string | undefined): boolean {
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
-export interface WebLoginStart {
+export interface OAuthLoginStart {
   state: string;
   authorizeUrl: string;
   expiresAt: Date;
 }
 
-export async function startWebLogin(deps: WebLoginDeps, input: { redirectUri: string; next?: string | null }): Promise<WebLoginStart> {
+export async function startOAuthLogin(
+  deps: OAuthLoginDeps,
+  input: { redirectUri: string; next?: string | null; scope?: string | null },
+): Promise<OAuthLoginStart> {
   const appid = requireConfigured(deps);
+  const { door } = deps;
+  // An unknown scope falls back to the door's default rather than failing the login.
+  const scope = input.scope && door.scopes.includes(input.scope) ? input.scope : door.scopes[0];
   const state = generateState();
   const expiresAt = new Date(now(deps).getTime() + STATE_TTL_MS);
-  const written = await deps.store.compareAndSetRecord(loginRecordId(state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString() }, null);
+  const written = await deps.store.compareAndSetRecord(loginRecordId(door, state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString() }, null);
   if (!written) throw new AppError('internal_error'); // 190 random bits collided: not expected
-  const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope: 'snsapi_login', state });
-  return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}/connect/qrconnect?${query}#wechat_redirect` };
+  const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope, state });
+  return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}${door.authorizePath}?${query}#wechat_redirect` };
 }
 
-export interface WebCallbackInput {
+export interface OAuthCallbackInput {
   code: string | undefined;
   state: string | undefined;
   /** the state bound to this browser (cookie) */
@@ -100,28 +122,30 @@ export interface WebCallbackInput {
 }
 
 /** Completes WeChat's redirect. Returns where the H5 login page should continue (`next`). */
-export async function completeWebCallback(deps: WebLoginDeps, input: WebCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean }> {
+export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean }> {
   const appid = requireConfigured(deps);
+  const { door } = deps;
   const at = now(deps);
   // The state must be the one this browser started (login CSRF), known and fresh…
-  if (!sameState(input.state, input.cookieState)) throw new AppError('web_login_state_invalid');
+  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
   const state = input.state!;
-  const record = await wrapStore(() => deps.store.getRecord(loginRecordId(state)));
+  const record = await wrapStore(() => deps.store.getRecord(loginRecordId(door, state)));
   const expiresAt = typeof record?.value.expiresAt === 'string' ? new Date(record.value.expiresAt) : null;
   if (!record || record.value.handoff || record.value.taken) {
-    if (record) throw new AppError('web_login_state_used');
-    throw new AppError('web_login_state_invalid');
+    if (record) throw new AppError(door.errors.stateUsed);
+    throw new AppError(door.errors.stateInvalid);
   }
-  if (!expiresAt || expiresAt.getTime() <= at.getTime()) throw new AppError('web_login_state_invalid');
+  if (!expiresAt || expiresAt.getTime() <= at.getTime()) throw new AppError(door.errors.stateInvalid);
   // …and used once: a replayed callback (back button, reload, a copied URL) stops here.
   try {
-    await deps.store.claim(`web-state-used:${sha256Hex(state)}`, expiresAt);
+    await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, expiresAt);
   } catch (error) {
-    if (error instanceof DuplicateKeyError) throw new AppError('web_login_state_used');
+    if (error instanceof DuplicateKeyError) throw new AppError(door.errors.stateUsed);
     throw fromWechatError(error) ?? error;
   }
-  // A refused authorization may come back with the state only (older documentation).
-  if (!input.code || !/^[A-Za-z0-9_-]{1,256}$/.test(input.code)) throw new AppError('code_invalid');
+  // A refused authorization comes back with the state only (用户禁止授权 → no code).
+  if (!input.code) throw new AppError(door.errors.denied);
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(input.code)) throw new AppError('code_invalid');
 
   let wx: OAuthAccessToken;
   try {
@@ -134,8 +158,8 @@ export async function completeWebCallback(deps: WebLoginDeps, input: WebCallback
     const seed = await seedForNewAccount(deps, appid, wx);
     const unionid = wx.unionid ?? seed.unionid;
     const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, seed.profile, at);
-    const { token, session } = await deps.sessions.create(user.id, 'web-qr');
-    const id = loginRecordId(state);
+    const { token, session } = await deps.sessions.create(user.id, door.via);
+    const id = loginRecordId(door, state);
     const handoff = {
       handoff: deps.sealer.seal(token, id),
       userId: user.id,
@@ -143,8 +167,8 @@ export async function completeWebCallback(deps: WebLoginDeps, input: WebCallback
       sessionExpiresAt: session.expiresAt.toISOString(),
       expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString(),
     };
-    if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version))) throw new AppError('web_login_state_used');
-    deps.logger.log('info', 'auth.web.login', { userId: user.id, isNewUser, unionid: !!unionid });
+    if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version))) throw new AppError(door.errors.stateUsed);
+    deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
     const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
     return { state, next: next ?? DEFAULT_NEXT, isNewUser };
   } catch (error) {
@@ -158,19 +182,21 @@ export async function completeWebCallback(deps: WebLoginDeps, input: WebCallback
  * userinfo call does not fail the login — the person fills in the profile later.
  */
 async function seedForNewAccount(
-  deps: WebLoginDeps,
+  deps: OAuthLoginDeps,
   appid: string,
   wx: OAuthAccessToken,
 ): Promise<{ profile: { nickname: string | null; avatarUrl: string | null }; unionid: string | null }> {
   const none = { profile: { nickname: null, avatarUrl: null }, unionid: null };
   if (await deps.store.getIdentity(openidKey(appid, wx.openid))) return none;
   if (wx.unionid && (await deps.store.getIdentity(unionidKey(wx.unionid)))) return none;
+  // snsapi_base grants the openid only: sns/userinfo would answer 48001.
+  if (wx.scope === 'snsapi_base') return none;
   try {
     const info = await deps.getUserInfo(wx.accessToken, wx.openid);
     if (info.openid !== wx.openid) return none;
     return { profile: seedProfile({ nickName: info.nickname ?? undefined, avatarUrl: httpsAvatar(info.headimgurl) }), unionid: info.unionid };
   } catch (error) {
-    deps.logger.log('warn', 'auth.web.userinfo_skipped', { error });
+    deps.logger.log('warn', `auth.${deps.door.name}.userinfo_skipped`, { error });
     return none;
   }
 }
@@ -187,7 +213,7 @@ function httpsAvatar(url: string | null): string | undefined {
   }
 }
 
-export interface WebHandoffResult {
+export interface OAuthHandoffResult {
   token: string;
   expiresAt: Date;
   user: UserRecord;
@@ -195,24 +221,25 @@ export interface WebHandoffResult {
 }
 
 /** The browser that started the login takes its session token, once, within 60 s. */
-export async function takeWebHandoff(deps: WebLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<WebHandoffResult> {
+export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<OAuthHandoffResult> {
   requireConfigured(deps);
-  if (!sameState(input.state, input.cookieState)) throw new AppError('web_login_state_invalid');
-  const id = loginRecordId(input.state);
+  const { door } = deps;
+  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
+  const id = loginRecordId(door, input.state);
   const record = await wrapStore(() => deps.store.getRecord(id));
   const value = (record?.value ?? {}) as { handoff?: { kid: string; data: string }; userId?: string; isNewUser?: boolean; sessionExpiresAt?: string; expiresAt?: string; taken?: boolean };
-  if (value.taken) throw new AppError('web_login_state_used');
+  if (value.taken) throw new AppError(door.errors.stateUsed);
   // unknown, or the callback has not happened (yet)
-  if (!record || !value.handoff) throw new AppError('web_login_state_invalid');
-  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError('web_login_state_invalid');
+  if (!record || !value.handoff) throw new AppError(door.errors.stateInvalid);
+  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
   // Exactly one taker wins the version; the sealed token is overwritten at the same time.
   if (!(await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true }, record.version)))) {
-    throw new AppError('web_login_state_used');
+    throw new AppError(door.errors.stateUsed);
   }
   const token = deps.sealer.open(value.handoff, id);
   const user = await wrapStore(() => deps.store.getUser(value.userId!));
   const current = user?.mergedInto ? await wrapStore(() => deps.store.getUser(user.mergedInto!)) : user;
-  if (!current) throw new AppError('web_login_state_invalid');
+  if (!current) throw new AppError(door.errors.stateInvalid);
   return { token, expiresAt: new Date(value.sessionExpiresAt!), user: current, isNewUser: !!value.isNewUser };
 }
 

@@ -1,0 +1,102 @@
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { z } from 'zod';
+import { AppError, fromWechatError } from '../../errors.js';
+import { readJson } from '../../http/json.js';
+import { toLoginResponse } from '../../users/profile.js';
+import { completeOAuthCallback, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
+
+/** The H5 login page (history router), which finishes the handoff or shows the error. */
+export const H5_LOGIN_PAGE = '/pages/login/index';
+
+/**
+ * Everything a door's HTTP surface is named after, from its name (`web`, `oa`):
+ *   routes       /api/auth/<name>/{start path, callback, session}
+ *   cookie       wx_<name>_state (HttpOnly, path /api/auth/<name>): binds the state to the browser
+ *   login page   /pages/login/index?<name>_login=<state> | ?<name>_login_error=<code>
+ */
+export function doorNames(door: OAuthDoor) {
+  return {
+    cookie: `wx_${door.name}_state`,
+    basePath: `/api/auth/${door.name}`,
+    handoffParam: `${door.name}_login`,
+    errorParam: `${door.name}_login_error`,
+  };
+}
+
+export interface OAuthRouteDeps extends OAuthLoginDeps {
+  /** PUBLIC_BASE_URL: the API's public origin; null = the request's own origin */
+  publicBaseUrl: string | null;
+  production: boolean;
+}
+
+const SessionBody = z.object({ state: z.string().regex(/^[A-Za-z0-9]{1,128}$/, 'must be the login state from the login page URL') });
+
+function isSecure(c: Context, production: boolean): boolean {
+  return production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+}
+
+function cookieOptions(c: Context, production: boolean, path: string, maxAge?: number) {
+  return { httpOnly: true, sameSite: 'Lax' as const, path, ...(maxAge === undefined ? {} : { maxAge }), secure: isSecure(c, production) };
+}
+
+/** A browser navigation never gets a JSON error page: it goes back to the login page with a code. */
+function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
+  const known = error instanceof AppError ? error : fromWechatError(error);
+  const event = `auth.${deps.door.name}.failed`;
+  if (!known) deps.logger.log('error', event, { path: c.req.path, error });
+  else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
+  const code = known?.code ?? 'internal_error';
+  return c.redirect(`${H5_LOGIN_PAGE}?${doorNames(deps.door).errorParam}=${code}`, 302);
+}
+
+function noStore(c: Context) {
+  c.header('cache-control', 'no-store');
+  c.header('referrer-policy', 'no-referrer');
+}
+
+/**
+ * A door's three endpoints. `startPath` is where the H5 page sends the browser (`?next=`, and
+ * `?scope=` where the door has several scopes); WeChat redirects back to `/callback`; the login
+ * page collects the session with `POST /session {state}`.
+ */
+export function oauthRoutes(deps: OAuthRouteDeps, startPath: string) {
+  const names = doorNames(deps.door);
+  return new Hono()
+    .get(startPath, async (c) => {
+      noStore(c);
+      try {
+        const origin = deps.publicBaseUrl ?? new URL(c.req.url).origin;
+        const { state, authorizeUrl } = await startOAuthLogin(deps, {
+          redirectUri: `${origin}${names.basePath}/callback`,
+          next: c.req.query('next'),
+          scope: c.req.query('scope'),
+        });
+        setCookie(c, names.cookie, state, cookieOptions(c, deps.production, names.basePath, STATE_TTL_MS / 1000));
+        return c.redirect(authorizeUrl, 302);
+      } catch (error) {
+        return toLoginPage(c, error, deps);
+      }
+    })
+    .get('/callback', async (c) => {
+      noStore(c);
+      try {
+        const { state, next } = await completeOAuthCallback(deps, {
+          code: c.req.query('code'),
+          state: c.req.query('state'),
+          cookieState: getCookie(c, names.cookie),
+        });
+        const query = new URLSearchParams({ [names.handoffParam]: state });
+        if (next !== DEFAULT_NEXT) query.set('next', next);
+        return c.redirect(`${H5_LOGIN_PAGE}?${query}`, 302);
+      } catch (error) {
+        return toLoginPage(c, error, deps);
+      }
+    })
+    .post('/session', async (c) => {
+      const { state } = await readJson(c, SessionBody);
+      const result = await takeOAuthHandoff(deps, { state, cookieState: getCookie(c, names.cookie) });
+      deleteCookie(c, names.cookie, cookieOptions(c, deps.production, names.basePath));
+      return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
+    });
+}
