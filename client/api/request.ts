@@ -293,28 +293,24 @@ export interface RequestOptions {
 /** One API call. With auth, a 401 leads to one new session and exactly one retry. */
 export async function request<T>({ method = 'GET', path, data, auth = true }: RequestOptions): Promise<T> {
   if (!auth) return rawRequest<T>({ method, path, data });
+  return withSession((token) => rawRequest<T>({ method, path, data, token }));
+}
+
+/** Sends with a session; a 401 drops that token, gets ONE new session (shared) and retries once. */
+async function withSession<T>(send: (token: string) => Promise<T>): Promise<T> {
   const token = await ensureSession();
   try {
-    return await rawRequest<T>({ method, path, data, token });
+    return await send(token);
   } catch (error) {
     if (!isUnauthorized(error)) throw error;
     dropToken(token);
-    const fresh = await ensureSession();
-    return rawRequest<T>({ method, path, data, token: fresh });
+    return send(await ensureSession());
   }
 }
 
 /** uni.uploadFile through the same session handling (field name `file`). */
-export async function upload<T>(path: string, filePath: string, name = 'file'): Promise<T> {
-  const token = await ensureSession();
-  try {
-    return await rawUpload<T>({ path, filePath, name, token });
-  } catch (error) {
-    if (!isUnauthorized(error)) throw error;
-    dropToken(token);
-    const fresh = await ensureSession();
-    return rawUpload<T>({ path, filePath, name, token: fresh });
-  }
+export function upload<T>(path: string, filePath: string, name = 'file'): Promise<T> {
+  return withSession((token) => rawUpload<T>({ path, filePath, name, token }));
 }
 
 /** Avatars the API stores come back as a path on the API origin (`/api/avatars/…`). */

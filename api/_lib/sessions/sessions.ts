@@ -1,5 +1,6 @@
 import { generateToken, sha256Hex } from '../crypto/tokens.js';
 import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+import { currentUser } from '../users/accounts.js';
 
 /**
  * Sessions in the shape of Lucia v3 / The Copenhagen Book: a random token goes to the client once,
@@ -29,7 +30,7 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
       const [session, found] = await store.getSessionAndUser(sha256Hex(token));
       if (!session) return { session: null, user: null };
       // A session created while its account was being merged follows the account.
-      const user = found?.mergedInto ? await store.getUser(found.mergedInto) : found;
+      const user = await currentUser(store, found);
       if (!user) {
         await store.deleteSession(session.id);
         return { session: null, user: null };

@@ -23,12 +23,24 @@ export interface ResolvedAccount {
   isNewUser: boolean;
 }
 
+export interface ProfileSeed {
+  nickname: string | null;
+  avatarUrl: string | null;
+}
+
+/**
+ * Finds or creates the account behind a WeChat identity. `seed` only fills a brand-new account; as a
+ * function it is called only for a person seen through no door yet (e.g. to fetch sns/userinfo),
+ * found out from the reads the resolution makes anyway.
+ */
 export async function resolveAccount(
   store: Store,
   identity: WechatIdentity,
-  seed: { nickname: string | null; avatarUrl: string | null },
+  seed: ProfileSeed | (() => Promise<ProfileSeed>),
   now: Date,
 ): Promise<ResolvedAccount> {
+  const none: ProfileSeed = { nickname: null, avatarUrl: null };
+  let profile: ProfileSeed = typeof seed === 'function' ? none : seed;
   const key = openidKey(identity.appid, identity.openid);
   const patch = {
     ...(identity.sessionKey !== undefined ? { sessionKey: identity.sessionKey } : {}),
@@ -44,6 +56,7 @@ export async function resolveAccount(
     unionRead = !!identity.unionid;
     const linked = identity.unionid ? await store.getIdentity(unionidKey(identity.unionid)) : null;
     unionHolder = linked?.userId ?? null;
+    if (!linked && typeof seed === 'function') profile = await seed();
     const record: IdentityRecord = {
       key,
       kind: 'oid',
@@ -80,7 +93,7 @@ export async function resolveAccount(
   let user = isNewUser ? null : await store.getUser(userId);
   if (!user) {
     // First login, or a previous attempt stopped between the two writes: create the user now.
-    user = await store.insertUserIfAbsent({ id: userId, nickname: seed.nickname, avatarUrl: seed.avatarUrl, createdAt: now, updatedAt: now });
+    user = await store.insertUserIfAbsent({ id: userId, nickname: profile.nickname, avatarUrl: profile.avatarUrl, createdAt: now, updatedAt: now });
   }
   return { user, isNewUser };
 }
@@ -127,4 +140,9 @@ export async function mergeAccounts(store: Store, fromId: string, intoId: string
     await store.insertUserIfAbsent({ ...from, id: intoId, mergedInto: null });
   }
   if (from) await store.updateUser(fromId, { mergedInto: intoId }, now);
+}
+
+/** The account a user record stands for now: itself, or the survivor it was merged into. */
+export async function currentUser(store: Store, user: UserRecord | null): Promise<UserRecord | null> {
+  return user?.mergedInto ? store.getUser(user.mergedInto) : user;
 }

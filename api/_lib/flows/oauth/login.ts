@@ -6,7 +6,7 @@ import { AppError, fromWechatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
-import { openidKey, resolveAccount, unionidKey } from '../../users/accounts.js';
+import { currentUser, resolveAccount, type ProfileSeed } from '../../users/accounts.js';
 import { seedProfile, WECHAT_AVATAR_HOSTS } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
@@ -155,9 +155,8 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   }
 
   try {
-    const seed = await seedForNewAccount(deps, appid, wx);
-    const unionid = wx.unionid ?? seed.unionid;
-    const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, seed.profile, at);
+    const { unionid } = wx;
+    const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
     const { token, session } = await deps.sessions.create(user.id, door.via);
     const id = loginRecordId(door, state);
     const handoff = {
@@ -177,24 +176,18 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
 }
 
 /**
- * sns/userinfo only for a person we do not know yet (neither this openid nor their unionid):
- * the nickname/avatar seed a new account and never overwrite an existing one. A failing
- * userinfo call does not fail the login — the person fills in the profile later.
+ * sns/userinfo, called by resolveAccount only for a person we do not know yet (neither this openid
+ * nor their unionid): the nickname/avatar seed a new account and never overwrite an existing one.
+ * A failing userinfo call does not fail the login — the person fills in the profile later.
  */
-async function seedForNewAccount(
-  deps: OAuthLoginDeps,
-  appid: string,
-  wx: OAuthAccessToken,
-): Promise<{ profile: { nickname: string | null; avatarUrl: string | null }; unionid: string | null }> {
-  const none = { profile: { nickname: null, avatarUrl: null }, unionid: null };
-  if (await deps.store.getIdentity(openidKey(appid, wx.openid))) return none;
-  if (wx.unionid && (await deps.store.getIdentity(unionidKey(wx.unionid)))) return none;
+async function seedFromUserInfo(deps: OAuthLoginDeps, wx: OAuthAccessToken): Promise<ProfileSeed> {
+  const none = { nickname: null, avatarUrl: null };
   // snsapi_base grants the openid only: sns/userinfo would answer 48001.
   if (wx.scope === 'snsapi_base') return none;
   try {
     const info = await deps.getUserInfo(wx.accessToken, wx.openid);
     if (info.openid !== wx.openid) return none;
-    return { profile: seedProfile({ nickName: info.nickname ?? undefined, avatarUrl: httpsAvatar(info.headimgurl) }), unionid: info.unionid };
+    return seedProfile({ nickName: info.nickname ?? undefined, avatarUrl: httpsAvatar(info.headimgurl) });
   } catch (error) {
     deps.logger.log('warn', `auth.${deps.door.name}.userinfo_skipped`, { error });
     return none;
@@ -237,8 +230,7 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
     throw new AppError(door.errors.stateUsed);
   }
   const token = deps.sealer.open(value.handoff, id);
-  const user = await wrapStore(() => deps.store.getUser(value.userId!));
-  const current = user?.mergedInto ? await wrapStore(() => deps.store.getUser(user.mergedInto!)) : user;
+  const current = await wrapStore(async () => currentUser(deps.store, await deps.store.getUser(value.userId!)));
   if (!current) throw new AppError(door.errors.stateInvalid);
   return { token, expiresAt: new Date(value.sessionExpiresAt!), user: current, isNewUser: !!value.isNewUser };
 }
