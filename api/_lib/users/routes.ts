@@ -49,9 +49,9 @@ export function meRoutes(deps: MeDeps) {
         patch.nickname = nickname;
       }
       if (body.avatarUrl !== undefined) {
-        if (isAnonymousAvatar(body.avatarUrl)) throw new AppError('avatar_not_allowed');
-        // Only the caller's own upload or a WeChat avatar host; another user's image is refused.
-        patch.avatarUrl = await chooseAvatar(deps.store, c.var.user, body.avatarUrl, [new URL(c.req.url).origin], isWechatAvatarUrl);
+        // Only the caller's own upload or a (non-anonymous) WeChat avatar; another user's image is refused.
+        const wechatAvatar = (url: string) => isWechatAvatarUrl(url) && !isAnonymousAvatar(url);
+        patch.avatarUrl = await chooseAvatar(deps.store, c.var.user, body.avatarUrl, [new URL(c.req.url).origin], wechatAvatar);
       }
       const user = patch.avatarUrl !== undefined
         ? await updateProfileWithAvatar(deps.store, c.var.user.id, { ...patch, avatarUrl: patch.avatarUrl }, new Date())
