@@ -67,7 +67,7 @@ export async function deleteOwnedAvatar(store: Store, user: UserRecord | null): 
 }
 
 const LOCK_MS = 10_000;
-const LOCK_WAIT_MS = 5_000;
+const LOCK_WAIT_MS = 8_000;
 
 /**
  * Avatar changes of one user run one at a time (a lock record shared by every instance), so the
@@ -79,6 +79,7 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
   const owner = randomBytes(8).toString('hex');
   const deadline = Date.now() + LOCK_WAIT_MS;
   let version: number;
+  let waited = 0;
   for (;;) {
     const rec = await store.getRecord(id);
     const held = rec && typeof rec.value.until === 'number' && rec.value.until > Date.now();
@@ -90,7 +91,9 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
       continue;
     }
     if (Date.now() > deadline) throw new AppError('too_many_requests', '头像正在更新，请稍后再试');
-    await new Promise((r) => setTimeout(r, 10 + Math.floor(Math.random() * 20)));
+    // Jittered back-off: waiters must not crowd the store the holder is writing to.
+    waited++;
+    await new Promise((r) => setTimeout(r, Math.min(200, 15 * waited) + Math.floor(Math.random() * 30)));
   }
   try {
     return await run();
@@ -103,11 +106,10 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
  * Sets the user's avatar and deletes the uploaded image it replaces (when that image is theirs).
  * `next` is a canonical own path or a WeChat avatar URL — the caller has checked it.
  */
-async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date, beforeUpdate?: () => Promise<void>): Promise<UserRecord> {
+async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date): Promise<UserRecord> {
   return withAvatarLock(store, userId, async () => {
     const before = await store.getUser(userId);
     if (!before) throw new AppError('unauthorized');
-    await beforeUpdate?.();
     const user = await store.updateUser(userId, patch, now);
     if (!user) throw new AppError('unauthorized');
     if (before.avatarUrl !== patch.avatarUrl) await deleteOwnedAvatar(store, before);
@@ -119,11 +121,14 @@ async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: s
 export async function setUploadedAvatar(store: Store, userId: string, jpeg: Buffer, now: Date): Promise<{ avatarUrl: string; user: UserRecord }> {
   const blobId = randomBytes(16).toString('hex');
   const avatarUrl = `${AVATAR_PATH}${blobId}.jpg`;
-  // The blob is written inside the lock: a request that gives up waiting leaves nothing behind.
-  const user = await replaceAvatar(store, userId, { avatarUrl }, now, () =>
-    store.putBlob({ id: blobId, contentType: 'image/jpeg', data: jpeg, ownerId: userId, createdAt: now }),
-  );
-  return { avatarUrl, user };
+  await store.putBlob({ id: blobId, contentType: 'image/jpeg', data: jpeg, ownerId: userId, createdAt: now });
+  try {
+    return { avatarUrl, user: await replaceAvatar(store, userId, { avatarUrl }, now) };
+  } catch (error) {
+    // Not set as the avatar (lock wait ran out, store trouble): the image must not stay behind.
+    await store.deleteBlob(blobId).catch(() => {});
+    throw error;
+  }
 }
 
 /**
