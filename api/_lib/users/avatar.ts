@@ -84,7 +84,9 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
     const rec = await store.getRecord(id);
     const held = rec && typeof rec.value.until === 'number' && rec.value.until > Date.now();
     if (!held) {
-      if (await store.compareAndSetRecord(id, { owner, until: Date.now() + LOCK_MS }, rec?.version ?? null)) {
+      const until = Date.now() + LOCK_MS;
+      // expiresAt lets a record sweep drop stale locks; a dropped lock is simply free again.
+      if (await store.compareAndSetRecord(id, { owner, until, expiresAt: new Date(until).toISOString() }, rec?.version ?? null)) {
         version = (rec?.version ?? 0) + 1;
         break;
       }
@@ -98,7 +100,7 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
   try {
     return await run();
   } finally {
-    await store.compareAndSetRecord(id, { owner: null, until: 0 }, version).catch(() => false);
+    await store.compareAndSetRecord(id, { owner: null, until: 0, expiresAt: new Date().toISOString() }, version).catch(() => false);
   }
 }
 
