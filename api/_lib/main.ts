@@ -112,14 +112,22 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
  * Production refuses to start without one.
  */
 function devSealKey(config: Config, persistent: boolean): string {
-  if (!persistent) return `dev:${randomBytes(32).toString('base64')}`;
+  // Each generated key gets its own key id: an instance holding a different dev key then reports
+  // seal_key_unknown (clear) instead of failing to authenticate a value under the same id.
+  const generate = () => `dev-${randomBytes(4).toString('hex')}:${randomBytes(32).toString('base64')}`;
+  if (!persistent) return generate();
   const file = join(config.dataDir, 'dev-seal-key');
   try {
     return readFileSync(file, 'utf8').trim();
   } catch {
     mkdirSync(config.dataDir, { recursive: true });
-    const spec = `dev:${randomBytes(32).toString('base64')}`;
-    writeFileSync(file, spec, { mode: 0o600 });
-    return spec;
+    const spec = generate();
+    try {
+      // Exclusive create: of two instances starting at once, one key wins and both use it.
+      writeFileSync(file, spec, { mode: 0o600, flag: 'wx' });
+      return spec;
+    } catch {
+      return readFileSync(file, 'utf8').trim();
+    }
   }
 }
