@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -203,6 +204,21 @@ describe('finding 9 — doctor parses what production parses', () => {
       expect(problems.join('\n')).toMatch(/SESSION_KEY_ENCRYPTION_KEYS: /);
       expect(start).toThrow(ConfigError);
     }
+  });
+
+  it('`npm run doctor` itself: a hex key is ready for production; a short one and a browser door without PUBLIC_BASE_URL are named', () => {
+    const doctor = (env: Record<string, string>) => {
+      const { PATH, HOME } = process.env;
+      const res = spawnSync(join('node_modules', '.bin', 'tsx'), ['scripts/doctor.ts'], { env: { PATH: PATH!, HOME: HOME!, ...env }, encoding: 'utf8', timeout: 60_000 });
+      return { status: res.status, out: res.stdout };
+    };
+    const good = doctor(productionEnv({ SESSION_KEY_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('hex')}` }));
+    expect(good.out).toContain('✓ ready for production');
+    expect(good.status).toBe(0);
+    const bad = doctor(productionEnv({ SESSION_KEY_ENCRYPTION_KEYS: `k1:${randomBytes(31).toString('hex')}`, WECHAT_WEB_APPID: 'wx00000000000000aa', WECHAT_WEB_SECRET: 'b'.repeat(32) }));
+    expect(bad.status).toBe(1);
+    expect(bad.out).toMatch(/✗ SESSION_KEY_ENCRYPTION_KEYS: key "k1" must be 32 random bytes/);
+    expect(bad.out).toMatch(/✗ PUBLIC_BASE_URL is not set/);
   });
 
   it('a hex key opens what it sealed and is the same key as its base64 spelling', () => {
