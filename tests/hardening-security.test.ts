@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -393,6 +393,53 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
     expect((await a.services.store.getRecord(`wechat_token:${a.appid}`))!.value.token).toMatchObject({ kid: 'k2' });
     const onA = await postJson(`${a.apiUrl}/api/me/phone`, { code: await code('phone-k2') }, bearer(tokenOnB));
     expect(onA.status).toBe(200);
+  });
+});
+
+describe('finding 4 — the rotation procedure of docs/DEPLOY.md, step by step', () => {
+  it('add → deploy → switch → remove: every login, decrypt and phone bind works at every step', async () => {
+    const sim = await startStack({ oa: false, env: { SESSION_KEY_ENCRYPTION_KEYS: `x:${key32()}` } });
+    try {
+      const k1 = `k1:${key32()}`;
+      const k2 = `k2:${randomBytes(32).toString('hex')}`;
+      const steps: Array<[string, string, string]> = [
+        ['before', k1, k1],
+        ['add (one instance deployed)', k1, `${k1},${k2}`],
+        ['add (both deployed)', `${k1},${k2}`, `${k1},${k2}`],
+        ['switch (one instance)', `${k1},${k2}`, `${k2},${k1}`],
+        ['switch (both)', `${k2},${k1}`, `${k2},${k1}`],
+        ['remove', k2, k2],
+      ];
+      const call = async (svc: Services, path: string, body: unknown, token?: string) => {
+        const res = await svc.app.request(`http://api.internal${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? bearer(token) : {}) }, body: JSON.stringify(body) });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const encrypt = (sessionKey: string) => {
+        const iv = randomBytes(16);
+        const cipher = createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv);
+        const payload = JSON.stringify({ step: 1, watermark: { appid: sim.appid, timestamp: 1 } });
+        return { encryptedData: Buffer.concat([cipher.update(payload), cipher.final()]).toString('base64'), iv: iv.toString('base64') };
+      };
+      const seen: string[] = [];
+      for (const [name, keysA, keysB] of steps) {
+        const [a, b] = [secondInstance(sim, keysA), secondInstance(sim, keysB)];
+        for (const [first, second] of [[a, b], [b, a]] as const) {
+          const user = `rot-${seen.length}`;
+          const login = await call(first, '/api/auth/mini/login', { code: await simCode(sim, user) });
+          const decrypted = await call(second, '/api/auth/mini/decrypt', encrypt(sim.sim.currentSessionKey(sim.appid, user)!), login.body.token);
+          const phoneCode = (await postJson(`${sim.simUrl}/__sim/mini/phone-code`, { appid: sim.appid, user })).body.code;
+          const phone = await call(second, '/api/me/phone', { code: phoneCode }, login.body.token);
+          seen.push(`${name}: login ${login.status}, decrypt ${decrypted.status}, phone ${phone.status}`);
+        }
+      }
+      // In the "add (one instance deployed)" and "switch (one instance)" steps every instance holds
+      // the sealing key of the other, so nothing answers 503: that is what the order of steps buys.
+      expect(seen).toEqual(steps.flatMap(([name]) => [0, 1].map(() => `${name}: login 200, decrypt 200, phone 200`)));
+      // The access_token was fetched once and followed every key change by re-sealing, never re-fetched.
+      expect(sim.sim.tokens.stableFetches.get(sim.appid)!.normal).toBe(1);
+    } finally {
+      await sim.close();
+    }
   });
 });
 
