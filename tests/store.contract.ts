@@ -402,6 +402,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getBlob(id)).toBeNull();
         await store.deleteBlob(id); // already gone: no-op
       });
+
+      it('keeps the uploader of a blob (null when none was recorded)', async () => {
+        const owned = rid('blob');
+        await store.putBlob({ id: owned, contentType: 'image/jpeg', data: randomBytes(10), ownerId: 'user-1', createdAt: new Date() });
+        expect((await store.getBlob(owned))?.ownerId).toBe('user-1');
+        const legacy = rid('blob');
+        await store.putBlob({ id: legacy, contentType: 'image/jpeg', data: randomBytes(10), createdAt: new Date() });
+        expect((await store.getBlob(legacy))?.ownerId).toBeNull();
+      });
     });
 
     describe('versioned records', () => {

@@ -1,3 +1,5 @@
+import { parseSealKeys, SealKeyError } from './crypto/seal.js';
+
 /**
  * Configuration comes from the environment only. `checkConfig` lists everything wrong at once;
  * in production (Vercel production or NODE_ENV=production) the app refuses to start with it.
@@ -81,6 +83,15 @@ export function checkConfig(config: Config): ConfigCheck {
   if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
+  else {
+    // The very parser the server runs at cold start: doctor and production judge a key alike.
+    try {
+      parseSealKeys(config.sealKeys);
+    } catch (error) {
+      if (!(error instanceof SealKeyError)) throw error;
+      problems.push(`SESSION_KEY_ENCRYPTION_KEYS: ${error.message}`);
+    }
+  }
   // The browser logins are optional; once an AppID is configured it must be complete and real.
   const doors = [
     { app: config.web, env: 'WECHAT_WEB', what: 'Website QR login (微信扫码登录)', errorCode: 'web_login_not_configured', registered: '授权回调域 on the open platform' },
@@ -93,7 +104,9 @@ export function checkConfig(config: Config): ConfigCheck {
     }
     if (!/^wx[0-9a-f]{16}$/.test(door.app.appid)) problems.push(`${door.env}_APPID is not an AppID (wx + 16 hex characters)`);
     if (!/^[0-9a-f]{32}$/.test(door.app.secret)) problems.push(`${door.env}_APPID is set but ${door.env}_SECRET is missing or not a 32-character AppSecret`);
-    if (!config.publicBaseUrl) notes.push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}`);
+    // Without it the redirect_uri follows the request's Host header, which the client chooses:
+    // fine against the local simulator, refused for production (the server will not start).
+    if (!config.publicBaseUrl) problems.push(`PUBLIC_BASE_URL is not set: ${door.what} needs the API's https origin for its redirect_uri (the domain registered as ${door.registered}); without it the redirect_uri follows the request's Host header`);
   }
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);

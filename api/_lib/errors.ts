@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from '../../shared/errors.js';
+import { UnknownSealKeyError } from './crypto/seal.js';
 import { StoreUnavailableError } from './store/types.js';
 import { WechatApiError, WechatUnavailableError } from './wechat/transport.js';
 
@@ -18,6 +19,8 @@ export function fromWechatError(error: unknown): AppError | null {
   const make = (code: ErrorCode) => new AppError(code, undefined, { cause: error });
   if (error instanceof WechatUnavailableError) return make('wechat_unavailable');
   if (error instanceof StoreUnavailableError) return make('store_unavailable');
+  // A value sealed with a key this instance lacks (rotation half-deployed): nothing was spent.
+  if (error instanceof UnknownSealKeyError) return make('seal_key_unknown');
   if (!(error instanceof WechatApiError)) return null;
   switch (error.errcode) {
     case 40029: // invalid code (unknown, expired, or for another appid)

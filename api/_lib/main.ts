@@ -43,7 +43,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const store =
     overrides.store ??
     (config.mongodbUri ? createMongoStore({ uri: config.mongodbUri, dbName: config.mongodbDb }) : new EmbeddedStore({ dir: config.dataDir }));
-  const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store && !config.mongodbUri)));
+  const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
   // Token fetches may go through a fixed-IP relay (WeChat's IP whitelist); other calls go direct.
@@ -77,7 +77,6 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     production: config.production,
     store,
     sessions,
-    sealer,
     logger,
     clock: overrides.clock,
     exchangeCode: (code: string) => oauth2AccessToken(transport, credentials!, code),
@@ -107,18 +106,28 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
 }
 
 /**
- * Outside production a missing key is generated once and kept beside the embedded data, so
- * `npm run dev` works with no setup and survives restarts. Production refuses to start without one.
+ * Outside production a missing key is generated once and kept in the data directory (like the
+ * simulator's secrets), whichever store is used: `npm run dev` works with no setup, survives
+ * restarts, and two dev instances on one MongoDB open each other's sealed values.
+ * Production refuses to start without one.
  */
 function devSealKey(config: Config, persistent: boolean): string {
-  if (!persistent) return `dev:${randomBytes(32).toString('base64')}`;
+  // Each generated key gets its own key id: an instance holding a different dev key then reports
+  // seal_key_unknown (clear) instead of failing to authenticate a value under the same id.
+  const generate = () => `dev-${randomBytes(4).toString('hex')}:${randomBytes(32).toString('base64')}`;
+  if (!persistent) return generate();
   const file = join(config.dataDir, 'dev-seal-key');
   try {
     return readFileSync(file, 'utf8').trim();
   } catch {
     mkdirSync(config.dataDir, { recursive: true });
-    const spec = `dev:${randomBytes(32).toString('base64')}`;
-    writeFileSync(file, spec, { mode: 0o600 });
-    return spec;
+    const spec = generate();
+    try {
+      // Exclusive create: of two instances starting at once, one key wins and both use it.
+      writeFileSync(file, spec, { mode: 0o600, flag: 'wx' });
+      return spec;
+    } catch {
+      return readFileSync(file, 'utf8').trim();
+    }
   }
 }

@@ -9,9 +9,12 @@ export interface AuthVariables {
   token: string;
 }
 
-/** Tokens travel only in `Authorization: Bearer <token>` — never in URLs or cookies. */
+/**
+ * Tokens travel only in `Authorization: Bearer <token>` — never in URLs or cookies. The scheme
+ * name is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same scheme.
+ */
 export function readBearerToken(header: string | undefined): string | null {
-  const match = /^Bearer ([^\s]+)$/.exec(header ?? '');
+  const match = /^Bearer +([^\s]+) *$/i.exec(header ?? '');
   return match ? match[1]! : null;
 }
 

@@ -25,7 +25,7 @@ interface Snapshot {
   users: Record<string, UserRecord>;
   sessions: Record<string, SessionRecord>;
   records?: Record<string, VersionedRecord>;
-  blobs?: Record<string, { id: string; contentType: string; data: string; createdAt: string }>;
+  blobs?: Record<string, { id: string; contentType: string; data: string; ownerId?: string | null; createdAt: string }>;
 }
 
 export class EmbeddedStore implements Store {
@@ -108,7 +108,7 @@ export class EmbeddedStore implements Store {
 
   async getBlob(id: string): Promise<BlobRecord | null> {
     const blob = this.blobs.get(id);
-    return blob ? { ...blob, data: Buffer.from(blob.data) } : null;
+    return blob ? { ...blob, data: Buffer.from(blob.data), ownerId: blob.ownerId ?? null } : null;
   }
 
   async deleteBlob(id: string): Promise<void> {

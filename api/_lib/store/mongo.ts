@@ -84,6 +84,7 @@ interface BlobDoc {
   _id: string;
   contentType: string;
   data: Binary;
+  ownerId?: string | null;
   createdAt: Date;
 }
 
@@ -555,7 +556,7 @@ export class MongoStore implements Store {
     await this.run((db) =>
       db.collection<BlobDoc>('blobs').replaceOne(
         { _id: blob.id },
-        { contentType: blob.contentType, data: new Binary(blob.data), createdAt: blob.createdAt },
+        { contentType: blob.contentType, data: new Binary(blob.data), ownerId: blob.ownerId ?? null, createdAt: blob.createdAt },
         { upsert: true },
       ),
     );
@@ -566,7 +567,7 @@ export class MongoStore implements Store {
       const doc = await db.collection<BlobDoc>('blobs').findOne({ _id: id });
       if (!doc) return null;
       // A copy: the driver's bytes may be a view into a larger response buffer.
-      return { id: doc._id, contentType: doc.contentType, data: Buffer.from(doc.data.value()), createdAt: doc.createdAt };
+      return { id: doc._id, contentType: doc.contentType, data: Buffer.from(doc.data.value()), ownerId: doc.ownerId ?? null, createdAt: doc.createdAt };
     });
   }
 

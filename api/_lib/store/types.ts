@@ -66,6 +66,8 @@ export interface BlobRecord {
   id: string;
   contentType: string;
   data: Buffer;
+  /** the user who uploaded it; only they (or the account they were merged into) may use or delete it. Absent on blobs stored before owners were recorded. */
+  ownerId?: string | null;
   createdAt: Date;
 }
 export type IdentityPatch = Partial<Pick<IdentityRecord, 'sessionKey' | 'unionid'>>;

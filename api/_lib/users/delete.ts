@@ -1,5 +1,5 @@
 import type { Store } from '../store/types.js';
-import { AVATAR_PATH } from './avatar.js';
+import { deleteOwnedAvatar } from './avatar.js';
 
 /**
  * 注销账号: removes the person's identities (with their session_keys), phone, uploaded avatar,
@@ -11,7 +11,7 @@ export async function deleteAccount(store: Store, userId: string): Promise<void>
   const user = await store.getUser(userId);
   await store.deleteUserSessions(userId);
   for (const identity of await store.getUserIdentities(userId)) await store.deleteIdentity(identity.key);
-  const avatar = user?.avatarUrl?.startsWith(AVATAR_PATH) ? user.avatarUrl.slice(AVATAR_PATH.length).replace(/\.jpg$/, '') : null;
-  if (avatar) await store.deleteBlob(avatar);
+  // Only an image this person uploaded is deleted; another user's image is never touched.
+  await deleteOwnedAvatar(store, user);
   await store.deleteUser(userId);
 }

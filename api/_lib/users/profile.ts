@@ -12,10 +12,15 @@ export function normalizeNickname(value: string | null | undefined): string | nu
   return cleaned;
 }
 
+/**
+ * An https URL on a WeChat avatar host, spelled plainly: no user@ part, no port, no backslash,
+ * whitespace or control character (spellings that parsers disagree about are refused outright).
+ */
 export function isWechatAvatarUrl(value: string): boolean {
+  if (/[\\\s\u0000-\u001f\u007f]/.test(value)) return false;
   try {
     const url = new URL(value);
-    return url.protocol === 'https:' && WECHAT_AVATAR_HOSTS.includes(url.hostname);
+    return url.protocol === 'https:' && WECHAT_AVATAR_HOSTS.includes(url.hostname) && !url.username && !url.password && !url.port && value.startsWith(`https://${url.hostname}/`);
   } catch {
     return false;
   }

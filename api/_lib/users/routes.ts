@@ -9,7 +9,7 @@ import { readJson } from '../http/json.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
-import { AVATAR_PATH, MAX_AVATAR_BYTES, ownAvatarId, storeAvatar } from './avatar.js';
+import { chooseAvatar, encodeAvatar, MAX_AVATAR_BYTES, setUploadedAvatar, updateProfileWithAvatar } from './avatar.js';
 import { deleteAccount } from './delete.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from './profile.js';
 
@@ -49,12 +49,13 @@ export function meRoutes(deps: MeDeps) {
         patch.nickname = nickname;
       }
       if (body.avatarUrl !== undefined) {
-        const ownId = ownAvatarId(body.avatarUrl, new URL(c.req.url).origin);
-        const own = ownId !== null && (await deps.store.getBlob(ownId)) !== null;
-        if (!(own || isWechatAvatarUrl(body.avatarUrl)) || isAnonymousAvatar(body.avatarUrl)) throw new AppError('avatar_not_allowed');
-        patch.avatarUrl = own ? `${AVATAR_PATH}${ownId}.jpg` : body.avatarUrl;
+        // Only the caller's own upload or a (non-anonymous) WeChat avatar; another user's image is refused.
+        const wechatAvatar = (url: string) => isWechatAvatarUrl(url) && !isAnonymousAvatar(url);
+        patch.avatarUrl = await chooseAvatar(deps.store, c.var.user, body.avatarUrl, [new URL(c.req.url).origin], wechatAvatar);
       }
-      const user = await deps.store.updateUser(c.var.user.id, patch, new Date());
+      const user = patch.avatarUrl !== undefined
+        ? await updateProfileWithAvatar(deps.store, c.var.user.id, { ...patch, avatarUrl: patch.avatarUrl }, new Date())
+        : await deps.store.updateUser(c.var.user.id, patch, new Date());
       if (!user) throw new AppError('unauthorized');
       return c.json<MeResponse>({ user: toPublicUser(user) });
     })
@@ -77,12 +78,8 @@ export function meRoutes(deps: MeDeps) {
       } else {
         throw new AppError('unsupported_media_type', '请求体必须是 multipart/form-data 或图片');
       }
-      const now = new Date();
-      const avatarUrl = await storeAvatar(deps.store, bytes, now);
-      const previous = ownAvatarId(c.var.user.avatarUrl ?? '', new URL(c.req.url).origin);
-      const user = await deps.store.updateUser(c.var.user.id, { avatarUrl }, now);
-      if (!user) throw new AppError('unauthorized');
-      if (previous) await deps.store.deleteBlob(previous);
+      // The image it replaces is deleted by the same (per-user serialised) change, if it is theirs.
+      const { avatarUrl, user } = await setUploadedAvatar(deps.store, c.var.user.id, await encodeAvatar(bytes), new Date());
       return c.json({ avatarUrl, user: toPublicUser(user) });
     })
     .post('/me/phone', jsonLimit, auth, async (c) => {

@@ -17,6 +17,10 @@ import { WechatApiError } from './transport.js';
  *   that already returns the new token. Only when it returns the very token that failed is a
  *   force_refresh spent, within WeChat's limits (20 a day, 30 s apart) counted in the record.
  *   42001 (expired) needs only a normal call. The failed WeChat call is retried once.
+ * - Inside one instance the work is single-flight: concurrent callers share one store read and,
+ *   on a cold or rejected token, one stable_token call (the lease only excludes other instances).
+ * - A token sealed with a key this instance does not hold (rotation) is treated as absent and
+ *   fetched again; one sealed with an older key it still holds is re-sealed with the current key.
  */
 export const REFRESH_AHEAD_MS = 10 * 60 * 1000;
 const LEASE_MS = 8_000;
@@ -60,7 +64,16 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
   const sleep = deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const context = `access_token:${deps.appid}`;
 
-  const open = (doc: TokenDoc) => (doc.token ? deps.sealer.open(doc.token, context) : null);
+  /** The stored token, or null when there is none or this instance cannot open it (never a 500). */
+  const open = (doc: TokenDoc): string | null => {
+    if (!doc.token) return null;
+    try {
+      return deps.sealer.open(doc.token, context);
+    } catch (error) {
+      deps.logger.log('warn', 'wechat.token.unreadable', { appid: deps.appid, kid: doc.token.kid, error });
+      return null;
+    }
+  };
   const blank = (): TokenDoc => ({ token: null, expiresAt: 0, leaseOwner: null, leaseUntil: 0, forceDay: '', forceCount: 0, lastForceAt: 0 });
 
   async function fetchWith(force: boolean): Promise<StableToken> {
@@ -88,7 +101,14 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
       const current = open(doc);
       const t = now();
       const usable = current && current !== failed && doc.expiresAt > t;
-      if (usable && doc.expiresAt - t > REFRESH_AHEAD_MS) return current;
+      if (usable && doc.expiresAt - t > REFRESH_AHEAD_MS) {
+        if (doc.token!.kid !== deps.sealer.currentKid && rec) {
+          // Sealed with a key being retired: re-seal with the current one (losing this race is fine).
+          const resealed: TokenDoc = { ...doc, token: deps.sealer.seal(current, context) };
+          await deps.store.compareAndSetRecord(id, resealed as unknown as Record<string, unknown>, rec.version).catch(() => false);
+        }
+        return current;
+      }
       const leased = doc.leaseOwner && doc.leaseOwner !== owner && doc.leaseUntil > t;
       if (leased) {
         if (usable) return current; // someone is refreshing early; the old token still works
@@ -134,16 +154,29 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
     }
   }
 
+  /** The one obtain() this instance is running, shared by every concurrent caller. */
+  let inflight: Promise<string> | null = null;
+  async function shared(failed?: string, expired = false): Promise<string> {
+    const joined = inflight !== null;
+    inflight ??= obtain(failed, expired).finally(() => {
+      inflight = null;
+    });
+    const token = await inflight;
+    // Joined a flight that started before `failed` was refused and it handed that token back:
+    // run our own (once), which knows the token is refused.
+    return joined && failed && token === failed ? shared(failed, expired) : token;
+  }
+
   return {
-    get: () => obtain(),
+    get: () => shared(),
     async withToken(call) {
-      const token = await obtain();
+      const token = await shared();
       try {
         return await call(token);
       } catch (error) {
         if (!(error instanceof WechatApiError) || (error.errcode !== 40001 && error.errcode !== 42001)) throw error;
         deps.logger.log('warn', 'wechat.token.rejected', { appid: deps.appid, errcode: error.errcode });
-        return call(await obtain(token, error.errcode === 42001));
+        return call(await shared(token, error.errcode === 42001));
       }
     },
   };

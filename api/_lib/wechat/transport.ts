@@ -43,7 +43,7 @@ export function createTransport(options: TransportOptions): WechatTransport {
     const started = Date.now();
     let lastError: WechatUnavailableError | undefined;
     for (const base of options.baseUrls) {
-      const url = new URL(path, base);
+      const url = wechatUrl(base, path);
       for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
       const remaining = options.timeoutMs - (Date.now() - started);
       if (remaining <= 0) break;
@@ -96,6 +96,19 @@ export function createTransport(options: TransportOptions): WechatTransport {
     get: (path, query) => call('GET', path, query),
     postJson: (path, query, body) => call('POST', path, query, body),
   };
+}
+
+/**
+ * The URL of `path` under a configured base, keeping the base's own path: a relay at
+ * https://relay.example.com/wechat serves /cgi-bin/stable_token at /wechat/cgi-bin/stable_token
+ * (`new URL('/cgi-bin/…', base)` would silently drop the prefix).
+ */
+export function wechatUrl(base: string, path: string): URL {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+  url.search = '';
+  url.hash = '';
+  return url;
 }
 
 async function readText(response: Response, path: string): Promise<string> {

@@ -18,7 +18,10 @@ export interface DecryptInput {
   signature?: string;
 }
 
-/** Attempts allowed per session per minute: enough for real use, useless for a padding oracle. */
+/**
+ * Attempts allowed per user per minute (across all their sessions — more sessions buy no more
+ * tries): enough for real use, useless for a padding oracle.
+ */
 export const DECRYPT_PER_MINUTE = 10;
 
 /**
@@ -27,8 +30,11 @@ export const DECRYPT_PER_MINUTE = 10;
  * The result is returned to the caller only; it never sets identity fields (openid, unionid, phone).
  */
 export async function decryptForSession(deps: DecryptDeps, session: SessionRecord, input: DecryptInput): Promise<Record<string, unknown>> {
-  await rateLimit(deps, session.id);
   const identity = (await deps.store.getUserIdentities(session.userId)).find((i) => i.kind === 'oid' && i.appid === deps.appid && i.sessionKey);
+  // Sealed with a key this instance lacks (a rotation half-deployed): a configuration error that
+  // spends nothing — another instance, or this one once configured, can still open it.
+  if (identity?.sessionKey && !deps.sealer.knows(identity.sessionKey.kid)) throw new AppError('seal_key_unknown');
+  await rateLimit(deps, session.userId);
   try {
     if (!identity?.sessionKey) throw new DecryptError();
     const sessionKey = deps.sealer.open(identity.sessionKey, openidKey(deps.appid, identity.openid!));
@@ -43,9 +49,9 @@ export async function decryptForSession(deps: DecryptDeps, session: SessionRecor
   }
 }
 
-async function rateLimit(deps: DecryptDeps, sessionId: string): Promise<void> {
+async function rateLimit(deps: DecryptDeps, userId: string): Promise<void> {
   const minute = Math.floor((deps.clock?.() ?? Date.now()) / 60_000);
-  const id = `decrypt_rate:${sessionId}`;
+  const id = `decrypt_rate:user:${userId}`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const rec = await deps.store.getRecord(id);
     const count = rec && rec.value.minute === minute ? Number(rec.value.count) : 0;

@@ -1,6 +1,5 @@
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
-import type { Sealer } from '../../crypto/seal.js';
 import type { ErrorCode } from '../../../../shared/errors.js';
 import { AppError, fromWechatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -18,9 +17,11 @@ import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
  *
  *   start    → a random `state`, remembered 10 minutes, and WeChat's authorize URL
  *   callback → the state is claimed once, the code exchanged (sns/oauth2/access_token), the
- *              account resolved (unionid → the same user as the mini-program), a session created
- *              and its token parked in a sealed one-time handoff record (60 s)
- *   handoff  → the browser that started the login takes the token exactly once
+ *              account resolved (unionid → the same user as the mini-program) and remembered in a
+ *              one-time handoff record (60 s) — the record holds the user id, never a token
+ *   handoff  → the browser that started the login takes it exactly once; only then is the session
+ *              created, so nothing that could become a token is ever stored in `records`, and no
+ *              seal key is involved (two instances with different keys cannot lose a login)
  * WeChat's access_token / refresh_token are used for one sns/userinfo call and then dropped.
  */
 export interface OAuthDoor {
@@ -42,7 +43,6 @@ export interface OAuthLoginDeps {
   openBaseUrl: string;
   store: Store;
   sessions: SessionManager;
-  sealer: Sealer;
   logger: Logger;
   exchangeCode(code: string): Promise<OAuthAccessToken>;
   getUserInfo(accessToken: string, openid: string): Promise<SnsUserInfo>;
@@ -72,8 +72,8 @@ export function safeNext(next: string | undefined | null): string | null {
 /**
  * One versioned record per login attempt, keyed by the state's hash:
  *   v1 { next, expiresAt }                       started (10 minutes)
- *   v2 { handoff: sealed token, …, expiresAt }   callback done (60 s)
- *   v3 { taken: true }                            token collected; nothing secret remains
+ *   v2 { userId, isNewUser, expiresAt }           callback done (60 s); no token, nothing sealed
+ *   v3 { taken: true, expiresAt }                 collected; the session exists only as its hash
  */
 const loginRecordId = (door: OAuthDoor, state: string) => `${door.name}-login:${sha256Hex(state)}`;
 
@@ -131,7 +131,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   const state = input.state!;
   const record = await wrapStore(() => deps.store.getRecord(loginRecordId(door, state)));
   const expiresAt = typeof record?.value.expiresAt === 'string' ? new Date(record.value.expiresAt) : null;
-  if (!record || record.value.handoff || record.value.taken) {
+  if (!record || record.value.userId || record.value.taken) {
     if (record) throw new AppError(door.errors.stateUsed);
     throw new AppError(door.errors.stateInvalid);
   }
@@ -157,15 +157,9 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   try {
     const { unionid } = wx;
     const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
-    const { token, session } = await deps.sessions.create(user.id, door.via);
     const id = loginRecordId(door, state);
-    const handoff = {
-      handoff: deps.sealer.seal(token, id),
-      userId: user.id,
-      isNewUser,
-      sessionExpiresAt: session.expiresAt.toISOString(),
-      expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString(),
-    };
+    // The session itself is created when the handoff is taken: what waits here is only who logged in.
+    const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };
     if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version))) throw new AppError(door.errors.stateUsed);
     deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
     const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
@@ -213,26 +207,33 @@ export interface OAuthHandoffResult {
   isNewUser: boolean;
 }
 
-/** The browser that started the login takes its session token, once, within 60 s. */
+/**
+ * The browser that started the login takes its session, once, within 60 s. The session is created
+ * first (a store failure here leaves the handoff collectable), then exactly one taker wins the
+ * record's next version; a loser's session is deleted again before its token ever leaves the process.
+ */
 export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<OAuthHandoffResult> {
   requireConfigured(deps);
   const { door } = deps;
   if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
   const id = loginRecordId(door, input.state);
   const record = await wrapStore(() => deps.store.getRecord(id));
-  const value = (record?.value ?? {}) as { handoff?: { kid: string; data: string }; userId?: string; isNewUser?: boolean; sessionExpiresAt?: string; expiresAt?: string; taken?: boolean };
+  const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };
   if (value.taken) throw new AppError(door.errors.stateUsed);
   // unknown, or the callback has not happened (yet)
-  if (!record || !value.handoff) throw new AppError(door.errors.stateInvalid);
+  if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
   if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
-  // Exactly one taker wins the version; the sealed token is overwritten at the same time.
-  if (!(await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true }, record.version)))) {
-    throw new AppError(door.errors.stateUsed);
-  }
-  const token = deps.sealer.open(value.handoff, id);
   const current = await wrapStore(async () => currentUser(deps.store, await deps.store.getUser(value.userId!)));
   if (!current) throw new AppError(door.errors.stateInvalid);
-  return { token, expiresAt: new Date(value.sessionExpiresAt!), user: current, isNewUser: !!value.isNewUser };
+  const { token, session } = await wrapStore(() => deps.sessions.create(current.id, door.via));
+  let won = false;
+  try {
+    won = await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true, expiresAt: value.expiresAt }, record.version));
+  } finally {
+    if (!won) await deps.sessions.invalidate(token).catch(() => {});
+  }
+  if (!won) throw new AppError(door.errors.stateUsed);
+  return { token, expiresAt: session.expiresAt, user: current, isNewUser: !!value.isNewUser };
 }
 
 async function wrapStore<T>(run: () => Promise<T>): Promise<T> {
