@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { AVATAR_PATH, MAX_AVATAR_BYTES, ownAvatarId, storeAvatar } from './avatar.js';
+import { saveProfile } from './accounts.js';
 import { deleteAccount } from './delete.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from './profile.js';
 
@@ -54,7 +55,7 @@ export function meRoutes(deps: MeDeps) {
         if (!(own || isWechatAvatarUrl(body.avatarUrl)) || isAnonymousAvatar(body.avatarUrl)) throw new AppError('avatar_not_allowed');
         patch.avatarUrl = own ? `${AVATAR_PATH}${ownId}.jpg` : body.avatarUrl;
       }
-      const user = await deps.store.updateUser(c.var.user.id, patch, new Date());
+      const user = await saveProfile(deps.store, c.var.user, patch, new Date());
       if (!user) throw new AppError('unauthorized');
       return c.json<MeResponse>({ user: toPublicUser(user) });
     })
@@ -80,7 +81,7 @@ export function meRoutes(deps: MeDeps) {
       const now = new Date();
       const avatarUrl = await storeAvatar(deps.store, bytes, now);
       const previous = ownAvatarId(c.var.user.avatarUrl ?? '', new URL(c.req.url).origin);
-      const user = await deps.store.updateUser(c.var.user.id, { avatarUrl }, now);
+      const user = await saveProfile(deps.store, c.var.user, { avatarUrl }, now);
       if (!user) throw new AppError('unauthorized');
       if (previous) await deps.store.deleteBlob(previous);
       return c.json({ avatarUrl, user: toPublicUser(user) });

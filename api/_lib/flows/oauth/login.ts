@@ -157,7 +157,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   try {
     const { unionid } = wx;
     const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
-    const { token, session } = await deps.sessions.create(user.id, door.via);
+    const { token, session } = await deps.sessions.create(user, door.via);
     const id = loginRecordId(door, state);
     const handoff = {
       handoff: deps.sealer.seal(token, id),
