@@ -3,19 +3,22 @@ import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { DuplicateKeyError, type IdentityRecord, type Store } from '../api/_lib/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
-/** A store whose first insertIdentity for an openid loses a race: another writer links the key first. */
+/**
+ * A store whose first identity insert for a new person loses a race: another writer (a concurrent
+ * first login of the same person) links the same keys to its own user first.
+ */
 function racingStore(inner: Store, competitorUserId: string): Store {
   let raced = false;
   return new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === 'insertIdentity') {
-        return async (identity: IdentityRecord) => {
-          if (!raced && identity.kind === 'oid') {
+      if (prop === 'insertIdentities') {
+        return async (identities: IdentityRecord[]) => {
+          if (!raced) {
             raced = true;
-            await target.insertIdentity({ ...identity, userId: competitorUserId });
-            throw new DuplicateKeyError(identity.key);
+            for (const identity of identities) await target.insertIdentity({ ...identity, userId: competitorUserId, user: undefined });
+            throw new DuplicateKeyError(identities[0]!.key);
           }
-          return target.insertIdentity(identity);
+          return target.insertIdentities(identities);
         };
       }
       const value = Reflect.get(target, prop, receiver);
@@ -43,6 +46,20 @@ describe('one person, one account', () => {
     expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
     expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
   });
+
+  it('50 parallel first logins without a unionid (one upsert each) create exactly one user', async () => {
+    const unbound = await startStack({ openPlatformId: null });
+    try {
+      const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(unbound, 'crowd')));
+      const results = await Promise.all(codes.map((code) => postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code })));
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(await unbound.services.store.stats()).toEqual({ users: 1, identities: 1, sessions: 50, claims: 0 });
+      expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
+      expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+    } finally {
+      await unbound.close();
+    }
+  });
 });
 
 describe('a duplicate-key error from the store', () => {
@@ -63,12 +80,14 @@ describe('a duplicate-key error from the store', () => {
     }
   });
 
-  it('a database outage is a 503, not a crash', async () => {
+  // No database write happens before jscode2session any more (the code claim is gone, see
+  // docs/API.md): a store outage is met on the first identity write, after WeChat answered.
+  it('a database outage is a 503, not a crash, and nothing is written', async () => {
     const inner = new EmbeddedStore({ dir: null });
     const { StoreUnavailableError } = await import('../api/_lib/store/types.js');
     const down = new Proxy(inner, {
       get(target, prop) {
-        if (prop === 'claim') return async () => { throw new StoreUnavailableError('connection refused'); };
+        if (typeof prop === 'string' && /^(update|upsert|insert)/.test(prop)) return async () => { throw new StoreUnavailableError('connection refused'); };
         const value = Reflect.get(target, prop);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -78,7 +97,8 @@ describe('a duplicate-key error from the store', () => {
       const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'outage') });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('store_unavailable');
-      expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(0);
+      expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(1);
+      expect(await inner.stats()).toEqual({ users: 0, identities: 0, sessions: 0, claims: 0 });
     } finally {
       await stack.close();
     }
