@@ -40,11 +40,22 @@ describe('one person, one account', () => {
     const results = await Promise.all(codes.map((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     const after = await stack.services.store.stats();
-    expect(after.users - before.users).toBe(1);
+    // A new account is born as the copy on its identities; its user record comes with the first change.
+    expect(after.users - before.users).toBe(0);
     expect(after.identities - before.identities).toBe(2); // oid:<appid>:<openid> and uid:<unionid>
     expect(after.sessions - before.sessions).toBe(50);
-    expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
+    const ids = new Set(results.map((r) => r.body.user.id));
+    expect(ids.size).toBe(1);
     expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+    // 50 devices changing the profile at once write one user record, and every session sees it.
+    const patched = await Promise.all(
+      results.map((r, i) => fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ avatarUrl: `https://thirdwx.qlogo.cn/mmopen/vi_32/a${i}/132` }) })),
+    );
+    expect(patched.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect((await stack.services.store.stats()).users - before.users).toBe(1);
+    const stored = (await stack.services.store.getUser([...ids][0]!))!.avatarUrl;
+    const seen = await Promise.all(results.map(async (r) => (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${r.body.token}` } })).json()).user.avatarUrl));
+    expect(new Set(seen)).toEqual(new Set([stored]));
   });
 
   it('50 parallel first logins without a unionid (one upsert each) create exactly one user', async () => {
@@ -53,7 +64,7 @@ describe('one person, one account', () => {
       const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(unbound, 'crowd')));
       const results = await Promise.all(codes.map((code) => postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code })));
       expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-      expect(await unbound.services.store.stats()).toEqual({ users: 1, identities: 1, sessions: 50, claims: 0 });
+      expect(await unbound.services.store.stats()).toEqual({ users: 0, identities: 1, sessions: 50, claims: 0 });
       expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
       expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
     } finally {

@@ -221,6 +221,9 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getIdentity(a.key)).toEqual({ ...a, user: changed });
         expect(await store.getIdentity(b.key)).toEqual({ ...b, user: changed });
         expect(await store.getIdentity(other.key)).toEqual(other);
+        // An older change arriving late does not overwrite a newer copy.
+        await store.setUserSnapshot({ ...user, nickname: 'Stale', updatedAt: at('2026-05-01T00:00:00.000Z') });
+        expect((await store.getIdentity(a.key))?.user).toEqual(changed);
       });
 
       it('lists, reassigns (only from the expected owner) and deletes identities', async () => {
@@ -291,6 +294,25 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         const plain = makeUser();
         await store.insertUserIfAbsent(plain);
         expect(await store.updateUser(plain.id, { phone }, now)).toEqual({ ...plain, phone, updatedAt: now });
+      });
+
+      it('a user known only by the copy on its identities: getUser returns it, updateUser writes the record', async () => {
+        const user = makeUser({ nickname: 'Copy' });
+        const identity = makeIdentity({ userId: user.id, user });
+        await store.insertIdentity(identity);
+        const before = (await store.stats()).users;
+        expect(await store.getUser(user.id)).toEqual(user);
+        const now = at('2026-04-05T06:07:08.912Z');
+        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.updateUser(user.id, { avatarUrl: null }, now)));
+        expect(errors).toEqual([]);
+        for (const v of values) expect(v).toEqual({ ...user, avatarUrl: null, updatedAt: now });
+        expect((await store.stats()).users - before).toBe(1);
+        expect(await store.getUser(user.id)).toEqual({ ...user, avatarUrl: null, updatedAt: now });
+        // A copy on an identity of ANOTHER user (moved by a merge) does not stand for this one.
+        const moved = makeUser();
+        await store.insertIdentity(makeIdentity({ userId: rid('u'), user: moved }));
+        expect(await store.getUser(moved.id)).toBeNull();
+        expect(await store.updateUser(moved.id, { nickname: 'x' }, now)).toBeNull();
       });
 
       it('deleteUser removes the user', async () => {

@@ -89,6 +89,8 @@ export class EmbeddedStore implements Store {
     for (const map of [this.identities, this.sessions] as Map<string, IdentityRecord | SessionRecord>[]) {
       for (const [key, record] of map) {
         if (record.userId !== user.id) continue;
+        // Never over a newer copy: of two racing profile changes the later one stays.
+        if (record.user?.id === user.id && record.user.updatedAt.getTime() > user.updatedAt.getTime()) continue;
         map.set(key, { ...record, user: clone(user) });
         changed = true;
       }
@@ -142,7 +144,13 @@ export class EmbeddedStore implements Store {
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
-    return clone(this.users.get(id) ?? null);
+    return clone(this.users.get(id) ?? this.userCopy(id));
+  }
+
+  /** A user whose record is not written yet is known by the copy on its identities (types.ts). */
+  private userCopy(id: string): UserRecord | null {
+    for (const identity of this.identities.values()) if (identity.userId === id && identity.user?.id === id) return identity.user;
+    return null;
   }
 
   async insertUserIfAbsent(user: UserRecord): Promise<UserRecord> {
@@ -154,9 +162,10 @@ export class EmbeddedStore implements Store {
   }
 
   async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
-    const current = this.users.get(id);
+    // First change of an account known only by its copy: the record starts from the copy.
+    const current = this.users.get(id) ?? this.userCopy(id);
     if (!current) return null;
-    const next = { ...current, ...patch, updatedAt: now };
+    const next = clone({ ...current, ...patch, updatedAt: now });
     this.users.set(id, next);
     this.persist();
     return clone(next);

@@ -500,8 +500,10 @@ export class MongoStore implements Store {
   async setUserSnapshot(user: UserRecord): Promise<void> {
     await this.run(async (db) => {
       const snapshot = toSnapshot(user);
-      await this.identities(db).updateMany({ userId: user.id }, { $set: { user: snapshot } });
-      await this.sessions(db).updateMany({ userId: user.id }, { $set: { user: snapshot } });
+      // Never over a newer copy: of two racing profile changes the later one stays.
+      const filter = { userId: user.id, $or: [{ user: null }, { 'user.id': { $ne: user.id } }, { 'user.updatedAt': { $lte: user.updatedAt } }] };
+      await this.identities(db).updateMany(filter, { $set: { user: snapshot } });
+      await this.sessions(db).updateMany(filter, { $set: { user: snapshot } });
     });
   }
 
@@ -531,8 +533,14 @@ export class MongoStore implements Store {
   async getUser(id: string): Promise<UserRecord | null> {
     return this.run(async (db) => {
       const doc = await this.users(db).findOne({ _id: id });
-      return doc ? toUser(doc) : null;
+      return doc ? toUser(doc) : this.userCopy(db, id);
     });
+  }
+
+  /** A user whose record is not written yet is known by the copy on its identities (types.ts). */
+  private async userCopy(db: Db, id: string): Promise<UserRecord | null> {
+    const carrier = await this.identities(db).findOne({ userId: id, 'user.id': id });
+    return carrier?.user ? fromSnapshot(carrier.user) : null;
   }
 
   async deleteUser(id: string): Promise<void> {
@@ -564,8 +572,19 @@ export class MongoStore implements Store {
   async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
     return this.run(async (db) => {
       const set: Partial<UserDoc> = { ...userFields(patch), updatedAt: now };
-      const doc = await this.users(db).findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
-      return doc ? toUser(doc) : null;
+      const users = this.users(db);
+      const doc = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+      if (doc) return toUser(doc);
+      // First change of an account known only by its copy: write the record from the copy, then patch.
+      const copy = await this.userCopy(db, id);
+      if (!copy) return null;
+      try {
+        await users.insertOne({ ...userFields(copy), _id: id, nickname: copy.nickname, avatarUrl: copy.avatarUrl, createdAt: copy.createdAt, updatedAt: copy.updatedAt });
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error; // a concurrent first change wrote it
+      }
+      const patched = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+      return patched ? toUser(patched) : null;
     });
   }
 

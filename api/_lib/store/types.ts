@@ -112,7 +112,10 @@ export interface Store {
    * and throws DuplicateKeyError naming that key; the identities before it stay inserted.
    */
   insertIdentities(identities: IdentityRecord[]): Promise<void>;
-  /** Rewrites the user copy carried by every identity and session of `user.id`. */
+  /**
+   * Rewrites the user copy carried by every identity and session of `user.id`, except copies of
+   * this user with a later `updatedAt` (a racing, newer change).
+   */
   setUserSnapshot(user: UserRecord): Promise<void>;
 
   getUserIdentities(userId: string): Promise<IdentityRecord[]>;
@@ -120,6 +123,11 @@ export interface Store {
   reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean>;
   deleteIdentity(key: string): Promise<void>;
 
+  /**
+   * A new account is born as the copy on its identities (IdentityRecord.user): the user record is
+   * written on the account's first change. getUser returns the record, else that copy; updateUser
+   * writes the record from the copy first when there is none yet.
+   */
   getUser(id: string): Promise<UserRecord | null>;
   deleteUser(id: string): Promise<void>;
   /** Inserts the user unless one with the same id exists; returns the stored user either way. */

@@ -35,8 +35,10 @@ export interface ProfileSeed {
  *
  * Store round trips (asserted in tests/round-trips.test.ts):
  *   returning person           1  (the identity update returns the user's copy; see ACCOUNTS.md)
- *   new person, no unionid     2  (upsert of the identity, user insert)
- *   new person with unionid    3  (identity miss, `uid:` + `oid:` in one ordered insert, user insert)
+ *   new person, no unionid     1  (an upsert of the identity)
+ *   new person with unionid    2  (identity miss, then `uid:` + `oid:` in one ordered insert)
+ * A new account is born as the copy on its identities; its user record is written on its first
+ * change (Store.getUser / updateUser).
  * The `uid:` link is read only when this identity does not carry the unionid yet. An `oid:`
  * identity carries a unionid only once its `uid:` link is known to point at the same user: it is
  * written after the link (or after it in the same ordered insert), never before.
@@ -68,7 +70,7 @@ export async function resolveAccount(
     // One round trip updates a returning person's session_key or links a new one.
     const fresh = freshUser(seed);
     const { identity: link, inserted } = await store.upsertIdentity(oidRecord(fresh, false), patch, now);
-    if (inserted) return { user: await store.insertUserIfAbsent(fresh), isNewUser: true };
+    if (inserted) return { user: fresh, isNewUser: true };
     return returning(store, link, identity, now);
   }
 
@@ -84,7 +86,7 @@ export async function resolveAccount(
     try {
       // `uid:` first: if the unionid is taken, nothing is written and this person joins its holder.
       await store.insertIdentities(records);
-      return { user: await store.insertUserIfAbsent(fresh), isNewUser: true };
+      return { user: fresh, isNewUser: true };
     } catch (error) {
       if (!(error instanceof DuplicateKeyError)) throw error;
       if (error.key === key) return returningAfterRace(store, key, patch, identity, now, error);
@@ -130,8 +132,8 @@ async function returning(store: Store, link: IdentityRecord, identity: WechatIde
 
 /**
  * The account `userId` stands for: the copy when it is the right one, else the user record (copies
- * written before snapshots existed, or after a merge). A record missing because an earlier login
- * stopped between its writes is created from the copy.
+ * written before snapshots existed, or after a merge). An identity written before copies existed
+ * whose user record is missing (an old login stopped between its writes) gets an empty record.
  */
 async function ensureUser(store: Store, userId: string, copy: UserRecord | null | undefined): Promise<UserRecord> {
   let user = copy && copy.id === userId ? copy : await store.getUser(userId);
@@ -141,15 +143,10 @@ async function ensureUser(store: Store, userId: string, copy: UserRecord | null 
 
 /**
  * Changes a profile: the user record first (the truth), then the copies on the account's identities
- * and sessions. `current` is the account as the caller knows it; it re-creates a user record lost
- * by an interrupted first login. Returns the stored record.
+ * and sessions. Returns the stored record, or null when the account no longer exists.
  */
 export async function saveProfile(store: Store, current: UserRecord, patch: UserPatch, now: Date): Promise<UserRecord | null> {
-  let user = await store.updateUser(current.id, patch, now);
-  if (!user && (await store.getUserIdentities(current.id)).length) {
-    await store.insertUserIfAbsent({ ...current, updatedAt: now });
-    user = await store.updateUser(current.id, patch, now);
-  }
+  const user = await store.updateUser(current.id, patch, now);
   if (user) await store.setUserSnapshot(user);
   return user;
 }
@@ -180,6 +177,12 @@ async function linkUnionid(store: Store, unionid: string, userId: string, now: D
 export async function mergeAccounts(store: Store, fromId: string, intoId: string, now: Date): Promise<void> {
   if (fromId === intoId) return;
   const [from, into] = await Promise.all([store.getUser(fromId), store.getUser(intoId)]);
+  // The tombstone first: it writes the merged account's record (which may exist only as the copy on
+  // its identities, read above) before those identities move away.
+  if (from) {
+    const merged = await store.updateUser(fromId, { mergedInto: intoId }, now);
+    if (merged) await store.setUserSnapshot(merged);
+  }
   for (const identity of await store.getUserIdentities(fromId)) {
     await store.reassignIdentity(identity.key, fromId, intoId, now);
   }
@@ -198,8 +201,6 @@ export async function mergeAccounts(store: Store, fromId: string, intoId: string
   // The moved identities and sessions still carry the merged account's copy: rewrite them.
   const survivor = await store.getUser(intoId);
   if (survivor) await store.setUserSnapshot(survivor);
-  const merged = from ? await store.updateUser(fromId, { mergedInto: intoId }, now) : null;
-  if (merged) await store.setUserSnapshot(merged);
 }
 
 /** The account a user record stands for now: itself, or the survivor it was merged into. */
