@@ -116,6 +116,26 @@ describe('a duplicate-key error from the store', () => {
   });
 });
 
+describe('documents written before user copies existed', () => {
+  it('an identity without a copy still logs in to its account (one user read)', async () => {
+    const stack = await startStack({ openPlatformId: null });
+    try {
+      const store = stack.services.store;
+      const then = new Date('2026-01-01T00:00:00.000Z');
+      const openid = stack.sim.openid(stack.appid, 'veteran');
+      await store.insertUserIfAbsent({ id: 'veteran0000000000000000', nickname: '老用户', avatarUrl: null, createdAt: then, updatedAt: then });
+      await store.insertIdentity({ key: `oid:${stack.appid}:${openid}`, kind: 'oid', userId: 'veteran0000000000000000', appid: stack.appid, openid, unionid: null, sessionKey: null, createdAt: then, updatedAt: then });
+      const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'veteran') });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ isNewUser: false, user: { id: 'veteran0000000000000000', nickname: '老用户' } });
+      const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
+      expect((await me.json()).user.nickname).toBe('老用户');
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('unionid', () => {
   it('is recorded when WeChat returns one, and not invented when it does not', async () => {
     const bound = await startStack();

@@ -117,6 +117,26 @@ for (const [name, makeMeter, skip] of stores) {
       });
     }
 
+    it('GET /api/me writes the expiry only in the second half of the session\'s life', async () => {
+      const meter = await makeMeter();
+      let now = Date.now();
+      const stack = await startStack({ overrides: { store: meter.store, clock: () => new Date(now) } });
+      try {
+        const { body } = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'sliding') });
+        const me = () => measure(meter, async () => {
+          expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
+        });
+        now += 14 * 24 * 3600_000; // day 14 of 30: first half
+        expect(await me()).toEqual(expected.me);
+        now += 2 * 24 * 3600_000; // day 16: second half → slides once
+        expect(await me()).toEqual([...expected.me, mongo ? 'update sessions' : 'updateSessionExpiration']);
+        expect(await me()).toEqual(expected.me); // slid: first half again
+      } finally {
+        await stack.close();
+        await meter.close();
+      }
+    });
+
     it('a profile change is seen by GET /api/me, still in one round trip', async () => {
       const meter = await makeMeter();
       const stack = await startStack({ overrides: { store: meter.store } });
