@@ -3,19 +3,22 @@ import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { DuplicateKeyError, type IdentityRecord, type Store } from '../api/_lib/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
-/** A store whose first insertIdentity for an openid loses a race: another writer links the key first. */
+/**
+ * A store whose first identity insert for a new person loses a race: another writer (a concurrent
+ * first login of the same person) links the same keys to its own user first.
+ */
 function racingStore(inner: Store, competitorUserId: string): Store {
   let raced = false;
   return new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === 'insertIdentity') {
-        return async (identity: IdentityRecord) => {
-          if (!raced && identity.kind === 'oid') {
+      if (prop === 'insertIdentities') {
+        return async (identities: IdentityRecord[]) => {
+          if (!raced) {
             raced = true;
-            await target.insertIdentity({ ...identity, userId: competitorUserId });
-            throw new DuplicateKeyError(identity.key);
+            for (const identity of identities) await target.insertIdentity({ ...identity, userId: competitorUserId, user: undefined });
+            throw new DuplicateKeyError(identities[0]!.key);
           }
-          return target.insertIdentity(identity);
+          return target.insertIdentities(identities);
         };
       }
       const value = Reflect.get(target, prop, receiver);
@@ -37,11 +40,36 @@ describe('one person, one account', () => {
     const results = await Promise.all(codes.map((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     const after = await stack.services.store.stats();
-    expect(after.users - before.users).toBe(1);
+    // A new account is born as the copy on its identities; its user record comes with the first change.
+    expect(after.users - before.users).toBe(0);
     expect(after.identities - before.identities).toBe(2); // oid:<appid>:<openid> and uid:<unionid>
     expect(after.sessions - before.sessions).toBe(50);
-    expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
+    const ids = new Set(results.map((r) => r.body.user.id));
+    expect(ids.size).toBe(1);
     expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+    // 50 devices changing the profile at once write one user record, and every session sees it.
+    const patched = await Promise.all(
+      results.map((r, i) => fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ avatarUrl: `https://thirdwx.qlogo.cn/mmopen/vi_32/a${i}/132` }) })),
+    );
+    expect(patched.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect((await stack.services.store.stats()).users - before.users).toBe(1);
+    const stored = (await stack.services.store.getUser([...ids][0]!))!.avatarUrl;
+    const seen = await Promise.all(results.map(async (r) => (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${r.body.token}` } })).json()).user.avatarUrl));
+    expect(new Set(seen)).toEqual(new Set([stored]));
+  });
+
+  it('50 parallel first logins without a unionid (one upsert each) create exactly one user', async () => {
+    const unbound = await startStack({ openPlatformId: null });
+    try {
+      const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(unbound, 'crowd')));
+      const results = await Promise.all(codes.map((code) => postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code })));
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(await unbound.services.store.stats()).toEqual({ users: 0, identities: 1, sessions: 50, claims: 0 });
+      expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
+      expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+    } finally {
+      await unbound.close();
+    }
   });
 });
 
@@ -63,12 +91,14 @@ describe('a duplicate-key error from the store', () => {
     }
   });
 
-  it('a database outage is a 503, not a crash', async () => {
+  // No database write happens before jscode2session any more (the code claim is gone, see
+  // docs/API.md): a store outage is met on the first identity write, after WeChat answered.
+  it('a database outage is a 503, not a crash, and nothing is written', async () => {
     const inner = new EmbeddedStore({ dir: null });
     const { StoreUnavailableError } = await import('../api/_lib/store/types.js');
     const down = new Proxy(inner, {
       get(target, prop) {
-        if (prop === 'claim') return async () => { throw new StoreUnavailableError('connection refused'); };
+        if (typeof prop === 'string' && /^(update|upsert|insert)/.test(prop)) return async () => { throw new StoreUnavailableError('connection refused'); };
         const value = Reflect.get(target, prop);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -78,7 +108,28 @@ describe('a duplicate-key error from the store', () => {
       const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'outage') });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('store_unavailable');
-      expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(0);
+      expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(1);
+      expect(await inner.stats()).toEqual({ users: 0, identities: 0, sessions: 0, claims: 0 });
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('documents written before user copies existed', () => {
+  it('an identity without a copy still logs in to its account (one user read)', async () => {
+    const stack = await startStack({ openPlatformId: null });
+    try {
+      const store = stack.services.store;
+      const then = new Date('2026-01-01T00:00:00.000Z');
+      const openid = stack.sim.openid(stack.appid, 'veteran');
+      await store.insertUserIfAbsent({ id: 'veteran0000000000000000', nickname: '老用户', avatarUrl: null, createdAt: then, updatedAt: then });
+      await store.insertIdentity({ key: `oid:${stack.appid}:${openid}`, kind: 'oid', userId: 'veteran0000000000000000', appid: stack.appid, openid, unionid: null, sessionKey: null, createdAt: then, updatedAt: then });
+      const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'veteran') });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ isNewUser: false, user: { id: 'veteran0000000000000000', nickname: '老用户' } });
+      const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
+      expect((await me.json()).user.nickname).toBe('老用户');
     } finally {
       await stack.close();
     }

@@ -80,12 +80,37 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
     const ids = new Set(results.map((r) => r.body.user.id));
     expect(ids.size).toBe(1);
     const db = admin!.db(dbName);
-    expect(await db.collection('users').countDocuments({ _id: [...ids][0] as never })).toBe(1);
+    // Born as the copy on its identities (no user record until the first change), one account.
+    expect(await db.collection('users').countDocuments({ _id: [...ids][0] as never })).toBe(0);
+    expect(await db.collection('identities').distinct('user.id', { userId: [...ids][0] })).toEqual([...ids]);
     const openid = stack.sim.openid(stack.appid, 'm-crowd');
     expect(await db.collection('identities').countDocuments({ openid })).toBe(1);
     const userIds = await db.collection('identities').distinct('userId', { openid });
     expect(userIds).toEqual([...ids]);
-    expect(await db.collection('users').countDocuments({ createdAt: { $gte: new Date(Date.now() - 60_000) }, nickname: null, _id: { $in: [...ids] as never[] } })).toBe(1);
+    // 50 devices changing the profile at once write one user record (FerretDB: really concurrent).
+    const patched = await Promise.all(
+      results.map((r, i) => fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ nickname: `设备${i}` }) })),
+    );
+    expect(patched.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect(await db.collection('users').countDocuments({ _id: [...ids][0] as never })).toBe(1);
+  });
+
+  it('50 parallel first logins without a unionid (upserts) create exactly one account', async () => {
+    const unbound = await startStack({ openPlatformId: null, overrides: { store: await mongoStore() } });
+    try {
+      const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(unbound, 'm-crowd-nu')));
+      const results = await Promise.all(codes.map((code) => postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code })));
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+      const ids = new Set(results.map((r) => r.body.user.id));
+      expect(ids.size).toBe(1);
+      expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+      const openid = unbound.sim.openid(unbound.appid, 'm-crowd-nu');
+      const db = admin!.db(dbName);
+      expect(await db.collection('identities').countDocuments({ openid })).toBe(1);
+      expect(await db.collection('identities').distinct('userId', { openid })).toEqual([...ids]);
+    } finally {
+      await unbound.close();
+    }
   });
 
   it('two doors racing on one unionid end as one account', async () => {

@@ -2,39 +2,113 @@ import { describe, expect, it } from 'vitest';
 import { createSessionManager, SESSION_LIFETIME_MS } from '../api/_lib/sessions/sessions.js';
 import { sha256Hex } from '../api/_lib/crypto/tokens.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import type { UserRecord } from '../api/_lib/store/types.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+const userRecord = (id: string, at = new Date()): UserRecord => ({ id, nickname: null, avatarUrl: null, createdAt: at, updatedAt: at });
+
+// Known SHA-256 vectors, computed outside this code base:
+//   FIPS 180-2 appendix B.1: SHA-256("abc")
+//   `printf 'abcdefghijklmnopqrstuvwxyz234567' | sha256sum` (coreutils)
+const ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+const KNOWN_TOKEN = 'abcdefghijklmnopqrstuvwxyz234567';
+const KNOWN_TOKEN_SHA256 = '84cb29b2c78b393c0d30a90d5a9f670267d02d9ec3743fc1800acff8b03bac15';
 
 describe('sessions', () => {
-  it('store only the SHA-256 of a 160-bit token', async () => {
+  it('store only the SHA-256 of a 160-bit token (known vectors)', async () => {
+    expect(sha256Hex('abc')).toBe(ABC);
     const store = new EmbeddedStore({ dir: null });
-    await store.insertUserIfAbsent({ id: 'u1', nickname: null, avatarUrl: null, createdAt: new Date(), updatedAt: new Date() });
-    const { token, session } = await createSessionManager(store).create('u1', 'mini');
+    const now = new Date();
+    const user = userRecord('u1', now);
+    await store.insertUserIfAbsent(user);
+    // A session stored under the known hash is found by the known token, and by nothing else.
+    await store.insertSession({ id: KNOWN_TOKEN_SHA256, userId: 'u1', via: 'mini', createdAt: now, expiresAt: new Date(now.getTime() + DAY), user });
+    const sessions = createSessionManager(store);
+    expect((await sessions.validate(KNOWN_TOKEN)).session?.id).toBe(KNOWN_TOKEN_SHA256);
+    expect((await sessions.validate('bbcdefghijklmnopqrstuvwxyz234567')).session).toBeNull();
+    // A created token is 32 base32 characters (160 bits) and is not what the store keeps.
+    const { token, session } = await sessions.create(user, 'mini');
     expect(token).toMatch(/^[a-z2-7]{32}$/);
-    expect(session.id).toBe(sha256Hex(token));
-    expect((await store.getUserSessions('u1')).map((s) => s.id)).toEqual([sha256Hex(token)]);
+    expect(session.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(session.id).not.toContain(token);
+    const stored = (await store.getUserSessions('u1')).map((s) => s.id);
+    expect(stored).toHaveLength(2);
+    expect(JSON.stringify(stored)).not.toContain(token);
   });
 
   it('slide forward when used in the second half of their life, and end when not used', async () => {
     const store = new EmbeddedStore({ dir: null });
     let now = Date.now();
     const sessions = createSessionManager(store, () => new Date(now));
-    await store.insertUserIfAbsent({ id: 'u1', nickname: null, avatarUrl: null, createdAt: new Date(now), updatedAt: new Date(now) });
-    const { token, session } = await sessions.create('u1', 'mini');
+    const user = userRecord('u1', new Date(now));
+    await store.insertUserIfAbsent(user);
+    const { token, session } = await sessions.create(user, 'mini');
     now += 10 * DAY;
     expect((await sessions.validate(token)).session!.expiresAt).toEqual(session.expiresAt); // first half: unchanged
     now += 10 * DAY;
     const slid = (await sessions.validate(token)).session!;
-    expect(slid.expiresAt.getTime()).toBe(now + SESSION_LIFETIME_MS);
+    expect(slid.expiresAt.getTime()).toBe(now + SESSION_LIFETIME_MS); // validate reports the new expiry
+    expect((await store.getSession(slid.id))!.expiresAt.getTime()).toBe(now + SESSION_LIFETIME_MS);
     now += SESSION_LIFETIME_MS + 1;
+    expect((await sessions.validate(token)).session).toBeNull();
+    expect(await store.getSession(slid.id)).toBeNull(); // removed on sight
+  });
+
+  it('one clock decides expiry: the manager\'s, not the store\'s Date.now()', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const real = Date.now();
+    let now = real - 40 * DAY; // the manager's clock runs 40 days behind the machine's
+    const sessions = createSessionManager(store, () => new Date(now));
+    const user = userRecord('u1');
+    const { token, session } = await sessions.create(user, 'mini');
+    expect(session.expiresAt.getTime()).toBeLessThan(real); // already past by the machine's clock
+    expect((await sessions.validate(token)).session?.id).toBe(session.id);
+    expect((await sessions.list('u1')).map((s) => s.id)).toEqual([session.id.slice(0, 16)]);
+    now = real;
     expect((await sessions.validate(token)).session).toBeNull();
   });
 
-  it('die with their user', async () => {
+  it('a session carries its user: validate needs no user read and follows profile changes', async () => {
     const store = new EmbeddedStore({ dir: null });
     const sessions = createSessionManager(store);
-    const { token } = await sessions.create('ghost', 'mini');
-    expect((await sessions.validate(token)).session).toBeNull();
+    const user = { ...userRecord('u1'), nickname: '小明' };
+    const { token } = await sessions.create(user, 'mini');
+    // No users record at all: the copy is what validate hands out.
+    expect((await sessions.validate(token)).user).toEqual(user);
+    await store.setUserSnapshot({ ...user, nickname: '小红' });
+    expect((await sessions.validate(token)).user?.nickname).toBe('小红');
+  });
+
+  it('list, revoke one and revoke all belong to the manager', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    let now = Date.now();
+    const sessions = createSessionManager(store, () => new Date(now));
+    const user = userRecord('u1');
+    const a = await sessions.create(user, 'mini');
+    now += 1000;
+    const b = await sessions.create(user, 'web-qr');
+    const other = await sessions.create(userRecord('u2'), 'oa');
+    const listed = await sessions.list('u1', b.session.id);
+    expect(listed.map((s) => [s.id, s.via, s.current])).toEqual([
+      [b.session.id.slice(0, 16), 'web-qr', true],
+      [a.session.id.slice(0, 16), 'mini', false],
+    ]);
+    expect(await sessions.revoke('u1', other.session.id.slice(0, 16))).toBe(false); // not theirs
+    expect(await sessions.revoke('u1', 'not-hex-at-all!!')).toBe(false);
+    expect(await sessions.revoke('u1', a.session.id.slice(0, 16))).toBe(true);
+    expect((await sessions.validate(a.token)).session).toBeNull();
+    expect((await sessions.validate(b.token)).session).not.toBeNull();
+    await sessions.revokeAll('u1');
+    expect(await sessions.list('u1')).toEqual([]);
+    expect((await sessions.validate(other.token)).session).not.toBeNull();
+  });
+
+  it('die with their user (sessions without a copy read the user record)', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const sessions = createSessionManager(store);
+    const now = new Date();
+    await store.insertSession({ id: KNOWN_TOKEN_SHA256, userId: 'ghost', via: 'mini', createdAt: now, expiresAt: new Date(now.getTime() + DAY) });
+    expect((await sessions.validate(KNOWN_TOKEN)).session).toBeNull();
     expect((await store.stats()).sessions).toBe(0);
   });
 });

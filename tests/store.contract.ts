@@ -172,6 +172,60 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getIdentity(rid('oid:missing'))).toBeNull();
       });
 
+      it('upsertIdentity updates an existing identity or inserts the given one, saying which', async () => {
+        const user = makeUser();
+        const record = makeIdentity({ userId: user.id, user });
+        const now = at('2026-03-04T05:06:07.891Z');
+        const sessionKey = { kid: 'k3', data: randomBytes(40).toString('base64url') };
+        const first = await store.upsertIdentity(record, { sessionKey: record.sessionKey }, now);
+        expect(first.inserted).toBe(true);
+        expect(await store.getIdentity(record.key)).toEqual({ ...record, updatedAt: now });
+        const again = await store.upsertIdentity({ ...record, userId: rid('u'), user: makeUser() }, { sessionKey }, now);
+        expect(again).toEqual({ identity: { ...record, sessionKey, updatedAt: now }, inserted: false });
+      });
+
+      it('20 concurrent upserts of one new identity: exactly one inserts, everyone sees its user', async () => {
+        const base = makeIdentity();
+        const now = new Date();
+        const attempts = Array.from({ length: 20 }, () => ({ ...base, userId: rid('u') }));
+        const { values, errors } = await settle(attempts.map((a) => store.upsertIdentity(a, { sessionKey: a.sessionKey }, now)));
+        expect(errors).toEqual([]);
+        expect(values.filter((v) => v.inserted)).toHaveLength(1);
+        const stored = await store.getIdentity(base.key);
+        for (const v of values) expect(v.identity.userId).toBe(stored!.userId);
+      });
+
+      it('insertIdentities inserts in order and stops at the first duplicate, naming it', async () => {
+        const user = makeUser();
+        const uid = makeIdentity({ key: `uid:${rid('un')}`, kind: 'uid', appid: null, openid: null, unionid: rid('un'), sessionKey: null, userId: user.id, user });
+        const oid = makeIdentity({ userId: user.id, user });
+        await store.insertIdentities([uid, oid]);
+        expect(await store.getIdentity(uid.key)).toEqual(uid);
+        expect(await store.getIdentity(oid.key)).toEqual(oid);
+        const fresh = makeIdentity();
+        const error = await store.insertIdentities([{ ...uid, userId: rid('u') }, fresh]).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DuplicateKeyError);
+        expect((error as DuplicateKeyError).key).toBe(uid.key);
+        expect(await store.getIdentity(fresh.key)).toBeNull();
+        expect((await store.getIdentity(uid.key))?.userId).toBe(user.id);
+      });
+
+      it('setUserSnapshot rewrites the copy on every identity of that user only', async () => {
+        const user = makeUser();
+        const a = makeIdentity({ userId: user.id, user });
+        const b = makeIdentity({ userId: user.id });
+        const other = makeIdentity({ user: makeUser() });
+        for (const i of [a, b, other]) await store.insertIdentity(i);
+        const changed = { ...user, avatarUrl: null, updatedAt: at('2026-05-06T07:08:09.101Z') };
+        await store.setUserSnapshot(changed);
+        expect(await store.getIdentity(a.key)).toEqual({ ...a, user: changed });
+        expect(await store.getIdentity(b.key)).toEqual({ ...b, user: changed });
+        expect(await store.getIdentity(other.key)).toEqual(other);
+        // An older change arriving late does not overwrite a newer copy.
+        await store.setUserSnapshot({ ...user, nickname: 'Stale', updatedAt: at('2026-05-01T00:00:00.000Z') });
+        expect((await store.getIdentity(a.key))?.user).toEqual(changed);
+      });
+
       it('lists, reassigns (only from the expected owner) and deletes identities', async () => {
         const a = rid('u');
         const b = rid('u');
@@ -242,6 +296,25 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.updateUser(plain.id, { phone }, now)).toEqual({ ...plain, phone, updatedAt: now });
       });
 
+      it('a user known only by the copy on its identities: getUser returns it, updateUser writes the record', async () => {
+        const user = makeUser({ nickname: 'Copy' });
+        const identity = makeIdentity({ userId: user.id, user });
+        await store.insertIdentity(identity);
+        const before = (await store.stats()).users;
+        expect(await store.getUser(user.id)).toEqual(user);
+        const now = at('2026-04-05T06:07:08.912Z');
+        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.updateUser(user.id, { avatarUrl: null }, now)));
+        expect(errors).toEqual([]);
+        for (const v of values) expect(v).toEqual({ ...user, avatarUrl: null, updatedAt: now });
+        expect((await store.stats()).users - before).toBe(1);
+        expect(await store.getUser(user.id)).toEqual({ ...user, avatarUrl: null, updatedAt: now });
+        // A copy on an identity of ANOTHER user (moved by a merge) does not stand for this one.
+        const moved = makeUser();
+        await store.insertIdentity(makeIdentity({ userId: rid('u'), user: moved }));
+        expect(await store.getUser(moved.id)).toBeNull();
+        expect(await store.updateUser(moved.id, { nickname: 'x' }, now)).toBeNull();
+      });
+
       it('deleteUser removes the user', async () => {
         const user = makeUser();
         await store.insertUserIfAbsent(user);
@@ -276,12 +349,12 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         await store.insertSession(s1);
         await store.insertSession(s2);
 
-        expect(await store.getSessionAndUser(s1.id)).toEqual([s1, user]);
-        expect(await store.getSessionAndUser(randomBytes(32).toString('hex'))).toEqual([null, null]);
+        expect(await store.getSession(s1.id)).toEqual(s1);
+        expect(await store.getSession(randomBytes(32).toString('hex'))).toBeNull();
 
         const later = minutes(120);
         await store.updateSessionExpiration(s1.id, later);
-        expect((await store.getSessionAndUser(s1.id))[0]).toEqual({ ...s1, expiresAt: later });
+        expect(await store.getSession(s1.id)).toEqual({ ...s1, expiresAt: later });
         await store.updateSessionExpiration(randomBytes(32).toString('hex'), later); // missing: no-op
 
         const listed = await store.getUserSessions(user.id);
@@ -290,7 +363,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getUserSessions(rid('u'))).toEqual([]);
 
         await store.deleteSession(s1.id);
-        expect(await store.getSessionAndUser(s1.id)).toEqual([null, null]);
+        expect(await store.getSession(s1.id)).toBeNull();
         expect((await store.getUserSessions(user.id)).map((s) => s.id)).toEqual([s2.id]);
         await store.deleteSession(s1.id); // already gone: no-op
       });
@@ -306,8 +379,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
 
         await store.deleteUserSessions(a.id);
         expect(await store.getUserSessions(a.id)).toEqual([]);
-        for (const s of sa) expect(await store.getSessionAndUser(s.id)).toEqual([null, null]);
-        expect(await store.getSessionAndUser(sb.id)).toEqual([sb, b]);
+        for (const s of sa) expect(await store.getSession(s.id)).toBeNull();
+        expect(await store.getSession(sb.id)).toEqual(sb);
       });
 
       it('reassignSessions moves every session of one user to another', async () => {
@@ -322,7 +395,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         await store.reassignSessions(a.id, b.id);
         expect(await store.getUserSessions(a.id)).toEqual([]);
         expect((await store.getUserSessions(b.id)).map((s) => s.id).sort()).toEqual([...sa, sb].map((s) => s.id).sort());
-        expect(await store.getSessionAndUser(sa[0]!.id)).toEqual([{ ...sa[0]!, userId: b.id }, b]);
+        expect(await store.getSession(sa[0]!.id)).toEqual({ ...sa[0]!, userId: b.id });
         await store.reassignSessions(rid('u'), b.id); // nothing to move: no-op
       });
 
@@ -332,25 +405,30 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         await expect(store.insertSession(session)).rejects.toBeInstanceOf(DuplicateKeyError);
       });
 
-      it('an expired session returns [null, null], is removed and is not listed', async () => {
+      // One clock decides expiry (the SessionManager's): a store returns and lists what it holds.
+      it('an expired session is still returned and listed: the store does not judge expiry', async () => {
         const user = makeUser();
         await store.insertUserIfAbsent(user);
         const expired = makeSession(user.id, { expiresAt: new Date(Date.now() - 1000) });
         const live = makeSession(user.id);
         await store.insertSession(expired);
         await store.insertSession(live);
-
-        expect((await store.getUserSessions(user.id)).map((s) => s.id)).toEqual([live.id]);
-        expect(await store.getSessionAndUser(expired.id)).toEqual([null, null]);
-        // Removed: extending it now does not bring it back.
-        await store.updateSessionExpiration(expired.id, minutes(60));
-        expect(await store.getSessionAndUser(expired.id)).toEqual([null, null]);
+        expect((await store.getUserSessions(user.id)).map((s) => s.id).sort()).toEqual([expired.id, live.id].sort());
+        expect(await store.getSession(expired.id)).toEqual(expired);
       });
 
-      it('a session whose user does not exist returns [session, null]', async () => {
-        const session = makeSession(rid('u'));
+      it('a session carries a copy of its user, rewritten by setUserSnapshot', async () => {
+        const user = makeUser({ phone: { phoneNumber: '13800000000', purePhoneNumber: '13800000000', countryCode: '86', verifiedAt: at('2026-06-07T08:09:10.111Z') }, mergedInto: null });
+        await store.insertUserIfAbsent(user);
+        const session = makeSession(user.id, { user });
+        const other = makeSession(rid('u'));
         await store.insertSession(session);
-        expect(await store.getSessionAndUser(session.id)).toEqual([session, null]);
+        await store.insertSession(other);
+        expect(await store.getSession(session.id)).toEqual(session);
+        const changed = { ...user, nickname: 'Renamed', updatedAt: at('2026-06-08T00:00:00.000Z') };
+        await store.setUserSnapshot(changed);
+        expect(await store.getSession(session.id)).toEqual({ ...session, user: changed });
+        expect(await store.getSession(other.id)).toEqual(other);
       });
     });
 
@@ -364,7 +442,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
 
       const u = await store.getUser(user.id);
       const i = await store.getIdentity(identity.key);
-      const [s, su] = await store.getSessionAndUser(session.id);
+      const s = await store.getSession(session.id);
+      const su = u;
       const listed = await store.getUserSessions(user.id);
       const updated = await store.updateUser(user.id, { nickname: 'D' }, new Date());
       const updatedIdentity = await store.updateIdentity(identity.key, { unionid: 'u' }, new Date());

@@ -30,14 +30,17 @@ describe('EmbeddedStore persistence', () => {
       sessionKey: { kid: 'k1', data: 'sealed' }, createdAt: created, updatedAt: created,
     });
     const expiresAt = new Date(Date.now() + 3_600_000);
-    await first.insertSession({ id: 's1', userId: 'u1', via: 'mini', createdAt: created, expiresAt });
+    const copy = { id: 'u1', nickname: 'A', avatarUrl: null, createdAt: created, updatedAt: created };
+    await first.insertSession({ id: 's1', userId: 'u1', via: 'mini', createdAt: created, expiresAt, user: copy });
     await first.claim('code-1', new Date(Date.now() + 300_000));
     expect(await first.compareAndSetRecord('r1', { token: 't' }, null)).toBe(true);
     await first.close();
 
     const second = new EmbeddedStore({ dir });
-    const [session, user] = await second.getSessionAndUser('s1');
-    expect(user).toEqual({ id: 'u1', nickname: 'A', avatarUrl: null, createdAt: created, updatedAt: created });
+    const session = await second.getSession('s1');
+    expect(await second.getUser('u1')).toEqual({ id: 'u1', nickname: 'A', avatarUrl: null, createdAt: created, updatedAt: created });
+    expect(session?.user).toEqual(copy);
+    expect(session?.user?.createdAt).toBeInstanceOf(Date);
     expect(session?.expiresAt).toBeInstanceOf(Date);
     expect(session?.expiresAt.getTime()).toBe(expiresAt.getTime());
     expect((await second.getIdentity('oid:wx1:o1'))?.sessionKey).toEqual({ kid: 'k1', data: 'sealed' });

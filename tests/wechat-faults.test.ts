@@ -43,6 +43,44 @@ describe('when WeChat misbehaves the user gets a clear answer', () => {
     expect((await login('retry')).status).toBe(200);
   });
 
+  // Issue 10 finding 8: with no database claim, a code whose jscode2session call failed before
+  // WeChat could spend it is not burnt on our side — the same code works on the retry.
+  it.each(['system_error', 'rate_limited', 'http_500'])('after %s the SAME code logs in on the retry', async (mode) => {
+    await fault(mode);
+    const code = await simCode(stack, `same-${mode}`);
+    const before = stack.sim.calls.get('jscode2session') ?? 0;
+    expect((await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })).status).toBeGreaterThanOrEqual(429);
+    const retry = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code });
+    expect(retry.status).toBe(200);
+    expect(retry.body.isNewUser).toBe(true);
+    expect((stack.sim.calls.get('jscode2session') ?? 0) - before).toBe(2);
+  });
+
+  it('after a refused connection the SAME code logs in on the retry', async () => {
+    let refuse = true;
+    const flaky = await startStack({
+      overrides: {
+        fetch: async (input, init) => {
+          if (refuse && String(input).includes('/sns/jscode2session')) {
+            refuse = false;
+            throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+          }
+          return fetch(input, init);
+        },
+      },
+    });
+    try {
+      const code = await simCode(flaky, 'refused');
+      const first = await postJson(`${flaky.apiUrl}/api/auth/mini/login`, { code });
+      expect(first.status).toBe(503);
+      expect(first.body.error.code).toBe('wechat_unavailable');
+      expect(refuse).toBe(false);
+      expect((await postJson(`${flaky.apiUrl}/api/auth/mini/login`, { code })).status).toBe(200);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('a wrong AppSecret is a server configuration error, not the user\'s fault', async () => {
     const bad = await startStack({ env: { WECHAT_MINI_SECRET: 'f'.repeat(32) }, overrides: { logger: createLogger((line) => lines.push(line), 'debug') } });
     try {

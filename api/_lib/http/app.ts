@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps) {
   });
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
-  app.route('/api/sessions', sessionRoutes(deps.store, deps.sessions));
+  app.route('/api/sessions', sessionRoutes(deps.sessions));
   app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind }));
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.

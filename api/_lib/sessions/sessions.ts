@@ -6,37 +6,78 @@ import { currentUser } from '../users/accounts.js';
  * Sessions in the shape of Lucia v3 / The Copenhagen Book: a random token goes to the client once,
  * only its SHA-256 is stored; sessions expire, slide forward when used in the second half of their
  * life, and are revoked by deleting the record.
+ *
+ * The manager owns every session operation (create, validate, list, revoke one, revoke all) and
+ * its clock is the only judge of expiry: the stores return what they hold and never compare with
+ * their own Date.now().
+ *
+ * An authenticated request costs one store round trip: the session document carries a copy of the
+ * user record (kept in step by setUserSnapshot, docs/ACCOUNTS.md "Profile snapshots"), and the
+ * expiry is written only when the session is used in the second half of its life.
  */
 export const SESSION_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
 
-export interface SessionManager {
-  create(userId: string, via: SessionRecord['via']): Promise<{ token: string; session: SessionRecord }>;
-  validate(token: string): Promise<{ session: SessionRecord; user: UserRecord } | { session: null; user: null }>;
-  invalidate(token: string): Promise<void>;
-  invalidateUser(userId: string): Promise<void>;
+/** A session as the person sees it in 登录设备 lists: named by the first 16 hex characters of its id. */
+export interface SessionSummary {
+  id: string;
+  via: SessionRecord['via'];
+  createdAt: Date;
+  expiresAt: Date;
+  current: boolean;
 }
 
+export type Validated = { session: SessionRecord; user: UserRecord } | { session: null; user: null };
+
+export interface SessionManager {
+  /** `user` is copied into the session so validate() needs no user read. */
+  create(user: UserRecord, via: SessionRecord['via']): Promise<{ token: string; session: SessionRecord }>;
+  /** The session (with its current, possibly slid `expiresAt`) and its user, or nulls. */
+  validate(token: string): Promise<Validated>;
+  /** Logout: ends the session of this token (unknown tokens are fine). */
+  invalidate(token: string): Promise<void>;
+  /** The user's live sessions, newest first. */
+  list(userId: string, currentSessionId?: string): Promise<SessionSummary[]>;
+  /** Ends one of the user's sessions named by its 16-character id; false when there is none. */
+  revoke(userId: string, shortId: string): Promise<boolean>;
+  /** 退出所有设备. */
+  revokeAll(userId: string): Promise<void>;
+}
+
+const TOKEN_PATTERN = /^[a-z2-7]{32}$/;
+const SHORT_ID_PATTERN = /^[0-9a-f]{16}$/;
+
 export function createSessionManager(store: Store, clock: () => Date = () => new Date(), lifetimeMs = SESSION_LIFETIME_MS): SessionManager {
+  const live = (session: SessionRecord, now: number) => session.expiresAt.getTime() > now;
+  const listLive = async (userId: string) => {
+    const now = clock().getTime();
+    return (await store.getUserSessions(userId)).filter((s) => live(s, now));
+  };
+
   return {
-    async create(userId, via) {
+    async create(user, via) {
       const token = generateToken();
       const now = clock();
-      const session: SessionRecord = { id: sha256Hex(token), userId, via, createdAt: now, expiresAt: new Date(now.getTime() + lifetimeMs) };
+      const session: SessionRecord = { id: sha256Hex(token), userId: user.id, via, createdAt: now, expiresAt: new Date(now.getTime() + lifetimeMs), user };
       await store.insertSession(session);
       return { token, session };
     },
+
     async validate(token) {
-      if (!/^[a-z2-7]{32}$/.test(token)) return { session: null, user: null };
-      const [session, found] = await store.getSessionAndUser(sha256Hex(token));
+      if (!TOKEN_PATTERN.test(token)) return { session: null, user: null };
+      const session = await store.getSession(sha256Hex(token));
       if (!session) return { session: null, user: null };
-      // A session created while its account was being merged follows the account.
-      const user = await currentUser(store, found);
-      if (!user) {
+      const now = clock().getTime();
+      if (!live(session, now)) {
+        // Removed on sight; the TTL index (where the server has one) may not have run yet.
         await store.deleteSession(session.id);
         return { session: null, user: null };
       }
-      const now = clock().getTime();
-      if (session.expiresAt.getTime() <= now) {
+      // Sessions written before snapshots existed, and sessions moved by a merge whose copy is not
+      // rewritten yet, read the user record (one more round trip).
+      let user = session.user && session.user.id === session.userId ? session.user : await store.getUser(session.userId);
+      // A session of an account merged into another (see docs/ACCOUNTS.md) follows the survivor.
+      if (user?.mergedInto) user = await currentUser(store, user);
+      if (!user) {
         await store.deleteSession(session.id);
         return { session: null, user: null };
       }
@@ -46,10 +87,27 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
       }
       return { session, user };
     },
+
     async invalidate(token) {
+      if (!TOKEN_PATTERN.test(token)) return;
       await store.deleteSession(sha256Hex(token));
     },
-    async invalidateUser(userId) {
+
+    async list(userId, currentSessionId) {
+      return (await listLive(userId))
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+        .map((s) => ({ id: s.id.slice(0, 16), via: s.via, createdAt: s.createdAt, expiresAt: s.expiresAt, current: s.id === currentSessionId }));
+    },
+
+    async revoke(userId, shortId) {
+      if (!SHORT_ID_PATTERN.test(shortId)) return false;
+      const target = (await listLive(userId)).find((s) => s.id.startsWith(shortId));
+      if (!target) return false;
+      await store.deleteSession(target.id);
+      return true;
+    },
+
+    async revokeAll(userId) {
       await store.deleteUserSessions(userId);
     },
   };

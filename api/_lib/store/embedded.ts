@@ -70,6 +70,34 @@ export class EmbeddedStore implements Store {
     return clone(next);
   }
 
+  async upsertIdentity(record: IdentityRecord, patch: IdentityPatch, now: Date): Promise<{ identity: IdentityRecord; inserted: boolean }> {
+    // No await between the lookup and the write: atomic within the process.
+    const current = this.identities.get(record.key);
+    if (current) return { identity: (await this.updateIdentity(record.key, patch, now))!, inserted: false };
+    const inserted = { ...clone(record), ...clone(patch), updatedAt: now };
+    this.identities.set(record.key, inserted);
+    this.persist();
+    return { identity: clone(inserted), inserted: true };
+  }
+
+  async insertIdentities(list: IdentityRecord[]): Promise<void> {
+    for (const identity of list) await this.insertIdentity(identity);
+  }
+
+  async setUserSnapshot(user: UserRecord): Promise<void> {
+    let changed = false;
+    for (const map of [this.identities, this.sessions] as Map<string, IdentityRecord | SessionRecord>[]) {
+      for (const [key, record] of map) {
+        if (record.userId !== user.id) continue;
+        // Never over a newer copy: of two racing profile changes the later one stays.
+        if (record.user?.id === user.id && record.user.updatedAt.getTime() > user.updatedAt.getTime()) continue;
+        map.set(key, { ...record, user: clone(user) });
+        changed = true;
+      }
+    }
+    if (changed) this.persist();
+  }
+
   async getUserIdentities(userId: string): Promise<IdentityRecord[]> {
     return [...this.identities.values()].filter((i) => i.userId === userId).map((i) => clone(i));
   }
@@ -116,7 +144,13 @@ export class EmbeddedStore implements Store {
   }
 
   async getUser(id: string): Promise<UserRecord | null> {
-    return clone(this.users.get(id) ?? null);
+    return clone(this.users.get(id) ?? this.userCopy(id));
+  }
+
+  /** A user whose record is not written yet is known by the copy on its identities (types.ts). */
+  private userCopy(id: string): UserRecord | null {
+    for (const identity of this.identities.values()) if (identity.userId === id && identity.user?.id === id) return identity.user;
+    return null;
   }
 
   async insertUserIfAbsent(user: UserRecord): Promise<UserRecord> {
@@ -128,9 +162,10 @@ export class EmbeddedStore implements Store {
   }
 
   async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
-    const current = this.users.get(id);
+    // First change of an account known only by its copy: the record starts from the copy.
+    const current = this.users.get(id) ?? this.userCopy(id);
     if (!current) return null;
-    const next = { ...current, ...patch, updatedAt: now };
+    const next = clone({ ...current, ...patch, updatedAt: now });
     this.users.set(id, next);
     this.persist();
     return clone(next);
@@ -142,15 +177,8 @@ export class EmbeddedStore implements Store {
     this.persist();
   }
 
-  async getSessionAndUser(id: string): Promise<[SessionRecord | null, UserRecord | null]> {
-    const session = this.sessions.get(id);
-    if (!session) return [null, null];
-    if (session.expiresAt.getTime() <= Date.now()) {
-      this.sessions.delete(id);
-      this.persist();
-      return [null, null];
-    }
-    return [clone(session), clone(this.users.get(session.userId) ?? null)];
+  async getSession(id: string): Promise<SessionRecord | null> {
+    return clone(this.sessions.get(id) ?? null);
   }
 
   async updateSessionExpiration(id: string, expiresAt: Date): Promise<void> {
@@ -173,10 +201,7 @@ export class EmbeddedStore implements Store {
   }
 
   async getUserSessions(userId: string): Promise<SessionRecord[]> {
-    const now = Date.now();
-    return [...this.sessions.values()]
-      .filter((s) => s.userId === userId && s.expiresAt.getTime() > now)
-      .map((s) => clone(s));
+    return [...this.sessions.values()].filter((s) => s.userId === userId).map((s) => clone(s));
   }
 
   async getRecord(id: string): Promise<VersionedRecord | null> {
@@ -200,9 +225,9 @@ export class EmbeddedStore implements Store {
   private persist(): void {
     if (!this.file) return;
     const now = Date.now();
-    // Expired one-time claims and sessions are dropped when the file is written.
+    // Expired one-time claims are dropped when the file is written. Sessions are not: their expiry is
+    // judged by the SessionManager's clock alone (expired ones are deleted when presented).
     for (const [k, exp] of this.claims) if (exp.getTime() <= now) this.claims.delete(k);
-    for (const [k, s] of this.sessions) if (s.expiresAt.getTime() <= now) this.sessions.delete(k);
     const snapshot: Snapshot = {
       claims: Object.fromEntries([...this.claims].map(([k, d]) => [k, d.toISOString()])),
       identities: Object.fromEntries(this.identities),

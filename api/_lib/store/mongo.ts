@@ -66,6 +66,18 @@ interface IdentityDoc {
   openid: string | null;
   unionid: string | null;
   sessionKey: EncryptedValue | null;
+  user?: SnapshotDoc | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A copy of a user record carried by identity and session documents (types.ts IdentityRecord.user). */
+interface SnapshotDoc {
+  id: string;
+  nickname: string | null;
+  avatarUrl: string | null;
+  phone?: PhoneRecord | null;
+  mergedInto?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -94,6 +106,7 @@ interface SessionDoc {
   via: SessionRecord['via'];
   createdAt: Date;
   expiresAt: Date;
+  user?: SnapshotDoc | null;
 }
 
 /** One document per version of a record: `_id` = `<id>@v<version>` (see compareAndSetRecord). */
@@ -269,9 +282,18 @@ function toIdentity(doc: IdentityDoc): IdentityRecord {
     openid: doc.openid ?? null,
     unionid: doc.unionid ?? null,
     sessionKey: doc.sessionKey ? { kid: doc.sessionKey.kid, data: doc.sessionKey.data } : null,
+    ...(doc.user !== undefined && { user: doc.user ? fromSnapshot(doc.user) : null }),
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
   };
+}
+
+function toSnapshot(user: UserRecord): SnapshotDoc {
+  return { ...userFields(user), id: user.id, nickname: user.nickname, avatarUrl: user.avatarUrl, createdAt: user.createdAt, updatedAt: user.updatedAt };
+}
+
+function fromSnapshot(doc: SnapshotDoc): UserRecord {
+  return toUser({ ...doc, _id: doc.id } as UserDoc);
 }
 
 function fromIdentity(identity: IdentityRecord): IdentityDoc {
@@ -283,6 +305,7 @@ function fromIdentity(identity: IdentityRecord): IdentityDoc {
     openid: identity.openid,
     unionid: identity.unionid,
     sessionKey: identity.sessionKey ? { kid: identity.sessionKey.kid, data: identity.sessionKey.data } : null,
+    ...(identity.user !== undefined && { user: identity.user ? toSnapshot(identity.user) : null }),
     createdAt: identity.createdAt,
     updatedAt: identity.updatedAt,
   };
@@ -315,7 +338,14 @@ function userFields(source: UserPatch): Partial<UserDoc> {
 }
 
 function toSession(doc: SessionDoc): SessionRecord {
-  return { id: doc._id, userId: doc.userId, via: doc.via, createdAt: doc.createdAt, expiresAt: doc.expiresAt };
+  return {
+    id: doc._id,
+    userId: doc.userId,
+    via: doc.via,
+    createdAt: doc.createdAt,
+    expiresAt: doc.expiresAt,
+    ...(doc.user !== undefined && { user: doc.user ? fromSnapshot(doc.user) : null }),
+  };
 }
 
 /** Only the listed fields, and only those present: `undefined` means "leave as is". */
@@ -429,6 +459,55 @@ export class MongoStore implements Store {
     });
   }
 
+  /**
+   * findAndModify with upsert: the insert half is a unique-_id insert, so of racing callers one
+   * inserts; on FerretDB v1 (and sometimes MongoDB) a loser gets 11000 and runs as a plain update.
+   * Whether this call inserted is read from the user id: `record.userId` is freshly generated.
+   */
+  async upsertIdentity(record: IdentityRecord, patch: IdentityPatch, now: Date): Promise<{ identity: IdentityRecord; inserted: boolean }> {
+    return this.run(async (db) => {
+      const set: Partial<IdentityDoc> = { ...pick(patch, ['sessionKey', 'unionid']), updatedAt: now };
+      if (set.sessionKey) set.sessionKey = { kid: set.sessionKey.kid, data: set.sessionKey.data };
+      const { _id, ...rest } = fromIdentity(record);
+      const onInsert: Partial<IdentityDoc> = { ...rest };
+      for (const field of Object.keys(set) as (keyof IdentityDoc)[]) delete onInsert[field];
+      const identities = this.identities(db);
+      let doc: IdentityDoc | null;
+      try {
+        doc = await identities.findOneAndUpdate({ _id }, { $set: set, $setOnInsert: onInsert }, { upsert: true, returnDocument: 'after' });
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        doc = await identities.findOneAndUpdate({ _id }, { $set: set }, { returnDocument: 'after' });
+      }
+      if (!doc) throw new DuplicateKeyError(record.key); // deleted between the two attempts
+      const identity = toIdentity(doc);
+      return { identity, inserted: identity.userId === record.userId };
+    });
+  }
+
+  async insertIdentities(list: IdentityRecord[]): Promise<void> {
+    await this.run(async (db) => {
+      try {
+        await this.identities(db).insertMany(list.map(fromIdentity), { ordered: true });
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const index = (error as { writeErrors?: { index: number }[] | { index: number } }).writeErrors;
+        const first = Array.isArray(index) ? index[0]?.index : index?.index;
+        throw new DuplicateKeyError(list[first ?? 0]?.key ?? '');
+      }
+    });
+  }
+
+  async setUserSnapshot(user: UserRecord): Promise<void> {
+    await this.run(async (db) => {
+      const snapshot = toSnapshot(user);
+      // Never over a newer copy: of two racing profile changes the later one stays.
+      const filter = { userId: user.id, $or: [{ user: null }, { 'user.id': { $ne: user.id } }, { 'user.updatedAt': { $lte: user.updatedAt } }] };
+      await this.identities(db).updateMany(filter, { $set: { user: snapshot } });
+      await this.sessions(db).updateMany(filter, { $set: { user: snapshot } });
+    });
+  }
+
   async getUserIdentities(userId: string): Promise<IdentityRecord[]> {
     return this.run(async (db) => {
       const docs = await this.identities(db).find({ userId }).sort({ _id: 1 }).toArray();
@@ -455,8 +534,14 @@ export class MongoStore implements Store {
   async getUser(id: string): Promise<UserRecord | null> {
     return this.run(async (db) => {
       const doc = await this.users(db).findOne({ _id: id });
-      return doc ? toUser(doc) : null;
+      return doc ? toUser(doc) : this.userCopy(db, id);
     });
+  }
+
+  /** A user whose record is not written yet is known by the copy on its identities (types.ts). */
+  private async userCopy(db: Db, id: string): Promise<UserRecord | null> {
+    const carrier = await this.identities(db).findOne({ userId: id, 'user.id': id });
+    return carrier?.user ? fromSnapshot(carrier.user) : null;
   }
 
   async deleteUser(id: string): Promise<void> {
@@ -488,8 +573,19 @@ export class MongoStore implements Store {
   async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
     return this.run(async (db) => {
       const set: Partial<UserDoc> = { ...userFields(patch), updatedAt: now };
-      const doc = await this.users(db).findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
-      return doc ? toUser(doc) : null;
+      const users = this.users(db);
+      const doc = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+      if (doc) return toUser(doc);
+      // First change of an account known only by its copy: write the record from the copy, then patch.
+      const copy = await this.userCopy(db, id);
+      if (!copy) return null;
+      try {
+        await users.insertOne({ ...userFields(copy), _id: id, nickname: copy.nickname, avatarUrl: copy.avatarUrl, createdAt: copy.createdAt, updatedAt: copy.updatedAt });
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error; // a concurrent first change wrote it
+      }
+      const patched = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+      return patched ? toUser(patched) : null;
     });
   }
 
@@ -502,6 +598,7 @@ export class MongoStore implements Store {
           via: session.via,
           createdAt: session.createdAt,
           expiresAt: session.expiresAt,
+          ...(session.user !== undefined && { user: session.user ? toSnapshot(session.user) : null }),
         });
       } catch (error) {
         if (isDuplicateKey(error)) throw new DuplicateKeyError(session.id);
@@ -510,19 +607,10 @@ export class MongoStore implements Store {
     });
   }
 
-  async getSessionAndUser(id: string): Promise<[SessionRecord | null, UserRecord | null]> {
+  async getSession(id: string): Promise<SessionRecord | null> {
     return this.run(async (db) => {
-      const sessions = this.sessions(db);
-      const session = await sessions.findOne({ _id: id });
-      if (!session) return [null, null];
-      const now = new Date();
-      if (session.expiresAt.getTime() <= now.getTime()) {
-        // Expired: never returned, and removed (the TTL index may not exist or not have run yet).
-        await sessions.deleteOne({ _id: id, expiresAt: { $lte: now } });
-        return [null, null];
-      }
-      const user = await this.users(db).findOne({ _id: session.userId });
-      return [toSession(session), user ? toUser(user) : null];
+      const doc = await this.sessions(db).findOne({ _id: id });
+      return doc ? toSession(doc) : null;
     });
   }
 
@@ -541,7 +629,7 @@ export class MongoStore implements Store {
   async getUserSessions(userId: string): Promise<SessionRecord[]> {
     return this.run(async (db) => {
       const docs = await this.sessions(db)
-        .find({ userId, expiresAt: { $gt: new Date() } })
+        .find({ userId })
         .sort({ createdAt: 1 })
         .toArray();
       return docs.map(toSession);

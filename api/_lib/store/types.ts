@@ -46,6 +46,13 @@ export interface IdentityRecord {
   unionid: string | null;
   /** WeChat session_key for this (appid, openid), sealed; never leaves the server. */
   sessionKey: EncryptedValue | null;
+  /**
+   * A copy of the user record this identity points at, so a returning login learns the account in
+   * the same round trip that updates the session_key (no separate user read). The `users` document
+   * stays the truth; the copy is rewritten by setUserSnapshot after every change (docs/ACCOUNTS.md,
+   * "Profile snapshots"). Absent on documents written before snapshots existed.
+   */
+  user?: UserRecord | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -58,6 +65,8 @@ export interface SessionRecord {
   via: 'mini' | 'web-qr' | 'oa';
   createdAt: Date;
   expiresAt: Date;
+  /** Copy of the user record (see IdentityRecord.user): an authenticated request reads one document. */
+  user?: UserRecord | null;
 }
 
 export type UserPatch = Partial<Pick<UserRecord, 'nickname' | 'avatarUrl' | 'phone' | 'mergedInto'>>;
@@ -94,12 +103,33 @@ export interface Store {
   insertIdentity(identity: IdentityRecord): Promise<void>;
   /** Returns the identity after the update, or null when it does not exist. */
   updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null>;
+  /**
+   * One round trip: applies `patch` to the identity `record.key` when it exists, else inserts
+   * `record` (a unique-key insert: of racing callers exactly one inserts). Returns the stored
+   * identity and whether this call inserted it.
+   */
+  upsertIdentity(record: IdentityRecord, patch: IdentityPatch, now: Date): Promise<{ identity: IdentityRecord; inserted: boolean }>;
+  /**
+   * Inserts several identities in one round trip, in order. On the first duplicate key it stops
+   * and throws DuplicateKeyError naming that key; the identities before it stay inserted.
+   */
+  insertIdentities(identities: IdentityRecord[]): Promise<void>;
+  /**
+   * Rewrites the user copy carried by every identity and session of `user.id`, except copies of
+   * this user with a later `updatedAt` (a racing, newer change).
+   */
+  setUserSnapshot(user: UserRecord): Promise<void>;
 
   getUserIdentities(userId: string): Promise<IdentityRecord[]>;
   /** Moves an identity to another user, only if it still belongs to `fromUserId`. */
   reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean>;
   deleteIdentity(key: string): Promise<void>;
 
+  /**
+   * A new account is born as the copy on its identities (IdentityRecord.user): the user record is
+   * written on the account's first change. getUser returns the record, else that copy; updateUser
+   * writes the record from the copy first when there is none yet.
+   */
   getUser(id: string): Promise<UserRecord | null>;
   deleteUser(id: string): Promise<void>;
   /** Inserts the user unless one with the same id exists; returns the stored user either way. */
@@ -107,10 +137,12 @@ export interface Store {
   updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null>;
 
   insertSession(session: SessionRecord): Promise<void>;
-  getSessionAndUser(id: string): Promise<[SessionRecord | null, UserRecord | null]>;
+  /** The stored session, expired or not: expiry is judged by the SessionManager's clock only. */
+  getSession(id: string): Promise<SessionRecord | null>;
   updateSessionExpiration(id: string, expiresAt: Date): Promise<void>;
   deleteSession(id: string): Promise<void>;
   deleteUserSessions(userId: string): Promise<void>;
+  /** Every stored session of the user, expired ones included (the SessionManager filters). */
   getUserSessions(userId: string): Promise<SessionRecord[]>;
   reassignSessions(fromUserId: string, toUserId: string): Promise<void>;
 

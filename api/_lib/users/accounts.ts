@@ -1,5 +1,5 @@
 import { generateId } from '../crypto/tokens.js';
-import { DuplicateKeyError, type EncryptedValue, type IdentityRecord, type Store, type UserRecord } from '../store/types.js';
+import { DuplicateKeyError, type EncryptedValue, type IdentityPatch, type IdentityRecord, type Store, type UserPatch, type UserRecord } from '../store/types.js';
 
 /**
  * One person, one account, across every door (mini-program, website QR, official account).
@@ -32,6 +32,16 @@ export interface ProfileSeed {
  * Finds or creates the account behind a WeChat identity. `seed` only fills a brand-new account; as a
  * function it is called only for a person seen through no door yet (e.g. to fetch sns/userinfo),
  * found out from the reads the resolution makes anyway.
+ *
+ * Store round trips (asserted in tests/round-trips.test.ts):
+ *   returning person           1  (the identity update returns the user's copy; see ACCOUNTS.md)
+ *   new person, no unionid     1  (an upsert of the identity)
+ *   new person with unionid    2  (identity miss, then `uid:` + `oid:` in one ordered insert)
+ * A new account is born as the copy on its identities; its user record is written on its first
+ * change (Store.getUser / updateUser).
+ * The `uid:` link is read only when this identity does not carry the unionid yet. An `oid:`
+ * identity carries a unionid only once its `uid:` link is known to point at the same user: it is
+ * written after the link (or after it in the same ordered insert), never before.
  */
 export async function resolveAccount(
   store: Store,
@@ -39,79 +49,122 @@ export async function resolveAccount(
   seed: ProfileSeed | (() => Promise<ProfileSeed>),
   now: Date,
 ): Promise<ResolvedAccount> {
-  const none: ProfileSeed = { nickname: null, avatarUrl: null };
-  let profile: ProfileSeed = typeof seed === 'function' ? none : seed;
   const key = openidKey(identity.appid, identity.openid);
-  const patch = {
-    ...(identity.sessionKey !== undefined ? { sessionKey: identity.sessionKey } : {}),
-    ...(identity.unionid ? { unionid: identity.unionid } : {}),
-  };
-  // Returning user: one round trip updates the session_key and tells us the user id.
-  let link = await store.updateIdentity(key, patch, now);
-  let isNewUser = false;
-  /** the user the unionid is known to point at, when this call already read it */
-  let unionHolder: string | null = null;
-  let unionRead = false;
-  if (!link) {
-    unionRead = !!identity.unionid;
-    const linked = identity.unionid ? await store.getIdentity(unionidKey(identity.unionid)) : null;
-    unionHolder = linked?.userId ?? null;
-    if (!linked && typeof seed === 'function') profile = await seed();
-    const record: IdentityRecord = {
-      key,
-      kind: 'oid',
-      userId: linked?.userId ?? generateId(),
-      appid: identity.appid,
-      openid: identity.openid,
-      unionid: identity.unionid,
-      sessionKey: identity.sessionKey ?? null,
-      createdAt: now,
-      updatedAt: now,
-    };
+  const patch = identity.sessionKey !== undefined ? { sessionKey: identity.sessionKey } : {};
+  const { unionid } = identity;
+  const oidRecord = (user: UserRecord, withUnionid: boolean): IdentityRecord => ({
+    key,
+    kind: 'oid',
+    userId: user.id,
+    appid: identity.appid,
+    openid: identity.openid,
+    unionid: withUnionid ? unionid : null,
+    sessionKey: identity.sessionKey ?? null,
+    user,
+    createdAt: now,
+    updatedAt: now,
+  });
+  const freshUser = (profile: ProfileSeed): UserRecord => ({ id: generateId(), nickname: profile.nickname, avatarUrl: profile.avatarUrl, createdAt: now, updatedAt: now });
+
+  if (!unionid && typeof seed !== 'function') {
+    // One round trip updates a returning person's session_key or links a new one.
+    const fresh = freshUser(seed);
+    const { identity: link, inserted } = await store.upsertIdentity(oidRecord(fresh, false), patch, now);
+    if (inserted) return { user: fresh, isNewUser: true };
+    return returning(store, link, identity, now);
+  }
+
+  const link = await store.updateIdentity(key, patch, now);
+  if (link) return returning(store, link, identity, now);
+
+  // This openid is new. A browser door reads the unionid's link first, so sns/userinfo is called
+  // only for a person no door has seen; the mini-program tries to create both keys at once.
+  let holder = unionid && typeof seed === 'function' ? await store.getIdentity(unionidKey(unionid)) : null;
+  if (!holder) {
+    const fresh = freshUser(typeof seed === 'function' ? await seed() : seed);
+    const records = [...(unionid ? [{ ...oidRecord(fresh, true), key: unionidKey(unionid), kind: 'uid' as const, appid: null, openid: null, sessionKey: null }] : []), oidRecord(fresh, true)];
     try {
-      await store.insertIdentity(record);
-      link = record;
-      isNewUser = !linked;
+      // `uid:` first: if the unionid is taken, nothing is written and this person joins its holder.
+      await store.insertIdentities(records);
+      return { user: fresh, isNewUser: true };
     } catch (error) {
       if (!(error instanceof DuplicateKeyError)) throw error;
-      // Someone else linked this openid first: theirs wins, ours is dropped.
-      link = await store.updateIdentity(key, patch, now);
-      if (!link) throw error;
+      if (error.key === key) return returningAfterRace(store, key, patch, identity, now, error);
+      holder = await store.getIdentity(unionidKey(unionid!));
+      if (!holder) throw error;
     }
   }
-  let userId = link.userId;
-  if (identity.unionid) {
-    const holder = unionHolder ?? (await linkUnionid(store, identity.unionid, userId, now, unionRead));
-    if (holder !== userId) {
-      // The unionid arrived late and another account already has it: merge into that one.
-      await mergeAccounts(store, userId, holder, now);
-      userId = holder;
-      isNewUser = false;
-    }
+  // The unionid already belongs to an account (another door came first): link this openid to it.
+  const user = await ensureUser(store, holder.userId, holder.user);
+  try {
+    await store.insertIdentity(oidRecord(user, true));
+  } catch (error) {
+    if (!(error instanceof DuplicateKeyError)) throw error;
+    return returningAfterRace(store, key, patch, identity, now, error);
   }
-  // A user id generated by this call cannot have a record yet: skip the read.
-  let user = isNewUser ? null : await store.getUser(userId);
-  if (!user) {
-    // First login, or a previous attempt stopped between the two writes: create the user now.
-    user = await store.insertUserIfAbsent({ id: userId, nickname: profile.nickname, avatarUrl: profile.avatarUrl, createdAt: now, updatedAt: now });
-  }
-  return { user, isNewUser };
+  return { user, isNewUser: false };
 }
 
-/** Links the unionid to `userId` unless it is linked already; returns the user that holds it. */
-async function linkUnionid(store: Store, unionid: string, userId: string, now: Date, knownAbsent: boolean): Promise<string> {
+/** Someone else linked this openid first: theirs wins, ours is dropped. */
+async function returningAfterRace(store: Store, key: string, patch: IdentityPatch, identity: WechatIdentity, now: Date, error: Error): Promise<ResolvedAccount> {
+  const link = await store.updateIdentity(key, patch, now);
+  if (!link) throw error;
+  return returning(store, link, identity, now);
+}
+
+/** A known openid: the account is the identity's user copy, unless a late unionid merges it. */
+async function returning(store: Store, link: IdentityRecord, identity: WechatIdentity, now: Date): Promise<ResolvedAccount> {
+  let userId = link.userId;
+  let copy = link.user ?? null;
+  if (identity.unionid && link.unionid !== identity.unionid) {
+    const holder = await linkUnionid(store, identity.unionid, userId, now);
+    if (holder.userId !== userId) {
+      // The unionid arrived late and another account already has it: merge into that one.
+      await mergeAccounts(store, userId, holder.userId, now);
+      userId = holder.userId;
+      copy = null;
+    }
+    // Only now that the link is known does the identity carry the unionid (skips the read next time).
+    await store.updateIdentity(link.key, { unionid: identity.unionid }, now);
+  }
+  return { user: await ensureUser(store, userId, copy), isNewUser: false };
+}
+
+/**
+ * The account `userId` stands for: the copy when it is the right one, else the user record (copies
+ * written before snapshots existed, or after a merge). An identity written before copies existed
+ * whose user record is missing (an old login stopped between its writes) gets an empty record.
+ */
+async function ensureUser(store: Store, userId: string, copy: UserRecord | null | undefined): Promise<UserRecord> {
+  let user = copy && copy.id === userId ? copy : await store.getUser(userId);
+  if (user?.mergedInto) user = (await currentUser(store, user)) ?? user;
+  return user ?? (await store.insertUserIfAbsent({ id: userId, nickname: null, avatarUrl: null, createdAt: new Date(), updatedAt: new Date() }));
+}
+
+/**
+ * Changes a profile: the user record first (the truth), then the copies on the account's identities
+ * and sessions. Returns the stored record, or null when the account no longer exists.
+ */
+export async function saveProfile(store: Store, current: UserRecord, patch: UserPatch, now: Date): Promise<UserRecord | null> {
+  const user = await store.updateUser(current.id, patch, now);
+  if (user) await store.setUserSnapshot(user);
+  return user;
+}
+
+/** Links the unionid to `userId` unless it is linked already; returns the `uid:` identity. */
+async function linkUnionid(store: Store, unionid: string, userId: string, now: Date): Promise<IdentityRecord> {
   const key = unionidKey(unionid);
-  // Most logins of a unionid app find the link in place: read first unless we just saw it missing.
-  const existing = knownAbsent ? null : await store.getIdentity(key);
-  if (existing) return existing.userId;
+  const existing = await store.getIdentity(key);
+  if (existing) return existing;
+  const record: IdentityRecord = { key, kind: 'uid', userId, appid: null, openid: null, unionid, sessionKey: null, createdAt: now, updatedAt: now };
   try {
-    await store.insertIdentity({ key, kind: 'uid', userId, appid: null, openid: null, unionid, sessionKey: null, createdAt: now, updatedAt: now });
-    return userId;
+    await store.insertIdentity(record);
+    return record;
   } catch (error) {
     if (!(error instanceof DuplicateKeyError)) throw error;
     const winner = await store.getIdentity(key);
     if (!winner) throw error;
-    return winner.userId;
+    return winner;
   }
 }
 
@@ -124,6 +177,12 @@ async function linkUnionid(store: Store, unionid: string, userId: string, now: D
 export async function mergeAccounts(store: Store, fromId: string, intoId: string, now: Date): Promise<void> {
   if (fromId === intoId) return;
   const [from, into] = await Promise.all([store.getUser(fromId), store.getUser(intoId)]);
+  // The tombstone first: it writes the merged account's record (which may exist only as the copy on
+  // its identities, read above) before those identities move away.
+  if (from) {
+    const merged = await store.updateUser(fromId, { mergedInto: intoId }, now);
+    if (merged) await store.setUserSnapshot(merged);
+  }
   for (const identity of await store.getUserIdentities(fromId)) {
     await store.reassignIdentity(identity.key, fromId, intoId, now);
   }
@@ -139,7 +198,9 @@ export async function mergeAccounts(store: Store, fromId: string, intoId: string
   } else if (from && !into) {
     await store.insertUserIfAbsent({ ...from, id: intoId, mergedInto: null });
   }
-  if (from) await store.updateUser(fromId, { mergedInto: intoId }, now);
+  // The moved identities and sessions still carry the merged account's copy: rewrite them.
+  const survivor = await store.getUser(intoId);
+  if (survivor) await store.setUserSnapshot(survivor);
 }
 
 /** The account a user record stands for now: itself, or the survivor it was merged into. */

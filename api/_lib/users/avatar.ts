@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Store, UserRecord } from '../store/types.js';
+import { saveProfile } from './accounts.js';
 
 /** Uploaded avatars: compressed by the client (~200 KB); refused above this. */
 export const MAX_AVATAR_BYTES = 1024 * 1024;
@@ -110,9 +111,12 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
  */
 async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date): Promise<UserRecord> {
   return withAvatarLock(store, userId, async () => {
+    // Timed inside the lock: the change that holds it last is the newest, and the profile copies
+    // (which never go back to an older updatedAt) must agree with the record.
+    now = new Date(Math.max(now.getTime(), Date.now()));
     const before = await store.getUser(userId);
     if (!before) throw new AppError('unauthorized');
-    const user = await store.updateUser(userId, patch, now);
+    const user = await saveProfile(store, before, patch, now);
     if (!user) throw new AppError('unauthorized');
     if (before.avatarUrl !== patch.avatarUrl) await deleteOwnedAvatar(store, before);
     return user;

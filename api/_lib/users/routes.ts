@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { chooseAvatar, encodeAvatar, MAX_AVATAR_BYTES, setUploadedAvatar, updateProfileWithAvatar } from './avatar.js';
+import { saveProfile } from './accounts.js';
 import { deleteAccount } from './delete.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from './profile.js';
 
@@ -55,7 +56,7 @@ export function meRoutes(deps: MeDeps) {
       }
       const user = patch.avatarUrl !== undefined
         ? await updateProfileWithAvatar(deps.store, c.var.user.id, { ...patch, avatarUrl: patch.avatarUrl }, new Date())
-        : await deps.store.updateUser(c.var.user.id, patch, new Date());
+        : await saveProfile(deps.store, c.var.user, patch, new Date());
       if (!user) throw new AppError('unauthorized');
       return c.json<MeResponse>({ user: toPublicUser(user) });
     })

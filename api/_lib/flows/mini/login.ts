@@ -3,10 +3,11 @@ import type { Sealer } from '../../crypto/seal.js';
 import { AppError, fromWechatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { DuplicateKeyError, type Store, type UserRecord } from '../../store/types.js';
+import type { Store, UserRecord } from '../../store/types.js';
 import { openidKey, resolveAccount } from '../../users/accounts.js';
 import { seedProfile } from '../../users/profile.js';
 import type { Code2SessionResult } from '../../wechat/mini/jscode2session.js';
+import { WechatApiError } from '../../wechat/transport.js';
 
 /**
  * Mini-program login: uni.login code → jscode2session → account → session.
@@ -34,39 +35,46 @@ export interface MiniLoginResult {
   isNewUser: boolean;
 }
 
-/** A login code lives 5 minutes at WeChat; its claim is kept a little longer. */
-const CODE_CLAIM_MS = 10 * 60 * 1000;
+/**
+ * Codes being exchanged by this instance right now (sha256 of appid:code). A double tap sends one
+ * code twice at once: the second request is answered 409 without a jscode2session call. A code
+ * used before (sequentially, or on another instance) is refused by WeChat itself with 40163, which
+ * the mini door answers as 409 code_already_used too; a code whose call failed before WeChat could
+ * spend it (-1, 45011, HTTP 5xx, connection refused) stays usable for a retry. There is no
+ * database claim: a returning login has room for two round trips and needs both (docs/API.md).
+ */
+const inFlight = new Set<string>();
 
 export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Promise<MiniLoginResult> {
   const now = deps.clock?.() ?? new Date();
-  // Claim the code before WeChat sees it: a retry or a double tap with the same code is answered
-  // here, without a second jscode2session call (which would only earn 40163).
+  const flight = sha256Hex(`${deps.appid}:${input.code}`);
+  if (inFlight.has(flight)) throw new AppError('code_already_used');
+  inFlight.add(flight);
   try {
-    await deps.store.claim(`code:${deps.appid}:${sha256Hex(input.code)}`, new Date(now.getTime() + CODE_CLAIM_MS));
-  } catch (error) {
-    if (error instanceof DuplicateKeyError) throw new AppError('code_already_used');
-    throw fromWechatError(error) ?? error;
-  }
+    let wx: Code2SessionResult;
+    try {
+      wx = await deps.exchangeCode(input.code);
+    } catch (error) {
+      // wechat-api-facts §1 (docs/WECHAT.md): a second use of a code answers 40163 "code been used".
+      if (error instanceof WechatApiError && error.errcode === 40163) throw new AppError('code_already_used', undefined, { cause: error });
+      throw fromWechatError(error) ?? error;
+    }
 
-  let wx: Code2SessionResult;
-  try {
-    wx = await deps.exchangeCode(input.code);
-  } catch (error) {
-    throw fromWechatError(error) ?? error;
-  }
-
-  try {
-    const key = openidKey(deps.appid, wx.openid);
-    const { user, isNewUser } = await resolveAccount(
-      deps.store,
-      { appid: deps.appid, openid: wx.openid, unionid: wx.unionid, sessionKey: deps.sealer.seal(wx.sessionKey, key) },
-      seedProfile(input.profile),
-      now,
-    );
-    const { token, session } = await deps.sessions.create(user.id, 'mini');
-    deps.logger.log('info', 'auth.mini.login', { userId: user.id, isNewUser, unionid: !!wx.unionid });
-    return { token, expiresAt: session.expiresAt, user, isNewUser };
-  } catch (error) {
-    throw fromWechatError(error) ?? error;
+    try {
+      const key = openidKey(deps.appid, wx.openid);
+      const { user, isNewUser } = await resolveAccount(
+        deps.store,
+        { appid: deps.appid, openid: wx.openid, unionid: wx.unionid, sessionKey: deps.sealer.seal(wx.sessionKey, key) },
+        seedProfile(input.profile),
+        now,
+      );
+      const { token, session } = await deps.sessions.create(user, 'mini');
+      deps.logger.log('info', 'auth.mini.login', { userId: user.id, isNewUser, unionid: !!wx.unionid });
+      return { token, expiresAt: session.expiresAt, user, isNewUser };
+    } catch (error) {
+      throw fromWechatError(error) ?? error;
+    }
+  } finally {
+    inFlight.delete(flight);
   }
 }

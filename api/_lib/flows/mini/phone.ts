@@ -1,5 +1,6 @@
 import { AppError, fromWechatError } from '../../errors.js';
 import type { Store, UserRecord } from '../../store/types.js';
+import { saveProfile } from '../../users/accounts.js';
 import type { AccessTokens } from '../../wechat/access-token.js';
 import { WechatApiError } from '../../wechat/transport.js';
 import type { PhoneInfo } from '../../wechat/mini/getuserphonenumber.js';
@@ -24,8 +25,9 @@ export async function savePhoneNumber(deps: PhoneDeps, user: UserRecord, code: s
     throw fromWechatError(error) ?? error;
   }
   if (info.watermark.appid !== deps.appid) throw new AppError('phone_code_invalid');
-  const updated = await deps.store.updateUser(
-    user.id,
+  const updated = await saveProfile(
+    deps.store,
+    user,
     { phone: { phoneNumber: info.phoneNumber, purePhoneNumber: info.purePhoneNumber, countryCode: info.countryCode, verifiedAt: now } },
     now,
   );

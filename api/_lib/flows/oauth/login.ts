@@ -225,7 +225,7 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
   if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
   const current = await wrapStore(async () => currentUser(deps.store, await deps.store.getUser(value.userId!)));
   if (!current) throw new AppError(door.errors.stateInvalid);
-  const { token, session } = await wrapStore(() => deps.sessions.create(current.id, door.via));
+  const { token, session } = await wrapStore(() => deps.sessions.create(current, door.via));
   let won = false;
   try {
     won = await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true, expiresAt: value.expiresAt }, record.version));

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { MongoClient, type CommandStartedEvent } from 'mongodb';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import { migrateMongo, MongoStore } from '../api/_lib/store/mongo.js';
+import type { Store } from '../api/_lib/store/types.js';
+import { postJson, simCode, startStack, type Stack } from './support/stack.js';
+
+/**
+ * Issue 11: store round trips per request, counted where they happen.
+ *   MongoDB (FerretDB in CI): on the wire, with the driver's command monitoring — every
+ *   `commandStarted` except the connection's own handshake/hello/ping/auth commands.
+ *   Embedded store: every call into the Store interface, on the same logic paths.
+ * Goals: returning mini login ≤ 2, first login ≤ 3 (with or without a unionid), GET /api/me ≤ 1.
+ */
+const uri = inject('mongodbUri');
+const dbName = `round_trips_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+const NOT_OPERATIONS = new Set(['hello', 'ismaster', 'ping', 'saslstart', 'saslcontinue', 'buildinfo', 'endsessions', 'getnonce', 'authenticate']);
+
+interface Meter {
+  /** what ran since the last reset: `<command> <collection>` or `<store method>` */
+  calls: string[];
+  store: Store;
+  close(): Promise<void>;
+}
+
+async function mongoMeter(): Promise<Meter> {
+  const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 10_000 });
+  await migrateMongo(client.db(dbName));
+  const calls: string[] = [];
+  client.on('commandStarted', (event: CommandStartedEvent) => {
+    if (NOT_OPERATIONS.has(event.commandName.toLowerCase())) return;
+    calls.push(`${event.commandName} ${String(event.command[event.commandName])}`);
+  });
+  const store = new MongoStore(Promise.resolve(client), dbName, true);
+  return { calls, store, close: () => store.close() };
+}
+
+async function embeddedMeter(): Promise<Meter> {
+  const calls: string[] = [];
+  const inner = new EmbeddedStore({ dir: null });
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(prop));
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { calls, store, close: async () => {} };
+}
+
+/** Runs `fn` and returns the store operations it caused. */
+async function measure(meter: Meter, fn: () => Promise<void>): Promise<string[]> {
+  meter.calls.length = 0;
+  await fn();
+  return [...meter.calls];
+}
+
+const stores: [string, () => Promise<Meter>, boolean][] = [
+  ['MongoDB (on the wire)', mongoMeter, !uri],
+  ['embedded (store calls)', embeddedMeter, false],
+];
+
+afterAll(async () => {
+  if (!uri) return;
+  const admin = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  await admin.db(dbName).dropDatabase().catch(() => {});
+  await admin.close();
+});
+
+for (const [name, makeMeter, skip] of stores) {
+  const mongo = name.startsWith('MongoDB');
+  const expected = {
+    first: mongo ? ['findAndModify identities', 'insert identities', 'insert sessions'] : ['updateIdentity', 'insertIdentities', 'insertSession'],
+    firstNoUnionid: mongo ? ['findAndModify identities', 'insert sessions'] : ['upsertIdentity', 'insertSession'],
+    returning: mongo ? ['findAndModify identities', 'insert sessions'] : ['updateIdentity', 'insertSession'],
+    returningNoUnionid: mongo ? ['findAndModify identities', 'insert sessions'] : ['upsertIdentity', 'insertSession'],
+    me: mongo ? ['find sessions'] : ['getSession'],
+  };
+
+  describe.skipIf(skip)(`round trips: ${name}`, () => {
+    for (const unionid of [true, false]) {
+      it(`mini login ${unionid ? 'with' : 'without'} a unionid: first ≤ 3, returning ≤ 2, GET /api/me ≤ 1`, async () => {
+        const meter = await makeMeter();
+        const stack: Stack = await startStack({ ...(unionid ? {} : { openPlatformId: null }), overrides: { store: meter.store } });
+        try {
+          const person = `counted-${unionid ? 'u' : 'n'}`;
+          const login = async (isNewUser: boolean) => {
+            const code = await simCode(stack, person); // the code comes from the simulator, not the store
+            return measure(meter, async () => {
+              const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code });
+              expect(res.status).toBe(200);
+              expect(res.body.isNewUser).toBe(isNewUser);
+              token = res.body.token;
+            });
+          };
+          let token = '';
+          const first = await login(true);
+          expect(first).toEqual(unionid ? expected.first : expected.firstNoUnionid);
+          expect(first.length).toBeLessThanOrEqual(3);
+          const returning = await login(false);
+          expect(returning).toEqual(unionid ? expected.returning : expected.returningNoUnionid);
+          expect(returning.length).toBeLessThanOrEqual(2);
+          const me = await measure(meter, async () => {
+            const res = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+            expect(res.status).toBe(200);
+            expect((await res.json()).user.id).toBeTruthy();
+          });
+          expect(me).toEqual(expected.me);
+        } finally {
+          await stack.close();
+          await meter.close();
+        }
+      });
+    }
+
+    it('GET /api/me writes the expiry only in the second half of the session\'s life', async () => {
+      const meter = await makeMeter();
+      let now = Date.now();
+      const stack = await startStack({ overrides: { store: meter.store, clock: () => new Date(now) } });
+      try {
+        const { body } = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'sliding') });
+        const me = () => measure(meter, async () => {
+          expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
+        });
+        now += 14 * 24 * 3600_000; // day 14 of 30: first half
+        expect(await me()).toEqual(expected.me);
+        now += 2 * 24 * 3600_000; // day 16: second half → slides once
+        expect(await me()).toEqual([...expected.me, mongo ? 'update sessions' : 'updateSessionExpiration']);
+        expect(await me()).toEqual(expected.me); // slid: first half again
+      } finally {
+        await stack.close();
+        await meter.close();
+      }
+    });
+
+    it('a profile change is seen by GET /api/me, still in one round trip', async () => {
+      const meter = await makeMeter();
+      const stack = await startStack({ overrides: { store: meter.store } });
+      try {
+        const { body } = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'renamed') });
+        const auth = { authorization: `Bearer ${body.token}` };
+        const avatarUrl = 'https://thirdwx.qlogo.cn/mmopen/vi_32/renamed/132';
+        const patched = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ avatarUrl }) });
+        expect(patched.status).toBe(200);
+        let seen: unknown;
+        const me = await measure(meter, async () => {
+          seen = (await (await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).json()).user.avatarUrl;
+        });
+        expect(seen).toBe(avatarUrl);
+        expect(me).toEqual(expected.me);
+        // …and by the next login, without a user read.
+        const again = await measure(meter, async () => {
+          const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'renamed') });
+          expect(res.body.user.avatarUrl).toBe(avatarUrl);
+        });
+        expect(again).toEqual(expected.returning);
+      } finally {
+        await stack.close();
+        await meter.close();
+      }
+    });
+  });
+}
