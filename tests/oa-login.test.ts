@@ -58,13 +58,23 @@ async function takeSession(state: string, cookie?: string) {
 
 type LoginBody = { token: string; isNewUser: boolean; user: { id: string; nickname: string | null; avatarUrl: string | null } };
 
-/** The whole official-account login of one person; consents when WeChat asks. */
+/**
+ * The whole official-account login of one person as the H5 page runs it: silently with snsapi_base
+ * first; when the server answers oa_login_consent_required (an openid it does not know), again with
+ * snsapi_userinfo, consenting when WeChat asks. `scope` forces a single attempt with that scope.
+ */
 async function oaLogin(user: string, scope?: 'snsapi_base' | 'snsapi_userinfo'): Promise<LoginBody> {
-  const started = await start(scope ? { scope } : {});
-  const page = await authorize(started.location, user);
-  const redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
-  const cb = await callback(redirect, started.cookie);
-  expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}`);
+  let started = await start(scope ? { scope } : {});
+  let page = await authorize(started.location, user);
+  let redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
+  let cb = await callback(redirect, started.cookie);
+  if (!scope && errorOf(cb.location) === 'oa_login_consent_required') {
+    started = await start({ scope: 'snsapi_userinfo' });
+    page = await authorize(started.location, user);
+    redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
+    cb = await callback(redirect, started.cookie);
+  }
+  expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}#`);
   const res = await takeSession(started.state, started.cookie);
   expect(res.status).toBe(200);
   return res.body as LoginBody;
@@ -74,7 +84,7 @@ const me = (token: string) => fetch(`${stack.apiUrl}/api/me`, { headers: { autho
 
 describe('official-account login, end to end', () => {
   it('start → authorize → 允许 → callback → handoff → a working session via oa', async () => {
-    const started = await start({ next: '/pages/account/index' });
+    const started = await start({ next: '/pages/account/index', scope: 'snsapi_userinfo' });
     expect(`${started.location.origin}${started.location.pathname}`).toBe(`${stack.simUrl}/connect/oauth2/authorize`);
     expect(started.location.hash).toBe('#wechat_redirect');
     expect(Object.fromEntries(started.location.searchParams)).toEqual({
@@ -97,7 +107,7 @@ describe('official-account login, end to end', () => {
 
     const cb = await callback(redirect.toString(), started.cookie);
     expect(cb.status).toBe(302);
-    expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}`);
+    expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}#`);
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(200);
     expect(res.headers.get('set-cookie')).toMatch(/^wx_oa_state=; Max-Age=0; Path=\/api\/auth\/oa/);
@@ -112,7 +122,7 @@ describe('official-account login, end to end', () => {
     expect(sessions.sessions.find((s) => s.current)?.via).toBe('oa');
 
     // consent is remembered: the next snsapi_userinfo authorization is silent
-    const again = await start();
+    const again = await start({ scope: 'snsapi_userinfo' });
     expect((await authorize(again.location, 'oa-alice')).status).toBe(302);
   });
 
@@ -123,21 +133,16 @@ describe('official-account login, end to end', () => {
     expect(started.location.searchParams.get('scope')).toBe('snsapi_base');
     const page = await authorize(started.location, 'oa-returning');
     expect(page.status).toBe(302); // no consent page
-    expect((await callback(page.location!, started.cookie)).location).toBe(`/pages/login/index?oa_login=${started.state}`);
+    expect((await callback(page.location!, started.cookie)).location).toBe(`/pages/login/index?oa_login=${started.state}#`);
     const res = await takeSession(started.state, started.cookie);
     expect(res.body.user.id).toBe(first.user.id);
     expect(res.body.isNewUser).toBe(false);
     expect(stack.sim.calls.get('/sns/userinfo') ?? 0).toBe(calls);
   });
 
-  it('snsapi_base for a never-seen person: a new account without a profile (no userinfo call)', async () => {
-    const res = await oaLogin('oa-base-only', 'snsapi_base');
-    expect(res.isNewUser).toBe(true);
-    expect(res.user.nickname).toBeNull();
-  });
-
-  it('an unknown scope falls back to snsapi_userinfo', async () => {
-    expect((await start({ scope: 'snsapi_login' })).location.searchParams.get('scope')).toBe('snsapi_userinfo');
+  it('the default is silent snsapi_base; an unknown scope falls back to it', async () => {
+    expect((await start()).location.searchParams.get('scope')).toBe('snsapi_base');
+    expect((await start({ scope: 'snsapi_login' })).location.searchParams.get('scope')).toBe('snsapi_base');
   });
 });
 
@@ -176,7 +181,7 @@ describe('three doors, one person (unionid)', () => {
 
 describe('refusal, bad and replayed callbacks', () => {
   it('拒绝 on the consent page → oa_login_denied, 你已取消微信授权', async () => {
-    const started = await start();
+    const started = await start({ scope: 'snsapi_userinfo' });
     const page = await authorize(started.location, 'oa-refuser');
     const redirect = new URL(await consent(page.html, 'deny'));
     expect(redirect.searchParams.get('code')).toBeNull();
@@ -186,7 +191,7 @@ describe('refusal, bad and replayed callbacks', () => {
     const { ERROR_CODES } = await import('../shared/errors.js');
     expect(ERROR_CODES.oa_login_denied.message).toBe('你已取消微信授权');
     // not remembered as consent: the next attempt asks again
-    expect((await authorize((await start()).location, 'oa-refuser')).status).toBe(200);
+    expect((await authorize((await start({ scope: 'snsapi_userinfo' })).location, 'oa-refuser')).status).toBe(200);
   });
 
   it('a state not bound to this browser is refused (login CSRF)', async () => {
@@ -199,6 +204,7 @@ describe('refusal, bad and replayed callbacks', () => {
   });
 
   it('a replayed callback and a second handoff are refused', async () => {
+    await oaLogin('oa-replay');
     const started = await start({ scope: 'snsapi_base' });
     const page = await authorize(started.location, 'oa-replay');
     expect((await callback(page.location!, started.cookie)).location).toContain('oa_login=');
@@ -214,7 +220,7 @@ describe('refusal, bad and replayed callbacks', () => {
     const bare = await startStack({ oa: false });
     try {
       const res = await fetch(`${bare.apiUrl}/api/auth/oa/start`, { redirect: 'manual' });
-      expect(res.headers.get('location')).toBe('/pages/login/index?oa_login_error=oa_login_not_configured');
+      expect(res.headers.get('location')).toBe('/pages/login/index?oa_login_error=oa_login_not_configured#');
       const session = await postJson(`${bare.apiUrl}/api/auth/oa/session`, { state: 'A'.repeat(32) });
       expect(session.status).toBe(503);
       expect(session.body.error.code).toBe('oa_login_not_configured');
@@ -260,7 +266,10 @@ describe('the simulator is as strict as WeChat', () => {
     const exchange = async (c: string) =>
       JSON.parse(await (await fetch(`${stack.simUrl}/sns/oauth2/access_token?${new URLSearchParams({ appid: oa.appid, secret: oa.secret, code: c, grant_type: 'authorization_code' })}`)).text()) as Record<string, any>;
     const ok = await exchange(code);
-    expect(ok).toMatchObject({ scope: 'snsapi_base', openid: stack.sim.openid(oa.appid, 'dave'), unionid: stack.sim.unionid(oa, 'dave') });
+    // wechat-api-facts.md §5 / §10: unionid "只有当scope为snsapi_userinfo时返回" — never with snsapi_base
+    expect(ok).toMatchObject({ scope: 'snsapi_base', openid: stack.sim.openid(oa.appid, 'dave') });
+    expect(ok).not.toHaveProperty('unionid');
+    expect(stack.sim.unionid(oa, 'dave')).toBeTruthy(); // the open platform is bound: userinfo would carry it
     expect((await exchange(code)).errcode).toBe(40163);
     const info = JSON.parse(await (await fetch(`${stack.simUrl}/sns/userinfo?access_token=${ok.access_token}&openid=${ok.openid}`)).text());
     expect(info.errcode).toBe(48001);
@@ -269,7 +278,7 @@ describe('the simulator is as strict as WeChat', () => {
 
 describe('secrets', () => {
   it('no WeChat access/refresh token, AppSecret, code or bearer token in any response or log line', async () => {
-    const tokens = [(await oaLogin('oa-leak-1')).token, (await oaLogin('oa-leak-2', 'snsapi_base')).token];
+    const tokens = [(await oaLogin('oa-leak-1')).token, (await oaLogin('oa-leak-1', 'snsapi_base')).token];
     const wechatSecrets = stack.sim.web.issuedSecrets;
     expect(wechatSecrets.length).toBeGreaterThan(4);
     const responses = bodies.join('\n');

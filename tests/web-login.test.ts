@@ -78,7 +78,7 @@ async function webLogin(user: string) {
   const started = await startQr();
   const redirect = await phoneConfirms(await qrUuid(started.location), user);
   const cb = await callback(redirect, started.cookie);
-  expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}`);
+  expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}#`);
   const res = await takeSession(started.state, started.cookie);
   expect(res.status).toBe(200);
   return res.body as { token: string; expiresAt: string; isNewUser: boolean; user: { id: string; nickname: string | null; avatarUrl: string | null; profileComplete: boolean } };
@@ -113,7 +113,7 @@ describe('website QR login, end to end', () => {
 
     const cb = await callback(redirect, started.cookie);
     expect(cb.status).toBe(302);
-    expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}`);
+    expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}#`);
 
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(200);
@@ -295,7 +295,7 @@ describe('bad, replayed and foreign callbacks end on the login page with a code'
     try {
       const qr = await fetch(`${bare.apiUrl}/api/auth/web/qr`, { redirect: 'manual' });
       expect(qr.status).toBe(302);
-      expect(qr.headers.get('location')).toBe('/pages/login/index?web_login_error=web_login_not_configured');
+      expect(qr.headers.get('location')).toBe('/pages/login/index?web_login_error=web_login_not_configured#');
       const res = await postJson(`${bare.apiUrl}/api/auth/web/session`, { state: 'A'.repeat(32) });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('web_login_not_configured');
