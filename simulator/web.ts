@@ -250,7 +250,7 @@ export function webApi(state: SimState) {
       const user = c.req.query('user') || 'alice';
       if (!USER.test(user)) return page('微信登录', '<p class="err">user 只能包含 A-Za-z0-9_.-</p>', 400);
       const result = state.web.scan(uuid, user);
-      if (typeof result === 'string') return page('微信登录', `<p class="err" id="status" data-error="${esc(result)}">${esc(scanErrorText(result))}</p>`, 400);
+      if (typeof result === 'string') return page('微信登录', `<p class="err" id="status">${esc(scanErrorText(result))}</p>`, 400);
       const app = state.apps.get(result.appid);
       return page(
         '微信登录',

@@ -128,7 +128,7 @@ describe('official-account login, end to end', () => {
 
   it('snsapi_base is silent and logs a returning person into the same account', async () => {
     const first = await oaLogin('oa-returning');
-    const calls = stack.sim.calls.get('/sns/userinfo') ?? 0;
+    const calls = stack.sim.calls.get('sns_userinfo') ?? 0;
     const started = await start({ scope: 'snsapi_base' });
     expect(started.location.searchParams.get('scope')).toBe('snsapi_base');
     const page = await authorize(started.location, 'oa-returning');
@@ -137,7 +137,7 @@ describe('official-account login, end to end', () => {
     const res = await takeSession(started.state, started.cookie);
     expect(res.body.user.id).toBe(first.user.id);
     expect(res.body.isNewUser).toBe(false);
-    expect(stack.sim.calls.get('/sns/userinfo') ?? 0).toBe(calls);
+    expect(stack.sim.calls.get('sns_userinfo') ?? 0).toBe(calls);
   });
 
   it('the default is silent snsapi_base; an unknown scope falls back to it', async () => {
@@ -176,6 +176,133 @@ describe('three doors, one person (unionid)', () => {
     const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'oa-first') });
     expect(mini.body.user.id).toBe(oa.user.id);
     expect(mini.body.isNewUser).toBe(false);
+  });
+});
+
+describe('silent first: snsapi_base recognises, snsapi_userinfo links (wechat-api-facts.md §5, §10)', () => {
+  it('a person known from the mini-program who arrives silently never becomes a second, empty account', async () => {
+    const user = 'silent-mini';
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    const identities = () => stack.services.store.getUserIdentities(mini.body.user.id);
+    const before = (await identities()).length;
+
+    // silent snsapi_base: no consent page, no unionid → an openid the server does not know
+    const silent = await start();
+    expect(silent.location.searchParams.get('scope')).toBe('snsapi_base');
+    const page = await authorize(silent.location, user);
+    expect(page.status).toBe(302);
+    const cb = await callback(page.location!, silent.cookie);
+    expect(errorOf(cb.location)).toBe('oa_login_consent_required');
+    expect(cb.location.endsWith('#')).toBe(true);
+    const oaOpenidKey = `oid:${stack.oaAppid}:${stack.sim.openid(stack.oaAppid!, user)}`;
+    expect(await stack.services.store.getIdentity(oaOpenidKey)).toBeNull(); // nothing was created
+    expect((await takeSession(silent.state, silent.cookie)).status).toBe(400);
+
+    // the tap on 微信授权登录: snsapi_userinfo carries the unionid → the mini-program's account
+    const res = await oaLogin(user, 'snsapi_userinfo');
+    expect(res.user.id).toBe(mini.body.user.id);
+    expect(res.isNewUser).toBe(false);
+    expect((await identities()).length).toBe(before + 1);
+
+    // from now on the silent door recognises the person
+    const again = await oaLogin(user, 'snsapi_base');
+    expect(again.user.id).toBe(mini.body.user.id);
+  });
+
+  it('oa_login_consent_required is a stable code with a Chinese message pointing at the button', async () => {
+    const { ERROR_CODES } = await import('../shared/errors.js');
+    expect(ERROR_CODES.oa_login_consent_required.message).toContain('微信授权登录');
+  });
+});
+
+describe('snapshot-page users (快照页, wechat-api-facts.md §5)', () => {
+  it('the simulator hands out a virtual openid with is_snapshotuser: 1 and virtual profile data', async () => {
+    const oa = stack.sim.apps.get(stack.oaAppid!)!;
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user: 'snap-sim', snapshot: true });
+    const params = { appid: oa.appid, redirect_uri: 'http://127.0.0.1/cb', response_type: 'code', scope: 'snsapi_userinfo', state: 'x1', sim_user: 'snap-sim' };
+    const res = await fetch(`${stack.simUrl}/connect/oauth2/authorize?${new URLSearchParams(params)}`, { redirect: 'manual', headers: { 'user-agent': WECHAT_UA } });
+    expect(res.status).toBe(302); // no consent page on a snapshot
+    const code = new URL(res.headers.get('location')!).searchParams.get('code')!;
+    const token = JSON.parse(await (await fetch(`${stack.simUrl}/sns/oauth2/access_token?${new URLSearchParams({ appid: oa.appid, secret: oa.secret, code, grant_type: 'authorization_code' })}`)).text());
+    expect(token.is_snapshotuser).toBe(1);
+    expect(token.openid).not.toBe(stack.sim.openid(oa.appid, 'snap-sim'));
+    expect(token.unionid).not.toBe(stack.sim.unionid(oa, 'snap-sim'));
+    const info = JSON.parse(await (await fetch(`${stack.simUrl}/sns/userinfo?access_token=${token.access_token}&openid=${token.openid}`)).text());
+    expect(info.nickname).toBe('微信用户');
+  });
+
+  it.each(['snsapi_base', 'snsapi_userinfo'] as const)('%s: the API creates or changes no account and answers oa_login_snapshot_user', async (scope) => {
+    const user = `snap-${scope}`;
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    const before = await stack.services.store.getUserIdentities(mini.body.user.id);
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user, snapshot: true });
+    const started = await start({ scope });
+    const page = await authorize(started.location, user);
+    const cb = await callback(page.location!, started.cookie);
+    expect(errorOf(cb.location)).toBe('oa_login_snapshot_user');
+    expect(await stack.services.store.getUserIdentities(mini.body.user.id)).toEqual(before);
+    expect((await stack.services.store.getUser(mini.body.user.id))!.nickname).toBeNull();
+    const { ERROR_CODES } = await import('../shared/errors.js');
+    expect(ERROR_CODES.oa_login_snapshot_user.message).toContain('使用完整服务');
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user, snapshot: false });
+  });
+});
+
+describe('a profile that stays empty after consent (issue 9 item 10)', () => {
+  it('fills a missing nickname and avatar from sns/userinfo', async () => {
+    const user = 'empty-profile';
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    expect(mini.body.user.nickname).toBeNull();
+    const res = await oaLogin(user);
+    expect(res.user.id).toBe(mini.body.user.id);
+    expect(res.user.nickname).toBe(user);
+    expect(res.user.avatarUrl).toMatch(/^https:\/\/thirdwx\.qlogo\.cn\//);
+  });
+
+  it('never overwrites what the person set: only the missing avatar is filled', async () => {
+    const user = 'own-nickname';
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    await stack.services.store.updateUser(mini.body.user.id, { nickname: '我自己起的' }, new Date());
+    const res = await oaLogin(user);
+    expect(res.user.nickname).toBe('我自己起的');
+    expect(res.user.avatarUrl).toMatch(/^https:\/\/thirdwx\.qlogo\.cn\//);
+    // a complete profile: no sns/userinfo call at all
+    const calls = stack.sim.calls.get('sns_userinfo') ?? 0;
+    await oaLogin(user, 'snsapi_userinfo');
+    expect(stack.sim.calls.get('sns_userinfo') ?? 0).toBe(calls);
+  });
+
+  it('a nickname with control characters (sent raw by WeChat) still seeds the profile', async () => {
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user: 'ctl-oa', nickname: '小\u0001明\u0007' });
+    const res = await oaLogin('ctl-oa');
+    expect(res.isNewUser).toBe(true);
+    expect(res.user.nickname).toBe('小明');
+  });
+});
+
+describe('redirect_uri must be inside 网页授权域名 (wechat-api-facts.md §5, 10003)', () => {
+  it('a redirect_uri on another domain gets WeChat\'s error page, no code', async () => {
+    const res = await fetch(
+      `${stack.simUrl}/connect/oauth2/authorize?${new URLSearchParams({ appid: stack.oaAppid!, redirect_uri: 'https://evil.example/cb', response_type: 'code', scope: 'snsapi_base', state: 'abc' })}`,
+      { redirect: 'manual', headers: { 'user-agent': WECHAT_UA } },
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const html = await res.text();
+    expect(html).toContain('data-errcode="10003"');
+    expect(html).toContain('redirect_uri 域名与后台配置不一致');
+  });
+
+  it('the API on a host the official account did not register ends on that error page too', async () => {
+    const own = await startStack({ domains: ['h5.example.com'] });
+    try {
+      const started = await fetch(`${own.apiUrl}/api/auth/oa/start`, { redirect: 'manual' });
+      const res = await fetch(started.headers.get('location')!, { redirect: 'manual', headers: { 'user-agent': WECHAT_UA } });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('data-errcode="10003"');
+    } finally {
+      await own.close();
+    }
   });
 });
 
