@@ -257,7 +257,12 @@ export interface OAuthHandoffResult {
 export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<OAuthHandoffResult> {
   requireConfigured(deps);
   const { door } = deps;
-  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
+  if (!sameState(input.state, input.cookieState)) {
+    // Without this browser's cookie nothing is handed out; but a handoff already taken (back
+    // button, a reload after the cookie was cleared) says so rather than "登录已过期".
+    const taken = STATE_PATTERN.test(input.state) ? await wrapStore(() => deps.store.getRecord(loginRecordId(door, input.state))) : null;
+    throw new AppError(taken?.value.taken ? door.errors.stateUsed : door.errors.stateInvalid);
+  }
   const id = loginRecordId(door, input.state);
   const record = await wrapStore(() => deps.store.getRecord(id));
   const value = (record?.value ?? {}) as { handoff?: { kid: string; data: string }; userId?: string; isNewUser?: boolean; sessionExpiresAt?: string; expiresAt?: string; taken?: boolean };
