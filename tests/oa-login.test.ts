@@ -209,6 +209,15 @@ describe('silent first: snsapi_base recognises, snsapi_userinfo links (wechat-ap
     expect(again.user.id).toBe(mini.body.user.id);
   });
 
+  it('the consent-required return keeps `next` for the snsapi_userinfo attempt', async () => {
+    const started = await start({ next: '/pages/profile/index' });
+    const page = await authorize(started.location, 'silent-next');
+    const cb = await callback(page.location!, started.cookie);
+    const url = new URL(cb.location, 'http://h5.example');
+    expect(url.searchParams.get('oa_login_error')).toBe('oa_login_consent_required');
+    expect(url.searchParams.get('next')).toBe('/pages/profile/index');
+  });
+
   it('oa_login_consent_required is a stable code with a Chinese message pointing at the button', async () => {
     const { ERROR_CODES } = await import('../shared/errors.js');
     expect(ERROR_CODES.oa_login_consent_required.message).toContain('微信授权登录');

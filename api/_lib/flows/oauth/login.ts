@@ -100,6 +100,13 @@ function sameState(a: string | undefined, b: string | undefined): boolean {
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
+/** snsapi_base did not find the person: the login page asks for consent and then continues to `next`. */
+export class ConsentRequiredError extends AppError {
+  constructor(code: ErrorCode, readonly next: string | null) {
+    super(code);
+  }
+}
+
 export interface OAuthLoginStart {
   state: string;
   authorizeUrl: string;
@@ -173,7 +180,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
       // snsapi_base: only a known openid logs in; the unionid that would link a mini-program
       // account comes with snsapi_userinfo only.
       if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.getIdentity(openidKey(appid, wx.openid)))) {
-        throw new AppError(door.oa.consentRequired);
+        throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
       }
     }
     const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);

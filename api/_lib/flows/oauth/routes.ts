@@ -5,7 +5,7 @@ import { AppError, fromWechatError } from '../../errors.js';
 import { readJson } from '../../http/json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../shared/oauth.js';
 import { toLoginResponse } from '../../users/profile.js';
-import { completeOAuthCallback, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
+import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
 
 /** The H5 login page (history router), which finishes the handoff or shows the error (shared/oauth.ts). */
 export { H5_LOGIN_PAGE };
@@ -58,7 +58,10 @@ function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
   if (!known) deps.logger.log('error', event, { path: c.req.path, error });
   else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
   const code = known?.code ?? 'internal_error';
-  return c.redirect(toH5Page(`${doorNames(deps.door).errorParam}=${code}`), 302);
+  const query = new URLSearchParams({ [doorNames(deps.door).errorParam]: code });
+  // the second (snsapi_userinfo) attempt continues where the first was going
+  if (error instanceof ConsentRequiredError && error.next && error.next !== DEFAULT_NEXT) query.set('next', error.next);
+  return c.redirect(toH5Page(query.toString()), 302);
 }
 
 function noStore(c: Context) {
