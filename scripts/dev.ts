@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack } from './lib/stack.js';
+import { stackDomains, startStack } from './lib/stack.js';
 
 const dataDir = process.env.DATA_DIR ?? '.data';
 mkdirSync(dataDir, { recursive: true });
@@ -29,6 +29,9 @@ const stack = await startStack({
   simPort,
   host,
   simSeed: persisted('sim-seed', () => randomBytes(16).toString('hex')),
+  // 授权回调域 / 网页授权域名 of the simulated apps: the stack's own hosts, plus WECHAT_SIM_DOMAINS
+  // (comma-separated, e.g. a LAN IP a phone opens the H5 dev server on).
+  domains: [...stackDomains(host, process.env.PUBLIC_BASE_URL), ...(process.env.WECHAT_SIM_DOMAINS ?? '').split(',').map((d) => d.trim()).filter(Boolean)],
   // The website QR login app, under the same open platform as the mini-program (same unionid).
   web: {
     appid: process.env.WECHAT_WEB_APPID,

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   oa_login_state_invalid: { status: 400, message: '登录已过期，请重新授权' },
   oa_login_state_used: { status: 409, message: '本次授权登录已完成或已失效，请重新授权' },
   oa_login_denied: { status: 403, message: '你已取消微信授权' },
+  oa_login_consent_required: { status: 401, message: '首次使用请点击「微信授权登录」，允许获取昵称、头像' },
+  oa_login_snapshot_user: { status: 403, message: '当前为快照页，请点击页面底部的「使用完整服务」后再登录' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
   seal_key_unknown: { status: 503, message: '服务器密钥配置不一致，请稍后再试' },
   internal_error: { status: 500, message: '服务器内部错误' },

@@ -27,6 +27,8 @@ export function createSimulator(options: SimulatorOptions) {
   app.route('/', webApi(state));
   app.route('/', oaApi(state));
   app.route('/__sim', controlApi(state));
+  // Browsers ask for it on every simulator page; answer "no icon" rather than WeChat's JSON 404.
+  app.get('/favicon.ico', (c) => c.body(null, 204, { 'cache-control': 'max-age=86400' }));
   app.notFound((c) => c.body(JSON.stringify({ errcode: 40066, errmsg: 'invalid url' }), 200, { 'content-type': 'text/plain' }));
   return { app, state };
 }

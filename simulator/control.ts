@@ -5,7 +5,7 @@ import type { SimState } from './state.js';
 const CodeBody = z.object({ appid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
 const FaultBody = z.object({
   api: z.enum(['jscode2session', 'token', 'stable_token', 'getuserphonenumber', 'msg_sec_check', 'oauth2_access_token', 'sns_userinfo']),
-  mode: z.enum(['slow', 'system_error', 'rate_limited', 'malformed', 'http_500', 'html']).nullable(),
+  mode: z.enum(['slow', 'system_error', 'rate_limited', 'malformed', 'http_500', 'html', 'invalid_access_token']).nullable(),
   times: z.number().int().positive().optional(),
   delayMs: z.number().int().min(0).max(60_000).optional(),
 });
@@ -53,6 +53,29 @@ export function controlApi(state: SimState) {
       const { api, mode, times, delayMs } = parsed.data;
       if (mode === null) state.faults.delete(api);
       else state.faults.set(api, { mode, remaining: times ?? null, delayMs: delayMs ?? 10_000 });
+      return c.json({ ok: true });
+    })
+    .post('/users/profile', async (c) => {
+      // What WeChat knows of a person: sns/userinfo nickname / headimgurl, or "on a snapshot page".
+      const parsed = z
+        .object({
+          user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+          nickname: z.string().max(64).optional(),
+          headimgurl: z.string().max(512).optional(),
+          snapshot: z.boolean().optional(),
+        })
+        .safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success) return bad('body must be {"user", "nickname"?, "headimgurl"?, "snapshot"?: true|false}');
+      const { user, ...person } = parsed.data;
+      state.people.set(user, { ...state.people.get(user), ...person });
+      return c.json({ ok: true });
+    })
+    .post('/apps/domains', async (c) => {
+      // 授权回调域 (website app) / 网页授权域名 (official account)
+      const parsed = z.object({ appid: z.string(), domains: z.array(z.string().min(1)) }).safeParse(await c.req.json().catch(() => null));
+      const app = parsed.success ? state.apps.get(parsed.data.appid) : undefined;
+      if (!parsed.success || !app) return bad('body must be {"appid", "domains": ["host", ...]}');
+      app.domains = parsed.data.domains;
       return c.json({ ok: true });
     })
     .post('/users/block', async (c) => {

@@ -13,6 +13,7 @@ export const ERRMSG: Record<number, string> = {
   47001: 'data format error',
   40002: 'invalid grant_type',
   40003: 'invalid openid',
+  40014: 'invalid access_token',
   41009: 'missing openid',
   40013: 'invalid appid',
   40029: 'invalid code',

@@ -16,6 +16,8 @@ export function withFaults(state: SimState, api: string): MiddlewareHandler {
         return wxError(c, -1);
       case 'rate_limited':
         return wxError(c, 45011);
+      case 'invalid_access_token':
+        return wxError(c, 40014);
       case 'malformed':
         return c.body('{"errcode":0,"session_k', 200, { 'content-type': 'text/plain' });
       case 'html':

@@ -12,7 +12,9 @@ import { checkAuthorize, esc, page, USER } from './web.js';
  * silent. Codes are the website login's (5 minutes, single use, same sns/oauth2/access_token).
  *
  * Who is "in" the WeChat client: `?sim_user=<name>` on the authorize URL (remembered in the
- * simulator's `sim_user` cookie), else that cookie, else alice.
+ * simulator's `sim_user` cookie), else that cookie, else alice. A person switched to the snapshot
+ * page (POST /__sim/users/profile {"snapshot": true}) is redirected at once with a code for a
+ * virtual account (is_snapshotuser: 1, §5).
  */
 export const OA_SCOPES = ['snsapi_base', 'snsapi_userinfo'] as const;
 export const CONSENT_TTL_MS = 10 * 60 * 1000;
@@ -69,6 +71,10 @@ export function oaApi(state: SimState) {
       if (!USER.test(user)) return page('微信网页授权', '<p class="err">sim_user 只能包含 A-Za-z0-9_.-</p>', 400);
       if (q.sim_user) setCookie(c, SIM_USER_COOKIE, user, { path: '/', sameSite: 'Lax' });
       const { app, redirect, scope } = checked;
+      if (state.people.get(user)?.snapshot) {
+        // §5 快照页: the person browses a snapshot; the authorization yields a virtual account (is_snapshotuser: 1).
+        return c.redirect(state.web.codeRedirect(app.appid, user, scope, redirect.toString(), checked.state, true), 302);
+      }
       if (scope === 'snsapi_base' || state.oa.hasConsent(app.appid, user)) {
         return c.redirect(state.web.codeRedirect(app.appid, user, scope, redirect.toString(), checked.state), 302);
       }

@@ -13,10 +13,26 @@ export interface SimApp {
   kind?: 'mini' | 'web' | 'oa';
   /** caller IPs allowed to fetch access tokens; null = whitelist not enabled */
   ipWhitelist?: string[] | null;
+  /**
+   * Website app: 授权回调域; official account: 网页授权域名 (wechat-api-facts.md §4, §5). A
+   * redirect_uri whose host is not one of these gets WeChat's error page (10003 / 该链接无法访问).
+   * Host names (any port) or host:port. Unset or empty = nothing configured = every redirect refused.
+   */
+  domains?: string[];
+}
+
+/** A simulated person's WeChat profile and situation, set through POST /__sim/users/profile. */
+export interface SimPerson {
+  /** sns/userinfo nickname; default: the person's simulator name. May hold control characters (sent raw, as WeChat has). */
+  nickname?: string;
+  /** sns/userinfo headimgurl; '' = no avatar */
+  headimgurl?: string;
+  /** on an official-account snapshot page (快照页, §5): virtual openid/unionid, is_snapshotuser: 1 */
+  snapshot?: boolean;
 }
 
 export type SimApi = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'msg_sec_check' | 'oauth2_access_token' | 'sns_userinfo';
-export type FaultMode = 'slow' | 'system_error' | 'rate_limited' | 'malformed' | 'http_500' | 'html';
+export type FaultMode = 'slow' | 'system_error' | 'rate_limited' | 'malformed' | 'http_500' | 'html' | 'invalid_access_token';
 export interface Fault {
   mode: FaultMode;
   /** how many calls it affects; null = until cleared */
@@ -44,6 +60,8 @@ export class SimState {
   readonly web: WebState;
   /** official-account web authorization: consents given and pending consent pages */
   readonly oa: OaState;
+  /** profiles / snapshot-page switch of simulated people */
+  readonly people = new Map<string, SimPerson>();
   /** phone numbers of simulated people (purePhoneNumber, China +86) */
   readonly phones = new Map<string, string>();
   private readonly phoneCodes = new Map<string, MiniCode>();
@@ -81,6 +99,21 @@ export class SimState {
 
   unionid(app: SimApp, user: string): string | null {
     return app.openPlatformId ? derivedId(this.seed, 'unionid', app.openPlatformId, user) : null;
+  }
+
+  /** On a snapshot page WeChat hands out a virtual openid / unionid (§5), never the person's real ones. */
+  oauthOpenid(appid: string, user: string, snapshot: boolean): string {
+    return snapshot ? derivedId(this.seed, 'snapshot-openid', appid, user) : this.openid(appid, user);
+  }
+
+  oauthUnionid(app: SimApp, user: string, snapshot: boolean): string | null {
+    if (!app.openPlatformId) return null;
+    return snapshot ? derivedId(this.seed, 'snapshot-unionid', app.openPlatformId, user) : this.unionid(app, user);
+  }
+
+  /** Whether redirect_uri's host is one the app configured (§4 授权回调域, §5 网页授权域名). */
+  redirectAllowed(app: SimApp, redirect: URL): boolean {
+    return (app.domains ?? []).some((d) => d.toLowerCase() === redirect.hostname.toLowerCase() || d.toLowerCase() === redirect.host.toLowerCase());
   }
 
   /** wx.login: a new single-use code valid 5 minutes; it also rotates the user's session_key. */

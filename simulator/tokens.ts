@@ -113,12 +113,12 @@ function callerIp(c: Context): string {
 }
 
 /** null when the caller may fetch tokens for the app, else the error response. */
-function gate(c: Context, state: SimState, appid: string | undefined, secret: string | undefined): SimApp | Response {
+function gate(c: Context, state: SimState, appid: string | undefined, secret: string | undefined, wrongSecret: 40001 | 40125): SimApp | Response {
   if (!appid) return wxError(c, 41002);
   if (!secret) return wxError(c, 41004);
   const app = state.apps.get(appid);
   if (!app) return wxError(c, 40013);
-  if (app.secret !== secret) return wxError(c, 40125);
+  if (app.secret !== secret) return wxError(c, wrongSecret);
   const ip = callerIp(c);
   if (app.ipWhitelist && !app.ipWhitelist.includes(ip)) return wxError(c, 40164, `invalid ip ${ip} ipv6 ::ffff:${ip}, not in whitelist`);
   return app;
@@ -129,7 +129,8 @@ export function tokenApi(state: SimState) {
     .get('/cgi-bin/token', withFaults(state, 'token'), (c) => {
       const q = c.req.query();
       if (q.grant_type !== 'client_credential') return wxError(c, 40002);
-      const app = gate(c, state, q.appid, q.secret);
+      // §6: cgi-bin/token answers a wrong AppSecret with 40001 (AppSecret 错误或者 AppSecret 不属于这个小程序)
+      const app = gate(c, state, q.appid, q.secret, 40001);
       if (app instanceof Response) return app;
       const { token, expiresIn } = state.tokens.basic(app.appid);
       return wxJson(c, { access_token: token, expires_in: expiresIn });
@@ -142,7 +143,8 @@ export function tokenApi(state: SimState) {
       } catch {}
       if (body === null || typeof body !== 'object') body = {};
       if (body.grant_type !== 'client_credential' && body.appid) return wxError(c, 40002);
-      const app = gate(c, state, body.appid as string | undefined, body.secret as string | undefined);
+      // stable_token: 40125 invalid appsecret (§1 / global codes; its own table is unverified, §6)
+      const app = gate(c, state, body.appid as string | undefined, body.secret as string | undefined, 40125);
       if (app instanceof Response) return app;
       const result = state.tokens.stable(app.appid, body.force_refresh === true);
       if ('errcode' in result) return wxError(c, result.errcode);

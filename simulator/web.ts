@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import QRCode from 'qrcode';
 import { checkCodeExchange, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
+import { OAUTH_STATE_PATTERN } from '../shared/oauth.js';
 import { base62 } from './ids.js';
 import type { SimApp, SimState } from './state.js';
 
@@ -15,7 +16,8 @@ import type { SimApp, SimState } from './state.js';
 export const QR_TTL_MS = 5 * 60 * 1000;
 export const WEB_CODE_TTL_MS = 5 * 60 * 1000;
 export const OAUTH_TOKEN_TTL_S = 7200;
-export const STATE = /^[A-Za-z0-9]{0,128}$/;
+/** `state` is optional; when present it follows shared/oauth.ts (§5: a-zA-Z0-9, at most 128). */
+export const STATE = OAUTH_STATE_PATTERN;
 export const USER = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export type QrStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'expired';
@@ -37,6 +39,8 @@ interface WebCode {
   user: string;
   /** snsapi_login (website), snsapi_base / snsapi_userinfo (official account) */
   scope: string;
+  /** issued on a snapshot page (快照页): virtual ids, is_snapshotuser: 1 */
+  snapshot: boolean;
   expiresAt: number;
   used: boolean;
 }
@@ -45,6 +49,7 @@ interface OAuthToken {
   appid: string;
   user: string;
   scope: string;
+  snapshot: boolean;
   expiresAt: number;
 }
 
@@ -95,9 +100,9 @@ export class WebState {
   }
 
   /** A single-use 5-minute OAuth code for (appid, user, scope), as WeChat's redirect_uri?code=CODE&state=STATE. */
-  codeRedirect(appid: string, user: string, scope: string, redirectUri: string, state: string): string {
+  codeRedirect(appid: string, user: string, scope: string, redirectUri: string, state: string, snapshot = false): string {
     const code = base62(32);
-    this.codes.set(code, { appid, user, scope, expiresAt: this.clock() + WEB_CODE_TTL_MS, used: false });
+    this.codes.set(code, { appid, user, scope, snapshot, expiresAt: this.clock() + WEB_CODE_TTL_MS, used: false });
     const url = new URL(redirectUri);
     url.searchParams.set('code', code);
     url.searchParams.set('state', state);
@@ -112,17 +117,17 @@ export class WebState {
     return qr;
   }
 
-  redeemCode(appid: string, code: string): { user: string; scope: string } | { errcode: 40029 | 40163 } {
+  redeemCode(appid: string, code: string): { user: string; scope: string; snapshot: boolean } | { errcode: 40029 | 40163 } {
     const entry = this.codes.get(code);
     if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
     if (entry.used) return { errcode: 40163 };
     entry.used = true;
-    return { user: entry.user, scope: entry.scope };
+    return { user: entry.user, scope: entry.scope, snapshot: entry.snapshot };
   }
 
-  issueToken(appid: string, user: string, scope: string): { accessToken: string; refreshToken: string } {
+  issueToken(appid: string, user: string, scope: string, snapshot = false): { accessToken: string; refreshToken: string } {
     const accessToken = `${base62(12)}_${base62(100)}`;
-    this.tokens.set(accessToken, { appid, user, scope, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
+    this.tokens.set(accessToken, { appid, user, scope, snapshot, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
     const refreshToken = `${base62(12)}_${base62(100)}`;
     this.issuedSecrets.push(accessToken, refreshToken);
     return { accessToken, refreshToken };
@@ -140,14 +145,15 @@ export class WebState {
 export const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 export function page(title: string, body: string, status = 200): Response {
-  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title>
+  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title><link rel="icon" href="data:,">
 <style>body{font-family:system-ui,sans-serif;text-align:center;padding:32px;color:#333}.qr{width:220px;height:220px}.tip{color:#888;font-size:14px}.err{color:#e64340}button{font-size:16px;padding:8px 24px;margin:8px}</style></head><body>${body}</body></html>`;
   return new Response(html, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
-export function errorPage(reason: string): Response {
+export function errorPage(reason: string, errcode?: number): Response {
   // WeChat shows 该链接无法访问 for a wrong appid / redirect_uri / scope; the reason helps developers.
-  return page('微信登录', `<h2>该链接无法访问</h2><p class="err" data-error="${esc(reason)}">${esc(reason)}</p>`, 400);
+  const code = errcode ? ` data-errcode="${errcode}"` : '';
+  return page('微信登录', `<h2>该链接无法访问</h2><p class="err" id="error"${code} data-error="${esc(reason)}">${errcode ? `错误码 ${errcode}：` : ''}${esc(reason)}</p>`, 400);
 }
 
 const KIND_NAMES = { web: '网站应用 (website app)', oa: '公众号 (official account)' } as const;
@@ -174,11 +180,26 @@ export function checkAuthorize(
   } catch {
     return errorPage('redirect_uri 不合法 (redirect_uri is not an http(s) URL)');
   }
+  // §5 10003 redirect_uri域名与后台配置不一致 (official account); §4 该链接无法访问 (website app)
+  if (!state.redirectAllowed(app, redirect)) {
+    const where = kind === 'oa' ? '网页授权域名' : '授权回调域';
+    return errorPage(`redirect_uri 域名与后台配置不一致：${redirect.host} 不在${where}（${(app.domains ?? []).join('、') || '未配置'}）中`, kind === 'oa' ? 10003 : undefined);
+  }
   if (q.response_type !== 'code') return errorPage('response_type 必须为 code');
   if (!q.scope || !scopes.includes(q.scope)) return errorPage(`scope 必须为 ${scopes.join(' 或 ')} (scope not allowed for this app)`);
   const stateParam = q.state ?? '';
-  if (!STATE.test(stateParam)) return errorPage('state 只能包含 a-zA-Z0-9，最多 128 个字符');
+  if (stateParam && !STATE.test(stateParam)) return errorPage('state 只能包含 a-zA-Z0-9，最多 128 个字符');
   return { app, redirect, state: stateParam, scope: q.scope };
+}
+
+/** The phone's messages when a QR code cannot be scanned, in Chinese. */
+function scanErrorText(reason: string): string {
+  if (reason === 'unknown uuid') return '二维码无效，请在电脑上刷新二维码';
+  if (reason === 'QR code is expired') return '二维码已过期，请在电脑上刷新二维码';
+  if (reason === 'QR code is confirmed') return '二维码已使用，请在电脑上刷新二维码';
+  if (reason === 'QR code is cancelled') return '已取消此次登录，请在电脑上刷新二维码';
+  if (reason === 'QR code is scanned') return '二维码已被扫描';
+  return '无法登录，请在电脑上刷新二维码';
 }
 
 export function webApi(state: SimState) {
@@ -196,17 +217,22 @@ export function webApi(state: SimState) {
         `<h2>微信登录</h2>
 <div id="qr" data-uuid="${qr.uuid}" data-phone-url="${esc(phoneUrl)}"><img class="qr" alt="二维码" src="${dataUrl}"></div>
 <p id="status" data-status="waiting">请使用微信扫描二维码登录</p>
-<p class="tip">WeChat simulator · 模拟器：用手机打开 <a href="${esc(phoneUrl)}?user=alice">${esc(phoneUrl)}</a></p>
+<button id="refresh" type="button" hidden onclick="location.reload()">刷新二维码</button>
+<p class="tip">微信模拟器：用手机打开 <a href="${esc(phoneUrl)}?user=alice">${esc(phoneUrl)}</a></p>
 <script>
 (function () {
   var el = document.getElementById('status');
-  var texts = { waiting: '请使用微信扫描二维码登录', scanned: '已扫码，请在手机上确认', cancelled: '已取消', expired: '二维码已过期' };
+  var texts = { waiting: '请使用微信扫描二维码登录', scanned: '已扫码，请在手机上确认', cancelled: '你已取消此次登录', expired: '二维码已过期' };
   var timer = setInterval(function () {
     fetch(${JSON.stringify(statusUrl)}, { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
       el.setAttribute('data-status', s.status);
       if (s.status === 'confirmed' && s.redirectUrl) { clearInterval(timer); el.textContent = '登录中…'; location.href = s.redirectUrl; return; }
       el.textContent = texts[s.status] || '';
-      if (s.status === 'cancelled' || s.status === 'expired') clearInterval(timer);
+      if (s.status === 'cancelled' || s.status === 'expired') {
+        clearInterval(timer);
+        // a new QR code = reloading this page (WeChat shows 二维码已失效 + 刷新)
+        document.getElementById('refresh').hidden = false;
+      }
     }).catch(function () {});
   }, 1000);
 })();
@@ -215,7 +241,7 @@ export function webApi(state: SimState) {
     })
     .get('/connect/qrconnect/status/:uuid', (c) => {
       const qr = state.web.get(c.req.param('uuid'));
-      if (!qr) return c.json({ status: 'expired' }, 404);
+      if (!qr) return c.json({ status: 'expired' }, 404, { 'cache-control': 'no-store' });
       return c.json({ status: qr.status, ...(qr.status === 'confirmed' ? { redirectUrl: qr.redirectUrl } : {}) }, 200, { 'cache-control': 'no-store' });
     })
     // The phone: what WeChat shows after scanning the QR code (a simulated person `user`).
@@ -224,11 +250,11 @@ export function webApi(state: SimState) {
       const user = c.req.query('user') || 'alice';
       if (!USER.test(user)) return page('微信登录', '<p class="err">user 只能包含 A-Za-z0-9_.-</p>', 400);
       const result = state.web.scan(uuid, user);
-      if (typeof result === 'string') return page('微信登录', `<p class="err" id="status">${esc(result === 'QR code is expired' ? '二维码已过期' : result)}</p>`, 400);
+      if (typeof result === 'string') return page('微信登录', `<p class="err" id="status">${esc(scanErrorText(result))}</p>`, 400);
       const app = state.apps.get(result.appid);
       return page(
         '微信登录',
-        `<h2>确认登录</h2><p>${esc(user)} 将登录网站应用 ${esc(app?.appid ?? '')}</p>
+        `<h2>确认登录</h2><p>${esc(user)} 将登录网站应用 ${esc(app?.appid ?? '')}</p><p class="tip">微信模拟器 · 模拟用户 ${esc(user)}</p>
 <button id="confirm" type="button">确认登录</button><button id="cancel" type="button">取消</button><p id="status"></p>
 <script>
 function post(path, text) {
@@ -247,37 +273,49 @@ document.getElementById('cancel').onclick = function () { post('/__sim/web/cance
       const appid = app.appid;
       const redeemed = state.web.redeemCode(appid, code);
       if ('errcode' in redeemed) return wxError(c, redeemed.errcode);
-      const { accessToken, refreshToken } = state.web.issueToken(appid, redeemed.user, redeemed.scope);
-      const unionid = state.unionid(app, redeemed.user);
+      const { user, scope, snapshot } = redeemed;
+      const { accessToken, refreshToken } = state.web.issueToken(appid, user, scope, snapshot);
+      // §5 / §10: the official account's unionid comes "只有当scope为snsapi_userinfo时"; never with snsapi_base.
+      const unionid = scope === 'snsapi_base' ? null : state.oauthUnionid(app, user, snapshot);
       return wxJson(c, {
         access_token: accessToken,
         expires_in: OAUTH_TOKEN_TTL_S,
         refresh_token: refreshToken,
-        openid: state.openid(appid, redeemed.user),
-        scope: redeemed.scope,
+        openid: state.oauthOpenid(appid, user, snapshot),
+        scope,
         ...(unionid ? { unionid } : {}),
+        // §5: "只有当用户是快照页模式虚拟账号时返回，值为1"
+        ...(snapshot ? { is_snapshotuser: 1 } : {}),
       });
     })
     .get('/sns/userinfo', withFaults(state, 'sns_userinfo'), (c) => {
-      const { access_token: token, openid } = c.req.query();
+      const { access_token: token, openid, lang } = c.req.query();
       const entry = state.web.checkToken(token);
       if (typeof entry === 'number') return wxError(c, entry);
       if (!openid) return wxError(c, 41009);
-      if (openid !== state.openid(entry.appid, entry.user)) return wxError(c, 40003);
+      if (openid !== state.oauthOpenid(entry.appid, entry.user, entry.snapshot)) return wxError(c, 40003);
       // an official account's snsapi_base authorization grants the openid only
       if (entry.scope === 'snsapi_base') return wxError(c, 48001);
       const app = state.apps.get(entry.appid)!;
-      const unionid = state.unionid(app, entry.user);
-      return wxJson(c, {
+      const unionid = state.oauthUnionid(app, entry.user, entry.snapshot);
+      const person = state.people.get(entry.user) ?? {};
+      // §5 snapshot page: "头像、昵称、openId、unionId 均为虚拟账号数据"
+      const nickname = entry.snapshot ? '微信用户' : (person.nickname ?? entry.user);
+      const headimgurl = entry.snapshot ? '' : (person.headimgurl ?? `https://thirdwx.qlogo.cn/mmopen/vi_32/sim${openid.slice(1, 17)}/132`);
+      const body = JSON.stringify({
         openid,
-        nickname: entry.user,
+        nickname,
         sex: 0,
+        // §5: the observed reply carries language (lang: zh_CN | zh_TW | en)
+        language: lang === 'en' || lang === 'zh_TW' ? lang : 'zh_CN',
         province: '',
         city: '',
         country: '',
-        headimgurl: `https://thirdwx.qlogo.cn/mmopen/vi_32/sim${openid.slice(1, 17)}/132`,
+        headimgurl,
         privilege: [],
         ...(unionid ? { unionid } : {}),
       });
+      // WeChat has sent control characters inside nicknames unescaped (invalid JSON): do the same.
+      return c.body(body.replace(/\\u00([01][0-9a-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 200, { 'content-type': 'text/plain' });
     });
 }

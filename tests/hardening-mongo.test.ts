@@ -86,7 +86,7 @@ describe.skipIf(!uri)('issue 10 on MongoDB', () => {
     const b = createServices(
       {
         NODE_ENV: 'test', WECHAT_MINI_APPID: c.mini.appid, WECHAT_MINI_SECRET: c.mini.secret, WECHAT_API_BASE: a.simUrl, WECHAT_API_FAILOVER: '',
-        WECHAT_WEB_APPID: c.web!.appid, WECHAT_WEB_SECRET: c.web!.secret, WECHAT_OPEN_BASE: a.simUrl, SESSION_KEY_ENCRYPTION_KEYS: `${k2},${k1}`,
+        WECHAT_WEB_APPID: c.web!.appid, WECHAT_WEB_SECRET: c.web!.secret, WECHAT_OPEN_BASE: a.simUrl, PUBLIC_BASE_URL: a.apiUrl, SESSION_KEY_ENCRYPTION_KEYS: `${k2},${k1}`,
       },
       { store: await mongoStore(), logger: silentLogger },
     );

@@ -302,6 +302,8 @@ function secondInstance(a: Stack, keys: string): Services {
       WECHAT_WEB_APPID: config.web!.appid,
       WECHAT_WEB_SECRET: config.web!.secret,
       WECHAT_OPEN_BASE: a.simUrl,
+      // Both instances serve one public origin (the registered callback domain), as behind a load balancer.
+      PUBLIC_BASE_URL: a.apiUrl,
       SESSION_KEY_ENCRYPTION_KEYS: keys,
     },
     { store: a.services.store, logger: silentLogger },

@@ -58,13 +58,23 @@ async function takeSession(state: string, cookie?: string) {
 
 type LoginBody = { token: string; isNewUser: boolean; user: { id: string; nickname: string | null; avatarUrl: string | null } };
 
-/** The whole official-account login of one person; consents when WeChat asks. */
+/**
+ * The whole official-account login of one person as the H5 page runs it: silently with snsapi_base
+ * first; when the server answers oa_login_consent_required (an openid it does not know), again with
+ * snsapi_userinfo, consenting when WeChat asks. `scope` forces a single attempt with that scope.
+ */
 async function oaLogin(user: string, scope?: 'snsapi_base' | 'snsapi_userinfo'): Promise<LoginBody> {
-  const started = await start(scope ? { scope } : {});
-  const page = await authorize(started.location, user);
-  const redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
-  const cb = await callback(redirect, started.cookie);
-  expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}`);
+  let started = await start(scope ? { scope } : {});
+  let page = await authorize(started.location, user);
+  let redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
+  let cb = await callback(redirect, started.cookie);
+  if (!scope && errorOf(cb.location) === 'oa_login_consent_required') {
+    started = await start({ scope: 'snsapi_userinfo' });
+    page = await authorize(started.location, user);
+    redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
+    cb = await callback(redirect, started.cookie);
+  }
+  expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}#`);
   const res = await takeSession(started.state, started.cookie);
   expect(res.status).toBe(200);
   return res.body as LoginBody;
@@ -74,7 +84,7 @@ const me = (token: string) => fetch(`${stack.apiUrl}/api/me`, { headers: { autho
 
 describe('official-account login, end to end', () => {
   it('start → authorize → 允许 → callback → handoff → a working session via oa', async () => {
-    const started = await start({ next: '/pages/account/index' });
+    const started = await start({ next: '/pages/account/index', scope: 'snsapi_userinfo' });
     expect(`${started.location.origin}${started.location.pathname}`).toBe(`${stack.simUrl}/connect/oauth2/authorize`);
     expect(started.location.hash).toBe('#wechat_redirect');
     expect(Object.fromEntries(started.location.searchParams)).toEqual({
@@ -97,7 +107,7 @@ describe('official-account login, end to end', () => {
 
     const cb = await callback(redirect.toString(), started.cookie);
     expect(cb.status).toBe(302);
-    expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}`);
+    expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}#`);
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(200);
     expect(res.headers.get('set-cookie')).toMatch(/^wx_oa_state=; Max-Age=0; Path=\/api\/auth\/oa/);
@@ -112,32 +122,27 @@ describe('official-account login, end to end', () => {
     expect(sessions.sessions.find((s) => s.current)?.via).toBe('oa');
 
     // consent is remembered: the next snsapi_userinfo authorization is silent
-    const again = await start();
+    const again = await start({ scope: 'snsapi_userinfo' });
     expect((await authorize(again.location, 'oa-alice')).status).toBe(302);
   });
 
   it('snsapi_base is silent and logs a returning person into the same account', async () => {
     const first = await oaLogin('oa-returning');
-    const calls = stack.sim.calls.get('/sns/userinfo') ?? 0;
+    const calls = stack.sim.calls.get('sns_userinfo') ?? 0;
     const started = await start({ scope: 'snsapi_base' });
     expect(started.location.searchParams.get('scope')).toBe('snsapi_base');
     const page = await authorize(started.location, 'oa-returning');
     expect(page.status).toBe(302); // no consent page
-    expect((await callback(page.location!, started.cookie)).location).toBe(`/pages/login/index?oa_login=${started.state}`);
+    expect((await callback(page.location!, started.cookie)).location).toBe(`/pages/login/index?oa_login=${started.state}#`);
     const res = await takeSession(started.state, started.cookie);
     expect(res.body.user.id).toBe(first.user.id);
     expect(res.body.isNewUser).toBe(false);
-    expect(stack.sim.calls.get('/sns/userinfo') ?? 0).toBe(calls);
+    expect(stack.sim.calls.get('sns_userinfo') ?? 0).toBe(calls);
   });
 
-  it('snsapi_base for a never-seen person: a new account without a profile (no userinfo call)', async () => {
-    const res = await oaLogin('oa-base-only', 'snsapi_base');
-    expect(res.isNewUser).toBe(true);
-    expect(res.user.nickname).toBeNull();
-  });
-
-  it('an unknown scope falls back to snsapi_userinfo', async () => {
-    expect((await start({ scope: 'snsapi_login' })).location.searchParams.get('scope')).toBe('snsapi_userinfo');
+  it('the default is silent snsapi_base; an unknown scope falls back to it', async () => {
+    expect((await start()).location.searchParams.get('scope')).toBe('snsapi_base');
+    expect((await start({ scope: 'snsapi_login' })).location.searchParams.get('scope')).toBe('snsapi_base');
   });
 });
 
@@ -174,9 +179,146 @@ describe('three doors, one person (unionid)', () => {
   });
 });
 
+describe('silent first: snsapi_base recognises, snsapi_userinfo links (wechat-api-facts.md §5, §10)', () => {
+  it('a person known from the mini-program who arrives silently never becomes a second, empty account', async () => {
+    const user = 'silent-mini';
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    const identities = () => stack.services.store.getUserIdentities(mini.body.user.id);
+    const before = (await identities()).length;
+
+    // silent snsapi_base: no consent page, no unionid → an openid the server does not know
+    const silent = await start();
+    expect(silent.location.searchParams.get('scope')).toBe('snsapi_base');
+    const page = await authorize(silent.location, user);
+    expect(page.status).toBe(302);
+    const cb = await callback(page.location!, silent.cookie);
+    expect(errorOf(cb.location)).toBe('oa_login_consent_required');
+    expect(cb.location.endsWith('#')).toBe(true);
+    const oaOpenidKey = `oid:${stack.oaAppid}:${stack.sim.openid(stack.oaAppid!, user)}`;
+    expect(await stack.services.store.getIdentity(oaOpenidKey)).toBeNull(); // nothing was created
+    expect((await takeSession(silent.state, silent.cookie)).status).toBe(400);
+
+    // the tap on 微信授权登录: snsapi_userinfo carries the unionid → the mini-program's account
+    const res = await oaLogin(user, 'snsapi_userinfo');
+    expect(res.user.id).toBe(mini.body.user.id);
+    expect(res.isNewUser).toBe(false);
+    expect((await identities()).length).toBe(before + 1);
+
+    // from now on the silent door recognises the person
+    const again = await oaLogin(user, 'snsapi_base');
+    expect(again.user.id).toBe(mini.body.user.id);
+  });
+
+  it('the consent-required return keeps `next` for the snsapi_userinfo attempt', async () => {
+    const started = await start({ next: '/pages/profile/index' });
+    const page = await authorize(started.location, 'silent-next');
+    const cb = await callback(page.location!, started.cookie);
+    const url = new URL(cb.location, 'http://h5.example');
+    expect(url.searchParams.get('oa_login_error')).toBe('oa_login_consent_required');
+    expect(url.searchParams.get('next')).toBe('/pages/profile/index');
+  });
+
+  it('oa_login_consent_required is a stable code with a Chinese message pointing at the button', async () => {
+    const { ERROR_CODES } = await import('../shared/errors.js');
+    expect(ERROR_CODES.oa_login_consent_required.message).toContain('微信授权登录');
+  });
+});
+
+describe('snapshot-page users (快照页, wechat-api-facts.md §5)', () => {
+  it('the simulator hands out a virtual openid with is_snapshotuser: 1 and virtual profile data', async () => {
+    const oa = stack.sim.apps.get(stack.oaAppid!)!;
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user: 'snap-sim', snapshot: true });
+    const params = { appid: oa.appid, redirect_uri: 'http://127.0.0.1/cb', response_type: 'code', scope: 'snsapi_userinfo', state: 'x1', sim_user: 'snap-sim' };
+    const res = await fetch(`${stack.simUrl}/connect/oauth2/authorize?${new URLSearchParams(params)}`, { redirect: 'manual', headers: { 'user-agent': WECHAT_UA } });
+    expect(res.status).toBe(302); // no consent page on a snapshot
+    const code = new URL(res.headers.get('location')!).searchParams.get('code')!;
+    const token = JSON.parse(await (await fetch(`${stack.simUrl}/sns/oauth2/access_token?${new URLSearchParams({ appid: oa.appid, secret: oa.secret, code, grant_type: 'authorization_code' })}`)).text());
+    expect(token.is_snapshotuser).toBe(1);
+    expect(token.openid).not.toBe(stack.sim.openid(oa.appid, 'snap-sim'));
+    expect(token.unionid).not.toBe(stack.sim.unionid(oa, 'snap-sim'));
+    const info = JSON.parse(await (await fetch(`${stack.simUrl}/sns/userinfo?access_token=${token.access_token}&openid=${token.openid}`)).text());
+    expect(info.nickname).toBe('微信用户');
+  });
+
+  it.each(['snsapi_base', 'snsapi_userinfo'] as const)('%s: the API creates or changes no account and answers oa_login_snapshot_user', async (scope) => {
+    const user = `snap-${scope}`;
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    const before = await stack.services.store.getUserIdentities(mini.body.user.id);
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user, snapshot: true });
+    const started = await start({ scope });
+    const page = await authorize(started.location, user);
+    const cb = await callback(page.location!, started.cookie);
+    expect(errorOf(cb.location)).toBe('oa_login_snapshot_user');
+    expect(await stack.services.store.getUserIdentities(mini.body.user.id)).toEqual(before);
+    expect((await stack.services.store.getUser(mini.body.user.id))!.nickname).toBeNull();
+    const { ERROR_CODES } = await import('../shared/errors.js');
+    expect(ERROR_CODES.oa_login_snapshot_user.message).toContain('使用完整服务');
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user, snapshot: false });
+  });
+});
+
+describe('a profile that stays empty after consent (issue 9 item 10)', () => {
+  it('fills a missing nickname and avatar from sns/userinfo', async () => {
+    const user = 'empty-profile';
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    expect(mini.body.user.nickname).toBeNull();
+    const res = await oaLogin(user);
+    expect(res.user.id).toBe(mini.body.user.id);
+    expect(res.user.nickname).toBe(user);
+    expect(res.user.avatarUrl).toMatch(/^https:\/\/thirdwx\.qlogo\.cn\//);
+  });
+
+  it('never overwrites what the person set: only the missing avatar is filled', async () => {
+    const user = 'own-nickname';
+    const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
+    const named = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${mini.body.token}` }, body: JSON.stringify({ nickname: '我自己起的' }) });
+    expect(named.status).toBe(200);
+    const res = await oaLogin(user);
+    expect(res.user.nickname).toBe('我自己起的');
+    expect(res.user.avatarUrl).toMatch(/^https:\/\/thirdwx\.qlogo\.cn\//);
+    // a complete profile: no sns/userinfo call at all
+    const calls = stack.sim.calls.get('sns_userinfo') ?? 0;
+    await oaLogin(user, 'snsapi_userinfo');
+    expect(stack.sim.calls.get('sns_userinfo') ?? 0).toBe(calls);
+  });
+
+  it('a nickname with control characters (sent raw by WeChat) still seeds the profile', async () => {
+    await postJson(`${stack.simUrl}/__sim/users/profile`, { user: 'ctl-oa', nickname: '小\u0001明\u0007' });
+    const res = await oaLogin('ctl-oa');
+    expect(res.isNewUser).toBe(true);
+    expect(res.user.nickname).toBe('小明');
+  });
+});
+
+describe('redirect_uri must be inside 网页授权域名 (wechat-api-facts.md §5, 10003)', () => {
+  it('a redirect_uri on another domain gets WeChat\'s error page, no code', async () => {
+    const res = await fetch(
+      `${stack.simUrl}/connect/oauth2/authorize?${new URLSearchParams({ appid: stack.oaAppid!, redirect_uri: 'https://evil.example/cb', response_type: 'code', scope: 'snsapi_base', state: 'abc' })}`,
+      { redirect: 'manual', headers: { 'user-agent': WECHAT_UA } },
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const html = await res.text();
+    expect(html).toContain('data-errcode="10003"');
+    expect(html).toContain('redirect_uri 域名与后台配置不一致');
+  });
+
+  it('the API on a host the official account did not register ends on that error page too', async () => {
+    const own = await startStack({ domains: ['h5.example.com'] });
+    try {
+      const started = await fetch(`${own.apiUrl}/api/auth/oa/start`, { redirect: 'manual' });
+      const res = await fetch(started.headers.get('location')!, { redirect: 'manual', headers: { 'user-agent': WECHAT_UA } });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('data-errcode="10003"');
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('refusal, bad and replayed callbacks', () => {
   it('拒绝 on the consent page → oa_login_denied, 你已取消微信授权', async () => {
-    const started = await start();
+    const started = await start({ scope: 'snsapi_userinfo' });
     const page = await authorize(started.location, 'oa-refuser');
     const redirect = new URL(await consent(page.html, 'deny'));
     expect(redirect.searchParams.get('code')).toBeNull();
@@ -186,7 +328,7 @@ describe('refusal, bad and replayed callbacks', () => {
     const { ERROR_CODES } = await import('../shared/errors.js');
     expect(ERROR_CODES.oa_login_denied.message).toBe('你已取消微信授权');
     // not remembered as consent: the next attempt asks again
-    expect((await authorize((await start()).location, 'oa-refuser')).status).toBe(200);
+    expect((await authorize((await start({ scope: 'snsapi_userinfo' })).location, 'oa-refuser')).status).toBe(200);
   });
 
   it('a state not bound to this browser is refused (login CSRF)', async () => {
@@ -199,6 +341,7 @@ describe('refusal, bad and replayed callbacks', () => {
   });
 
   it('a replayed callback and a second handoff are refused', async () => {
+    await oaLogin('oa-replay');
     const started = await start({ scope: 'snsapi_base' });
     const page = await authorize(started.location, 'oa-replay');
     expect((await callback(page.location!, started.cookie)).location).toContain('oa_login=');
@@ -208,13 +351,15 @@ describe('refusal, bad and replayed callbacks', () => {
     const twice = await takeSession(started.state, started.cookie);
     expect(twice.status).toBe(409);
     expect(twice.body.error).toEqual({ code: 'oa_login_state_used', message: '本次授权登录已完成或已失效，请重新授权' });
+    // without the (now cleared) cookie a taken handoff still says "used", not "expired"
+    expect((await takeSession(started.state)).body.error.code).toBe('oa_login_state_used');
   });
 
   it('without an official account the endpoints say oa_login_not_configured', async () => {
     const bare = await startStack({ oa: false });
     try {
       const res = await fetch(`${bare.apiUrl}/api/auth/oa/start`, { redirect: 'manual' });
-      expect(res.headers.get('location')).toBe('/pages/login/index?oa_login_error=oa_login_not_configured');
+      expect(res.headers.get('location')).toBe('/pages/login/index?oa_login_error=oa_login_not_configured#');
       const session = await postJson(`${bare.apiUrl}/api/auth/oa/session`, { state: 'A'.repeat(32) });
       expect(session.status).toBe(503);
       expect(session.body.error.code).toBe('oa_login_not_configured');
@@ -260,7 +405,10 @@ describe('the simulator is as strict as WeChat', () => {
     const exchange = async (c: string) =>
       JSON.parse(await (await fetch(`${stack.simUrl}/sns/oauth2/access_token?${new URLSearchParams({ appid: oa.appid, secret: oa.secret, code: c, grant_type: 'authorization_code' })}`)).text()) as Record<string, any>;
     const ok = await exchange(code);
-    expect(ok).toMatchObject({ scope: 'snsapi_base', openid: stack.sim.openid(oa.appid, 'dave'), unionid: stack.sim.unionid(oa, 'dave') });
+    // wechat-api-facts.md §5 / §10: unionid "只有当scope为snsapi_userinfo时返回" — never with snsapi_base
+    expect(ok).toMatchObject({ scope: 'snsapi_base', openid: stack.sim.openid(oa.appid, 'dave') });
+    expect(ok).not.toHaveProperty('unionid');
+    expect(stack.sim.unionid(oa, 'dave')).toBeTruthy(); // the open platform is bound: userinfo would carry it
     expect((await exchange(code)).errcode).toBe(40163);
     const info = JSON.parse(await (await fetch(`${stack.simUrl}/sns/userinfo?access_token=${ok.access_token}&openid=${ok.openid}`)).text());
     expect(info.errcode).toBe(48001);
@@ -269,7 +417,7 @@ describe('the simulator is as strict as WeChat', () => {
 
 describe('secrets', () => {
   it('no WeChat access/refresh token, AppSecret, code or bearer token in any response or log line', async () => {
-    const tokens = [(await oaLogin('oa-leak-1')).token, (await oaLogin('oa-leak-2', 'snsapi_base')).token];
+    const tokens = [(await oaLogin('oa-leak-1')).token, (await oaLogin('oa-leak-1', 'snsapi_base')).token];
     const wechatSecrets = stack.sim.web.issuedSecrets;
     expect(wechatSecrets.length).toBeGreaterThan(4);
     const responses = bodies.join('\n');

@@ -78,7 +78,7 @@ async function webLogin(user: string) {
   const started = await startQr();
   const redirect = await phoneConfirms(await qrUuid(started.location), user);
   const cb = await callback(redirect, started.cookie);
-  expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}`);
+  expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}#`);
   const res = await takeSession(started.state, started.cookie);
   expect(res.status).toBe(200);
   return res.body as { token: string; expiresAt: string; isNewUser: boolean; user: { id: string; nickname: string | null; avatarUrl: string | null; profileComplete: boolean } };
@@ -113,7 +113,7 @@ describe('website QR login, end to end', () => {
 
     const cb = await callback(redirect, started.cookie);
     expect(cb.status).toBe(302);
-    expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}`);
+    expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}#`);
 
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(200);
@@ -295,7 +295,7 @@ describe('bad, replayed and foreign callbacks end on the login page with a code'
     try {
       const qr = await fetch(`${bare.apiUrl}/api/auth/web/qr`, { redirect: 'manual' });
       expect(qr.status).toBe(302);
-      expect(qr.headers.get('location')).toBe('/pages/login/index?web_login_error=web_login_not_configured');
+      expect(qr.headers.get('location')).toBe('/pages/login/index?web_login_error=web_login_not_configured#');
       const res = await postJson(`${bare.apiUrl}/api/auth/web/session`, { state: 'A'.repeat(32) });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('web_login_not_configured');
@@ -376,6 +376,44 @@ describe('the simulator is as strict as WeChat', () => {
     offset += 5 * 60 * 1000 + 1000;
     expect((await qrStatus(uuid)).status).toBe('expired');
     expect((await control('scan', { uuid, user: 'slow' })).status).toBe(409);
+  });
+
+  it('a redirect_uri outside the 授权回调域 gets 该链接无法访问 (wechat-api-facts.md §4)', async () => {
+    const res = await qrconnect({ ...good(), redirect_uri: 'https://evil.example/cb' });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('该链接无法访问');
+    expect(html).toContain('redirect_uri 域名与后台配置不一致');
+    expect(html).not.toContain('data-uuid');
+  });
+
+  it('the QR page offers 刷新二维码 once the code expired or was cancelled', async () => {
+    const html = await (await qrconnect(good())).text();
+    expect(html).toMatch(/<button id="refresh"[^>]*hidden[^>]*>刷新二维码<\/button>/);
+  });
+
+  it('the phone pages speak Chinese: expired, used and unknown QR codes', async () => {
+    const phone = async (uuid: string) => (await fetch(`${stack.simUrl}/__sim/web/scan/${uuid}?user=zoe`)).text();
+    expect(await phone('0'.repeat(32))).toContain('二维码无效，请在电脑上刷新二维码');
+    const used = /data-uuid="([0-9a-f]+)"/.exec(await (await qrconnect(good())).text())![1]!;
+    await control('scan', { uuid: used, user: 'zoe' });
+    await control('confirm', { uuid: used });
+    const html = await phone(used);
+    expect(html).toContain('二维码已使用，请在电脑上刷新二维码');
+    expect(html).not.toMatch(/QR code is/);
+    const old = /data-uuid="([0-9a-f]+)"/.exec(await (await qrconnect(good())).text())![1]!;
+    offset += 5 * 60 * 1000 + 1000;
+    expect(await phone(old)).toContain('二维码已过期，请在电脑上刷新二维码');
+  });
+
+  it('the website app keeps its unionid (snsapi_login is a userinfo authorization, §5)', async () => {
+    const web = stack.sim.apps.get(stack.webAppid!)!;
+    const started = await startQr();
+    const redirect = await phoneConfirms(await qrUuid(started.location), 'union-web');
+    const exchange = new URLSearchParams({ appid: web.appid, secret: web.secret, code: redirect.searchParams.get('code')!, grant_type: 'authorization_code' });
+    const ok = JSON.parse(await (await fetch(`${stack.simUrl}/sns/oauth2/access_token?${exchange}`)).text());
+    expect(ok.unionid).toBe(stack.sim.unionid(web, 'union-web'));
+    expect(ok).not.toHaveProperty('is_snapshotuser');
   });
 
   it('codes are single use and live 5 minutes; appid, secret and grant_type are checked', async () => {

@@ -78,6 +78,10 @@ export const MSG_WEB_LOGIN_UNAVAILABLE = '微信服务暂时不可用，请稍�
 export const MSG_WEB_LOGIN_OFF = '网站扫码登录暂未开通';
 export const MSG_OA_LOGIN_OFF = '公众号授权登录暂未开通';
 export const MSG_OA_LOGIN_DENIED = '你已取消微信授权';
+/** snsapi_base found no account for this openid: the person taps 微信授权登录 (snsapi_userinfo). */
+export const MSG_OA_CONSENT_REQUIRED = '首次使用请点击「微信授权登录」，允许获取昵称、头像';
+/** WeChat's snapshot page (快照页): only a virtual account; the full page must be opened. */
+export const MSG_OA_SNAPSHOT = '当前为快照页，请点击页面底部的「使用完整服务」后再登录';
 
 /** Chinese text for `?<door>_login_error=<code>` or a failed handoff. */
 export function browserLoginErrorMessage(door: BrowserLoginDoor, error: unknown): string {
@@ -93,6 +97,10 @@ export function browserLoginErrorMessage(door: BrowserLoginDoor, error: unknown)
       return door === 'oa' ? MSG_OA_LOGIN_EXPIRED : MSG_WEB_LOGIN_EXPIRED;
     case 'oa_login_denied':
       return MSG_OA_LOGIN_DENIED;
+    case 'oa_login_consent_required':
+      return MSG_OA_CONSENT_REQUIRED;
+    case 'oa_login_snapshot_user':
+      return MSG_OA_SNAPSHOT;
     case 'wechat_unavailable':
     case 'wechat_rate_limited':
     case 'store_unavailable':

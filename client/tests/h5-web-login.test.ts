@@ -36,6 +36,8 @@ it.skipIf(!CHROMIUM)('Should log in on H5 with 微信扫码登录: QR page, scan
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  const seen: string[] = [];
+  page.on('request', (request) => request.isNavigationRequest() && seen.push(request.url()));
 
   await page.goto(`${site.url}/pages/login/index`);
   await page.getByText('微信扫码登录', { exact: true }).click();
@@ -65,6 +67,14 @@ it.skipIf(!CHROMIUM)('Should log in on H5 with 微信扫码登录: QR page, scan
   expect(page.url()).not.toMatch(/code=|token=|web_login=/);
   const cookies = await browser.context.cookies(site.url + '/api/auth/web/session');
   expect(cookies.find((c) => c.name === 'wx_web_state')).toBeUndefined();
+
+  // The used QR login's return URL again (back button, a reload, a bookmark) while logged in: the
+  // person just continues — never 登录已过期 (issue 9 item 8).
+  const handoff = seen.find((u) => u.includes('web_login='));
+  expect(handoff).toBeTruthy();
+  await page.goto(handoff!);
+  await page.waitForURL(`${site.url}/pages/account/index`, { timeout: 15_000 });
+  await expect(page.getByText('登录已过期，请重新扫码').count()).resolves.toBe(0);
   expect(errors).toEqual([]);
   await page.close();
 });
@@ -80,7 +90,9 @@ it.skipIf(!CHROMIUM)('Should explain a failed or stale web login in Chinese on t
   await page.goto(`${site.url}/pages/login/index?web_login_error=web_login_state_used`);
   await page.getByText('登录已过期，请重新扫码').waitFor({ timeout: 15_000 });
 
-  // a handoff that does not exist for this browser (no cookie): the POST fails cleanly
+  // a handoff that does not exist for this browser (no cookie): the POST fails cleanly. Logged out
+  // first — a logged-in browser just continues (see the test above).
+  await page.evaluate(() => localStorage.clear());
   await page.goto(`${site.url}/pages/login/index?web_login=${'A'.repeat(32)}`);
   await page.getByText('登录已过期，请重新扫码').waitFor({ timeout: 15_000 });
   expect(new URL(page.url()).pathname).toBe('/pages/login/index');

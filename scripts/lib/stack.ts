@@ -40,6 +40,12 @@ export interface StackOptions {
   oa?: boolean | { appid?: string; secret?: string };
   /** the simulator's clock (ms), e.g. to let a QR code or a code expire in a test */
   simClock?: () => number;
+  /**
+   * The domains registered with the simulator's website app (授权回调域) and official account
+   * (网页授权域名): a redirect_uri elsewhere gets WeChat's error page (wechat-api-facts.md §4, §5).
+   * Default: the stack's host, localhost, 127.0.0.1 and PUBLIC_BASE_URL's host.
+   */
+  domains?: string[];
 }
 
 /** The AppIDs the dev stack derives from the mini-program AppID: website +1, official account +2. */
@@ -58,6 +64,15 @@ function optionalApp(
   const chosen = option === true ? {} : option || null;
   if (!chosen) return null;
   return { appid: chosen.appid ?? env?.[`${prefix}_APPID`] ?? derived, secret: chosen.secret ?? env?.[`${prefix}_SECRET`] ?? randomBytes(16).toString('hex') };
+}
+
+/** The hosts a local stack's browser logins redirect to: where the API (or the H5 proxy) is reached. */
+export function stackDomains(host: string, publicBaseUrl?: string): string[] {
+  const hosts = [host, 'localhost', '127.0.0.1'];
+  try {
+    if (publicBaseUrl) hosts.push(new URL(publicBaseUrl).hostname);
+  } catch {}
+  return [...new Set(hosts.filter((h) => h && h !== '0.0.0.0' && h !== '::'))];
 }
 
 export interface Stack {
@@ -88,11 +103,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const openPlatformId = options.openPlatformId === undefined ? 'open-platform-dev' : options.openPlatformId;
   const web = optionalApp(options.web, options.env, 'WECHAT_WEB', derivedAppid(appid, 1));
   const oa = optionalApp(options.oa, options.env, 'WECHAT_OA', derivedAppid(appid, 2));
+  const domains = options.domains ?? stackDomains(host, options.env?.PUBLIC_BASE_URL);
   const sim = createSimulator({
     apps: [
       { appid, secret, openPlatformId },
-      ...(web ? [{ ...web, openPlatformId, kind: 'web' as const }] : []),
-      ...(oa ? [{ ...oa, openPlatformId, kind: 'oa' as const }] : []),
+      ...(web ? [{ ...web, openPlatformId, kind: 'web' as const, domains: [...domains] }] : []),
+      ...(oa ? [{ ...oa, openPlatformId, kind: 'oa' as const, domains: [...domains] }] : []),
     ],
     seed: options.simSeed,
     clock: options.simClock,

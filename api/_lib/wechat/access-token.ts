@@ -56,6 +56,9 @@ export interface AccessTokens {
 }
 
 const IP_ERRCODES = new Set([40164, 89503]);
+const TOKEN_CONFIG_ERRCODES = new Set([40001, 40125, 40013]);
+/** The token a call used was refused: 40001 invalid / not latest, 40014 不合法的 access_token (§5), 42001 expired. */
+const TOKEN_REJECTED = new Set([40001, 40014, 42001]);
 
 export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
   const id = `wechat_token:${deps.appid}`;
@@ -85,6 +88,12 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         throw new AppError('wechat_ip_not_whitelisted', undefined, { cause: error });
       }
       if (error instanceof WechatApiError && error.errcode === 45009) throw new AppError('wechat_token_unavailable', undefined, { cause: error });
+      // §6: a wrong AppSecret on the token endpoints (40001 on cgi-bin/token, 40125 invalid appsecret,
+      // 40013 invalid appid) is the server's configuration, not "WeChat unavailable".
+      if (error instanceof WechatApiError && TOKEN_CONFIG_ERRCODES.has(error.errcode)) {
+        deps.logger.log('error', 'wechat.token.config_invalid', { appid: deps.appid, errcode: error.errcode });
+        throw new AppError('wechat_config_invalid', undefined, { cause: error });
+      }
       throw error;
     }
   }
@@ -174,7 +183,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
       try {
         return await call(token);
       } catch (error) {
-        if (!(error instanceof WechatApiError) || (error.errcode !== 40001 && error.errcode !== 42001)) throw error;
+        if (!(error instanceof WechatApiError) || !TOKEN_REJECTED.has(error.errcode)) throw error;
         deps.logger.log('warn', 'wechat.token.rejected', { appid: deps.appid, errcode: error.errcode });
         return call(await shared(token, error.errcode === 42001));
       }

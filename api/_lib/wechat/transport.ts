@@ -71,7 +71,7 @@ export function createTransport(options: TransportOptions): WechatTransport {
       }
       let json: unknown;
       try {
-        json = JSON.parse(text);
+        json = parseWechatJson(text);
       } catch {
         // WeChat answers JSON with a text/plain content type, so the body is parsed whatever the
         // header says; a body that is not JSON means something other than WeChat answered.
@@ -109,6 +109,22 @@ export function wechatUrl(base: string, path: string): URL {
   url.search = '';
   url.hash = '';
   return url;
+}
+
+/**
+ * JSON.parse, and once more without raw control characters when that fails: WeChat has sent
+ * nicknames with unescaped control characters inside sns/userinfo strings, which JSON forbids.
+ * Tab/CR/LF become spaces (valid whitespace outside strings); the others are dropped.
+ */
+export function parseWechatJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    // eslint-disable-next-line no-control-regex
+    if (!/[\u0000-\u001f\u007f]/.test(text)) throw error;
+    // eslint-disable-next-line no-control-regex
+    return JSON.parse(text.replace(/[\t\n\r]/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ''));
+  }
 }
 
 async function readText(response: Response, path: string): Promise<string> {

@@ -1,11 +1,12 @@
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import type { ErrorCode } from '../../../../shared/errors.js';
+import { DEFAULT_NEXT, OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
 import { AppError, fromWechatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
-import { currentUser, resolveAccount, type ProfileSeed } from '../../users/accounts.js';
+import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed } from '../../users/accounts.js';
 import { seedProfile, WECHAT_AVATAR_HOSTS } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
@@ -33,6 +34,13 @@ export interface OAuthDoor {
   /** the scopes this door may ask for; the first is the default */
   scopes: readonly [string, ...string[]];
   errors: { notConfigured: ErrorCode; stateInvalid: ErrorCode; stateUsed: ErrorCode; denied: ErrorCode };
+  /**
+   * Official account only (wechat-api-facts.md §5, §10): snsapi_base yields no unionid, so it may only
+   * recognise an openid we already know — an unknown one gets `consentRequired` (the page then asks
+   * for snsapi_userinfo) instead of a second, empty account. A snapshot-page user (is_snapshotuser,
+   * virtual openid) never creates or changes an account: `snapshotUser`.
+   */
+  oa?: { consentRequired: ErrorCode; snapshotUser: ErrorCode };
 }
 
 export interface OAuthLoginDeps {
@@ -51,7 +59,7 @@ export interface OAuthLoginDeps {
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 export const HANDOFF_TTL_MS = 60 * 1000;
-export const DEFAULT_NEXT = '/pages/account/index';
+export { DEFAULT_NEXT };
 const STATE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 export const STATE_PATTERN = /^[A-Za-z0-9]{32}$/;
 
@@ -90,6 +98,13 @@ function now(deps: OAuthLoginDeps): Date {
 function sameState(a: string | undefined, b: string | undefined): boolean {
   if (!a || !b || !STATE_PATTERN.test(a) || !STATE_PATTERN.test(b)) return false;
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+/** snsapi_base did not find the person: the login page asks for consent and then continues to `next`. */
+export class ConsentRequiredError extends AppError {
+  constructor(code: ErrorCode, readonly next: string | null) {
+    super(code);
+  }
 }
 
 export interface OAuthLoginStart {
@@ -156,7 +171,21 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
 
   try {
     const { unionid } = wx;
-    const { user, isNewUser } = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
+    if (door.oa) {
+      // A virtual account (快照页): nothing is created, linked or changed from it.
+      if (wx.snapshotUser) {
+        deps.logger.log('info', `auth.${door.name}.snapshot_user`, { scope: wx.scope });
+        throw new AppError(door.oa.snapshotUser);
+      }
+      // snsapi_base: only a known openid logs in; the unionid that would link a mini-program
+      // account comes with snsapi_userinfo only.
+      if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.getIdentity(openidKey(appid, wx.openid)))) {
+        throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
+      }
+    }
+    const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
+    const { isNewUser } = resolved;
+    const user = isNewUser ? resolved.user : await fillMissingProfile(deps, wx, resolved.user, at);
     const id = loginRecordId(door, state);
     // The session itself is created when the handoff is taken: what waits here is only who logged in.
     const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };
@@ -177,7 +206,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
 async function seedFromUserInfo(deps: OAuthLoginDeps, wx: OAuthAccessToken): Promise<ProfileSeed> {
   const none = { nickname: null, avatarUrl: null };
   // snsapi_base grants the openid only: sns/userinfo would answer 48001.
-  if (wx.scope === 'snsapi_base') return none;
+  if (wx.scope === OA_SCOPE_BASE) return none;
   try {
     const info = await deps.getUserInfo(wx.accessToken, wx.openid);
     if (info.openid !== wx.openid) return none;
@@ -186,6 +215,24 @@ async function seedFromUserInfo(deps: OAuthLoginDeps, wx: OAuthAccessToken): Pro
     deps.logger.log('warn', `auth.${deps.door.name}.userinfo_skipped`, { error });
     return none;
   }
+}
+
+/**
+ * A known person who just allowed 昵称、头像 (snsapi_userinfo) but whose account has no nickname or
+ * avatar (e.g. created by a mini-program login that skipped the fill-in): fill what is missing from
+ * sns/userinfo; what they set themselves is never overwritten.
+ */
+async function fillMissingProfile(deps: OAuthLoginDeps, wx: OAuthAccessToken, user: UserRecord, at: Date): Promise<UserRecord> {
+  if (wx.scope !== OA_SCOPE_USERINFO || (user.nickname && user.avatarUrl)) return user;
+  const seed = await seedFromUserInfo(deps, wx);
+  const patch = {
+    ...(!user.nickname && seed.nickname ? { nickname: seed.nickname } : {}),
+    ...(!user.avatarUrl && seed.avatarUrl ? { avatarUrl: seed.avatarUrl } : {}),
+  };
+  if (!Object.keys(patch).length) return user;
+  const updated = await saveProfile(deps.store, user, patch, at);
+  deps.logger.log('info', `auth.${deps.door.name}.profile_filled`, { userId: user.id, fields: Object.keys(patch) });
+  return updated ?? user;
 }
 
 /** Old accounts may have http:// avatar URLs on WeChat's avatar hosts, which also serve https. */
@@ -215,7 +262,12 @@ export interface OAuthHandoffResult {
 export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<OAuthHandoffResult> {
   requireConfigured(deps);
   const { door } = deps;
-  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
+  if (!sameState(input.state, input.cookieState)) {
+    // Without this browser's cookie nothing is handed out; but a handoff already taken (back
+    // button, a reload after the cookie was cleared) says so rather than "登录已过期".
+    const taken = STATE_PATTERN.test(input.state) ? await wrapStore(() => deps.store.getRecord(loginRecordId(door, input.state))) : null;
+    throw new AppError(taken?.value.taken ? door.errors.stateUsed : door.errors.stateInvalid);
+  }
   const id = loginRecordId(door, input.state);
   const record = await wrapStore(() => deps.store.getRecord(id));
   const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };

@@ -3,11 +3,22 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { AppError, fromWechatError } from '../../errors.js';
 import { readJson } from '../../http/json.js';
+import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../shared/oauth.js';
 import { toLoginResponse } from '../../users/profile.js';
-import { completeOAuthCallback, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
+import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
 
-/** The H5 login page (history router), which finishes the handoff or shows the error. */
-export const H5_LOGIN_PAGE = '/pages/login/index';
+/** The H5 login page (history router), which finishes the handoff or shows the error (shared/oauth.ts). */
+export { H5_LOGIN_PAGE };
+
+/**
+ * Where the browser goes back to the H5 page. The explicit empty fragment matters: a browser keeps
+ * the current URL's fragment across a redirect whose Location has none, so WeChat's required
+ * `#wechat_redirect` (wechat-api-facts.md §5) would ride along start → authorize → callback → page
+ * and stay in the address bar.
+ */
+function toH5Page(query: string): string {
+  return `${H5_LOGIN_PAGE}?${query}#`;
+}
 
 /**
  * Everything a door's HTTP surface is named after, from its name (`web`, `oa`):
@@ -30,7 +41,7 @@ export interface OAuthRouteDeps extends OAuthLoginDeps {
   production: boolean;
 }
 
-const SessionBody = z.object({ state: z.string().regex(/^[A-Za-z0-9]{1,128}$/, 'must be the login state from the login page URL') });
+const SessionBody = z.object({ state: z.string().regex(OAUTH_STATE_PATTERN, 'must be the login state from the login page URL') });
 
 function isSecure(c: Context, production: boolean): boolean {
   return production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -47,7 +58,10 @@ function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
   if (!known) deps.logger.log('error', event, { path: c.req.path, error });
   else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
   const code = known?.code ?? 'internal_error';
-  return c.redirect(`${H5_LOGIN_PAGE}?${doorNames(deps.door).errorParam}=${code}`, 302);
+  const query = new URLSearchParams({ [doorNames(deps.door).errorParam]: code });
+  // the second (snsapi_userinfo) attempt continues where the first was going
+  if (error instanceof ConsentRequiredError && error.next && error.next !== DEFAULT_NEXT) query.set('next', error.next);
+  return c.redirect(toH5Page(query.toString()), 302);
 }
 
 function noStore(c: Context) {
@@ -88,7 +102,7 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string) {
         });
         const query = new URLSearchParams({ [names.handoffParam]: state });
         if (next !== DEFAULT_NEXT) query.set('next', next);
-        return c.redirect(`${H5_LOGIN_PAGE}?${query}`, 302);
+        return c.redirect(toH5Page(query.toString()), 302);
       } catch (error) {
         return toLoginPage(c, error, deps);
       }

@@ -1,3 +1,4 @@
+import { retryOnceIfBusy } from '../retry.js';
 import type { WechatTransport } from '../transport.js';
 import type { MiniAppCredentials } from '../mini/jscode2session.js';
 
@@ -11,12 +12,15 @@ export interface StableToken {
  * invalidates every other holder's token for the appid.
  */
 export async function stableToken(transport: WechatTransport, app: MiniAppCredentials, forceRefresh: boolean): Promise<StableToken> {
-  const body = await transport.postJson<{ access_token?: string; expires_in?: number }>('/cgi-bin/stable_token', {}, {
-    grant_type: 'client_credential',
-    appid: app.appid,
-    secret: app.secret,
-    force_refresh: forceRefresh,
-  });
+  // Safe to repeat: a -1 (system busy) is retried once.
+  const body = await retryOnceIfBusy(() =>
+    transport.postJson<{ access_token?: string; expires_in?: number }>('/cgi-bin/stable_token', {}, {
+      grant_type: 'client_credential',
+      appid: app.appid,
+      secret: app.secret,
+      force_refresh: forceRefresh,
+    }),
+  );
   if (typeof body.access_token !== 'string' || !body.access_token || typeof body.expires_in !== 'number') {
     throw new TypeError('stable_token: reply without access_token/expires_in');
   }

@@ -13,6 +13,8 @@ export interface OAuthAccessToken {
   openid: string;
   unionid: string | null;
   scope: string;
+  /** official account: the person is on a snapshot page (快照页) — openid/unionid are virtual (§5) */
+  snapshotUser: boolean;
 }
 
 interface OAuthAccessTokenBody {
@@ -22,6 +24,7 @@ interface OAuthAccessTokenBody {
   openid?: string;
   scope?: string;
   unionid?: string;
+  is_snapshotuser?: number;
 }
 
 /**
@@ -46,5 +49,6 @@ export async function oauth2AccessToken(transport: WechatTransport, app: WebAppC
     openid: body.openid,
     unionid: typeof body.unionid === 'string' && body.unionid ? body.unionid : null,
     scope: typeof body.scope === 'string' ? body.scope : '',
+    snapshotUser: body.is_snapshotuser === 1 || String(body.is_snapshotuser) === '1',
   };
 }
