@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   oa_login_state_used: { status: 409, message: '本次授权登录已完成或已失效，请重新授权' },
   oa_login_denied: { status: 403, message: '你已取消微信授权' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
+  server_misconfigured: { status: 503, message: '服务端配置有误，请联系管理员' },
+  request_timeout: { status: 503, message: '服务器处理超时，请稍后再试' },
   internal_error: { status: 500, message: '服务器内部错误' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
