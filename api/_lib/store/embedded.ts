@@ -265,7 +265,8 @@ export class EmbeddedStore implements Store {
     for (const [k, s] of this.sessions) if (s.expiresAt.getTime() <= t && this.sessions.delete(k)) writes.push(this.write('sessions', k));
     for (const [k, r] of this.records) if (r.expiresAt && r.expiresAt.getTime() <= t && this.records.delete(k)) writes.push(this.write('records', k));
     removed = writes.length;
-    for (const [k, c] of this.counters) if (c.expiresAt <= t && this.counters.delete(k)) removed++;
+    // one counter per instance, as the MongoDB store keeps them
+    for (const [k, c] of this.counters) if (c.expiresAt <= t && this.counters.delete(k)) removed += c.byInstance.size;
     await Promise.all(writes);
     return removed;
   }
