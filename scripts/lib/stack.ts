@@ -128,6 +128,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     sim: sim.state,
     async close() {
       await Promise.all([apiServer, simServer].map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
+      services.stop();
       await services.store.close();
     },
   };
