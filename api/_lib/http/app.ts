@@ -78,7 +78,10 @@ export function createApp(deps: AppDeps) {
   if (deps.limits) {
     // Anonymous endpoints and every endpoint that spends a WeChat call (docs/SECURITY.md).
     const { limiter, settings } = deps.limits;
-    const refuse = (c: Context, retryAfter: number) => errorResponse(c, 'too_many_requests', undefined, { 'retry-after': String(retryAfter) });
+    const refuse = (c: Context, retryAfter: number) => {
+      deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter });
+      return errorResponse(c, 'too_many_requests', undefined, { 'retry-after': String(retryAfter) });
+    };
     const limited = (appid: string | null) => rateLimit(limiter, settings, appid, refuse);
     app.use('/api/auth/mini/login', limited(deps.mini.appid));
     app.use('/api/auth/web/*', limited(deps.web.appid));
@@ -134,8 +137,11 @@ export function createApp(deps: AppDeps) {
 
   app.onError((error, c) => {
     const known = error instanceof AppError ? error : fromWechatError(error);
+    // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
+    const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
     if (known) {
       if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: error.cause ?? error });
+      else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
       return errorResponse(c, known.code, known.message);
     }
     deps.logger.log('error', 'http.unhandled', { path: c.req.path, error });
