@@ -56,7 +56,7 @@ const stack = await startStack({
 
 console.log(`
   微信登录 dev stack / 开发环境已启动
-  API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/store.json` : ''})
+  API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/ (store.json + journal)` : ''})
   WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid}, official-account appid ${stack.oaAppid})
   微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
   微信授权登录     ${stack.apiUrl}/api/auth/oa/start  (H5 opened with a MicroMessenger User-Agent; the simulator's user: ?sim_user=alice)
