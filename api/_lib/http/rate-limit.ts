@@ -37,6 +37,8 @@ interface Entry {
   local: number;
   /** what the other instances had counted at the last sync */
   others: number;
+  /** asked about since the last sync: only these are written and read (bounded work per sync) */
+  touched: boolean;
 }
 
 export class RateLimiter {
@@ -59,14 +61,15 @@ export class RateLimiter {
     const now = this.clock();
     const active = rules.filter((r) => r.limit > 0);
     const entries = active.map((r) => this.entry(r.key, r.windowMs, now));
+    for (const e of entries) e.touched = true;
     let retryAfter = 0;
     active.forEach((rule, i) => {
       const e = entries[i]!;
       if (e.local + e.others >= rule.limit) retryAfter = Math.max(retryAfter, Math.ceil((e.window + e.windowMs - now) / 1000));
     });
+    this.schedule(now);
     if (retryAfter > 0) return { allowed: false, retryAfter };
     for (const e of entries) e.local++;
-    this.schedule(now);
     return { allowed: true, retryAfter: 0 };
   }
 
@@ -87,7 +90,7 @@ export class RateLimiter {
     const window = Math.floor(now / windowMs) * windowMs;
     const id = `${key}|${window}`;
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { key, window, windowMs, local: 0, others: 0 }));
+    if (!e) this.entries.set(id, (e = { key, window, windowMs, local: 0, others: 0, touched: false }));
     return e;
   }
 
@@ -104,8 +107,9 @@ export class RateLimiter {
     const now = this.clock();
     this.lastSync = now;
     for (const [id, e] of this.entries) if (e.window + e.windowMs <= now) this.entries.delete(id);
-    const live = [...this.entries.values()];
+    const live = [...this.entries.values()].filter((e) => e.touched);
     if (!live.length) return;
+    for (const e of live) e.touched = false;
     const written = live.map((e) => e.local);
     const counts: CounterWrite[] = live.map((e, i) => ({
       key: e.key,
@@ -122,6 +126,7 @@ export class RateLimiter {
       });
     } catch (error) {
       // Limits keep holding per instance; the next request schedules another try.
+      for (const e of live) e.touched = true;
       this.options.logger?.log('warn', 'rate_limit.sync_failed', { error });
     }
   }
