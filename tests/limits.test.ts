@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { RateLimiter } from '../api/_lib/http/rate-limit.js';
+import { addressKey, RateLimiter } from '../api/_lib/http/rate-limit.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
@@ -67,6 +67,20 @@ describe('RateLimiter', () => {
     now += 45_000; // next window
     expect(limiter.hit(rules).allowed).toBe(true);
     limiter.stop();
+  });
+});
+
+describe('addressKey', () => {
+  it('keeps IPv4, unwraps IPv4-mapped IPv6, and groups IPv6 by /64 whatever the spelling', () => {
+    expect(addressKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(addressKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    const a = addressKey('2001:db8:abcd:12::1');
+    expect(a).toBe('2001:db8:abcd:12::/64');
+    expect(addressKey('2001:0db8:abcd:0012:ffff:eeee:dddd:cccc')).toBe(a);
+    expect(addressKey('2001:DB8:ABCD:12:0:0:0:2')).toBe(a);
+    expect(addressKey('2001:db8:abcd:13::1')).not.toBe(a);
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('unknown')).toBe('unknown');
   });
 });
 

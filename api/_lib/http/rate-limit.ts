@@ -162,6 +162,23 @@ export interface RateLimitSettings {
 
 export const MINUTE_MS = 60_000;
 
+/**
+ * The rate-limit key of an address: IPv4 as is (also when IPv4-mapped, `::ffff:1.2.3.4`); IPv6 by
+ * its /64 prefix, since one subscriber usually gets a whole /64 and could rotate through it.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const bare = address.replace(/%.*$/, '').toLowerCase(); // zone id
+  const [head, tail] = bare.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return bare;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 /** Middleware: 429 too_many_requests with Retry-After when the address or the AppID is over its limit. */
 export function rateLimit(
   limiter: RateLimiter,
@@ -170,7 +187,7 @@ export function rateLimit(
   refuse: (c: Context, retryAfter: number) => Response,
 ): MiddlewareHandler {
   return async (c, next) => {
-    const rules = [{ key: `addr:${clientAddress(c, settings.addressSource)}`, limit: settings.perAddress, windowMs: MINUTE_MS }];
+    const rules = [{ key: `addr:${addressKey(clientAddress(c, settings.addressSource))}`, limit: settings.perAddress, windowMs: MINUTE_MS }];
     if (appid) rules.push({ key: `app:${appid}`, limit: settings.perAppid, windowMs: MINUTE_MS });
     const decision = limiter.hit(rules);
     if (!decision.allowed) return refuse(c, decision.retryAfter);
