@@ -3,6 +3,7 @@ import { open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promis
 import { join } from 'node:path';
 import {
   DuplicateKeyError,
+  LEGACY_TEMPORARY_RECORD,
   type BlobRecord,
   type CounterTotal,
   type CounterWrite,
@@ -447,9 +448,12 @@ export class EmbeddedStore implements Store {
       case 'sessions':
         this.sessions.set(k, { ...(o as SessionRecord), createdAt: new Date(o.createdAt), expiresAt: new Date(o.expiresAt) });
         break;
-      case 'records':
-        this.records.set(k, { value: o.value, version: o.version, ...(o.expiresAt ? { expiresAt: new Date(o.expiresAt) } : {}) });
+      case 'records': {
+        // Login records written before they carried expiresAt (they lived 10 minutes) expire now.
+        const expiresAt = o.expiresAt ? new Date(o.expiresAt) : LEGACY_TEMPORARY_RECORD.test(k) ? new Date() : null;
+        this.records.set(k, { value: o.value, version: o.version, ...(expiresAt ? { expiresAt } : {}) });
         break;
+      }
       case 'blobs':
         this.blobs.set(k, { id: o.id, contentType: o.contentType, data: Buffer.from(o.data, 'base64'), createdAt: new Date(o.createdAt) });
         break;

@@ -12,6 +12,7 @@ import {
 } from 'mongodb';
 import {
   DuplicateKeyError,
+  LEGACY_TEMPORARY_RECORD,
   StoreUnavailableError,
   type BlobRecord,
   type CounterTotal,
@@ -716,6 +717,12 @@ export async function migrateMongo(db: Db): Promise<{ ttl: boolean }> {
     await db.collection('rate_counters').createIndex({ key: 1 });
     await db.collection('users').createIndex({ mergedInto: 1 });
     const ttl = await Promise.all(EXPIRING_COLLECTIONS.map((name) => createExpiryIndex(db.collection(name))));
+    // Login records written before they carried expiresAt would stay forever: they lived 10 minutes.
+    await db.collection('records').deleteMany({
+      rid: { $regex: LEGACY_TEMPORARY_RECORD },
+      expiresAt: { $exists: false },
+      createdAt: { $lt: new Date(Date.now() - 24 * 3600_000) },
+    });
     return { ttl: ttl.every(Boolean) };
   } catch (error) {
     throw mapError(error);

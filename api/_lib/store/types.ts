@@ -168,6 +168,12 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Ids of temporary records (login states and handoffs, the decrypt limit). Records written before
+ * they carried `expiresAt` are recognised by it and removed (migrateMongo; the embedded store on load).
+ */
+export const LEGACY_TEMPORARY_RECORD = /^(web-login|oa-login|decrypt_rate):/;
+
 export class DuplicateKeyError extends Error {
   constructor(readonly key: string) {
     super('duplicate key');
