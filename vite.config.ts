@@ -12,7 +12,8 @@ const uniPlugin = ((uni as unknown as { default?: typeof uni }).default ?? uni) 
 export default defineConfig({
   plugins: [uniPlugin()],
   server: {
-    port: 5173,
+    // H5_PORT moves the H5 dev server; when the port is busy vite takes the next free one and says so.
+    port: Number(process.env.H5_PORT) || 5173,
     strictPort: false,
     proxy: {
       '/api': { target: apiTarget, changeOrigin: false },

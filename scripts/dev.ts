@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stackDomains, startStack } from './lib/stack.js';
+import { PortInUseError, stackDomains, startStack } from './lib/stack.js';
 
 const dataDir = process.env.DATA_DIR ?? '.data';
 mkdirSync(dataDir, { recursive: true });
@@ -48,11 +48,18 @@ const stack = await startStack({
     DATA_DIR: dataDir,
     WECHAT_MINI_SECRET: process.env.WECHAT_MINI_SECRET ?? persisted('sim-mini-secret', () => randomBytes(16).toString('hex')),
   },
+}).catch((error: unknown) => {
+  // A busy port names itself and the variable that moves it, instead of a raw EADDRINUSE stack.
+  if (error instanceof PortInUseError) {
+    console.error(`\n  ${error.message}\n  端口 ${error.port} 已被占用：请结束占用它的进程，或设置 ${error.variable}=<端口> 换一个端口。\n`);
+    process.exit(1);
+  }
+  throw error;
 });
 
 console.log(`
   微信登录 dev stack / 开发环境已启动
-  API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/store.json` : ''})
+  API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/ (store.json + journal)` : ''})
   WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid}, official-account appid ${stack.oaAppid})
   微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
   微信授权登录     ${stack.apiUrl}/api/auth/oa/start  (H5 opened with a MicroMessenger User-Agent; the simulator's user: ?sim_user=alice)
@@ -64,6 +71,7 @@ let h5: ChildProcess | null = null;
 if (!process.argv.includes('--no-h5')) {
   h5 = spawn(process.execPath, ['scripts/uni.mjs', 'dev', 'h5'], {
     stdio: 'inherit',
+    // H5_PORT moves the H5 dev server (default 5173; vite takes the next free port when it is busy).
     env: { ...process.env, VITE_DEV_API_TARGET: stack.apiUrl, VITE_DEV_SIM_URL: stack.simUrl },
   });
   h5.on('exit', (code) => console.log(`H5 dev server exited (${code})`));

@@ -8,6 +8,11 @@ const hostname = process.env.HOST ?? '127.0.0.1';
 const server = serve({ fetch: app.fetch, port, hostname }, (info) => {
   logger.log('info', 'server.listening', { url: `http://${hostname}:${info.port}`, store: store.kind });
 });
+server.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error;
+  console.error(`Port ${port} (API) is already in use. Stop the other process or choose another port: PORT=<port>`);
+  process.exit(1);
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => server.close(() => store.close().finally(() => process.exit(0))));
 }

@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   oa_login_snapshot_user: { status: 403, message: '当前为快照页，请点击页面底部的「使用完整服务」后再登录' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
   seal_key_unknown: { status: 503, message: '服务器密钥配置不一致，请稍后再试' },
+  server_misconfigured: { status: 503, message: '服务端配置有误，请联系管理员' },
+  request_timeout: { status: 503, message: '服务器处理超时，请稍后再试' },
   internal_error: { status: 500, message: '服务器内部错误' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

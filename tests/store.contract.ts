@@ -522,6 +522,77 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
+    describe('temporary documents (issue 10 finding 2)', () => {
+      it('a record with expiresAt reads as absent once expired, and the sweep deletes it', async () => {
+        const live = rid('tmp');
+        const gone = rid('tmp');
+        const kept = rid('keep');
+        expect(await store.compareAndSetRecord(live, { v: 1 }, null, minutes(5))).toBe(true);
+        expect(await store.compareAndSetRecord(gone, { v: 1 }, null, new Date(Date.now() + 150))).toBe(true);
+        expect(await store.compareAndSetRecord(kept, { v: 1 }, null)).toBe(true);
+        expect(await store.getRecord(gone)).toEqual({ value: { v: 1 }, version: 1 });
+        await sleep(250);
+        // checked in the query, whatever the server's TTL support
+        expect(await store.getRecord(gone)).toBeNull();
+        expect(await store.getRecord(live)).toEqual({ value: { v: 1 }, version: 1 });
+        const claimKey = rid('claim');
+        await store.claim(claimKey, new Date(Date.now() - 1000));
+        const session = makeSession(rid('u'), { expiresAt: new Date(Date.now() - 1000) });
+        await store.insertSession(session);
+        const removed = await store.sweepExpired(new Date());
+        expect(removed).toBeGreaterThanOrEqual(3);
+        expect(await store.getRecord(live)).not.toBeNull();
+        expect(await store.getRecord(kept)).not.toBeNull();
+        // the expired claim is gone from storage: a new claim with the key is a plain insert
+        const before = (await store.stats()).claims;
+        await store.claim(claimKey, minutes(5));
+        expect((await store.stats()).claims - before).toBe(1);
+        expect(await store.sweepExpired(new Date())).toBe(0);
+      });
+
+      it('syncCounters sums every instance\'s counts per key and window; rewriting is idempotent', async () => {
+        const key = rid('ctr');
+        const other = rid('ctr');
+        const window = Math.floor(Date.now() / 60_000) * 60_000;
+        const expiresAt = new Date(window + 120_000);
+        const now = new Date();
+        expect(await store.syncCounters('i1', [{ key, window, count: 3, expiresAt }], now)).toEqual([{ key, window, total: 3 }]);
+        expect(await store.syncCounters('i2', [{ key, window, count: 4, expiresAt }, { key: other, window, count: 1, expiresAt }], now)).toEqual([
+          { key, window, total: 7 },
+          { key: other, window, total: 1 },
+        ]);
+        // i1's absolute count rises to 5: rewritten, not added
+        expect(await store.syncCounters('i1', [{ key, window, count: 5, expiresAt }], now)).toEqual([{ key, window, total: 9 }]);
+        // another window of the same key is counted apart
+        expect(await store.syncCounters('i1', [{ key, window: window + 60_000, count: 1, expiresAt: new Date(window + 180_000) }], now)).toEqual([
+          { key, window: window + 60_000, total: 1 },
+        ]);
+        expect(await store.syncCounters('i1', [], now)).toEqual([]);
+        // expired counters no longer count, and the sweep removes them
+        const past = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
+        await store.syncCounters('i1', [{ key: other, window: past, count: 9, expiresAt: new Date(past + 120_000) }], now);
+        expect(await store.syncCounters('i2', [{ key: other, window: past, count: 1, expiresAt: new Date(past + 120_000) }], now)).toEqual([
+          { key: other, window: past, total: 0 },
+        ]);
+        expect(await store.sweepExpired(new Date())).toBeGreaterThanOrEqual(2);
+      });
+
+      it('ping answers while the store is up', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      it('getUsersMergedInto lists the accounts merged into a user', async () => {
+        const into = makeUser();
+        const a = makeUser();
+        const b = makeUser();
+        for (const u of [into, a, b]) await store.insertUserIfAbsent(u);
+        await store.updateUser(a.id, { mergedInto: into.id }, new Date());
+        await store.updateUser(b.id, { mergedInto: into.id }, new Date());
+        expect((await store.getUsersMergedInto(into.id)).map((u) => u.id).sort()).toEqual([a.id, b.id].sort());
+        expect(await store.getUsersMergedInto(a.id)).toEqual([]);
+      });
+    });
+
     it('stats counts stored documents', async () => {
       const before = await store.stats();
       await store.insertUserIfAbsent(makeUser());

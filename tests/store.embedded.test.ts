@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,5 +48,26 @@ describe('EmbeddedStore persistence', () => {
     expect(await second.getRecord('r1')).toEqual({ value: { token: 't' }, version: 1 });
     expect(await second.stats()).toEqual({ users: 1, identities: 1, sessions: 1, claims: 1 });
     await second.close();
+  });
+});
+
+describe('EmbeddedStore upgrade', () => {
+  it('loads an old store.json (no journal) and expires login records written without expiresAt', async () => {
+    const dir = freshDir();
+    const created = '2026-01-02T03:04:05.000Z';
+    writeFileSync(join(dir, 'store.json'), JSON.stringify({
+      claims: {},
+      identities: {},
+      users: { u1: { id: 'u1', nickname: 'A', avatarUrl: null, phone: { phoneNumber: '138', purePhoneNumber: '138', countryCode: '86', verifiedAt: created }, createdAt: created, updatedAt: created } },
+      sessions: {},
+      records: { 'web-login:abc': { value: { next: '/', expiresAt: created }, version: 1 }, 'access_token:wx1': { value: { token: null }, version: 3 } },
+    }));
+    const store = new EmbeddedStore({ dir });
+    expect((await store.getUser('u1'))?.phone?.verifiedAt).toEqual(new Date(created));
+    expect(await store.getRecord('web-login:abc')).toBeNull();
+    expect(await store.getRecord('access_token:wx1')).toEqual({ value: { token: null }, version: 3 });
+    expect(await store.sweepExpired(new Date(Date.now() + 1))).toBe(1);
+    expect(store.size().records).toBe(1);
+    await store.close();
   });
 });

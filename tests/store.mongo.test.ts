@@ -29,6 +29,23 @@ describe.skipIf(!uri)('MongoStore against a MongoDB-compatible server', () => {
     expect(await names('sessions')).toEqual(expect.arrayContaining(['{"userId":1}', '{"expiresAt":1}']));
     expect(await names('claims')).toEqual(expect.arrayContaining(['{"expiresAt":1}']));
     expect(await names('identities')).toEqual(expect.arrayContaining(['{"userId":1}']));
+    for (const c of ['records', 'rate_counters', 'claim_takeovers']) expect(await names(c)).toEqual(expect.arrayContaining(['{"expiresAt":1}']));
+    expect(await names('users')).toEqual(expect.arrayContaining(['{"mergedInto":1}']));
+  });
+
+  it('migrateMongo removes login records written before they carried expiresAt, and keeps the rest', async () => {
+    const db = admin!.db(dbName);
+    const old = new Date(Date.now() - 3 * 24 * 3600_000);
+    const id = `web-login:${randomUUID()}`;
+    const kept = `access_token:${randomUUID()}`;
+    const records = db.collection<{ _id: string; rid: string; version: number; value: object; createdAt: Date }>('records');
+    await records.insertMany([
+      { _id: `${id}@v1`, rid: id, version: 1, value: { next: '/' }, createdAt: old },
+      { _id: `${kept}@v1`, rid: kept, version: 1, value: { token: null }, createdAt: old },
+    ]);
+    await migrateMongo(db);
+    expect(await records.findOne({ rid: id })).toBeNull();
+    expect(await records.findOne({ rid: kept })).not.toBeNull();
   });
 
   it('stores documents keyed by _id, without leaking driver fields', async () => {

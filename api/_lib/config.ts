@@ -30,6 +30,10 @@ export interface Config {
   dataDir: string;
   sealKeys: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** requests per minute per client address / per AppID on anonymous and WeChat-spending endpoints (0 = off) */
+  rateLimit: { perAddress: number; perAppid: number; addressSource: 'socket' | 'x-forwarded-for' | 'x-real-ip' };
+  /** every request is answered within this (503 request_timeout), inside Vercel's maxDuration */
+  requestDeadlineMs: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -58,6 +62,12 @@ export function loadConfig(env: Env): Config {
     dataDir: env.DATA_DIR?.trim() || (env.VERCEL ? '/tmp/wechat-login-data' : '.data'),
     sealKeys: env.SESSION_KEY_ENCRYPTION_KEYS?.trim() || null,
     logLevel: level && ['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info',
+    rateLimit: {
+      perAddress: clampInt(env.RATE_LIMIT_PER_ADDRESS, 120, 0, 1_000_000),
+      perAppid: clampInt(env.RATE_LIMIT_PER_APPID, 6000, 0, 10_000_000),
+      addressSource: addressSource(env),
+    },
+    requestDeadlineMs: clampInt(env.REQUEST_DEADLINE_MS, 9000, 1000, 60_000),
   };
 }
 
@@ -112,12 +122,13 @@ export function checkConfig(config: Config): ConfigCheck {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
+  if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID = 0)');
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
   return { problems, notes };
 }
 
 export class ConfigError extends Error {
-  constructor(problems: string[]) {
+  constructor(readonly problems: string[]) {
     super(`Refusing to start in production:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run doctor\` to see every check.`);
     this.name = 'ConfigError';
   }
@@ -127,6 +138,17 @@ export function assertProductionReady(config: Config): void {
   if (!config.production) return;
   const { problems } = checkConfig(config);
   if (problems.length) throw new ConfigError(problems);
+}
+
+/**
+ * Forwarding headers are client-controlled unless the deployment's proxy sets them: trusted only
+ * when CLIENT_ADDRESS_HEADER names one, or on Vercel, which overwrites x-forwarded-for itself.
+ */
+function addressSource(env: Env): Config['rateLimit']['addressSource'] {
+  const header = env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase();
+  if (header === 'x-forwarded-for' || header === 'x-real-ip') return header;
+  if (header === 'socket' || header === 'none') return 'socket';
+  return env.VERCEL ? 'x-forwarded-for' : 'socket';
 }
 
 function optionalApp(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {

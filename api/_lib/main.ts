@@ -3,7 +3,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertProductionReady, loadConfig, type Config, type Env } from './config.js';
 import { createSealer, parseSealKeys, type Sealer } from './crypto/seal.js';
+import { Hono } from 'hono';
+import { ERROR_CODES, type ErrorBody } from '../../shared/errors.js';
+import { ConfigError } from './config.js';
+import { SealKeyError } from './crypto/seal.js';
 import { createApp } from './http/app.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { EmbeddedStore } from './store/embedded.js';
@@ -26,7 +32,10 @@ export interface Services {
   transport: WechatTransport;
   sealer: Sealer;
   accessTokens: AccessTokens;
+  limiter: RateLimiter;
   app: ReturnType<typeof createApp>;
+  /** stops the background timers (rate-limit sync, expiry sweep); the store stays open */
+  stop(): void;
 }
 
 export interface ServiceOverrides {
@@ -34,6 +43,7 @@ export interface ServiceOverrides {
   logger?: Logger;
   fetch?: typeof fetch;
   clock?: () => Date;
+  sweepIntervalMs?: number;
 }
 
 export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
@@ -82,10 +92,15 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     exchangeCode: (code: string) => oauth2AccessToken(transport, credentials!, code),
     getUserInfo: (accessToken: string, openid: string) => snsUserInfo(transport, accessToken, openid),
   });
+  const limiter = new RateLimiter({ store, logger });
+  const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const app = createApp({
     store,
     sessions,
     logger,
+    limits: { limiter, settings: config.rateLimit },
+    readiness: createReadiness({ store, logger }),
+    requestDeadlineMs: config.requestDeadlineMs,
     mini: {
       appid: config.mini.appid,
       store,
@@ -102,7 +117,50 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,
   });
-  return { config, store, logger, transport, sealer, accessTokens, app };
+  const stop = () => {
+    limiter.stop();
+    clearInterval(sweeper);
+  };
+  return { config, store, logger, transport, sealer, accessTokens, limiter, app, stop };
+}
+
+/** How often an instance deletes expired temporary documents (stores without TTL indexes need it). */
+export const SWEEP_INTERVAL_MS = 60_000;
+
+function startSweeper(store: Store, logger: Logger, intervalMs: number): ReturnType<typeof setInterval> {
+  const timer = setInterval(() => {
+    store.sweepExpired(new Date()).then(
+      (removed) => removed && logger.log('debug', 'store.swept', { removed }),
+      (error) => logger.log('warn', 'store.sweep_failed', { error }),
+    );
+  }, intervalMs);
+  timer.unref?.();
+  return timer;
+}
+
+/**
+ * The Vercel function's app. A configuration error must not crash the module at import (Vercel
+ * would answer every request, /api/health included, with its HTML 500): every request gets the JSON
+ * 503 envelope naming the problems instead — variable names only, never a value.
+ */
+export function createFunctionApp(env: Env): { fetch: (request: Request, ...rest: any[]) => Response | Promise<Response> } {
+  try {
+    return createServices(env).app;
+  } catch (error) {
+    const problems =
+      error instanceof ConfigError ? error.problems : error instanceof SealKeyError ? [`SESSION_KEY_ENCRYPTION_KEYS: ${error.message}`] : ['the server failed to start (see the function log)'];
+    console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems }));
+    return misconfiguredApp(problems);
+  }
+}
+
+export function misconfiguredApp(problems: string[]): Hono {
+  const app = new Hono();
+  app.all('*', (c) => {
+    const body: ErrorBody = { error: { code: 'server_misconfigured', message: `${ERROR_CODES.server_misconfigured.message}：${problems.join('；')}` } };
+    return c.json(body, 503, { 'cache-control': 'no-store' });
+  });
+  return app;
 }
 
 /**

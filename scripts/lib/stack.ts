@@ -88,10 +88,25 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-function listen(fetch: (req: Request) => Response | Promise<Response>, port: number, hostname: string): Promise<{ server: ServerType; url: string }> {
+/** A listening port is taken: names the port and the environment variable that moves it. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number, readonly variable: string, what: string) {
+    super(`Port ${port} (${what}) is already in use. Stop the other process or choose another port: ${variable}=<port>`);
+    this.name = 'PortInUseError';
+  }
+}
+
+function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+  port: number,
+  hostname: string,
+  label: { variable: string; what: string } = { variable: 'PORT', what: 'server' },
+): Promise<{ server: ServerType; url: string }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port, hostname }, (info: AddressInfo) => resolve({ server, url: `http://${hostname}:${info.port}` }));
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port, label.variable, label.what) : error),
+    );
   });
 }
 
@@ -113,7 +128,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     seed: options.simSeed,
     clock: options.simClock,
   });
-  const simServer = await listen(sim.app.fetch, options.simPort ?? 0, host);
+  const simServer = await listen(sim.app.fetch, options.simPort ?? 0, host, { variable: 'WECHAT_SIM_PORT', what: 'WeChat simulator' });
   const services = createServices(
     {
       ...options.env,
@@ -129,9 +144,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   let apiServer: { server: ServerType; url: string };
   try {
-    apiServer = await listen(services.app.fetch, options.apiPort ?? 0, host);
+    apiServer = await listen(services.app.fetch, options.apiPort ?? 0, host, { variable: 'PORT', what: 'API' });
   } catch (error) {
     simServer.server.close();
+    services.stop();
     throw error;
   }
   return {
@@ -144,6 +160,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     sim: sim.state,
     async close() {
       await Promise.all([apiServer, simServer].map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
+      services.stop();
       await services.store.close();
     },
   };

@@ -12,6 +12,8 @@ export function testServices(overrides: ServiceOverrides = {}, env: Record<strin
       WECHAT_MINI_SECRET: randomBytes(16).toString('hex'),
       WECHAT_API_BASE: 'http://127.0.0.1:1',
       WECHAT_API_FAILOVER: '',
+      RATE_LIMIT_PER_ADDRESS: '1000000',
+      RATE_LIMIT_PER_APPID: '1000000',
       ...env,
     },
     { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...overrides },

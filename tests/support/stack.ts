@@ -14,7 +14,8 @@ export function startStack(options: StackOptions = {}): Promise<Stack> {
     web: true,
     oa: true,
     ...options,
-    env: { NODE_ENV: 'test', ...options.env },
+    // Suites log in hundreds of times from 127.0.0.1; tests/limits.test.ts checks the real limits.
+    env: { NODE_ENV: 'test', RATE_LIMIT_PER_ADDRESS: '1000000', RATE_LIMIT_PER_APPID: '1000000', ...options.env },
     overrides: { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...options.overrides },
   });
 }

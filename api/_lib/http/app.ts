@@ -10,6 +10,8 @@ import { oaRoutes, type OaRouteDeps } from '../flows/oa/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
+import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
+import type { Readiness } from './readiness.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
@@ -27,6 +29,12 @@ export interface AppDeps {
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
+  /** per address / per AppID limits on anonymous and WeChat-spending endpoints (absent: none) */
+  limits?: { limiter: RateLimiter; settings: RateLimitSettings };
+  /** /api/health: the store's readiness (absent: always ready) */
+  readiness?: Readiness;
+  /** answer 503 request_timeout once a request has taken this long (absent: no deadline) */
+  requestDeadlineMs?: number;
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
@@ -46,6 +54,43 @@ export function createApp(deps: AppDeps) {
     c.header('x-content-type-options', 'nosniff');
   });
 
+  if (deps.requestDeadlineMs) {
+    // Worst case inside Vercel's maxDuration (10 s): a database socket timeout plus a token lease
+    // wait plus a WeChat timeout could add up past it; whatever is still running then is answered
+    // 503 request_timeout (the work itself finishes or fails in the background).
+    const deadlineMs = deps.requestDeadlineMs;
+    app.use('/api/*', async (c, next) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const work = next();
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), deadlineMs);
+      });
+      const first = await Promise.race([work.then(() => 'done' as const), late]);
+      clearTimeout(timer);
+      if (first === 'late') {
+        work.catch(() => {});
+        deps.logger.log('warn', 'http.deadline', { path: c.req.path, deadlineMs });
+        c.res = errorResponse(c, 'request_timeout');
+      }
+    });
+  }
+
+  if (deps.limits) {
+    // Anonymous endpoints and every endpoint that spends a WeChat call (docs/SECURITY.md).
+    const { limiter, settings } = deps.limits;
+    const refuse = (c: Context, retryAfter: number) => {
+      deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter });
+      return errorResponse(c, 'too_many_requests', undefined, { 'retry-after': String(retryAfter) });
+    };
+    const limited = (appid: string | null) => rateLimit(limiter, settings, appid, refuse);
+    app.use('/api/auth/mini/login', limited(deps.mini.appid));
+    app.use('/api/auth/web/*', limited(deps.web.appid));
+    app.use('/api/auth/oa/*', limited(deps.oa.appid));
+    app.use('/api/auth/logout', limited(null));
+    app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
+    app.on(['PATCH'], '/api/me', limited(deps.mini.appid));
+  }
+
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
@@ -59,7 +104,12 @@ export function createApp(deps: AppDeps) {
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
-  app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind }));
+  app.get('/api/health', async (c) => {
+    // Readiness: the store answered a ping within the last second (cached), else 503.
+    const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
+    if (!ready.ok) return errorResponse(c, 'store_unavailable', undefined, { 'retry-after': '1' });
+    return c.json({ ok: true, store: deps.store.kind }, 200, { 'cache-control': 'no-store' });
+  });
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.
   const allowed: Record<string, string> = {
@@ -87,8 +137,11 @@ export function createApp(deps: AppDeps) {
 
   app.onError((error, c) => {
     const known = error instanceof AppError ? error : fromWechatError(error);
+    // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
+    const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
     if (known) {
       if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: error.cause ?? error });
+      else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
       return errorResponse(c, known.code, known.message);
     }
     deps.logger.log('error', 'http.unhandled', { path: c.req.path, error });

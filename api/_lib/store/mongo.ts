@@ -12,8 +12,11 @@ import {
 } from 'mongodb';
 import {
   DuplicateKeyError,
+  LEGACY_TEMPORARY_RECORD,
   StoreUnavailableError,
   type BlobRecord,
+  type CounterTotal,
+  type CounterWrite,
   type EncryptedValue,
   type IdentityKind,
   type IdentityPatch,
@@ -116,7 +119,23 @@ interface RecordVersionDoc {
   version: number;
   value: Record<string, unknown>;
   createdAt: Date;
+  /** temporary records only: read as absent after it, deleted by the TTL index or the sweep */
+  expiresAt?: Date;
 }
+
+/** One instance's count for one rate-limit key and window; only that instance writes it. */
+interface CounterDoc {
+  /** `<key>|<window>|<instance>` */
+  _id: string;
+  key: string;
+  window: number;
+  instance: string;
+  count: number;
+  expiresAt: Date;
+}
+
+/** Collections whose documents carry `expiresAt` (TTL index or sweep). */
+const EXPIRING_COLLECTIONS = ['sessions', 'claims', 'claim_takeovers', 'records', 'rate_counters'] as const;
 
 /** Old record versions are kept this long, which bounds how stale a compare-and-set may be. */
 const RECORD_VERSION_RETENTION_MS = 10 * 60_000;
@@ -666,7 +685,9 @@ export class MongoStore implements Store {
   async getRecord(id: string): Promise<VersionedRecord | null> {
     return this.run(async (db) => {
       const doc = await db.collection<RecordVersionDoc>('records').findOne({ rid: id }, { sort: { version: -1 } });
-      return doc ? { value: doc.value, version: doc.version } : null;
+      // Expiry is checked here: a TTL index may be missing (FerretDB) or not have run yet.
+      if (!doc || (doc.expiresAt && doc.expiresAt.getTime() <= Date.now())) return null;
+      return { value: doc.value, version: doc.version };
     });
   }
 
@@ -676,7 +697,7 @@ export class MongoStore implements Store {
    * atomic on FerretDB v1). Versions older than RECORD_VERSION_RETENTION_MS are pruned, except the
    * latest; a writer whose read is older than that could in theory re-create a pruned version.
    */
-  async compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null): Promise<boolean> {
+  async compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean> {
     return this.run(async (db) => {
       const records = db.collection<RecordVersionDoc>('records');
       const version = (expectedVersion ?? 0) + 1;
@@ -686,7 +707,7 @@ export class MongoStore implements Store {
       if ((latest?.version ?? null) !== expectedVersion) return false;
       const now = new Date();
       try {
-        await records.insertOne({ _id: `${id}@v${version}`, rid: id, version, value, createdAt: now });
+        await records.insertOne({ _id: `${id}@v${version}`, rid: id, version, value, createdAt: now, ...(expiresAt ? { expiresAt } : {}) });
       } catch (error) {
         if (isDuplicateKey(error)) return false;
         throw error;
@@ -696,6 +717,47 @@ export class MongoStore implements Store {
         .catch(() => {});
       return true;
     });
+  }
+
+  /** One bulk write of this instance's counts, one read of everyone's: two round trips per sync. */
+  async syncCounters(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]> {
+    if (!counts.length) return [];
+    return this.run(async (db) => {
+      const counters = db.collection<CounterDoc>('rate_counters');
+      await counters.bulkWrite(
+        counts.map((c) => ({
+          replaceOne: {
+            filter: { _id: `${c.key}|${c.window}|${instance}` },
+            replacement: { key: c.key, window: c.window, instance, count: c.count, expiresAt: c.expiresAt },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+      const keys = [...new Set(counts.map((c) => c.key))];
+      const docs = await counters
+        .find({ key: { $in: keys }, expiresAt: { $gt: now } }, { projection: { key: 1, window: 1, count: 1 } })
+        .toArray();
+      const totals = new Map<string, number>();
+      for (const d of docs) totals.set(`${d.key}|${d.window}`, (totals.get(`${d.key}|${d.window}`) ?? 0) + d.count);
+      return counts.map((c) => ({ key: c.key, window: c.window, total: totals.get(`${c.key}|${c.window}`) ?? 0 }));
+    });
+  }
+
+  /** The sweep for servers without TTL indexes (FerretDB v1); harmless where the TTL monitor runs. */
+  async sweepExpired(now: Date): Promise<number> {
+    return this.run(async (db) => {
+      const results = await Promise.all(EXPIRING_COLLECTIONS.map((name) => db.collection(name).deleteMany({ expiresAt: { $lte: now } })));
+      return results.reduce((sum, r) => sum + r.deletedCount, 0);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run((db) => db.command({ ping: 1 }));
+  }
+
+  async getUsersMergedInto(id: string): Promise<UserRecord[]> {
+    return this.run(async (db) => (await this.users(db).find({ mergedInto: id }).toArray()).map(toUser));
   }
 
   async stats(): Promise<StoreStats> {
@@ -741,11 +803,15 @@ export async function migrateMongo(db: Db): Promise<{ ttl: boolean }> {
     await db.collection('sessions').createIndex({ userId: 1 });
     await db.collection('identities').createIndex({ userId: 1 });
     await db.collection('records').createIndex({ rid: 1, version: -1 });
-    const ttl = await Promise.all([
-      createExpiryIndex(db.collection('sessions')),
-      createExpiryIndex(db.collection('claims')),
-      createExpiryIndex(db.collection('claim_takeovers')),
-    ]);
+    await db.collection('rate_counters').createIndex({ key: 1 });
+    await db.collection('users').createIndex({ mergedInto: 1 });
+    const ttl = await Promise.all(EXPIRING_COLLECTIONS.map((name) => createExpiryIndex(db.collection(name))));
+    // Login records written before they carried expiresAt would stay forever: they lived 10 minutes.
+    await db.collection('records').deleteMany({
+      rid: { $regex: LEGACY_TEMPORARY_RECORD },
+      expiresAt: { $exists: false },
+      createdAt: { $lt: new Date(Date.now() - 24 * 3600_000) },
+    });
     return { ttl: ttl.every(Boolean) };
   } catch (error) {
     throw mapError(error);

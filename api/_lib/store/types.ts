@@ -93,6 +93,24 @@ export interface StoreStats {
   claims: number;
 }
 
+/** This instance's count for one rate-limit key in one fixed window (see http/rate-limit.ts). */
+export interface CounterWrite {
+  key: string;
+  /** window start, ms since epoch */
+  window: number;
+  /** this instance's absolute count in that window (not a delta: rewriting it is idempotent) */
+  count: number;
+  /** when the counter may be deleted (after the window ends) */
+  expiresAt: Date;
+}
+
+/** The sum over every instance of one key's count in one window. */
+export interface CounterTotal {
+  key: string;
+  window: number;
+  total: number;
+}
+
 export interface Store {
   readonly kind: 'embedded' | 'mongodb';
   /** Records a one-time value (e.g. a login code's hash). Throws DuplicateKeyError if already claimed. */
@@ -157,11 +175,38 @@ export interface Store {
    * record must not exist yet) and returns false when another writer got there first.
    */
   getRecord(id: string): Promise<VersionedRecord | null>;
-  compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null): Promise<boolean>;
+  /**
+   * `expiresAt` makes the record temporary: once past it, getRecord answers null (checked in the
+   * query, whatever the server's TTL support) and sweepExpired / a TTL index deletes it. Expired
+   * ids are not reused (temporary records have random ids).
+   */
+  compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean>;
+
+  /**
+   * Rate-limit counters, shared by instances without a write per request: each instance writes
+   * its own absolute counts (one bulk write) and reads back every instance's totals for the same
+   * keys and windows. Counters are temporary (expiresAt).
+   */
+  syncCounters(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]>;
+
+  /** Deletes every expired temporary document (claims, sessions, records, counters). Returns how many. */
+  sweepExpired(now: Date): Promise<number>;
+
+  /** A cheap round trip proving the store answers (readiness). Throws StoreUnavailableError. */
+  ping(): Promise<void>;
+
+  /** Users merged into `id` (late unionid), directly; the account deletion follows the chain. */
+  getUsersMergedInto(id: string): Promise<UserRecord[]>;
 
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }
+
+/**
+ * Ids of temporary records (login states and handoffs, the decrypt limit). Records written before
+ * they carried `expiresAt` are recognised by it and removed (migrateMongo; the embedded store on load).
+ */
+export const LEGACY_TEMPORARY_RECORD = /^(web-login|oa-login|decrypt_rate):/;
 
 export class DuplicateKeyError extends Error {
   constructor(readonly key: string) {

@@ -1,17 +1,39 @@
-import type { Store } from '../store/types.js';
+import type { Store, UserRecord } from '../store/types.js';
 import { deleteOwnedAvatar } from './avatar.js';
 
 /**
- * 注销账号: removes the person's identities (with their session_keys), phone, uploaded avatar,
- * sessions and the user record. A later WeChat login starts a brand-new account.
+ * 注销账号: removes everything that was ever this person's — the account and every account merged
+ * into it (late unionid, docs/ACCOUNTS.md), each with its sessions, identities (and their sealed
+ * session_keys), phone, uploaded avatar and user record. A later WeChat login starts a new account.
  * Order: sessions first (the account stops working at once), identities next (a new login can no
- * longer reach the account), the user record last.
+ * longer reach the account), blobs, and the user records last — so a deletion interrupted half-way
+ * can be finished by calling it again (the merged accounts are still found through `mergedInto`).
  */
 export async function deleteAccount(store: Store, userId: string): Promise<void> {
-  const user = await store.getUser(userId);
-  await store.deleteUserSessions(userId);
-  for (const identity of await store.getUserIdentities(userId)) await store.deleteIdentity(identity.key);
-  // Only an image this person uploaded is deleted; another user's image is never touched.
-  await deleteOwnedAvatar(store, user);
+  const users = await personAccounts(store, userId);
+  const ids = [userId, ...users.filter((u) => u.id !== userId).map((u) => u.id)];
+  for (const id of ids) await store.deleteUserSessions(id);
+  for (const id of ids) for (const identity of await store.getUserIdentities(id)) await store.deleteIdentity(identity.key);
+  // Only images these accounts uploaded are deleted; another user's image is never touched.
+  for (const user of users) await deleteOwnedAvatar(store, user);
+  // Merged-away accounts first: the survivor's record is what finds them on a retry.
+  for (const id of ids.slice(1).reverse()) await store.deleteUser(id);
   await store.deleteUser(userId);
+}
+
+/** The account and, transitively, every account merged into it. */
+async function personAccounts(store: Store, userId: string): Promise<UserRecord[]> {
+  const found = new Map<string, UserRecord>();
+  const root = await store.getUser(userId);
+  if (root) found.set(root.id, root);
+  const queue = [userId];
+  while (queue.length) {
+    const id = queue.shift()!;
+    for (const merged of await store.getUsersMergedInto(id)) {
+      if (found.has(merged.id)) continue;
+      found.set(merged.id, merged);
+      queue.push(merged.id);
+    }
+  }
+  return [...found.values()];
 }

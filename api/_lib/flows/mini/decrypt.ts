@@ -51,12 +51,14 @@ export async function decryptForSession(deps: DecryptDeps, session: SessionRecor
 
 async function rateLimit(deps: DecryptDeps, userId: string): Promise<void> {
   const minute = Math.floor((deps.clock?.() ?? Date.now()) / 60_000);
-  const id = `decrypt_rate:user:${userId}`;
+  // One temporary record per user and minute (expired ids are never reused).
+  const id = `decrypt_rate:user:${userId}:${minute}`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const rec = await deps.store.getRecord(id);
-    const count = rec && rec.value.minute === minute ? Number(rec.value.count) : 0;
+    const count = rec ? Number(rec.value.count) : 0;
     if (count >= DECRYPT_PER_MINUTE) throw new AppError('too_many_requests');
-    if (await deps.store.compareAndSetRecord(id, { minute, count: count + 1 }, rec?.version ?? null)) return;
+    // Kept until the minute it counts is over, then swept / TTL-deleted.
+    if (await deps.store.compareAndSetRecord(id, { minute, count: count + 1 }, rec?.version ?? null, new Date((minute + 2) * 60_000))) return;
   }
   throw new AppError('too_many_requests');
 }

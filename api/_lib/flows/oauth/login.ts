@@ -123,7 +123,7 @@ export async function startOAuthLogin(
   const scope = input.scope && door.scopes.includes(input.scope) ? input.scope : door.scopes[0];
   const state = generateState();
   const expiresAt = new Date(now(deps).getTime() + STATE_TTL_MS);
-  const written = await deps.store.compareAndSetRecord(loginRecordId(door, state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString() }, null);
+  const written = await deps.store.compareAndSetRecord(loginRecordId(door, state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString() }, null, expiresAt);
   if (!written) throw new AppError('internal_error'); // 190 random bits collided: not expected
   const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope, state });
   return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}${door.authorizePath}?${query}#wechat_redirect` };
@@ -189,7 +189,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
     const id = loginRecordId(door, state);
     // The session itself is created when the handoff is taken: what waits here is only who logged in.
     const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };
-    if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version))) throw new AppError(door.errors.stateUsed);
+    if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version, new Date(handoff.expiresAt)))) throw new AppError(door.errors.stateUsed);
     deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
     const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
     return { state, next: next ?? DEFAULT_NEXT, isNewUser };
@@ -280,7 +280,9 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
   const { token, session } = await wrapStore(() => deps.sessions.create(current, door.via));
   let won = false;
   try {
-    won = await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true, expiresAt: value.expiresAt }, record.version));
+    // The `taken` marker answers replays with state_used for as long as the state could have lived.
+    const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
+    won = await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil));
   } finally {
     if (!won) await deps.sessions.invalidate(token).catch(() => {});
   }

@@ -57,6 +57,7 @@ function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
   const event = `auth.${deps.door.name}.failed`;
   if (!known) deps.logger.log('error', event, { path: c.req.path, error });
   else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
+  else deps.logger.log('info', event, { path: c.req.path, errorCode: known.code });
   const code = known?.code ?? 'internal_error';
   const query = new URLSearchParams({ [doorNames(deps.door).errorParam]: code });
   // the second (snsapi_userinfo) attempt continues where the first was going
