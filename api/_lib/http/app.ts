@@ -10,7 +10,7 @@ import { oaRoutes, type OaRouteDeps } from '../flows/oa/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
-import type { Logger } from '../log.js';
+import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from '../users/routes.js';
@@ -27,19 +27,31 @@ export interface AppDeps {
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
+  /** what this deployment runs on (production / preview / development; an ephemeral preview store) — shown by /api/health */
+  deployment?: { environment: string; ephemeral: boolean };
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
 export function errorResponse(c: Context, code: ErrorCode, message?: string, headers?: Record<string, string>) {
-  const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message } };
+  const requestId = currentRequestId();
+  const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message, ...(requestId ? { requestId } : {}) } };
   return c.json(body, ERROR_CODES[code].status as 400, { 'cache-control': 'no-store', ...headers });
 }
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
   const limit = bodyLimit({ maxSize: MAX_JSON_BYTES, onError: (c) => errorResponse(c, 'payload_too_large') });
+
+  // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
+  app.use('*', async (c, next) => {
+    const requestId = pickRequestId(c.req.header('x-request-id'), c.req.header('x-vercel-id'));
+    const started = Date.now();
+    await runWithRequestId(requestId, () => next());
+    c.header('x-request-id', requestId);
+    runWithRequestId(requestId, () => deps.logger.log('debug', 'http.request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }));
+  });
 
   app.use('/api/*', async (c, next) => {
     await next();
@@ -59,7 +71,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.store, deps.sessions));
-  app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind }));
+  app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind, ...deps.deployment }));
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.
   const allowed: Record<string, string> = {
