@@ -8,8 +8,14 @@ export const DEFAULT_WECHAT_FAILOVER = 'https://api2.weixin.qq.com';
 /** Browser-facing host of WeChat's website-login (qrconnect) page. */
 export const WECHAT_OPEN_BASE = 'https://open.weixin.qq.com';
 
+/** Where this process runs: Vercel production / NODE_ENV=production, a Vercel preview, or anything else. */
+export type DeploymentKind = 'production' | 'preview' | 'development';
+
 export interface Config {
   production: boolean;
+  deployment: DeploymentKind;
+  /** preview only: ALLOW_EPHEMERAL_PREVIEW=1 lets a preview run on the /tmp embedded store with a throwaway seal key */
+  ephemeralPreview: boolean;
   mini: { appid: string; secret: string };
   /** website app (open platform) for the QR login; null when WECHAT_WEB_APPID is not set (the flow is optional) */
   web: { appid: string; secret: string } | null;
@@ -36,12 +42,34 @@ export function isProduction(env: Env): boolean {
   return env.VERCEL_ENV === 'production' || env.NODE_ENV === 'production';
 }
 
+export function deploymentKind(env: Env): DeploymentKind {
+  if (isProduction(env)) return 'production';
+  return env.VERCEL_ENV === 'preview' ? 'preview' : 'development';
+}
+
+/**
+ * The failover chain when WECHAT_API_FAILOVER is not set: for any of WeChat's own access points
+ * (including hk.api.weixin.qq.com) the general ones follow, so choosing a regional base never
+ * silently removes the failover. A non-WeChat base (the simulator) gets none.
+ */
+export function defaultFailover(base: string): string {
+  let host = '';
+  try {
+    host = new URL(base).hostname;
+  } catch {}
+  if (!WECHAT_API_HOSTS.includes(host)) return '';
+  return [DEFAULT_WECHAT_BASE, DEFAULT_WECHAT_FAILOVER].filter((url) => new URL(url).hostname !== host).join(',');
+}
+
 export function loadConfig(env: Env): Config {
   const base = env.WECHAT_API_BASE?.trim() || DEFAULT_WECHAT_BASE;
-  const failover = env.WECHAT_API_FAILOVER === undefined ? (base === DEFAULT_WECHAT_BASE ? DEFAULT_WECHAT_FAILOVER : '') : env.WECHAT_API_FAILOVER.trim();
+  const failover = env.WECHAT_API_FAILOVER === undefined ? defaultFailover(base) : env.WECHAT_API_FAILOVER.trim();
   const level = env.LOG_LEVEL as Config['logLevel'] | undefined;
+  const deployment = deploymentKind(env);
   return {
     production: isProduction(env),
+    deployment,
+    ephemeralPreview: deployment === 'preview' && env.ALLOW_EPHEMERAL_PREVIEW?.trim() === '1',
     mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
     web: optionalApp(env.WECHAT_WEB_APPID, env.WECHAT_WEB_SECRET),
     oa: optionalApp(env.WECHAT_OA_APPID, env.WECHAT_OA_SECRET),
@@ -78,6 +106,9 @@ export function checkConfig(config: Config): ConfigCheck {
     } catch {}
     if (!WECHAT_API_HOSTS.includes(host)) problems.push(`WeChat API base "${url}" is not one of WeChat's HTTPS access points (${WECHAT_API_HOSTS.join(', ')}) — is the simulator still configured?`);
   }
+  if (config.wechatBaseUrls.length === 1 && defaultFailover(config.wechatBaseUrls[0]!)) {
+    notes.push(`WECHAT_API_FAILOVER is empty: when ${config.wechatBaseUrls[0]} cannot be reached no other WeChat access point is tried`);
+  }
   if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
@@ -104,16 +135,40 @@ export function checkConfig(config: Config): ConfigCheck {
 }
 
 export class ConfigError extends Error {
-  constructor(problems: string[]) {
-    super(`Refusing to start in production:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run doctor\` to see every check.`);
+  constructor(problems: string[], where = 'in production') {
+    super(`Refusing to start ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run doctor\` to see every check.`);
     this.name = 'ConfigError';
   }
 }
 
-export function assertProductionReady(config: Config): void {
-  if (!config.production) return;
+/** What ALLOW_EPHEMERAL_PREVIEW=1 tolerates in a preview (said loudly instead: health, logs, build check). */
+const EPHEMERAL_OK = /^(MONGODB_URI|SESSION_KEY_ENCRYPTION_KEYS) is not set/;
+
+/**
+ * The problems that stop this process from starting. Production and previews are held to the same
+ * checks: a preview is refused like production unless it opts into an ephemeral store
+ * (ALLOW_EPHEMERAL_PREVIEW=1), and then it says so. Development starts with anything.
+ */
+export function startupProblems(config: Config): string[] {
+  if (config.deployment === 'development') return [];
   const { problems } = checkConfig(config);
-  if (problems.length) throw new ConfigError(problems);
+  if (!config.ephemeralPreview) {
+    if (config.deployment === 'preview' && problems.some((p) => EPHEMERAL_OK.test(p))) {
+      problems.push('a preview without MONGODB_URI and SESSION_KEY_ENCRYPTION_KEYS is refused like production; set them (a staging database), or set ALLOW_EPHEMERAL_PREVIEW=1 to run this preview on a throwaway /tmp store that loses every user and session');
+    }
+    return problems;
+  }
+  return problems.filter((p) => !EPHEMERAL_OK.test(p));
+}
+
+/** What the running deployment stands on, as /api/health and the first log line tell it. */
+export function describeDeployment(config: Config): { environment: DeploymentKind; ephemeral: boolean } {
+  return { environment: config.deployment, ephemeral: config.ephemeralPreview && !config.mongodbUri };
+}
+
+export function assertProductionReady(config: Config): void {
+  const problems = startupProblems(config);
+  if (problems.length) throw new ConfigError(problems, config.deployment === 'preview' ? 'a preview deployment (VERCEL_ENV=preview)' : 'in production');
 }
 
 function optionalApp(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertProductionReady, loadConfig, type Config, type Env } from './config.js';
+import { assertProductionReady, describeDeployment, loadConfig, type Config, type Env } from './config.js';
 import { createSealer, parseSealKeys, type Sealer } from './crypto/seal.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './log.js';
@@ -83,10 +83,15 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     exchangeCode: (code: string) => oauth2AccessToken(transport, credentials!, code),
     getUserInfo: (accessToken: string, openid: string) => snsUserInfo(transport, accessToken, openid),
   });
+  const deployment = describeDeployment(config);
+  if (deployment.ephemeral) {
+    logger.log('warn', 'deployment.ephemeral_preview', { message: 'preview on a throwaway /tmp embedded store with a random seal key: users and sessions vanish with the instance' });
+  }
   const app = createApp({
     store,
     sessions,
     logger,
+    deployment,
     mini: {
       appid: config.mini.appid,
       store,

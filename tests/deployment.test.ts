@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, checkConfig, loadConfig } from '../api/_lib/config.js';
+import { createServices } from '../api/_lib/main.js';
+import { silentLogger } from '../api/_lib/log.js';
+
+/** Issue 12: WeChat access points and preview deployments. */
+const keys = {
+  WECHAT_MINI_APPID: 'wx0123456789abcdef',
+  WECHAT_MINI_SECRET: '0123456789abcdef0123456789abcdef',
+};
+const full = {
+  ...keys,
+  MONGODB_URI: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200',
+  SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+};
+
+describe('WeChat access points (docs/WECHAT.md, "Access points and network")', () => {
+  it('choosing the Hong Kong access point keeps a failover to the general ones', () => {
+    expect(loadConfig({ WECHAT_API_BASE: 'https://hk.api.weixin.qq.com' }).wechatBaseUrls).toEqual([
+      'https://hk.api.weixin.qq.com',
+      'https://api.weixin.qq.com',
+      'https://api2.weixin.qq.com',
+    ]);
+    expect(loadConfig({ WECHAT_API_BASE: 'https://api2.weixin.qq.com' }).wechatBaseUrls).toEqual(['https://api2.weixin.qq.com', 'https://api.weixin.qq.com']);
+    expect(loadConfig({}).wechatBaseUrls).toEqual(['https://api.weixin.qq.com', 'https://api2.weixin.qq.com']);
+  });
+
+  it('an explicit empty failover is honoured but said by the doctor; the simulator gets none', () => {
+    const config = loadConfig({ ...full, WECHAT_API_BASE: 'https://hk.api.weixin.qq.com', WECHAT_API_FAILOVER: '' });
+    expect(config.wechatBaseUrls).toEqual(['https://hk.api.weixin.qq.com']);
+    expect(checkConfig(config).notes.join('\n')).toContain('WECHAT_API_FAILOVER is empty');
+    expect(loadConfig({ WECHAT_API_BASE: 'http://127.0.0.1:3100' }).wechatBaseUrls).toEqual(['http://127.0.0.1:3100']);
+  });
+});
+
+describe('preview deployments (VERCEL_ENV=preview)', () => {
+  const preview = { VERCEL: '1', VERCEL_ENV: 'preview' };
+
+  it('without a database and seal keys a preview is refused like production, saying how to opt in', () => {
+    let error: unknown;
+    try {
+      createServices({ ...preview, ...keys }, { logger: silentLogger });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('preview');
+    expect(message).toContain('MONGODB_URI');
+    expect(message).toContain('ALLOW_EPHEMERAL_PREVIEW=1');
+  });
+
+  it('a preview is held to the production checks for WeChat too (no simulator, real keys)', () => {
+    expect(() => createServices({ ...preview, ...full, WECHAT_API_BASE: 'http://127.0.0.1:3100', ALLOW_EPHEMERAL_PREVIEW: '1' }, { logger: silentLogger })).toThrow(
+      /127\.0\.0\.1:3100/,
+    );
+  });
+
+  it('an opted-in ephemeral preview starts and says what it runs on, in /api/health and in its log', async () => {
+    const lines: string[] = [];
+    const services = createServices(
+      { ...preview, ...keys, ALLOW_EPHEMERAL_PREVIEW: '1', DATA_DIR: `/tmp/h6-preview-${process.pid}` },
+      { logger: { log: (level, event, fields) => lines.push(JSON.stringify({ level, event, ...fields })) } },
+    );
+    const health = await (await services.app.request('/api/health')).json();
+    expect(health).toMatchObject({ ok: true, store: 'embedded', environment: 'preview', ephemeral: true });
+    expect(lines.join('\n')).toContain('deployment.ephemeral_preview');
+    await services.store.close();
+  });
+
+  it('a preview with its own database is a real staging deployment: not ephemeral', async () => {
+    const services = createServices({ ...preview, ...full }, { logger: silentLogger });
+    const health = await (await services.app.request('/api/health')).json();
+    expect(health).toMatchObject({ environment: 'preview', ephemeral: false, store: 'mongodb' });
+  });
+
+  it('production says so too, and ALLOW_EPHEMERAL_PREVIEW means nothing there', async () => {
+    expect(() => createServices({ VERCEL_ENV: 'production', ...keys, ALLOW_EPHEMERAL_PREVIEW: '1' }, { logger: silentLogger })).toThrow(ConfigError);
+    const services = createServices({ VERCEL_ENV: 'production', ...full }, { logger: silentLogger });
+    expect(await (await services.app.request('/api/health')).json()).toMatchObject({ environment: 'production', ephemeral: false });
+  });
+});
