@@ -33,6 +33,14 @@ describe('WeChat access points (docs/WECHAT.md, "Access points and network")', (
   });
 });
 
+describe('WECHAT_MP_VERIFY (the official account domain file)', () => {
+  it('takes file names or contents; anything else is a configuration problem', () => {
+    expect(loadConfig({ WECHAT_MP_VERIFY: 'MP_verify_Ab12.txt, Cd34' }).mpVerify).toEqual(['Ab12', 'Cd34']);
+    const bad = checkConfig(loadConfig({ ...full, WECHAT_MP_VERIFY: 'MP_verify_../etc.txt' }));
+    expect(bad.problems.join('\n')).toContain('WECHAT_MP_VERIFY');
+  });
+});
+
 describe('preview deployments (VERCEL_ENV=preview)', () => {
   const preview = { VERCEL: '1', VERCEL_ENV: 'preview' };
 

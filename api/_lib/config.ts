@@ -34,6 +34,10 @@ export interface Config {
   dataDir: string;
   sealKeys: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** WECHAT_MP_VERIFY: the official account's MP_verify_<token>.txt tokens, served at the site root */
+  mpVerify: string[];
+  /** entries of WECHAT_MP_VERIFY that are neither a file name nor a token */
+  mpVerifyInvalid: string[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -84,6 +88,8 @@ export function loadConfig(env: Env): Config {
     dataDir: env.DATA_DIR?.trim() || (env.VERCEL ? '/tmp/wechat-login-data' : '.data'),
     sealKeys: env.SESSION_KEY_ENCRYPTION_KEYS?.trim() || null,
     logLevel: level && ['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info',
+    mpVerify: parseVerifyTokens(env.WECHAT_MP_VERIFY).tokens,
+    mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
   };
 }
 
@@ -130,6 +136,7 @@ export function checkConfig(config: Config): ConfigCheck {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
+  if (config.mpVerifyInvalid.length) problems.push(`WECHAT_MP_VERIFY: ${config.mpVerifyInvalid.join(', ')} is neither MP_verify_<letters/digits>.txt nor its content`);
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
   return { problems, notes };
 }
@@ -169,6 +176,18 @@ export function describeDeployment(config: Config): { environment: DeploymentKin
 export function assertProductionReady(config: Config): void {
   const problems = startupProblems(config);
   if (problems.length) throw new ConfigError(problems, config.deployment === 'preview' ? 'a preview deployment (VERCEL_ENV=preview)' : 'in production');
+}
+
+/** WECHAT_MP_VERIFY: comma-separated file names (`MP_verify_abc.txt`) or their contents (`abc`). */
+export function parseVerifyTokens(value: string | undefined): { tokens: string[]; invalid: string[] } {
+  const tokens: string[] = [];
+  const invalid: string[] = [];
+  for (const item of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const token = /^MP_verify_(.+)\.txt$/.exec(item)?.[1] ?? item;
+    if (/^[A-Za-z0-9]{1,64}$/.test(token)) tokens.push(token);
+    else invalid.push(item);
+  }
+  return { tokens, invalid };
 }
 
 function optionalApp(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {

@@ -92,6 +92,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     sessions,
     logger,
     deployment,
+    mpVerify: config.mpVerify,
     mini: {
       appid: config.mini.appid,
       store,

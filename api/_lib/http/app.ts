@@ -14,6 +14,7 @@ import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from '../users/routes.js';
+import { verifyFileRoutes } from './verify-file.js';
 
 export interface AppDeps {
   store: Store;
@@ -29,6 +30,8 @@ export interface AppDeps {
   checkNickname: MeDeps['checkNickname'];
   /** what this deployment runs on (production / preview / development; an ephemeral preview store) — shown by /api/health */
   deployment?: { environment: string; ephemeral: boolean };
+  /** tokens of the official account's MP_verify_<token>.txt files (WECHAT_MP_VERIFY) */
+  mpVerify?: string[];
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
@@ -71,6 +74,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.store, deps.sessions));
+  app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind, ...deps.deployment }));
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.
