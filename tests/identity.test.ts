@@ -36,7 +36,7 @@ describe('phone number', () => {
     for (const c of [code, 'f'.repeat(64)]) {
       const again = await postJson(`${stack.apiUrl}/api/me/phone`, { code: c }, { authorization: `Bearer ${token}` });
       expect(again.status).toBe(400);
-      expect(again.body.error).toEqual({ code: 'phone_code_invalid', message: '手机号授权已失效，请重新点击获取手机号' });
+      expect(again.body.error).toMatchObject({ code: 'phone_code_invalid', message: '手机号授权已失效，请重新点击获取手机号' });
     }
   });
 });
