@@ -38,6 +38,7 @@ const check = (env: Record<string, string>) => run('scripts/deploy-check.ts', en
 afterAll(async () => {
   const client = new MongoClient(uri);
   await client.db(db).dropDatabase().catch(() => {});
+  await client.db(`${db}_doctor`).dropDatabase().catch(() => {});
   await client.close();
 });
 
@@ -90,6 +91,17 @@ describe('the Vercel build step runs the deploy check', () => {
     const ephemeral = check({ ...keysOnly, VERCEL_ENV: 'preview', ALLOW_EPHEMERAL_PREVIEW: '1' });
     expect(ephemeral.code, ephemeral.out).toBe(0);
     expect(ephemeral.out).toContain('throwaway /tmp embedded store');
+  });
+
+  it("the doctor's reachability probe: an unreachable MongoDB and missing indexes are reported (exit 1)", () => {
+    const down = run('scripts/doctor.ts', { MONGODB_URI: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300' });
+    expect(down.code).toBe(1);
+    expect(down.out).toContain('Reachability:');
+    expect(down.out).toContain('MongoDB at 127.0.0.1:1 is unreachable');
+    const fresh = run('scripts/doctor.ts', { MONGODB_URI: uri, MONGODB_DB: `${db}_doctor` });
+    expect(fresh.code).toBe(1);
+    expect(fresh.out).toMatch(/✓ MongoDB at .* answers/);
+    expect(fresh.out).toContain('npm run migrate');
   });
 
   it('a local `vercel build` (no VERCEL_ENV) is not a deployment: skipped, said so', () => {
