@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, checkConfig, loadConfig } from '../api/_lib/config.js';
 import { createServices } from '../api/_lib/main.js';
 import { silentLogger } from '../api/_lib/log.js';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 
 /** Issue 12: WeChat access points and preview deployments. */
 const keys = {
@@ -30,6 +31,33 @@ describe('WeChat access points (docs/WECHAT.md, "Access points and network")', (
     expect(config.wechatBaseUrls).toEqual(['https://hk.api.weixin.qq.com']);
     expect(checkConfig(config).notes.join('\n')).toContain('WECHAT_API_FAILOVER is empty');
     expect(loadConfig({ WECHAT_API_BASE: 'http://127.0.0.1:3100' }).wechatBaseUrls).toEqual(['http://127.0.0.1:3100']);
+  });
+});
+
+describe('the access-token relay (WECHAT_TOKEN_BASE) authenticates the API', () => {
+  const relayKey = 'r'.repeat(40);
+
+  it('a relay without a key of at least 32 characters is a configuration problem', () => {
+    const problems = checkConfig(loadConfig({ ...full, WECHAT_TOKEN_BASE: 'https://relay.example.cn' })).problems.join('\n');
+    expect(problems).toContain('WECHAT_TOKEN_RELAY_KEY');
+    expect(checkConfig(loadConfig({ ...full, WECHAT_TOKEN_BASE: 'https://relay.example.cn', WECHAT_TOKEN_RELAY_KEY: relayKey })).problems).toEqual([]);
+  });
+
+  it('token fetches go to the relay with x-relay-key; other WeChat calls go direct without it', async () => {
+    const seen: { url: string; key: string | null }[] = [];
+    const fakeFetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      seen.push({ url: String(input), key: new Headers(init?.headers).get('x-relay-key') });
+      return new Response(JSON.stringify({ access_token: 'T'.repeat(40), expires_in: 7200 }));
+    }) as typeof fetch;
+    const services = createServices(
+      { ...full, WECHAT_TOKEN_BASE: 'https://relay.example.cn', WECHAT_TOKEN_RELAY_KEY: relayKey },
+      { store: new EmbeddedStore({ dir: null }), logger: silentLogger, fetch: fakeFetch },
+    );
+    await services.accessTokens.withToken(async (token) => token);
+    await services.transport.get('/sns/jscode2session', { js_code: 'x' }).catch(() => {});
+    expect(seen[0]).toEqual({ url: 'https://relay.example.cn/cgi-bin/stable_token', key: relayKey });
+    expect(seen[1]!.url).toMatch(/^https:\/\/api\.weixin\.qq\.com\/sns\/jscode2session/);
+    expect(seen[1]!.key).toBeNull();
   });
 });
 

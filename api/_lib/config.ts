@@ -29,6 +29,8 @@ export interface Config {
   wechatTimeoutMs: number;
   /** optional fixed-egress-IP relay for access-token fetches (WeChat IP whitelist) */
   wechatTokenBaseUrl: string | null;
+  /** WECHAT_TOKEN_RELAY_KEY: sent to the relay as `x-relay-key` so it serves only this API */
+  wechatTokenRelayKey: string | null;
   mongodbUri: string | null;
   mongodbDb: string;
   dataDir: string;
@@ -81,6 +83,7 @@ export function loadConfig(env: Env): Config {
     publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
     wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
     wechatTokenBaseUrl: env.WECHAT_TOKEN_BASE?.trim() || null,
+    wechatTokenRelayKey: env.WECHAT_TOKEN_RELAY_KEY?.trim() || null,
     wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
     mongodbUri: env.MONGODB_URI?.trim() || null,
     mongodbDb: env.MONGODB_DB?.trim() || 'wechat_login',
@@ -116,6 +119,9 @@ export function checkConfig(config: Config): ConfigCheck {
     notes.push(`WECHAT_API_FAILOVER is empty: when ${config.wechatBaseUrls[0]} cannot be reached no other WeChat access point is tried`);
   }
   if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
+  if (config.wechatTokenBaseUrl && (config.wechatTokenRelayKey ?? '').length < 32) {
+    problems.push('WECHAT_TOKEN_BASE is set but WECHAT_TOKEN_RELAY_KEY is missing or shorter than 32 characters: the relay must refuse callers other than this API (docs/DEPLOY.md, "relay")');
+  }
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
   // The browser logins are optional; once an AppID is configured it must be complete and real.

@@ -48,7 +48,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const sessions = createSessionManager(store, overrides.clock);
   // Token fetches may go through a fixed-IP relay (WeChat's IP whitelist); other calls go direct.
   const tokenTransport = config.wechatTokenBaseUrl
-    ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch })
+    ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch, headers: relayHeaders(config) })
     : transport;
   const accessTokens = createAccessTokens({
     appid: config.mini.appid,
@@ -110,6 +110,11 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     checkNickname,
   });
   return { config, store, logger, transport, sealer, accessTokens, app };
+}
+
+/** The token relay authenticates this API by a shared key (docs/DEPLOY.md, "relay"). */
+export function relayHeaders(config: Config): Record<string, string> | undefined {
+  return config.wechatTokenRelayKey ? { 'x-relay-key': config.wechatTokenRelayKey } : undefined;
 }
 
 /**

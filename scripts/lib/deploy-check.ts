@@ -10,6 +10,7 @@ import { MongoClient } from 'mongodb';
 import { describeDeployment, loadConfig, startupProblems, type Config, type DeploymentKind, type Env } from '../../api/_lib/config.js';
 import { parseSealKeys } from '../../api/_lib/crypto/seal.js';
 import { redact, silentLogger } from '../../api/_lib/log.js';
+import { relayHeaders } from '../../api/_lib/main.js';
 import { clientOptions, missingIndexes } from '../../api/_lib/store/mongo.js';
 import { stableToken } from '../../api/_lib/wechat/auth/stable_token.js';
 import { WechatApiError, createTransport } from '../../api/_lib/wechat/transport.js';
@@ -76,7 +77,8 @@ export async function probeMongo(config: Config): Promise<CheckLine[]> {
 /** One stable_token call (normal mode): does WeChat accept this AppID and AppSecret from here? */
 export async function probeWechat(config: Config, fetchImpl?: typeof fetch): Promise<CheckLine[]> {
   const baseUrls = config.wechatTokenBaseUrl ? [config.wechatTokenBaseUrl] : config.wechatBaseUrls;
-  const transport = createTransport({ baseUrls, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl });
+  const headers = config.wechatTokenBaseUrl ? relayHeaders(config) : undefined;
+  const transport = createTransport({ baseUrls, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl, headers });
   const via = config.wechatTokenBaseUrl ? `the relay ${config.wechatTokenBaseUrl}` : baseUrls[0];
   try {
     const token = await stableToken(transport, config.mini, false);
