@@ -61,6 +61,18 @@ describe('the access-token relay (WECHAT_TOKEN_BASE) authenticates the API', () 
   });
 });
 
+describe('PUBLIC_BASE_URL behind a CDN (the Host header rule)', () => {
+  const web = { ...full, WECHAT_WEB_APPID: 'wx00000000000000aa', WECHAT_WEB_SECRET: 'a'.repeat(32) };
+  it('is required in production and previews once a browser login is on; a note in development', () => {
+    expect(() => createServices({ ...web, VERCEL_ENV: 'production' }, { logger: silentLogger })).toThrow(/PUBLIC_BASE_URL is not set/);
+    expect(() => createServices({ ...web, VERCEL_ENV: 'preview' }, { logger: silentLogger })).toThrow(/PUBLIC_BASE_URL is not set/);
+    expect(() => createServices({ ...web, VERCEL_ENV: 'production', PUBLIC_BASE_URL: 'https://api.example.cn' }, { logger: silentLogger })).not.toThrow();
+    const dev = checkConfig(loadConfig(web));
+    expect(dev.problems).toEqual([]);
+    expect(dev.notes.join('\n')).toContain('PUBLIC_BASE_URL is not set');
+  });
+});
+
 describe('WECHAT_MP_VERIFY (the official account domain file)', () => {
   it('takes file names or contents; anything else is a configuration problem', () => {
     expect(loadConfig({ WECHAT_MP_VERIFY: 'MP_verify_Ab12.txt, Cd34' }).mpVerify).toEqual(['Ab12', 'Cd34']);

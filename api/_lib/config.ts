@@ -136,7 +136,10 @@ export function checkConfig(config: Config): ConfigCheck {
     }
     if (!/^wx[0-9a-f]{16}$/.test(door.app.appid)) problems.push(`${door.env}_APPID is not an AppID (wx + 16 hex characters)`);
     if (!/^[0-9a-f]{32}$/.test(door.app.secret)) problems.push(`${door.env}_APPID is set but ${door.env}_SECRET is missing or not a 32-character AppSecret`);
-    if (!config.publicBaseUrl) notes.push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}`);
+    // Behind a mainland CDN the function sees the origin's Host, not the filed domain: production needs it explicit.
+    if (!config.publicBaseUrl) {
+      (config.deployment === 'development' ? notes : problems).push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}${config.deployment === 'development' ? '' : ' — behind a CDN or proxy that is the origin host, so production and previews require it'}`);
+    }
   }
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
