@@ -2,17 +2,17 @@
 // for Production and Preview: a deployment whose configuration would refuse or fail users fails
 // to build instead, with the reason. On a mainland host run it before `npm start`.
 // Also checks WeChat (one stable_token call) with --wechat or DEPLOY_CHECK_WECHAT=1.
+import { deploymentKind } from '../api/_lib/config.js';
 import { formatLines, runDeployChecks } from './lib/deploy-check.js';
 
 const env = process.env;
 const forced = process.argv.includes('--force');
 const target = env.VERCEL_ENV ?? (env.NODE_ENV === 'production' ? 'production (NODE_ENV)' : 'unset');
-const result = await runDeployChecks(env, { wechat: process.argv.includes('--wechat') || env.DEPLOY_CHECK_WECHAT === '1' });
-
-if (result.deployment === 'development' && !forced) {
+if (deploymentKind(env) === 'development' && !forced) {
   console.log(`deploy check: skipped — not a production or preview build (VERCEL_ENV=${env.VERCEL_ENV ?? 'unset'}, NODE_ENV=${env.NODE_ENV ?? 'unset'}); --force checks anyway`);
   process.exit(0);
 }
+const result = await runDeployChecks(env, { wechat: process.argv.includes('--wechat') || env.DEPLOY_CHECK_WECHAT === '1' });
 console.log(`deploy check for ${result.deployment} (VERCEL_ENV=${target}):`);
 console.log(formatLines(result.lines));
 if (!result.ok) {

@@ -105,9 +105,10 @@ describe('the Vercel build step runs the deploy check', () => {
   });
 
   it('a local `vercel build` (no VERCEL_ENV) is not a deployment: skipped, said so', () => {
-    const res = check({ VERCEL: '1' });
+    const res = check({ VERCEL: '1', MONGODB_URI: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300' });
     expect(res.code).toBe(0);
     expect(res.out).toContain('deploy check: skipped');
+    expect(res.out).not.toContain('MongoDB');
   });
 });
 
