@@ -23,5 +23,5 @@ process.exitCode = problems.length && isProduction(process.env) ? 1 : 0;
 // with --wechat, one stable_token call (normal mode) checks the AppID/AppSecret from this machine.
 const probes = [...(await probeMongo(config)), ...(process.argv.includes('--wechat') ? await probeWechat(config) : [])];
 console.log('');
-console.log(probes.length ? `Reachability:\n${formatLines(probes)}` : 'Reachability: nothing to probe (MONGODB_URI unset; add --wechat to call stable_token once)');
+console.log(probes.length ? `Reachability:\n${formatLines(probes)}` : 'Reachability: nothing to probe (MONGODB_URI unset; add -- --wechat to call stable_token once)');
 if (probes.some((p) => p.status === 'fail')) process.exitCode = 1;
