@@ -1,5 +1,6 @@
 // `npm run doctor`: the production guard's checks for any environment, plus a reachability probe.
 import { checkConfig, isProduction, loadConfig } from '../api/_lib/config.js';
+import { formatLines, probeMongo, probeWechat } from './lib/deploy-check.js';
 
 const config = loadConfig(process.env);
 const { problems, notes } = checkConfig(config);
@@ -17,3 +18,10 @@ else {
 }
 for (const n of notes) console.log(`  ! ${n}`);
 process.exitCode = problems.length && isProduction(process.env) ? 1 : 0;
+
+// Reachability probe (the same as the Vercel build step's): MongoDB answers and has its indexes;
+// with --wechat, one stable_token call (normal mode) checks the AppID/AppSecret from this machine.
+const probes = [...(await probeMongo(config)), ...(process.argv.includes('--wechat') ? await probeWechat(config) : [])];
+console.log('');
+console.log(probes.length ? `Reachability:\n${formatLines(probes)}` : 'Reachability: nothing to probe (MONGODB_URI unset; add -- --wechat to call stable_token once)');
+if (probes.some((p) => p.status === 'fail')) process.exitCode = 1;

@@ -44,7 +44,8 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string };
+  /** requestId: the id of the failed request (also the x-request-id header and every log line of it) */
+  error: { code: ErrorCode; message: string; requestId?: string };
 }
 
 export function isErrorBody(value: unknown): value is ErrorBody {

@@ -64,7 +64,7 @@ describe('POST /api/auth/mini/login', () => {
     const before = calls();
     const again = await login({ code });
     expect(again.status).toBe(409);
-    expect(again.body.error).toEqual({ code: 'code_already_used', message: '登录凭证已使用，请重新获取' });
+    expect(again.body.error).toMatchObject({ code: 'code_already_used', message: '登录凭证已使用，请重新获取' });
     expect(calls()).toBe(before + 1);
     expect(again.body.token).toBeUndefined();
   });
@@ -86,14 +86,14 @@ describe('POST /api/auth/mini/login', () => {
     expect((await direct.json()).openid).toBeTruthy();
     const spent = await login({ code });
     expect(spent.status).toBe(409);
-    expect(spent.body.error).toEqual({ code: 'code_already_used', message: '登录凭证已使用，请重新获取' });
+    expect(spent.body.error).toMatchObject({ code: 'code_already_used', message: '登录凭证已使用，请重新获取' });
   });
 
   it('refuses a high-risk user (40226) with its own code', async () => {
     await postJson(`${stack.simUrl}/__sim/users/block`, { user: 'mallory', blocked: true });
     const res = await login({ code: await simCode(stack, 'mallory') });
     expect(res.status).toBe(403);
-    expect(res.body.error).toEqual({ code: 'wechat_user_blocked', message: '账号存在风险，暂时无法登录' });
+    expect(res.body.error).toMatchObject({ code: 'wechat_user_blocked', message: '账号存在风险，暂时无法登录' });
   });
 
   it('rejects a malformed code before touching the database or WeChat', async () => {

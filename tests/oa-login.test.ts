@@ -350,7 +350,7 @@ describe('refusal, bad and replayed callbacks', () => {
     expect((await takeSession(started.state, started.cookie)).status).toBe(200);
     const twice = await takeSession(started.state, started.cookie);
     expect(twice.status).toBe(409);
-    expect(twice.body.error).toEqual({ code: 'oa_login_state_used', message: '本次授权登录已完成或已失效，请重新授权' });
+    expect(twice.body.error).toMatchObject({ code: 'oa_login_state_used', message: '本次授权登录已完成或已失效，请重新授权' });
     // without the (now cleared) cookie a taken handoff still says "used", not "expired"
     expect((await takeSession(started.state)).body.error.code).toBe('oa_login_state_used');
   });

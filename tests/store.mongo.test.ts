@@ -77,7 +77,8 @@ describe('MongoStore without a server', () => {
     expect(await getMongoClient(u)).toBe(a);
     expect(a.options.maxPoolSize).toBe(5);
     expect(a.options.serverSelectionTimeoutMS).toBe(200);
-    expect(a.options.socketTimeoutMS).toBe(8000);
+    expect(a.options.socketTimeoutMS).toBe(5000); // 3 s selection + 5 s read fit the 10 s maxDuration (issue 12)
+    expect(a.options.maxIdleTimeMS).toBe(5000);
     await a.close();
     expect(await getMongoClient(u)).not.toBe(a);
     await (await getMongoClient(u)).close();

@@ -47,7 +47,7 @@ describe('wrong AppSecret (wechat-api-facts.md §6)', () => {
       const code = (await postJson(`${own.simUrl}/__sim/mini/phone-code`, { appid: own.appid, user: 'badsecret' })).body.code;
       const res = await postJson(`${own.apiUrl}/api/me/phone`, { code }, { authorization: `Bearer ${user.token}` });
       expect(res.status).toBe(500);
-      expect(res.body.error).toEqual({ code: 'wechat_config_invalid', message: '服务端微信配置有误，请联系管理员' });
+      expect(res.body.error).toMatchObject({ code: 'wechat_config_invalid', message: '服务端微信配置有误，请联系管理员' });
       expect(lines.some((l) => l.includes('wechat.token.config_invalid'))).toBe(true);
     } finally {
       await own.close();

@@ -10,8 +10,14 @@ export const DEFAULT_WECHAT_FAILOVER = 'https://api2.weixin.qq.com';
 /** Browser-facing host of WeChat's website-login (qrconnect) page. */
 export const WECHAT_OPEN_BASE = 'https://open.weixin.qq.com';
 
+/** Where this process runs: Vercel production / NODE_ENV=production, a Vercel preview, or anything else. */
+export type DeploymentKind = 'production' | 'preview' | 'development';
+
 export interface Config {
   production: boolean;
+  deployment: DeploymentKind;
+  /** preview only: ALLOW_EPHEMERAL_PREVIEW=1 lets a preview run on the /tmp embedded store with a throwaway seal key */
+  ephemeralPreview: boolean;
   mini: { appid: string; secret: string };
   /** website app (open platform) for the QR login; null when WECHAT_WEB_APPID is not set (the flow is optional) */
   web: { appid: string; secret: string } | null;
@@ -25,6 +31,8 @@ export interface Config {
   wechatTimeoutMs: number;
   /** optional fixed-egress-IP relay for access-token fetches (WeChat IP whitelist) */
   wechatTokenBaseUrl: string | null;
+  /** WECHAT_TOKEN_RELAY_KEY: sent to the relay as `x-relay-key` so it serves only this API */
+  wechatTokenRelayKey: string | null;
   mongodbUri: string | null;
   mongodbDb: string;
   dataDir: string;
@@ -34,6 +42,10 @@ export interface Config {
   rateLimit: { perAddress: number; perAppid: number; addressSource: 'socket' | 'x-forwarded-for' | 'x-real-ip' };
   /** every request is answered within this (503 request_timeout), inside Vercel's maxDuration */
   requestDeadlineMs: number;
+  /** WECHAT_MP_VERIFY: the official account's MP_verify_<token>.txt tokens, served at the site root */
+  mpVerify: string[];
+  /** entries of WECHAT_MP_VERIFY that are neither a file name nor a token */
+  mpVerifyInvalid: string[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -42,12 +54,34 @@ export function isProduction(env: Env): boolean {
   return env.VERCEL_ENV === 'production' || env.NODE_ENV === 'production';
 }
 
+export function deploymentKind(env: Env): DeploymentKind {
+  if (isProduction(env)) return 'production';
+  return env.VERCEL_ENV === 'preview' ? 'preview' : 'development';
+}
+
+/**
+ * The failover chain when WECHAT_API_FAILOVER is not set: for any of WeChat's own access points
+ * (including hk.api.weixin.qq.com) the general ones follow, so choosing a regional base never
+ * silently removes the failover. A non-WeChat base (the simulator) gets none.
+ */
+export function defaultFailover(base: string): string {
+  let host = '';
+  try {
+    host = new URL(base).hostname;
+  } catch {}
+  if (!WECHAT_API_HOSTS.includes(host)) return '';
+  return [DEFAULT_WECHAT_BASE, DEFAULT_WECHAT_FAILOVER].filter((url) => new URL(url).hostname !== host).join(',');
+}
+
 export function loadConfig(env: Env): Config {
   const base = env.WECHAT_API_BASE?.trim() || DEFAULT_WECHAT_BASE;
-  const failover = env.WECHAT_API_FAILOVER === undefined ? (base === DEFAULT_WECHAT_BASE ? DEFAULT_WECHAT_FAILOVER : '') : env.WECHAT_API_FAILOVER.trim();
+  const failover = env.WECHAT_API_FAILOVER === undefined ? defaultFailover(base) : env.WECHAT_API_FAILOVER.trim();
   const level = env.LOG_LEVEL as Config['logLevel'] | undefined;
+  const deployment = deploymentKind(env);
   return {
     production: isProduction(env),
+    deployment,
+    ephemeralPreview: deployment === 'preview' && env.ALLOW_EPHEMERAL_PREVIEW?.trim() === '1',
     mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
     web: optionalApp(env.WECHAT_WEB_APPID, env.WECHAT_WEB_SECRET),
     oa: optionalApp(env.WECHAT_OA_APPID, env.WECHAT_OA_SECRET),
@@ -55,6 +89,7 @@ export function loadConfig(env: Env): Config {
     publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
     wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
     wechatTokenBaseUrl: env.WECHAT_TOKEN_BASE?.trim() || null,
+    wechatTokenRelayKey: env.WECHAT_TOKEN_RELAY_KEY?.trim() || null,
     wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
     mongodbUri: env.MONGODB_URI?.trim() || null,
     mongodbDb: env.MONGODB_DB?.trim() || 'wechat_login',
@@ -68,6 +103,8 @@ export function loadConfig(env: Env): Config {
       addressSource: addressSource(env),
     },
     requestDeadlineMs: clampInt(env.REQUEST_DEADLINE_MS, 9000, 1000, 60_000),
+    mpVerify: parseVerifyTokens(env.WECHAT_MP_VERIFY).tokens,
+    mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
   };
 }
 
@@ -90,7 +127,13 @@ export function checkConfig(config: Config): ConfigCheck {
     } catch {}
     if (!WECHAT_API_HOSTS.includes(host)) problems.push(`WeChat API base "${url}" is not one of WeChat's HTTPS access points (${WECHAT_API_HOSTS.join(', ')}) — is the simulator still configured?`);
   }
+  if (config.wechatBaseUrls.length === 1 && defaultFailover(config.wechatBaseUrls[0]!)) {
+    notes.push(`WECHAT_API_FAILOVER is empty: when ${config.wechatBaseUrls[0]} cannot be reached no other WeChat access point is tried`);
+  }
   if (config.wechatTokenBaseUrl && !config.wechatTokenBaseUrl.startsWith('https://')) problems.push('WECHAT_TOKEN_BASE must be an https:// relay with a fixed egress IP');
+  if (config.wechatTokenBaseUrl && (config.wechatTokenRelayKey ?? '').length < 32) {
+    problems.push('WECHAT_TOKEN_BASE is set but WECHAT_TOKEN_RELAY_KEY is missing or shorter than 32 characters: the relay must refuse callers other than this API (docs/DEPLOY.md, "relay")');
+  }
   if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
   else {
@@ -114,30 +157,68 @@ export function checkConfig(config: Config): ConfigCheck {
     }
     if (!/^wx[0-9a-f]{16}$/.test(door.app.appid)) problems.push(`${door.env}_APPID is not an AppID (wx + 16 hex characters)`);
     if (!/^[0-9a-f]{32}$/.test(door.app.secret)) problems.push(`${door.env}_APPID is set but ${door.env}_SECRET is missing or not a 32-character AppSecret`);
-    // Without it the redirect_uri follows the request's Host header, which the client chooses:
-    // fine against the local simulator, refused for production (the server will not start).
-    if (!config.publicBaseUrl) problems.push(`PUBLIC_BASE_URL is not set: ${door.what} needs the API's https origin for its redirect_uri (the domain registered as ${door.registered}); without it the redirect_uri follows the request's Host header`);
+    // Behind a mainland CDN the function sees the origin's Host, not the filed domain: production needs it explicit.
+    if (!config.publicBaseUrl) {
+      (config.deployment === 'development' ? notes : problems).push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}${config.deployment === 'development' ? '' : ' — behind a CDN or proxy that is the origin host, so production and previews require it'}`);
+    }
   }
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
   if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID = 0)');
+  if (config.mpVerifyInvalid.length) problems.push(`WECHAT_MP_VERIFY: ${config.mpVerifyInvalid.join(', ')} is neither MP_verify_<letters/digits>.txt nor its content`);
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
   return { problems, notes };
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Refusing to start in production:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run doctor\` to see every check.`);
+  constructor(readonly problems: string[], where = 'in production') {
+    super(`Refusing to start ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run doctor\` to see every check.`);
     this.name = 'ConfigError';
   }
 }
 
-export function assertProductionReady(config: Config): void {
-  if (!config.production) return;
+/** What ALLOW_EPHEMERAL_PREVIEW=1 tolerates in a preview (said loudly instead: health, logs, build check). */
+const EPHEMERAL_OK = /^(MONGODB_URI|SESSION_KEY_ENCRYPTION_KEYS) is not set/;
+
+/**
+ * The problems that stop this process from starting. Production and previews are held to the same
+ * checks: a preview is refused like production unless it opts into an ephemeral store
+ * (ALLOW_EPHEMERAL_PREVIEW=1), and then it says so. Development starts with anything.
+ */
+export function startupProblems(config: Config): string[] {
+  if (config.deployment === 'development') return [];
   const { problems } = checkConfig(config);
-  if (problems.length) throw new ConfigError(problems);
+  if (!config.ephemeralPreview) {
+    if (config.deployment === 'preview' && problems.some((p) => EPHEMERAL_OK.test(p))) {
+      problems.push('a preview without MONGODB_URI and SESSION_KEY_ENCRYPTION_KEYS is refused like production; set them (a staging database), or set ALLOW_EPHEMERAL_PREVIEW=1 to run this preview on a throwaway /tmp store that loses every user and session');
+    }
+    return problems;
+  }
+  return problems.filter((p) => !EPHEMERAL_OK.test(p));
+}
+
+/** What the running deployment stands on, as /api/health and the first log line tell it. */
+export function describeDeployment(config: Config): { environment: DeploymentKind; ephemeral: boolean } {
+  return { environment: config.deployment, ephemeral: config.ephemeralPreview && !config.mongodbUri };
+}
+
+export function assertProductionReady(config: Config): void {
+  const problems = startupProblems(config);
+  if (problems.length) throw new ConfigError(problems, config.deployment === 'preview' ? 'a preview deployment (VERCEL_ENV=preview)' : 'in production');
+}
+
+/** WECHAT_MP_VERIFY: comma-separated file names (`MP_verify_abc.txt`) or their contents (`abc`). */
+export function parseVerifyTokens(value: string | undefined): { tokens: string[]; invalid: string[] } {
+  const tokens: string[] = [];
+  const invalid: string[] = [];
+  for (const item of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const token = /^MP_verify_(.+)\.txt$/.exec(item)?.[1] ?? item;
+    if (/^[A-Za-z0-9]{1,64}$/.test(token)) tokens.push(token);
+    else invalid.push(item);
+  }
+  return { tokens, invalid };
 }
 
 /**

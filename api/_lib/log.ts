@@ -1,3 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
 /**
  * Structured one-line JSON logs. Every line passes through `redact`, so a WeChat secret,
  * access_token, code, session_key, refresh token or bearer token cannot reach the log even when it
@@ -9,7 +12,7 @@ export interface Logger {
   log(level: LogLevel, event: string, fields?: Record<string, unknown>): void;
 }
 
-const SECRET_NAMES = ['secret', 'appsecret', 'access_token', 'js_code', 'code', 'session_key', 'sessionKey', 'refresh_token', 'token', 'authorization', 'encryptedData', 'iv'];
+const SECRET_NAMES = ['x-relay-key', 'relayKey', 'secret', 'appsecret', 'access_token', 'js_code', 'code', 'session_key', 'sessionKey', 'refresh_token', 'token', 'authorization', 'encryptedData', 'iv'];
 const SECRET_FIELD = new RegExp(`^(${SECRET_NAMES.join('|')})$`, 'i');
 const QUERY_PARAM = /([?&](?:secret|access_token|js_code|code|session_key|refresh_token|token)=)[^&\s"'#]*/gi;
 const JSON_FIELD = /("(?:secret|access_token|js_code|code|session_key|refresh_token|token)"\s*:\s*")[^"]*(")/gi;
@@ -29,6 +32,24 @@ function scrub(value: unknown, depth = 0): unknown {
   );
 }
 
+/** The request being served: every log line written while it runs carries its id (`requestId`). */
+const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+/** An id a proxy in front may pass on (nginx `$request_id`, a CDN's trace id): short and plain, else ignored. */
+const FORWARDED_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** The id of one request: the proxy's `x-request-id`, else Vercel's `x-vercel-id`, else a new UUID. */
+export function pickRequestId(...candidates: (string | undefined | null)[]): string {
+  return candidates.find((id): id is string => typeof id === 'string' && FORWARDED_ID.test(id)) ?? randomUUID();
+}
+
+export function runWithRequestId<T>(requestId: string, fn: () => T): T {
+  return requestScope.run({ requestId }, fn);
+}
+
+export function currentRequestId(): string | undefined {
+  return requestScope.getStore()?.requestId;
+}
+
 const defaultSink: LogSink = (line, level) => (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line + '\n');
 
 export function createLogger(sink: LogSink = defaultSink, minLevel: LogLevel = 'info'): Logger {
@@ -36,7 +57,8 @@ export function createLogger(sink: LogSink = defaultSink, minLevel: LogLevel = '
   return {
     log(level, event, fields = {}) {
       if (order.indexOf(level) < order.indexOf(minLevel)) return;
-      const line = JSON.stringify({ t: new Date().toISOString(), level, event, ...(scrub(fields) as object) });
+      const requestId = currentRequestId();
+      const line = JSON.stringify({ t: new Date().toISOString(), level, event, ...(requestId ? { requestId } : {}), ...(scrub(fields) as object) });
       sink(redact(line), level);
     },
   };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertProductionReady, loadConfig, type Config, type Env } from './config.js';
+import { assertProductionReady, describeDeployment, loadConfig, type Config, type Env } from './config.js';
 import { createSealer, parseSealKeys, type Sealer } from './crypto/seal.js';
 import { Hono } from 'hono';
 import { ERROR_CODES, type ErrorBody } from '../../shared/errors.js';
@@ -58,7 +58,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const sessions = createSessionManager(store, overrides.clock);
   // Token fetches may go through a fixed-IP relay (WeChat's IP whitelist); other calls go direct.
   const tokenTransport = config.wechatTokenBaseUrl
-    ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch })
+    ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch, headers: relayHeaders(config) })
     : transport;
   const accessTokens = createAccessTokens({
     appid: config.mini.appid,
@@ -94,6 +94,10 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   });
   const limiter = new RateLimiter({ store, logger });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
+  const deployment = describeDeployment(config);
+  if (deployment.ephemeral) {
+    logger.log('warn', 'deployment.ephemeral_preview', { message: 'preview on a throwaway /tmp embedded store with a random seal key: users and sessions vanish with the instance' });
+  }
   const app = createApp({
     store,
     sessions,
@@ -101,6 +105,8 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     limits: { limiter, settings: config.rateLimit },
     readiness: createReadiness({ store, logger }),
     requestDeadlineMs: config.requestDeadlineMs,
+    deployment,
+    mpVerify: config.mpVerify,
     mini: {
       appid: config.mini.appid,
       store,
@@ -136,6 +142,11 @@ function startSweeper(store: Store, logger: Logger, intervalMs: number): ReturnT
   }, intervalMs);
   timer.unref?.();
   return timer;
+}
+
+/** The token relay authenticates this API by a shared key (docs/DEPLOY.md, "relay"). */
+export function relayHeaders(config: Config): Record<string, string> | undefined {
+  return config.wechatTokenRelayKey ? { 'x-relay-key': config.wechatTokenRelayKey } : undefined;
 }
 
 /**

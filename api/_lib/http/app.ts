@@ -12,10 +12,11 @@ import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
 import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
-import type { Logger } from '../log.js';
+import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from '../users/routes.js';
+import { verifyFileRoutes } from './verify-file.js';
 
 export interface AppDeps {
   store: Store;
@@ -35,19 +36,33 @@ export interface AppDeps {
   readiness?: Readiness;
   /** answer 503 request_timeout once a request has taken this long (absent: no deadline) */
   requestDeadlineMs?: number;
+  /** what this deployment runs on (production / preview / development; an ephemeral preview store) — shown by /api/health */
+  deployment?: { environment: string; ephemeral: boolean };
+  /** tokens of the official account's MP_verify_<token>.txt files (WECHAT_MP_VERIFY) */
+  mpVerify?: string[];
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
 export function errorResponse(c: Context, code: ErrorCode, message?: string, headers?: Record<string, string>) {
-  const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message } };
+  const requestId = currentRequestId();
+  const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message, ...(requestId ? { requestId } : {}) } };
   return c.json(body, ERROR_CODES[code].status as 400, { 'cache-control': 'no-store', ...headers });
 }
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
   const limit = bodyLimit({ maxSize: MAX_JSON_BYTES, onError: (c) => errorResponse(c, 'payload_too_large') });
+
+  // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
+  app.use('*', async (c, next) => {
+    const requestId = pickRequestId(c.req.header('x-request-id'), c.req.header('x-vercel-id'));
+    const started = Date.now();
+    await runWithRequestId(requestId, () => next());
+    c.header('x-request-id', requestId);
+    runWithRequestId(requestId, () => deps.logger.log('debug', 'http.request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }));
+  });
 
   app.use('/api/*', async (c, next) => {
     await next();
@@ -104,11 +119,12 @@ export function createApp(deps: AppDeps) {
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
+  app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   app.get('/api/health', async (c) => {
     // Readiness: the store answered a ping within the last second (cached), else 503.
     const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
     if (!ready.ok) return errorResponse(c, 'store_unavailable', undefined, { 'retry-after': '1' });
-    return c.json({ ok: true, store: deps.store.kind }, 200, { 'cache-control': 'no-store' });
+    return c.json({ ok: true, store: deps.store.kind, ...deps.deployment }, 200, { 'cache-control': 'no-store' });
   });
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.

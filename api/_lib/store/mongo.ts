@@ -10,6 +10,7 @@ import {
   type Db,
   type MongoClientOptions,
 } from 'mongodb';
+import { attachDatabasePool } from '@vercel/functions';
 import {
   DuplicateKeyError,
   LEGACY_TEMPORARY_RECORD,
@@ -146,15 +147,24 @@ const RECORD_VERSION_RETENTION_MS = 10 * 60_000;
 const CLIENTS = Symbol.for('wechat-login.mongoClients');
 type ClientCache = Map<string, Promise<MongoClient>>;
 
+/**
+ * Time budget of one MongoDB operation, sized to the function's `maxDuration` (10 s, vercel.json):
+ * server selection + one socket read stay under 8 s, so an outage becomes a 503 inside the limit.
+ * The driver's `timeoutMS` (CSOT) is NOT used: mongodb 7.9 marks it "deprecated: has no effect"
+ * and warns on every client, so the budget is set with the options the driver honours.
+ */
+export const MONGO_TIMEOUTS = { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, socketTimeoutMS: 5000, waitQueueTimeoutMS: 2000 } as const;
+/** Idle pool connections close after this; `attachDatabasePool` keeps a suspended instance alive this long. */
+export const MONGO_MAX_IDLE_MS = 5000;
+
 /** Options for serverless use; anything the URI sets itself (e.g. `serverSelectionTimeoutMS`) wins. */
-function clientOptions(uri: string): MongoClientOptions {
+export function clientOptions(uri: string): MongoClientOptions {
   const defaults: MongoClientOptions = {
     appName: 'wechat-login',
     maxPoolSize: 5,
     minPoolSize: 0,
-    serverSelectionTimeoutMS: 3000,
-    connectTimeoutMS: 3000,
-    socketTimeoutMS: 8000,
+    maxIdleTimeMS: MONGO_MAX_IDLE_MS,
+    ...MONGO_TIMEOUTS,
   };
   // The driver lets object options override the URI; we want the URI to be able to tune them.
   const query = uri.includes('?') ? uri.slice(uri.indexOf('?') + 1) : '';
@@ -163,18 +173,12 @@ function clientOptions(uri: string): MongoClientOptions {
 }
 
 /**
- * On Vercel Fluid compute, `attachDatabasePool` lets the platform release idle pool connections
- * before an instance is suspended. `@vercel/functions` is optional: used when installed.
+ * On Vercel Fluid compute, `attachDatabasePool` keeps the instance alive until idle pool
+ * connections are released (maxIdleTimeMS) instead of leaking them when it is suspended.
+ * Outside Vercel (VERCEL_URL/VERCEL_REGION unset) it only registers a listener that does nothing.
  */
-async function attachVercelPool(client: MongoClient): Promise<void> {
-  // @ts-ignore -- optional dependency, may be absent (then the import rejects and we skip it)
-  const mod = (await import('@vercel/functions').catch(() => null)) as { attachDatabasePool?: (pool: unknown) => void } | null;
-  if (typeof mod?.attachDatabasePool !== 'function') return;
-  try {
-    mod.attachDatabasePool(client);
-  } catch {
-    /* not running on Vercel: nothing to attach to */
-  }
+function attachVercelPool(client: MongoClient): void {
+  attachDatabasePool(client);
 }
 
 /**
@@ -196,7 +200,7 @@ export function getMongoClient(uri: string): Promise<MongoClient> {
         if (cache.get(uri) === pending) cache.delete(uri);
         return close(force);
       };
-      await attachVercelPool(client);
+      attachVercelPool(client);
       return client;
     })();
     cache.set(uri, pending);
@@ -226,7 +230,7 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
   if (options.privateClient) {
     const client = (async () => {
       const c = new MongoClient(options.uri, clientOptions(options.uri));
-      await attachVercelPool(c);
+      attachVercelPool(c);
       return c;
     })();
     return new MongoStore(client, dbName, true);
@@ -816,4 +820,37 @@ export async function migrateMongo(db: Db): Promise<{ ttl: boolean }> {
   } catch (error) {
     throw mapError(error);
   }
+}
+
+/**
+ * The indexes migrateMongo creates, by collection and key (TTL or not: only the key is compared,
+ * because FerretDB cannot make them TTL). The deploy check compares a cluster against this list.
+ */
+export const REQUIRED_INDEXES: { collection: string; key: Record<string, 1 | -1> }[] = [
+  { collection: 'sessions', key: { userId: 1 } },
+  { collection: 'identities', key: { userId: 1 } },
+  { collection: 'records', key: { rid: 1, version: -1 } },
+  { collection: 'sessions', key: { expiresAt: 1 } },
+  { collection: 'claims', key: { expiresAt: 1 } },
+  { collection: 'claim_takeovers', key: { expiresAt: 1 } },
+];
+
+/** The REQUIRED_INDEXES missing from `db`, as "collection {key}" (empty = migrated). */
+export async function missingIndexes(db: Db): Promise<string[]> {
+  const missing: string[] = [];
+  const byCollection = new Map<string, string[]>();
+  for (const { collection, key } of REQUIRED_INDEXES) {
+    if (!byCollection.has(collection)) {
+      try {
+        const indexes = await db.collection(collection).listIndexes().toArray();
+        byCollection.set(collection, indexes.map((index) => JSON.stringify(index.key)));
+      } catch (error) {
+        // 26 NamespaceNotFound: the collection does not exist yet, so neither do its indexes.
+        if (!(error instanceof MongoServerError && error.code === 26)) throw mapError(error);
+        byCollection.set(collection, []);
+      }
+    }
+    if (!byCollection.get(collection)!.includes(JSON.stringify(key))) missing.push(`${collection} ${JSON.stringify(key)}`);
+  }
+  return missing;
 }

@@ -26,6 +26,8 @@ export interface TransportOptions {
   timeoutMs: number;
   logger: Logger;
   fetch?: typeof fetch;
+  /** sent with every request (the token relay's `x-relay-key`); never logged */
+  headers?: Record<string, string>;
 }
 
 export interface WechatTransport {
@@ -51,7 +53,7 @@ export function createTransport(options: TransportOptions): WechatTransport {
       try {
         response = await doFetch(url, {
           method,
-          headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+          headers: { ...options.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(remaining),
           redirect: 'error',
