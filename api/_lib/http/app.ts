@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps) {
     '/api/auth/oa/callback': 'GET',
     '/api/auth/oa/session': 'POST',
     '/api/auth/logout': 'POST',
-    '/api/me': 'GET, PATCH, DELETE',
+    '/api/me': 'GET, PUT, PATCH, DELETE',
     '/api/me/avatar': 'POST',
     '/api/me/phone': 'POST',
     '/api/avatars/:file': 'GET',
