@@ -2,9 +2,11 @@
  * WeChat privacy agreement (mandatory since 2023-10-17; manifest sets `__usePrivacyCheck__`).
  * Before privacy APIs/components (getUserProfile, chooseAvatar, `<input type="nickname">`,
  * getPhoneNumber…) a person must have agreed to the mini-program's 《用户隐私保护指引》:
- * - on page show, `getPrivacySetting` tells whether agreement is still needed → popup;
- * - `onNeedPrivacyAuthorization` fires when a privacy API/component is used first → popup; the
- *   pending API continues after `resolve({ event: 'agree', buttonId })`;
+ * - the popup shows ON DEMAND only: `onNeedPrivacyAuthorization` fires when a privacy
+ *   API/component is used first → popup; the pending API continues after
+ *   `resolve({ event: 'agree', buttonId })` and fails at once (errno 104) after 'disagree'.
+ *   Page show only reads the contract name (`getPrivacySetting`): a person who refused is not
+ *   asked again on every page show, only when they use such a feature again;
  * - the popup's agree button is `<button open-type="agreePrivacyAuthorization">`.
  * Errors: errno 104 (and 103) "privacy permission is not authorized" = not agreed → popup;
  * errno 112 "api scope is not declared in the privacy agreement" = the developer did not
@@ -33,7 +35,7 @@ export function privacyErrorKind(error: unknown): PrivacyErrorKind | null {
 type PrivacyResolve = (result: { event: 'agree' | 'disagree'; buttonId?: string }) => void;
 
 /** Page-level privacy state for PrivacyPopup. Checks on every page show (mp-weixin only). */
-export function usePrivacy() {
+export function usePrivacy(options: { onDisagree?: () => void } = {}) {
   const visible = ref(false);
   const contractName = ref('《用户隐私保护指引》');
   const message = ref('');
@@ -44,7 +46,6 @@ export function usePrivacy() {
     uni.getPrivacySetting({
       success(res) {
         if (res.privacyContractName) contractName.value = res.privacyContractName;
-        if (res.needAuthorization) visible.value = true;
       },
       fail() {
         // old base library (< 2.32.3): nothing to check
@@ -86,6 +87,7 @@ export function usePrivacy() {
     waiting = [];
     visible.value = false;
     message.value = MSG_PRIVACY_DISAGREED;
+    options.onDisagree?.();
   }
 
   function openContract(): void {
