@@ -8,12 +8,12 @@
  *   Page show only reads the contract name (`getPrivacySetting`): a person who refused is not
  *   asked again on every page show, only when they use such a feature again;
  * - the popup's agree button is `<button open-type="agreePrivacyAuthorization">`.
- * Errors: errno 104 (and 103) "privacy permission is not authorized" = not agreed → popup;
+ * Errors: errno 104 (and 103) "privacy permission is not authorized" = not agreed → a message;
  * errno 112 "api scope is not declared in the privacy agreement" = the developer did not
  * declare the data type in the MP console → a clear message (nothing the person can fix).
  */
 import { ref } from 'vue';
-import { onHide, onShow } from '@dcloudio/uni-app';
+import { onHide, onShow, onUnload } from '@dcloudio/uni-app';
 import { isMpWeixin } from './env';
 
 export const PRIVACY_AGREE_BUTTON_ID = 'privacy-agree';
@@ -66,9 +66,10 @@ export function usePrivacy(options: { onDisagree?: () => void } = {}) {
   /** A privacy failure from some API: popup for "not agreed", a message for "not declared". */
   function handleError(error: unknown): PrivacyErrorKind | null {
     const kind = privacyErrorKind(error);
+    // not agreed: the person was asked (onNeedPrivacyAuthorization) and refused, or the base
+    // library had no listener — say so; the popup is not forced open again.
     if (kind === 'not_agreed') {
-      message.value = MSG_PRIVACY_NOT_AGREED;
-      visible.value = true;
+      if (!message.value) message.value = MSG_PRIVACY_NOT_AGREED;
     } else if (kind === 'not_declared') {
       message.value = MSG_PRIVACY_NOT_DECLARED;
     }
@@ -98,10 +99,12 @@ export function usePrivacy(options: { onDisagree?: () => void } = {}) {
     check();
     listen();
   });
-  onHide(() => {
-    // a popup left open must not keep an API pending forever
+  // a popup left open must not keep an API pending forever
+  const release = () => {
     if (waiting.length) disagree();
-  });
+  };
+  onHide(release);
+  onUnload(release);
 
   return { visible, contractName, message, agree, disagree, openContract, handleError, check };
 }
