@@ -13,7 +13,7 @@
 //   VITE_SIM_BASE   WeChat simulator origin for the dev-only "code from simulator" switch
 //                   (mp-weixin dev builds only). Default http://<API host>:3100.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -185,6 +185,10 @@ function packageBytes(dir) {
 const MAIN_PACKAGE_BUDGET = 120 * 1024;
 
 child.on('exit', (code, signal) => {
+  if (code === 0 && !dev && platform === 'h5' && existsSync(outputDir)) {
+    // browsers ask for /favicon.ico on their own: answer it instead of a 404
+    copyFileSync(join(inputDir, 'h5', 'favicon.ico'), join(outputDir, 'favicon.ico'));
+  }
   if (code === 0 && !dev && platform === 'mp-weixin' && existsSync(outputDir)) {
     const bytes = packageBytes(outputDir);
     console.log(`[uni.mjs] mp-weixin main package: ${(bytes / 1024).toFixed(1)} KB (budget ${MAIN_PACKAGE_BUDGET / 1024} KB) → ${outputDir}`);
