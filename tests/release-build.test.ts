@@ -11,7 +11,7 @@ const out = join(mkdtempSync(join(tmpdir(), 'release-guard-')), 'mp-weixin');
 afterAll(() => rmSync(resolve(out, '..'), { recursive: true, force: true }));
 
 function build(env: Record<string, string | undefined>) {
-  const clean = { ...process.env, UNI_OUTPUT_DIR: out, ...env };
+  const clean: Record<string, string | undefined> = { ...process.env, UNI_OUTPUT_DIR: out, ...env };
   if (env.VITE_API_BASE === undefined) delete clean.VITE_API_BASE;
   return spawnSync(process.execPath, [join(ROOT, 'scripts/uni.mjs'), 'build', 'mp-weixin'], { cwd: ROOT, env: clean, encoding: 'utf8', timeout: 60_000 });
 }
