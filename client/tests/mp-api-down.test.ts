@@ -40,4 +40,5 @@ it('Should show 网络不可用，请重试 when the API is down', async () => {
   fake.behaviour.apiUrl = stack.apiUrl;
   await view.tap('.login-btn');
   await vi.waitFor(() => expect(view.text()).toContain('登录成功'), { timeout: 10_000 });
+  await view.app.waitFor('pages/profile/index');
 });

@@ -82,6 +82,7 @@ it('Should log in with a simulator code when the dev switch is on, and ship no s
   const simCalls = fake.calls.request.filter((r) => r.url === '/__sim/mini/code');
   expect(simCalls.at(-1)?.data).toEqual({ appid: stack.appid, user: 'dev-switch-user' });
   expect((fake.storage.get('auth.session') as { token?: string }).token).toEqual(expect.any(String));
+  await view.app.waitFor('pages/profile/index'); // a new user: the fill-in opens (before the test ends)
 
   // the release bundle has neither the switch nor the simulator path
   const release = allText(await ensureMpBuild());
