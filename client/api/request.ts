@@ -33,23 +33,9 @@ export class ApiError extends Error {
   }
 }
 
-export interface RequestConfig {
-  /** '' on H5 (same origin), the API origin on mp-weixin. */
-  baseUrl: string;
-  timeoutMs: number;
-}
-
-const config: RequestConfig = {
-  baseUrl: defaultApiBase(),
-  timeoutMs: REQUEST_TIMEOUT_MS,
-};
-
-export function configureRequest(patch: Partial<RequestConfig>): void {
-  Object.assign(config, patch);
-}
-
-export function getRequestConfig(): Readonly<RequestConfig> {
-  return config;
+/** The API origin the build was configured with ('' on H5: same origin). Read per call. */
+function apiBase(): string {
+  return defaultApiBase();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -114,7 +100,7 @@ function settleOnce<T>(start: (ok: (value: T) => void, ko: (error: unknown) => v
         // already finished
       }
       reject(new ApiError('network_error', 0, MSG_NETWORK));
-    }, config.timeoutMs);
+    }, REQUEST_TIMEOUT_MS);
     const ok = (value: T) => {
       if (done) return;
       done = true;
@@ -144,11 +130,11 @@ function settleResponse<T>(statusCode: number, data: unknown, ok: (value: T) => 
 export function rawRequest<T>({ method, path, data, token }: RawRequest): Promise<T> {
   return settleOnce<T>((ok, ko) =>
     uni.request({
-      url: config.baseUrl + path,
+      url: apiBase() + path,
       method,
       data: data as UniApp.RequestOptions['data'],
       header: headersFor(token, data !== undefined),
-      timeout: config.timeoutMs,
+      timeout: REQUEST_TIMEOUT_MS,
       dataType: 'json',
       success: (res) => settleResponse(res.statusCode, res.data, ok, ko),
       fail: () => ko(new ApiError('network_error', 0, MSG_NETWORK)),
@@ -166,11 +152,11 @@ export interface RawUpload {
 export function rawUpload<T>({ path, filePath, name = 'file', token }: RawUpload): Promise<T> {
   return settleOnce<T>((ok, ko) =>
     uni.uploadFile({
-      url: config.baseUrl + path,
+      url: apiBase() + path,
       filePath,
       name,
       header: headersFor(token, false),
-      timeout: config.timeoutMs,
+      timeout: REQUEST_TIMEOUT_MS,
       success: (res) => settleResponse(res.statusCode, res.data, ok, ko),
       fail: () => ko(new ApiError('network_error', 0, MSG_NETWORK)),
     }),
@@ -180,7 +166,7 @@ export function rawUpload<T>({ path, filePath, name = 'file', token }: RawUpload
 /** Avatars the API stores come back as a path on the API origin (`/api/avatars/…`). */
 export function assetUrl(url: string | null | undefined): string {
   if (!url) return '';
-  return url.startsWith('/') ? config.baseUrl + url : url;
+  return url.startsWith('/') ? apiBase() + url : url;
 }
 
 /** Text for a person: blocked / network / privacy refused / anything else during login. */

@@ -4,7 +4,7 @@
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchMe, updateMe } from '../api/endpoints';
-import { ApiError, configureRequest, rawRequest, type Method } from '../api/request';
+import { ApiError, rawRequest, type Method } from '../api/request';
 import { AGREED_KEY, AUTH_STORAGE_KEY, useAuthStore } from '../stores/auth';
 import { envelope, future, installUni, user, type Handler } from './support/uni-stub';
 
@@ -49,7 +49,7 @@ function api(options: { valid?: (token: string | undefined) => boolean; login?: 
 
 beforeEach(() => {
   vi.stubEnv('UNI_PLATFORM', 'mp-weixin');
-  configureRequest({ baseUrl: BASE, timeoutMs: 10_000 });
+  vi.stubEnv('VITE_API_BASE', BASE); // the API base the build is configured with
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -225,7 +225,6 @@ describe('errors and timeouts', () => {
   it('Should turn a request that never answers into 网络不可用，请重试 after the timeout', async () => {
     const uniStub = installUni(() => 'hang');
     setActivePinia(createPinia());
-    configureRequest({ timeoutMs: 10_000 });
     vi.useFakeTimers();
 
     const pending = request({ path: '/api/health', auth: false });

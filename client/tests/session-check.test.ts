@@ -2,7 +2,6 @@
 // server's session_key stays current; a valid one, or being logged out, means no login at all.
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { configureRequest } from '../api/request';
 import { useAuthStore } from '../stores/auth';
 import { future, installUni, user } from './support/uni-stub';
 
@@ -20,7 +19,7 @@ beforeEach(() => {
     }
     return { statusCode: 404 };
   });
-  configureRequest({ baseUrl: BASE, timeoutMs: 10_000 });
+  vi.stubEnv('VITE_API_BASE', BASE); // the API base the build is configured with
   setActivePinia(createPinia());
 });
 afterEach(() => {
