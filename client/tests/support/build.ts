@@ -1,5 +1,5 @@
 /**
- * The compiled-page tests run the RELEASE bundles (dist/build/mp-weixin, dist/build/h5). On a
+ * The compiled-page tests run RELEASE bundles (dist/test/mp-weixin, dist/build/h5). On a
  * clean clone they do not exist yet, and after a source edit they are stale: build them then,
  * once, even when several test files ask at the same time (a directory lock serialises builds).
  */

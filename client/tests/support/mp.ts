@@ -1,5 +1,5 @@
 /**
- * Runs the COMPILED mp-weixin bundle (dist/build/mp-weixin) in Node with Tencent's
+ * Runs the COMPILED mp-weixin release bundle (dist/test/mp-weixin, built with TEST_API_BASE) in Node with Tencent's
  * miniprogram-simulate (official wcc WXML compiler + exparser) under vitest's jsdom.
  * The `wx` given to the bundle is a fake as strict as WeChat, whose `login` takes codes from the
  * WeChat simulator and whose `request` reaches the running API over HTTP — the real page against
