@@ -90,6 +90,12 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
   expect(stats.channels[0]!.mean).toBeGreaterThan(180); // red, as chosen
   expect(stats.channels[1]!.mean).toBeLessThan(60);
   await vi.waitFor(() => expect(account.text()).toContain('小明'), { timeout: 10_000 });
+  // the avatar image fails to load (offline, deleted): the placeholder with the initial, not a blank slot
+  await vi.waitFor(() => expect(account.find('.avatar')).not.toBeNull());
+  expect(account.find('.avatar-empty')).toBeNull(); // the uploaded image is shown
+  account.find('.avatar')!.dispatchEvent('error', { detail: { errMsg: 'GET avatar 404' } });
+  await vi.waitFor(() => expect(account.find('.avatar-empty')).not.toBeNull());
+  expect(account.text()).toContain('小');
 
   // 8. the developer adds 手机号 to the 用户隐私保护指引: WeChat asks for consent again
   fake.privacy.agreed = false;
