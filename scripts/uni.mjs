@@ -7,11 +7,13 @@
 // - Output: dist/build/<platform> (build) or dist/dev/<platform> (dev; mp-weixin dev = watch build).
 // Environment:
 //   VITE_API_BASE   API origin for mp-weixin (no trailing slash). Dev default http://<LAN IP>:3000.
+//                   REQUIRED for a release mp-weixin build (an https:// origin listed as the
+//                   mini-program's request/uploadFile 合法域名): without it the build stops.
 //                   H5 always calls the API on its own origin (/api).
 //   VITE_SIM_BASE   WeChat simulator origin for the dev-only "code from simulator" switch
 //                   (mp-weixin dev builds only). Default http://<API host>:3100.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +28,17 @@ if (!MODES.includes(mode) || !PLATFORMS.includes(platform)) {
   process.exit(2);
 }
 const dev = mode === 'dev';
+
+/** The made-up AppID the repository ships with: fine for development, useless on a phone. */
+const PLACEHOLDER_APPID = 'wxd0c0ffee00000001';
+
+/** A loud, boxed message on stderr. */
+function shout(lines) {
+  const width = Math.max(...lines.map((l) => l.length)) + 4;
+  const bar = '!'.repeat(width);
+  console.error(`\n${bar}\n${lines.map((l) => `! ${l}`).join('\n')}\n${bar}\n`);
+}
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const inputDir = join(root, 'client');
 // UNI_OUTPUT_DIR (uni's own variable) may redirect the output, e.g. for tests.
@@ -46,6 +59,39 @@ function lanAddress() {
 const manifestText = readFileSync(join(root, 'manifest.json'), 'utf8');
 const manifest = JSON.parse(manifestText);
 const appid = manifest['mp-weixin']?.appid ?? '';
+if (platform === 'mp-weixin' && (!appid || appid === PLACEHOLDER_APPID)) {
+  shout([
+    `manifest.json mp-weixin.appid is ${appid ? `the placeholder ${appid}` : 'empty'}.`,
+    'This build cannot be previewed on a phone, uploaded or reviewed.',
+    'Put your mini-program AppID (mp.weixin.qq.com → 开发管理 → 开发设置) into manifest.json.',
+  ]);
+}
+
+// Release mp-weixin builds must call a real API: checked before anything is written or built.
+if (!dev && platform === 'mp-weixin') {
+  const base = (process.env.VITE_API_BASE ?? '').trim();
+  let problem = null;
+  if (!base) problem = 'VITE_API_BASE is not set.';
+  else {
+    try {
+      const url = new URL(base);
+      if (url.protocol !== 'https:') problem = `VITE_API_BASE must be an https:// origin (WeChat refuses other request domains), got ${base}.`;
+      else if (url.pathname !== '/' || url.search || url.hash) problem = `VITE_API_BASE must be an origin without a path, got ${base}.`;
+    } catch {
+      problem = `VITE_API_BASE is not a URL: ${base}.`;
+    }
+  }
+  if (problem) {
+    shout([
+      `release mp-weixin build refused: ${problem}`,
+      'The mini-program would call an API that does not exist.',
+      'Set the API origin, an ICP-filed https domain listed as request/uploadFile 合法域名, e.g.',
+      '  VITE_API_BASE=https://api.example.com npm run build:mp',
+      '(docs/CLIENT.md, pre-release checklist)',
+    ]);
+    process.exit(1);
+  }
+}
 if (dev && platform === 'mp-weixin') {
   // Development only: the dev API is a LAN http:// address, which WeChat's domain check refuses.
   // Release builds keep the manifest's urlCheck (true).
@@ -72,15 +118,7 @@ if (platform === 'mp-weixin') {
   const lan = lanAddress();
   let apiBase = process.env.VITE_API_BASE;
   if (!apiBase) {
-    if (dev) {
-      apiBase = `http://${lan ?? '127.0.0.1'}:3000`;
-    } else {
-      apiBase = 'https://api.invalid';
-      console.warn(
-        '\n[uni.mjs] VITE_API_BASE is not set: this release mp-weixin bundle calls https://api.invalid.\n' +
-          '          Set VITE_API_BASE=https://<your ICP-filed API domain> for a real release.\n',
-      );
-    }
+    apiBase = `http://${lan ?? '127.0.0.1'}:3000`; // dev only: release builds stopped above
   }
   env.VITE_API_BASE = apiBase.replace(/\/+$/, '');
   if (dev) {
@@ -133,6 +171,31 @@ const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' }
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => child.kill(signal));
 }
+/** Bytes of every file under dir (what the mini-program package carries). */
+function packageBytes(dir) {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? packageBytes(path) : statSync(path).size;
+  }
+  return total;
+}
+
+/** The project's budget for the mp-weixin main package (WeChat's own limit is 2 MB). */
+const MAIN_PACKAGE_BUDGET = 120 * 1024;
+
 child.on('exit', (code, signal) => {
+  if (code === 0 && !dev && platform === 'h5' && existsSync(outputDir)) {
+    // browsers ask for /favicon.ico on their own: answer it instead of a 404
+    copyFileSync(join(inputDir, 'h5', 'favicon.ico'), join(outputDir, 'favicon.ico'));
+  }
+  if (code === 0 && !dev && platform === 'mp-weixin' && existsSync(outputDir)) {
+    const bytes = packageBytes(outputDir);
+    console.log(`[uni.mjs] mp-weixin main package: ${(bytes / 1024).toFixed(1)} KB (budget ${MAIN_PACKAGE_BUDGET / 1024} KB) → ${outputDir}`);
+    if (bytes > MAIN_PACKAGE_BUDGET) {
+      console.error(`[uni.mjs] the mp-weixin main package is over its ${MAIN_PACKAGE_BUDGET / 1024} KB budget`);
+      process.exit(1);
+    }
+  }
   process.exit(code ?? (signal ? 1 : 0));
 });

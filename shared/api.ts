@@ -26,6 +26,8 @@ export interface LoginResponse {
 
 export interface MeResponse {
   user: PublicUser;
+  /** GET /api/me only: the session's current expiry (ISO 8601); it slides while the session is used. */
+  expiresAt?: string;
 }
 
 export interface UpdateMeRequest {

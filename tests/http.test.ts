@@ -29,9 +29,9 @@ describe('every failure answers with the JSON error envelope', () => {
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
     expect(await envelope(res)).toBe('method_not_allowed');
-    const put = await app.request('/api/me', { method: 'PUT' });
-    expect(put.status).toBe(405);
-    expect(put.headers.get('allow')).toBe('GET, PATCH, DELETE');
+    const post = await app.request('/api/me', { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, PUT, PATCH, DELETE');
   });
 
   it('413 for a body over the limit', async () => {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../api/_lib/crypto/tokens.js';
+import { SESSION_LIFETIME_MS } from '../api/_lib/sessions/sessions.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -38,5 +40,43 @@ describe('PATCH /api/me', () => {
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe(code);
     expect(await stack.services.store.getUser(before.id)).toEqual(before);
+  });
+});
+
+// wx.request knows OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT — no PATCH (wechat-api-facts.md, toolchain
+// notes): the mini-program saves its profile with PUT, the same update as PATCH.
+describe('PUT /api/me (the mini-program\'s profile update)', () => {
+  const put = (body: unknown) =>
+    fetch(`${stack.apiUrl}/api/me`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('updates the nickname like PATCH', async () => {
+    const res = await put({ nickname: '  小红 ' });
+    expect(res.status).toBe(200);
+    expect((await res.json()).user).toMatchObject({ nickname: '小红' });
+  });
+
+  it('validates like PATCH and changes nothing on bad input', async () => {
+    const res = await put({ nickname: '微信用户' });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe('invalid_request');
+    const me = await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json();
+    expect(me.user.nickname).toBe('小红');
+  });
+});
+
+describe('GET /api/me tells the session\'s current expiry', () => {
+  it('answers expiresAt, and the slid expiry once the session is used in its second half', async () => {
+    const login = (await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'slider') })).body;
+    const first = await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${login.token}` } })).json();
+    expect(first.expiresAt).toBe(login.expiresAt);
+
+    // ten days left: the next use slides the session to a full lifetime from now
+    const near = new Date(Date.now() + 10 * 24 * 3600_000);
+    await stack.services.store.updateSessionExpiration(sha256Hex(login.token), near);
+    const before = Date.now();
+    const res = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${login.token}` } });
+    const slid = Date.parse((await res.json()).expiresAt);
+    expect(slid).toBeGreaterThanOrEqual(before + SESSION_LIFETIME_MS - 1000);
+    expect(slid).toBeLessThanOrEqual(Date.now() + SESSION_LIFETIME_MS);
   });
 });

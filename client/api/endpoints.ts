@@ -1,16 +1,23 @@
-/** Typed API calls (all through request.ts). */
+/** Typed API calls: transport from request.ts, the session from the auth store. */
 import type { LoginResponse, MeResponse, PublicUser, UpdateMeRequest } from '../../shared/api';
 import { useAuthStore } from '../stores/auth';
-import { ApiError, MSG_BLOCKED, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest, request, upload } from './request';
+import { ApiError, MSG_BLOCKED, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest, rawUpload, type Method } from './request';
 
-export async function fetchMe(): Promise<PublicUser> {
-  const { user } = await request<MeResponse>({ path: '/api/me' });
-  useAuthStore().setUser(user);
-  return user;
+/** One authenticated call: a token from the store (at most one new session and one retry on 401). */
+function authed<T>(method: Method, path: string, data?: unknown): Promise<T> {
+  return useAuthStore().withSession((token) => rawRequest<T>({ method, path, data, token }));
 }
 
+/** The current user, and the session's current expiry (the server slides it while it is used). */
+export async function fetchMe(): Promise<PublicUser> {
+  const res = await authed<MeResponse>('GET', '/api/me');
+  useAuthStore().applyMe(res);
+  return res.user;
+}
+
+/** PUT, not PATCH: wx.request has no PATCH (`request:fail method is invalid`). */
 export async function updateMe(patch: UpdateMeRequest): Promise<PublicUser> {
-  const { user } = await request<MeResponse>({ method: 'PATCH', path: '/api/me', data: patch });
+  const { user } = await authed<MeResponse>('PUT', '/api/me', patch);
   useAuthStore().setUser(user);
   return user;
 }
@@ -20,40 +27,29 @@ export async function updateMe(patch: UpdateMeRequest): Promise<PublicUser> {
  * the user's avatar and answers with its URL (a path on the API origin) and the user.
  */
 export async function uploadAvatar(filePath: string): Promise<PublicUser> {
-  const { user } = await upload<{ avatarUrl: string; user: PublicUser }>('/api/me/avatar', filePath, 'file');
+  const { user } = await useAuthStore().withSession((token) =>
+    rawUpload<{ avatarUrl: string; user: PublicUser }>({ path: '/api/me/avatar', filePath, name: 'file', token }),
+  );
   useAuthStore().setUser(user);
   return user;
 }
 
-/** Revokes the session on the server (best effort) and forgets it locally. Never logs in. */
-export async function logout(): Promise<void> {
-  const auth = useAuthStore();
-  const token = auth.token;
-  auth.clear();
-  if (!token) return;
-  try {
-    await rawRequest<void>({ method: 'POST', path: '/api/auth/logout', token });
-  } catch {
-    // offline or already revoked: the local session is gone either way
-  }
-}
-
 /** Saves the phone number the person agreed to share (e.detail.code of open-type="getPhoneNumber"). */
 export async function savePhone(code: string): Promise<PublicUser> {
-  const { user } = await request<MeResponse>({ method: 'POST', path: '/api/me/phone', data: { code } });
+  const { user } = await authed<MeResponse>('POST', '/api/me/phone', { code });
   useAuthStore().setUser(user);
   return user;
 }
 
 /** 退出所有设备: ends every session of this account, this one included. */
 export async function logoutEverywhere(): Promise<void> {
-  await request<void>({ method: 'DELETE', path: '/api/sessions' });
+  await authed<void>('DELETE', '/api/sessions');
   useAuthStore().clear();
 }
 
 /** 注销账号: deletes the account and everything the server keeps about it. */
 export async function deleteAccount(): Promise<void> {
-  await request<void>({ method: 'DELETE', path: '/api/me' });
+  await authed<void>('DELETE', '/api/me');
   useAuthStore().clear();
 }
 

@@ -1,20 +1,14 @@
 /**
- * The one request module of the client: every API call goes through here.
- * - base URL from configuration (config.ts), the token in `Authorization: Bearer …`
+ * Transport only: one HTTP exchange with the API, no session logic (the auth store owns login,
+ * ensureSession and logout).
+ * - base URL from configuration (config.ts: the API base the build was configured with)
+ * - the token, when given, in `Authorization: Bearer …`
  * - a ~10 s timeout (uni's own `timeout` plus a timer, whichever fires first)
  * - the error envelope `{ error: { code, message } }` becomes an ApiError with Chinese text
- * - a single-flight ensureSession(): a missing/expired/revoked token triggers ONE silent
- *   mini-program login (uni.login + API, never getUserProfile) however many requests are
- *   waiting; each request is retried at most once, so a server that keeps answering 401 cannot
- *   make it loop. On H5 the person is sent to the login page instead.
- * - `wechat_user_blocked` (WeChat 40226) is shown, never retried.
+ * - only methods `wx.request` has (no PATCH: WeChat answers `request:fail method is invalid`)
  */
-import { ERROR_CODES, RELOGIN_CODES, isErrorBody, type ErrorCode } from '../../shared/errors';
-import type { LoginResponse, MiniLoginRequest } from '../../shared/api';
+import { ERROR_CODES, isErrorBody, type ErrorCode } from '../../shared/errors';
 import { REQUEST_TIMEOUT_MS, defaultApiBase } from '../config';
-import { loginCode } from '../platform/code';
-import { isH5 } from '../platform/env';
-import { useAuthStore } from '../stores/auth';
 
 export const MSG_NETWORK = '网络不可用，请重试';
 export const MSG_LOGIN_FAILED = '登录失败，请稍后再试';
@@ -22,7 +16,7 @@ export const MSG_BLOCKED = ERROR_CODES.wechat_user_blocked.message; // 账号存
 export const MSG_SERVER = '服务暂时不可用，请稍后再试';
 
 /** API error codes plus the client's own: no network / timeout, and an unreadable response. */
-export type ClientErrorCode = ErrorCode | 'network_error' | 'bad_response' | 'login_unavailable';
+export type ClientErrorCode = ErrorCode | 'network_error' | 'bad_response' | 'login_unavailable' | 'login_required';
 
 export class ApiError extends Error {
   readonly code: ClientErrorCode;
@@ -39,39 +33,19 @@ export class ApiError extends Error {
   }
 }
 
-export interface RequestConfig {
-  /** '' on H5 (same origin), the API origin on mp-weixin. */
-  baseUrl: string;
-  timeoutMs: number;
-  /** H5: what to do when a session is needed (default: go to the login page). */
-  onLoginRequired: () => void;
-}
-
-const config: RequestConfig = {
-  baseUrl: defaultApiBase(),
-  timeoutMs: REQUEST_TIMEOUT_MS,
-  onLoginRequired: goToLoginPage,
-};
-
-export function configureRequest(patch: Partial<RequestConfig>): void {
-  Object.assign(config, patch);
-}
-
-export function getRequestConfig(): Readonly<RequestConfig> {
-  return config;
-}
-
-function goToLoginPage(): void {
-  const pages = typeof getCurrentPages === 'function' ? getCurrentPages() : [];
-  const current = pages[pages.length - 1] as { route?: string } | undefined;
-  if (current?.route === 'pages/login/index') return;
-  uni.reLaunch({ url: '/pages/login/index' });
+/** The API origin the build was configured with ('' on H5: same origin). Read per call. */
+function apiBase(): string {
+  return defaultApiBase();
 }
 
 // ---------------------------------------------------------------------------------------------
 // One HTTP exchange, no session logic.
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+/**
+ * The methods wx.request has: OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT (uni's own type).
+ * PATCH is not one of them; profile updates use PUT /api/me.
+ */
+export type Method = NonNullable<UniApp.RequestOptions['method']>;
 
 export interface RawRequest {
   method: Method;
@@ -126,7 +100,7 @@ function settleOnce<T>(start: (ok: (value: T) => void, ko: (error: unknown) => v
         // already finished
       }
       reject(new ApiError('network_error', 0, MSG_NETWORK));
-    }, config.timeoutMs);
+    }, REQUEST_TIMEOUT_MS);
     const ok = (value: T) => {
       if (done) return;
       done = true;
@@ -156,11 +130,11 @@ function settleResponse<T>(statusCode: number, data: unknown, ok: (value: T) => 
 export function rawRequest<T>({ method, path, data, token }: RawRequest): Promise<T> {
   return settleOnce<T>((ok, ko) =>
     uni.request({
-      url: config.baseUrl + path,
-      method: method as UniApp.RequestOptions['method'],
+      url: apiBase() + path,
+      method,
       data: data as UniApp.RequestOptions['data'],
       header: headersFor(token, data !== undefined),
-      timeout: config.timeoutMs,
+      timeout: REQUEST_TIMEOUT_MS,
       dataType: 'json',
       success: (res) => settleResponse(res.statusCode, res.data, ok, ko),
       fail: () => ko(new ApiError('network_error', 0, MSG_NETWORK)),
@@ -178,152 +152,29 @@ export interface RawUpload {
 export function rawUpload<T>({ path, filePath, name = 'file', token }: RawUpload): Promise<T> {
   return settleOnce<T>((ok, ko) =>
     uni.uploadFile({
-      url: config.baseUrl + path,
+      url: apiBase() + path,
       filePath,
       name,
       header: headersFor(token, false),
-      timeout: config.timeoutMs,
+      timeout: REQUEST_TIMEOUT_MS,
       success: (res) => settleResponse(res.statusCode, res.data, ok, ko),
       fail: () => ko(new ApiError('network_error', 0, MSG_NETWORK)),
     }),
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Login and the single-flight session.
-
-let inflight: Promise<string> | null = null;
-/** Set when WeChat reported the account as high-risk: silent logins stop until the next tap. */
-let blocked: ApiError | null = null;
-
-/**
- * Exchanges a wx.login code at the API and stores the session. `code_already_used` /
- * `code_invalid` → one more try with a fresh code; `wechat_user_blocked` is never retried.
- */
-export async function miniLogin(options: { code?: string; profile?: MiniLoginRequest['profile'] } = {}): Promise<LoginResponse> {
-  let code = options.code ?? (await getCode());
-  for (let attempt = 0; ; attempt++) {
-    const body: MiniLoginRequest = options.profile ? { code, profile: options.profile } : { code };
-    try {
-      const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/mini/login', data: body });
-      blocked = null;
-      useAuthStore().setSession(res);
-      return res;
-    } catch (error) {
-      if (error instanceof ApiError && error.code === 'wechat_user_blocked') blocked = error;
-      const retry = attempt === 0 && error instanceof ApiError && RELOGIN_CODES.includes(error.code as ErrorCode);
-      if (!retry) throw error;
-      code = await getCode();
-    }
-  }
-}
-
-async function getCode(): Promise<string> {
-  try {
-    return await loginCode();
-  } catch (error) {
-    const errMsg = (error as { errMsg?: string })?.errMsg ?? '';
-    // wx.login fails without a network too; anything else is a login failure.
-    if (/network|timeout|timed out|offline/i.test(errMsg)) throw new ApiError('network_error', 0, MSG_NETWORK);
-    throw new ApiError('login_unavailable', 0, MSG_LOGIN_FAILED);
-  }
-}
-
-/** Explicit login from the 微信登录 button: clears the "blocked" stop and logs in. */
-export function loginFromTap(options: { code?: string; profile?: MiniLoginRequest['profile'] }): Promise<LoginResponse> {
-  blocked = null;
-  const run = miniLogin(options);
-  // Requests waiting for a session join this login instead of starting another one.
-  const token = run.then((res) => res.token);
-  inflight = token;
-  token.then(
-    () => {
-      if (inflight === token) inflight = null;
-    },
-    () => {
-      if (inflight === token) inflight = null;
-    },
-  );
-  return run;
-}
-
-/**
- * A usable token. Logged in → the stored token. Otherwise ONE login for all callers:
- * mp-weixin logs in silently (uni.login + API); H5 goes to the login page and rejects.
- */
-export function ensureSession(): Promise<string> {
-  const auth = useAuthStore();
-  if (auth.isLoggedIn && auth.token) return Promise.resolve(auth.token);
-  if (inflight) return inflight;
-  if (isH5()) {
-    config.onLoginRequired();
-    return Promise.reject(new ApiError('unauthorized', 401, ERROR_CODES.unauthorized.message));
-  }
-  if (blocked) return Promise.reject(blocked);
-  const run = miniLogin().then((res) => res.token);
-  inflight = run;
-  const clear = () => {
-    if (inflight === run) inflight = null;
-  };
-  run.then(clear, clear);
-  return run;
-}
-
-/** The server refused `token`: forget it, unless another request already replaced it. */
-function dropToken(token: string): void {
-  const auth = useAuthStore();
-  if (auth.token === token) auth.clear();
-}
-
-function isUnauthorized(error: unknown): boolean {
-  return error instanceof ApiError && error.code === 'unauthorized';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Authenticated calls.
-
-export interface RequestOptions {
-  method?: Method;
-  path: string;
-  data?: unknown;
-  /** false: no token, no login (default true). */
-  auth?: boolean;
-}
-
-/** One API call. With auth, a 401 leads to one new session and exactly one retry. */
-export async function request<T>({ method = 'GET', path, data, auth = true }: RequestOptions): Promise<T> {
-  if (!auth) return rawRequest<T>({ method, path, data });
-  return withSession((token) => rawRequest<T>({ method, path, data, token }));
-}
-
-/** Sends with a session; a 401 drops that token, gets ONE new session (shared) and retries once. */
-async function withSession<T>(send: (token: string) => Promise<T>): Promise<T> {
-  const token = await ensureSession();
-  try {
-    return await send(token);
-  } catch (error) {
-    if (!isUnauthorized(error)) throw error;
-    dropToken(token);
-    return send(await ensureSession());
-  }
-}
-
-/** uni.uploadFile through the same session handling (field name `file`). */
-export function upload<T>(path: string, filePath: string, name = 'file'): Promise<T> {
-  return withSession((token) => rawUpload<T>({ path, filePath, name, token }));
-}
-
 /** Avatars the API stores come back as a path on the API origin (`/api/avatars/…`). */
 export function assetUrl(url: string | null | undefined): string {
   if (!url) return '';
-  return url.startsWith('/') ? config.baseUrl + url : url;
+  return url.startsWith('/') ? apiBase() + url : url;
 }
 
-/** Text for a person: blocked / network / anything else during login. */
+/** Text for a person: blocked / network / privacy refused / anything else during login. */
 export function loginErrorMessage(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.code === 'wechat_user_blocked') return MSG_BLOCKED;
     if (error.isNetwork) return MSG_NETWORK;
+    if (error.code === 'login_unavailable' || error.code === 'login_required') return error.message;
   }
   return MSG_LOGIN_FAILED;
 }
@@ -334,8 +185,3 @@ export function errorMessage(error: unknown): string {
   return '操作失败，请稍后再试';
 }
 
-/** Test hook: forget in-flight logins and the blocked stop. */
-export function resetSessionState(): void {
-  inflight = null;
-  blocked = null;
-}

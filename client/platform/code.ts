@@ -1,24 +1,11 @@
 /**
- * wx.login codes (mp-weixin). A code lives 5 minutes and is single use.
- * The login page prefetches one when it shows (so the tap does not wait for wx.login and
- * wx.login is not called after user data was read, which may rotate the session_key) and
- * refreshes it before the 5 minutes run out.
+ * wx.login codes (mp-weixin). A code lives 5 minutes and is single use, and wx.login may rotate
+ * the session_key the server holds for this person (then decrypting with it fails): a code is
+ * fetched only when a login is actually about to be sent — never on start or page show.
  */
 // #ifdef DEV_SIM
 import { loadSimSettings, simCode } from '../dev/sim';
 // #endif
-
-/** Codes are valid for 5 minutes; a prefetched code is replaced after 4. */
-export const CODE_MAX_AGE_MS = 4 * 60_000;
-
-interface CachedCode {
-  code: string;
-  at: number;
-}
-
-let cached: CachedCode | null = null;
-let refreshTimer: ReturnType<typeof setTimeout> | null = null;
-let pending: Promise<string> | null = null;
 
 /** A brand-new code: uni.login, or (dev builds, switch on) the WeChat simulator. */
 export function loginCode(): Promise<string> {
@@ -40,46 +27,4 @@ export function loginCode(): Promise<string> {
       },
     });
   });
-}
-
-/** Fetches a code now and keeps it fresh until taken or stopped (login page onShow). */
-export function prefetchCode(): Promise<void> {
-  stopPrefetch();
-  const request = loginCode();
-  pending = request;
-  return request.then(
-    (code) => {
-      if (pending !== request) return;
-      pending = null;
-      cached = { code, at: Date.now() };
-      refreshTimer = setTimeout(() => void prefetchCode(), CODE_MAX_AGE_MS);
-    },
-    () => {
-      if (pending === request) pending = null;
-      // no code yet: takeCode() calls uni.login itself on the tap
-    },
-  );
-}
-
-/** Stops refreshing (login page onHide/onUnload). The cached code is dropped. */
-export function stopPrefetch(): void {
-  if (refreshTimer) clearTimeout(refreshTimer);
-  refreshTimer = null;
-  cached = null;
-  pending = null;
-}
-
-/** The prefetched code if it is still fresh (it is consumed), else a new one. */
-export async function takeCode(): Promise<string> {
-  if (pending) {
-    const request = pending;
-    try {
-      await request;
-    } catch {
-      // fall through to a fresh uni.login
-    }
-  }
-  const fresh = cached && Date.now() - cached.at < CODE_MAX_AGE_MS ? cached.code : null;
-  stopPrefetch();
-  return fresh ?? loginCode();
 }

@@ -2,16 +2,18 @@
  * WeChat privacy agreement (mandatory since 2023-10-17; manifest sets `__usePrivacyCheck__`).
  * Before privacy APIs/components (getUserProfile, chooseAvatar, `<input type="nickname">`,
  * getPhoneNumber…) a person must have agreed to the mini-program's 《用户隐私保护指引》:
- * - on page show, `getPrivacySetting` tells whether agreement is still needed → popup;
- * - `onNeedPrivacyAuthorization` fires when a privacy API/component is used first → popup; the
- *   pending API continues after `resolve({ event: 'agree', buttonId })`;
+ * - the popup shows ON DEMAND only: `onNeedPrivacyAuthorization` fires when a privacy
+ *   API/component is used first → popup; the pending API continues after
+ *   `resolve({ event: 'agree', buttonId })` and fails at once (errno 104) after 'disagree'.
+ *   Page show only reads the contract name (`getPrivacySetting`): a person who refused is not
+ *   asked again on every page show, only when they use such a feature again;
  * - the popup's agree button is `<button open-type="agreePrivacyAuthorization">`.
- * Errors: errno 104 (and 103) "privacy permission is not authorized" = not agreed → popup;
+ * Errors: errno 104 (and 103) "privacy permission is not authorized" = not agreed → a message;
  * errno 112 "api scope is not declared in the privacy agreement" = the developer did not
  * declare the data type in the MP console → a clear message (nothing the person can fix).
  */
 import { ref } from 'vue';
-import { onHide, onShow } from '@dcloudio/uni-app';
+import { onHide, onShow, onUnload } from '@dcloudio/uni-app';
 import { isMpWeixin } from './env';
 
 export const PRIVACY_AGREE_BUTTON_ID = 'privacy-agree';
@@ -33,7 +35,7 @@ export function privacyErrorKind(error: unknown): PrivacyErrorKind | null {
 type PrivacyResolve = (result: { event: 'agree' | 'disagree'; buttonId?: string }) => void;
 
 /** Page-level privacy state for PrivacyPopup. Checks on every page show (mp-weixin only). */
-export function usePrivacy() {
+export function usePrivacy(options: { onDisagree?: () => void } = {}) {
   const visible = ref(false);
   const contractName = ref('《用户隐私保护指引》');
   const message = ref('');
@@ -44,7 +46,6 @@ export function usePrivacy() {
     uni.getPrivacySetting({
       success(res) {
         if (res.privacyContractName) contractName.value = res.privacyContractName;
-        if (res.needAuthorization) visible.value = true;
       },
       fail() {
         // old base library (< 2.32.3): nothing to check
@@ -65,9 +66,10 @@ export function usePrivacy() {
   /** A privacy failure from some API: popup for "not agreed", a message for "not declared". */
   function handleError(error: unknown): PrivacyErrorKind | null {
     const kind = privacyErrorKind(error);
+    // not agreed: the person was asked (onNeedPrivacyAuthorization) and refused, or the base
+    // library had no listener — say so; the popup is not forced open again.
     if (kind === 'not_agreed') {
-      message.value = MSG_PRIVACY_NOT_AGREED;
-      visible.value = true;
+      if (!message.value) message.value = MSG_PRIVACY_NOT_AGREED;
     } else if (kind === 'not_declared') {
       message.value = MSG_PRIVACY_NOT_DECLARED;
     }
@@ -86,6 +88,7 @@ export function usePrivacy() {
     waiting = [];
     visible.value = false;
     message.value = MSG_PRIVACY_DISAGREED;
+    options.onDisagree?.();
   }
 
   function openContract(): void {
@@ -96,10 +99,12 @@ export function usePrivacy() {
     check();
     listen();
   });
-  onHide(() => {
-    // a popup left open must not keep an API pending forever
+  // a popup left open must not keep an API pending forever
+  const release = () => {
     if (waiting.length) disagree();
-  });
+  };
+  onHide(release);
+  onUnload(release);
 
   return { visible, contractName, message, agree, disagree, openContract, handleError, check };
 }

@@ -1,10 +1,32 @@
+/**
+ * The auth store owns the session: login, a single-flight ensureSession, logout, and the
+ * persisted token with its CURRENT expiry (the server slides it; GET /api/me tells the new one).
+ * request.ts is transport only; the in-flight login lives here, one per Pinia instance.
+ *
+ * - login(): ONE wx.login code, then POST /api/auth/mini/login; `code_already_used` /
+ *   `code_invalid` → one more try with a fresh code; `wechat_user_blocked` is never retried.
+ * - ensureSession(): the stored token, or ONE login shared by every caller. A silent login
+ *   happens only for a person who already agreed and logged in on this device (mp-weixin);
+ *   anyone else is sent to the login page (no login wall, login on demand).
+ * - withSession(send): a 401 drops that token, gets ONE new session and retries once.
+ */
 import { defineStore } from 'pinia';
-import type { LoginResponse, PublicUser } from '../../shared/api';
+import { computed, ref } from 'vue';
+import { RELOGIN_CODES, type ErrorCode } from '../../shared/errors';
+import type { LoginResponse, MeResponse, MiniLoginRequest, PublicUser } from '../../shared/api';
+import { ApiError, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest } from '../api/request';
+import { loginCode } from '../platform/code';
+import { isH5, isMpWeixin } from '../platform/env';
 
 /** Storage key of the persisted session (uni.setStorageSync). */
 export const AUTH_STORAGE_KEY = 'auth.session';
 /** Storage key: users who chose 跳过 on the profile page on this device (remembered). */
 export const PROFILE_SKIPPED_KEY = 'auth.profileSkipped';
+/** Storage key: this device's person agreed to 用户协议 / 隐私政策 and logged in (silent re-login allowed). */
+export const AGREED_KEY = 'auth.agreed';
+
+export const LOGIN_PAGE = '/pages/login/index';
+export const MSG_LOGIN_REQUIRED = '请先登录';
 
 interface PersistedSession {
   token: string;
@@ -12,13 +34,7 @@ interface PersistedSession {
   user: PublicUser | null;
 }
 
-interface AuthState {
-  token: string | null;
-  expiresAt: string | null;
-  user: PublicUser | null;
-  /** ids of users who skipped the profile page */
-  profileSkipped: string[];
-}
+type Profile = NonNullable<MiniLoginRequest['profile']>;
 
 function readSkipped(): string[] {
   try {
@@ -29,63 +45,243 @@ function readSkipped(): string[] {
   }
 }
 
-function readPersisted(): AuthState {
-  const profileSkipped = readSkipped();
+function readPersisted(): PersistedSession | null {
   try {
     const raw = uni.getStorageSync(AUTH_STORAGE_KEY) as PersistedSession | string | '';
     const value: PersistedSession | null = typeof raw === 'string' ? (raw ? JSON.parse(raw) : null) : raw;
     if (value && typeof value.token === 'string' && typeof value.expiresAt === 'string' && Date.parse(value.expiresAt) > Date.now()) {
-      return { token: value.token, expiresAt: value.expiresAt, user: value.user ?? null, profileSkipped };
+      return { token: value.token, expiresAt: value.expiresAt, user: value.user ?? null };
     }
   } catch {
     // unreadable storage: start logged out
   }
-  return { token: null, expiresAt: null, user: null, profileSkipped };
+  return null;
 }
 
-export const useAuthStore = defineStore('auth', {
-  state: (): AuthState => readPersisted(),
-  getters: {
-    /** A token that has not passed its expiry. */
-    isLoggedIn: (state): boolean => !!state.token && !!state.expiresAt && Date.parse(state.expiresAt) > Date.now(),
-    /** true when the profile page should be offered: incomplete and not skipped by this user. */
-    needsProfile: (state): boolean => !!state.user && !state.user.profileComplete && !state.profileSkipped.includes(state.user.id),
-  },
-  actions: {
-    /** Re-reads the persisted session (app start). */
-    restore() {
-      this.$patch(readPersisted());
-    },
-    setSession(res: Pick<LoginResponse, 'token' | 'expiresAt' | 'user'>) {
-      this.token = res.token;
-      this.expiresAt = res.expiresAt;
-      this.user = res.user;
-      this.persist();
-    },
-    setUser(user: PublicUser) {
-      this.user = user;
-      this.persist();
-    },
-    /** Forgets the token (and user): logout, or the server no longer accepts it. */
-    clear() {
-      this.token = null;
-      this.expiresAt = null;
-      this.user = null;
+function readAgreed(): boolean {
+  try {
+    return uni.getStorageSync(AGREED_KEY) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the login page unless it is already showing (on demand, never a wall). */
+function goToLoginPage(): void {
+  const pages = typeof getCurrentPages === 'function' ? getCurrentPages() : [];
+  const current = pages[pages.length - 1] as { route?: string } | undefined;
+  if (current?.route === LOGIN_PAGE.slice(1)) return;
+  uni.navigateTo({ url: LOGIN_PAGE });
+}
+
+async function freshCode(): Promise<string> {
+  try {
+    return await loginCode();
+  } catch (error) {
+    const errMsg = (error as { errMsg?: string })?.errMsg ?? '';
+    // wx.login fails without a network too; anything else is a login failure.
+    if (/network|timeout|timed out|offline/i.test(errMsg)) throw new ApiError('network_error', 0, MSG_NETWORK);
+    throw new ApiError('login_unavailable', 0, MSG_LOGIN_FAILED);
+  }
+}
+
+export const useAuthStore = defineStore('auth', () => {
+  const saved = readPersisted();
+  const token = ref<string | null>(saved?.token ?? null);
+  const expiresAt = ref<string | null>(saved?.expiresAt ?? null);
+  const user = ref<PublicUser | null>(saved?.user ?? null);
+  /** ids of users who skipped the profile page */
+  const profileSkipped = ref<string[]>(readSkipped());
+  const agreed = ref(readAgreed());
+
+  // Not state: the login in flight (shared by every caller) and the "blocked" stop.
+  let inflight: Promise<string> | null = null;
+  let blocked: ApiError | null = null;
+
+  /** A token that has not passed its expiry. */
+  const isLoggedIn = computed(() => !!token.value && !!expiresAt.value && Date.parse(expiresAt.value) > Date.now());
+  /** true when the profile page should be offered: incomplete and not skipped by this user. */
+  const needsProfile = computed(() => !!user.value && !user.value.profileComplete && !profileSkipped.value.includes(user.value.id));
+
+  function persist(): void {
+    if (!token.value || !expiresAt.value) return;
+    const value: PersistedSession = { token: token.value, expiresAt: expiresAt.value, user: user.value ? { ...user.value } : null };
+    uni.setStorageSync(AUTH_STORAGE_KEY, value);
+  }
+
+  /** Re-reads the persisted session (app start). */
+  function restore(): void {
+    const value = readPersisted();
+    token.value = value?.token ?? null;
+    expiresAt.value = value?.expiresAt ?? null;
+    user.value = value?.user ?? null;
+    profileSkipped.value = readSkipped();
+    agreed.value = readAgreed();
+  }
+
+  function setSession(res: Pick<LoginResponse, 'token' | 'expiresAt' | 'user'>): void {
+    token.value = res.token;
+    expiresAt.value = res.expiresAt;
+    user.value = res.user;
+    persist();
+  }
+
+  function setUser(next: PublicUser): void {
+    user.value = next;
+    persist();
+  }
+
+  /** GET /api/me's answer: the user, and the session's current (slid) expiry. */
+  function applyMe(res: MeResponse): void {
+    user.value = res.user;
+    if (res.expiresAt && Date.parse(res.expiresAt) > 0) expiresAt.value = res.expiresAt;
+    persist();
+  }
+
+  /** Forgets the token (and user): logout, or the server no longer accepts it. */
+  function clear(): void {
+    token.value = null;
+    expiresAt.value = null;
+    user.value = null;
+    try {
+      uni.removeStorageSync(AUTH_STORAGE_KEY);
+    } catch {
+      // nothing to remove
+    }
+  }
+
+  function skipProfile(): void {
+    if (!user.value || profileSkipped.value.includes(user.value.id)) return;
+    profileSkipped.value = [...profileSkipped.value, user.value.id].slice(-20);
+    uni.setStorageSync(PROFILE_SKIPPED_KEY, profileSkipped.value);
+  }
+
+  /** The person ticked the agreement and logged in: later silent re-logins are allowed. */
+  function rememberAgreement(): void {
+    agreed.value = true;
+    uni.setStorageSync(AGREED_KEY, true);
+  }
+
+  /** wx.login + POST /api/auth/mini/login (one retry with a fresh code on a spent/invalid code). */
+  async function exchange(profile?: Profile): Promise<LoginResponse> {
+    let code = await freshCode();
+    for (let attempt = 0; ; attempt++) {
+      const body: MiniLoginRequest = profile ? { code, profile } : { code };
       try {
-        uni.removeStorageSync(AUTH_STORAGE_KEY);
-      } catch {
-        // nothing to remove
+        const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/mini/login', data: body });
+        blocked = null;
+        setSession(res);
+        return res;
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'wechat_user_blocked') blocked = error;
+        const retry = attempt === 0 && error instanceof ApiError && RELOGIN_CODES.includes(error.code as ErrorCode);
+        if (!retry) throw error;
+        code = await freshCode();
       }
-    },
-    skipProfile() {
-      if (!this.user || this.profileSkipped.includes(this.user.id)) return;
-      this.profileSkipped = [...this.profileSkipped, this.user.id].slice(-20);
-      uni.setStorageSync(PROFILE_SKIPPED_KEY, this.profileSkipped);
-    },
-    persist() {
-      if (!this.token || !this.expiresAt) return;
-      const value: PersistedSession = { token: this.token, expiresAt: this.expiresAt, user: this.user ? { ...this.user } : null };
-      uni.setStorageSync(AUTH_STORAGE_KEY, value);
-    },
-  },
+    }
+  }
+
+  /** Runs one login as THE login in flight: ensureSession callers join it. */
+  function share(run: Promise<LoginResponse>): Promise<LoginResponse> {
+    const shared = run.then((res) => res.token);
+    inflight = shared;
+    const done = () => {
+      if (inflight === shared) inflight = null;
+    };
+    shared.then(done, done);
+    return run;
+  }
+
+  /** 微信登录 tapped (agreement ticked): clears the "blocked" stop and logs in. */
+  function login(options: { profile?: Profile } = {}): Promise<LoginResponse> {
+    blocked = null;
+    const run = share(exchange(options.profile));
+    run.then(rememberAgreement, () => undefined);
+    return run;
+  }
+
+  /**
+   * A usable token. Logged in → the stored token. Otherwise ONE login for all callers: on
+   * mp-weixin a silent login for a person who logged in here before; else the login page.
+   */
+  function ensureSession(): Promise<string> {
+    if (isLoggedIn.value && token.value) return Promise.resolve(token.value);
+    if (inflight) return inflight;
+    if (blocked) return Promise.reject(blocked);
+    if (isH5() || !isMpWeixin() || !agreed.value) {
+      goToLoginPage();
+      return Promise.reject(new ApiError('login_required', 401, MSG_LOGIN_REQUIRED));
+    }
+    return share(exchange()).then((res) => res.token);
+  }
+
+  /** Sends with a session; a 401 drops that token, gets ONE new session (shared) and retries once. */
+  async function withSession<T>(send: (token: string) => Promise<T>): Promise<T> {
+    const current = await ensureSession();
+    try {
+      return await send(current);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 'unauthorized')) throw error;
+      if (token.value === current) clear();
+      return send(await ensureSession());
+    }
+  }
+
+  /**
+   * App start (mp-weixin, logged in): when uni.checkSession says WeChat's login state expired,
+   * ONE silent login refreshes the session_key the server keeps. Nothing else calls wx.login.
+   */
+  function refreshWechatSession(): Promise<void> {
+    if (!isMpWeixin() || !isLoggedIn.value || typeof uni.checkSession !== 'function') return Promise.resolve();
+    return new Promise((resolve) => {
+      uni.checkSession({
+        success: () => resolve(),
+        fail: () => {
+          if (inflight) {
+            inflight.then(() => resolve(), () => resolve());
+            return;
+          }
+          share(exchange()).then(
+            () => resolve(),
+            () => resolve(), // offline or refused: the next request handles it
+          );
+        },
+      });
+    });
+  }
+
+  /** Revokes the session on the server (best effort) and forgets it locally. Never logs in. */
+  async function logout(): Promise<void> {
+    const current = token.value;
+    clear();
+    if (!current) return;
+    try {
+      await rawRequest<void>({ method: 'POST', path: '/api/auth/logout', token: current });
+    } catch {
+      // offline or already revoked: the local session is gone either way
+    }
+  }
+
+  return {
+    token,
+    expiresAt,
+    user,
+    profileSkipped,
+    agreed,
+    isLoggedIn,
+    needsProfile,
+    restore,
+    setSession,
+    setUser,
+    applyMe,
+    clear,
+    skipProfile,
+    rememberAgreement,
+    login,
+    ensureSession,
+    withSession,
+    refreshWechatSession,
+    logout,
+  };
 });
+

@@ -52,6 +52,7 @@ it.skipIf(!CHROMIUM)('Should try snsapi_base silently, then ask a new person to 
   await expect(page.getByText('微信扫码登录', { exact: true }).count()).resolves.toBe(0);
 
   await page.getByText('微信授权登录', { exact: true }).click();
+  await page.getByText('同意并登录', { exact: true }).click(); // the agreement is unticked by default
   // The simulator's open.weixin.qq.com/connect/oauth2/authorize consent page
   await page.waitForURL(`${stack.simUrl}/connect/oauth2/authorize**`, { timeout: 15_000 });
   const authorize = new URL(page.url());

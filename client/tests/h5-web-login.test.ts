@@ -41,6 +41,7 @@ it.skipIf(!CHROMIUM)('Should log in on H5 with 微信扫码登录: QR page, scan
 
   await page.goto(`${site.url}/pages/login/index`);
   await page.getByText('微信扫码登录', { exact: true }).click();
+  await page.getByText('同意并登录', { exact: true }).click(); // the agreement is unticked by default
 
   // The simulator's open.weixin.qq.com page with the QR code
   await page.waitForURL(`${stack.simUrl}/connect/qrconnect**`, { timeout: 15_000 });

@@ -25,6 +25,8 @@ it('Should show 网络不可用，请重试 when the API is down', async () => {
   });
   const view = await loadPage(dist, 'pages/login/index', fake);
 
+  await view.tap('.agree-check'); // 我已阅读并同意…
+  await vi.waitFor(() => expect(view.find('.agree-checked')).not.toBeNull());
   await view.tap('.login-btn');
   await vi.waitFor(() => expect(view.text()).toContain('网络不可用，请重试'), { timeout: 15_000 });
 
@@ -38,4 +40,5 @@ it('Should show 网络不可用，请重试 when the API is down', async () => {
   fake.behaviour.apiUrl = stack.apiUrl;
   await view.tap('.login-btn');
   await vi.waitFor(() => expect(view.text()).toContain('登录成功'), { timeout: 10_000 });
+  await view.app.waitFor('pages/profile/index');
 });

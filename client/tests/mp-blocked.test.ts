@@ -13,6 +13,8 @@ it('Should show 账号存在风险，暂时无法登录 for a blocked account an
   const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-risky-user') });
   const view = await loadPage(dist, 'pages/login/index', fake);
 
+  await view.tap('.agree-check');
+  await vi.waitFor(() => expect(view.find('.agree-checked')).not.toBeNull());
   await view.tap('.login-btn');
   await vi.waitFor(() => expect(view.text()).toContain('账号存在风险，暂时无法登录'), { timeout: 10_000 });
 

@@ -64,7 +64,8 @@ afterAll(async () => {
 
 it('Should log in with a simulator code when the dev switch is on, and ship no switch in release', async () => {
   // A real phone's wx.login: a code WeChat issued, which the simulator rejects.
-  const fake = createFakeWx({ apiUrl: stack.apiUrl, login: async () => '0a3XNmGa1realWeChatCode' });
+  // the dev build was configured with the test API and simulator origins: exactly those resolve
+  const fake = createFakeWx({ apiBase: stack.apiUrl, apiUrl: stack.apiUrl, otherOrigins: [stack.simUrl], login: async () => '0a3XNmGa1realWeChatCode' });
   const view = await loadPage(devDir, 'pages/login/index', fake);
   expect(view.text()).toContain('开发模式：用模拟器获取 code');
 
@@ -73,12 +74,15 @@ it('Should log in with a simulator code when the dev switch is on, and ship no s
   await view.tap('.dev-sim-user', 'blur', { value: 'dev-switch-user' });
   const loginsBefore = fake.calls.login;
 
+  await view.tap('.agree-check');
+  await vi.waitFor(() => expect(view.find('.agree-checked')).not.toBeNull());
   await view.tap('.login-btn');
   await vi.waitFor(() => expect(view.text()).toContain('登录成功'), { timeout: 10_000 });
   expect(fake.calls.login).toBe(loginsBefore); // no wx.login while the switch is on
   const simCalls = fake.calls.request.filter((r) => r.url === '/__sim/mini/code');
   expect(simCalls.at(-1)?.data).toEqual({ appid: stack.appid, user: 'dev-switch-user' });
   expect((fake.storage.get('auth.session') as { token?: string }).token).toEqual(expect.any(String));
+  await view.app.waitFor('pages/profile/index'); // a new user: the fill-in opens (before the test ends)
 
   // the release bundle has neither the switch nor the simulator path
   const release = allText(await ensureMpBuild());

@@ -1,43 +1,53 @@
-// The compiled mp-weixin login page against the real API + WeChat simulator:
-// tap 微信登录 → token stored → /api/me answers with the same user.
+// The compiled mp-weixin login page against the real API + WeChat simulator: no login wall
+// (暂不登录 goes back), the agreement is unticked and a tap asks to agree (同意并登录), then ONE
+// wx.login — none on page show — and a token /api/me accepts.
 import { expect, it, vi } from 'vitest';
 import { createFakeWx, httpJson, loadPage, simulatorLogin } from './support/mp';
 import { useScenario } from './support/scenario';
 
 const scenario = useScenario();
 
-it('Should log in with one tap on the compiled page and store a token /api/me accepts', async () => {
+it('Should ask to agree first, then log in with one wx.login and store a token /api/me accepts', async () => {
   const { stack, dist } = scenario;
-  const fake = createFakeWx({
-    apiUrl: stack.apiUrl,
-    login: simulatorLogin(stack.simUrl, stack.appid, 'mp-tap-user'),
-    // what getUserProfile returns since 2022-11-08: anonymous, so it is not sent as a profile
-    getUserProfile: (opts) =>
-      opts.success?.({
-        userInfo: { nickName: '微信用户', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132' },
-        errMsg: 'getUserProfile:ok',
-      }),
-  });
-  const view = await loadPage(dist, 'pages/login/index', fake);
+  const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-tap-user') });
+  const home = await loadPage(dist, 'pages/index/index', fake);
+  await home.tap('.home-login-btn');
+  const view = await home.app.waitFor('pages/login/index');
   expect(view.text()).toContain('微信登录');
-  await vi.waitFor(() => expect(fake.calls.login).toBe(1)); // code prefetched on show
+  await new Promise((r) => setTimeout(r, 100));
+  expect(fake.calls.login).toBe(0); // no code fetched on show: no login is coming yet
 
-  await view.tap('.login-btn');
-  await vi.waitFor(() => expect(view.text()).toContain('登录成功'), { timeout: 10_000 });
+  // 暂不登录: back to what the person was looking at
+  await view.tap('.skip-login-btn');
+  await home.app.waitFor('pages/index/index');
+  await home.tap('.home-login-btn');
+  const again = await home.app.waitFor('pages/login/index');
 
-  // getUserProfile ran first and inside the tap (data-eventsync), before any await
-  expect(fake.calls.getUserProfile).toEqual([{ duringTap: true }]);
-  // the prefetched code was used: no second wx.login
+  // unticked: the tap opens the agreement popup; 不同意 closes it, nothing is sent
+  await again.tap('.login-btn');
+  await vi.waitFor(() => expect(again.find('.agree-mask')).not.toBeNull());
+  expect(again.text()).toContain('请先阅读并同意《用户协议》和《隐私政策》');
+  await again.tap('.agree-cancel-btn');
+  await vi.waitFor(() => expect(again.find('.agree-mask')).toBeNull());
+  expect(fake.calls.login).toBe(0);
+  expect(fake.calls.request).toEqual([]);
+
+  // ticking the box, then 微信登录: one wx.login inside the tap's flow, one login request
+  await again.tap('.agree-check');
+  await vi.waitFor(() => expect(again.find('.agree-checked')).not.toBeNull());
+  await again.tap('.login-btn');
+  await vi.waitFor(() => expect(again.text()).toContain('登录成功'), { timeout: 10_000 });
   expect(fake.calls.login).toBe(1);
   const login = fake.calls.request.find((r) => r.url === '/api/auth/mini/login');
   expect(login?.data).toEqual({ code: expect.any(String) });
+  expect(fake.storage.get('auth.agreed')).toBe(true);
 
   const session = fake.storage.get('auth.session') as { token: string; user: { id: string } };
-  expect(session.token).toEqual(expect.any(String));
   const me = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${session.token}` });
   expect(me.status).toBe(200);
   expect(me.body.user.id).toBe(session.user.id);
 
-  // a new user has no real profile yet → the profile page is next
-  await vi.waitFor(() => expect(fake.calls.navigation).toContainEqual({ api: 'reLaunch', url: '/pages/profile/index' }));
+  // a new user has no real profile yet → the fill-in page is next (really opened)
+  await home.app.waitFor('pages/profile/index');
+  expect(home.app.routes()).toEqual(['pages/index/index', 'pages/profile/index']);
 });

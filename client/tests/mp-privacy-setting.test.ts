@@ -1,37 +1,43 @@
-// The compiled login page when the person has not agreed to the privacy guide yet:
-// getPrivacySetting → needAuthorization → consent popup; its agreePrivacyAuthorization button
-// resolves the pending onNeedPrivacyAuthorization request.
+// The account page before privacy consent: no popup on page show (a person who refused is not
+// asked on every show); 绑定手机号 asks through onNeedPrivacyAuthorization with the contract name
+// from getPrivacySetting; 拒绝 ends the attempt at once; the agree button is WeChat's
+// agreePrivacyAuthorization button.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
 import { createFakeWx, loadPage, simulatorLogin } from './support/mp';
-import { useScenario } from './support/scenario';
+import { apiLogin, useScenario } from './support/scenario';
 
 const scenario = useScenario();
 
-it('Should show the consent popup when getPrivacySetting says authorization is needed', async () => {
+it('Should ask for privacy consent on demand only, and end a refused 绑定手机号 at once', async () => {
   const { stack, dist } = scenario;
+  const session = await apiLogin(stack, 'mp-privacy-user');
   const fake = createFakeWx({
     apiUrl: stack.apiUrl,
     login: simulatorLogin(stack.simUrl, stack.appid, 'mp-privacy-user'),
-    getPrivacySetting: () => ({ needAuthorization: true, privacyContractName: '《微信登录示例小程序隐私保护指引》' }),
+    privacyContractName: '《微信登录示例小程序隐私保护指引》',
   });
-  const view = await loadPage(dist, 'pages/login/index', fake);
+  fake.storage.set('auth.session', session);
+  const view = await loadPage(dist, 'pages/account/index', fake);
+  await vi.waitFor(() => expect(view.text()).toContain('绑定手机号'), { timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  expect(view.find('.privacy-mask')).toBeNull(); // needAuthorization, but nobody used a privacy feature yet
 
-  await vi.waitFor(() => expect(view.find('.privacy-mask')).not.toBeNull());
-  expect(view.text()).toContain('用户隐私保护提示');
-  expect(view.text()).toContain('《微信登录示例小程序隐私保护指引》');
-  expect(view.find('#privacy-agree')).not.toBeNull();
-  // the agree button is WeChat's agreePrivacyAuthorization button (checked in the compiled WXML)
   const wxml = readFileSync(join(dist, 'components/PrivacyPopup.wxml'), 'utf8');
   expect(wxml).toMatch(/<button id="\{\{\w+\}\}"[^>]*open-type="agreePrivacyAuthorization"[^>]*bindagreeprivacyauthorization=/);
 
-  // WeChat asks through onNeedPrivacyAuthorization when a privacy API is used first
-  expect(fake.privacyListener).toBeTypeOf('function');
-  const resolve = vi.fn();
-  fake.privacyListener!(resolve, { referrer: 'getUserProfile' });
+  const attempt = view.tapGated('.phone-btn', 'getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'never-used-code' }, 'getPhoneNumber');
+  await vi.waitFor(() => expect(view.find('.privacy-mask')).not.toBeNull());
+  expect(view.text()).toContain('《微信登录示例小程序隐私保护指引》');
+  await view.tap('.privacy-disagree');
+  await attempt;
+  await vi.waitFor(() => expect(view.text()).toContain('未同意《用户隐私保护指引》，无法绑定手机号'));
+  expect(fake.calls.request.filter((r) => r.url === '/api/me/phone')).toEqual([]);
 
-  await view.tap('#privacy-agree', 'agreeprivacyauthorization');
-  await vi.waitFor(() => expect(resolve).toHaveBeenCalledWith({ buttonId: 'privacy-agree', event: 'agree' }));
-  await vi.waitFor(() => expect(view.find('.privacy-mask')).toBeNull());
+  // page shown again: the popup stays away
+  view.page.instance.onHide?.();
+  view.page.instance.onShow?.();
+  await new Promise((r) => setTimeout(r, 100));
+  expect(view.find('.privacy-mask')).toBeNull();
 });

@@ -1,12 +1,26 @@
-// The request module with a stubbed `uni`: token restore, single-flight re-login, no loops,
-// timeouts, the error envelope in Chinese, and blocked accounts.
+// The request transport and the auth store's session handling with a stubbed `uni`: token restore,
+// single-flight re-login (owned by the store), no loops, timeouts, the error envelope in Chinese,
+// blocked accounts, login on demand, and the sliding expiry learned from GET /api/me.
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { fetchMe } from '../api/endpoints';
-import { ApiError, configureRequest, ensureSession, loginFromTap, request, resetSessionState } from '../api/request';
-import { stopPrefetch } from '../platform/code';
-import { AUTH_STORAGE_KEY, useAuthStore } from '../stores/auth';
+import { fetchMe, updateMe } from '../api/endpoints';
+import { ApiError, rawRequest, type Method } from '../api/request';
+import { AGREED_KEY, AUTH_STORAGE_KEY, useAuthStore } from '../stores/auth';
 import { envelope, future, installUni, user, type Handler } from './support/uni-stub';
+
+/** An authenticated call through the store (what endpoints.ts does). */
+function request<T>({ method = 'GET', path, data, auth = true }: { method?: Method; path: string; data?: unknown; auth?: boolean }): Promise<T> {
+  if (!auth) return rawRequest<T>({ method, path, data });
+  return useAuthStore().withSession((token) => rawRequest<T>({ method, path, data, token }));
+}
+const ensureSession = () => useAuthStore().ensureSession();
+
+/** A person who ticked the agreement and logged in on this device before: silent re-login allowed. */
+function installAgreed(handler: Handler) {
+  const stub = installUni(handler);
+  stub.storage.set(AGREED_KEY, true);
+  return stub;
+}
 
 const BASE = 'https://api.example.test';
 
@@ -35,9 +49,7 @@ function api(options: { valid?: (token: string | undefined) => boolean; login?: 
 
 beforeEach(() => {
   vi.stubEnv('UNI_PLATFORM', 'mp-weixin');
-  configureRequest({ baseUrl: BASE, timeoutMs: 10_000, onLoginRequired: () => uni.reLaunch({ url: '/pages/login/index' }) });
-  resetSessionState();
-  stopPrefetch();
+  vi.stubEnv('VITE_API_BASE', BASE); // the API base the build is configured with
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -48,7 +60,7 @@ afterEach(() => {
 describe('session restore', () => {
   it('Should restore the token from storage at start and send it as a Bearer header', async () => {
     const { handler, counts } = api({ valid: (t) => t === 'saved-token' });
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'saved-token', expiresAt: future(), user: user('u-saved') });
     setActivePinia(createPinia());
 
@@ -63,7 +75,7 @@ describe('session restore', () => {
 
   it('Should drop an expired stored session and log in silently instead', async () => {
     const { handler, counts } = api();
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'old', expiresAt: new Date(Date.now() - 1000).toISOString(), user: user() });
     setActivePinia(createPinia());
 
@@ -77,7 +89,7 @@ describe('session restore', () => {
 describe('single-flight ensureSession()', () => {
   it('Should log in exactly once when 10 parallel requests get 401', async () => {
     const { handler, counts } = api({ valid: (t) => t === 'tok-1' });
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'revoked', expiresAt: future(), user: user() });
     setActivePinia(createPinia());
 
@@ -92,7 +104,7 @@ describe('single-flight ensureSession()', () => {
 
   it('Should log in once for 10 parallel requests made before any session exists', async () => {
     const { handler, counts } = api();
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
     const tokens = await Promise.all(Array.from({ length: 10 }, () => ensureSession()));
@@ -103,7 +115,7 @@ describe('single-flight ensureSession()', () => {
 
   it('Should not loop when the server keeps answering 401', async () => {
     const { handler, counts } = api({ valid: () => false });
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'revoked', expiresAt: future(), user: user() });
     setActivePinia(createPinia());
 
@@ -121,7 +133,7 @@ describe('single-flight ensureSession()', () => {
 
   it('Should not loop when the login itself keeps failing', async () => {
     const { handler, counts } = api({ login: () => ({ statusCode: 503, data: envelope('wechat_unavailable', '微信服务暂时不可用，请稍后再试') }) });
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/me' })));
@@ -134,7 +146,7 @@ describe('single-flight ensureSession()', () => {
 
   it('Should retry once with a fresh code on code_already_used, then give up', async () => {
     const { handler, counts } = api({ login: () => ({ statusCode: 409, data: envelope('code_already_used', '登录凭证已使用，请重新获取') }) });
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
     await expect(ensureSession()).rejects.toMatchObject({ code: 'code_already_used' });
@@ -155,7 +167,7 @@ describe('single-flight ensureSession()', () => {
         return { statusCode: 200, data: { token: 'tok-fresh', expiresAt: future(), user: user(), isNewUser: true } };
       },
     });
-    installUni(handler);
+    installAgreed(handler);
     setActivePinia(createPinia());
 
     await expect(ensureSession()).resolves.toBe('tok-fresh');
@@ -165,20 +177,36 @@ describe('single-flight ensureSession()', () => {
   it('Should send H5 to the login page instead of logging in', async () => {
     vi.stubEnv('UNI_PLATFORM', 'h5');
     const { handler, counts } = api();
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
-    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'unauthorized', status: 401 });
-    expect(uniStub.reLaunch).toHaveBeenCalledWith({ url: '/pages/login/index' });
+    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'login_required', status: 401, message: '请先登录' });
+    expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/pages/login/index' });
     expect(uniStub.login).not.toHaveBeenCalled();
     expect(counts.login + counts.me).toBe(0);
+  });
+
+  it('Should never log in silently someone who has not agreed and logged in on this device (login on demand)', async () => {
+    const { handler, counts } = api();
+    const uniStub = installUni(handler); // no AGREED_KEY
+    setActivePinia(createPinia());
+
+    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'login_required' });
+    expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/pages/login/index' });
+    expect(uniStub.login).not.toHaveBeenCalled();
+    expect(counts.login + counts.me).toBe(0);
+
+    // the tap on 微信登录 (agreement ticked) logs in and remembers the agreement
+    await useAuthStore().login();
+    expect(uniStub.storage.get(AGREED_KEY)).toBe(true);
+    expect(uniStub.login).toHaveBeenCalledTimes(1);
   });
 });
 
 describe('blocked accounts (WeChat 40226)', () => {
   it('Should show 账号存在风险，暂时无法登录 and never retry silently', async () => {
     const { handler, counts } = api({ login: () => ({ statusCode: 403, data: envelope('wechat_user_blocked', '账号存在风险，暂时无法登录') }) });
-    const uniStub = installUni(handler);
+    const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
     await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked', message: '账号存在风险，暂时无法登录' });
@@ -188,7 +216,7 @@ describe('blocked accounts (WeChat 40226)', () => {
     expect(uniStub.login).toHaveBeenCalledTimes(1);
 
     // only the person tapping 微信登录 again tries again
-    await expect(loginFromTap({ code: 'tap-code' })).rejects.toMatchObject({ code: 'wechat_user_blocked' });
+    await expect(useAuthStore().login()).rejects.toMatchObject({ code: 'wechat_user_blocked' });
     expect(counts.login).toBe(2);
   });
 });
@@ -197,7 +225,6 @@ describe('errors and timeouts', () => {
   it('Should turn a request that never answers into 网络不可用，请重试 after the timeout', async () => {
     const uniStub = installUni(() => 'hang');
     setActivePinia(createPinia());
-    configureRequest({ timeoutMs: 10_000 });
     vi.useFakeTimers();
 
     const pending = request({ path: '/api/health', auth: false });
@@ -233,9 +260,42 @@ describe('errors and timeouts', () => {
   it('Should send JSON with a content-type only when there is a body', async () => {
     const uniStub = installUni(() => ({ statusCode: 204 }));
     setActivePinia(createPinia());
-    await expect(request({ path: '/api/x', method: 'PATCH', data: { nickname: '小明' }, auth: false })).resolves.toBeUndefined();
+    await expect(request({ path: '/api/x', method: 'PUT', data: { nickname: '小明' }, auth: false })).resolves.toBeUndefined();
     await request({ path: '/api/y', auth: false });
     expect(uniStub.request.mock.calls[0]![0].header).toEqual({ 'content-type': 'application/json' });
     expect(uniStub.request.mock.calls[1]![0].header).toEqual({});
+  });
+});
+
+describe('methods wx.request has', () => {
+  it('Should save the profile with PUT, never PATCH (wx.request: request:fail method is invalid)', async () => {
+    const uniStub = installUni(() => ({ statusCode: 200, data: { user: { ...user(), nickname: '小明' } } }));
+    uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'tok-x', expiresAt: future(), user: user() });
+    setActivePinia(createPinia());
+    await updateMe({ nickname: '小明' });
+    expect(uniStub.request.mock.calls.map((c) => c[0].method)).toEqual(['PUT']);
+    expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/me`);
+  });
+
+  it('Should not admit PATCH in the Method type', () => {
+    const allowed: Method[] = ['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT'];
+    // @ts-expect-error PATCH is not a wx.request method (npm run typecheck:client fails if it is admitted)
+    const patch: Method = 'PATCH';
+    expect(allowed).not.toContain(patch);
+  });
+});
+
+describe('sliding sessions', () => {
+  it('Should take the current expiry from GET /api/me and persist it', async () => {
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    const later = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+    const uniStub = installUni(() => ({ statusCode: 200, data: { user: user('u-slide'), expiresAt: later } }));
+    uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'tok-s', expiresAt: soon, user: user('u-slide') });
+    setActivePinia(createPinia());
+    expect(useAuthStore().expiresAt).toBe(soon);
+
+    await fetchMe();
+    expect(useAuthStore().expiresAt).toBe(later);
+    expect((uniStub.storage.get(AUTH_STORAGE_KEY) as { expiresAt: string }).expiresAt).toBe(later);
   });
 });

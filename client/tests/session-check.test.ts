@@ -2,9 +2,6 @@
 // server's session_key stays current; a valid one, or being logged out, means no login at all.
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { configureRequest, resetSessionState } from '../api/request';
-import { stopPrefetch } from '../platform/code';
-import { refreshWechatSessionIfExpired } from '../platform/session-check';
 import { useAuthStore } from '../stores/auth';
 import { future, installUni, user } from './support/uni-stub';
 
@@ -22,9 +19,7 @@ beforeEach(() => {
     }
     return { statusCode: 404 };
   });
-  configureRequest({ baseUrl: BASE, timeoutMs: 10_000, onLoginRequired: () => {} });
-  resetSessionState();
-  stopPrefetch();
+  vi.stubEnv('VITE_API_BASE', BASE); // the API base the build is configured with
   setActivePinia(createPinia());
 });
 afterEach(() => {
@@ -38,23 +33,25 @@ const checkSession = (ok: boolean) =>
 it('Should log in again silently when WeChat\'s login state has expired', async () => {
   useAuthStore().setSession({ token: 'old', expiresAt: future(), user: user() });
   checkSession(false);
-  await refreshWechatSessionIfExpired();
+  await useAuthStore().refreshWechatSession();
   expect(logins).toBe(1);
+  expect(stub.login).toHaveBeenCalledTimes(1); // one wx.login for the failed checkSession, not two
   expect(useAuthStore().token).toBe('tok-1');
 });
 
 it('Should do nothing while WeChat\'s login state is valid', async () => {
   useAuthStore().setSession({ token: 'old', expiresAt: future(), user: user() });
   const check = checkSession(true);
-  await refreshWechatSessionIfExpired();
+  await useAuthStore().refreshWechatSession();
   expect(check).toHaveBeenCalledTimes(1);
   expect(logins).toBe(0);
+  expect(stub.login).not.toHaveBeenCalled(); // a cold start of a logged-in person costs no wx.login
   expect(useAuthStore().token).toBe('old');
 });
 
 it('Should not log anyone in who is logged out', async () => {
   const check = checkSession(false);
-  await refreshWechatSessionIfExpired();
+  await useAuthStore().refreshWechatSession();
   expect(check).not.toHaveBeenCalled();
   expect(logins).toBe(0);
 });

@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps) {
     app.use('/api/auth/oa/*', limited(deps.oa.appid));
     app.use('/api/auth/logout', limited(null));
     app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
-    app.on(['PATCH'], '/api/me', limited(deps.mini.appid));
+    app.on(['PATCH', 'PUT'], '/api/me', limited(deps.mini.appid));
   }
 
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps) {
     '/api/auth/oa/callback': 'GET',
     '/api/auth/oa/session': 'POST',
     '/api/auth/logout': 'POST',
-    '/api/me': 'GET, PATCH, DELETE',
+    '/api/me': 'GET, PUT, PATCH, DELETE',
     '/api/me/avatar': 'POST',
     '/api/me/phone': 'POST',
     '/api/avatars/:file': 'GET',

@@ -39,8 +39,12 @@ export function meRoutes(deps: MeDeps) {
   const imageLimit = bodyLimit({ maxSize: MAX_AVATAR_BYTES + 64 * 1024, onError: () => { throw new AppError('payload_too_large', `头像图片不能超过 ${MAX_AVATAR_BYTES / 1024} KB`); } });
 
   return new Hono<{ Variables: AuthVariables }>()
-    .get('/me', auth, (c) => c.json<MeResponse>({ user: toPublicUser(c.var.user) }, 200, { 'cache-control': 'no-store' }))
-    .patch('/me', jsonLimit, auth, async (c) => {
+    // expiresAt: the session's CURRENT expiry (validate() slides it), so clients keep it up to date.
+    .get('/me', auth, (c) =>
+      c.json<MeResponse>({ user: toPublicUser(c.var.user), expiresAt: c.var.session.expiresAt.toISOString() }, 200, { 'cache-control': 'no-store' }),
+    )
+    // PATCH for HTTP clients; PUT is the same update for the mini-program (wx.request has no PATCH).
+    .on(['PATCH', 'PUT'], '/me', jsonLimit, auth, async (c) => {
       const body = await readJson(c, UpdateMe);
       const patch: { nickname?: string; avatarUrl?: string } = {};
       if (body.nickname !== undefined) {

@@ -31,6 +31,11 @@ const WECHAT_BASE_CSS = `
   wx-button[class*="logout-btn"] { background: #fa5151; color: #fff; }
   wx-input { display: block; height: 1.4rem; min-height: 1.4rem; color: #999; }
   wx-switch { display: inline-block; width: 52px; height: 32px; border-radius: 16px; background: #07c160; }
+  wx-button[class*="agree-login-btn"], wx-button[class*="login-entry"], wx-button[class*="home-login-btn"] { background: #07c160; color: #fff; }
+  wx-button[size="mini"] { display: inline-block; font-size: 13px; line-height: 2.3; padding: 0 1.34em; }
+  .tabbar { position: absolute; left: 0; right: 0; bottom: 0; height: 50px; display: flex; background: #fff; border-top: 1px solid #e5e5e5; }
+  .tabbar span { flex: 1; text-align: center; line-height: 50px; font-size: 13px; color: #888; }
+  .tabbar span.on { color: #07c160; }
 `;
 
 let stack: StackHandle;
@@ -50,13 +55,15 @@ afterAll(async () => {
   bundle?.remove();
 });
 
-/** Photographs a rendered mini-program page: its DOM, the WXSS simulate injected, a fake nav bar. */
-async function shoot(view: LoadedPage, title: string, file: string, fill?: Record<string, string>) {
+/** Photographs a rendered mini-program page: its DOM, the WXSS simulate injected, a fake nav bar (and tab bar). */
+async function shoot(view: LoadedPage, title: string, file: string, tab?: '首页' | '我的') {
   const styles = [...document.querySelectorAll('style')].map((s) => s.textContent).join('\n');
-  let body = view.page.dom.outerHTML as string;
-  for (const [placeholder, value] of Object.entries(fill ?? {})) body = body.replace(placeholder, value);
+  const body = view.page.dom.outerHTML as string;
+  const tabBar = tab
+    ? `<div class="tabbar">${['首页', '我的'].map((t) => `<span class="${t === tab ? 'on' : ''}">${t}</span>`).join('')}</div>`
+    : '';
   const html = `<!doctype html><meta charset="utf-8"><style>${WECHAT_BASE_CSS}\n${styles}</style>
-    <div class="phone"><div class="nav">${title}</div><div class="capsule"></div>${body}</div>`;
+    <div class="phone"><div class="nav">${title}</div><div class="capsule"></div>${body}${tabBar}</div>`;
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 375, height: 720 });
   await page.setContent(html);
@@ -64,29 +71,44 @@ async function shoot(view: LoadedPage, title: string, file: string, fill?: Recor
   await page.close();
 }
 
-it('captures the login page, the privacy popup and the profile page (mp-weixin, simulated)', async () => {
+it('captures home, 我的 (logged out), login, the agreement popup, the fill-in with the privacy popup, the account (mp-weixin, simulated)', async () => {
   const fake = createFakeWx({
     apiUrl: stack.apiUrl,
     login: simulatorLogin(stack.simUrl, stack.appid, 'screenshot-user'),
-    getPrivacySetting: () => ({ needAuthorization: true, privacyContractName: '《微信登录示例隐私保护指引》' }),
+    privacyContractName: '《微信登录示例隐私保护指引》',
   });
-  const login = await loadPage(bundle.dir, 'pages/login/index', fake);
-  await vi.waitFor(() => expect(login.find('.privacy-mask')).not.toBeNull());
-  await shoot(login, '登录', 'mp-privacy-popup.png');
-  await login.tap('#privacy-agree', 'agreeprivacyauthorization');
-  await vi.waitFor(() => expect(login.find('.privacy-mask')).toBeNull());
+  const home = await loadPage(bundle.dir, 'pages/index/index', fake);
+  await shoot(home, '首页', 'mp-home.png', '首页');
+  fake.wx.switchTab({ url: '/pages/account/index' });
+  const guest = await home.app.waitFor('pages/account/index');
+  await vi.waitFor(() => expect(guest.text()).toContain('未登录'));
+  await shoot(guest, '我的账号', 'mp-mine-guest.png', '我的');
+  await guest.tap('.login-entry');
+  const login = await home.app.waitFor('pages/login/index');
   await shoot(login, '登录', 'mp-login.png');
   await login.tap('.login-btn');
+  await vi.waitFor(() => expect(login.find('.agree-mask')).not.toBeNull());
+  await shoot(login, '登录', 'mp-login-agree.png');
+  await login.tap('.agree-login-btn');
   await vi.waitFor(() => expect(login.text()).toContain('登录成功'), { timeout: 10_000 });
   await shoot(login, '登录', 'mp-login-success.png');
+  const profile = await home.app.waitFor('pages/profile/index');
+  const chosen = profile.tapGated('.avatar-btn', 'chooseavatar', { avatarUrl: fake.addTempFile(Buffer.from('x')) }, 'chooseAvatar');
+  await vi.waitFor(() => expect(profile.find('.privacy-mask')).not.toBeNull());
+  await shoot(profile, '完善资料', 'mp-privacy-popup.png');
+  await profile.tap('.privacy-disagree');
+  await chosen;
+  await vi.waitFor(() => expect(profile.find('.privacy-mask')).toBeNull());
+  await shoot(profile, '完善资料', 'mp-profile.png');
 });
 
-it('captures the profile page (mp-weixin, simulated)', async () => {
-  const session = await apiLogin(stack, 'screenshot-profile');
-  const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'screenshot-profile') });
+it('captures the account page (mp-weixin, simulated)', async () => {
+  const session = await apiLogin(stack, 'screenshot-account');
+  const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'screenshot-account') });
   fake.storage.set('auth.session', session);
-  const profile = await loadPage(bundle.dir, 'pages/profile/index', fake);
-  await shoot(profile, '完善资料', 'mp-profile.png');
+  const account = await loadPage(bundle.dir, 'pages/account/index', fake);
+  await vi.waitFor(() => expect(account.text()).toContain('绑定手机号'), { timeout: 10_000 });
+  await shoot(account, '我的账号', 'mp-account.png', '我的');
 });
 
 it('captures the H5 login page (H5 build, Chromium)', async () => {
@@ -94,7 +116,7 @@ it('captures the H5 login page (H5 build, Chromium)', async () => {
   try {
     const page = await browser.context.newPage();
     await page.setViewportSize({ width: 375, height: 720 });
-    await page.goto(`${site.url}/#/pages/login/index`);
+    await page.goto(`${site.url}/pages/login/index`);
     await page.getByText('微信扫码登录', { exact: true }).waitFor();
     await page.screenshot({ path: join(OUT, 'h5-login.png') });
     await page.close();

@@ -1,5 +1,5 @@
 /**
- * The compiled-page tests run the RELEASE bundles (dist/build/mp-weixin, dist/build/h5). On a
+ * The compiled-page tests run RELEASE bundles (dist/test/mp-weixin, dist/build/h5). On a
  * clean clone they do not exist yet, and after a source edit they are stale: build them then,
  * once, even when several test files ask at the same time (a directory lock serialises builds).
  */
@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export type Platform = 'mp-weixin' | 'h5';
-export const MP_DIST = join(ROOT, 'dist/build/mp-weixin');
+/**
+ * The compiled-page tests run a release mp-weixin build configured with this API base (the
+ * release guard in scripts/uni.mjs refuses a build without one). The fake wx resolves ONLY this
+ * origin, to the test's API (like a hosts entry); any other origin fails like a domain WeChat
+ * does not allow. Kept apart from dist/build (what CI builds with its own base).
+ */
+export const TEST_API_BASE = 'https://api.mp-test.invalid';
+export const MP_DIST = join(ROOT, 'dist/test/mp-weixin');
 export const H5_DIST = join(ROOT, 'dist/build/h5');
 const DIST: Record<Platform, { dir: string; marker: string }> = {
   'mp-weixin': { dir: MP_DIST, marker: 'common/vendor.js' },
@@ -35,7 +42,7 @@ export function buildIsFresh(platform: Platform): boolean {
   if (platform === 'h5' && !existsSync(join(DIST.h5.dir, 'assets'))) return false; // not a placeholder
   const skip = (p: string) =>
     p.includes(join('client', 'tests')) || p.includes(join('client', 'docs')) || p.endsWith(join('client', 'manifest.json'));
-  const inputs = [join(ROOT, 'client'), join(ROOT, 'shared'), join(ROOT, 'manifest.json'), join(ROOT, 'vite.config.ts'), join(ROOT, 'scripts/uni.mjs')];
+  const inputs = [join(ROOT, 'client'), join(ROOT, 'shared'), join(ROOT, 'manifest.json'), join(ROOT, 'index.html'), join(ROOT, 'vite.config.ts'), join(ROOT, 'scripts/uni.mjs')];
   const newestInput = Math.max(...inputs.map((p) => newestMtime(p, skip)));
   return statSync(marker).mtimeMs >= newestInput;
 }
@@ -45,7 +52,11 @@ function run(platform: Platform): Promise<void> {
     let output = '';
     const child = spawn(process.execPath, [join(ROOT, 'scripts/uni.mjs'), 'build', platform], {
       cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'production' },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        ...(platform === 'mp-weixin' ? { VITE_API_BASE: TEST_API_BASE, UNI_OUTPUT_DIR: MP_DIST } : {}),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (d) => (output += d));

@@ -1,5 +1,5 @@
 /**
- * One compiled-page scenario per test file: builds dist/build/mp-weixin if missing or stale,
+ * One compiled-page scenario per test file: builds dist/test/mp-weixin (configured with TEST_API_BASE) if missing or stale,
  * runs a private copy of it, and starts the real API + WeChat simulator (tests/support/stack.ts)
  * in a child process.
  */
@@ -10,7 +10,7 @@ import { startStackProcess, type StackHandle } from './stack-process';
 
 export interface Scenario {
   stack: StackHandle;
-  /** directory of the runnable copy of dist/build/mp-weixin */
+  /** directory of the runnable copy of dist/test/mp-weixin */
   dist: string;
 }
 

@@ -30,6 +30,7 @@ export function installUni(handler: Handler) {
       setTimeout(() => opts.success?.({ code: `code-${++codes}`, errMsg: 'login:ok' }), 1);
     }),
     reLaunch: vi.fn(),
+    navigateTo: vi.fn(),
     aborted: 0,
     request: vi.fn((opts: any) => {
       const req = { method: opts.method ?? 'GET', url: opts.url, header: opts.header ?? {}, data: opts.data };
