@@ -41,9 +41,12 @@ export function createApp(deps: AppDeps) {
   const app = new Hono();
   const limit = bodyLimit({ maxSize: MAX_JSON_BYTES, onError: (c) => errorResponse(c, 'payload_too_large') });
 
+  // Set BEFORE next(): the header joins the response when it is built. Setting it after next()
+  // makes Hono re-wrap the finished Response, which on @hono/node-server turns its fast path (a
+  // buffered body) into a stream and halved a hello-world's rate (docs/BENCH.md).
   app.use('/api/*', async (c, next) => {
-    await next();
     c.header('x-content-type-options', 'nosniff');
+    await next();
   });
 
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
