@@ -1,7 +1,8 @@
-// The one Vercel function. vercel.json rewrites every /api/* path here; the Hono app routes it.
-// Server code lives in api/_lib (underscore folders are not turned into functions).
-import { createServices } from './_lib/main.js';
-
-const { app } = createServices(process.env);
+// The Vercel function that serves every /api/* path (vercel.json rewrites them here) except the
+// avatar upload. It serves the bundled app (api/_build/app.js, written by `npm run build:api`, which
+// `vercel build` runs first): one small file to load instead of hundreds; see scripts/bundle-api.mjs.
+// The server code lives in api/_lib (underscore folders are not turned into functions); locally,
+// scripts/serve.ts and the tests run that source directly.
+import app from './_build/app.js';
 
 export default app;
