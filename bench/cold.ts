@@ -57,6 +57,8 @@ export function buildHello(): { funcDir: string; cleanup(): void } {
 
 export interface ColdResult {
   ms: number;
+  /** from the child's process start to the end of importing the function */
+  importMs: number;
   mongodbLoaded: boolean;
 }
 
@@ -67,21 +69,23 @@ export function coldOnce(entry: string, env: Record<string, string>, path: strin
   const lines = createInterface({ input: child.stdout });
   return new Promise<ColdResult>((resolvePromise, reject) => {
     let ms = 0;
+    let importMs = 0;
     let loaded: boolean | undefined;
     const finish = () => {
       if (!ms || loaded === undefined) return;
       child.removeAllListeners('exit');
       child.kill('SIGKILL');
-      resolvePromise({ ms, mongodbLoaded: loaded });
+      resolvePromise({ ms, importMs, mongodbLoaded: loaded });
     };
     child.once('exit', (code) => reject(new Error(`cold launcher exited with ${code}`)));
     lines.on('line', async (line) => {
-      const msg = JSON.parse(line) as { port?: number; mongodbLoaded?: boolean };
+      const msg = JSON.parse(line) as { port?: number; importMs?: number; mongodbLoaded?: boolean };
       if (msg.mongodbLoaded !== undefined) {
         loaded = msg.mongodbLoaded;
         return finish();
       }
       if (!msg.port) return;
+      importMs = msg.importMs ?? 0;
       try {
         const res = await request(`http://127.0.0.1:${msg.port}${path}`, body === undefined ? {} : { method: 'POST', body });
         if (res.status !== 200) throw new Error(`${path} → ${res.status} ${res.body.slice(0, 200)}`);
