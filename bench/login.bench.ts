@@ -14,6 +14,7 @@
 // Knobs (environment): BENCH_SCALE (request counts ×, default 1), BENCH_ROUNDS (3),
 // BENCH_FILLER (100000), BENCH_COLD_RUNS (5), BENCH_SKIP_BUILD=1 (reuse .vercel/output),
 // BENCH_OUT (docs/BENCH.md; "-" prints only).
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -170,6 +171,16 @@ async function login(target: Target, code: string, expectNew: boolean): Promise<
   return body.data?.token ?? '';
 }
 
+/** The mp-weixin main package line of scripts/sizes.mjs (builds it first: ~5 s). */
+function mpSize(): string {
+  try {
+    execFileSync('npm', ['run', 'build:mp'], { cwd: ROOT, stdio: 'ignore' });
+    return execFileSync(process.execPath, ['scripts/sizes.mjs', 'mp'], { cwd: ROOT }).toString().trim();
+  } catch (error) {
+    return `mp-weixin main package: not measured (${(error as Error).message.split('\n')[0]})`;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Run
 
@@ -287,7 +298,7 @@ try {
   log('vercel build (product and hello-world)…');
   const funcs = process.env.BENCH_SKIP_BUILD ? join(ROOT, '.vercel/output/functions/api') : buildProduct();
   const helloBuild = buildHello();
-  const sizes = { index: dirBytes(join(funcs, 'index.func')), avatar: dirBytes(join(funcs, 'avatar.func')), hello: dirBytes(helloBuild.funcDir) };
+  const sizes = { index: dirBytes(join(funcs, 'index.func')), avatar: dirBytes(join(funcs, 'avatar.func')), hello: dirBytes(helloBuild.funcDir), mp: mpSize() };
   const coldEnv = { ...wechatEnv, MONGODB_URI: uri, MONGODB_DB: PRODUCT_DB, LOG_LEVEL: 'error' };
   const cold: Record<'hello' | 'health' | 'login', ColdResult[]> = { hello: [], health: [], login: [] };
   for (let i = 0; i < COLD_RUNS; i++) {
@@ -312,7 +323,7 @@ function render(r: {
   prepared: Awaited<ReturnType<typeof prepareDatabases>>;
   summary: Map<string, { rps: number; rpsRounds: number[]; p50: number; p99: number; trips: number; byName: Record<string, number>; apiCpu: number; dbCpu: number | null }>;
   mw: Record<string, number[]>;
-  sizes: { index: number; avatar: number; hello: number };
+  sizes: { index: number; avatar: number; hello: number; mp: string };
   cold: Record<'hello' | 'health' | 'login', ColdResult[]>;
 }): string {
   const f0 = (n: number) => n.toFixed(0);
@@ -423,6 +434,8 @@ zod); the hello-world is \`vercel build\`'s default output (hono's files unbundl
 | \`api/index\` | ${mb(r.sizes.index)} | every \`/api/*\` route except the avatar upload (sharp and @img excluded) |
 | \`api/avatar\` | ${mb(r.sizes.avatar)} | \`/api/me/avatar\` only (vercel.json rewrite placed before the catch-all), with sharp + libvips |
 | hello-world Hono | ${mb(r.sizes.hello)} | — |
+
+${r.sizes.mp} (\`node scripts/sizes.mjs mp\`; \`.ci/run\` enforces both budgets).
 
 ## Middleware on \`/api/*\` / 中间件开销
 
