@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { build } from 'esbuild';
 import { request } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -37,20 +38,36 @@ export function buildProduct(): string {
   return join(ROOT, '.vercel/output/functions/api');
 }
 
-/** A hello-world Hono function (the repository's hono version), built the same way. */
-export function buildHello(): { funcDir: string; cleanup(): void } {
+/**
+ * A hello-world Hono function (the repository's hono version), built the same way as the product:
+ * its app bundled by esbuild with the options of scripts/bundle-api.mjs into api/_build/app.js,
+ * served by a two-line api/index.ts, then `vercel build`.
+ */
+export async function buildHello(): Promise<{ funcDir: string; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-hello-'));
+  mkdirSync(join(dir, 'src'));
   mkdirSync(join(dir, 'api'));
-  writeFileSync(
-    join(dir, 'api/index.ts'),
-    "import { Hono } from 'hono';\n\nconst app = new Hono();\napp.get('/api/*', (c) => c.json({ hello: 'world' }));\n\nexport default app;\n",
-  );
+  writeFileSync(join(dir, 'src/app.ts'), "import { Hono } from 'hono';\n\nconst app = new Hono();\napp.get('/api/*', (c) => c.json({ hello: 'world' }));\n\nexport default app;\n");
+  writeFileSync(join(dir, 'api/index.ts'), "// @ts-nocheck -- the bundle has no types here\nimport app from './_build/app.js';\n\nexport default app;\n");
   const hono = JSON.parse(readFileSync(join(ROOT, 'node_modules/hono/package.json'), 'utf8')).version;
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-hello', private: true, type: 'module', dependencies: { hono } }));
   writeFileSync(join(dir, 'vercel.json'), JSON.stringify({ rewrites: [{ source: '/api/(.*)', destination: '/api' }] }));
   mkdirSync(join(dir, 'node_modules'));
   cpSync(join(ROOT, 'node_modules/hono'), join(dir, 'node_modules/hono'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules/typescript'), join(dir, 'node_modules/typescript'));
+  await build({
+    absWorkingDir: dir,
+    entryPoints: { app: 'src/app.ts' },
+    outdir: join(dir, 'api/_build'),
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    logLevel: 'warning',
+  });
   vercelBuild(dir);
   return { funcDir: join(dir, '.vercel/output/functions/api/index.func'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
