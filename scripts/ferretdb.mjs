@@ -5,10 +5,22 @@
 //   node scripts/ferretdb.mjs start   idempotent; the URI is the LAST line on stdout
 //   node scripts/ferretdb.mjs stop    stops FerretDB and the private PostgreSQL cluster
 //   node scripts/ferretdb.mjs uri     prints the URI (exit 3 when the server is not running)
+//   node scripts/ferretdb.mjs tune    (re)installs the index companions below on the running cluster
+//                                     (FERRETDB_PG_PORT picks another cluster, e.g. a shared one)
 //
 // When MONGODB_URI is set, every command prints it and does nothing else.
 // PostgreSQL rather than SQLite: SQLite serializes writes and would hide the races the store
 // contract suite tests for. Progress goes to stderr; state, logs and pid files live in .cache/.
+//
+// Index companions (why: docs/BENCH.md, "FerretDB v1 and the _id scan"). FerretDB v1 stores each
+// document as one jsonb column `_jsonb` and creates every index, `_id` included, as a btree over
+// `(_jsonb -> 'field')`; but its query pushdown filters with the containment operator
+// `_jsonb -> 'field' @> '"value"'`, which a btree cannot serve, so every find/update/delete/
+// findAndModify by `_id` or any indexed field scanned the whole table (8.2 ms at 10,600 rows,
+// ~20 ms at 100,000). `start` installs an event trigger that gives each such btree a GIN twin
+// (jsonb_path_ops, which serves `@>`), so lookups cost what they would on MongoDB. It changes no
+// query result. FerretDB v1 also has no TTL: createIndexes rejects expireAfterSeconds (code 238)
+// and there is no expiry monitor, so expiry is checked in queries (see api/_lib/store/mongo.ts).
 //
 // Environment: FERRETDB_PORT (default 27018), FERRETDB_PG_PORT (default 55432),
 // FERRETDB_VERSION (default v1.24.2, the newest v1.24.x on the module proxy).
@@ -288,6 +300,51 @@ function ensureDatabase(bin, pgPort) {
   run(join(bin, 'createdb'), [...conn, 'ferretdb']);
 }
 
+/** SQL for the GIN companions (see the header). Idempotent; failures inside the trigger only warn. */
+const COMPANION_SQL = String.raw`
+SET client_min_messages = warning;
+CREATE OR REPLACE FUNCTION public.ferretdb_gin_companion(idx regclass) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  m text[];
+  tbl regclass;
+BEGIN
+  -- Only FerretDB's single-field indexes: btree over (_jsonb -> 'field').
+  m := regexp_match(pg_get_indexdef(idx), '^CREATE (UNIQUE )?INDEX \S+ ON \S+ USING btree \(\(\(_jsonb -> (''[^'']+''::text)\)\)( DESC)?\)$');
+  IF m IS NULL THEN RETURN; END IF;
+  SELECT indrelid::regclass INTO tbl FROM pg_index WHERE indexrelid = idx;
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %s) jsonb_path_ops) WITH (fastupdate = off)',
+    left((SELECT relname FROM pg_class WHERE oid = idx), 59) || '_gin', tbl, m[2]);
+END $fn$;
+
+CREATE OR REPLACE FUNCTION public.ferretdb_gin_companions() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE INDEX' LOOP
+    BEGIN
+      PERFORM public.ferretdb_gin_companion(r.objid::regclass);
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'ferretdb_gin_companion(%): %', r.objid, SQLERRM;
+    END;
+  END LOOP;
+END $fn$;
+
+DROP EVENT TRIGGER IF EXISTS ferretdb_gin_companions;
+CREATE EVENT TRIGGER ferretdb_gin_companions ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION public.ferretdb_gin_companions();
+
+-- Indexes created before the trigger existed.
+SELECT count(public.ferretdb_gin_companion(i.indexrelid::regclass))
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+  WHERE a.amname = 'btree' AND pg_get_indexdef(i.indexrelid) LIKE '%(_jsonb -> %';
+`;
+
+/** Installs the GIN companions in FerretDB's database of the cluster on `pgPort`. */
+function installCompanions(bin, pgPort) {
+  const conn = ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'ferretdb'];
+  run(join(bin, 'psql'), [...conn, '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { input: COMPANION_SQL });
+  log(`index companions installed (PostgreSQL on ${pgPort})`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // FerretDB binary
 
@@ -348,6 +405,29 @@ async function ensureGo() {
 }
 
 /**
+ * Like run(), but asynchronous, printing a progress line every ~10 s with the elapsed time: the
+ * first FerretDB build downloads modules and compiles for minutes, and silence looks like a hang.
+ */
+function runWithProgress(label, cmd, args, { env, cwd } = {}) {
+  const t0 = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env: env ?? process.env, cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    const ticker = setInterval(() => log(`${label}… ${Math.round((Date.now() - t0) / 1000)} s elapsed`), 10_000);
+    child.once('error', (error) => {
+      clearInterval(ticker);
+      reject(error);
+    });
+    child.once('close', (status) => {
+      clearInterval(ticker);
+      if (status === 0) resolvePromise({ status, stdout });
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${status}`));
+    });
+  });
+}
+
+/**
  * Builds FerretDB once into .cache/bin/ferretdb. Not `go install …@version`: (1) it fails when the
  * proxy refuses the module's version list (needed for its deprecation check), and (2) a binary built
  * with FerretDB as the main module panics at start unless build/version/version.txt is present, a
@@ -360,7 +440,7 @@ async function ensureFerretBinary() {
   const goBin = await ensureGo();
   log(`building FerretDB ${FERRET_VERSION} with ${goBin} (first time only; may take a few minutes)…`);
   const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false', GO111MODULE: 'on' };
-  const dl = run(goBin, ['mod', 'download', '-json', `${FERRET_MODULE}@${FERRET_VERSION}`], { env, cwd: tmpdir() });
+  const dl = await runWithProgress('downloading FerretDB modules', goBin, ['mod', 'download', '-json', `${FERRET_MODULE}@${FERRET_VERSION}`], { env, cwd: tmpdir() });
   const moduleDir = JSON.parse(dl.stdout).Dir;
   if (!moduleDir || !existsSync(moduleDir)) fail(`go mod download did not produce ${FERRET_MODULE}@${FERRET_VERSION}`);
   const src = join(CACHE, 'ferretdb-src');
@@ -369,7 +449,7 @@ async function ensureFerretBinary() {
   run('chmod', ['-R', 'u+w', src]);
   writeFileSync(join(src, 'build', 'version', 'version.txt'), `${FERRET_VERSION}\n`);
   mkdirSync(dirname(FERRET_BIN), { recursive: true });
-  run(goBin, ['build', '-trimpath', '-o', FERRET_BIN, './cmd/ferretdb'], { env, cwd: src });
+  await runWithProgress('compiling FerretDB', goBin, ['build', '-trimpath', '-o', FERRET_BIN, './cmd/ferretdb'], { env, cwd: src });
   rmSync(src, { recursive: true, force: true });
   const built = binaryVersion();
   if (built !== FERRET_VERSION) fail(`built binary reports version ${built}`);
@@ -396,6 +476,9 @@ async function start() {
   const already = await runningUri();
   if (already) {
     log(`already running (pid ${readPid(FERRET_PID)})`);
+    const pgBin = findPgBin();
+    const state = readJson(STATE_FILE);
+    if (pgBin && state?.pgPort) installCompanions(pgBin, state.pgPort);
     return already;
   }
 
@@ -404,6 +487,7 @@ async function start() {
   ensureCluster(pgBin, paths);
   const pgPort = await ensurePostgresRunning(pgBin, paths);
   ensureDatabase(pgBin, pgPort);
+  installCompanions(pgBin, pgPort);
   await ensureFerretBinary();
 
   const stale = readPid(FERRET_PID);
@@ -488,9 +572,17 @@ async function stop() {
 
 async function main() {
   const command = process.argv[2];
-  if (!['start', 'stop', 'uri'].includes(command)) {
-    console.error('usage: node scripts/ferretdb.mjs start|stop|uri');
+  if (!['start', 'stop', 'uri', 'tune'].includes(command)) {
+    console.error('usage: node scripts/ferretdb.mjs start|stop|uri|tune');
     process.exit(2);
+  }
+  if (command === 'tune') {
+    // Works on any of our clusters, also while MONGODB_URI points at it.
+    const pgPort = Number(process.env.FERRETDB_PG_PORT) || readJson(STATE_FILE)?.pgPort;
+    const pgBin = findPgBin();
+    if (!pgPort || !pgBin) fail('no cluster to tune (start one, or set FERRETDB_PG_PORT)');
+    installCompanions(pgBin, pgPort);
+    return;
   }
   const external = process.env.MONGODB_URI?.trim();
   if (external) {

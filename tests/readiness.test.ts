@@ -27,12 +27,12 @@ function flaky(inner: Store) {
   return { store, state };
 }
 
-describe('/api/health reflects the store', () => {
+describe('/api/ready reflects the store (/api/health stays a cheap liveness check)', () => {
   it('200 while the store answers, 503 store_unavailable during an outage, 200 again after it — one ping a second at most', async () => {
     const { store, state } = flaky(new EmbeddedStore({ dir: null }));
     const services = testServices({ store });
     stops.push(services.stop);
-    const health = () => services.app.request('/api/health');
+    const health = () => services.app.request('/api/ready');
     const up = await health();
     expect(up.status).toBe(200);
     expect(await up.json()).toMatchObject({ ok: true, store: 'embedded' });
@@ -56,9 +56,11 @@ describe('/api/health reflects the store', () => {
     const store = createMongoStore({ uri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300', privateClient: true });
     const services = testServices({ store });
     stops.push(services.stop, () => void store.close());
-    const res = await services.app.request('/api/health');
+    const res = await services.app.request('/api/ready');
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe('store_unavailable');
+    // liveness does not touch the store: the process is up, it is the database that is not
+    expect((await services.app.request('/api/health')).status).toBe(200);
   });
 });
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
@@ -24,17 +25,55 @@ function files(dir: string): string[] {
 
 describe.skipIf(!built)('the built Vercel output', () => {
   let stack: Stack | undefined;
-  let server: Server | undefined;
+  const servers: Server[] = [];
   afterAll(async () => {
-    server?.close();
+    for (const server of servers) server.close();
     await stack?.close();
   });
 
-  it('contains exactly one function, api/index', () => {
+  /** Loads a built function's entry (as Vercel's runtime would) and serves it on a local port. */
+  async function serveFunction(name: 'index' | 'avatar'): Promise<string> {
+    Object.assign(process.env, {
+      WECHAT_MINI_APPID: stack!.appid,
+      WECHAT_MINI_SECRET: stack!.services.config.mini.secret,
+      WECHAT_API_BASE: stack!.simUrl,
+      WECHAT_API_FAILOVER: '',
+      DATA_DIR: join(process.cwd(), `.data/vercel-test-${name}`),
+      LOG_LEVEL: 'error',
+    });
+    const dir = join(output, `functions/api/${name}.func`);
+    const mod = await import(pathToFileURL(join(dir, JSON.parse(readFileSync(join(dir, '.vc-config.json'), 'utf8')).handler)).href);
+    expect(typeof mod.default.fetch).toBe('function');
+    const server = createServer(getRequestListener(mod.default.fetch));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('contains two functions: api/index (logins, everything) and api/avatar (uploads, with sharp)', () => {
     const funcs = files(join(output, 'functions')).filter((f) => f.endsWith('.vc-config.json'));
-    expect(funcs.map((f) => f.slice(output.length))).toEqual(['/functions/api/index.func/.vc-config.json']);
-    const config = JSON.parse(readFileSync(funcs[0]!, 'utf8'));
-    expect(config.maxDuration).toBeLessThanOrEqual(10);
+    expect(funcs.map((f) => f.slice(output.length)).sort()).toEqual(['/functions/api/avatar.func/.vc-config.json', '/functions/api/index.func/.vc-config.json']);
+    for (const file of funcs) expect(JSON.parse(readFileSync(file, 'utf8')).maxDuration).toBeLessThanOrEqual(10);
+  });
+
+  it('keeps the login function under 2 MB unpacked, without sharp/libvips; the avatar function has them', () => {
+    const index = files(join(output, 'functions/api/index.func'));
+    const bytes = index.reduce((sum, f) => sum + statSync(f).size, 0);
+    expect(bytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(index.filter((f) => /\/node_modules\/(sharp|@img)\//.test(f))).toEqual([]);
+    const avatar = files(join(output, 'functions/api/avatar.func'));
+    expect(avatar.some((f) => /\/node_modules\/sharp\//.test(f))).toBe(true);
+    expect(avatar.some((f) => /\/node_modules\/@img\/sharp-libvips/.test(f))).toBe(true);
+  });
+
+  it('routes POST /api/me/avatar to api/avatar and every other /api path to api/index', () => {
+    // Vercel applies the generated routes in order; the first matching `dest` wins.
+    const routes = (JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')).routes as { src?: string; dest?: string }[]).filter((r) => r.src && r.dest);
+    const destination = (path: string) => routes.find((r) => new RegExp(r.src!).test(path))?.dest;
+    expect(destination('/api/me/avatar')).toBe('/api/avatar');
+    for (const path of ['/api/auth/mini/login', '/api/me', '/api/avatars/0123456789abcdef0123456789abcdef.jpg', '/api/me/phone', '/api/health']) {
+      expect(destination(path), path).toBe('/api');
+    }
   });
 
   it('ships no simulator code in functions or static files', () => {
@@ -47,26 +86,28 @@ describe.skipIf(!built)('the built Vercel output', () => {
   });
 
   it('serves a real login through the built function', async () => {
-    stack = await startStack();
-    Object.assign(process.env, {
-      WECHAT_MINI_APPID: stack.appid,
-      WECHAT_MINI_SECRET: stack.services.config.mini.secret,
-      WECHAT_API_BASE: stack.simUrl,
-      WECHAT_API_FAILOVER: '',
-      DATA_DIR: join(process.cwd(), '.data/vercel-test'),
-      LOG_LEVEL: 'error',
-    });
-    const entry = join(output, 'functions/api/index.func', JSON.parse(readFileSync(join(output, 'functions/api/index.func/.vc-config.json'), 'utf8')).handler);
-    const mod = await import(pathToFileURL(entry).href);
-    expect(typeof mod.default.fetch).toBe('function');
-    server = createServer(getRequestListener(mod.default.fetch));
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    stack ??= await startStack();
+    const base = await serveFunction('index');
     const res = await postJson(`${base}/api/auth/mini/login`, { code: await simCode(stack, 'deployed') });
     expect(res.status).toBe(200);
     const me = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
     expect((await me.json()).user.id).toBe(res.body.user.id);
     const missing = await fetch(`${base}/api/nope`);
     expect(missing.status).toBe(404);
+  });
+
+  it('re-encodes an avatar upload through the built avatar function', async () => {
+    stack ??= await startStack();
+    const base = await serveFunction('avatar');
+    const login = await postJson(`${base}/api/auth/mini/login`, { code: await simCode(stack, 'deployed-avatar') });
+    expect(login.status).toBe(200);
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3a7' } }).png().toBuffer();
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'avatar');
+    const res = await fetch(`${base}/api/me/avatar`, { method: 'POST', body: form, headers: { authorization: `Bearer ${login.body.token}` } });
+    expect(res.status).toBe(200);
+    const { avatarUrl } = await res.json();
+    const image = await fetch(`${base}${avatarUrl}`);
+    expect((await sharp(Buffer.from(await image.arrayBuffer())).metadata()).width).toBe(256);
   });
 });

@@ -13,7 +13,7 @@ import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { EmbeddedStore } from './store/embedded.js';
-import { createMongoStore } from './store/mongo.js';
+import { lazyStore } from './store/lazy.js';
 import type { Store } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
 import { jscode2session } from './wechat/mini/jscode2session.js';
@@ -52,7 +52,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const logger = overrides.logger ?? createLogger(undefined, config.logLevel);
   const store =
     overrides.store ??
-    (config.mongodbUri ? createMongoStore({ uri: config.mongodbUri, dbName: config.mongodbDb }) : new EmbeddedStore({ dir: config.dataDir }));
+    (config.mongodbUri ? mongoStore(config.mongodbUri, config.mongodbDb) : new EmbeddedStore({ dir: config.dataDir }));
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
@@ -147,6 +147,11 @@ function startSweeper(store: Store, logger: Logger, intervalMs: number): ReturnT
 /** The token relay authenticates this API by a shared key (docs/DEPLOY.md, "relay"). */
 export function relayHeaders(config: Config): Record<string, string> | undefined {
   return config.wechatTokenRelayKey ? { 'x-relay-key': config.wechatTokenRelayKey } : undefined;
+}
+
+/** The MongoDB store, its driver imported on first use (a health check never loads it). */
+function mongoStore(uri: string, dbName: string): Store {
+  return lazyStore('mongodb', async () => (await import('./store/mongo.js')).createMongoStore({ uri, dbName }));
 }
 
 /**

@@ -32,7 +32,7 @@ export interface AppDeps {
   checkNickname: MeDeps['checkNickname'];
   /** per address / per AppID limits on anonymous and WeChat-spending endpoints (absent: none) */
   limits?: { limiter: RateLimiter; settings: RateLimitSettings };
-  /** /api/health: the store's readiness (absent: always ready) */
+  /** /api/ready: the store's readiness (absent: always ready) */
   readiness?: Readiness;
   /** answer 503 request_timeout once a request has taken this long (absent: no deadline) */
   requestDeadlineMs?: number;
@@ -56,17 +56,20 @@ export function createApp(deps: AppDeps) {
   const limit = bodyLimit({ maxSize: MAX_JSON_BYTES, onError: (c) => errorResponse(c, 'payload_too_large') });
 
   // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
+  // Headers are set BEFORE next(): they join the response when it is built. Setting them after next()
+  // makes Hono re-wrap the finished Response, which on @hono/node-server turns its fast path (a
+  // buffered body) into a stream and halved a hello-world's rate (docs/BENCH.md).
   app.use('*', async (c, next) => {
     const requestId = pickRequestId(c.req.header('x-request-id'), c.req.header('x-vercel-id'));
     const started = Date.now();
-    await runWithRequestId(requestId, () => next());
     c.header('x-request-id', requestId);
+    await runWithRequestId(requestId, () => next());
     runWithRequestId(requestId, () => deps.logger.log('debug', 'http.request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }));
   });
 
   app.use('/api/*', async (c, next) => {
-    await next();
     c.header('x-content-type-options', 'nosniff');
+    await next();
   });
 
   if (deps.requestDeadlineMs) {
@@ -120,8 +123,12 @@ export function createApp(deps: AppDeps) {
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
-  app.get('/api/health', async (c) => {
-    // Readiness: the store answered a ping within the last second (cached), else 503.
+  // Liveness: the process runs and its configuration passed the start-up checks. Cheap on purpose —
+  // it loads no database driver (a cold start measured on it pays for nothing else; docs/BENCH.md).
+  app.get('/api/health', (c) => c.json({ ok: true, store: deps.store.kind, ready: '/api/ready', ...deps.deployment }, 200, { 'cache-control': 'no-store' }));
+  // Readiness: the store answered a ping within the last second (cached), else 503. Point uptime
+  // checks and load balancers here (docs/DEPLOY.md).
+  app.get('/api/ready', async (c) => {
     const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
     if (!ready.ok) return errorResponse(c, 'store_unavailable', undefined, { 'retry-after': '1' });
     return c.json({ ok: true, store: deps.store.kind, ...deps.deployment }, 200, { 'cache-control': 'no-store' });
@@ -145,6 +152,7 @@ export function createApp(deps: AppDeps) {
     '/api/sessions': 'GET, DELETE',
     '/api/sessions/:id': 'DELETE',
     '/api/health': 'GET',
+    '/api/ready': 'GET',
   };
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (c) => errorResponse(c, 'method_not_allowed', undefined, { allow }));

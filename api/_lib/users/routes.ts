@@ -1,11 +1,10 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
 import { NICKNAME_MAX_LENGTH, isAnonymousAvatar, isAnonymousNickname, type MeResponse } from '../../../shared/api.js';
 import { AppError } from '../errors.js';
 import { savePhoneNumber, type PhoneDeps } from '../flows/mini/phone.js';
 import { requireSession, type AuthVariables } from '../http/auth.js';
-import { readJson } from '../http/json.js';
+import { lazySchema, readJson } from '../http/json.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
@@ -14,15 +13,17 @@ import { saveProfile } from './accounts.js';
 import { deleteAccount } from './delete.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from './profile.js';
 
-const UpdateMe = z
-  .object({
-    nickname: z.string().max(NICKNAME_MAX_LENGTH * 4).optional(),
-    avatarUrl: z.string().max(2048).optional(),
-  })
-  .strict()
-  .refine((v) => v.nickname !== undefined || v.avatarUrl !== undefined, 'nothing to update');
+const UpdateMe = lazySchema((z) =>
+  z
+    .object({
+      nickname: z.string().max(NICKNAME_MAX_LENGTH * 4).optional(),
+      avatarUrl: z.string().max(2048).optional(),
+    })
+    .strict()
+    .refine((v) => v.nickname !== undefined || v.avatarUrl !== undefined, 'nothing to update'),
+);
 
-const PhoneBody = z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{8,256}$/, 'must be e.detail.code from getPhoneNumber') });
+const PhoneBody = lazySchema((z) => z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{8,256}$/, 'must be e.detail.code from getPhoneNumber') }));
 
 export interface MeDeps {
   store: Store;

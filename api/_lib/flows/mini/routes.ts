@@ -1,27 +1,30 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { requireSession, type AuthVariables } from '../../http/auth.js';
-import { readJson } from '../../http/json.js';
+import { lazySchema, readJson } from '../../http/json.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { decryptForSession, type DecryptDeps } from './decrypt.js';
 import { miniLogin, type MiniLoginDeps } from './login.js';
 
-const LoginBody = z.object({
-  // uni.login codes are short opaque strings; anything else is rejected before a database write.
-  code: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be the code from uni.login'),
-  profile: z
-    .object({ nickName: z.string().max(200).optional(), avatarUrl: z.string().max(2048).optional() })
-    .passthrough()
-    .optional(),
-});
+const LoginBody = lazySchema((z) =>
+  z.object({
+    // uni.login codes are short opaque strings; anything else is rejected before a database write.
+    code: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be the code from uni.login'),
+    profile: z
+      .object({ nickName: z.string().max(200).optional(), avatarUrl: z.string().max(2048).optional() })
+      .passthrough()
+      .optional(),
+  }),
+);
 
-const DecryptBody = z.object({
-  encryptedData: z.string().min(1).max(8192),
-  iv: z.string().min(1).max(64),
-  rawData: z.string().max(4096).optional(),
-  signature: z.string().max(64).optional(),
-});
+const DecryptBody = lazySchema((z) =>
+  z.object({
+    encryptedData: z.string().min(1).max(8192),
+    iv: z.string().min(1).max(64),
+    rawData: z.string().max(4096).optional(),
+    signature: z.string().max(64).optional(),
+  }),
+);
 
 export function miniRoutes(deps: MiniLoginDeps & { decrypt: DecryptDeps; sessions: SessionManager }) {
   return new Hono<{ Variables: AuthVariables }>()

@@ -1,8 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { z } from 'zod';
 import { AppError, fromWechatError } from '../../errors.js';
-import { readJson } from '../../http/json.js';
+import { lazySchema, readJson } from '../../http/json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../shared/oauth.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
@@ -41,7 +40,7 @@ export interface OAuthRouteDeps extends OAuthLoginDeps {
   production: boolean;
 }
 
-const SessionBody = z.object({ state: z.string().regex(OAUTH_STATE_PATTERN, 'must be the login state from the login page URL') });
+const SessionBody = lazySchema((z) => z.object({ state: z.string().regex(OAUTH_STATE_PATTERN, 'must be the login state from the login page URL') }));
 
 function isSecure(c: Context, production: boolean): boolean {
   return production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';

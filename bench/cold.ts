@@ -1,0 +1,118 @@
+// Cold start and size of BUILT Vercel functions: the product's (`vercel build` in the repository)
+// and a hello-world Hono function built the same way in a temporary directory.
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { build } from 'esbuild';
+import { request } from './lib.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const VERCEL = join(ROOT, 'node_modules/.bin/vercel');
+const LAUNCHER = join(ROOT, 'bench/cold-launch.mjs');
+
+/** Bytes of all files under `dir` (what "unpacked" means for a function bundle). */
+export function dirBytes(dir: string): number {
+  return readdirSync(dir).reduce((sum, name) => {
+    const path = join(dir, name);
+    const st = statSync(path);
+    return sum + (st.isDirectory() ? dirBytes(path) : st.size);
+  }, 0);
+}
+
+export function funcEntry(funcDir: string): string {
+  return join(funcDir, JSON.parse(readFileSync(join(funcDir, '.vc-config.json'), 'utf8')).handler);
+}
+
+function vercelBuild(cwd: string): void {
+  mkdirSync(join(cwd, '.vercel'), { recursive: true });
+  const project = join(cwd, '.vercel/project.json');
+  if (!existsSync(project)) writeFileSync(project, '{"projectId":"prj_bench","orgId":"team_bench","settings":{"framework":null}}\n');
+  execFileSync(VERCEL, ['build', '--yes'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** `vercel build` of the repository; returns the functions directory. */
+export function buildProduct(): string {
+  vercelBuild(ROOT);
+  return join(ROOT, '.vercel/output/functions/api');
+}
+
+/**
+ * A hello-world Hono function (the repository's hono version), built the same way as the product:
+ * its app bundled by esbuild with the options of scripts/bundle-api.mjs into api/_build/app.js,
+ * served by a two-line api/index.ts, then `vercel build`.
+ */
+export async function buildHello(): Promise<{ funcDir: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-hello-'));
+  mkdirSync(join(dir, 'src'));
+  mkdirSync(join(dir, 'api'));
+  writeFileSync(join(dir, 'src/app.ts'), "import { Hono } from 'hono';\n\nconst app = new Hono();\napp.get('/api/*', (c) => c.json({ hello: 'world' }));\n\nexport default app;\n");
+  writeFileSync(join(dir, 'api/index.ts'), "// @ts-nocheck -- the bundle has no types here\nimport app from './_build/app.js';\n\nexport default app;\n");
+  const hono = JSON.parse(readFileSync(join(ROOT, 'node_modules/hono/package.json'), 'utf8')).version;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-hello', private: true, type: 'module', dependencies: { hono } }));
+  writeFileSync(join(dir, 'vercel.json'), JSON.stringify({ rewrites: [{ source: '/api/(.*)', destination: '/api' }] }));
+  mkdirSync(join(dir, 'node_modules'));
+  cpSync(join(ROOT, 'node_modules/hono'), join(dir, 'node_modules/hono'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules/typescript'), join(dir, 'node_modules/typescript'));
+  await build({
+    absWorkingDir: dir,
+    entryPoints: { app: 'src/app.ts' },
+    outdir: join(dir, 'api/_build'),
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    logLevel: 'warning',
+  });
+  vercelBuild(dir);
+  return { funcDir: join(dir, '.vercel/output/functions/api/index.func'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface ColdResult {
+  ms: number;
+  /** from the child's process start to the end of importing the function */
+  importMs: number;
+  mongodbLoaded: boolean;
+}
+
+/** Spawns a fresh process on the built `entry`; time from spawn to the first 200 on `path`. */
+export function coldOnce(entry: string, env: Record<string, string>, path: string, body?: unknown): Promise<ColdResult> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [LAUNCHER, entry], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  return new Promise<ColdResult>((resolvePromise, reject) => {
+    let ms = 0;
+    let importMs = 0;
+    let loaded: boolean | undefined;
+    const finish = () => {
+      if (!ms || loaded === undefined) return;
+      child.removeAllListeners('exit');
+      child.kill('SIGKILL');
+      resolvePromise({ ms, importMs, mongodbLoaded: loaded });
+    };
+    child.once('exit', (code) => reject(new Error(`cold launcher exited with ${code}`)));
+    lines.on('line', async (line) => {
+      const msg = JSON.parse(line) as { port?: number; importMs?: number; mongodbLoaded?: boolean };
+      if (msg.mongodbLoaded !== undefined) {
+        loaded = msg.mongodbLoaded;
+        return finish();
+      }
+      if (!msg.port) return;
+      importMs = msg.importMs ?? 0;
+      try {
+        const res = await request(`http://127.0.0.1:${msg.port}${path}`, body === undefined ? {} : { method: 'POST', body });
+        if (res.status !== 200) throw new Error(`${path} → ${res.status} ${res.body.slice(0, 200)}`);
+        ms = performance.now() - t0;
+        finish();
+      } catch (error) {
+        child.removeAllListeners('exit');
+        child.kill('SIGKILL');
+        reject(error);
+      }
+    });
+  });
+}

@@ -1,0 +1,12 @@
+// The WeChat simulator in its own process, so its CPU is not charged to either API under test.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createSimulator } from '../simulator/app.js';
+
+const appid = process.env.BENCH_APPID!;
+const secret = process.env.BENCH_SECRET!;
+const sim = createSimulator({ apps: [{ appid, secret, openPlatformId: 'open-platform-bench' }], seed: process.env.BENCH_SIM_SEED ?? 'bench' });
+const server = serve({ fetch: sim.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${info.port}` }));
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// `npm run build:api`: bundles the API (api/_lib/vercel.ts and everything it imports, node_modules
+// included) into api/_build/, minified, for the Vercel functions api/index.ts and api/avatar.ts.
+// `vercel build` runs it first (vercel.json buildCommand), then traces the functions' files from it.
+//
+// Why: unbundled, the login function shipped every file of its dependencies (4.3 MB: the MongoDB
+// driver and its URL parser, zod with its 40 locales twice — ESM and CJS — source maps) and a cold
+// start read hundreds of files. Bundled it is ~1.4 MB and starts from one ~70 KB file (docs/BENCH.md).
+// Code splitting keeps the lazy imports lazy: the MongoDB store and zod are separate chunks, loaded
+// on first use, so /api/health loads neither. sharp stays an external package, imported only on an
+// avatar upload; vercel.json ships it in api/avatar alone.
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'api/_build');
+rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { app: 'api/_lib/vercel.ts' },
+  outdir,
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  // Readable function names in production stack traces.
+  keepNames: true,
+  metafile: true,
+  external: [
+    'sharp',
+    // Optional: loaded by name when present (Vercel's pool helper; MongoDB's optional features).
+    '@vercel/functions',
+    'kerberos',
+    '@mongodb-js/zstd',
+    'snappy',
+    'socks',
+    'aws4',
+    'mongodb-client-encryption',
+    'gcp-metadata',
+    '@aws-sdk/credential-providers',
+  ],
+  // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+console.log(`api/_build: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1e6).toFixed(2)} MB`);

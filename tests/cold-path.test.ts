@@ -1,0 +1,98 @@
+import { describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../api/_lib/log.js';
+import { lazyStore } from '../api/_lib/store/lazy.js';
+import type { Store } from '../api/_lib/store/types.js';
+
+// Counts when the MongoDB store module and zod are first imported (vitest calls a mock's factory
+// on the module's first import). Nothing else here may import zod: not the simulator, for one.
+const loaded = vi.hoisted(() => ({ mongo: 0, zod: 0 }));
+vi.mock('../api/_lib/store/mongo.js', async (importOriginal) => {
+  loaded.mongo++;
+  return importOriginal();
+});
+vi.mock('zod', async (importOriginal) => {
+  loaded.zod++;
+  return importOriginal();
+});
+
+const { createServices } = await import('../api/_lib/main.js');
+
+describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
+  // An unreachable server: nothing in these tests may need a database answer to pass.
+  const env = {
+    MONGODB_URI: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300',
+    WECHAT_MINI_APPID: 'wx0123456789abcdef',
+    WECHAT_MINI_SECRET: '0123456789abcdef0123456789abcdef',
+    WECHAT_API_BASE: 'http://127.0.0.1:1',
+    // The rate limiter syncs its counters with the store in the background after a limited request
+    // (never on the request's path; tests/limits.test.ts); off here so the counts below are the request's own.
+    RATE_LIMIT_PER_ADDRESS: '0',
+    RATE_LIMIT_PER_APPID: '0',
+  };
+  const { app } = createServices(env, { logger: silentLogger });
+
+  it('GET /api/health loads neither the MongoDB driver nor zod, and still names the store', async () => {
+    expect(loaded).toEqual({ mongo: 0, zod: 0 });
+    const res = await app.request('/api/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true, store: 'mongodb' });
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(loaded).toEqual({ mongo: 0, zod: 0 });
+  });
+
+  it('the first body to validate loads zod once; a malformed one is still a clear 400', async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await app.request('/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: '?' }) });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.code).toBe('invalid_request');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    expect(loaded.zod).toBe(1);
+    expect(loaded.mongo).toBe(0);
+  });
+
+  it('the first request that needs the store loads the MongoDB module (here: unreachable → 503)', async () => {
+    const res = await app.request('/api/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe('store_unavailable');
+    expect(loaded.mongo).toBe(1);
+  });
+
+  it('unknown paths keep the nosniff header (set before next(), so 404s and errors carry it)', async () => {
+    const res = await app.request('/api/nope');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('lazyStore', () => {
+  const fake = () => {
+    const calls: unknown[][] = [];
+    const store = { kind: 'mongodb', getUser: async (id: string) => (calls.push(['getUser', id]), { id }), close: async () => void calls.push(['close']) };
+    return { store: store as unknown as Store, calls };
+  };
+
+  it('answers kind and close() without loading; loads once on the first method call and forwards it', async () => {
+    const { store, calls } = fake();
+    const load = vi.fn(async () => store);
+    const lazy = lazyStore('mongodb', load);
+    expect(lazy.kind).toBe('mongodb');
+    await lazy.close();
+    expect(load).not.toHaveBeenCalled();
+    expect(await Promise.all([lazy.getUser('u1'), lazy.getUser('u2')])).toEqual([{ id: 'u1' }, { id: 'u2' }]);
+    expect(load).toHaveBeenCalledTimes(1);
+    await lazy.close();
+    expect(calls).toEqual([['getUser', 'u1'], ['getUser', 'u2'], ['close']]);
+  });
+
+  it('is not a thenable (awaiting it does not call a method), and retries a failed load', async () => {
+    const { store } = fake();
+    const load = vi.fn().mockRejectedValueOnce(new Error('import failed')).mockResolvedValue(store);
+    const lazy = lazyStore('mongodb', load);
+    expect(await lazy).toBe(lazy);
+    expect(load).not.toHaveBeenCalled();
+    await expect(lazy.getUser('u1')).rejects.toThrow('import failed');
+    expect(await lazy.getUser('u1')).toEqual({ id: 'u1' });
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+});
