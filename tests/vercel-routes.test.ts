@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -27,7 +27,7 @@ interface Route {
 }
 
 /** Where the edge sends `path`: a static file, the function, or a status — and which headers it adds. */
-function resolveRoute(routes: Route[], path: string): { target: 'static' | 'function' | 'status'; file?: string; status?: number; headers: Record<string, string> } {
+function resolveRoute(routes: Route[], path: string): { target: 'static' | 'function' | 'status'; file?: string; fn?: string; status?: number; headers: Record<string, string> } {
   const headers: Record<string, string> = {};
   const staticFile = (p: string) => {
     const file = join(output, 'static', p);
@@ -46,7 +46,9 @@ function resolveRoute(routes: Route[], path: string): { target: 'static' | 'func
     if (route.status && !route.dest) return { target: 'status', status: route.status, headers };
     if (route.dest && !route.continue) {
       const dest = route.dest.replace(/\$(\d+)/g, (_, i) => match[Number(i)] ?? '');
-      if (dest === '/api' && existsSync(join(output, 'functions/api/index.func'))) return { target: 'function', headers };
+      // A function: /api → functions/api/index.func, /api/avatar → functions/api/avatar.func
+      const fnDir = dest === '/api' ? 'api/index' : dest.slice(1);
+      if (/^api(\/[a-z]+)?$/.test(fnDir) && existsSync(join(output, 'functions', `${fnDir}.func`))) return { target: 'function', fn: fnDir, headers };
       const file = staticFile(dest);
       if (file) return { target: 'static', file, headers };
       return { target: 'status', status: 404, headers };
@@ -57,7 +59,16 @@ function resolveRoute(routes: Route[], path: string): { target: 'static' | 'func
 
 describe.skipIf(!built)('routes of the built Vercel output', () => {
   let routes: Route[];
-  let fn: { fetch(req: Request): Promise<Response> | Response };
+  const fns = new Map<string, { fetch(req: Request): Promise<Response> | Response }>();
+  /** A built function, loaded on first use (each is its own module, as each is its own Vercel function). */
+  async function fn(name: string) {
+    if (!fns.has(name)) {
+      const dir = join(output, 'functions', `${name}.func`);
+      const entry = join(dir, JSON.parse(readFileSync(join(dir, '.vc-config.json'), 'utf8')).handler);
+      fns.set(name, (await import(pathToFileURL(entry).href)).default);
+    }
+    return fns.get(name)!;
+  }
   let stack: Stack;
   const dataDir = join(process.cwd(), `.data/vercel-routes-${process.pid}`);
 
@@ -66,10 +77,10 @@ describe.skipIf(!built)('routes of the built Vercel output', () => {
     const r = resolveRoute(routes, path);
     if (r.target === 'static') return { status: 200, headers: new Headers(r.headers), body: readFileSync(r.file!), target: `static:${r.file!.slice(output.length)}` };
     if (r.target === 'status') return { status: r.status!, headers: new Headers(r.headers), body: Buffer.alloc(0), target: 'status' };
-    const res = await fn.fetch(new Request(`https://login.example.cn${path}`, init));
+    const res = await (await fn(r.fn!)).fetch(new Request(`https://login.example.cn${path}`, init));
     const headers = new Headers(res.headers);
     for (const [k, v] of Object.entries(r.headers)) headers.set(k, v);
-    return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()), target: 'function' };
+    return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()), target: r.fn === 'api/index' ? 'function' : `function:${r.fn}` };
   }
 
   beforeAll(async () => {
@@ -83,14 +94,19 @@ describe.skipIf(!built)('routes of the built Vercel output', () => {
       WECHAT_MP_VERIFY: 'MP_verify_Ab12Cd34Ef56Gh78.txt',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'error',
+      // Two functions (api/index, api/avatar) share state only through a database, as on Vercel.
+      ...(inject('mongodbUri') ? { MONGODB_URI: inject('mongodbUri'), MONGODB_DB: `vercel_routes_${process.pid}` } : {}),
     });
-    const dir = join(output, 'functions/api/index.func');
-    const entry = join(dir, JSON.parse(readFileSync(join(dir, '.vc-config.json'), 'utf8')).handler);
-    fn = (await import(pathToFileURL(entry).href)).default;
   });
   afterAll(async () => {
     await stack?.close();
     rmSync(dataDir, { recursive: true, force: true });
+    if (inject('mongodbUri')) {
+      const { MongoClient } = await import('mongodb');
+      const admin = new MongoClient(inject('mongodbUri'), { serverSelectionTimeoutMS: 5000 });
+      await admin.db(`vercel_routes_${process.pid}`).dropDatabase().catch(() => {});
+      await admin.close();
+    }
   });
 
   it("serves the official account's MP_verify file from configuration, not the SPA's index.html", async () => {
@@ -108,7 +124,7 @@ describe.skipIf(!built)('routes of the built Vercel output', () => {
     expect(deep.target).toBe('static:/static/index.html');
   });
 
-  it("an avatar keeps its year-long cache header; other API answers stay no-store", async () => {
+  it.skipIf(!inject('mongodbUri'))("an avatar keeps its year-long cache header (uploaded through api/avatar); other API answers stay no-store", async () => {
     const code = await simCode(stack, 'routes-avatar');
     const res = await edge('/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
     expect(res.status).toBe(200);
@@ -118,6 +134,7 @@ describe.skipIf(!built)('routes of the built Vercel output', () => {
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'avatar.png');
     const uploaded = await edge('/api/me/avatar', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+    expect(uploaded.target).toBe('function:api/avatar');
     expect(uploaded.status).toBe(200);
     const avatarPath = new URL(JSON.parse(uploaded.body.toString()).avatarUrl, 'https://login.example.cn').pathname;
     expect(avatarPath).toMatch(/^\/api\/avatars\/[0-9a-f]{32}\.jpg$/);
