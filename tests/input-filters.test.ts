@@ -1,6 +1,9 @@
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { AppError } from '../api/_lib/errors.js';
 import { safeNext } from '../api/_lib/flows/oauth/login.js';
-import { readBearerToken } from '../api/_lib/http/auth.js';
+import { readBearerToken, requireSession, type AuthVariables } from '../api/_lib/http/auth.js';
+import type { SessionManager } from '../api/_lib/sessions/sessions.js';
 import { verifyRawDataSignature } from '../api/_lib/wechat/crypto.js';
 
 // Small filters that stand between attacker-chosen text and a security decision. Each test
@@ -27,6 +30,40 @@ describe('Authorization: Bearer <token> is read from the whole header only', () 
 
   it('refuses a missing token, a missing space and other schemes', () => {
     for (const header of [undefined, '', 'Bearer', 'Bearer ', 'Bearerabc234', 'Token abc234', 'abc234']) expect(readBearerToken(header)).toBeNull();
+  });
+});
+
+describe('requireSession', () => {
+  function app() {
+    const validated: string[] = [];
+    const sessions = {
+      validate: async (token: string) => {
+        validated.push(token);
+        return { session: null, user: null };
+      },
+    } as unknown as SessionManager;
+    const hono = new Hono<{ Variables: AuthVariables }>();
+    hono.onError((error, c) => c.json({ code: error instanceof AppError ? error.code : 'other' }, 401));
+    hono.get('/me', requireSession(sessions), (c) => c.json({ ok: true }));
+    return { hono, validated };
+  }
+
+  it('refuses a request without a usable Bearer header before asking the sessions (no store work)', async () => {
+    const { hono, validated } = app();
+    for (const headers of [{}, { authorization: '' }, { authorization: 'Basic abc' }, { authorization: 'Bearer a b' }] as Record<string, string>[]) {
+      const res = await hono.request('/me', { headers });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ code: 'unauthorized' });
+    }
+    expect(validated).toEqual([]);
+  });
+
+  it('asks the sessions about exactly the token in the header, and refuses an unknown one', async () => {
+    const { hono, validated } = app();
+    const res = await hono.request('/me', { headers: { authorization: 'Bearer abc234' } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ code: 'unauthorized' });
+    expect(validated).toEqual(['abc234']);
   });
 });
 

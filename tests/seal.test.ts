@@ -120,6 +120,9 @@ describe('sealing and key rotation', () => {
     }
     expect(error).toBeInstanceOf(UnknownSealKeyError);
     expect((error as UnknownSealKeyError).kid).toBe('old');
+    // what the logs show: the class and the missing key id (never key material)
+    expect((error as Error).name).toBe('UnknownSealKeyError');
+    expect((error as Error).message).toBe('unknown key id "old"');
   });
 
   it('a value relabelled with another key id, or tampered with, does not open', () => {
