@@ -55,10 +55,17 @@ describe('production guard', () => {
   });
 
   it('never puts the secret into its message', () => {
+    // Asserted outside any catch: without the guard nothing throws and this test fails.
+    let error: unknown;
     try {
       createServices({ ...good, NODE_ENV: 'production', WECHAT_API_BASE: 'http://localhost' });
     } catch (e) {
-      expect((e as Error).message).not.toContain(good.WECHAT_MINI_SECRET);
+      error = e;
     }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('http://localhost');
+    expect(message).not.toContain(good.WECHAT_MINI_SECRET);
+    expect(message).not.toContain(good.SESSION_KEY_ENCRYPTION_KEYS.slice(3));
   });
 });
