@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../shared/errors.js';
-import { AppError, fromWechatError } from '../errors.js';
+import { AppError } from '../errors.js';
+import { toAppError } from './errors.js';
 import { miniRoutes } from '../flows/mini/routes.js';
 import type { MiniLoginDeps } from '../flows/mini/login.js';
 import type { DecryptDeps } from '../flows/mini/decrypt.js';
@@ -160,7 +161,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => errorResponse(c, 'not_found'));
 
   app.onError((error, c) => {
-    const known = error instanceof AppError ? error : fromWechatError(error);
+    const known = toAppError(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
     const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
     if (known) {

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { AppError, fromWechatError } from '../../errors.js';
+import { toAppError } from '../../http/errors.js';
 import { lazySchema, readJson } from '../../http/json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../shared/oauth.js';
 import { toLoginResponse } from '../../users/profile.js';
@@ -52,7 +52,7 @@ function cookieOptions(c: Context, production: boolean, path: string, maxAge?: n
 
 /** A browser navigation never gets a JSON error page: it goes back to the login page with a code. */
 function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
-  const known = error instanceof AppError ? error : fromWechatError(error);
+  const known = toAppError(error);
   const event = `auth.${deps.door.name}.failed`;
   if (!known) deps.logger.log('error', event, { path: c.req.path, error });
   else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
