@@ -3,20 +3,20 @@ import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../shared/errors.js';
 import { AppError } from '../errors.js';
 import { toAppError } from './errors.js';
-import { miniRoutes } from '../flows/mini/routes.js';
+import { miniRoutes } from './routes/mini.js';
 import type { MiniLoginDeps } from '../flows/mini/login.js';
 import type { DecryptDeps } from '../flows/mini/decrypt.js';
-import { webRoutes, type WebRouteDeps } from '../flows/web/routes.js';
-import { oaRoutes, type OaRouteDeps } from '../flows/oa/routes.js';
-import { sessionRoutes } from '../sessions/routes.js';
-import type { MeDeps } from '../users/routes.js';
+import { webRoutes, type WebRouteDeps } from './routes/web.js';
+import { oaRoutes, type OaRouteDeps } from './routes/oa.js';
+import { sessionRoutes } from './routes/sessions.js';
+import type { MeDeps } from './routes/me.js';
 import { readBearerToken } from './auth.js';
 import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
-import { meRoutes } from '../users/routes.js';
+import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
 
 export interface AppDeps {

@@ -1,10 +1,10 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { toAppError } from '../../http/errors.js';
-import { lazySchema, readJson } from '../../http/json.js';
+import { toAppError } from '../errors.js';
+import { lazySchema, readJson } from '../json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../shared/oauth.js';
 import { toLoginResponse } from '../../users/profile.js';
-import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
+import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
 
 /** The H5 login page (history router), which finishes the handoff or shows the error (shared/oauth.ts). */
 export { H5_LOGIN_PAGE };
