@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { rid } from './ids.js';
 import type { SimApp } from './state.js';
 
-/** errmsg prefixes as WeChat sends them (../shared/wechat-api-facts.md); a `, rid: …` suffix is appended. */
+/** errmsg prefixes as WeChat sends them (docs/WECHAT.md "Server API errors the API maps"); a `, rid: …` suffix is appended. */
 export const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
   40001: 'invalid credential, access_token is invalid or not latest',

@@ -14,7 +14,7 @@ export interface SimApp {
   /** caller IPs allowed to fetch access tokens; null = whitelist not enabled */
   ipWhitelist?: string[] | null;
   /**
-   * Website app: 授权回调域; official account: 网页授权域名 (wechat-api-facts.md §4, §5). A
+   * Website app: 授权回调域; official account: 网页授权域名 (docs/WECHAT.md "Registered domains"). A
    * redirect_uri whose host is not one of these gets WeChat's error page (10003 / 该链接无法访问).
    * Host names (any port) or host:port. Unset or empty = nothing configured = every redirect refused.
    */

@@ -8,7 +8,7 @@ import { base62 } from './ids.js';
 import type { SimApp, SimState } from './state.js';
 
 /**
- * Website QR login (../shared/wechat-api-facts.md §4, §5): the browser-facing qrconnect page on
+ * Website QR login (docs/WECHAT.md "Browser OAuth"): the browser-facing qrconnect page on
  * open.weixin.qq.com, the phone that scans it, and the server APIs sns/oauth2/access_token and
  * sns/userinfo. Codes are single use and live 5 minutes, like the mini-program's; a QR code
  * expires 5 minutes after the page was opened.

@@ -55,7 +55,7 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
     try {
       wx = await deps.exchangeCode(input.code);
     } catch (error) {
-      // wechat-api-facts §1 (docs/WECHAT.md): a second use of a code answers 40163 "code been used".
+      // docs/WECHAT.md "jscode2session": a second use of a code answers 40163 "code been used".
       // Other WeChat errors mean the same on every door: the HTTP edge translates them.
       if (error instanceof WechatApiError && error.errcode === 40163) throw new AppError('code_already_used', undefined, { cause: error });
       throw error;

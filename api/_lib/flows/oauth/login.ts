@@ -35,7 +35,7 @@ export interface OAuthDoor {
   scopes: readonly [string, ...string[]];
   errors: { notConfigured: ErrorCode; stateInvalid: ErrorCode; stateUsed: ErrorCode; denied: ErrorCode };
   /**
-   * Official account only (wechat-api-facts.md §5, §10): snsapi_base yields no unionid, so it may only
+   * Official account only (docs/WECHAT.md "Scopes, unionid, snapshot users"): snsapi_base yields no unionid, so it may only
    * recognise an openid we already know — an unknown one gets `consentRequired` (the page then asks
    * for snsapi_userinfo) instead of a second, empty account. A snapshot-page user (is_snapshotuser,
    * virtual openid) never creates or changes an account: `snapshotUser`.

@@ -12,7 +12,7 @@ export { H5_LOGIN_PAGE };
 /**
  * Where the browser goes back to the H5 page. The explicit empty fragment matters: a browser keeps
  * the current URL's fragment across a redirect whose Location has none, so WeChat's required
- * `#wechat_redirect` (wechat-api-facts.md §5) would ride along start → authorize → callback → page
+ * `#wechat_redirect` (docs/WECHAT.md "The authorize URLs") would ride along start → authorize → callback → page
  * and stay in the address bar.
  */
 function toH5Page(query: string): string {
