@@ -35,6 +35,15 @@ export function wxError(c: Context, errcode: number, errmsg?: string): Response 
   return wxJson(c, { errcode, errmsg: `${errmsg ?? ERRMSG[errcode] ?? 'unknown error'}, rid: ${rid()}` });
 }
 
+/** A POST API's JSON body as WeChat reads it: a body that is not JSON answers 47001 data format error. */
+export async function readWxJson<T>(c: Context): Promise<T | Response> {
+  try {
+    return JSON.parse(await c.req.text()) as T;
+  } catch {
+    return wxError(c, 47001);
+  }
+}
+
 /**
  * The parameter and credential checks every code exchange makes (jscode2session,
  * sns/oauth2/access_token), in WeChat's order. Returns the app and code, or the error reply.

@@ -1,3 +1,4 @@
+import { redeemOnce } from './codes.js';
 import { base62, derivedId, sessionKey } from './ids.js';
 import { TokenState } from './tokens.js';
 import { WebState } from './web.js';
@@ -82,11 +83,8 @@ export class SimState {
   }
 
   redeemPhoneCode(appid: string, code: string): { user: string } | { errcode: 40029 | 40163 } {
-    const entry = this.phoneCodes.get(code);
-    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
-    if (entry.used) return { errcode: 40163 };
-    entry.used = true;
-    return { user: entry.user };
+    const entry = redeemOnce(this.phoneCodes.get(code), appid, this.clock());
+    return 'errcode' in entry ? entry : { user: entry.user };
   }
 
   addApp(app: SimApp): void {
@@ -127,11 +125,8 @@ export class SimState {
 
   /** Looks a code up for jscode2session; marks it used. Returns an errcode on failure. */
   redeemMiniCode(appid: string, code: string): { user: string; sessionKey: string } | { errcode: 40029 | 40163 } {
-    const entry = this.codes.get(code);
-    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
-    if (entry.used) return { errcode: 40163 };
-    entry.used = true;
-    return { user: entry.user, sessionKey: this.sessionKeys.get(`${appid}:${entry.user}`)! };
+    const entry = redeemOnce(this.codes.get(code), appid, this.clock());
+    return 'errcode' in entry ? entry : { user: entry.user, sessionKey: this.sessionKeys.get(`${appid}:${entry.user}`)! };
   }
 
   currentSessionKey(appid: string, user: string): string | undefined {

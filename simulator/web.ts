@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
+import { redeemOnce } from './codes.js';
 import { checkCodeExchange, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import { OAUTH_STATE_PATTERN } from '../shared/oauth.js';
@@ -118,11 +119,8 @@ export class WebState {
   }
 
   redeemCode(appid: string, code: string): { user: string; scope: string; snapshot: boolean } | { errcode: 40029 | 40163 } {
-    const entry = this.codes.get(code);
-    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
-    if (entry.used) return { errcode: 40163 };
-    entry.used = true;
-    return { user: entry.user, scope: entry.scope, snapshot: entry.snapshot };
+    const entry = redeemOnce(this.codes.get(code), appid, this.clock());
+    return 'errcode' in entry ? entry : { user: entry.user, scope: entry.scope, snapshot: entry.snapshot };
   }
 
   issueToken(appid: string, user: string, scope: string, snapshot = false): { accessToken: string; refreshToken: string } {

@@ -3,9 +3,9 @@ import type { Sealer } from '../../crypto/seal.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import type { Store, UserRecord } from '../../store/types.js';
+import type { Store } from '../../store/types.js';
 import { openidKey, resolveAccount } from '../../users/accounts.js';
-import { seedProfile } from '../../users/profile.js';
+import { seedProfile, type LoginResult } from '../../users/profile.js';
 import type { Code2SessionResult } from '../../wechat/mini/jscode2session.js';
 import { WechatApiError } from '../../wechat/transport.js';
 
@@ -28,12 +28,7 @@ export interface MiniLoginInput {
   profile?: { nickName?: string; avatarUrl?: string };
 }
 
-export interface MiniLoginResult {
-  token: string;
-  expiresAt: Date;
-  user: UserRecord;
-  isNewUser: boolean;
-}
+export type MiniLoginResult = LoginResult;
 
 /**
  * Codes being exchanged by this instance right now (sha256 of appid:code). A double tap sends one

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
 import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed } from '../../users/accounts.js';
-import { seedProfile, WECHAT_AVATAR_HOSTS } from '../../users/profile.js';
+import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
 
@@ -239,12 +239,7 @@ function httpsAvatar(url: string | null): string | undefined {
   }
 }
 
-export interface OAuthHandoffResult {
-  token: string;
-  expiresAt: Date;
-  user: UserRecord;
-  isNewUser: boolean;
-}
+export type OAuthHandoffResult = LoginResult;
 
 /**
  * The browser that started the login takes its session, once, within 60 s. The session is created
