@@ -8,6 +8,8 @@ import { AppError } from '../api/_lib/errors.js';
 import { miniLogin } from '../api/_lib/flows/mini/login.js';
 import { toAppError } from '../api/_lib/http/errors.js';
 import { silentLogger } from '../api/_lib/log.js';
+import { createServices } from '../api/_lib/main.js';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { StoreUnavailableError } from '../api/_lib/store/types.js';
 import { stableToken } from '../api/_lib/wechat/auth/stable_token.js';
 import { WechatApiError, WechatConfigError, WechatUnavailableError, type WechatTransport } from '../api/_lib/wechat/transport.js';
@@ -77,5 +79,37 @@ describe('flows let WeChat errors through and catch only what is flow-specific',
     const error = await miniLogin(deps(wechat), { code: 'abcdefgh2' }).catch((e) => e);
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'code_already_used', status: 409, cause: wechat });
+  });
+});
+
+describe('over HTTP', () => {
+  it('a stable_token reply without a token answers 503 wechat_unavailable (was 500 internal_error), secret-free', async () => {
+    const secret = 'a'.repeat(32);
+    const fakeFetch = (async (url: URL | string) => {
+      const path = new URL(String(url)).pathname;
+      if (path === '/sns/jscode2session') return new Response(JSON.stringify({ openid: 'o-seam', session_key: Buffer.alloc(16, 3).toString('base64') }));
+      if (path === '/cgi-bin/stable_token') return new Response('{"errcode":0,"errmsg":"ok"}'); // no access_token
+      return new Response('{"errcode":-1,"errmsg":"system error"}');
+    }) as typeof fetch;
+    const services = createServices(
+      { NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: 'https://api.weixin.qq.com' },
+      { store: new EmbeddedStore({ dir: null }), logger: silentLogger, fetch: fakeFetch },
+    );
+    try {
+      const login = await services.app.request('/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'seam-code-1' }) });
+      expect(login.status).toBe(200);
+      const { token } = (await login.json()) as { token: string };
+      const res = await services.app.request('/api/me/phone', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ code: 'phone-code-1' }),
+      });
+      const text = await res.text();
+      expect(res.status).toBe(503);
+      expect(JSON.parse(text)).toMatchObject({ error: { code: 'wechat_unavailable', requestId: expect.any(String) } });
+      expect(text).not.toContain(secret);
+    } finally {
+      services.stop();
+    }
   });
 });

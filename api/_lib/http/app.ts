@@ -165,7 +165,7 @@ export function createApp(deps: AppDeps) {
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
     const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
     if (known) {
-      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: error.cause ?? error });
+      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
       else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
       return errorResponse(c, known.code, known.message);
     }
