@@ -4,7 +4,7 @@
  */
 
 /**
- * WeChat's `state` rule (wechat-api-facts.md §5, 公众号网页授权): "a-zA-Z0-9 的参数值，最多128字节".
+ * WeChat's `state` rule (公众号网页授权, docs/WECHAT.md "The authorize URLs"): "a-zA-Z0-9 的参数值，最多128字节".
  * The same rule is applied to qrconnect (§4 states none; §5's is the strictest published one).
  */
 export const OAUTH_STATE_PATTERN = /^[A-Za-z0-9]{1,128}$/;

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { rid } from './ids.js';
 import type { SimApp } from './state.js';
 
-/** errmsg prefixes as WeChat sends them (../shared/wechat-api-facts.md); a `, rid: …` suffix is appended. */
+/** errmsg prefixes as WeChat sends them (docs/WECHAT.md "Server API errors the API maps"); a `, rid: …` suffix is appended. */
 export const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
   40001: 'invalid credential, access_token is invalid or not latest',
@@ -33,6 +33,15 @@ export function wxJson(c: Context, body: unknown, status = 200): Response {
 
 export function wxError(c: Context, errcode: number, errmsg?: string): Response {
   return wxJson(c, { errcode, errmsg: `${errmsg ?? ERRMSG[errcode] ?? 'unknown error'}, rid: ${rid()}` });
+}
+
+/** A POST API's JSON body as WeChat reads it: a body that is not JSON answers 47001 data format error. */
+export async function readWxJson<T>(c: Context): Promise<T | Response> {
+  try {
+    return JSON.parse(await c.req.text()) as T;
+  } catch {
+    return wxError(c, 47001);
+  }
 }
 
 /**

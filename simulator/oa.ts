@@ -5,7 +5,7 @@ import type { SimState } from './state.js';
 import { checkAuthorize, esc, page, USER } from './web.js';
 
 /**
- * Official-account web authorization (公众号网页授权, ../shared/wechat-api-facts.md §5): the page
+ * Official-account web authorization (公众号网页授权, docs/WECHAT.md "Browser OAuth"): the page
  * WeChat's in-app browser opens at open.weixin.qq.com/connect/oauth2/authorize. Outside WeChat
  * (no `MicroMessenger` in the User-Agent) it only says 请在微信客户端打开链接. snsapi_base
  * redirects at once; snsapi_userinfo asks 允许 / 拒绝 the first time per (app, person), then is

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { wxError, wxJson } from './errors.js';
+import { readWxJson, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import type { SimState } from './state.js';
 
@@ -16,12 +16,8 @@ export function phoneApi(state: SimState) {
     const check = state.tokens.check(token);
     if (check) return wxError(c, check);
     const appid = state.tokens.appOf(token!)!;
-    let body: { code?: unknown };
-    try {
-      body = JSON.parse(await c.req.text());
-    } catch {
-      return wxError(c, 47001);
-    }
+    const body = await readWxJson<{ code?: unknown }>(c);
+    if (body instanceof Response) return body;
     if (typeof body?.code !== 'string' || !body.code) return wxError(c, 40029);
     const redeemed = state.redeemPhoneCode(appid, body.code);
     if ('errcode' in redeemed) return wxError(c, redeemed.errcode);
@@ -47,12 +43,8 @@ export function securityApi(state: SimState) {
   return new Hono().post('/wxa/msg_sec_check', withFaults(state, 'msg_sec_check'), async (c) => {
     const check = state.tokens.check(c.req.query('access_token'));
     if (check) return wxError(c, check);
-    let body: { content?: unknown; version?: unknown; scene?: unknown; openid?: unknown };
-    try {
-      body = JSON.parse(await c.req.text());
-    } catch {
-      return wxError(c, 47001);
-    }
+    const body = await readWxJson<{ content?: unknown; version?: unknown; scene?: unknown; openid?: unknown }>(c);
+    if (body instanceof Response) return body;
     if (body.version !== 2 || typeof body.content !== 'string' || typeof body.openid !== 'string' || ![1, 2, 3, 4].includes(body.scene as number)) {
       return wxError(c, 40003, 'invalid openid or params');
     }

@@ -1,3 +1,4 @@
+import { redeemOnce } from './codes.js';
 import { base62, derivedId, sessionKey } from './ids.js';
 import { TokenState } from './tokens.js';
 import { WebState } from './web.js';
@@ -14,7 +15,7 @@ export interface SimApp {
   /** caller IPs allowed to fetch access tokens; null = whitelist not enabled */
   ipWhitelist?: string[] | null;
   /**
-   * Website app: 授权回调域; official account: 网页授权域名 (wechat-api-facts.md §4, §5). A
+   * Website app: 授权回调域; official account: 网页授权域名 (docs/WECHAT.md "Registered domains"). A
    * redirect_uri whose host is not one of these gets WeChat's error page (10003 / 该链接无法访问).
    * Host names (any port) or host:port. Unset or empty = nothing configured = every redirect refused.
    */
@@ -82,11 +83,8 @@ export class SimState {
   }
 
   redeemPhoneCode(appid: string, code: string): { user: string } | { errcode: 40029 | 40163 } {
-    const entry = this.phoneCodes.get(code);
-    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
-    if (entry.used) return { errcode: 40163 };
-    entry.used = true;
-    return { user: entry.user };
+    const entry = redeemOnce(this.phoneCodes.get(code), appid, this.clock());
+    return 'errcode' in entry ? entry : { user: entry.user };
   }
 
   addApp(app: SimApp): void {
@@ -127,11 +125,8 @@ export class SimState {
 
   /** Looks a code up for jscode2session; marks it used. Returns an errcode on failure. */
   redeemMiniCode(appid: string, code: string): { user: string; sessionKey: string } | { errcode: 40029 | 40163 } {
-    const entry = this.codes.get(code);
-    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
-    if (entry.used) return { errcode: 40163 };
-    entry.used = true;
-    return { user: entry.user, sessionKey: this.sessionKeys.get(`${appid}:${entry.user}`)! };
+    const entry = redeemOnce(this.codes.get(code), appid, this.clock());
+    return 'errcode' in entry ? entry : { user: entry.user, sessionKey: this.sessionKeys.get(`${appid}:${entry.user}`)! };
   }
 
   currentSessionKey(appid: string, user: string): string | undefined {

@@ -6,7 +6,7 @@ import { withFaults } from './faults.js';
 import type { SimApp, SimState } from './state.js';
 
 /**
- * Access tokens as WeChat hands them out (../shared/wechat-api-facts.md §6):
+ * Access tokens as WeChat hands them out (docs/WECHAT.md "Access token"):
  * - cgi-bin/token: every call issues a new token; the previous one keeps working for 5 minutes.
  * - cgi-bin/stable_token (POST JSON): a separate namespace. Normal mode returns the current token
  *   and only rotates it in its last 5 minutes (expires_in ≥ 300); force_refresh invalidates the

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
+import { redeemOnce } from './codes.js';
 import { checkCodeExchange, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import { OAUTH_STATE_PATTERN } from '../shared/oauth.js';
@@ -8,7 +9,7 @@ import { base62 } from './ids.js';
 import type { SimApp, SimState } from './state.js';
 
 /**
- * Website QR login (../shared/wechat-api-facts.md §4, §5): the browser-facing qrconnect page on
+ * Website QR login (docs/WECHAT.md "Browser OAuth"): the browser-facing qrconnect page on
  * open.weixin.qq.com, the phone that scans it, and the server APIs sns/oauth2/access_token and
  * sns/userinfo. Codes are single use and live 5 minutes, like the mini-program's; a QR code
  * expires 5 minutes after the page was opened.
@@ -118,11 +119,8 @@ export class WebState {
   }
 
   redeemCode(appid: string, code: string): { user: string; scope: string; snapshot: boolean } | { errcode: 40029 | 40163 } {
-    const entry = this.codes.get(code);
-    if (!entry || entry.appid !== appid || entry.expiresAt <= this.clock()) return { errcode: 40029 };
-    if (entry.used) return { errcode: 40163 };
-    entry.used = true;
-    return { user: entry.user, scope: entry.scope, snapshot: entry.snapshot };
+    const entry = redeemOnce(this.codes.get(code), appid, this.clock());
+    return 'errcode' in entry ? entry : { user: entry.user, scope: entry.scope, snapshot: entry.snapshot };
   }
 
   issueToken(appid: string, user: string, scope: string, snapshot = false): { accessToken: string; refreshToken: string } {

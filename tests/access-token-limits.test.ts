@@ -4,6 +4,7 @@ import { silentLogger } from '../api/_lib/log.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { createAccessTokens } from '../api/_lib/wechat/access-token.js';
 import { WechatApiError } from '../api/_lib/wechat/transport.js';
+import { toAppError } from '../api/_lib/http/errors.js';
 
 // stable_token with force_refresh=true is limited by WeChat (wechat-api-facts.md §6): at most
 // 20 a day and at least 30 s apart. The service must never spend a forced refresh outside those
@@ -57,7 +58,7 @@ describe('forced access_token refreshes stay inside WeChat limits', () => {
 
     w.clock.t += 29_999;
     const refused = await w.rejectCurrent(tokens).catch((e) => e);
-    expect(refused.code).toBe('wechat_token_unavailable');
+    expect(toAppError(refused)?.code).toBe('wechat_token_unavailable');
     expect(w.forced()).toBe(1);
 
     w.clock.t += 1;
@@ -78,13 +79,13 @@ describe('forced access_token refreshes stay inside WeChat limits', () => {
     // the 21st, correctly spaced, on either instance: refused
     for (const tokens of [a, b]) {
       const refused = await w.rejectCurrent(tokens).catch((e) => e);
-      expect(refused.code).toBe('wechat_token_unavailable');
+      expect(toAppError(refused)?.code).toBe('wechat_token_unavailable');
     }
     expect(w.forced()).toBe(20);
 
     // still the same Beijing day one second before midnight (16:00 UTC)
     w.clock.t = BEIJING_MIDNIGHT + 86_400_000 - 1000;
-    expect((await w.rejectCurrent(a).catch((e) => e)).code).toBe('wechat_token_unavailable');
+    expect(toAppError(await w.rejectCurrent(a).catch((e) => e))?.code).toBe('wechat_token_unavailable');
     expect(w.forced()).toBe(20);
 
     // a new Beijing day: the budget is back

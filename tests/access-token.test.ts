@@ -56,7 +56,7 @@ describe('access_token repair rules', () => {
     expect((await f.store.getRecord('wechat_token:wx0000000000000001'))!.value.forceCount).toBe(1);
     now.t += 5_000;
     const error = await f.tokens.withToken(rejecting(new Set(['T2']))).catch((e) => e);
-    expect(error.code).toBe('wechat_token_unavailable');
+    expect(error).toMatchObject({ name: 'WechatUnavailableError', reason: 'token_refresh' }); // → 503 wechat_token_unavailable at the edge
     expect(f.calls.filter(Boolean)).toHaveLength(1);
   });
 

@@ -67,7 +67,8 @@ describe('wrong AppSecret (wechat-api-facts.md §6)', () => {
         throw new WechatApiError('/cgi-bin/token', 40001, 'invalid credential, access_token is invalid or not latest');
       },
     });
-    await expect(tokens.get()).rejects.toMatchObject({ code: 'wechat_config_invalid' });
+    // a WeChat config error; the HTTP edge answers it wechat_config_invalid (test above)
+    await expect(tokens.get()).rejects.toMatchObject({ name: 'WechatConfigError', reason: 'credentials', errcode: 40001 });
   });
 });
 

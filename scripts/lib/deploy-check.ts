@@ -2,7 +2,7 @@
  * The checks a deployment must pass before it serves anyone (issue 12, "fail the deploy, not the
  * users"): every configuration key parses, MongoDB answers, the indexes exist, and — when asked —
  * WeChat accepts the AppID/AppSecret (one stable_token call, normal mode: it never invalidates the
- * token other holders use, wechat-api-facts.md §6). Used by the Vercel build step
+ * token other holders use, docs/WECHAT.md "Access token"). Used by the Vercel build step
  * (scripts/deploy-check.ts) and by `npm run doctor`'s reachability probe.
  * Nothing secret is printed: no AppSecret, no token, no password from MONGODB_URI.
  */

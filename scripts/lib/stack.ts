@@ -42,7 +42,7 @@ export interface StackOptions {
   simClock?: () => number;
   /**
    * The domains registered with the simulator's website app (授权回调域) and official account
-   * (网页授权域名): a redirect_uri elsewhere gets WeChat's error page (wechat-api-facts.md §4, §5).
+   * (网页授权域名): a redirect_uri elsewhere gets WeChat's error page (docs/WECHAT.md "Registered domains").
    * Default: the stack's host, localhost, 127.0.0.1 and PUBLIC_BASE_URL's host.
    */
   domains?: string[];

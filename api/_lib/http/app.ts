@@ -1,21 +1,22 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../shared/errors.js';
-import { AppError, fromWechatError } from '../errors.js';
-import { miniRoutes } from '../flows/mini/routes.js';
+import { AppError } from '../errors.js';
+import { toAppError } from './errors.js';
+import { miniRoutes } from './routes/mini.js';
 import type { MiniLoginDeps } from '../flows/mini/login.js';
 import type { DecryptDeps } from '../flows/mini/decrypt.js';
-import { webRoutes, type WebRouteDeps } from '../flows/web/routes.js';
-import { oaRoutes, type OaRouteDeps } from '../flows/oa/routes.js';
-import { sessionRoutes } from '../sessions/routes.js';
-import type { MeDeps } from '../users/routes.js';
+import { webRoutes, type WebRouteDeps } from './routes/web.js';
+import { oaRoutes, type OaRouteDeps } from './routes/oa.js';
+import { sessionRoutes } from './routes/sessions.js';
+import type { MeDeps } from './routes/me.js';
 import { readBearerToken } from './auth.js';
 import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
-import { meRoutes } from '../users/routes.js';
+import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
 
 export interface AppDeps {
@@ -160,11 +161,11 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => errorResponse(c, 'not_found'));
 
   app.onError((error, c) => {
-    const known = error instanceof AppError ? error : fromWechatError(error);
+    const known = toAppError(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
     const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
     if (known) {
-      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: error.cause ?? error });
+      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
       else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
       return errorResponse(c, known.code, known.message);
     }

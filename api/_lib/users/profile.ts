@@ -52,6 +52,14 @@ export function maskPhone(pure: string): string {
 }
 
 /** The body every door answers a successful login with (the token appears here and nowhere else). */
-export function toLoginResponse(result: { token: string; expiresAt: Date; user: UserRecord; isNewUser: boolean }): LoginResponse {
+/** What every login door produces once its session exists (the mini login, an OAuth handoff). */
+export interface LoginResult {
+  token: string;
+  expiresAt: Date;
+  user: UserRecord;
+  isNewUser: boolean;
+}
+
+export function toLoginResponse(result: LoginResult): LoginResponse {
   return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: toPublicUser(result.user), isNewUser: result.isNewUser };
 }

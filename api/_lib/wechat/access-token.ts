@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Sealer } from '../crypto/seal.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import type { StableToken } from './auth/stable_token.js';
-import { WechatApiError } from './transport.js';
+import { STABLE_TOKEN_PATH, type StableToken } from './auth/stable_token.js';
+import { WechatApiError, WechatConfigError, WechatUnavailableError } from './transport.js';
 
 /**
  * One access_token per appid, shared by every instance through the store.
@@ -77,22 +76,24 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
       return null;
     }
   };
+  const unavailable = (detail: string, cause?: unknown) => new WechatUnavailableError(STABLE_TOKEN_PATH, 'token_refresh', detail, { cause });
   const blank = (): TokenDoc => ({ token: null, expiresAt: 0, leaseOwner: null, leaseUntil: 0, forceDay: '', forceCount: 0, lastForceAt: 0 });
 
   async function fetchWith(force: boolean): Promise<StableToken> {
     try {
       return await deps.fetchToken(force);
     } catch (error) {
-      if (error instanceof WechatApiError && IP_ERRCODES.has(error.errcode)) {
+      if (!(error instanceof WechatApiError)) throw error;
+      if (IP_ERRCODES.has(error.errcode)) {
         deps.logger.log('error', 'wechat.token.ip_not_whitelisted', { appid: deps.appid, errcode: error.errcode, errmsg: error.errmsg });
-        throw new AppError('wechat_ip_not_whitelisted', undefined, { cause: error });
+        throw new WechatConfigError(error.path, 'ip_not_whitelisted', error.errcode, { cause: error });
       }
-      if (error instanceof WechatApiError && error.errcode === 45009) throw new AppError('wechat_token_unavailable', undefined, { cause: error });
+      if (error.errcode === 45009) throw unavailable('daily stable_token quota used up (45009)', error);
       // §6: a wrong AppSecret on the token endpoints (40001 on cgi-bin/token, 40125 invalid appsecret,
       // 40013 invalid appid) is the server's configuration, not "WeChat unavailable".
-      if (error instanceof WechatApiError && TOKEN_CONFIG_ERRCODES.has(error.errcode)) {
+      if (TOKEN_CONFIG_ERRCODES.has(error.errcode)) {
         deps.logger.log('error', 'wechat.token.config_invalid', { appid: deps.appid, errcode: error.errcode });
-        throw new AppError('wechat_config_invalid', undefined, { cause: error });
+        throw new WechatConfigError(error.path, 'credentials', error.errcode, { cause: error });
       }
       throw error;
     }
@@ -121,7 +122,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
       const leased = doc.leaseOwner && doc.leaseOwner !== owner && doc.leaseUntil > t;
       if (leased) {
         if (usable) return current; // someone is refreshing early; the old token still works
-        if (t > deadline) throw new AppError('wechat_token_unavailable');
+        if (t > deadline) throw unavailable(`another instance held the refresh lease for over ${MAX_WAIT_MS} ms`);
         await sleep(WAIT_STEP_MS);
         continue;
       }
@@ -138,7 +139,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
           const count = doc.forceDay === day ? doc.forceCount : 0;
           if (count >= FORCE_PER_DAY || now() - doc.lastForceAt < FORCE_SPACING_MS) {
             deps.logger.log('error', 'wechat.token.force_refused', { appid: deps.appid, count, lastForceAt: doc.lastForceAt });
-            throw new AppError('wechat_token_unavailable');
+            throw unavailable('forced refresh refused (20 a day, 30 s apart)');
           }
           fresh = await fetchWith(true);
           forced = true;

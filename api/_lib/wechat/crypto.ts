@@ -1,7 +1,7 @@
 import { createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * WeChat mini-program data crypto (../shared/wechat-api-facts.md §3):
+ * WeChat mini-program data crypto (docs/WECHAT.md "Mini-program open data"):
  * encryptedData is AES-128-CBC/PKCS#7 under the base64 session_key with the given iv, and its JSON
  * carries `watermark.appid`; rawData is signed as sha1(rawData + session_key).
  * Every failure is the same DecryptError — distinct errors would turn the endpoint into a padding oracle.

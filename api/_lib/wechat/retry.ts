@@ -1,7 +1,7 @@
 import { WechatApiError } from './transport.js';
 
 /**
- * -1 (系统繁忙，此时请开发者稍候再试, wechat-api-facts.md §1/§6) retried once — ONLY for calls that
+ * -1 (系统繁忙，此时请开发者稍候再试, docs/WECHAT.md "Server API errors the API maps") retried once — ONLY for calls that
  * are safe to repeat (access token, sns/userinfo). Never for a call that spends a code
  * (jscode2session, sns/oauth2/access_token, getuserphonenumber): the first attempt may have used it.
  */

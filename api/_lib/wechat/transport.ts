@@ -12,11 +12,29 @@ export class WechatApiError extends Error {
   }
 }
 
-export type UnavailableReason = 'timeout' | 'network' | 'http_status' | 'bad_body';
+/**
+ * WeChat could not answer usefully now: `timeout` / `network` / `http_status` / `bad_body` come from
+ * the transport (or a reply without the fields the API promises); `token_refresh` from the
+ * access_token holder (daily stable_token quota, another instance's refresh taking too long, a forced
+ * refresh refused by its own limits).
+ */
+export type UnavailableReason = 'timeout' | 'network' | 'http_status' | 'bad_body' | 'token_refresh';
 export class WechatUnavailableError extends Error {
-  constructor(readonly path: string, readonly reason: UnavailableReason, detail: string) {
-    super(redact(`WeChat ${path} unavailable (${reason}): ${detail}`));
+  constructor(readonly path: string, readonly reason: UnavailableReason, detail: string, options?: { cause?: unknown }) {
+    super(redact(`WeChat ${path} unavailable (${reason}): ${detail}`), options);
     this.name = 'WechatUnavailableError';
+  }
+}
+
+/**
+ * WeChat refused this server's configuration (access_token endpoints: AppID/AppSecret refused, or
+ * this server's IP is not on the whitelist): no retry helps, an administrator must act.
+ */
+export type ConfigReason = 'credentials' | 'ip_not_whitelisted';
+export class WechatConfigError extends Error {
+  constructor(readonly path: string, readonly reason: ConfigReason, readonly errcode: number, options?: { cause?: unknown }) {
+    super(redact(`WeChat ${path} refused the configuration (${reason}, errcode ${errcode})`), options);
+    this.name = 'WechatConfigError';
   }
 }
 

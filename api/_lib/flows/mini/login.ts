@@ -1,11 +1,11 @@
 import { sha256Hex } from '../../crypto/tokens.js';
 import type { Sealer } from '../../crypto/seal.js';
-import { AppError, fromWechatError } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import type { Store, UserRecord } from '../../store/types.js';
+import type { Store } from '../../store/types.js';
 import { openidKey, resolveAccount } from '../../users/accounts.js';
-import { seedProfile } from '../../users/profile.js';
+import { seedProfile, type LoginResult } from '../../users/profile.js';
 import type { Code2SessionResult } from '../../wechat/mini/jscode2session.js';
 import { WechatApiError } from '../../wechat/transport.js';
 
@@ -28,12 +28,7 @@ export interface MiniLoginInput {
   profile?: { nickName?: string; avatarUrl?: string };
 }
 
-export interface MiniLoginResult {
-  token: string;
-  expiresAt: Date;
-  user: UserRecord;
-  isNewUser: boolean;
-}
+export type MiniLoginResult = LoginResult;
 
 /**
  * Codes being exchanged by this instance right now (sha256 of appid:code). A double tap sends one
@@ -55,25 +50,22 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
     try {
       wx = await deps.exchangeCode(input.code);
     } catch (error) {
-      // wechat-api-facts §1 (docs/WECHAT.md): a second use of a code answers 40163 "code been used".
+      // docs/WECHAT.md "jscode2session": a second use of a code answers 40163 "code been used".
+      // Other WeChat errors mean the same on every door: the HTTP edge translates them.
       if (error instanceof WechatApiError && error.errcode === 40163) throw new AppError('code_already_used', undefined, { cause: error });
-      throw fromWechatError(error) ?? error;
+      throw error;
     }
 
-    try {
-      const key = openidKey(deps.appid, wx.openid);
-      const { user, isNewUser } = await resolveAccount(
-        deps.store,
-        { appid: deps.appid, openid: wx.openid, unionid: wx.unionid, sessionKey: deps.sealer.seal(wx.sessionKey, key) },
-        seedProfile(input.profile),
-        now,
-      );
-      const { token, session } = await deps.sessions.create(user, 'mini');
-      deps.logger.log('info', 'auth.mini.login', { userId: user.id, isNewUser, unionid: !!wx.unionid });
-      return { token, expiresAt: session.expiresAt, user, isNewUser };
-    } catch (error) {
-      throw fromWechatError(error) ?? error;
-    }
+    const key = openidKey(deps.appid, wx.openid);
+    const { user, isNewUser } = await resolveAccount(
+      deps.store,
+      { appid: deps.appid, openid: wx.openid, unionid: wx.unionid, sessionKey: deps.sealer.seal(wx.sessionKey, key) },
+      seedProfile(input.profile),
+      now,
+    );
+    const { token, session } = await deps.sessions.create(user, 'mini');
+    deps.logger.log('info', 'auth.mini.login', { userId: user.id, isNewUser, unionid: !!wx.unionid });
+    return { token, expiresAt: session.expiresAt, user, isNewUser };
   } finally {
     inFlight.delete(flight);
   }

@@ -1,4 +1,4 @@
-import { AppError, fromWechatError } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import type { Store, UserRecord } from '../../store/types.js';
 import { saveProfile } from '../../users/accounts.js';
 import type { AccessTokens } from '../../wechat/access-token.js';
@@ -22,7 +22,7 @@ export async function savePhoneNumber(deps: PhoneDeps, user: UserRecord, code: s
     info = await deps.accessTokens.withToken((token) => deps.getPhoneNumber(token, code));
   } catch (error) {
     if (error instanceof WechatApiError && (error.errcode === 40029 || error.errcode === 40163)) throw new AppError('phone_code_invalid', undefined, { cause: error });
-    throw fromWechatError(error) ?? error;
+    throw error; // the rest means the same everywhere: translated at the HTTP edge
   }
   if (info.watermark.appid !== deps.appid) throw new AppError('phone_code_invalid');
   const updated = await saveProfile(

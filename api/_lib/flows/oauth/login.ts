@@ -2,12 +2,12 @@ import { randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import type { ErrorCode } from '../../../../shared/errors.js';
 import { DEFAULT_NEXT, OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
-import { AppError, fromWechatError } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
 import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed } from '../../users/accounts.js';
-import { seedProfile, WECHAT_AVATAR_HOSTS } from '../../users/profile.js';
+import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
 
@@ -35,7 +35,7 @@ export interface OAuthDoor {
   scopes: readonly [string, ...string[]];
   errors: { notConfigured: ErrorCode; stateInvalid: ErrorCode; stateUsed: ErrorCode; denied: ErrorCode };
   /**
-   * Official account only (wechat-api-facts.md §5, §10): snsapi_base yields no unionid, so it may only
+   * Official account only (docs/WECHAT.md "Scopes, unionid, snapshot users"): snsapi_base yields no unionid, so it may only
    * recognise an openid we already know — an unknown one gets `consentRequired` (the page then asks
    * for snsapi_userinfo) instead of a second, empty account. A snapshot-page user (is_snapshotuser,
    * virtual openid) never creates or changes an account: `snapshotUser`.
@@ -144,7 +144,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   // The state must be the one this browser started (login CSRF), known and fresh…
   if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
   const state = input.state!;
-  const record = await wrapStore(() => deps.store.getRecord(loginRecordId(door, state)));
+  const record = await deps.store.getRecord(loginRecordId(door, state));
   const expiresAt = typeof record?.value.expiresAt === 'string' ? new Date(record.value.expiresAt) : null;
   if (!record || record.value.userId || record.value.taken) {
     if (record) throw new AppError(door.errors.stateUsed);
@@ -156,46 +156,38 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
     await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, expiresAt);
   } catch (error) {
     if (error instanceof DuplicateKeyError) throw new AppError(door.errors.stateUsed);
-    throw fromWechatError(error) ?? error;
+    throw error;
   }
   // A refused authorization comes back with the state only (用户禁止授权 → no code).
   if (!input.code) throw new AppError(door.errors.denied);
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(input.code)) throw new AppError('code_invalid');
 
-  let wx: OAuthAccessToken;
-  try {
-    wx = await deps.exchangeCode(input.code);
-  } catch (error) {
-    throw fromWechatError(error) ?? error;
-  }
+  // WeChat's errors on the code (40029, 40163, 42003…) mean what they mean on every door: the edge translates them.
+  const wx: OAuthAccessToken = await deps.exchangeCode(input.code);
 
-  try {
-    const { unionid } = wx;
-    if (door.oa) {
-      // A virtual account (快照页): nothing is created, linked or changed from it.
-      if (wx.snapshotUser) {
-        deps.logger.log('info', `auth.${door.name}.snapshot_user`, { scope: wx.scope });
-        throw new AppError(door.oa.snapshotUser);
-      }
-      // snsapi_base: only a known openid logs in; the unionid that would link a mini-program
-      // account comes with snsapi_userinfo only.
-      if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.getIdentity(openidKey(appid, wx.openid)))) {
-        throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
-      }
+  const { unionid } = wx;
+  if (door.oa) {
+    // A virtual account (快照页): nothing is created, linked or changed from it.
+    if (wx.snapshotUser) {
+      deps.logger.log('info', `auth.${door.name}.snapshot_user`, { scope: wx.scope });
+      throw new AppError(door.oa.snapshotUser);
     }
-    const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
-    const { isNewUser } = resolved;
-    const user = isNewUser ? resolved.user : await fillMissingProfile(deps, wx, resolved.user, at);
-    const id = loginRecordId(door, state);
-    // The session itself is created when the handoff is taken: what waits here is only who logged in.
-    const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };
-    if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version, new Date(handoff.expiresAt)))) throw new AppError(door.errors.stateUsed);
-    deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
-    const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
-    return { state, next: next ?? DEFAULT_NEXT, isNewUser };
-  } catch (error) {
-    throw fromWechatError(error) ?? error;
+    // snsapi_base: only a known openid logs in; the unionid that would link a mini-program
+    // account comes with snsapi_userinfo only.
+    if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.getIdentity(openidKey(appid, wx.openid)))) {
+      throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
+    }
   }
+  const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
+  const { isNewUser } = resolved;
+  const user = isNewUser ? resolved.user : await fillMissingProfile(deps, wx, resolved.user, at);
+  const id = loginRecordId(door, state);
+  // The session itself is created when the handoff is taken: what waits here is only who logged in.
+  const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };
+  if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version, new Date(handoff.expiresAt)))) throw new AppError(door.errors.stateUsed);
+  deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
+  const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
+  return { state, next: next ?? DEFAULT_NEXT, isNewUser };
 }
 
 /**
@@ -247,12 +239,7 @@ function httpsAvatar(url: string | null): string | undefined {
   }
 }
 
-export interface OAuthHandoffResult {
-  token: string;
-  expiresAt: Date;
-  user: UserRecord;
-  isNewUser: boolean;
-}
+export type OAuthHandoffResult = LoginResult;
 
 /**
  * The browser that started the login takes its session, once, within 60 s. The session is created
@@ -265,35 +252,27 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
   if (!sameState(input.state, input.cookieState)) {
     // Without this browser's cookie nothing is handed out; but a handoff already taken (back
     // button, a reload after the cookie was cleared) says so rather than "登录已过期".
-    const taken = STATE_PATTERN.test(input.state) ? await wrapStore(() => deps.store.getRecord(loginRecordId(door, input.state))) : null;
+    const taken = STATE_PATTERN.test(input.state) ? await deps.store.getRecord(loginRecordId(door, input.state)) : null;
     throw new AppError(taken?.value.taken ? door.errors.stateUsed : door.errors.stateInvalid);
   }
   const id = loginRecordId(door, input.state);
-  const record = await wrapStore(() => deps.store.getRecord(id));
+  const record = await deps.store.getRecord(id);
   const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };
   if (value.taken) throw new AppError(door.errors.stateUsed);
   // unknown, or the callback has not happened (yet)
   if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
   if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
-  const current = await wrapStore(async () => currentUser(deps.store, await deps.store.getUser(value.userId!)));
+  const current = await currentUser(deps.store, await deps.store.getUser(value.userId!));
   if (!current) throw new AppError(door.errors.stateInvalid);
-  const { token, session } = await wrapStore(() => deps.sessions.create(current, door.via));
+  const { token, session } = await deps.sessions.create(current, door.via);
   let won = false;
   try {
     // The `taken` marker answers replays with state_used for as long as the state could have lived.
     const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
-    won = await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil));
+    won = await deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil);
   } finally {
     if (!won) await deps.sessions.invalidate(token).catch(() => {});
   }
   if (!won) throw new AppError(door.errors.stateUsed);
   return { token, expiresAt: session.expiresAt, user: current, isNewUser: !!value.isNewUser };
-}
-
-async function wrapStore<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw fromWechatError(error) ?? error;
-  }
 }

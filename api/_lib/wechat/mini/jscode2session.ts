@@ -17,7 +17,7 @@ interface Code2SessionBody {
   unionid?: string;
 }
 
-/** auth.code2Session — GET /sns/jscode2session (see ../shared/wechat-api-facts.md §1). */
+/** auth.code2Session — GET /sns/jscode2session (docs/WECHAT.md "jscode2session"). */
 export async function jscode2session(transport: WechatTransport, app: MiniAppCredentials, code: string): Promise<Code2SessionResult> {
   const body = await transport.get<Code2SessionBody>('/sns/jscode2session', {
     appid: app.appid,

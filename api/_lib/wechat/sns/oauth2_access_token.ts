@@ -29,7 +29,7 @@ interface OAuthAccessTokenBody {
 
 /**
  * Website app (and official account) OAuth code exchange —
- * GET /sns/oauth2/access_token (../shared/wechat-api-facts.md §5).
+ * GET /sns/oauth2/access_token (docs/WECHAT.md "Browser OAuth").
  * The returned tokens are secrets: callers must not store, return or log them.
  */
 export async function oauth2AccessToken(transport: WechatTransport, app: WebAppCredentials, code: string): Promise<OAuthAccessToken> {

@@ -20,7 +20,7 @@ interface SnsUserInfoBody {
 }
 
 /**
- * GET /sns/userinfo with the OAuth access_token of one person (../shared/wechat-api-facts.md §5).
+ * GET /sns/userinfo with the OAuth access_token of one person (docs/WECHAT.md "Browser OAuth").
  * A read, so a -1 (system busy) is retried once. Nicknames with raw control characters (invalid
  * JSON as sent) are parsed by the transport's lenient fallback.
  */

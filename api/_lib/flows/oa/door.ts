@@ -1,6 +1,5 @@
 import { OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
 import type { OAuthDoor } from '../oauth/login.js';
-import { oauthRoutes, type OAuthRouteDeps } from '../oauth/routes.js';
 
 /**
  * Official-account web authorization (公众号网页授权): the H5 page opened inside WeChat, WeChat's
@@ -19,9 +18,3 @@ export const OA_DOOR: OAuthDoor = {
   errors: { notConfigured: 'oa_login_not_configured', stateInvalid: 'oa_login_state_invalid', stateUsed: 'oa_login_state_used', denied: 'oa_login_denied' },
   oa: { consentRequired: 'oa_login_consent_required', snapshotUser: 'oa_login_snapshot_user' },
 };
-
-export type OaRouteDeps = Omit<OAuthRouteDeps, 'door'>;
-
-export function oaRoutes(deps: OaRouteDeps) {
-  return oauthRoutes({ ...deps, door: OA_DOOR }, '/start');
-}

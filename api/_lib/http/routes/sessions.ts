@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import { AppError } from '../errors.js';
-import { requireSession, type AuthVariables } from '../http/auth.js';
-import type { SessionManager } from './sessions.js';
+import { AppError } from '../../errors.js';
+import { requireSession, type AuthVariables } from '../auth.js';
+import type { SessionManager } from '../../sessions/sessions.js';
 
 /** A person's sessions: list, end one, end all (退出所有设备). The SessionManager does the work. */
 export function sessionRoutes(sessions: SessionManager) {

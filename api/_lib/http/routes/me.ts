@@ -1,17 +1,17 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { NICKNAME_MAX_LENGTH, isAnonymousAvatar, isAnonymousNickname, type MeResponse } from '../../../shared/api.js';
-import { AppError } from '../errors.js';
-import { savePhoneNumber, type PhoneDeps } from '../flows/mini/phone.js';
-import { requireSession, type AuthVariables } from '../http/auth.js';
-import { lazySchema, readJson } from '../http/json.js';
-import type { Logger } from '../log.js';
-import type { SessionManager } from '../sessions/sessions.js';
-import type { Store } from '../store/types.js';
-import { chooseAvatar, encodeAvatar, MAX_AVATAR_BYTES, setUploadedAvatar, updateProfileWithAvatar } from './avatar.js';
-import { saveProfile } from './accounts.js';
-import { deleteAccount } from './delete.js';
-import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from './profile.js';
+import { NICKNAME_MAX_LENGTH, isAnonymousAvatar, isAnonymousNickname, type MeResponse } from '../../../../shared/api.js';
+import { AppError } from '../../errors.js';
+import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
+import { requireSession, type AuthVariables } from '../auth.js';
+import { lazySchema, readJson } from '../json.js';
+import type { Logger } from '../../log.js';
+import type { SessionManager } from '../../sessions/sessions.js';
+import type { Store } from '../../store/types.js';
+import { chooseAvatar, encodeAvatar, MAX_AVATAR_BYTES, setUploadedAvatar, updateProfileWithAvatar } from '../../users/avatar.js';
+import { saveProfile } from '../../users/accounts.js';
+import { deleteAccount } from '../../users/delete.js';
+import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from '../../users/profile.js';
 
 const UpdateMe = lazySchema((z) =>
   z

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import { requireSession, type AuthVariables } from '../../http/auth.js';
-import { lazySchema, readJson } from '../../http/json.js';
+import { requireSession, type AuthVariables } from '../auth.js';
+import { lazySchema, readJson } from '../json.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { toLoginResponse } from '../../users/profile.js';
-import { decryptForSession, type DecryptDeps } from './decrypt.js';
-import { miniLogin, type MiniLoginDeps } from './login.js';
+import { decryptForSession, type DecryptDeps } from '../../flows/mini/decrypt.js';
+import { miniLogin, type MiniLoginDeps } from '../../flows/mini/login.js';
 
 const LoginBody = lazySchema((z) =>
   z.object({

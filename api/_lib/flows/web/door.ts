@@ -1,5 +1,4 @@
 import type { OAuthDoor } from '../oauth/login.js';
-import { oauthRoutes, type OAuthRouteDeps } from '../oauth/routes.js';
 
 /**
  * Website QR login (微信扫码登录): a website app on the open platform, WeChat's qrconnect page,
@@ -14,9 +13,3 @@ export const WEB_DOOR: OAuthDoor = {
   // a callback without a code: treated as an invalid code, as before (the person simply scans again)
   errors: { notConfigured: 'web_login_not_configured', stateInvalid: 'web_login_state_invalid', stateUsed: 'web_login_state_used', denied: 'code_invalid' },
 };
-
-export type WebRouteDeps = Omit<OAuthRouteDeps, 'door'>;
-
-export function webRoutes(deps: WebRouteDeps) {
-  return oauthRoutes({ ...deps, door: WEB_DOOR }, '/qr');
-}

@@ -1,10 +1,10 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { AppError, fromWechatError } from '../../errors.js';
-import { lazySchema, readJson } from '../../http/json.js';
+import { toAppError } from '../errors.js';
+import { lazySchema, readJson } from '../json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../shared/oauth.js';
 import { toLoginResponse } from '../../users/profile.js';
-import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from './login.js';
+import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
 
 /** The H5 login page (history router), which finishes the handoff or shows the error (shared/oauth.ts). */
 export { H5_LOGIN_PAGE };
@@ -12,7 +12,7 @@ export { H5_LOGIN_PAGE };
 /**
  * Where the browser goes back to the H5 page. The explicit empty fragment matters: a browser keeps
  * the current URL's fragment across a redirect whose Location has none, so WeChat's required
- * `#wechat_redirect` (wechat-api-facts.md §5) would ride along start → authorize → callback → page
+ * `#wechat_redirect` (docs/WECHAT.md "The authorize URLs") would ride along start → authorize → callback → page
  * and stay in the address bar.
  */
 function toH5Page(query: string): string {
@@ -52,7 +52,7 @@ function cookieOptions(c: Context, production: boolean, path: string, maxAge?: n
 
 /** A browser navigation never gets a JSON error page: it goes back to the login page with a code. */
 function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
-  const known = error instanceof AppError ? error : fromWechatError(error);
+  const known = toAppError(error);
   const event = `auth.${deps.door.name}.failed`;
   if (!known) deps.logger.log('error', event, { path: c.req.path, error });
   else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
