@@ -407,11 +407,13 @@ ${row('product — `GET /api/me`', me)}
 Commands per request: product returning — ${breakdown(pr)}; product first — ${breakdown(pf)};
 \`GET /api/me\` — ${breakdown(me)}; seed returning — ${breakdown(sr)}; seed first — ${breakdown(sf)}.
 
-The product does more per login than the seed handler (one-time code claim, sealed session_key,
-unionid linking, a hashed session with expiry, a typed error for every WeChat failure); the seed
-handler stores the raw session_key and a bearer token on the user document, answers \`data: null\`
-to every first login, and turns every failure into \`接口错误\`. Reducing the product's round trips is
-issue 11's other half (h7); this bench is the yardstick for it.
+The product does more per login than the seed handler (sealed session_key, unionid linking, a
+hashed session with expiry and a copy of the user, rate limiting, a typed error for every WeChat
+failure); the seed handler stores the raw session_key and a bearer token on the user document, answers
+\`data: null\` to every first login, and turns every failure into \`接口错误\`. The product's returning
+login is one findAndModify on the identity (which carries a copy of the user) and one session insert;
+a first login with a unionid adds one ordered insert of the \`uid:\` and \`oid:\` keys
+(docs/ACCOUNTS.md, "Profile copies"; tests/round-trips.test.ts asserts the counts on both stores).
 
 ## Against issue 11's goals / 对照目标 (this run)
 
