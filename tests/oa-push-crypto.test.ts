@@ -192,6 +192,7 @@ describe('event parsing (wechat-api-facts.md §8)', () => {
     expect(parsePushMessage({ ...base, Event: 'subscribe' })).toMatchObject({ kind: 'subscribe' });
     expect(parsePushMessage({ ...base, Event: 'subscribe', EventKey: '' })).toMatchObject({ kind: 'subscribe' });
     expect(parsePushMessage({ ...base, Event: 'CLICK', EventKey: 'menu' })).toMatchObject({ kind: 'other', event: 'CLICK' });
-    expect(dedupeKey(parsePushMessage({ ...base, Event: 'SCAN', EventKey: 'abc' }))).toBe('evt:oUser1:1764460800');
+    expect(dedupeKey(parsePushMessage({ ...base, Event: 'SCAN', EventKey: 'abc' }))).toBe('evt:oUser1:1764460800:SCAN:abc');
+    expect(dedupeKey(parsePushMessage({ ...base, Event: 'CLICK', EventKey: 'menu' }))).toBe('evt:oUser1:1764460800');
   });
 });

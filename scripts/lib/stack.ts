@@ -139,6 +139,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
       ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
       ...(web || oa ? { WECHAT_OPEN_BASE: simServer.url } : {}),
+      // showqrcode (mp.weixin.qq.com) is served by the simulator too
+      ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
     },
     options.overrides,
   );

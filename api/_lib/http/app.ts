@@ -17,6 +17,7 @@ import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from '../users/routes.js';
 import { verifyFileRoutes } from './verify-file.js';
+import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
 
 export interface AppDeps {
   store: Store;
@@ -40,6 +41,8 @@ export interface AppDeps {
   deployment?: { environment: string; ephemeral: boolean };
   /** tokens of the official account's MP_verify_<token>.txt files (WECHAT_MP_VERIFY) */
   mpVerify?: string[];
+  /** the official account's server URL /api/oa/push (absent: answers oa_push_not_configured) */
+  oaServer?: OaServerDeps;
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
@@ -120,6 +123,9 @@ export function createApp(deps: AppDeps) {
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
+  // Called by WeChat's servers only, every request signed: not rate limited by address (WeChat
+  // pushes from a few addresses); a forged one costs a sha1 and no store call.
+  app.route('/api/oa/push', oaServerRoutes(deps.oaServer ?? { server: null, store: deps.store, logger: deps.logger, port: { markScanned: async () => 'unknown', confirmUrl: () => '' } }));
   app.get('/api/health', async (c) => {
     // Readiness: the store answered a ping within the last second (cached), else 503.
     const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
@@ -145,6 +151,7 @@ export function createApp(deps: AppDeps) {
     '/api/sessions': 'GET, DELETE',
     '/api/sessions/:id': 'DELETE',
     '/api/health': 'GET',
+    '/api/oa/push': 'GET, POST',
   };
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (c) => errorResponse(c, 'method_not_allowed', undefined, { allow }));

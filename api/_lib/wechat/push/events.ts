@@ -49,7 +49,13 @@ export function parsePushMessage(fields: Record<string, string>): PushMessage {
   return { ...common, kind: 'other', msgType, event };
 }
 
-/** The dedupe key §8 recommends: MsgId for ordinary messages, FromUserName + CreateTime for events. */
+/**
+ * The dedupe key §8 recommends — MsgId for ordinary messages, FromUserName + CreateTime for events —
+ * with the scene added for QR scans: a retry repeats the body exactly, while one person scanning two
+ * login QR codes within the same second is two events, not a retry.
+ */
 export function dedupeKey(message: PushMessage): string {
-  return message.msgId ? `msg:${message.msgId}` : `evt:${message.fromUser}:${message.createTime}`;
+  if (message.msgId) return `msg:${message.msgId}`;
+  const base = `evt:${message.fromUser}:${message.createTime}`;
+  return message.kind === 'qr_scan' ? `${base}:${message.newFollower ? 'subscribe' : 'SCAN'}:${message.scene}` : base;
 }

@@ -54,6 +54,28 @@ export function parsePushXml(text: string): Record<string, string> {
   return fields;
 }
 
+/**
+ * XML, or the JSON form some consoles offer (wechat-api-facts.md §9, vector D): a flat object whose
+ * values are strings or numbers. Same size limit.
+ */
+export function parsePushFields(text: string): Record<string, string> {
+  if (!text.trimStart().startsWith('{')) return parsePushXml(text);
+  if (Buffer.byteLength(text, 'utf8') > MAX_PUSH_BYTES) throw new PushXmlError('too_large');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new PushXmlError('malformed');
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new PushXmlError('malformed');
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(json)) {
+    if (typeof v === 'string' || typeof v === 'number') fields[k] = String(v);
+    else throw new PushXmlError('malformed');
+  }
+  return fields;
+}
+
 function cdata(value: string): string {
   return `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
 }
