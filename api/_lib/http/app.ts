@@ -18,6 +18,7 @@ import type { Store } from '../store/types.js';
 import { meRoutes } from '../users/routes.js';
 import { verifyFileRoutes } from './verify-file.js';
 import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
+import { webviewRoutes } from './webview.js';
 
 export interface AppDeps {
   store: Store;
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps) {
     app.use('/api/auth/web/*', limited(deps.web.appid));
     app.use('/api/auth/oa/*', limited(deps.oa.appid));
     app.use('/api/auth/logout', limited(null));
+    app.use('/api/auth/webview/*', limited(deps.mini.appid));
     app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
     app.on(['PATCH', 'PUT'], '/api/me', limited(deps.mini.appid));
   }
@@ -112,6 +114,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
+  app.route('/api/auth/webview', new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -152,6 +155,8 @@ export function createApp(deps: AppDeps) {
     '/api/sessions/:id': 'DELETE',
     '/api/health': 'GET',
     '/api/oa/push': 'GET, POST',
+    '/api/auth/webview/ticket': 'POST',
+    '/api/auth/webview/session': 'POST',
   };
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (c) => errorResponse(c, 'method_not_allowed', undefined, { allow }));
