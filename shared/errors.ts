@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   oa_push_body_invalid: { status: 400, message: '消息格式不正确' },
   webview_ticket_invalid: { status: 401, message: '登录票据无效或已过期，请返回小程序重新打开' },
   webview_ticket_mini_only: { status: 403, message: '只有小程序内的登录可以打开网页登录' },
+  wechat_reauthorize_required: { status: 401, message: '微信授权已过期，请重新授权后再同步头像昵称' },
+  wechat_sync_unavailable: { status: 503, message: '同步微信头像昵称暂未开通' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
   seal_key_unknown: { status: 503, message: '服务器密钥配置不一致，请稍后再试' },
   server_misconfigured: { status: 503, message: '服务端配置有误，请联系管理员' },

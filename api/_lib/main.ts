@@ -28,6 +28,9 @@ import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
 import { getFollowerInfo } from './wechat/oa/user_info.js';
 import { storeAttemptPort, type StoreAttemptPort } from './flows/follow/attempt-port.js';
 import type { OaServerDeps } from './http/oa-server.js';
+import { keepGrant, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
+import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
+import { snsAuth } from './wechat/sns/auth.js';
 
 /** The composition root: config from the environment → store, WeChat client, sessions → Hono app. */
 export interface Services {
@@ -123,6 +126,16 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       }
     : null;
   const oaServer: OaServerDeps = { server: oaServerSettings(config, logger), store, logger, port: followPort, clock: overrides.clock };
+  const wechatSync: WechatSyncDeps = {
+    appid: oaCredentials?.appid ?? null,
+    store,
+    sealer,
+    logger,
+    clock: overrides.clock,
+    refresh: (refreshToken) => oauth2RefreshToken(transport, oaCredentials!.appid, refreshToken),
+    checkAccessToken: (accessToken, openid) => snsAuth(transport, accessToken, openid),
+    getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
+  };
   const limiter = new RateLimiter({ store, logger });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
@@ -150,7 +163,11 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     },
     // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.
     web: oauthApp(config.web),
-    oa: oauthApp(config.oa),
+    oa: {
+      ...oauthApp(config.oa),
+      ...(oaCredentials ? { keepGrant: (userId: string, wx: Parameters<typeof keepGrant>[2]) => keepGrant({ appid: oaCredentials.appid, store, sealer, logger, clock: overrides.clock }, userId, wx) } : {}),
+    },
+    wechatSync,
     decrypt: { appid: config.mini.appid, store, sealer },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,

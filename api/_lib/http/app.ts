@@ -19,6 +19,8 @@ import { meRoutes } from '../users/routes.js';
 import { verifyFileRoutes } from './verify-file.js';
 import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
 import { webviewRoutes } from './webview.js';
+import { wechatSyncRoutes } from './wechat-sync.js';
+import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
 export interface AppDeps {
   store: Store;
@@ -42,6 +44,8 @@ export interface AppDeps {
   deployment?: { environment: string; ephemeral: boolean };
   /** tokens of the official account's MP_verify_<token>.txt files (WECHAT_MP_VERIFY) */
   mpVerify?: string[];
+  /** 同步微信头像昵称 with the official account's kept grant (absent: wechat_sync_unavailable) */
+  wechatSync?: WechatSyncDeps;
   /** the official account's server URL /api/oa/push (absent: answers oa_push_not_configured) */
   oaServer?: OaServerDeps;
 }
@@ -107,6 +111,7 @@ export function createApp(deps: AppDeps) {
     app.use('/api/auth/oa/*', limited(deps.oa.appid));
     app.use('/api/auth/logout', limited(null));
     app.use('/api/auth/webview/*', limited(deps.mini.appid));
+    app.on(['POST'], '/api/me/wechat-profile', limited(deps.oa.appid));
     app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
     app.on(['PATCH', 'PUT'], '/api/me', limited(deps.mini.appid));
   }
@@ -122,6 +127,7 @@ export function createApp(deps: AppDeps) {
     await deps.sessions.invalidate(token);
     return c.body(null, 204);
   });
+  if (deps.wechatSync) app.route('/api/me/wechat-profile', wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
@@ -156,6 +162,7 @@ export function createApp(deps: AppDeps) {
     '/api/health': 'GET',
     '/api/oa/push': 'GET, POST',
     '/api/auth/webview/ticket': 'POST',
+    '/api/me/wechat-profile': 'POST',
     '/api/auth/webview/session': 'POST',
   };
   for (const [path, allow] of Object.entries(allowed)) {
