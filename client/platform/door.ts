@@ -54,6 +54,17 @@ export const DOOR_TEXT = {
   unavailable: '当前环境暂不支持登录，请在微信中打开本页面',
 } as const;
 
+/**
+ * What this build's server offers, until the API says so itself: the website QR and the official
+ * account's web authorization (the follow QR is issue 13/14's PC page, not wired here yet).
+ */
+export const LOGIN_DOORS: DoorEnvironment['configured'] = { web: true, oa: true, oaFollow: false };
+
+/** Doors where the login page shows DoorNotice instead of a login button. */
+export function doorHasNoButton(door: Door): boolean {
+  return door === 'wecom' || door === 'open-in-wechat' || door === 'mini-webview' || door === 'unavailable';
+}
+
 /** The running page's environment (H5 only). */
 export function currentDoor(configured: DoorEnvironment['configured']): Door {
   const w = typeof window === 'undefined' ? undefined : (window as unknown as { __wxjs_environment?: string });
