@@ -152,6 +152,7 @@ describe('follow-to-login: safety', () => {
       const served = lines.map((l) => JSON.parse(l)).find((l) => l.event === 'http.request');
       expect(served).toMatchObject({ path: '/api/oa/push', status: res.status });
       expect(served.ms).toBeLessThan(50);
+      if (process.env.REPORT_TIMINGS) console.log(`refused ${code}: server ${served.ms} ms, round trip ${res.ms.toFixed(1)} ms`);
       expect(res.ms).toBeLessThan(250);
     }
     // plaintext in safe mode is refused too
