@@ -131,10 +131,10 @@ export function createApp(deps: AppDeps) {
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
-  app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   // Called by WeChat's servers only, every request signed: not rate limited by address (WeChat
   // pushes from a few addresses); a forged one costs a sha1 and no store call.
   app.route('/api/oa/push', oaServerRoutes(deps.oaServer ?? { server: null, store: deps.store, logger: deps.logger, port: { markScanned: async () => 'unknown', confirmUrl: () => '' } }));
+  app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   app.get('/api/health', async (c) => {
     // Readiness: the store answered a ping within the last second (cached), else 503.
     const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
@@ -152,6 +152,10 @@ export function createApp(deps: AppDeps) {
     '/api/auth/oa/start': 'GET',
     '/api/auth/oa/callback': 'GET',
     '/api/auth/oa/session': 'POST',
+    '/api/oa/push': 'GET, POST',
+    '/api/auth/webview/ticket': 'POST',
+    '/api/me/wechat-profile': 'POST',
+    '/api/auth/webview/session': 'POST',
     '/api/auth/logout': 'POST',
     '/api/me': 'GET, PUT, PATCH, DELETE',
     '/api/me/avatar': 'POST',
@@ -160,10 +164,6 @@ export function createApp(deps: AppDeps) {
     '/api/sessions': 'GET, DELETE',
     '/api/sessions/:id': 'DELETE',
     '/api/health': 'GET',
-    '/api/oa/push': 'GET, POST',
-    '/api/auth/webview/ticket': 'POST',
-    '/api/me/wechat-profile': 'POST',
-    '/api/auth/webview/session': 'POST',
   };
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (c) => errorResponse(c, 'method_not_allowed', undefined, { allow }));
