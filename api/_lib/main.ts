@@ -165,7 +165,12 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     web: oauthApp(config.web),
     oa: {
       ...oauthApp(config.oa),
-      ...(oaCredentials ? { keepGrant: (userId: string, wx: Parameters<typeof keepGrant>[2]) => keepGrant({ appid: oaCredentials.appid, store, sealer, logger, clock: overrides.clock }, userId, wx) } : {}),
+      // 同步微信头像昵称: an snsapi_userinfo grant is kept sealed right after the code exchange (flows/wechat-sync)
+      exchangeCode: async (code: string) => {
+        const wx = await oauth2AccessToken(transport, config.oa!, code);
+        if (oaCredentials) await keepGrant({ appid: oaCredentials.appid, store, sealer, logger, clock: overrides.clock }, wx);
+        return wx;
+      },
     },
     wechatSync,
     decrypt: { appid: config.mini.appid, store, sealer },

@@ -54,8 +54,6 @@ export interface OAuthLoginDeps {
   logger: Logger;
   exchangeCode(code: string): Promise<OAuthAccessToken>;
   getUserInfo(accessToken: string, openid: string): Promise<SnsUserInfo>;
-  /** official account: keeps the web authorization's tokens sealed for 同步微信头像昵称 (flows/wechat-sync) */
-  keepGrant?(userId: string, wx: OAuthAccessToken): Promise<void>;
   clock?: () => Date;
 }
 
@@ -188,10 +186,6 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
     const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
     const { isNewUser } = resolved;
     const user = isNewUser ? resolved.user : await fillMissingProfile(deps, wx, resolved.user, at);
-    if (door.oa && deps.keepGrant) {
-      // best effort: a login never fails because the grant could not be kept (sync then asks to authorize again)
-      await deps.keepGrant(user.id, wx).catch((error: unknown) => deps.logger.log('warn', `auth.${door.name}.grant_not_kept`, { error: error instanceof Error ? error.name : 'error' }));
-    }
     const id = loginRecordId(door, state);
     // The session itself is created when the handoff is taken: what waits here is only who logged in.
     const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };

@@ -29,7 +29,6 @@ interface Grant {
 }
 
 interface GrantDoc {
-  userId: string;
   openid: string;
   sealed: EncryptedValue;
   refreshExpiresAt: string;
@@ -50,16 +49,24 @@ export interface WechatSyncDeps {
 const grantId = (appid: string, openid: string) => `wechat-grant:${appid}:${openid}`;
 const context = (appid: string, openid: string) => `wechat-grant:${appid}:${openid}`;
 
-/** Called by the official-account login with snsapi_userinfo: keep the grant sealed (best effort). */
-export async function keepGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'logger' | 'clock'> & { appid: string }, userId: string, wx: OAuthAccessToken): Promise<void> {
+/**
+ * Called right after the official account's code exchange (api/_lib/main.ts wraps exchangeCode):
+ * keeps an snsapi_userinfo grant sealed, keyed by the openid — whose identity names the account.
+ * Best effort: a failure is logged, the login goes on (a later sync asks to authorize again).
+ */
+export async function keepGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'logger' | 'clock'> & { appid: string }, wx: OAuthAccessToken): Promise<void> {
   if (!wx.refreshToken || wx.snapshotUser || wx.scope !== 'snsapi_userinfo') return;
   const now = (deps.clock?.() ?? new Date()).getTime();
-  await writeGrant(deps, userId, wx.openid, { refreshToken: wx.refreshToken, accessToken: wx.accessToken, accessExpiresAt: now + wx.expiresIn * 1000 }, new Date(now + REFRESH_TOKEN_LIFETIME_MS), null);
+  try {
+    await writeGrant(deps, wx.openid, { refreshToken: wx.refreshToken, accessToken: wx.accessToken, accessExpiresAt: now + wx.expiresIn * 1000 }, new Date(now + REFRESH_TOKEN_LIFETIME_MS), null);
+  } catch (error) {
+    deps.logger.log('warn', 'wechat.sync.grant_not_kept', { error: error instanceof Error ? error.name : 'error' });
+  }
 }
 
-async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer'> & { appid: string }, userId: string, openid: string, grant: Grant, refreshExpiresAt: Date, version: number | null): Promise<void> {
+async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer'> & { appid: string }, openid: string, grant: Grant, refreshExpiresAt: Date, version: number | null): Promise<void> {
   const id = grantId(deps.appid, openid);
-  const doc: GrantDoc = { userId, openid, sealed: deps.sealer.seal(JSON.stringify(grant), context(deps.appid, openid)), refreshExpiresAt: refreshExpiresAt.toISOString() };
+  const doc: GrantDoc = { openid, sealed: deps.sealer.seal(JSON.stringify(grant), context(deps.appid, openid)), refreshExpiresAt: refreshExpiresAt.toISOString() };
   let expected = version;
   if (expected === null) expected = (await deps.store.getRecord(id))?.version ?? null;
   await deps.store.compareAndSetRecord(id, doc as unknown as Record<string, unknown>, expected, refreshExpiresAt);
@@ -71,7 +78,7 @@ export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord):
   const identity = (await deps.store.getUserIdentities(user.id)).find((i) => i.kind === 'oid' && i.appid === appid && i.openid);
   const rec = identity ? await deps.store.getRecord(grantId(appid, identity.openid!)) : null;
   const doc = rec?.value as unknown as GrantDoc | undefined;
-  if (!identity || !rec || !doc || !doc.sealed || doc.userId !== user.id) throw new AppError('wechat_reauthorize_required');
+  if (!identity || !rec || !doc || !doc.sealed || doc.openid !== identity.openid) throw new AppError('wechat_reauthorize_required');
   const openid = identity.openid!;
   const now = (deps.clock?.() ?? new Date()).getTime();
   const grant = JSON.parse(deps.sealer.open(doc.sealed, context(appid, openid))) as Grant;
@@ -89,7 +96,7 @@ export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord):
       throw error;
     }
     accessToken = fresh.accessToken;
-    await writeGrant({ ...deps, appid }, user.id, openid, { refreshToken: fresh.refreshToken, accessToken, accessExpiresAt: now + fresh.expiresIn * 1000 }, new Date(doc.refreshExpiresAt), rec.version).catch(() => undefined);
+    await writeGrant({ ...deps, appid }, openid, { refreshToken: fresh.refreshToken, accessToken, accessExpiresAt: now + fresh.expiresIn * 1000 }, new Date(doc.refreshExpiresAt), rec.version).catch(() => undefined);
   }
   const info = await deps.getUserInfo(accessToken, openid);
   if (info.openid !== openid) throw new AppError('wechat_reauthorize_required');
