@@ -208,6 +208,17 @@ describe('follow-to-login: safety', () => {
 });
 
 describe('follow-to-login: rotation, retries, latency', () => {
+  it('the dev stack wires the simulated 服务器配置 itself when the API has a Token (npm run dev)', async () => {
+    const stack = await oaStack('safe');
+    try {
+      const { scene, qr } = await newAttempt(stack); // no configureServer call
+      const res = await scan(stack, 'jack', qr.content);
+      expect(res.body).toMatchObject({ delivered: true, links: [`https://login.example.com/pages/login/confirm?attempt=${scene}`] });
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('keeps the previous EncodingAESKey working during a rotation; the reply is encrypted under it', async () => {
     const stack = await oaStack('safe', { WECHAT_OA_ENCODING_AES_KEY: KEY, WECHAT_OA_ENCODING_AES_KEY_PREVIOUS: OLD_KEY });
     try {
