@@ -162,6 +162,15 @@ describe('follow-to-login: safety', () => {
     expect(await stack.services.follow!.port.read(scene)).toMatchObject({ status: 'pending', openid: null });
   });
 
+  it('an oversized or signature-less push is a clear refusal, never a crash', async () => {
+    const big = signedPush(`<xml><FromUserName>${'x'.repeat(70_000)}</FromUserName></xml>`);
+    const res = await post(big);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ error: { code: 'oa_push_body_invalid' } });
+    const bare = await post({ url: `${stack.apiUrl}/api/oa/push`, body: '<xml/>' });
+    expect(JSON.parse(bare.text)).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
+  });
+
   it('a replayed (or retried) push is deduplicated: recorded once, answered the same', async () => {
     const { scene } = await newAttempt(stack);
     const push = signedPush(scanXml('oReplay', scene, Math.floor(Date.now() / 1000)));
