@@ -1,11 +1,13 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
+import { setCookie } from 'hono/cookie';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { base62 } from './ids.js';
 import { wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import type { SimApp, SimState } from './state.js';
+import { SIM_USER_COOKIE } from './oa.js';
 
 /**
  * The official account's server side as WeChat runs it (../shared/wechat-api-facts.md §7–§9):
@@ -47,6 +49,8 @@ export class OaServerState {
   private readonly followers = new Set<string>();
   /** openid → simulated person, for every person who met the account (cgi-bin/user/info) */
   readonly people = new Map<string, string>();
+  /** links each person was sent in a reply (what the simulated WeChat browser may open for them) */
+  readonly received = new Map<string, Set<string>>();
   /** the last pushes, newest last (for tests and the docs) */
   readonly pushes: Array<{ appid: string; user: string; event: string; attempts: number; reply: string | null }> = [];
 
@@ -302,9 +306,24 @@ export function oaServerApi(state: SimState) {
       }
       const outcome = await pushToServer(app, server, openid, inner, state.clock);
       sim.pushes.push({ appid: app.appid, user, event, attempts: outcome.attempts.length, reply: outcome.shown });
-      return c.json({ event, newFollower, openid, ...outcome });
+      const received = sim.received.get(user) ?? new Set<string>();
+      for (const link of outcome.links) received.add(link);
+      sim.received.set(user, received);
+      // each link as the person's WeChat opens it: through /__sim/oa/open (sets who is "in" WeChat)
+      const open = outcome.links.map((link) => `${new URL(c.req.url).origin}/__sim/oa/open?${new URLSearchParams({ user, url: link })}`);
+      return c.json({ event, newFollower, openid, ...outcome, open });
     })
-    .get('/__sim/oa/pushes', (c) => c.json(sim.pushes));
+    .get('/__sim/oa/pushes', (c) => c.json(sim.pushes))
+    // The simulated WeChat browser opening a link from a chat: the person becomes the simulator's
+    // sim_user (what oauth2/authorize then authorizes — in a browser with a MicroMessenger UA) and
+    // the browser goes to the link. Only links this person was actually sent.
+    .get('/__sim/oa/open', (c) => {
+      const user = c.req.query('user') ?? '';
+      const url = c.req.query('url') ?? '';
+      if (!sim.received.get(user)?.has(url)) return c.text('这个链接没有在该用户的聊天中出现', 404);
+      setCookie(c, SIM_USER_COOKIE, user, { path: '/', sameSite: 'Lax' });
+      return c.redirect(url, 302);
+    });
 }
 
 /** The official account's original id (gh_…), stable per appid. */

@@ -88,6 +88,19 @@ for (const mode of ['plain', 'compatible', 'safe'] as const) {
       expect((await stack.services.store.stats()).sessions).toBe(0);
     });
 
+    it('the simulated WeChat browser opens the reply link as that person (sim_user), and only links they were sent', async () => {
+      const { scene, qr } = await newAttempt(stack);
+      const res = await scan(stack, 'kate', qr.content);
+      expect(res.body.open).toHaveLength(1);
+      const opened = await fetch(res.body.open[0], { redirect: 'manual' });
+      expect(opened.status).toBe(302);
+      expect(opened.headers.get('location')).toBe(`https://login.example.com/pages/login/confirm?attempt=${scene}`);
+      expect(opened.headers.get('set-cookie')).toContain('sim_user=kate');
+      const other = new URL(res.body.open[0]);
+      other.searchParams.set('user', 'mallory');
+      expect((await fetch(other, { redirect: 'manual' })).status).toBe(404);
+    });
+
     it('an existing follower scans: SCAN with the bare scene', async () => {
       const { scene, qr } = await newAttempt(stack);
       const res = await scan(stack, 'carol', qr.content);
