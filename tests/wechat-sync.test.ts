@@ -98,4 +98,14 @@ describe('同步微信头像昵称', () => {
     const text = JSON.stringify(record);
     for (const secret of stack.sim.web.issuedSecrets) expect(text).not.toContain(secret);
   });
+
+  it('deleting the account drops the kept grant at once (not 30 days later)', async () => {
+    const login = await oaUserinfoLogin('leaver');
+    const openid = (await stack.services.store.getUserIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
+    const id = `wechat-grant:${stack.oaAppid}:${openid}`;
+    expect(await stack.services.store.getRecord(id)).not.toBeNull();
+    const res = await fetch(`${stack.apiUrl}/api/me`, { method: 'DELETE', headers: { authorization: `Bearer ${login.token}` } });
+    expect(res.status).toBeLessThan(300);
+    expect(await stack.services.store.getRecord(id)).toBeNull();
+  });
 });

@@ -19,7 +19,7 @@ import { meRoutes } from '../users/routes.js';
 import { verifyFileRoutes } from './verify-file.js';
 import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
 import { webviewRoutes } from './webview.js';
-import { wechatSyncRoutes } from './wechat-sync.js';
+import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
 export interface AppDeps {
@@ -128,6 +128,7 @@ export function createApp(deps: AppDeps) {
     return c.body(null, 204);
   });
   if (deps.wechatSync) app.route('/api/me/wechat-profile', wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
+  if (deps.wechatSync) app.on(['DELETE'], '/api/me', forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));

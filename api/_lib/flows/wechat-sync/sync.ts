@@ -107,3 +107,22 @@ export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord):
   deps.logger.log('info', 'wechat.sync.saved', { userId: user.id, fields: Object.keys(patch) });
   return saved ?? user;
 }
+
+/**
+ * Account deletion: the kept grants of the user's official-account identities are expired at once
+ * (read as absent, swept by the store) — a deleted person's WeChat tokens are not kept 30 more days.
+ * Returns how many grants were dropped. Call it while the identities still exist.
+ */
+export async function forgetGrants(deps: Pick<WechatSyncDeps, 'appid' | 'store' | 'clock'>, userId: string): Promise<number> {
+  if (!deps.appid) return 0;
+  const now = deps.clock?.() ?? new Date();
+  let dropped = 0;
+  for (const identity of await deps.store.getUserIdentities(userId)) {
+    if (identity.kind !== 'oid' || identity.appid !== deps.appid || !identity.openid) continue;
+    const id = grantId(deps.appid, identity.openid);
+    const rec = await deps.store.getRecord(id);
+    if (rec && (await deps.store.compareAndSetRecord(id, { dropped: true }, rec.version, now))) dropped++;
+  }
+  return dropped;
+}
+
