@@ -47,6 +47,9 @@ const stack = await startStack({
     NODE_ENV: 'development',
     DATA_DIR: dataDir,
     WECHAT_MINI_SECRET: process.env.WECHAT_MINI_SECRET ?? persisted('sim-mini-secret', () => randomBytes(16).toString('hex')),
+    // the official account's 服务器配置 (safe mode), so follow-to-login works against the simulator
+    WECHAT_OA_TOKEN: process.env.WECHAT_OA_TOKEN ?? persisted('sim-oa-token', () => randomBytes(12).toString('hex')),
+    WECHAT_OA_ENCODING_AES_KEY: process.env.WECHAT_OA_ENCODING_AES_KEY ?? persisted('sim-oa-aes-key', () => randomBytes(32).toString('base64').replace(/[^A-Za-z0-9]/g, '').padEnd(43, 'A').slice(0, 43)),
   },
 }).catch((error: unknown) => {
   // A busy port names itself and the variable that moves it, instead of a raw EADDRINUSE stack.
@@ -63,6 +66,7 @@ console.log(`
   WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid}, official-account appid ${stack.oaAppid})
   微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
   微信授权登录     ${stack.apiUrl}/api/auth/oa/start  (H5 opened with a MicroMessenger User-Agent; the simulator's user: ?sim_user=alice)
+  公众号服务器配置  ${stack.apiUrl}/api/oa/push  (safe mode; the simulated phone: POST ${stack.simUrl}/__sim/oa/scan {"user","qr"})
   Get a login code / 获取登录 code:
     curl -s -X POST ${stack.simUrl}/__sim/mini/code -H 'content-type: application/json' -d '{"appid":"${stack.appid}","user":"alice"}'
 `);

@@ -7,6 +7,7 @@ import { tokenApi } from './tokens.js';
 import { SimState, type SimApp } from './state.js';
 import { webApi } from './web.js';
 import { oaApi } from './oa.js';
+import { oaServerApi } from './oa-server.js';
 
 export interface SimulatorOptions {
   apps: SimApp[];
@@ -26,6 +27,7 @@ export function createSimulator(options: SimulatorOptions) {
   app.route('/', securityApi(state));
   app.route('/', webApi(state));
   app.route('/', oaApi(state));
+  app.route('/', oaServerApi(state));
   app.route('/__sim', controlApi(state));
   // Browsers ask for it on every simulator page; answer "no icon" rather than WeChat's JSON 404.
   app.get('/favicon.ico', (c) => c.body(null, 204, { 'cache-control': 'max-age=86400' }));

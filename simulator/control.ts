@@ -4,7 +4,7 @@ import type { SimState } from './state.js';
 
 const CodeBody = z.object({ appid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
 const FaultBody = z.object({
-  api: z.enum(['jscode2session', 'token', 'stable_token', 'getuserphonenumber', 'msg_sec_check', 'oauth2_access_token', 'sns_userinfo']),
+  api: z.enum(['jscode2session', 'token', 'stable_token', 'getuserphonenumber', 'msg_sec_check', 'oauth2_access_token', 'sns_userinfo', 'qrcode_create', 'user_info', 'sns_refresh_token']),
   mode: z.enum(['slow', 'system_error', 'rate_limited', 'malformed', 'http_500', 'html', 'invalid_access_token']).nullable(),
   times: z.number().int().positive().optional(),
   delayMs: z.number().int().min(0).max(60_000).optional(),

@@ -3,6 +3,7 @@ import { base62, derivedId, sessionKey } from './ids.js';
 import { TokenState } from './tokens.js';
 import { WebState } from './web.js';
 import { OaState } from './oa.js';
+import { OaServerState } from './oa-server.js';
 
 /** A registered (simulated) mini-program / official account. */
 export interface SimApp {
@@ -32,7 +33,7 @@ export interface SimPerson {
   snapshot?: boolean;
 }
 
-export type SimApi = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'msg_sec_check' | 'oauth2_access_token' | 'sns_userinfo';
+export type SimApi = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'msg_sec_check' | 'oauth2_access_token' | 'sns_userinfo' | 'qrcode_create' | 'user_info' | 'sns_refresh_token';
 export type FaultMode = 'slow' | 'system_error' | 'rate_limited' | 'malformed' | 'http_500' | 'html' | 'invalid_access_token';
 export interface Fault {
   mode: FaultMode;
@@ -61,6 +62,8 @@ export class SimState {
   readonly web: WebState;
   /** official-account web authorization: consents given and pending consent pages */
   readonly oa: OaState;
+  /** official account server side: server URL settings, parametric QR codes, followers */
+  readonly oaServer: OaServerState;
   /** profiles / snapshot-page switch of simulated people */
   readonly people = new Map<string, SimPerson>();
   /** phone numbers of simulated people (purePhoneNumber, China +86) */
@@ -73,6 +76,7 @@ export class SimState {
     this.tokens = new TokenState(clock);
     this.web = new WebState(clock);
     this.oa = new OaState(clock);
+    this.oaServer = new OaServerState(clock);
   }
 
   /** The phone-number button: a single-use 5-minute code for getuserphonenumber. */

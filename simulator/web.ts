@@ -17,6 +17,8 @@ import type { SimApp, SimState } from './state.js';
 export const QR_TTL_MS = 5 * 60 * 1000;
 export const WEB_CODE_TTL_MS = 5 * 60 * 1000;
 export const OAUTH_TOKEN_TTL_S = 7200;
+/** §5: "refresh_token有效期为30天" (website and official account) */
+export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
 /** `state` is optional; when present it follows shared/oauth.ts (§5: a-zA-Z0-9, at most 128). */
 export const STATE = OAUTH_STATE_PATTERN;
 export const USER = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -58,6 +60,8 @@ export class WebState {
   private readonly qrs = new Map<string, QrSession>();
   private readonly codes = new Map<string, WebCode>();
   private readonly tokens = new Map<string, OAuthToken>();
+  /** refresh_token → its grant, valid 30 days (§5 "refresh_token有效期为30天"), not renewed by use */
+  private readonly refreshTokens = new Map<string, OAuthToken>();
   /** every access_token and refresh_token handed out, so tests can assert they leak nowhere */
   readonly issuedSecrets: string[] = [];
 
@@ -127,8 +131,25 @@ export class WebState {
     const accessToken = `${base62(12)}_${base62(100)}`;
     this.tokens.set(accessToken, { appid, user, scope, snapshot, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
     const refreshToken = `${base62(12)}_${base62(100)}`;
+    this.refreshTokens.set(refreshToken, { appid, user, scope, snapshot, expiresAt: this.clock() + REFRESH_TOKEN_TTL_MS });
     this.issuedSecrets.push(accessToken, refreshToken);
     return { accessToken, refreshToken };
+  }
+
+  /** sns/oauth2/refresh_token: a new access_token for the grant; 40030 unknown / other app, 42002 past 30 days. */
+  refresh(appid: string, refreshToken: string): { accessToken: string; grant: OAuthToken } | { errcode: 40030 | 42002 } {
+    const grant = this.refreshTokens.get(refreshToken);
+    if (!grant || grant.appid !== appid) return { errcode: 40030 };
+    if (this.clock() >= grant.expiresAt) return { errcode: 42002 };
+    const accessToken = `${base62(12)}_${base62(100)}`;
+    this.tokens.set(accessToken, { ...grant, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
+    this.issuedSecrets.push(accessToken);
+    return { accessToken, grant };
+  }
+
+  /** The person withdrew the authorization (or changed their password: 42007): every token of theirs stops working. */
+  revoke(appid: string, user: string): void {
+    for (const map of [this.tokens, this.refreshTokens]) for (const [k, v] of map) if (v.appid === appid && v.user === user) map.delete(k);
   }
 
   checkToken(token: string | undefined): OAuthToken | 41001 | 40001 | 42001 {
@@ -285,6 +306,24 @@ document.getElementById('cancel').onclick = function () { post('/__sim/web/cance
         // §5: "只有当用户是快照页模式虚拟账号时返回，值为1"
         ...(snapshot ? { is_snapshotuser: 1 } : {}),
       });
+    })
+    .get('/sns/oauth2/refresh_token', withFaults(state, 'sns_refresh_token'), (c) => {
+      const { appid, grant_type: grantType, refresh_token: refreshToken } = c.req.query();
+      if (!appid) return wxError(c, 41002);
+      if (!refreshToken) return wxError(c, 41003);
+      if (grantType !== 'refresh_token') return wxError(c, 40002);
+      if (!state.apps.has(appid)) return wxError(c, 40013);
+      const result = state.web.refresh(appid, refreshToken);
+      if ('errcode' in result) return wxError(c, result.errcode);
+      const { grant } = result;
+      return wxJson(c, { access_token: result.accessToken, expires_in: OAUTH_TOKEN_TTL_S, refresh_token: refreshToken, openid: state.oauthOpenid(appid, grant.user, grant.snapshot), scope: grant.scope });
+    })
+    .get('/sns/auth', (c) => {
+      const { access_token: token, openid } = c.req.query();
+      const entry = state.web.checkToken(token);
+      if (typeof entry === 'number') return wxError(c, entry === 40001 ? 40014 : entry);
+      if (!openid || openid !== state.oauthOpenid(entry.appid, entry.user, entry.snapshot)) return wxError(c, 40003);
+      return wxJson(c, { errcode: 0, errmsg: 'ok' });
     })
     .get('/sns/userinfo', withFaults(state, 'sns_userinfo'), (c) => {
       const { access_token: token, openid, lang } = c.req.query();

@@ -23,6 +23,14 @@ export interface Config {
   web: { appid: string; secret: string } | null;
   /** official account (公众号) for web authorization inside WeChat; null when WECHAT_OA_APPID is not set (optional) */
   oa: { appid: string; secret: string } | null;
+  /**
+   * The official account's server URL (服务器配置): WECHAT_OA_TOKEN, WECHAT_OA_ENCODING_AES_KEY
+   * (+ WECHAT_OA_ENCODING_AES_KEY_PREVIOUS during a rotation), WECHAT_OA_MESSAGE_MODE
+   * plain | compatible | safe (default safe when a key is set, else plain). null when no Token.
+   */
+  oaServer: { token: string; encodingAesKeys: string[]; mode: 'plain' | 'compatible' | 'safe' | string } | null;
+  /** host of showqrcode (WECHAT_MP_BASE, default https://mp.weixin.qq.com) */
+  mpBaseUrl: string;
   /** where browsers are sent for the QR page (WECHAT_OPEN_BASE) */
   openBaseUrl: string;
   /** the API's public origin for redirect_uri (PUBLIC_BASE_URL); null = derived from the request */
@@ -85,6 +93,8 @@ export function loadConfig(env: Env): Config {
     mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
     web: optionalApp(env.WECHAT_WEB_APPID, env.WECHAT_WEB_SECRET),
     oa: optionalApp(env.WECHAT_OA_APPID, env.WECHAT_OA_SECRET),
+    oaServer: oaServerConfig(env),
+    mpBaseUrl: (env.WECHAT_MP_BASE?.trim() || 'https://mp.weixin.qq.com').replace(/\/+$/, ''),
     openBaseUrl: (env.WECHAT_OPEN_BASE?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
     publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
     wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
@@ -162,6 +172,15 @@ export function checkConfig(config: Config): ConfigCheck {
       (config.deployment === 'development' ? notes : problems).push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}${config.deployment === 'development' ? '' : ' — behind a CDN or proxy that is the origin host, so production and previews require it'}`);
     }
   }
+  if (config.oaServer) {
+    const { token, encodingAesKeys, mode } = config.oaServer;
+    if (!config.oa) problems.push('WECHAT_OA_TOKEN is set but WECHAT_OA_APPID is not: the server URL checks the AppID inside every encrypted message');
+    if (!/^[A-Za-z0-9]{3,32}$/.test(token)) problems.push('WECHAT_OA_TOKEN must be the 3–32 letters/digits entered as Token (令牌) in 服务器配置');
+    if (!['plain', 'compatible', 'safe'].includes(mode)) problems.push('WECHAT_OA_MESSAGE_MODE must be plain, compatible or safe (明文 / 兼容 / 安全模式)');
+    if (mode !== 'plain' && !encodingAesKeys.length) problems.push(`WECHAT_OA_MESSAGE_MODE=${mode} needs WECHAT_OA_ENCODING_AES_KEY (消息加解密密钥)`);
+    if (encodingAesKeys.some((k) => !/^[A-Za-z0-9]{43}$/.test(k))) problems.push('WECHAT_OA_ENCODING_AES_KEY / _PREVIOUS must be the 43-letter/digit EncodingAESKey');
+    if (mode === 'plain') notes.push('WECHAT_OA_MESSAGE_MODE=plain: event pushes travel unencrypted; safe mode (安全模式) is recommended');
+  } else if (config.oa) notes.push('Follow-to-login (关注公众号登录) is off: WECHAT_OA_TOKEN is not set, so /api/oa/push answers oa_push_not_configured');
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
@@ -230,6 +249,14 @@ function addressSource(env: Env): Config['rateLimit']['addressSource'] {
   if (header === 'x-forwarded-for' || header === 'x-real-ip') return header;
   if (header === 'socket' || header === 'none') return 'socket';
   return env.VERCEL ? 'x-forwarded-for' : 'socket';
+}
+
+function oaServerConfig(env: Env): Config['oaServer'] {
+  const token = env.WECHAT_OA_TOKEN?.trim();
+  if (!token) return null;
+  const encodingAesKeys = [env.WECHAT_OA_ENCODING_AES_KEY, env.WECHAT_OA_ENCODING_AES_KEY_PREVIOUS].map((k) => k?.trim() ?? '').filter(Boolean);
+  const mode = env.WECHAT_OA_MESSAGE_MODE?.trim() || (encodingAesKeys.length ? 'safe' : 'plain');
+  return { token, encodingAesKeys, mode };
 }
 
 function optionalApp(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {

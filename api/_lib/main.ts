@@ -23,6 +23,14 @@ import { stableToken } from './wechat/auth/stable_token.js';
 import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
+import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
+import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
+import { getFollowerInfo } from './wechat/oa/user_info.js';
+import { storeAttemptPort, type StoreAttemptPort } from './flows/follow/attempt-port.js';
+import type { OaServerDeps } from './http/oa-server.js';
+import { keepGrant, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
+import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
+import { snsAuth } from './wechat/sns/auth.js';
 
 /** The composition root: config from the environment → store, WeChat client, sessions → Hono app. */
 export interface Services {
@@ -33,6 +41,15 @@ export interface Services {
   sealer: Sealer;
   accessTokens: AccessTokens;
   limiter: RateLimiter;
+  /** the official account's access_token (null without WECHAT_OA_APPID/SECRET) */
+  oaAccessTokens: AccessTokens | null;
+  /** follow-to-login: the attempt adapter (stand-in until issue 13's attempt module) and the OA calls */
+  follow: {
+    port: StoreAttemptPort;
+    createQrCode(scene: string, expireSeconds: number): ReturnType<typeof createTemporaryQrCode>;
+    showQrCodeUrl(ticket: string): string;
+    getFollowerInfo(openid: string): ReturnType<typeof getFollowerInfo>;
+  } | null;
   app: ReturnType<typeof createApp>;
   /** stops the background timers (rate-limit sync, expiry sweep); the store stays open */
   stop(): void;
@@ -92,6 +109,33 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     exchangeCode: (code: string) => oauth2AccessToken(transport, credentials!, code),
     getUserInfo: (accessToken: string, openid: string) => snsUserInfo(transport, accessToken, openid),
   });
+  // The official account: its own access_token (shared by instances) for qrcode/create and user/info.
+  const oaCredentials = config.oa?.appid && config.oa.secret ? config.oa : null;
+  const oaAccessTokens = oaCredentials
+    ? createAccessTokens({ appid: oaCredentials.appid, store, sealer, logger, fetchToken: (force) => stableToken(tokenTransport, oaCredentials, force) })
+    : null;
+  const origin = config.publicBaseUrl ?? 'http://localhost:3000';
+  // Stand-in for issue 13's attempt module (flows/follow/attempt-port.ts): swap `port` here.
+  const followPort = storeAttemptPort(store, origin, overrides.clock);
+  const follow: Services['follow'] = oaAccessTokens
+    ? {
+        port: followPort,
+        createQrCode: (scene, seconds) => oaAccessTokens.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds)),
+        showQrCodeUrl: (ticket) => showQrCodeUrl(ticket, config.mpBaseUrl),
+        getFollowerInfo: (openid) => oaAccessTokens.withToken((token) => getFollowerInfo(transport, token, openid)),
+      }
+    : null;
+  const oaServer: OaServerDeps = { server: oaServerSettings(config, logger), store, logger, port: followPort, clock: overrides.clock };
+  const wechatSync: WechatSyncDeps = {
+    appid: oaCredentials?.appid ?? null,
+    store,
+    sealer,
+    logger,
+    clock: overrides.clock,
+    refresh: (refreshToken) => oauth2RefreshToken(transport, oaCredentials!.appid, refreshToken),
+    checkAccessToken: (accessToken, openid) => snsAuth(transport, accessToken, openid),
+    getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
+  };
   const limiter = new RateLimiter({ store, logger });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
@@ -107,6 +151,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     requestDeadlineMs: config.requestDeadlineMs,
     deployment,
     mpVerify: config.mpVerify,
+    oaServer,
     mini: {
       appid: config.mini.appid,
       store,
@@ -118,7 +163,16 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     },
     // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.
     web: oauthApp(config.web),
-    oa: oauthApp(config.oa),
+    oa: {
+      ...oauthApp(config.oa),
+      // 同步微信头像昵称: an snsapi_userinfo grant is kept sealed right after the code exchange (flows/wechat-sync)
+      exchangeCode: async (code: string) => {
+        const wx = await oauth2AccessToken(transport, config.oa!, code);
+        if (oaCredentials) await keepGrant({ appid: oaCredentials.appid, store, sealer, logger, clock: overrides.clock }, wx);
+        return wx;
+      },
+    },
+    wechatSync,
     decrypt: { appid: config.mini.appid, store, sealer },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,
@@ -127,7 +181,23 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     limiter.stop();
     clearInterval(sweeper);
   };
-  return { config, store, logger, transport, sealer, accessTokens, limiter, app, stop };
+  return { config, store, logger, transport, sealer, accessTokens, limiter, oaAccessTokens, follow, app, stop };
+}
+
+/** The server URL's settings, or null (not configured, or — in development — configured wrongly: logged). */
+function oaServerSettings(config: Config, logger: Logger): OaServerDeps['server'] {
+  const s = config.oaServer;
+  if (!s || !config.oa) return null;
+  const valid =
+    /^[A-Za-z0-9]{3,32}$/.test(s.token) &&
+    ['plain', 'compatible', 'safe'].includes(s.mode) &&
+    s.encodingAesKeys.every((k) => /^[A-Za-z0-9]{43}$/.test(k)) &&
+    (s.mode === 'plain' || s.encodingAesKeys.length > 0);
+  if (!valid) {
+    logger.log('error', 'oa.push.misconfigured', { message: 'WECHAT_OA_TOKEN / ENCODING_AES_KEY / MESSAGE_MODE invalid: /api/oa/push is off (npm run doctor)' });
+    return null;
+  }
+  return { appid: config.oa.appid, token: s.token, encodingAesKeys: s.encodingAesKeys, mode: s.mode as 'plain' | 'compatible' | 'safe' };
 }
 
 /** How often an instance deletes expired temporary documents (stores without TTL indexes need it). */

@@ -112,3 +112,23 @@ export function browserLoginErrorMessage(door: BrowserLoginDoor, error: unknown)
   }
 }
 // #endif
+
+// The mini-program's web-view door (issue 14, client/platform/door.ts → 'mini-webview').
+/** Query parameter of the H5 page URL that carries the one-time ticket. */
+export const WEBVIEW_TICKET_PARAM = 'wv_ticket';
+
+/**
+ * Mini-program side: the URL to open in a <web-view> so the H5 page is logged in as this account
+ * (a one-time ticket, 60 s, from this session — never the session token itself).
+ */
+export async function webviewUrl(pageUrl: string): Promise<string> {
+  const { ticket } = await authed<{ ticket: string; expiresIn: number }>('POST', '/api/auth/webview/ticket');
+  return `${pageUrl}${pageUrl.includes('?') ? '&' : '?'}${WEBVIEW_TICKET_PARAM}=${ticket}`;
+}
+
+/** H5 side, inside the web-view: exchange the ticket once (POST) for this page's own session. */
+export async function exchangeWebviewTicket(ticket: string): Promise<LoginResponse> {
+  const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/webview/session', data: { ticket } });
+  useAuthStore().setSession(res);
+  return res;
+}

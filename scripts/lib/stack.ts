@@ -139,6 +139,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
       ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
       ...(web || oa ? { WECHAT_OPEN_BASE: simServer.url } : {}),
+      // showqrcode (mp.weixin.qq.com) is served by the simulator too
+      ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
     },
     options.overrides,
   );
@@ -149,6 +151,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     simServer.server.close();
     services.stop();
     throw error;
+  }
+  // 服务器配置: when the API has a Token for the official account, the simulated account pushes its
+  // events to this API (what the console's 服务器配置 would say) — follow-to-login works locally.
+  const oaToken = options.env?.WECHAT_OA_TOKEN;
+  if (oa && oaToken) {
+    const key = options.env?.WECHAT_OA_ENCODING_AES_KEY ?? null;
+    const mode = options.env?.WECHAT_OA_MESSAGE_MODE ?? (key ? 'safe' : 'plain');
+    sim.state.oaServer.servers.set(oa.appid, { url: `${apiServer.url}/api/oa/push`, token: oaToken, encodingAesKey: key, mode: mode as 'plain' | 'compatible' | 'safe' });
   }
   return {
     apiUrl: apiServer.url,

@@ -18,6 +18,10 @@ import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
+import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
+import { webviewRoutes } from './webview.js';
+import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
+import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
 export interface AppDeps {
   store: Store;
@@ -41,6 +45,10 @@ export interface AppDeps {
   deployment?: { environment: string; ephemeral: boolean };
   /** tokens of the official account's MP_verify_<token>.txt files (WECHAT_MP_VERIFY) */
   mpVerify?: string[];
+  /** 同步微信头像昵称 with the official account's kept grant (absent: wechat_sync_unavailable) */
+  wechatSync?: WechatSyncDeps;
+  /** the official account's server URL /api/oa/push (absent: answers oa_push_not_configured) */
+  oaServer?: OaServerDeps;
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
@@ -106,6 +114,8 @@ export function createApp(deps: AppDeps) {
     app.use('/api/auth/web/*', limited(deps.web.appid));
     app.use('/api/auth/oa/*', limited(deps.oa.appid));
     app.use('/api/auth/logout', limited(null));
+    app.use('/api/auth/webview/*', limited(deps.mini.appid));
+    app.on(['POST'], '/api/me/wechat-profile', limited(deps.oa.appid));
     app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
     app.on(['PATCH', 'PUT'], '/api/me', limited(deps.mini.appid));
   }
@@ -113,6 +123,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
+  app.route('/api/auth/webview', new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -120,9 +131,14 @@ export function createApp(deps: AppDeps) {
     await deps.sessions.invalidate(token);
     return c.body(null, 204);
   });
+  if (deps.wechatSync) app.route('/api/me/wechat-profile', wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
+  if (deps.wechatSync) app.on(['DELETE'], '/api/me', forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
   app.route('/api', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
   app.use('/api/sessions/*', limit);
   app.route('/api/sessions', sessionRoutes(deps.sessions));
+  // Called by WeChat's servers only, every request signed: not rate limited by address (WeChat
+  // pushes from a few addresses); a forged one costs a sha1 and no store call.
+  app.route('/api/oa/push', oaServerRoutes(deps.oaServer ?? { server: null, store: deps.store, logger: deps.logger, port: { markScanned: async () => 'unknown', confirmUrl: () => '' } }));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   // Liveness: the process runs and its configuration passed the start-up checks. Cheap on purpose —
   // it loads no database driver (a cold start measured on it pays for nothing else; docs/BENCH.md).
@@ -145,6 +161,10 @@ export function createApp(deps: AppDeps) {
     '/api/auth/oa/start': 'GET',
     '/api/auth/oa/callback': 'GET',
     '/api/auth/oa/session': 'POST',
+    '/api/oa/push': 'GET, POST',
+    '/api/auth/webview/ticket': 'POST',
+    '/api/me/wechat-profile': 'POST',
+    '/api/auth/webview/session': 'POST',
     '/api/auth/logout': 'POST',
     '/api/me': 'GET, PUT, PATCH, DELETE',
     '/api/me/avatar': 'POST',

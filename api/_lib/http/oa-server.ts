@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { handlePush, type FollowEventDeps } from '../flows/follow/login.js';
+import { parsePushMessage, PushMessageError } from '../wechat/push/events.js';
+import { MsgCrypt, MsgCryptError } from '../wechat/push/msg-crypt.js';
+import { signatureMatches } from '../wechat/push/signature.js';
+import { encryptedReplyXml, MAX_PUSH_BYTES, parsePushFields, PushXmlError, textReplyXml } from '../wechat/push/xml.js';
+
+/**
+ * The official account's server URL (服务器配置, wechat-api-facts.md §8–§9), at /api/oa/push:
+ *   GET  verification: signature = sha1(sort(Token, timestamp, nonce)) → echostr as text
+ *   POST messages in the configured mode — plain (signature), compatible (both forms; the
+ *        encrypted one is used when encrypt_type=aes) or safe (encrypted only: msg_signature,
+ *        AES-256-CBC, appid checked; the previous EncodingAESKey still opens messages during a
+ *        rotation). The reply is encrypted when the message was, under the key that opened it.
+ * A forged or stale request is refused before the body is parsed or the store is touched (401 with
+ * an error code WeChat ignores); an XML with a DOCTYPE/entity is refused by a string check.
+ * Before answering, only verify → decrypt → parse → deduplicate + record (flows/follow).
+ */
+export type PushMode = 'plain' | 'compatible' | 'safe';
+/** WeChat's timestamp is its clock when sending; retries come within ~15 s. Older or future-dated by more → stale. */
+export const PUSH_MAX_SKEW_S = 300;
+
+export interface OaServerDeps extends Omit<FollowEventDeps, 'appid'> {
+  /** null: the server URL is not configured (WECHAT_OA_TOKEN unset) → 503 oa_push_not_configured */
+  server: { appid: string; token: string; encodingAesKeys: string[]; mode: PushMode } | null;
+  logger: Logger;
+}
+
+export function oaServerRoutes(deps: OaServerDeps) {
+  const server = deps.server;
+  const crypt = server && server.mode !== 'plain' ? new MsgCrypt({ token: server.token, appid: server.appid, encodingAesKeys: server.encodingAesKeys }) : null;
+  const now = () => (deps.clock?.() ?? new Date()).getTime();
+  const refuse = (code: 'oa_push_signature_invalid' | 'oa_push_timestamp_stale' | 'oa_push_body_invalid', reason: string): never => {
+    deps.logger.log('warn', 'oa.push.refused', { errorCode: code, reason });
+    throw new AppError(code);
+  };
+  const fresh = (timestamp: string | undefined) => {
+    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) refuse('oa_push_timestamp_stale', 'timestamp missing');
+    if (Math.abs(now() / 1000 - Number(timestamp)) > PUSH_MAX_SKEW_S) refuse('oa_push_timestamp_stale', 'timestamp outside the window');
+  };
+  const configured = () => {
+    if (!server) throw new AppError('oa_push_not_configured');
+    return server;
+  };
+
+  return new Hono()
+    .get('/', (c) => {
+      const { token } = configured();
+      const { signature, timestamp, nonce, echostr } = c.req.query();
+      if (!signatureMatches(signature, token, timestamp ?? '', nonce ?? '')) refuse('oa_push_signature_invalid', 'GET signature');
+      fresh(timestamp);
+      if (!echostr || echostr.length > 128) refuse('oa_push_body_invalid', 'echostr');
+      return c.text(echostr!, 200, { 'cache-control': 'no-store' });
+    })
+    .post(
+      '/',
+      bodyLimit({ maxSize: MAX_PUSH_BYTES, onError: () => refuse('oa_push_body_invalid', 'too large') }),
+      async (c) => {
+        const { token, mode } = configured();
+        const q = c.req.query();
+        const encrypted = q.encrypt_type === 'aes';
+        // Cheap checks first: the signature over the query, the clock — no body, no store.
+        if (encrypted) {
+          if (!crypt) refuse('oa_push_signature_invalid', 'encrypted message in plain mode');
+          if (!/^[0-9a-fA-F]{40}$/.test(q.msg_signature ?? '')) refuse('oa_push_signature_invalid', 'msg_signature missing');
+        } else {
+          if (mode === 'safe') refuse('oa_push_signature_invalid', 'plaintext message in safe mode');
+          if (!signatureMatches(q.signature, token, q.timestamp ?? '', q.nonce ?? '')) refuse('oa_push_signature_invalid', 'signature');
+        }
+        fresh(q.timestamp);
+        const text = await c.req.text();
+        let keyIndex = 0;
+        let fields: Record<string, string>;
+        try {
+          const outer = parsePushFields(text);
+          if (encrypted) {
+            const opened = crypt!.decryptSigned(outer.Encrypt ?? '', q.msg_signature, q.timestamp!, q.nonce ?? '');
+            keyIndex = opened.keyIndex;
+            fields = parsePushFields(opened.message);
+          } else fields = outer;
+        } catch (error) {
+          if (error instanceof MsgCryptError && error.reason === 'signature') refuse('oa_push_signature_invalid', 'msg_signature');
+          if (error instanceof MsgCryptError || error instanceof PushXmlError) refuse('oa_push_body_invalid', error.message);
+          throw error;
+        }
+        let message;
+        try {
+          message = parsePushMessage(fields);
+        } catch (error) {
+          if (error instanceof PushMessageError) refuse('oa_push_body_invalid', error.message);
+          throw error;
+        }
+        const reply = await handlePush({ ...deps, appid: configured().appid }, message);
+        if (reply === null) return c.text('success', 200, { 'cache-control': 'no-store' });
+        const xml = textReplyXml(message.fromUser, message.toUser, Math.floor(now() / 1000), reply);
+        if (!encrypted) return c.body(xml, 200, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });
+        const sealed = crypt!.encryptReply(xml, keyIndex, String(Math.floor(now() / 1000)), String(randomBytes(4).readUInt32BE()));
+        return c.body(encryptedReplyXml(sealed), 200, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });
+      },
+    );
+}
