@@ -22,6 +22,7 @@ import { msgSecCheck } from './wechat/security/msg_sec_check.js';
 import { stableToken } from './wechat/auth/stable_token.js';
 import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
+import { createDbNotifier, type AttemptNotifier } from './flows/attempt/notify.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 
 /** The composition root: config from the environment → store, WeChat client, sessions → Hono app. */
@@ -33,6 +34,8 @@ export interface Services {
   sealer: Sealer;
   accessTokens: AccessTokens;
   limiter: RateLimiter;
+  /** tells waiting PC pages that their login attempt changed (flows/attempt/notify.ts) */
+  notifier: AttemptNotifier;
   app: ReturnType<typeof createApp>;
   /** stops the background timers (rate-limit sync, expiry sweep); the store stays open */
   stop(): void;
@@ -44,6 +47,8 @@ export interface ServiceOverrides {
   fetch?: typeof fetch;
   clock?: () => Date;
   sweepIntervalMs?: number;
+  /** the PC-login notifier's database read interval (default NOTIFY_INTERVAL_MS) */
+  notifyIntervalMs?: number;
 }
 
 export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
@@ -93,6 +98,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     getUserInfo: (accessToken: string, openid: string) => snsUserInfo(transport, accessToken, openid),
   });
   const limiter = new RateLimiter({ store, logger });
+  const notifier = createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
   if (deployment.ephemeral) {
@@ -119,15 +125,27 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.
     web: oauthApp(config.web),
     oa: oauthApp(config.oa),
+    // PC login with our own QR code, confirmed on the phone through the official account's web authorization
+    pc: {
+      attempt: { store, sessions, logger, clock: overrides.clock },
+      notifier,
+      oauth: oauthApp(config.oa),
+      publicBaseUrl: config.publicBaseUrl,
+      production: config.production,
+      appName: config.appName,
+      streamMs: config.pcEventsStreamMs,
+      longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
+    },
     decrypt: { appid: config.mini.appid, store, sealer },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,
   });
   const stop = () => {
     limiter.stop();
+    notifier.stop();
     clearInterval(sweeper);
   };
-  return { config, store, logger, transport, sealer, accessTokens, limiter, app, stop };
+  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, app, stop };
 }
 
 /** How often an instance deletes expired temporary documents (stores without TTL indexes need it). */

@@ -7,6 +7,7 @@ import type { MiniLoginDeps } from '../flows/mini/login.js';
 import type { DecryptDeps } from '../flows/mini/decrypt.js';
 import { webRoutes, type WebRouteDeps } from '../flows/web/routes.js';
 import { oaRoutes, type OaRouteDeps } from '../flows/oa/routes.js';
+import { pcRoutes, type PcRouteDeps } from '../flows/attempt/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import type { MeDeps } from '../users/routes.js';
 import { readBearerToken } from './auth.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   web: WebRouteDeps;
   /** official-account web authorization (H5 inside WeChat); oa_login_not_configured when `appid` is null */
   oa: OaRouteDeps;
+  /** PC login with our own QR code confirmed on the phone (flows/attempt); absent: /api/auth/pc is 404 */
+  pc?: PcRouteDeps;
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
@@ -101,6 +104,7 @@ export function createApp(deps: AppDeps) {
     app.use('/api/auth/mini/login', limited(deps.mini.appid));
     app.use('/api/auth/web/*', limited(deps.web.appid));
     app.use('/api/auth/oa/*', limited(deps.oa.appid));
+    app.use('/api/auth/pc/*', limited(deps.oa.appid));
     app.use('/api/auth/logout', limited(null));
     app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
     app.on(['PATCH', 'PUT'], '/api/me', limited(deps.mini.appid));
@@ -109,6 +113,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
+  if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes(deps.pc)));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -137,6 +142,13 @@ export function createApp(deps: AppDeps) {
     '/api/auth/oa/start': 'GET',
     '/api/auth/oa/callback': 'GET',
     '/api/auth/oa/session': 'POST',
+    '/api/auth/pc/attempt': 'POST',
+    '/api/auth/pc/status': 'GET',
+    '/api/auth/pc/events': 'GET',
+    '/api/auth/pc/session': 'POST',
+    '/api/auth/pc/scan': 'GET',
+    '/api/auth/pc/callback': 'GET',
+    '/api/auth/pc/confirm': 'GET, POST',
     '/api/auth/logout': 'POST',
     '/api/me': 'GET, PUT, PATCH, DELETE',
     '/api/me/avatar': 'POST',
@@ -154,7 +166,7 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => {
     const known = error instanceof AppError ? error : fromWechatError(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
-    const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
+    const door = /^\/api\/auth\/(mini|web|oa|pc)\//.exec(c.req.path)?.[1];
     if (known) {
       if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: error.cause ?? error });
       else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });

@@ -62,7 +62,7 @@ export interface SessionRecord {
   id: string;
   userId: string;
   /** which door the session came through */
-  via: 'mini' | 'web-qr' | 'oa';
+  via: 'mini' | 'web-qr' | 'oa' | 'pc-qr';
   createdAt: Date;
   expiresAt: Date;
   /** Copy of the user record (see IdentityRecord.user): an authenticated request reads one document. */

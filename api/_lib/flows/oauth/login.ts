@@ -27,7 +27,7 @@ import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
  */
 export interface OAuthDoor {
   /** names the routes (/api/auth/<name>), cookie, query parameters, records and log events */
-  name: 'web' | 'oa';
+  name: 'web' | 'oa' | 'pc';
   via: SessionRecord['via'];
   /** WeChat's browser-facing authorize page on openBaseUrl */
   authorizePath: '/connect/qrconnect' | '/connect/oauth2/authorize';
@@ -288,6 +288,30 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
   }
   if (!won) throw new AppError(door.errors.stateUsed);
   return { token, expiresAt: session.expiresAt, user: current, isNewUser: !!value.isNewUser };
+}
+
+/**
+ * Like takeOAuthHandoff, for a door whose login is not a session in this browser (the phone that
+ * scanned a PC's QR code, flows/attempt): the browser that started the authorization takes WHO
+ * logged in, once; no session is created.
+ */
+export async function takeOAuthIdentity(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<{ user: UserRecord; isNewUser: boolean }> {
+  requireConfigured(deps);
+  const { door } = deps;
+  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
+  const id = loginRecordId(door, input.state);
+  const record = await wrapStore(() => deps.store.getRecord(id));
+  const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };
+  if (value.taken) throw new AppError(door.errors.stateUsed);
+  if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
+  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
+  const user = await wrapStore(async () => currentUser(deps.store, await deps.store.getUser(value.userId!)));
+  if (!user) throw new AppError(door.errors.stateInvalid);
+  const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
+  if (!(await wrapStore(() => deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil)))) {
+    throw new AppError(door.errors.stateUsed);
+  }
+  return { user, isNewUser: !!value.isNewUser };
 }
 
 async function wrapStore<T>(run: () => Promise<T>): Promise<T> {
