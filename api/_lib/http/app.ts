@@ -137,6 +137,7 @@ export function createApp(deps: AppDeps) {
     '/api/auth/mini/login': 'POST',
     '/api/auth/mini/decrypt': 'POST',
     '/api/auth/web/qr': 'GET',
+    '/api/auth/web/embed': 'POST',
     '/api/auth/web/callback': 'GET',
     '/api/auth/web/session': 'POST',
     '/api/auth/oa/start': 'GET',

@@ -4,7 +4,7 @@ import { oauthRoutes, type OAuthRouteDeps } from '../oauth/routes.js';
 /**
  * Website QR login (微信扫码登录): a website app on the open platform, WeChat's qrconnect page,
  * scope snsapi_login. The machinery (state, cookie, code exchange, handoff) is ../oauth.
- * GET /api/auth/web/qr → qrconnect; /callback; POST /session.
+ * GET /api/auth/web/qr → qrconnect; POST /embed → WxLogin options (WeChat's QR inside our page); /callback; POST /session.
  */
 export const WEB_DOOR: OAuthDoor = {
   name: 'web',
@@ -18,5 +18,5 @@ export const WEB_DOOR: OAuthDoor = {
 export type WebRouteDeps = Omit<OAuthRouteDeps, 'door'>;
 
 export function webRoutes(deps: WebRouteDeps) {
-  return oauthRoutes({ ...deps, door: WEB_DOOR }, '/qr');
+  return oauthRoutes({ ...deps, door: WEB_DOOR }, '/qr', { embeddable: true });
 }
