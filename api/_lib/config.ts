@@ -48,6 +48,8 @@ export interface Config {
   appName: string;
   /** PC login status: one Server-Sent-Events stream's length (PC_EVENTS_STREAM_MS, ≤ 25 s, default inside the request deadline) */
   pcEventsStreamMs: number;
+  /** how long a PC login QR code (attempt) lives (PC_ATTEMPT_TTL_MS, default 3 minutes) */
+  pcAttemptTtlMs: number;
   /** entries of WECHAT_MP_VERIFY that are neither a file name nor a token */
   mpVerifyInvalid: string[];
 }
@@ -111,6 +113,7 @@ export function loadConfig(env: Env): Config {
     mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
     appName: env.APP_NAME?.trim().slice(0, 40) || '微信登录',
     pcEventsStreamMs: clampInt(env.PC_EVENTS_STREAM_MS, 8000, 1000, 25_000),
+    pcAttemptTtlMs: clampInt(env.PC_ATTEMPT_TTL_MS, 180_000, 2000, 600_000),
   };
 }
 

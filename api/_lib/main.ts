@@ -127,7 +127,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     oa: oauthApp(config.oa),
     // PC login with our own QR code, confirmed on the phone through the official account's web authorization
     pc: {
-      attempt: { store, sessions, logger, clock: overrides.clock },
+      attempt: { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs },
       notifier,
       oauth: oauthApp(config.oa),
       publicBaseUrl: config.publicBaseUrl,
