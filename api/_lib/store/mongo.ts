@@ -695,6 +695,25 @@ export class MongoStore implements Store {
     });
   }
 
+  async getRecords(ids: string[]): Promise<Map<string, VersionedRecord>> {
+    const unique = [...new Set(ids)];
+    if (!unique.length) return new Map();
+    return this.run(async (db) => {
+      // every stored version of these records (a few each, pruned), newest first; the newest counts
+      const docs = await db.collection<RecordVersionDoc>('records').find({ rid: { $in: unique } }, { sort: { version: -1 } }).toArray();
+      const found = new Map<string, VersionedRecord>();
+      const seen = new Set<string>();
+      const now = Date.now();
+      for (const doc of docs) {
+        if (seen.has(doc.rid)) continue;
+        seen.add(doc.rid);
+        if (doc.expiresAt && doc.expiresAt.getTime() <= now) continue;
+        found.set(doc.rid, { value: doc.value, version: doc.version });
+      }
+      return found;
+    });
+  }
+
   /**
    * Each version is its own document with `_id` = `<id>@v<version>`: writing version n+1 is an
    * insert, which exactly one concurrent writer can win (a filtered update `{version: n}` is not

@@ -176,6 +176,11 @@ export interface Store {
    */
   getRecord(id: string): Promise<VersionedRecord | null>;
   /**
+   * The live (unexpired) records among `ids`, in ONE round trip — the PC-login notifier reads every
+   * attempt an instance watches with one query (flows/attempt/notify.ts). Absent ids are left out.
+   */
+  getRecords(ids: string[]): Promise<Map<string, VersionedRecord>>;
+  /**
    * `expiresAt` makes the record temporary: once past it, getRecord answers null (checked in the
    * query, whatever the server's TTL support) and sweepExpired / a TTL index deletes it. Expired
    * ids are not reused (temporary records have random ids).

@@ -6,10 +6,12 @@ import { ATTEMPT_ID_PATTERN, toView, type AttemptView } from './attempt.js';
  * stream) could replace the default, which works through the database only: any instance can take
  * the phone's request and any other can hold the PC's connection.
  *
- * DbNotifier: one timer per instance reads every watched attempt once per `intervalMs` (however many
- * connections wait on it), so a waiting browser costs at most 1000/intervalMs reads per second
- * whatever the number waiting; a change made on THIS instance (`changed`) wakes its waiters at once
- * with no read at all.
+ * DbNotifier: one timer per instance reads EVERY attempt it watches in ONE query (Store.getRecords),
+ * however many connections wait. With N attempts watched it reads every max(minIntervalMs,
+ * intervalMs / N): a waiting browser costs at most 1000 / intervalMs reads per second (2 by default)
+ * whatever the number waiting, and the more wait, the sooner each learns (the instance's own load
+ * stays ≤ 1000 / minIntervalMs queries per second). A change made on THIS instance (`changed`) wakes
+ * its waiters at once with no read at all.
  */
 export interface AttemptNotifier {
   /**
@@ -19,21 +21,24 @@ export interface AttemptNotifier {
   wait(id: string, knownVersion: number, timeoutMs: number, signal?: AbortSignal): Promise<AttemptView | null | 'timeout'>;
   /** This instance changed the attempt (e.g. the phone's 确认 landed here): wake its waiters now. */
   changed(view: AttemptView): void;
-  /** reads done by the poller so far, and attempts watched now (benchmarks, tests) */
+  /** queries done by the poller so far, and attempts watched now (benchmarks, tests) */
   stats(): { reads: number; watching: number };
   stop(): void;
 }
 
-/** 2 reads per second per waiting attempt at most (the issue's budget); worst-case delay ≈ one interval. */
+/** 2 reads per second per waiting browser at most (the issue's budget); worst-case delay ≈ one interval. */
 export const NOTIFY_INTERVAL_MS = 500;
+/** however many wait, an instance queries at most 10 times a second */
+export const NOTIFY_MIN_INTERVAL_MS = 100;
 
 interface Waiter {
   knownVersion: number;
   resolve(result: AttemptView | null | 'timeout'): void;
 }
 
-export function createDbNotifier(store: Store, options: { intervalMs?: number; clock?: () => Date } = {}): AttemptNotifier {
+export function createDbNotifier(store: Store, options: { intervalMs?: number; minIntervalMs?: number; clock?: () => Date } = {}): AttemptNotifier {
   const intervalMs = options.intervalMs ?? NOTIFY_INTERVAL_MS;
+  const minIntervalMs = Math.min(intervalMs, options.minIntervalMs ?? NOTIFY_MIN_INTERVAL_MS);
   const clock = options.clock ?? (() => new Date());
   const watched = new Map<string, Set<Waiter>>();
   let reads = 0;
@@ -57,16 +62,16 @@ export function createDbNotifier(store: Store, options: { intervalMs?: number; c
     polling = true;
     try {
       const ids = [...watched.keys()];
-      await Promise.all(
-        ids.map(async (id) => {
-          reads++;
-          try {
-            deliver(id, toView(id, await store.getRecord(`attempt:${id}`), clock()));
-          } catch {
-            // the store is down for a moment: the waiters keep waiting until their timeout
-          }
-        }),
-      );
+      if (ids.length) {
+        reads++;
+        try {
+          const found = await store.getRecords(ids.map((id) => `attempt:${id}`));
+          const at = clock();
+          for (const id of ids) deliver(id, toView(id, found.get(`attempt:${id}`) ?? null, at));
+        } catch {
+          // the store is down for a moment: the waiters keep waiting until their timeout
+        }
+      }
     } finally {
       polling = false;
       schedule();
@@ -75,7 +80,7 @@ export function createDbNotifier(store: Store, options: { intervalMs?: number; c
 
   const schedule = () => {
     if (timer || polling || !watched.size) return;
-    timer = setTimeout(poll, intervalMs);
+    timer = setTimeout(poll, Math.max(minIntervalMs, intervalMs / watched.size));
     timer.unref?.();
   };
 
