@@ -699,17 +699,14 @@ export class MongoStore implements Store {
     const unique = [...new Set(ids)];
     if (!unique.length) return new Map();
     return this.run(async (db) => {
-      // every stored version of these records (a few each, pruned), newest first; the newest counts
-      const docs = await db.collection<RecordVersionDoc>('records').find({ rid: { $in: unique } }, { sort: { version: -1 } }).toArray();
+      // every stored version of these records (a few each, pruned); the newest counts (picked here:
+      // no server-side sort, which FerretDB does slowly)
+      const docs = await db.collection<RecordVersionDoc>('records').find({ rid: { $in: unique } }, { projection: { rid: 1, version: 1, value: 1, expiresAt: 1 } }).toArray();
+      const newest = new Map<string, RecordVersionDoc>();
+      for (const doc of docs) if ((newest.get(doc.rid)?.version ?? 0) < doc.version) newest.set(doc.rid, doc);
       const found = new Map<string, VersionedRecord>();
-      const seen = new Set<string>();
       const now = Date.now();
-      for (const doc of docs) {
-        if (seen.has(doc.rid)) continue;
-        seen.add(doc.rid);
-        if (doc.expiresAt && doc.expiresAt.getTime() <= now) continue;
-        found.set(doc.rid, { value: doc.value, version: doc.version });
-      }
+      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version });
       return found;
     });
   }
