@@ -7,6 +7,15 @@ import type { AttemptView } from './attempt.js';
  */
 export const PHONE_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/** inline SVG icons (no emoji font is needed, nothing is loaded) */
+const ICONS = {
+  pc: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><rect x="8" y="12" width="48" height="32" rx="3" fill="none" stroke="#07c160" stroke-width="4"/><path d="M24 52h16M32 44v8" stroke="#07c160" stroke-width="4" stroke-linecap="round"/></svg>',
+  ok: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="32" r="28" fill="#07c160"/><path d="M19 33l9 9 17-19" fill="none" stroke="#fff" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>',
+  stop: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="32" r="28" fill="#b2b2b2"/><path d="M22 22l20 20M42 22L22 42" stroke="#fff" stroke-width="5" stroke-linecap="round"/></svg>',
+  warn: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="32" r="28" fill="#fa5151"/><path d="M32 18v18" stroke="#fff" stroke-width="5" stroke-linecap="round"/><circle cx="32" cy="45" r="3.5" fill="#fff"/></svg>',
+  user: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="24" r="11" fill="#07c160"/><path d="M12 56c2-12 10-18 20-18s18 6 20 18" fill="#07c160"/></svg>',
+};
+
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 export function phonePage(title: string, body: string): string {
@@ -14,7 +23,7 @@ export function phonePage(title: string, body: string): string {
 <style>
 body{margin:0;font-family:-apple-system,BlinkMacSystemFont,"PingFang SC","Microsoft YaHei",sans-serif;background:#f7f7f7;color:#191919}
 main{max-width:420px;margin:0 auto;padding:48px 24px;text-align:center}
-.icon{font-size:56px;line-height:1;margin-bottom:16px}
+.icon{width:64px;height:64px;margin:0 auto 16px;display:block}
 h1{font-size:20px;font-weight:600;margin:0 0 16px}
 .device{background:#fff;border-radius:12px;padding:16px;margin:16px 0 24px;text-align:left;font-size:15px;line-height:1.8}
 .device span{color:#888;display:inline-block;width:5em}
@@ -35,7 +44,7 @@ function formatTime(date: Date): string {
 export function confirmPageHtml(view: AttemptView, nonce: string, appName: string, action: string): string {
   return phonePage(
     '确认登录',
-    `<div class="icon">💻</div>
+    `${ICONS.pc}
 <h1 id="title">确认在电脑上登录？</h1>
 <p class="tip">你正在登录「${esc(appName)}」的电脑端。请确认是你本人在电脑上扫码。</p>
 <div class="device" id="device">
@@ -53,15 +62,15 @@ export function confirmPageHtml(view: AttemptView, nonce: string, appName: strin
 }
 
 export function resultPageHtml(kind: 'confirmed' | 'cancelled' | 'error', message: string): string {
-  const icon = kind === 'confirmed' ? '✅' : kind === 'cancelled' ? '⛔' : '⚠️';
+  const icon = kind === 'confirmed' ? ICONS.ok : kind === 'cancelled' ? ICONS.stop : ICONS.warn;
   const title = kind === 'confirmed' ? '已确认登录' : kind === 'cancelled' ? '已取消登录' : '无法登录';
-  return phonePage(title, `<div class="icon">${icon}</div><h1 id="title" data-kind="${kind}">${esc(title)}</h1><p class="${kind === 'error' ? 'err' : 'tip'}" id="message">${esc(message)}</p>`);
+  return phonePage(title, `${icon}<h1 id="title" data-kind="${kind}">${esc(title)}</h1><p class="${kind === 'error' ? 'err' : 'tip'}" id="message">${esc(message)}</p>`);
 }
 
 export function consentPageHtml(scanUrl: string): string {
   return phonePage(
     '微信授权',
-    `<div class="icon">👤</div><h1 id="title">首次在电脑上登录</h1>
+    `${ICONS.user}<h1 id="title">首次在电脑上登录</h1>
 <p class="tip">需要获取你的微信昵称、头像以创建账号，然后请在下一页确认电脑登录。</p>
 <a class="button primary" id="consent" href="${esc(scanUrl)}">微信授权并继续</a>`,
   );
