@@ -129,6 +129,7 @@ describe('own QR code confirmed on the phone', () => {
     expect((await collect(pc)).body).toMatchObject({ error: { code: 'pc_login_invalid' } });
   });
 
+  // wechat-api-facts.md §5: snsapi_base is silent and yields the openid only; §10: no unionid with it
   it('Should recognise a known person silently (snsapi_base) on the second PC login', async () => {
     const first = browser(PC_UA);
     const phone = browser(WECHAT_UA);
