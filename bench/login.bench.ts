@@ -16,7 +16,7 @@
 // BENCH_OUT (docs/BENCH.md; "-" prints only).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
@@ -498,7 +498,10 @@ Run in ${f0(seconds)} s.
 
 if (OUT === '-') console.log(report);
 else {
-  writeFileSync(OUT, report);
+  // Sections other benchmarks own (bench/pc-login.bench.ts: "## PC login live status") are kept.
+  const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
+  const kept = previous.indexOf('\n## PC login live status');
+  writeFileSync(OUT, kept >= 0 ? `${report.trimEnd()}\n${previous.slice(kept)}` : report);
   console.log(report);
   log(`wrote ${OUT}`);
 }

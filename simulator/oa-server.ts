@@ -10,7 +10,7 @@ import type { SimApp, SimState } from './state.js';
 import { SIM_USER_COOKIE } from './oa.js';
 
 /**
- * The official account's server side as WeChat runs it (../shared/wechat-api-facts.md §7–§9):
+ * The official account's server side as WeChat runs it (../shared/docs/WECHAT.md, facts §7–§9):
  * - POST /cgi-bin/qrcode/create (temporary QR_SCENE / QR_STR_SCENE, permanent ones refused here),
  *   GET /cgi-bin/showqrcode?ticket= (a real PNG; 404 for an unknown or expired ticket),
  *   GET /cgi-bin/user/info (subscribe, openid, unionid when bound to an open platform account).

@@ -221,16 +221,107 @@ function scanErrorText(reason: string): string {
   return '无法登录，请在电脑上刷新二维码';
 }
 
+/**
+ * WeChat's WxLogin.js (docs/WECHAT.md, facts §4): `new WxLogin({ id, appid, scope, redirect_uri, state,
+ * self_redirect, style, href, stylelite, fast_login })` puts an iframe (300 × 400, no border, no
+ * scrolling) of qrconnect?…&login_type=jssdk into the element `id`. redirect_uri is inserted as given:
+ * the caller must encodeURIComponent it. The frame may navigate the top window (self_redirect false).
+ * Served at the path WeChat serves it under on res.wx.qq.com; the iframe points at this simulator.
+ */
+export const WXLOGIN_JS_PATH = '/connect/zh_CN/htmledition/js/wxLogin.js';
+
+function wxLoginScript(origin: string): string {
+  return `(function () {
+  var ORIGIN = ${JSON.stringify(origin)};
+  function WxLogin(a) {
+    var selfRedirect = 'default';
+    if (a.self_redirect === true) selfRedirect = 'true';
+    else if (a.self_redirect === false) selfRedirect = 'false';
+    var frame = document.createElement('iframe');
+    var src = ORIGIN + '/connect/qrconnect?appid=' + a.appid + '&scope=' + a.scope + '&redirect_uri=' + a.redirect_uri + '&state=' + a.state +
+      '&login_type=jssdk&self_redirect=' + selfRedirect + '&styletype=' + (a.styletype || '') + '&sizetype=' + (a.sizetype || '') + '&bgcolor=' + (a.bgcolor || '') + '&rst=' + (a.rst || '');
+    src += a.style ? '&style=' + a.style : '';
+    src += a.href ? '&href=' + a.href : '';
+    src += a.lang === 'en' ? '&lang=en' : '';
+    src += a.stylelite === 1 || a.stylelite === '1' ? '&stylelite=1' : '';
+    src += a.fast_login === 0 || a.fast_login === '0' ? '&fast_login=0' : '';
+    frame.src = src;
+    frame.frameBorder = '0';
+    frame.allowTransparency = 'true';
+    frame.scrolling = 'no';
+    frame.width = '300px';
+    frame.height = '400px';
+    frame.setAttribute('sandbox', 'allow-scripts allow-top-navigation allow-same-origin');
+    var el = document.getElementById(a.id);
+    el.innerHTML = '';
+    el.appendChild(frame);
+    if (typeof a.onReady === 'function') frame.onload = function () { a.onReady(true); };
+  }
+  window.WxLogin = WxLogin;
+})();
+`;
+}
+
+/** The qrconnect page inside WxLogin's iframe: WeChat's compact look and texts, honouring the options. */
+function jssdkPage(q: Record<string, string>, qr: { uuid: string; phoneUrl: string; dataUrl: string; statusUrl: string }): Response {
+  const selfRedirect = q.self_redirect === 'true';
+  const lite = q.stylelite === '1';
+  const white = q.style === 'white';
+  // href: a custom stylesheet (https, or a data:text/css URL); ignored with stylelite=1 (§4)
+  let custom = '';
+  if (q.href && !lite && (/^https:\/\//.test(q.href) || /^data:text\/css/.test(q.href))) custom = `<link rel="stylesheet" href="${esc(q.href)}">`;
+  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>微信登录</title><link rel="icon" href="data:,">
+<style>
+html,body{margin:0;background:transparent;font-family:"Microsoft YaHei","PingFang SC",system-ui,sans-serif;text-align:center;color:${white ? '#fff' : '#333'}}
+.impowerBox .title{font-size:20px;margin:16px 0 8px}
+.impowerBox .qrcode{width:${lite ? 220 : 280}px;height:${lite ? 220 : 280}px;margin-top:${lite ? 8 : 15}px;border:1px solid #e2e2e2}
+.impowerBox .info{font-size:13px;margin-top:12px;line-height:1.6}
+.impowerBox .status_icon{font-size:28px}
+.impowerBox .refresh{color:#07c160;cursor:pointer;text-decoration:underline;background:none;border:0;font-size:13px}
+.lite .title{display:none}
+</style>${custom}</head><body>
+<div class="impowerBox${lite ? ' lite' : ''}" id="box" data-self-redirect="${selfRedirect}" data-style="${white ? 'white' : 'black'}" data-stylelite="${lite ? 1 : 0}" data-fast-login="${q.fast_login === '0' ? 0 : 1}" data-custom-css="${custom ? 1 : 0}">
+<div class="title">微信登录</div>
+<div id="qr" data-uuid="${qr.uuid}" data-phone-url="${esc(qr.phoneUrl)}"><img class="qrcode" alt="二维码" src="${qr.dataUrl}"></div>
+<div class="info"><p id="status" data-status="waiting">请使用微信扫一扫登录</p><button class="refresh" id="refresh" type="button" hidden onclick="location.reload()">点击刷新</button></div>
+</div>
+<script>
+(function () {
+  var el = document.getElementById('status');
+  var texts = { waiting: '请使用微信扫一扫登录', scanned: '扫描成功，请在微信中点击确认即可登录', cancelled: '二维码已失效', expired: '二维码已失效' };
+  var timer = setInterval(function () {
+    fetch(${JSON.stringify(qr.statusUrl)}, { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
+      el.setAttribute('data-status', s.status);
+      if (s.status === 'confirmed' && s.redirectUrl) {
+        clearInterval(timer);
+        // self_redirect true: the iframe itself goes to redirect_uri; otherwise the top window does
+        if (${selfRedirect}) location.href = s.redirectUrl; else window.top.location.href = s.redirectUrl;
+        return;
+      }
+      el.textContent = texts[s.status] || '';
+      if (s.status === 'cancelled' || s.status === 'expired') { clearInterval(timer); document.getElementById('refresh').hidden = false; }
+    }).catch(function () {});
+  }, 1000);
+})();
+</script></body></html>`;
+  return new Response(html, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
 export function webApi(state: SimState) {
   return new Hono()
+    .get(WXLOGIN_JS_PATH, (c) => c.body(wxLoginScript(new URL(c.req.url).origin), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=300' }))
     .get('/connect/qrconnect', async (c) => {
-      const checked = checkAuthorize(state, c.req.query(), 'web', ['snsapi_login']);
+      const query = c.req.query();
+      // WxLogin's iframe URL carries no response_type (docs/WECHAT.md, facts §4, the script's src): code is implied
+      const jssdk = query.login_type === 'jssdk';
+      const checked = checkAuthorize(state, jssdk ? { response_type: 'code', ...query } : query, 'web', ['snsapi_login']);
       if (checked instanceof Response) return checked;
       const { app, redirect, state: stateParam } = checked;
       const qr = state.web.createQr(app.appid, redirect.toString(), stateParam);
       const phoneUrl = `${new URL(c.req.url).origin}/__sim/web/scan/${qr.uuid}`;
       const dataUrl = await QRCode.toDataURL(phoneUrl, { margin: 1, width: 220 });
       const statusUrl = `/connect/qrconnect/status/${qr.uuid}`;
+      if (jssdk) return jssdkPage(query, { uuid: qr.uuid, phoneUrl, dataUrl, statusUrl });
       return page(
         '微信登录',
         `<h2>微信登录</h2>

@@ -506,6 +506,22 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getRecord(id)).toEqual({ value: { token: 'b' }, version: 2 });
       });
 
+      it('getRecords reads many records at once: the newest version of each live one, absent and expired ones left out', async () => {
+        const a = rid('rec');
+        const b = rid('rec');
+        const expired = rid('rec');
+        const missing = rid('rec');
+        expect(await store.compareAndSetRecord(a, { n: 1 }, null, minutes(5))).toBe(true);
+        expect(await store.compareAndSetRecord(a, { n: 2 }, 1, minutes(5))).toBe(true);
+        expect(await store.compareAndSetRecord(b, { n: 9 }, null)).toBe(true);
+        expect(await store.compareAndSetRecord(expired, { n: 0 }, null, new Date(Date.now() - 1000))).toBe(true);
+        const found = await store.getRecords([a, b, expired, missing, a]);
+        expect([...found.keys()].sort()).toEqual([a, b].sort());
+        expect(found.get(a)).toEqual({ value: { n: 2 }, version: 2 });
+        expect(found.get(b)).toEqual({ value: { n: 9 }, version: 1 });
+        expect((await store.getRecords([])).size).toBe(0);
+      });
+
       it('20 concurrent compare-and-sets over one version: exactly one wins', async () => {
         const id = rid('rec');
         const { values: created } = await settle(Array.from({ length: 20 }, (_, i) => store.compareAndSetRecord(id, { w: i }, null)));

@@ -52,6 +52,12 @@ export interface Config {
   requestDeadlineMs: number;
   /** WECHAT_MP_VERIFY: the official account's MP_verify_<token>.txt tokens, served at the site root */
   mpVerify: string[];
+  /** the product's name on the phone's PC-login confirmation page (APP_NAME) */
+  appName: string;
+  /** PC login status: one Server-Sent-Events stream's length (PC_EVENTS_STREAM_MS, ≤ 25 s, default inside the request deadline) */
+  pcEventsStreamMs: number;
+  /** how long a PC login QR code (attempt) lives (PC_ATTEMPT_TTL_MS, default 3 minutes) */
+  pcAttemptTtlMs: number;
   /** entries of WECHAT_MP_VERIFY that are neither a file name nor a token */
   mpVerifyInvalid: string[];
 }
@@ -115,6 +121,9 @@ export function loadConfig(env: Env): Config {
     requestDeadlineMs: clampInt(env.REQUEST_DEADLINE_MS, 9000, 1000, 60_000),
     mpVerify: parseVerifyTokens(env.WECHAT_MP_VERIFY).tokens,
     mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
+    appName: env.APP_NAME?.trim().slice(0, 40) || '微信登录',
+    pcEventsStreamMs: clampInt(env.PC_EVENTS_STREAM_MS, 8000, 1000, 25_000),
+    pcAttemptTtlMs: clampInt(env.PC_ATTEMPT_TTL_MS, 180_000, 2000, 600_000),
   };
 }
 

@@ -22,6 +22,7 @@ import { msgSecCheck } from './wechat/security/msg_sec_check.js';
 import { stableToken } from './wechat/auth/stable_token.js';
 import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
+import { createDbNotifier, type AttemptNotifier } from './flows/attempt/notify.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
 import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
@@ -50,6 +51,8 @@ export interface Services {
     showQrCodeUrl(ticket: string): string;
     getFollowerInfo(openid: string): ReturnType<typeof getFollowerInfo>;
   } | null;
+  /** tells waiting PC pages that their login attempt changed (flows/attempt/notify.ts) */
+  notifier: AttemptNotifier;
   app: ReturnType<typeof createApp>;
   /** stops the background timers (rate-limit sync, expiry sweep); the store stays open */
   stop(): void;
@@ -61,6 +64,8 @@ export interface ServiceOverrides {
   fetch?: typeof fetch;
   clock?: () => Date;
   sweepIntervalMs?: number;
+  /** the PC-login notifier's database read interval (default NOTIFY_INTERVAL_MS) */
+  notifyIntervalMs?: number;
 }
 
 export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
@@ -137,6 +142,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
   };
   const limiter = new RateLimiter({ store, logger });
+  const notifier = createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
   if (deployment.ephemeral) {
@@ -173,15 +179,27 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       },
     },
     wechatSync,
+    // PC login with our own QR code, confirmed on the phone through the official account's web authorization
+    pc: {
+      attempt: { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs },
+      notifier,
+      oauth: oauthApp(config.oa),
+      publicBaseUrl: config.publicBaseUrl,
+      production: config.production,
+      appName: config.appName,
+      streamMs: config.pcEventsStreamMs,
+      longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
+    },
     decrypt: { appid: config.mini.appid, store, sealer },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,
   });
   const stop = () => {
     limiter.stop();
+    notifier.stop();
     clearInterval(sweeper);
   };
-  return { config, store, logger, transport, sealer, accessTokens, limiter, oaAccessTokens, follow, app, stop };
+  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, app, stop };
 }
 
 /** The server URL's settings, or null (not configured, or — in development — configured wrongly: logged). */

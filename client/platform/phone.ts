@@ -3,7 +3,7 @@
  * Chinese message saying why the number is not available and what the person can do.
  * Phone-number verification is a paid capability of verified, non-personal mini-programs
  * (charged per successful call since late August 2023, with a free trial quota); an exhausted
- * quota is `errno 1400001` (wechat-api-facts.md §2).
+ * quota is `errno 1400001` (docs/WECHAT.md, facts §2).
  */
 import { privacyErrorKind } from './privacy';
 

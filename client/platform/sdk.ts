@@ -14,7 +14,7 @@ export function compareVersion(a: string, b: string): number {
   return 0;
 }
 
-/** Since base library 2.27.1, getUserProfile answers 微信用户 and a grey avatar (wechat-api-facts.md §2). */
+/** Since base library 2.27.1, getUserProfile answers 微信用户 and a grey avatar (docs/WECHAT.md, facts §2). */
 export const USER_PROFILE_ANONYMOUS_FROM = '2.27.1';
 /** wx.onNeedPrivacyAuthorization / getPrivacySetting: the minimum base library of this mini-program. */
 export const MIN_BASE_LIBRARY = '2.32.3';

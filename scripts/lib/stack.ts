@@ -46,6 +46,11 @@ export interface StackOptions {
    * Default: the stack's host, localhost, 127.0.0.1 and PUBLIC_BASE_URL's host.
    */
   domains?: string[];
+  /**
+   * The host name browsers reach the simulator by (its port unchanged), e.g. a name mapped to
+   * 127.0.0.1 by Chromium's --host-resolver-rules, so the app and WeChat's pages are different sites.
+   */
+  simPublicHost?: string;
 }
 
 /** The AppIDs the dev stack derives from the mini-program AppID: website +1, official account +2. */
@@ -138,7 +143,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       WECHAT_API_FAILOVER: '',
       ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
       ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
-      ...(web || oa ? { WECHAT_OPEN_BASE: simServer.url } : {}),
+      ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simServer.url.replace(host, options.simPublicHost) : simServer.url } : {}),
       // showqrcode (mp.weixin.qq.com) is served by the simulator too
       ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
     },

@@ -10,6 +10,7 @@ import { webRoutes, type WebRouteDeps } from './routes/web.js';
 import { oaRoutes, type OaRouteDeps } from './routes/oa.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
+import { pcRoutes, type PcRouteDeps } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
 import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   web: WebRouteDeps;
   /** official-account web authorization (H5 inside WeChat); oa_login_not_configured when `appid` is null */
   oa: OaRouteDeps;
+  /** PC login with our own QR code confirmed on the phone (flows/attempt); absent: /api/auth/pc is 404 */
+  pc?: PcRouteDeps;
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
@@ -113,6 +116,7 @@ export function createApp(deps: AppDeps) {
     app.use('/api/auth/mini/login', limited(deps.mini.appid));
     app.use('/api/auth/web/*', limited(deps.web.appid));
     app.use('/api/auth/oa/*', limited(deps.oa.appid));
+    app.use('/api/auth/pc/*', limited(deps.oa.appid));
     app.use('/api/auth/logout', limited(null));
     app.use('/api/auth/webview/*', limited(deps.mini.appid));
     app.on(['POST'], '/api/me/wechat-profile', limited(deps.oa.appid));
@@ -124,6 +128,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
   app.route('/api/auth/webview', new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
+  if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes(deps.pc)));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -156,6 +161,7 @@ export function createApp(deps: AppDeps) {
     '/api/auth/mini/login': 'POST',
     '/api/auth/mini/decrypt': 'POST',
     '/api/auth/web/qr': 'GET',
+    '/api/auth/web/embed': 'POST',
     '/api/auth/web/callback': 'GET',
     '/api/auth/web/session': 'POST',
     '/api/auth/oa/start': 'GET',
@@ -165,6 +171,13 @@ export function createApp(deps: AppDeps) {
     '/api/auth/webview/ticket': 'POST',
     '/api/me/wechat-profile': 'POST',
     '/api/auth/webview/session': 'POST',
+    '/api/auth/pc/attempt': 'POST',
+    '/api/auth/pc/status': 'GET',
+    '/api/auth/pc/events': 'GET',
+    '/api/auth/pc/session': 'POST',
+    '/api/auth/pc/scan': 'GET',
+    '/api/auth/pc/callback': 'GET',
+    '/api/auth/pc/confirm': 'GET, POST',
     '/api/auth/logout': 'POST',
     '/api/me': 'GET, PUT, PATCH, DELETE',
     '/api/me/avatar': 'POST',
@@ -183,7 +196,7 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => {
     const known = toAppError(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
-    const door = /^\/api\/auth\/(mini|web|oa)\//.exec(c.req.path)?.[1];
+    const door = /^\/api\/auth\/(mini|web|oa|pc)\//.exec(c.req.path)?.[1];
     if (known) {
       if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
       else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });

@@ -10,7 +10,7 @@ import { signatureMatches } from '../wechat/push/signature.js';
 import { encryptedReplyXml, MAX_PUSH_BYTES, parsePushFields, PushXmlError, textReplyXml } from '../wechat/push/xml.js';
 
 /**
- * The official account's server URL (服务器配置, wechat-api-facts.md §8–§9), at /api/oa/push:
+ * The official account's server URL (服务器配置, docs/WECHAT.md, facts §8–§9), at /api/oa/push:
  *   GET  verification: signature = sha1(sort(Token, timestamp, nonce)) → echostr as text
  *   POST messages in the configured mode — plain (signature), compatible (both forms; the
  *        encrypted one is used when encrypt_type=aes) or safe (encrypted only: msg_signature,

@@ -258,6 +258,15 @@ export class EmbeddedStore implements Store {
     return clone({ value: record.value, version: record.version });
   }
 
+  async getRecords(ids: string[]): Promise<Map<string, VersionedRecord>> {
+    const found = new Map<string, VersionedRecord>();
+    for (const id of new Set(ids)) {
+      const record = await this.getRecord(id);
+      if (record) found.set(id, record);
+    }
+    return found;
+  }
+
   async compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean> {
     const current = this.records.get(id);
     if ((current?.version ?? null) !== expectedVersion) return false;

@@ -695,6 +695,22 @@ export class MongoStore implements Store {
     });
   }
 
+  async getRecords(ids: string[]): Promise<Map<string, VersionedRecord>> {
+    const unique = [...new Set(ids)];
+    if (!unique.length) return new Map();
+    return this.run(async (db) => {
+      // every stored version of these records (a few each, pruned); the newest counts (picked here:
+      // no server-side sort, which FerretDB does slowly)
+      const docs = await db.collection<RecordVersionDoc>('records').find({ rid: { $in: unique } }, { projection: { rid: 1, version: 1, value: 1, expiresAt: 1 } }).toArray();
+      const newest = new Map<string, RecordVersionDoc>();
+      for (const doc of docs) if ((newest.get(doc.rid)?.version ?? 0) < doc.version) newest.set(doc.rid, doc);
+      const found = new Map<string, VersionedRecord>();
+      const now = Date.now();
+      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version });
+      return found;
+    });
+  }
+
   /**
    * Each version is its own document with `_id` = `<id>@v<version>`: writing version n+1 is an
    * insert, which exactly one concurrent writer can win (a filtered update `{version: n}` is not

@@ -62,7 +62,7 @@ export interface SessionRecord {
   id: string;
   userId: string;
   /** which door the session came through */
-  via: 'mini' | 'web-qr' | 'oa';
+  via: 'mini' | 'web-qr' | 'oa' | 'pc-qr';
   createdAt: Date;
   expiresAt: Date;
   /** Copy of the user record (see IdentityRecord.user): an authenticated request reads one document. */
@@ -175,6 +175,11 @@ export interface Store {
    * record must not exist yet) and returns false when another writer got there first.
    */
   getRecord(id: string): Promise<VersionedRecord | null>;
+  /**
+   * The live (unexpired) records among `ids`, in ONE round trip — the PC-login notifier reads every
+   * attempt an instance watches with one query (flows/attempt/notify.ts). Absent ids are left out.
+   */
+  getRecords(ids: string[]): Promise<Map<string, VersionedRecord>>;
   /**
    * `expiresAt` makes the record temporary: once past it, getRecord answers null (checked in the
    * query, whatever the server's TTL support) and sweepExpired / a TTL index deletes it. Expired

@@ -14,11 +14,12 @@ export interface StackHandle {
   close(): Promise<void>;
 }
 
-export function startStackProcess(): Promise<StackHandle> {
+/** `options`: StackOptions as JSON-able values (e.g. { domains, simPublicHost }) */
+export function startStackProcess(options?: Record<string, unknown>): Promise<StackHandle> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'client/tests/support/stack-server.ts')], {
       cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'test' },
+      env: { ...process.env, NODE_ENV: 'test', ...(options ? { STACK_OPTIONS: JSON.stringify(options) } : {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';

@@ -4,7 +4,8 @@
 // Prints one JSON line { apiUrl, simUrl, appid } when ready; exits when stdin closes.
 import { startStack } from '../../../tests/support/stack.js';
 
-const stack = await startStack();
+// STACK_OPTIONS: JSON StackOptions (domains, simPublicHost…) for the cross-site browser tests
+const stack = await startStack(process.env.STACK_OPTIONS ? JSON.parse(process.env.STACK_OPTIONS) : {});
 process.stdout.write(JSON.stringify({ apiUrl: stack.apiUrl, simUrl: stack.simUrl, appid: stack.appid, webAppid: stack.webAppid, oaAppid: stack.oaAppid }) + '\n');
 
 let closing = false;

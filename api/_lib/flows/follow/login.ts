@@ -7,7 +7,7 @@ import type { TemporaryQrCode } from '../../wechat/oa/qrcode_create.js';
 import { ATTEMPT_SCENE, type AttemptPort } from './attempt-port.js';
 
 /**
- * Follow-to-login (关注公众号登录), the official account's side (wechat-api-facts.md §7, §8):
+ * Follow-to-login (关注公众号登录), the official account's side (docs/WECHAT.md, facts §7, §8):
  * the PC attempt shows a temporary QR_STR_SCENE code carrying its scene; scanning it makes WeChat
  * push `subscribe` (EventKey qrscene_<scene>, new follower) or `SCAN` (EventKey <scene>, already
  * following) to the server URL. Within WeChat's 5 seconds this flow only deduplicates, records the

@@ -27,7 +27,7 @@ import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
  */
 export interface OAuthDoor {
   /** names the routes (/api/auth/<name>), cookie, query parameters, records and log events */
-  name: 'web' | 'oa';
+  name: 'web' | 'oa' | 'pc';
   via: SessionRecord['via'];
   /** WeChat's browser-facing authorize page on openBaseUrl */
   authorizePath: '/connect/qrconnect' | '/connect/oauth2/authorize';
@@ -115,7 +115,17 @@ export interface OAuthLoginStart {
 
 export async function startOAuthLogin(
   deps: OAuthLoginDeps,
-  input: { redirectUri: string; next?: string | null; scope?: string | null },
+  input: {
+    redirectUri: string;
+    next?: string | null;
+    scope?: string | null;
+    /**
+     * WxLogin with self_redirect true: the callback will load inside a cross-site iframe, where the
+     * SameSite state cookie is not sent. Such a state's callback is accepted without the cookie; the
+     * session still goes only to the browser holding it (takeOAuthHandoff), never to the iframe.
+     */
+    framed?: boolean;
+  },
 ): Promise<OAuthLoginStart> {
   const appid = requireConfigured(deps);
   const { door } = deps;
@@ -123,7 +133,7 @@ export async function startOAuthLogin(
   const scope = input.scope && door.scopes.includes(input.scope) ? input.scope : door.scopes[0];
   const state = generateState();
   const expiresAt = new Date(now(deps).getTime() + STATE_TTL_MS);
-  const written = await deps.store.compareAndSetRecord(loginRecordId(door, state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString() }, null, expiresAt);
+  const written = await deps.store.compareAndSetRecord(loginRecordId(door, state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString(), ...(input.framed ? { framed: true } : {}) }, null, expiresAt);
   if (!written) throw new AppError('internal_error'); // 190 random bits collided: not expected
   const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope, state });
   return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}${door.authorizePath}?${query}#wechat_redirect` };
@@ -137,14 +147,18 @@ export interface OAuthCallbackInput {
 }
 
 /** Completes WeChat's redirect. Returns where the H5 login page should continue (`next`). */
-export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean }> {
+export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean; framed: boolean }> {
   const appid = requireConfigured(deps);
   const { door } = deps;
   const at = now(deps);
-  // The state must be the one this browser started (login CSRF), known and fresh…
-  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
+  // The state must be the one this browser started (login CSRF), known and fresh… — except in
+  // WxLogin's iframe (self_redirect true), which gets no cookie: there the state's own record must
+  // say so, and the handoff still needs the cookie.
+  const withoutCookie = !input.cookieState && typeof input.state === 'string' && STATE_PATTERN.test(input.state);
+  if (!withoutCookie && !sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
   const state = input.state!;
   const record = await deps.store.getRecord(loginRecordId(door, state));
+  if (withoutCookie && record?.value.framed !== true) throw new AppError(door.errors.stateInvalid);
   const expiresAt = typeof record?.value.expiresAt === 'string' ? new Date(record.value.expiresAt) : null;
   if (!record || record.value.userId || record.value.taken) {
     if (record) throw new AppError(door.errors.stateUsed);
@@ -187,7 +201,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version, new Date(handoff.expiresAt)))) throw new AppError(door.errors.stateUsed);
   deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
   const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
-  return { state, next: next ?? DEFAULT_NEXT, isNewUser };
+  return { state, next: next ?? DEFAULT_NEXT, isNewUser, framed: record.value.framed === true };
 }
 
 /**
@@ -275,4 +289,28 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
   }
   if (!won) throw new AppError(door.errors.stateUsed);
   return { token, expiresAt: session.expiresAt, user: current, isNewUser: !!value.isNewUser };
+}
+
+/**
+ * Like takeOAuthHandoff, for a door whose login is not a session in this browser (the phone that
+ * scanned a PC's QR code, flows/attempt): the browser that started the authorization takes WHO
+ * logged in, once; no session is created.
+ */
+export async function takeOAuthIdentity(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<{ user: UserRecord; isNewUser: boolean }> {
+  requireConfigured(deps);
+  const { door } = deps;
+  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
+  const id = loginRecordId(door, input.state);
+  const record = await deps.store.getRecord(id);
+  const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };
+  if (value.taken) throw new AppError(door.errors.stateUsed);
+  if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
+  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
+  const user = await currentUser(deps.store, await deps.store.getUser(value.userId!));
+  if (!user) throw new AppError(door.errors.stateInvalid);
+  const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
+  if (!(await deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil))) {
+    throw new AppError(door.errors.stateUsed);
+  }
+  return { user, isNewUser: !!value.isNewUser };
 }

@@ -3,7 +3,7 @@ import type { OAuthDoor } from '../oauth/login.js';
 /**
  * Website QR login (微信扫码登录): a website app on the open platform, WeChat's qrconnect page,
  * scope snsapi_login. The machinery (state, cookie, code exchange, handoff) is ../oauth.
- * GET /api/auth/web/qr → qrconnect; /callback; POST /session.
+ * GET /api/auth/web/qr → qrconnect; POST /embed → WxLogin options (WeChat's QR inside our page); /callback; POST /session.
  */
 export const WEB_DOOR: OAuthDoor = {
   name: 'web',

@@ -11,7 +11,7 @@ import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
 
 /**
  * 同步微信头像昵称 (issue 14): the official account's web authorization (snsapi_userinfo) yields a
- * refresh_token valid 30 days (wechat-api-facts.md §5). It is kept SEALED in a temporary record
+ * refresh_token valid 30 days (docs/WECHAT.md, facts §5). It is kept SEALED in a temporary record
  * `wechat-grant:<appid>:<openid>` (expiresAt = its own end of life) — never sent to a browser, never
  * logged — and used when the person asks to sync: the kept access_token if sns/auth says it is still
  * valid, else sns/oauth2/refresh_token; then sns/userinfo; the profile is written through saveProfile.

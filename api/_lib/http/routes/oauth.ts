@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { toAppError } from '../errors.js';
@@ -40,6 +41,30 @@ export interface OAuthRouteDeps extends OAuthLoginDeps {
   production: boolean;
 }
 
+/** WeChat's own WxLogin script (docs/WECHAT.md, "WxLogin"); against the simulator, the simulator's copy. */
+export const WXLOGIN_SCRIPT = 'https://res.wx.qq.com/connect/zh_CN/htmledition/js/wxLogin.js';
+export function wxLoginScriptUrl(openBaseUrl: string): string {
+  return new URL(openBaseUrl).hostname === 'open.weixin.qq.com' ? WXLOGIN_SCRIPT : `${openBaseUrl}/connect/zh_CN/htmledition/js/wxLogin.js`;
+}
+
+const EmbedBody = lazySchema((z) => z.object({ next: z.string().max(512).optional(), selfRedirect: z.boolean() }));
+
+/**
+ * The callback's answer inside WxLogin's iframe (self_redirect true): a tiny page that tells its
+ * parent — our own login page, checked by origin on both sides — whether the login is ready to be
+ * collected. It carries no state, code or token: the parent already knows its state, and only
+ * its cookie collects the handoff.
+ */
+function framedResult(c: Context, origin: string, result: { ok: true } | { ok: false; code: string }) {
+  const nonce = randomBytes(16).toString('base64');
+  const message = JSON.stringify({ type: 'wechat-login', door: 'web', ...result });
+  c.header('content-security-policy', `default-src 'none'; script-src 'nonce-${nonce}'; frame-ancestors 'self'`);
+  return c.html(
+    `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>微信登录</title></head><body><p id="status">${result.ok ? '登录中…' : '登录失败'}</p>` +
+      `<script nonce="${nonce}">parent.postMessage(${message.replace(/</g, '\\u003c')}, ${JSON.stringify(origin)});</script></body></html>`,
+  );
+}
+
 const SessionBody = lazySchema((z) => z.object({ state: z.string().regex(OAUTH_STATE_PATTERN, 'must be the login state from the login page URL') }));
 
 function isSecure(c: Context, production: boolean): boolean {
@@ -74,9 +99,26 @@ function noStore(c: Context) {
  * `?scope=` where the door has several scopes); WeChat redirects back to `/callback`; the login
  * page collects the session with `POST /session {state}`.
  */
-export function oauthRoutes(deps: OAuthRouteDeps, startPath: string) {
+export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { embeddable?: boolean } = {}) {
   const names = doorNames(deps.door);
-  return new Hono()
+  const app = new Hono();
+  if (options.embeddable) {
+    // WxLogin (WeChat's QR inside our page): the options for `new WxLogin({...})`, the state bound to this browser
+    app.post('/embed', async (c) => {
+      const body = await readJson(c, EmbedBody);
+      const origin = deps.publicBaseUrl ?? new URL(c.req.url).origin;
+      const redirectUri = `${origin}${names.basePath}/callback`;
+      const { state, authorizeUrl, expiresAt } = await startOAuthLogin(deps, { redirectUri, next: body.next, framed: body.selfRedirect });
+      setCookie(c, names.cookie, state, cookieOptions(c, deps.production, names.basePath, STATE_TTL_MS / 1000));
+      const params = new URL(authorizeUrl).searchParams;
+      return c.json(
+        { appid: params.get('appid'), scope: params.get('scope'), redirectUri, state, selfRedirect: body.selfRedirect, scriptUrl: wxLoginScriptUrl(deps.openBaseUrl), expiresAt: expiresAt.toISOString() },
+        200,
+        { 'cache-control': 'no-store' },
+      );
+    });
+  }
+  return app
     .get(startPath, async (c) => {
       noStore(c);
       try {
@@ -95,15 +137,21 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string) {
     .get('/callback', async (c) => {
       noStore(c);
       try {
-        const { state, next } = await completeOAuthCallback(deps, {
+        const { state, next, framed } = await completeOAuthCallback(deps, {
           code: c.req.query('code'),
           state: c.req.query('state'),
           cookieState: getCookie(c, names.cookie),
         });
+        if (framed && c.req.header('sec-fetch-dest') !== 'document') return framedResult(c, deps.publicBaseUrl ?? new URL(c.req.url).origin, { ok: true });
         const query = new URLSearchParams({ [names.handoffParam]: state });
         if (next !== DEFAULT_NEXT) query.set('next', next);
         return c.redirect(toH5Page(query.toString()), 302);
       } catch (error) {
+        if (options.embeddable && c.req.header('sec-fetch-dest') === 'iframe') {
+          const known = toAppError(error);
+          deps.logger.log(known && known.status < 500 ? 'info' : 'warn', `auth.${deps.door.name}.failed`, { path: c.req.path, errorCode: known?.code ?? 'internal_error' });
+          return framedResult(c, deps.publicBaseUrl ?? new URL(c.req.url).origin, { ok: false, code: known?.code ?? 'internal_error' });
+        }
         return toLoginPage(c, error, deps);
       }
     })

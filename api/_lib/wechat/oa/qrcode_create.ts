@@ -14,7 +14,7 @@ export const MAX_QR_EXPIRE_SECONDS = 2_592_000;
 
 /**
  * A temporary string-scene parametric QR code — POST /cgi-bin/qrcode/create with action_name
- * QR_STR_SCENE (wechat-api-facts.md §7). Only verified service accounts (认证服务号) may call it.
+ * QR_STR_SCENE (docs/WECHAT.md, facts §7). Only verified service accounts (认证服务号) may call it.
  * Not retried: each call creates a new code.
  */
 export async function createTemporaryQrCode(transport: WechatTransport, accessToken: string, scene: string, expireSeconds: number): Promise<TemporaryQrCode> {

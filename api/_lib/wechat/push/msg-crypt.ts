@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { pushSignature, signatureMatches } from './signature.js';
 
 /**
- * WXBizMsgCrypt — the official account's safe-mode message encryption (wechat-api-facts.md §9):
+ * WXBizMsgCrypt — the official account's safe-mode message encryption (docs/WECHAT.md, facts §9):
  *   AESKey = base64(EncodingAESKey + '=') (32 bytes), IV = AESKey[0..16], AES-256-CBC,
  *   plaintext = random(16) | msg_len (4 bytes, big-endian) | msg | appid, PKCS#7 with block size 32.
  *   msg_signature = sha1(sort(token, timestamp, nonce, Encrypt)).

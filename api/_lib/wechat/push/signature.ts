@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /**
- * Server-URL signatures (wechat-api-facts.md §8, §9): sha1 over the lexicographically sorted values,
+ * Server-URL signatures (docs/WECHAT.md, facts §8, §9): sha1 over the lexicographically sorted values,
  * joined without separator, lowercase hex.
  *   signature     = sha1(sort(token, timestamp, nonce))            — GET verification, plaintext POST
  *   msg_signature = sha1(sort(token, timestamp, nonce, Encrypt))   — safe / compatible mode

@@ -2,7 +2,7 @@ import { XMLParser } from 'fast-xml-parser';
 
 /**
  * The server URL's XML: WeChat sends one flat `<xml>` element of CDATA/text children
- * (wechat-api-facts.md §8). Anything else is refused before it is parsed:
+ * (docs/WECHAT.md, facts §8). Anything else is refused before it is parsed:
  * - more than MAX_PUSH_BYTES (a real event is well under 2 KB; a safe-mode one about 3× that),
  * - any `<!DOCTYPE` / `<!ENTITY` / processing instruction other than the XML declaration — so an
  *   entity bomb is refused by a string check, in microseconds, and entities are never expanded,
@@ -55,7 +55,7 @@ export function parsePushXml(text: string): Record<string, string> {
 }
 
 /**
- * XML, or the JSON form some consoles offer (wechat-api-facts.md §9, vector D): a flat object whose
+ * XML, or the JSON form some consoles offer (docs/WECHAT.md, facts §9, vector D): a flat object whose
  * values are strings or numbers. Same size limit.
  */
 export function parsePushFields(text: string): Record<string, string> {

@@ -1,7 +1,7 @@
 import { WechatApiError, type WechatTransport } from '../transport.js';
 
 /**
- * GET /sns/auth (wechat-api-facts.md §5): whether an OAuth access_token is still valid for openid.
+ * GET /sns/auth (docs/WECHAT.md, facts §5): whether an OAuth access_token is still valid for openid.
  * {"errcode":0} → true; 40003 / 40014 / 42001 (invalid openid / token, token expired) → false;
  * anything else propagates (transport errors).
  */

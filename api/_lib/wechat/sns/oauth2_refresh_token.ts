@@ -10,7 +10,7 @@ export interface RefreshedOAuthToken {
 }
 
 /**
- * GET /sns/oauth2/refresh_token (wechat-api-facts.md §5): a fresh OAuth access_token from the
+ * GET /sns/oauth2/refresh_token (docs/WECHAT.md, facts §5): a fresh OAuth access_token from the
  * refresh_token of a web authorization (30 days, not renewable). 42002 (expired), 40030 (invalid)
  * and 42007 (password changed) mean the person must authorize again — the caller decides.
  * Both tokens are secrets: never returned to a browser, never logged.

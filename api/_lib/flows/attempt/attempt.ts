@@ -1,0 +1,257 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../../crypto/tokens.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { SessionManager } from '../../sessions/sessions.js';
+import type { SessionRecord, Store, UserRecord, VersionedRecord } from '../../store/types.js';
+import { currentUser } from '../../users/accounts.js';
+import { describeDevice, type AttemptDevice } from './device.js';
+
+/**
+ * A PC login attempt confirmed on a phone — independent of HTTP and of HOW the phone identified
+ * the person (official-account web authorization here; an event push of a scanned parameter QR
+ * in the official-account server flow). Nothing token-like is ever stored: the session is created
+ * when the PC collects, and only hashes of the PC's and the phone's keys are kept.
+ *
+ *   create   (PC)     → attempt id (public: it is in the QR code) + pcKey (secret: the PC's cookie)
+ *   scan     (phone)  → the phone's identity is recorded under a confirmKey (secret: the phone's cookie);
+ *                       status waiting → scanned. A scan alone logs nobody in.
+ *   page     (phone)  → what the confirmation page shows (the PC's browser, system, time) + a one-time nonce
+ *   decide   (phone)  → 确认 / 取消 with that nonce: the first confirming person wins
+ *   collect  (PC)     → with its pcKey, once: the session is created for the confirmed person
+ *
+ * Records (temporary, `expiresAt`): `attempt:<id>` (the attempt, its status and version drive the
+ * notifier) and `attempt-scan:<sha256(confirmKey)>` (one per phone that scanned).
+ */
+export const ATTEMPT_TTL_MS = 3 * 60 * 1000;
+/** after 确认 the PC has this long to collect (it is normally waiting on the notifier) */
+export const COLLECT_TTL_MS = 60 * 1000;
+
+export type AttemptStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'taken' | 'expired';
+
+/** Who scanned: resolved by the caller (OA web authorization, or an event push's openid). */
+export interface ScanIdentity {
+  userId: string;
+  /** how the phone identified the person, for the log only (e.g. 'oa-web', 'oa-event') */
+  source: string;
+}
+
+export interface AttemptDeps {
+  store: Store;
+  sessions: SessionManager;
+  logger: Logger;
+  clock?: () => Date;
+  /** the session's `via` (default 'pc-qr') */
+  via?: SessionRecord['via'];
+  ttlMs?: number;
+}
+
+/** What a PC's status view and the notifier see. `version` changes with every transition. */
+export interface AttemptView {
+  id: string;
+  status: AttemptStatus;
+  version: number;
+  expiresAt: Date;
+  device: AttemptDevice;
+  createdAt: Date;
+}
+
+interface AttemptValue {
+  status: Exclude<AttemptStatus, 'expired'>;
+  pcKeyHash: string;
+  device: AttemptDevice;
+  createdAt: string;
+  expiresAt: string;
+  /** the confirming person (status confirmed) */
+  userId?: string;
+}
+
+interface ScanValue {
+  attemptId: string;
+  userId: string;
+  source: string;
+  /** sha256 of the confirmation page's current one-time nonce */
+  nonceHash?: string;
+  expiresAt: string;
+}
+
+export const ATTEMPT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+const KEY_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+
+const attemptRecordId = (id: string) => `attempt:${id}`;
+const scanRecordId = (confirmKey: string) => `attempt-scan:${sha256Hex(confirmKey)}`;
+const random = (bytes: number) => randomBytes(bytes).toString('base64url');
+const now = (deps: AttemptDeps) => deps.clock?.() ?? new Date();
+
+function sameHash(value: string, hash: string | undefined): boolean {
+  if (!hash) return false;
+  return timingSafeEqual(Buffer.from(sha256Hex(value)), Buffer.from(hash));
+}
+
+/** The attempt as stored; an expired one reads as status `expired` (the store also hides it once past expiresAt). */
+export function toView(id: string, record: VersionedRecord | null, at: Date): AttemptView | null {
+  if (!record) return null;
+  const value = record.value as unknown as AttemptValue;
+  const expiresAt = new Date(value.expiresAt);
+  const open = value.status === 'waiting' || value.status === 'scanned';
+  const status: AttemptStatus = open && expiresAt.getTime() <= at.getTime() ? 'expired' : value.status;
+  return { id, status, version: record.version, expiresAt, device: value.device, createdAt: new Date(value.createdAt) };
+}
+
+export async function readAttempt(deps: AttemptDeps, id: string): Promise<AttemptView | null> {
+  if (!ATTEMPT_ID_PATTERN.test(id)) return null;
+  return toView(id, await deps.store.getRecord(attemptRecordId(id)), now(deps));
+}
+
+/** PC: a new attempt. `userAgent` is shown on the phone (browser, system) — never trusted for anything else. */
+export async function createAttempt(deps: AttemptDeps, input: { userAgent: string | undefined }): Promise<{ id: string; pcKey: string; expiresAt: Date; view: AttemptView }> {
+  const at = now(deps);
+  const id = random(16);
+  const pcKey = random(24);
+  const expiresAt = new Date(at.getTime() + (deps.ttlMs ?? ATTEMPT_TTL_MS));
+  const value: AttemptValue = { status: 'waiting', pcKeyHash: sha256Hex(pcKey), device: describeDevice(input.userAgent), createdAt: at.toISOString(), expiresAt: expiresAt.toISOString() };
+  // the collect window may outlive the QR code: keep the record that long
+  const written = await deps.store.compareAndSetRecord(attemptRecordId(id), value as unknown as Record<string, unknown>, null, new Date(expiresAt.getTime() + COLLECT_TTL_MS));
+  if (!written) throw new AppError('internal_error'); // 128 random bits collided
+  deps.logger.log('info', 'auth.pc.attempt_created', { device: value.device });
+  return { id, pcKey, expiresAt, view: { id, status: 'waiting', version: 1, expiresAt, device: value.device, createdAt: at } };
+}
+
+/** The attempt of a PC that holds `pcKey`: a wrong or missing key is answered like an unknown attempt. */
+async function pcAttempt(deps: AttemptDeps, id: string, pcKey: string) {
+  if (!ATTEMPT_ID_PATTERN.test(id) || !KEY_PATTERN.test(pcKey)) throw new AppError('pc_login_invalid');
+  const record = await deps.store.getRecord(attemptRecordId(id));
+  const value = record?.value as unknown as AttemptValue | undefined;
+  if (!record || !value || !sameHash(pcKey, value.pcKeyHash)) throw new AppError('pc_login_invalid');
+  return { record, value, view: toView(id, record, now(deps))! };
+}
+
+/** PC: the status of its own attempt (the status endpoints use this; the notifier reads by id). */
+export async function pcStatus(deps: AttemptDeps, id: string, pcKey: string): Promise<AttemptView> {
+  return (await pcAttempt(deps, id, pcKey)).view;
+}
+
+/**
+ * Phone: someone identified as `identity` opened the attempt's QR code. Returns the confirmKey that
+ * lets this phone (and only it) open the confirmation page. The attempt goes waiting → scanned; a
+ * second phone scanning a scanned attempt gets its own key (the first to 确认 wins).
+ */
+export async function scanAttempt(deps: AttemptDeps, id: string, identity: ScanIdentity): Promise<{ confirmKey: string; view: AttemptView }> {
+  const at = now(deps);
+  if (!ATTEMPT_ID_PATTERN.test(id)) throw new AppError('pc_login_invalid');
+  for (let tries = 0; tries < 5; tries++) {
+    const record = await deps.store.getRecord(attemptRecordId(id));
+    const view = toView(id, record, at);
+    if (!record || !view) throw new AppError('pc_login_expired');
+    if (view.status === 'expired') throw new AppError('pc_login_expired');
+    if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError('pc_login_used');
+    if (view.status === 'waiting') {
+      const value = { ...(record.value as unknown as AttemptValue), status: 'scanned' as const };
+      const moved = await deps.store.compareAndSetRecord(attemptRecordId(id), value as unknown as Record<string, unknown>, record.version, storedUntil(value));
+      if (!moved) continue; // another phone or the PC's refresh got there first: look again
+    }
+    const confirmKey = random(24);
+    const scan: ScanValue = { attemptId: id, userId: identity.userId, source: identity.source, expiresAt: view.expiresAt.toISOString() };
+    await deps.store.compareAndSetRecord(scanRecordId(confirmKey), scan as unknown as Record<string, unknown>, null, view.expiresAt);
+    deps.logger.log('info', 'auth.pc.scanned', { userId: identity.userId, source: identity.source });
+    return { confirmKey, view: { ...view, status: 'scanned', version: view.status === 'waiting' ? view.version + 1 : view.version } };
+  }
+  throw new AppError('pc_login_used');
+}
+
+function storedUntil(value: AttemptValue): Date {
+  return new Date(new Date(value.expiresAt).getTime() + COLLECT_TTL_MS);
+}
+
+async function scanOf(deps: AttemptDeps, confirmKey: string | undefined) {
+  if (!confirmKey || !KEY_PATTERN.test(confirmKey)) throw new AppError('pc_login_invalid');
+  const record = await deps.store.getRecord(scanRecordId(confirmKey));
+  if (!record) throw new AppError('pc_login_expired');
+  return { record, scan: record.value as unknown as ScanValue };
+}
+
+export interface ConfirmationPage {
+  view: AttemptView;
+  /** one-time value the page's form carries back with 确认 / 取消 (replaced each time the page is shown) */
+  nonce: string;
+}
+
+/** Phone: what the confirmation page shows, and a fresh one-time nonce for its form. */
+export async function confirmationPage(deps: AttemptDeps, confirmKey: string | undefined): Promise<ConfirmationPage> {
+  const { record, scan } = await scanOf(deps, confirmKey);
+  const view = await readAttempt(deps, scan.attemptId);
+  if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
+  if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
+  const nonce = random(24);
+  const next: ScanValue = { ...scan, nonceHash: sha256Hex(nonce) };
+  if (!(await deps.store.compareAndSetRecord(scanRecordId(confirmKey!), next as unknown as Record<string, unknown>, record.version, new Date(scan.expiresAt)))) {
+    throw new AppError('pc_login_used'); // the same page opened twice at once: the other one counts
+  }
+  return { view, nonce };
+}
+
+/**
+ * Phone: 确认 or 取消, by the phone that scanned (confirmKey) with the page's nonce (spent here).
+ * 确认 by the first person wins the attempt; 取消 ends it for the PC (已取消).
+ */
+export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: string | undefined; nonce: string | undefined; action: 'confirm' | 'cancel' }): Promise<AttemptView> {
+  const at = now(deps);
+  const { record: scanRecord, scan } = await scanOf(deps, input.confirmKey);
+  if (!input.nonce || !KEY_PATTERN.test(input.nonce) || !sameHash(input.nonce, scan.nonceHash)) throw new AppError('pc_login_invalid');
+  // the nonce is spent whatever happens next
+  const spent: ScanValue = { ...scan, nonceHash: undefined };
+  if (!(await deps.store.compareAndSetRecord(scanRecordId(input.confirmKey!), spent as unknown as Record<string, unknown>, scanRecord.version, new Date(scan.expiresAt)))) {
+    throw new AppError('pc_login_invalid');
+  }
+  const record = await deps.store.getRecord(attemptRecordId(scan.attemptId));
+  const view = toView(scan.attemptId, record, at);
+  if (!record || !view || view.status === 'expired') throw new AppError('pc_login_expired');
+  if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
+  const value = record.value as unknown as AttemptValue;
+  const next: AttemptValue =
+    input.action === 'confirm'
+      ? { ...value, status: 'confirmed', userId: scan.userId, expiresAt: new Date(at.getTime() + COLLECT_TTL_MS).toISOString() }
+      : { ...value, status: 'cancelled' };
+  const until = input.action === 'confirm' ? new Date(at.getTime() + COLLECT_TTL_MS) : storedUntil(value);
+  if (!(await deps.store.compareAndSetRecord(attemptRecordId(scan.attemptId), next as unknown as Record<string, unknown>, record.version, until))) {
+    // someone else confirmed or cancelled between our read and write: first one wins
+    throw new AppError('pc_login_used');
+  }
+  deps.logger.log('info', `auth.pc.${input.action === 'confirm' ? 'confirmed' : 'cancelled'}`, { userId: scan.userId, source: scan.source });
+  return { ...view, status: next.status, version: record.version + 1, expiresAt: new Date(next.expiresAt) };
+}
+
+export interface CollectResult {
+  token: string;
+  expiresAt: Date;
+  user: UserRecord;
+  isNewUser: boolean;
+}
+
+/**
+ * PC: takes the session of a confirmed attempt, once, with its own pcKey. The session is created
+ * first; exactly one taker wins the record's next version and a loser's session is removed again.
+ */
+export async function collectAttempt(deps: AttemptDeps, id: string, pcKey: string): Promise<CollectResult> {
+  const { record, value, view } = await pcAttempt(deps, id, pcKey);
+  if (view.status === 'taken') throw new AppError('pc_login_used');
+  if (view.status === 'cancelled') throw new AppError('pc_login_cancelled');
+  if (view.status === 'expired') throw new AppError('pc_login_expired');
+  if (view.status !== 'confirmed' || !value.userId) throw new AppError('pc_login_not_confirmed');
+  if (new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError('pc_login_expired');
+  const user = await currentUser(deps.store, await deps.store.getUser(value.userId));
+  if (!user) throw new AppError('pc_login_invalid');
+  const { token, session } = await deps.sessions.create(user, deps.via ?? 'pc-qr');
+  let won = false;
+  try {
+    const taken: AttemptValue = { ...value, status: 'taken' };
+    won = await deps.store.compareAndSetRecord(attemptRecordId(id), taken as unknown as Record<string, unknown>, record.version, new Date(value.expiresAt));
+  } finally {
+    if (!won) await deps.sessions.invalidate(token).catch(() => {});
+  }
+  if (!won) throw new AppError('pc_login_used');
+  deps.logger.log('info', 'auth.pc.login', { userId: user.id });
+  return { token, expiresAt: session.expiresAt, user, isNewUser: false };
+}
+
+export type { AttemptDevice };

@@ -1,0 +1,77 @@
+import type { AttemptView } from './attempt.js';
+
+/**
+ * The phone's pages (WeChat's in-app browser), rendered by the API: no script at all, so the
+ * strict Content-Security-Policy below holds; 确认 / 取消 are a form POST carrying a one-time nonce.
+ * `frame-ancestors 'none'`: no other site can frame the page to trick a tap.
+ */
+export const PHONE_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** inline SVG icons (no emoji font is needed, nothing is loaded) */
+const ICONS = {
+  pc: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><rect x="8" y="12" width="48" height="32" rx="3" fill="none" stroke="#07c160" stroke-width="4"/><path d="M24 52h16M32 44v8" stroke="#07c160" stroke-width="4" stroke-linecap="round"/></svg>',
+  ok: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="32" r="28" fill="#07c160"/><path d="M19 33l9 9 17-19" fill="none" stroke="#fff" stroke-width="5" stroke-linecap="round" stroke-linejoin="round"/></svg>',
+  stop: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="32" r="28" fill="#b2b2b2"/><path d="M22 22l20 20M42 22L22 42" stroke="#fff" stroke-width="5" stroke-linecap="round"/></svg>',
+  warn: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="32" r="28" fill="#fa5151"/><path d="M32 18v18" stroke="#fff" stroke-width="5" stroke-linecap="round"/><circle cx="32" cy="45" r="3.5" fill="#fff"/></svg>',
+  user: '<svg class="icon" viewBox="0 0 64 64" aria-hidden="true"><circle cx="32" cy="24" r="11" fill="#07c160"/><path d="M12 56c2-12 10-18 20-18s18 6 20 18" fill="#07c160"/></svg>',
+};
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+export function phonePage(title: string, body: string): string {
+  return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${esc(title)}</title>
+<style>
+body{margin:0;font-family:-apple-system,BlinkMacSystemFont,"PingFang SC","Microsoft YaHei",sans-serif;background:#f7f7f7;color:#191919}
+main{max-width:420px;margin:0 auto;padding:48px 24px;text-align:center}
+.icon{width:64px;height:64px;margin:0 auto 16px;display:block}
+h1{font-size:20px;font-weight:600;margin:0 0 16px}
+.device{background:#fff;border-radius:12px;padding:16px;margin:16px 0 24px;text-align:left;font-size:15px;line-height:1.8}
+.device span{color:#888;display:inline-block;width:5em}
+.tip{color:#888;font-size:13px;line-height:1.6}
+button,.button{display:block;width:100%;box-sizing:border-box;border:0;border-radius:8px;font-size:17px;padding:12px;margin:12px 0;text-decoration:none}
+.primary{background:#07c160;color:#fff}.secondary{background:#f2f2f2;color:#07c160}
+.err{color:#fa5151}
+</style></head><body><main>${body}</main></body></html>`;
+}
+
+function formatTime(date: Date): string {
+  // China Standard Time, as the person reads it (UTC+8, no DST)
+  const cst = new Date(date.getTime() + 8 * 3600_000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${cst.getUTCFullYear()}-${pad(cst.getUTCMonth() + 1)}-${pad(cst.getUTCDate())} ${pad(cst.getUTCHours())}:${pad(cst.getUTCMinutes())}:${pad(cst.getUTCSeconds())}`;
+}
+
+export function confirmPageHtml(view: AttemptView, nonce: string, appName: string, action: string): string {
+  return phonePage(
+    '确认登录',
+    `${ICONS.pc}
+<h1 id="title">确认在电脑上登录？</h1>
+<p class="tip">你正在登录「${esc(appName)}」的电脑端。请确认是你本人在电脑上扫码。</p>
+<div class="device" id="device">
+<div><span>浏览器</span><b id="browser">${esc(view.device.browser)}</b></div>
+<div><span>系统</span><b id="os">${esc(view.device.os)}</b></div>
+<div><span>请求时间</span><b id="time">${esc(formatTime(view.createdAt))}</b></div>
+</div>
+<form method="post" action="${esc(action)}">
+<input type="hidden" name="nonce" value="${esc(nonce)}">
+<button class="primary" id="confirm" type="submit" name="action" value="confirm">确认</button>
+<button class="secondary" id="cancel" type="submit" name="action" value="cancel">取消</button>
+</form>
+<p class="tip">如果这不是你在电脑上发起的登录，请点击「取消」。</p>`,
+  );
+}
+
+export function resultPageHtml(kind: 'confirmed' | 'cancelled' | 'error', message: string): string {
+  const icon = kind === 'confirmed' ? ICONS.ok : kind === 'cancelled' ? ICONS.stop : ICONS.warn;
+  const title = kind === 'confirmed' ? '已确认登录' : kind === 'cancelled' ? '已取消登录' : '无法登录';
+  return phonePage(title, `${icon}<h1 id="title" data-kind="${kind}">${esc(title)}</h1><p class="${kind === 'error' ? 'err' : 'tip'}" id="message">${esc(message)}</p>`);
+}
+
+export function consentPageHtml(scanUrl: string): string {
+  return phonePage(
+    '微信授权',
+    `${ICONS.user}<h1 id="title">首次在电脑上登录</h1>
+<p class="tip">需要获取你的微信昵称、头像以创建账号，然后请在下一页确认电脑登录。</p>
+<a class="button primary" id="consent" href="${esc(scanUrl)}">微信授权并继续</a>`,
+  );
+}

@@ -1,0 +1,227 @@
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { streamSSE } from 'hono/streaming';
+import QRCode from 'qrcode';
+import { OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
+import { AppError } from '../../errors.js';
+import { toAppError } from '../errors.js';
+import { lazySchema } from '../json.js';
+import { toLoginResponse } from '../../users/profile.js';
+import { completeOAuthCallback, ConsentRequiredError, startOAuthLogin, STATE_TTL_MS, takeOAuthIdentity, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
+import { ATTEMPT_ID_PATTERN, collectAttempt, confirmationPage, createAttempt, decideAttempt, pcStatus, readAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../../flows/attempt/attempt.js';
+import type { AttemptNotifier } from '../../flows/attempt/notify.js';
+import { confirmPageHtml, consentPageHtml, PHONE_PAGE_CSP, resultPageHtml } from '../../flows/attempt/pages.js';
+
+/**
+ * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
+ *
+ *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status } + HttpOnly cookie wx_pc_attempt
+ *          GET  /api/auth/pc/events    → Server-Sent Events (status), one stream ≤ streamMs, `retry:`
+ *          GET  /api/auth/pc/status    → { status, version } (?version=N&wait=1: long-poll until it changes)
+ *          POST /api/auth/pc/session   → the session, once, after 确认 on the phone
+ *   phone  GET  /api/auth/pc/scan?a=ID  (the QR code's URL) → official-account authorization (snsapi_base;
+ *                                        an unknown person after a tap, snsapi_userinfo)
+ *          GET  /api/auth/pc/callback  → the attempt is marked scanned → /confirm
+ *          GET  /api/auth/pc/confirm   → 确认在电脑上登录？ (CSP frame-ancestors 'none')
+ *          POST /api/auth/pc/confirm   → 确认 / 取消 with the page's one-time nonce
+ */
+export const PC_SCAN_DOOR: OAuthDoor = {
+  name: 'pc',
+  via: 'pc-qr',
+  authorizePath: '/connect/oauth2/authorize',
+  scopes: [OA_SCOPE_BASE, OA_SCOPE_USERINFO],
+  errors: { notConfigured: 'pc_login_not_configured', stateInvalid: 'pc_login_invalid', stateUsed: 'pc_login_used', denied: 'oa_login_denied' },
+  oa: { consentRequired: 'oa_login_consent_required', snapshotUser: 'oa_login_snapshot_user' },
+};
+
+export const PC_BASE_PATH = '/api/auth/pc';
+export const PC_ATTEMPT_COOKIE = 'wx_pc_attempt';
+export const PC_STATE_COOKIE = 'wx_pc_state';
+export const PC_CONFIRM_COOKIE = 'wx_pc_confirm';
+
+export interface PcRouteDeps {
+  attempt: AttemptDeps;
+  notifier: AttemptNotifier;
+  /** the official account's OAuth deps (appid null: the phone side answers pc_login_not_configured) */
+  oauth: Omit<OAuthLoginDeps, 'door'>;
+  publicBaseUrl: string | null;
+  production: boolean;
+  /** the name the phone's page shows (APP_NAME) */
+  appName: string;
+  /** one SSE stream's length (≤ 25 s; inside the function's maxDuration) */
+  streamMs: number;
+  /** one long-poll's longest wait (inside the request deadline) */
+  longPollMs: number;
+}
+
+const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+const cookieOptions = (c: Context, production: boolean, maxAge?: number) => ({
+  httpOnly: true,
+  sameSite: 'Lax' as const,
+  path: PC_BASE_PATH,
+  secure: isSecure(c, production),
+  ...(maxAge === undefined ? {} : { maxAge }),
+});
+
+function noStore(c: Context) {
+  c.header('cache-control', 'no-store');
+  c.header('referrer-policy', 'no-referrer');
+}
+
+function readPcCookie(c: Context): { id: string; pcKey: string } {
+  const [id = '', pcKey = ''] = (getCookie(c, PC_ATTEMPT_COOKIE) ?? '').split('.');
+  if (!ATTEMPT_ID_PATTERN.test(id)) throw new AppError('pc_login_invalid');
+  return { id, pcKey };
+}
+
+const statusBody = (view: AttemptView) => ({ status: view.status, version: view.version, expiresAt: view.expiresAt.toISOString() });
+const FINAL = new Set(['confirmed', 'cancelled', 'taken', 'expired']);
+
+const DecideForm = lazySchema((z) => z.object({ nonce: z.string().min(1).max(64), action: z.enum(['confirm', 'cancel']) }));
+
+export function pcRoutes(deps: PcRouteDeps) {
+  const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
+  const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
+
+  /** The phone's pages: HTML, never framed, never cached. */
+  const phone = (c: Context, html: string, status = 200) => {
+    noStore(c);
+    c.header('content-security-policy', PHONE_PAGE_CSP);
+    c.header('x-frame-options', 'DENY');
+    return c.html(html, status as 200);
+  };
+  const phoneError = (c: Context, error: unknown, event: string) => {
+    const known = toAppError(error);
+    if (!known) deps.attempt.logger.log('error', event, { path: c.req.path, error });
+    else deps.attempt.logger.log(known.status >= 500 ? 'warn' : 'info', event, { path: c.req.path, errorCode: known.code });
+    const message = known?.message ?? '服务器内部错误';
+    return phone(c, resultPageHtml('error', message), known?.status ?? 500);
+  };
+
+  return (
+    new Hono()
+      // ---- PC ----
+      .post('/attempt', async (c) => {
+        const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent') });
+        const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
+        const qr = await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+        const maxAge = Math.ceil((expiresAt.getTime() - Date.now()) / 1000) + 60;
+        setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, maxAge));
+        return c.json({ ...statusBody(view), qr, scanUrl }, 200, { 'cache-control': 'no-store' });
+      })
+      .get('/status', async (c) => {
+        const { id, pcKey } = readPcCookie(c);
+        let view = await pcStatus(deps.attempt, id, pcKey);
+        const known = Number(c.req.query('version'));
+        if (c.req.query('wait') === '1' && Number.isInteger(known) && known === view.version && !FINAL.has(view.status)) {
+          const changed = await deps.notifier.wait(id, known, deps.longPollMs, c.req.raw.signal);
+          if (changed && changed !== 'timeout') view = changed;
+          else if (changed === null) throw new AppError('pc_login_expired');
+        }
+        return c.json(statusBody(view), 200, { 'cache-control': 'no-store' });
+      })
+      .get('/events', async (c) => {
+        const { id, pcKey } = readPcCookie(c);
+        let view = await pcStatus(deps.attempt, id, pcKey);
+        c.header('cache-control', 'no-store');
+        c.header('x-accel-buffering', 'no');
+        return streamSSE(c, async (stream) => {
+          const abort = new AbortController();
+          stream.onAbort(() => abort.abort());
+          const end = Date.now() + deps.streamMs;
+          // `retry:` — how soon EventSource reconnects when this stream ends (the function's time limit)
+          await stream.writeSSE({ event: 'status', data: JSON.stringify(statusBody(view)), id: String(view.version), retry: 1000 });
+          while (!FINAL.has(view.status) && Date.now() < end && !abort.signal.aborted) {
+            const changed = await deps.notifier.wait(id, view.version, end - Date.now(), abort.signal);
+            if (changed === 'timeout') break;
+            view = changed ?? { ...view, status: 'expired' };
+            await stream.writeSSE({ event: 'status', data: JSON.stringify(statusBody(view)), id: String(view.version) });
+          }
+          if (FINAL.has(view.status)) await stream.writeSSE({ event: 'end', data: '{}' });
+        });
+      })
+      .post('/session', async (c) => {
+        const { id, pcKey } = readPcCookie(c);
+        const result = await collectAttempt(deps.attempt, id, pcKey);
+        deleteCookie(c, PC_ATTEMPT_COOKIE, cookieOptions(c, deps.production));
+        return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
+      })
+      // ---- phone ----
+      .get('/scan', async (c) => {
+        try {
+          const id = c.req.query('a') ?? '';
+          const view = await readAttempt(deps.attempt, id);
+          if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
+          if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
+          const { state, authorizeUrl } = await startOAuthLogin(oauth, {
+            redirectUri: `${origin(c)}${PC_BASE_PATH}/callback`,
+            next: `/pc/${id}`,
+            scope: c.req.query('scope'),
+          });
+          noStore(c);
+          setCookie(c, PC_STATE_COOKIE, state, cookieOptions(c, deps.production, STATE_TTL_MS / 1000));
+          return c.redirect(authorizeUrl, 302);
+        } catch (error) {
+          return phoneError(c, error, 'auth.pc.scan_failed');
+        }
+      })
+      .get('/callback', async (c) => {
+        try {
+          const cookieState = getCookie(c, PC_STATE_COOKIE);
+          let completed: { state: string; next: string };
+          try {
+            completed = await completeOAuthCallback(oauth, { code: c.req.query('code'), state: c.req.query('state'), cookieState });
+          } catch (error) {
+            // snsapi_base did not find the person: one tap, then snsapi_userinfo (reusing the OA door's rule)
+            const attemptId = error instanceof ConsentRequiredError ? /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(error.next ?? '')?.[1] : undefined;
+            if (attemptId) return phone(c, consentPageHtml(`${PC_BASE_PATH}/scan?a=${attemptId}&scope=${OA_SCOPE_USERINFO}`));
+            throw error;
+          }
+          const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(completed.next)?.[1];
+          if (!attemptId) throw new AppError('pc_login_invalid');
+          const { user } = await takeOAuthIdentity(oauth, { state: completed.state, cookieState });
+          deleteCookie(c, PC_STATE_COOKIE, cookieOptions(c, deps.production));
+          const { confirmKey, view } = await scanAttempt(deps.attempt, attemptId, { userId: user.id, source: 'oa-web' });
+          deps.notifier.changed(view);
+          setCookie(c, PC_CONFIRM_COOKIE, confirmKey, cookieOptions(c, deps.production, Math.ceil((view.expiresAt.getTime() - Date.now()) / 1000)));
+          noStore(c);
+          return c.redirect(`${PC_BASE_PATH}/confirm`, 302);
+        } catch (error) {
+          return phoneError(c, error, 'auth.pc.callback_failed');
+        }
+      })
+      .get('/confirm', async (c) => {
+        try {
+          // A link that carries the confirm key (an event-push reply, flows of the official-account
+          // server) moves it into this phone's cookie and drops it from the address bar at once.
+          const fromLink = c.req.query('k');
+          if (fromLink) {
+            if (!/^[A-Za-z0-9_-]{32}$/.test(fromLink)) throw new AppError('pc_login_invalid');
+            setCookie(c, PC_CONFIRM_COOKIE, fromLink, cookieOptions(c, deps.production, 600));
+            noStore(c);
+            return c.redirect(`${PC_BASE_PATH}/confirm`, 302);
+          }
+          const { view, nonce } = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
+          return phone(c, confirmPageHtml(view, nonce, deps.appName, `${PC_BASE_PATH}/confirm`));
+        } catch (error) {
+          return phoneError(c, error, 'auth.pc.confirm_failed');
+        }
+      })
+      .post('/confirm', async (c) => {
+        try {
+          const type = c.req.header('content-type') ?? '';
+          if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new AppError('unsupported_media_type', '请求体必须是表单 (application/x-www-form-urlencoded)');
+          const form = (await DecideForm.get()).safeParse(await c.req.parseBody());
+          if (!form.success) throw new AppError('invalid_request');
+          const view = await decideAttempt(deps.attempt, { confirmKey: getCookie(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action: form.data.action });
+          deps.notifier.changed(view);
+          deleteCookie(c, PC_CONFIRM_COOKIE, cookieOptions(c, deps.production));
+          return form.data.action === 'confirm'
+            ? phone(c, resultPageHtml('confirmed', '已确认，请回到电脑上继续'))
+            : phone(c, resultPageHtml('cancelled', '已取消此次登录，电脑上不会登录'));
+        } catch (error) {
+          return phoneError(c, error, 'auth.pc.decide_failed');
+        }
+      })
+  );
+}

@@ -1,0 +1,23 @@
+/**
+ * H5 on a PC (issue 13): which login form the PC card shows, and whether this browser is a PC.
+ * A phone (narrow screen or a mobile User-Agent) and WeChat's in-app browser keep the phone page.
+ */
+export type PcLoginForm = 'redirect' | 'embedded' | 'embedded-top' | 'own-qr';
+const FORMS: readonly PcLoginForm[] = ['redirect', 'embedded', 'embedded-top', 'own-qr'];
+
+export function isPcBrowser(): boolean {
+  if (typeof window === 'undefined' || typeof navigator === 'undefined') return false;
+  if (/MicroMessenger|Android|iPhone|iPad|Mobile/i.test(navigator.userAgent)) return false;
+  return window.innerWidth >= 768;
+}
+
+/**
+ * The form: the build's VITE_PC_LOGIN (a deployment setting), or `?pc_login=` on the login page's URL
+ * (demos and tests). Unknown values fall back to redirect, which needs nothing but the website app.
+ */
+export function pcLoginForm(query?: string | null): PcLoginForm {
+  const chosen = query || import.meta.env.VITE_PC_LOGIN || 'redirect';
+  return (FORMS as readonly string[]).includes(chosen) ? (chosen as PcLoginForm) : 'redirect';
+}
+
+export const APP_NAME = import.meta.env.VITE_APP_NAME || '微信登录';

@@ -1,0 +1,228 @@
+// @vitest-environment node
+// PC login in headless Chromium (issue 13) with the app and WeChat on DIFFERENT sites: app.test
+// (the H5 build + /api) and wx.test (the simulator), both mapped to 127.0.0.1 by
+// --host-resolver-rules, so iframe, SameSite and postMessage rules are Chromium's own.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchBrowser } from './support/browser';
+import { ensureBuild, ROOT } from './support/build';
+import { startStackProcess, type StackHandle } from './support/stack-process';
+import { serveStatic } from './support/static-server';
+
+const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
+const RESOLVE = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP wx.test 127.0.0.1'];
+const SHOTS = join(ROOT, 'docs/screenshots');
+const shoot = process.env.SCREENSHOTS === '1';
+
+type Browser = Awaited<ReturnType<typeof launchBrowser>>;
+let stack: StackHandle;
+let site: Awaited<ReturnType<typeof serveStatic>>;
+let app: string;
+let pc: Browser;
+let phoneBrowser: Browser;
+
+if (!CHROMIUM) console.warn('h5-pc-login.test.ts skipped: no Chromium');
+
+async function startSite(env: Record<string, string> = {}) {
+  const [dir, started] = await Promise.all([ensureBuild('h5'), startStackProcess({ domains: ['app.test', '127.0.0.1', 'localhost'], simPublicHost: 'wx.test', env })]);
+  const served = await serveStatic(dir, started.apiUrl);
+  return { stack: started, site: served, app: served.url.replace('127.0.0.1', 'app.test') };
+}
+
+beforeAll(async () => {
+  if (!CHROMIUM) return;
+  ({ stack, site, app } = await startSite());
+  pc = await launchBrowser({ viewport: { width: 1366, height: 800 }, args: RESOLVE });
+  phoneBrowser = await launchBrowser({ userAgent: WECHAT_UA, args: RESOLVE });
+  if (shoot) mkdirSync(SHOTS, { recursive: true });
+}, 120_000);
+afterAll(async () => {
+  await pc?.close();
+  await phoneBrowser?.close();
+  await site?.close();
+  await stack?.close();
+});
+
+async function control(action: 'scan' | 'confirm' | 'cancel', body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${stack.simUrl}/__sim/web/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
+
+/** PC: the login page with our own QR code; returns the page and the QR's URL (read from the API's answer). */
+async function openOwnQr(browser: Browser, base = app, block?: string) {
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  if (block) await page.route(block, (route) => route.abort('blockedbyclient'));
+  const attempt = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
+  await page.goto(`${base}/pages/login/index?pc_login=own-qr`);
+  const { scanUrl } = (await (await attempt).json()) as { scanUrl: string };
+  await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
+  return { page, scanUrl, errors };
+}
+
+/** Phone (WeChat's in-app browser): opens the QR's URL as `user`, consenting once if asked, up to the confirmation page. */
+async function phoneScan(scanUrl: string, user: string) {
+  const page = await phoneBrowser.context.newPage();
+  await phoneBrowser.context.addCookies([{ name: 'sim_user', value: user, url: `http://wx.test:${new URL(stack.simUrl).port}` }]);
+  await page.goto(scanUrl);
+  const first = await Promise.race([
+    page.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
+    page.waitForSelector('#confirm', { timeout: 15_000 }).then(() => 'confirm' as const),
+  ]);
+  if (first === 'consent') {
+    await page.click('#consent');
+    await page.click('#allow'); // WeChat's consent for snsapi_userinfo
+    await page.waitForSelector('#confirm', { timeout: 15_000 });
+  }
+  return page;
+}
+
+describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
+  it('Should log the PC in after 确认 on the phone: 等待扫码 → 已扫码 → 登录成功', async () => {
+    const { page, scanUrl, errors } = await openOwnQr(pc);
+    expect(new URL(scanUrl).host).toBe(new URL(app).host);
+    const card = page.locator('.pc-card');
+    const box = await card.boundingBox();
+    // a centred card, not a stretched phone page
+    expect(box!.width).toBeLessThan(500);
+    expect(Math.abs(box!.x + box!.width / 2 - 683)).toBeLessThan(20);
+    await expect(page.locator('.pc-qr img, img.pc-qr, .pc-qr').first().isVisible()).resolves.toBe(true);
+    if (shoot) await page.screenshot({ path: join(SHOTS, 'pc-own-qr-1366x800.png') });
+
+    const phone = await phoneScan(scanUrl, 'pc-e2e-alice');
+    await expect(phone.locator('#title').textContent()).resolves.toBe('确认在电脑上登录？');
+    await expect(phone.locator('#browser').textContent()).resolves.toMatch(/^Chrome \d+$/);
+    await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 5_000 });
+    if (shoot) await phone.screenshot({ path: join(SHOTS, 'phone-confirm-390x844.png') });
+
+    await phone.click('#confirm');
+    await phone.getByText('已确认，请回到电脑上继续').waitFor();
+    await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
+    await page.getByText('pc-e2e-alice').first().waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
+    expect(errors).toEqual([]);
+    await page.evaluate(() => localStorage.clear());
+    await Promise.all([page.close(), phone.close()]);
+  });
+
+  it('Should show 已取消 after 取消 on the phone, and log nobody in from a QR code scanned but never confirmed', async () => {
+    const { page, scanUrl } = await openOwnQr(pc);
+    const phone = await phoneScan(scanUrl, 'pc-e2e-victim');
+    await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 5_000 });
+    // nobody confirms for a while: nothing happens on the PC
+    await page.waitForTimeout(1500);
+    expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
+    await phone.click('#cancel');
+    await page.getByText('已取消', { exact: true }).waitFor({ timeout: 5_000 });
+    await page.getByText('刷新二维码').waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
+    // 刷新二维码: a new attempt, waiting again
+    const next = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
+    await page.getByText('刷新二维码').click();
+    await next;
+    await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 5_000 });
+    await Promise.all([page.close(), phone.close()]);
+  });
+
+  it('Should still finish when Server-Sent Events are blocked (long-poll fallback)', async () => {
+    const { page, scanUrl } = await openOwnQr(pc, app, '**/api/auth/pc/events');
+    const polls: string[] = [];
+    page.on('request', (r) => r.url().includes('/api/auth/pc/status') && polls.push(r.url()));
+    const phone = await phoneScan(scanUrl, 'pc-e2e-nosse');
+    await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 10_000 });
+    await phone.click('#confirm');
+    await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
+    expect(polls.some((u) => u.includes('wait=1'))).toBe(true);
+    await page.evaluate(() => localStorage.clear());
+    await Promise.all([page.close(), phone.close()]);
+  });
+
+  it('Should show 二维码已过期 with 刷新二维码 when the QR code expires', async () => {
+    const short = await startSite({ PC_ATTEMPT_TTL_MS: '3000' });
+    try {
+      const { page } = await openOwnQr(pc, short.app);
+      await page.getByText('二维码已过期', { exact: true }).waitFor({ timeout: 10_000 });
+      if (shoot) await page.screenshot({ path: join(SHOTS, 'pc-own-qr-expired-1366x800.png') });
+      const next = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
+      await page.getByText('刷新二维码').click();
+      expect((await next).status()).toBe(200);
+      await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 5_000 });
+      await page.close();
+    } finally {
+      await short.site.close();
+      await short.stack.close();
+    }
+  });
+});
+
+describe.skipIf(!CHROMIUM)("WeChat's QR inside our page (WxLogin)", () => {
+  async function openEmbedded(form: 'embedded' | 'embedded-top') {
+    const page = await pc.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${app}/pages/login/index?pc_login=${form}`);
+    const frame = page.frameLocator('#wx-login-box iframe');
+    await frame.getByText('请使用微信扫一扫登录').waitFor({ timeout: 15_000 });
+    const src = await page.locator('#wx-login-box iframe').getAttribute('src');
+    expect(new URL(src!).host).toBe(`wx.test:${new URL(stack.simUrl).port}`);
+    const uuid = await frame.locator('#qr').getAttribute('data-uuid');
+    return { page, frame, uuid: uuid!, src: src!, errors };
+  }
+
+  it('Should log in with self_redirect true: the callback runs in the cross-site iframe and the top window collects', async () => {
+    const { page, frame, uuid, src, errors } = await openEmbedded('embedded');
+    expect(new URL(src).searchParams.get('self_redirect')).toBe('true');
+    if (shoot) await page.screenshot({ path: join(SHOTS, 'pc-embedded-1366x800.png') });
+    await control('scan', { uuid, user: 'pc-e2e-frame' });
+    await frame.getByText('扫描成功，请在微信中点击确认即可登录').waitFor({ timeout: 5_000 });
+    const callback = page.waitForRequest((r) => r.url().includes('/api/auth/web/callback'));
+    await control('confirm', { uuid });
+    const request = await callback;
+    expect(request.frame() === page.mainFrame()).toBe(false); // inside the iframe
+    await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
+    await page.getByText('pc-e2e-frame').first().waitFor({ timeout: 10_000 });
+    // no token or code ever in the top window's URL
+    expect(page.url()).not.toMatch(/code=|token=|state=/);
+    expect(errors).toEqual([]);
+
+    // the same callback URL in a second browser context: nothing
+    const other = await phoneBrowser.context.newPage();
+    await other.goto(request.url());
+    await other.waitForTimeout(1500);
+    expect(await other.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
+    await page.evaluate(() => localStorage.clear());
+    await Promise.all([page.close(), other.close()]);
+  });
+
+  it('Should log in with self_redirect false: the top window goes to the callback', async () => {
+    const { page, uuid, src, errors } = await openEmbedded('embedded-top');
+    expect(new URL(src).searchParams.get('self_redirect')).toBe('false');
+    await control('scan', { uuid, user: 'pc-e2e-top' });
+    const callback = page.waitForRequest((r) => r.url().includes('/api/auth/web/callback'));
+    await control('confirm', { uuid });
+    expect((await callback).frame() === page.mainFrame()).toBe(true);
+    await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
+    await page.getByText('pc-e2e-top').first().waitFor({ timeout: 10_000 });
+    expect(errors).toEqual([]);
+    await page.evaluate(() => localStorage.clear());
+    await page.close();
+  });
+
+  it('Should show one clear button (redirect form) on a PC and keep the phone page for phones', async () => {
+    const page = await pc.context.newPage();
+    await page.goto(`${app}/pages/login/index?pc_login=redirect`);
+    const button = page.locator('.pc-login-btn');
+    await button.waitFor({ timeout: 15_000 });
+    const box = await button.boundingBox();
+    expect(box!.width).toBeLessThan(400);
+    if (shoot) await page.screenshot({ path: join(SHOTS, 'pc-redirect-1366x800.png') });
+    await page.close();
+    const phone = await phoneBrowser.context.newPage();
+    await phone.goto(`${app}/pages/login/index?pc_login=own-qr`);
+    await phone.getByText('微信授权登录', { exact: true }).first().waitFor({ timeout: 15_000 });
+    expect(await phone.locator('.pc-card').count()).toBe(0);
+    await phone.close();
+  });
+});

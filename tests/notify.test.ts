@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../api/_lib/log.js';
+import { createAttempt, decideAttempt, confirmationPage, scanAttempt, type AttemptDeps } from '../api/_lib/flows/attempt/attempt.js';
+import { createDbNotifier, type AttemptNotifier } from '../api/_lib/flows/attempt/notify.js';
+import { createSessionManager } from '../api/_lib/sessions/sessions.js';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import type { Store } from '../api/_lib/store/types.js';
+
+/** The database notifier of PC logins (issue 13 §3): budgets and cross-instance delivery. */
+function counting(inner: Store) {
+  const counts = { getRecord: 0, getRecords: 0 };
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (prop === 'getRecord' || prop === 'getRecords') counts[prop]++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store, counts };
+}
+
+const notifiers: AttemptNotifier[] = [];
+afterEach(() => notifiers.splice(0).forEach((n) => n.stop()));
+
+function setup() {
+  const inner = new EmbeddedStore({ dir: null });
+  const deps: AttemptDeps = { store: inner, sessions: createSessionManager(inner), logger: silentLogger };
+  return { inner, deps };
+}
+
+describe('DbNotifier', () => {
+  it('Should read every watched attempt in one query per tick: at most 2 reads per waiting browser per second, at 1 or 100 waiting', async () => {
+    for (const n of [1, 100]) {
+      const { inner, deps } = setup();
+      const { store, counts } = counting(inner);
+      const notifier = createDbNotifier(store, { intervalMs: 500, minIntervalMs: 100 });
+      notifiers.push(notifier);
+      const attempts = await Promise.all(Array.from({ length: n }, () => createAttempt(deps, { userAgent: 'x' })));
+      const waits = attempts.map((a) => notifier.wait(a.id, a.view.version, 2000));
+      const results = await Promise.all(waits);
+      expect(results.every((r) => r === 'timeout')).toBe(true);
+      expect(counts.getRecord).toBe(0);
+      // 2 s of waiting: ≤ 2 × n × 2 reads allowed; one query per tick, so far fewer
+      expect(counts.getRecords).toBeLessThanOrEqual(2 * n * 2);
+      expect(counts.getRecords).toBeGreaterThan(0);
+      if (n === 100) expect(counts.getRecords).toBeLessThanOrEqual(21); // ≤ 10 queries/s for the whole instance
+    }
+  });
+
+  it("Should deliver another instance's change through the database within one interval", async () => {
+    const { inner, deps } = setup();
+    const pcSide = createDbNotifier(inner, { intervalMs: 200 });
+    notifiers.push(pcSide);
+    const { id, view } = await createAttempt(deps, { userAgent: 'x' });
+    const waiting = pcSide.wait(id, view.version, 5000);
+    const { confirmKey } = await scanAttempt(deps, id, { userId: 'u1', source: 'test' });
+    const started = Date.now();
+    const seen = await waiting;
+    expect(seen !== 'timeout' && seen?.status).toBe('scanned');
+    expect(Date.now() - started).toBeLessThan(600);
+    // the instance that made a change wakes its own waiters at once, with no read
+    const { store, counts } = counting(inner);
+    const phoneSide = createDbNotifier(store, { intervalMs: 10_000 });
+    notifiers.push(phoneSide);
+    const scanned = seen as Exclude<typeof seen, 'timeout' | null>;
+    const local = phoneSide.wait(id, scanned.version, 5000);
+    const { nonce } = await confirmationPage(deps, confirmKey);
+    const confirmed = await decideAttempt(deps, { confirmKey, nonce, action: 'confirm' });
+    phoneSide.changed(confirmed);
+    expect(((await local) as typeof confirmed).status).toBe('confirmed');
+    expect(counts.getRecords).toBe(0);
+  });
+
+  it('Should answer an expired attempt as expired', async () => {
+    const { inner, deps } = setup();
+    const notifier = createDbNotifier(inner, { intervalMs: 100 });
+    notifiers.push(notifier);
+    const { id, view } = await createAttempt({ ...deps, ttlMs: 300 }, { userAgent: 'x' });
+    const seen = await notifier.wait(id, view.version, 3000);
+    expect(seen !== 'timeout' && seen?.status).toBe('expired');
+  });
+});

@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createSimulator } from '../simulator/app.js';
+
+/**
+ * PC login across two API PROCESSES sharing one MongoDB (issue 13 "the phone's request on one API
+ * process and the PC's connection on another"): the phone talks to process A only, the PC's
+ * Server-Sent-Events stream is held by process B, which learns of 确认 only through the database.
+ */
+const uri = process.env.MONGODB_URI;
+if (!uri) throw new Error('MONGODB_URI must point at the test MongoDB (FerretDB)');
+const db = `h10_pc_two_${process.pid}`;
+const WECHAT_UA = 'Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI Language/zh_CN';
+const mini = { appid: 'wx0123456789abc001', secret: randomBytes(16).toString('hex') };
+const oa = { appid: 'wx0123456789abc003', secret: randomBytes(16).toString('hex') };
+
+let sim: { server: ServerType; url: string };
+const children: ChildProcess[] = [];
+
+function startApi(): Promise<string> {
+  const env = {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'test',
+    WECHAT_MINI_APPID: mini.appid,
+    WECHAT_MINI_SECRET: mini.secret,
+    WECHAT_OA_APPID: oa.appid,
+    WECHAT_OA_SECRET: oa.secret,
+    WECHAT_API_BASE: sim.url,
+    WECHAT_API_FAILOVER: '',
+    WECHAT_OPEN_BASE: sim.url,
+    MONGODB_URI: uri!,
+    MONGODB_DB: db,
+    SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    RATE_LIMIT_PER_ADDRESS: '0',
+    RATE_LIMIT_PER_APPID: '0',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`API did not listen within 30 s:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.includes('"server.listening"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line).url as string);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`API exited with ${code}:\n${out}`)));
+  });
+}
+
+let apiA: string;
+let apiB: string;
+beforeAll(async () => {
+  const simulator = createSimulator({
+    apps: [
+      { ...mini, openPlatformId: 'op-two' },
+      { ...oa, openPlatformId: 'op-two', kind: 'oa', domains: ['127.0.0.1'] },
+    ],
+  });
+  sim = await new Promise((resolve) => {
+    const server = serve({ fetch: simulator.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve({ server, url: `http://127.0.0.1:${info.port}` }));
+  });
+  [apiA, apiB] = await Promise.all([startApi(), startApi()]);
+}, 60_000);
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  sim?.server.close();
+  const client = new MongoClient(uri!);
+  await client.db(db).dropDatabase().catch(() => {});
+  await client.close();
+});
+
+function jar() {
+  const cookies = new Map<string, string>();
+  return async (url: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    const host = new URL(url).host;
+    const cookie = [...cookies].filter(([k]) => k.startsWith(`${host}|`)).map(([k, v]) => `${k.split('|')[1]}=${v}`).join('; ');
+    if (cookie) headers.set('cookie', cookie);
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [name = '', value = ''] = line.split(';')[0]!.split('=');
+      if (value) cookies.set(`${host}|${name}`, value);
+      else cookies.delete(`${host}|${name}`);
+    }
+    return res;
+  };
+}
+
+it('Should log in a PC whose stream is held by process B after 确认 on process A', async () => {
+  const pc = jar();
+  const created = await pc(`${apiB}/api/auth/pc/attempt`, { method: 'POST', headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Firefox/133.0' } });
+  expect(created.status).toBe(200);
+  const { scanUrl } = (await created.json()) as { scanUrl: string };
+  // the QR points at B's origin; the phone's WeChat is routed to A (another instance behind one domain)
+  const phoneUrl = scanUrl.replace(apiB, apiA);
+
+  const stream = await pc(`${apiB}/api/auth/pc/events`);
+  const reader = stream.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const until = async (needle: string) => {
+    while (!text.includes(needle)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before ${needle}: ${text}`);
+      text += decoder.decode(value);
+    }
+  };
+  await until('"waiting"');
+
+  const phone = jar();
+  let url = phoneUrl;
+  let html = '';
+  for (let hop = 0; hop < 10; hop++) {
+    const target = new URL(url);
+    if (target.pathname === '/connect/oauth2/authorize') target.searchParams.set('sim_user', 'two-proc');
+    const res = await phone(target.toString(), { headers: { 'user-agent': WECHAT_UA } });
+    html = await res.text();
+    if (res.status === 302) {
+      url = new URL(res.headers.get('location')!, target).toString();
+      continue;
+    }
+    const ticket = /data-ticket="([A-Za-z0-9]+)"/.exec(html)?.[1];
+    if (ticket) {
+      const allowed = await phone(`${sim.url}/__sim/oa/consent`, { method: 'POST', body: new URLSearchParams({ ticket, action: 'allow' }) });
+      url = allowed.headers.get('location')!;
+      continue;
+    }
+    const consent = /id="consent" href="([^"]+)"/.exec(html)?.[1];
+    if (consent) {
+      url = new URL(consent.replace(/&#38;/g, '&'), target).toString();
+      continue;
+    }
+    break;
+  }
+  expect(new URL(url).origin).toBe(apiA);
+  expect(html).toContain('确认在电脑上登录？');
+  expect(html).toContain('Firefox 133');
+  await until('"scanned"');
+
+  const nonce = /name="nonce" value="([^"]+)"/.exec(html)![1]!;
+  const sent = Date.now();
+  const decided = await phone(`${apiA}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce, action: 'confirm' }) });
+  expect(decided.status).toBe(200);
+  await until('"confirmed"');
+  expect(Date.now() - sent).toBeLessThan(2000);
+  await reader.cancel();
+
+  const session = await pc(`${apiB}/api/auth/pc/session`, { method: 'POST' });
+  expect(session.status).toBe(200);
+  const body = (await session.json()) as { token: string; user: { nickname: string } };
+  expect(body.user.nickname).toBe('two-proc');
+  // the session works on either process
+  expect((await fetch(`${apiA}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
+}, 60_000);
