@@ -214,6 +214,42 @@ describe('the follow form without a server URL', () => {
   });
 });
 
+describe('follow-to-login: the PC learns at once, WeChat down', () => {
+  it('wakes the PC waiting on THIS instance without a database read (the adapter tells the notifier)', async () => {
+    const port = await freePort();
+    // the notifier's own database read is once a minute here: only `changed` can wake the PC quickly
+    const slow = await startStack({
+      apiPort: port,
+      env: { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, WECHAT_OA_TOKEN: TOKEN },
+      overrides: { notifyIntervalMs: 60_000 },
+    });
+    try {
+      const created = await postJson(`${slow.apiUrl}/api/auth/pc/attempt`, { form: 'follow' });
+      const cookie = (created.headers.get('set-cookie') ?? '').split(';')[0]!;
+      const started = Date.now();
+      const waiting = fetch(`${slow.apiUrl}/api/auth/pc/status?version=1&wait=1`, { headers: { cookie } }).then((r) => r.json());
+      await new Promise((r) => setTimeout(r, 100)); // the long-poll is waiting
+      expect((await postJson(`${slow.simUrl}/__sim/oa/scan`, { user: 'rhea', qr: created.body.scanUrl })).body).toMatchObject({ delivered: true });
+      expect(await waiting).toMatchObject({ status: 'scanned', version: 2 });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('answers a clear error when WeChat cannot make the parametric QR (and sets no PC cookie)', async () => {
+    await postJson(`${stack.simUrl}/__sim/faults`, { api: 'qrcode_create', mode: 'system_error' });
+    try {
+      const res = await postJson(`${stack.apiUrl}/api/auth/pc/attempt`, { form: 'follow' });
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(res.body).toMatchObject({ error: { code: expect.stringMatching(/^wechat_/), requestId: expect.any(String) } });
+      expect(res.headers.get('set-cookie') ?? '').not.toContain('wx_pc_attempt');
+    } finally {
+      await postJson(`${stack.simUrl}/__sim/faults`, { api: 'qrcode_create', mode: null });
+    }
+  });
+});
+
 describe('afterReply', () => {
   it('starts the task only after the caller has returned, and logs a failure instead of throwing', async () => {
     const logged: string[] = [];
