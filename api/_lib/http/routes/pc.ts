@@ -16,7 +16,9 @@ import { sceneOfAttempt } from '../../flows/follow/attempt-port.js';
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
  *
- *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status } + HttpOnly cookie wx_pc_attempt
+ *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, form } + HttpOnly cookie wx_pc_attempt
+ *                                        ({form:'follow'} + server URL configured: the official account's
+ *                                        parametric QR, scene la_<id> — 关注公众号登录, docs/API.md)
  *          GET  /api/auth/pc/events    → Server-Sent Events (status), one stream ≤ streamMs, `retry:`
  *          GET  /api/auth/pc/status    → { status, version } (?version=N&wait=1: long-poll until it changes)
  *          POST /api/auth/pc/session   → the session, once, after 确认 on the phone
