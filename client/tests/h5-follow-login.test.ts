@@ -4,15 +4,19 @@
 // pushes subscribe to the API's server URL in safe mode, wechat-api-facts.md §7–§9), the PC shows
 // 已扫码, the person opens the reply's link in WeChat's browser, taps 确认, and the PC is logged in.
 // The app (app.test) and WeChat (wx.test) are different sites, mapped to 127.0.0.1.
+import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchBrowser } from './support/browser';
-import { ensureBuild } from './support/build';
+import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
 
 const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
 const RESOLVE = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP wx.test 127.0.0.1'];
+const SHOTS = join(ROOT, 'docs/screenshots');
+const shoot = process.env.SCREENSHOTS === '1';
 
 type Browser = Awaited<ReturnType<typeof launchBrowser>>;
 let stack: StackHandle;
@@ -75,6 +79,10 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     await page.getByText('请用微信扫码关注公众号，然后在手机上确认', { exact: false }).waitFor();
     await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
     expect(await page.locator('.pc-qr').first().isVisible()).toBe(true);
+    if (shoot) {
+      mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: join(SHOTS, 'pc-follow-1366x800.png') });
+    }
 
     // the phone scans the official account's QR: WeChat pushes subscribe to the API; the reply has the link
     const res = await fetch(`${stack.simUrl}/__sim/oa/scan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'fl-e2e-rui', qr: attempt.scanUrl }) });
