@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createFollowQr } from '../api/_lib/flows/follow/login.js';
 import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
 import type { Store } from '../api/_lib/store/types.js';
 import { postJson, startStack, type Stack } from './support/stack.js';
@@ -55,10 +54,12 @@ describe.skipIf(!uri)('follow-to-login across two API processes', () => {
     stores.push(store);
     const common = { WECHAT_OA_TOKEN: TOKEN, WECHAT_OA_ENCODING_AES_KEY: KEY, PUBLIC_BASE_URL: 'https://login.example.com' };
     stack = await startStack({ env: common, overrides: { store } });
-    const follow = stack.services.follow!;
-    // the PC side (this process): an attempt and its QR, made before the phone scans
-    const scene = await follow.port.create(60_000);
-    const qr = await createFollowQr(follow, scene);
+    // the PC side (this process): an attempt with the follow form and its parametric QR, made before the phone scans
+    const created = await postJson(`${stack.apiUrl}/api/auth/pc/attempt`, { form: 'follow' });
+    expect(created.body).toMatchObject({ form: 'follow', status: 'waiting', version: 1 });
+    const pcCookie = (created.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const id = pcCookie.split('=')[1]!.split('.')[0]!;
+    const qr = { content: created.body.scanUrl as string };
 
     // the event side: a fresh process on the same database, never called before
     const api = await startApiProcess({
@@ -82,13 +83,15 @@ describe.skipIf(!uri)('follow-to-login across two API processes', () => {
     for (const name of ['stable_token', 'user_info', 'sns_userinfo', 'token']) {
       await postJson(`${stack.simUrl}/__sim/faults`, { api: name, mode: 'slow', delayMs: 3000 });
     }
+    // the PC's connection, held by this process: a long-poll waiting for the attempt to change
+    const waiting = fetch(`${stack.apiUrl}/api/auth/pc/status?version=1&wait=1`, { headers: { cookie: pcCookie } }).then((r) => r.json());
     const res = await postJson(`${stack.simUrl}/__sim/oa/scan`, { user: 'ivy', qr: qr.content });
-    expect(res.body).toMatchObject({ event: 'subscribe', delivered: true, links: [`https://login.example.com/pages/login/confirm?attempt=${scene}`] });
+    expect(res.body).toMatchObject({ event: 'subscribe', delivered: true, links: [`https://login.example.com/api/auth/pc/scan?a=${id}`] });
     expect(res.body.attempts).toHaveLength(1);
     expect(res.body.attempts[0].ms).toBeLessThan(2000);
     if (process.env.REPORT_TIMINGS) console.log(`cold second process answered the event in ${res.body.attempts[0].ms} ms`);
-    // the PC's instance (this process) sees what the other process recorded
-    expect(await follow.port.read(scene)).toMatchObject({ status: 'scanned', openid: res.body.openid });
+    // the PC's instance (this process) learns what the other process recorded (the notifier's database read)
+    expect(await waiting).toMatchObject({ status: 'scanned', version: 2 });
     expect(api.log()).toContain('oa.follow.scanned');
   }, 90_000);
 });

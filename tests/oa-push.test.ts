@@ -7,7 +7,8 @@ import { createLogger } from '../api/_lib/log.js';
 import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
 import { createFollowQr, identifyFollower, REPLY } from '../api/_lib/flows/follow/login.js';
 import type { Store } from '../api/_lib/store/types.js';
-import { storeAttemptPort } from '../api/_lib/flows/follow/attempt-port.js';
+import { createAttempt, readAttempt, type AttemptDeps } from '../api/_lib/flows/attempt/attempt.js';
+import { silentLogger } from '../api/_lib/log.js';
 import { simEncrypt } from '../simulator/oa-server.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
@@ -34,12 +35,17 @@ async function configureServer(stack: Stack, mode: string, key: string | null = 
   return postJson(`${stack.simUrl}/__sim/oa/server`, { appid: stack.oaAppid, url, token, encodingAesKey: mode === 'plain' ? null : key, mode });
 }
 
+/** The PC's side: a login attempt with the follow form (POST /api/auth/pc/attempt {form: 'follow'}). */
 async function newAttempt(stack: Stack) {
-  const follow = stack.services.follow!;
-  const scene = await follow.port.create(5 * 60_000);
-  const qr = await createFollowQr(follow, scene);
-  return { scene, qr };
+  const res = await postJson(`${stack.apiUrl}/api/auth/pc/attempt`, { form: 'follow' });
+  expect(res.body).toMatchObject({ form: 'follow', status: 'waiting' });
+  const id = /^(.*?)=([^.;]+)\.([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[2] ?? '';
+  return { scene: `la_${id}`, qr: { content: res.body.scanUrl as string, imageUrl: res.body.qrImageUrl as string } };
 }
+
+/** What the attempt module says about the attempt behind a scene (any instance on the store). */
+const attemptOf = (store: Store, scene: string) => readAttempt({ store, logger: silentLogger } as unknown as AttemptDeps, scene.slice(3));
+const confirmLink = (scene: string) => `https://login.example.com/api/auth/pc/scan?a=${scene.slice(3)}`;
 
 async function scan(stack: Stack, user: string, qr: string) {
   return postJson(`${stack.simUrl}/__sim/oa/scan`, { user, qr });
@@ -81,10 +87,9 @@ for (const mode of ['plain', 'compatible', 'safe'] as const) {
       const res = await scan(stack, 'carol', qr.content);
       expect(res.body).toMatchObject({ event: 'subscribe', newFollower: true, delivered: true });
       expect(res.body.attempts).toHaveLength(1);
-      expect(res.body.links).toEqual([`https://login.example.com/pages/login/confirm?attempt=${scene}`]);
+      expect(res.body.links).toEqual([confirmLink(scene)]);
       expect(res.body.shown).toBe(REPLY.confirm(res.body.links[0]));
-      const attempt = await stack.services.follow!.port.read(scene);
-      expect(attempt).toMatchObject({ status: 'scanned', openid: res.body.openid, newFollower: true, appid: stack.oaAppid });
+      expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
       expect((await stack.services.store.stats()).sessions).toBe(0);
     });
 
@@ -94,7 +99,7 @@ for (const mode of ['plain', 'compatible', 'safe'] as const) {
       expect(res.body.open).toHaveLength(1);
       const opened = await fetch(res.body.open[0], { redirect: 'manual' });
       expect(opened.status).toBe(302);
-      expect(opened.headers.get('location')).toBe(`https://login.example.com/pages/login/confirm?attempt=${scene}`);
+      expect(opened.headers.get('location')).toBe(confirmLink(scene));
       expect(opened.headers.get('set-cookie')).toContain('sim_user=kate');
       const other = new URL(res.body.open[0]);
       other.searchParams.set('user', 'mallory');
@@ -104,8 +109,8 @@ for (const mode of ['plain', 'compatible', 'safe'] as const) {
     it('an existing follower scans: SCAN with the bare scene', async () => {
       const { scene, qr } = await newAttempt(stack);
       const res = await scan(stack, 'carol', qr.content);
-      expect(res.body).toMatchObject({ event: 'SCAN', newFollower: false, delivered: true, links: [`https://login.example.com/pages/login/confirm?attempt=${scene}`] });
-      expect(await stack.services.follow!.port.read(scene)).toMatchObject({ status: 'scanned', newFollower: false });
+      expect(res.body).toMatchObject({ event: 'SCAN', newFollower: false, delivered: true, links: [confirmLink(scene)] });
+      expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned' });
     });
   });
 }
@@ -140,7 +145,9 @@ describe('follow-to-login: safety', () => {
     const alice = await scan(stack, 'alice', qr.content);
     const bob = await scan(stack, 'bob', qr.content);
     expect(bob.body).toMatchObject({ delivered: true, shown: REPLY.taken, links: [] });
-    expect(await stack.services.follow!.port.read(scene)).toMatchObject({ status: 'scanned', openid: alice.body.openid });
+    expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
+    // the attempt stays with the first person: alice scanning again still gets her link
+    expect((await scan(stack, 'alice', qr.content)).body).toMatchObject({ links: [confirmLink(scene)] });
     expect((await stack.services.store.stats()).sessions).toBe(0);
   });
 
@@ -172,7 +179,7 @@ describe('follow-to-login: safety', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const plain = await post({ url: `${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, ts, '1')}&timestamp=${ts}&nonce=1`, body: inner });
     expect(JSON.parse(plain.text)).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
-    expect(await stack.services.follow!.port.read(scene)).toMatchObject({ status: 'pending', openid: null });
+    expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'waiting', version: 1 });
   });
 
   it('an oversized or signature-less push is a clear refusal, never a crash', async () => {
@@ -195,7 +202,7 @@ describe('follow-to-login: safety', () => {
     expect(first.text).toContain('<Encrypt>');
     expect(lines.filter((l) => l.includes('oa.follow.scanned'))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('oa.push.duplicate'))).toHaveLength(1);
-    expect(await stack.services.follow!.port.read(scene)).toMatchObject({ status: 'scanned', openid: 'oReplay' });
+    expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
   });
 
   it('unrelated messages and events get success', async () => {
@@ -222,9 +229,10 @@ describe('follow-to-login: safety', () => {
     expect(login.status).toBe(200);
     const { scene, qr } = await newAttempt(stack);
     await scan(stack, 'dora', qr.content);
-    const attempt = await stack.services.follow!.port.read(scene);
+    const { body } = await scan(stack, 'dora', qr.content); // SCAN again: same person, same link
+    expect(body.links).toEqual([confirmLink(scene)]);
     const follow = stack.services.follow!;
-    const { user, isNewUser } = await identifyFollower({ appid: stack.oaAppid!, store: stack.services.store, getFollowerInfo: follow.getFollowerInfo }, attempt!.openid!);
+    const { user, isNewUser } = await identifyFollower({ appid: stack.oaAppid!, store: stack.services.store, getFollowerInfo: follow.getFollowerInfo }, body.openid);
     expect([user.id, isNewUser]).toEqual([login.body.user.id, false]);
   });
 });
@@ -235,7 +243,7 @@ describe('follow-to-login: rotation, retries, latency', () => {
     try {
       const { scene, qr } = await newAttempt(stack); // no configureServer call
       const res = await scan(stack, 'jack', qr.content);
-      expect(res.body).toMatchObject({ delivered: true, links: [`https://login.example.com/pages/login/confirm?attempt=${scene}`] });
+      expect(res.body).toMatchObject({ delivered: true, links: [confirmLink(scene)] });
     } finally {
       await stack.close();
     }
@@ -281,7 +289,7 @@ describe('follow-to-login: rotation, retries, latency', () => {
       const res = await scan(stack, 'frank', qr.content);
       expect(res.body.attempts).toHaveLength(2);
       expect(res.body.attempts[0]).toMatchObject({ status: null });
-      expect(res.body).toMatchObject({ delivered: true, links: [`https://login.example.com/pages/login/confirm?attempt=${scene}`] });
+      expect(res.body).toMatchObject({ delivered: true, links: [confirmLink(scene)] });
       expect(lines.filter((l) => l.includes('oa.follow.scanned'))).toHaveLength(1);
       expect(lines.filter((l) => l.includes('oa.push.duplicate'))).toHaveLength(1);
     } finally {
@@ -295,9 +303,7 @@ describe('follow-to-login: rotation, retries, latency', () => {
     const stack = await oaStack('safe');
     try {
       await configureServer(stack, 'safe');
-      const follow = stack.services.follow!;
-      const scene = await follow.port.create(60_000);
-      const qr = await createFollowQr(follow, scene); // the PC side: done before the phone scans
+      const { qr } = await newAttempt(stack); // the PC side: done before the phone scans
       // now every WeChat API the API could call is 3 s slow
       for (const api of ['stable_token', 'user_info', 'sns_userinfo']) {
         await postJson(`${stack.simUrl}/__sim/faults`, { api, mode: 'slow', delayMs: 3000 });
@@ -334,15 +340,15 @@ describe.skipIf(!uri)('two API processes on one MongoDB', () => {
     // instance B: another API process on the same database, holding the PC's side of the attempt
     const storeB = createMongoStore({ uri, dbName, privateClient: true });
     stores.push(storeB);
-    const portB = storeAttemptPort(storeB, 'https://login.example.com');
+    const depsB = { store: storeB, logger: silentLogger } as unknown as AttemptDeps;
     try {
       await configureServer(a, 'safe');
-      const scene = await portB.create(60_000);
+      const { id } = await createAttempt(depsB, { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0' });
+      const scene = `la_${id}`;
       const qr = await createFollowQr(a.services.follow!, scene);
       const res = await scan(a, 'henry', qr.content);
-      expect(res.body.delivered).toBe(true);
-      const seenByB = await portB.read(scene);
-      expect(seenByB).toMatchObject({ status: 'scanned', openid: res.body.openid });
+      expect(res.body).toMatchObject({ delivered: true, links: [confirmLink(scene)] });
+      expect(await readAttempt(depsB, id)).toMatchObject({ status: 'scanned', version: 2 });
     } finally {
       await a.close();
     }

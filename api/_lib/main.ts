@@ -27,7 +27,10 @@ import { createAccessTokens, type AccessTokens } from './wechat/access-token.js'
 import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
 import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
 import { getFollowerInfo } from './wechat/oa/user_info.js';
-import { storeAttemptPort, type StoreAttemptPort } from './flows/follow/attempt-port.js';
+import { attemptIdOfScene, type AttemptPort } from './flows/follow/attempt-port.js';
+import { createFollowQr, identifyFollower } from './flows/follow/login.js';
+import { markAttemptScanned, type AttemptDeps } from './flows/attempt/attempt.js';
+import { PC_BASE_PATH } from './http/routes/pc.js';
 import type { OaServerDeps } from './http/oa-server.js';
 import { keepGrant, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
 import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
@@ -44,9 +47,9 @@ export interface Services {
   limiter: RateLimiter;
   /** the official account's access_token (null without WECHAT_OA_APPID/SECRET) */
   oaAccessTokens: AccessTokens | null;
-  /** follow-to-login: the attempt adapter (stand-in until issue 13's attempt module) and the OA calls */
+  /** follow-to-login: the adapter over the PC login attempt (followAttemptPort) and the OA calls */
   follow: {
-    port: StoreAttemptPort;
+    port: AttemptPort;
     createQrCode(scene: string, expireSeconds: number): ReturnType<typeof createTemporaryQrCode>;
     showQrCodeUrl(ticket: string): string;
     getFollowerInfo(openid: string): ReturnType<typeof getFollowerInfo>;
@@ -120,8 +123,9 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     ? createAccessTokens({ appid: oaCredentials.appid, store, sealer, logger, fetchToken: (force) => stableToken(tokenTransport, oaCredentials, force) })
     : null;
   const origin = config.publicBaseUrl ?? 'http://localhost:3000';
-  // Stand-in for issue 13's attempt module (flows/follow/attempt-port.ts): swap `port` here.
-  const followPort = storeAttemptPort(store, origin, overrides.clock);
+  const notifier = createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
+  const attemptDeps: AttemptDeps = { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs };
+  const followPort = followAttemptPort(attemptDeps, notifier, origin);
   const follow: Services['follow'] = oaAccessTokens
     ? {
         port: followPort,
@@ -130,7 +134,19 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
         getFollowerInfo: (openid) => oaAccessTokens.withToken((token) => getFollowerInfo(transport, token, openid)),
       }
     : null;
-  const oaServer: OaServerDeps = { server: oaServerSettings(config, logger), store, logger, port: followPort, clock: overrides.clock };
+  const oaServerConfig = oaServerSettings(config, logger);
+  const oaServer: OaServerDeps = {
+    server: oaServerConfig,
+    store,
+    logger,
+    port: followPort,
+    clock: overrides.clock,
+    // after the reply: user/info → unionid → the same account as the mini-program / website, so the
+    // confirmation link's web authorization is silent (snsapi_base finds the openid)
+    identify: follow && oaServerConfig
+      ? (openid) => identifyFollower({ appid: oaServerConfig.appid, store, getFollowerInfo: follow.getFollowerInfo, clock: overrides.clock }, openid)
+      : undefined,
+  };
   const wechatSync: WechatSyncDeps = {
     appid: oaCredentials?.appid ?? null,
     store,
@@ -142,7 +158,6 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
   };
   const limiter = new RateLimiter({ store, logger });
-  const notifier = createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
   if (deployment.ephemeral) {
@@ -181,8 +196,10 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     wechatSync,
     // PC login with our own QR code, confirmed on the phone through the official account's web authorization
     pc: {
-      attempt: { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs },
+      attempt: attemptDeps,
       notifier,
+      // 关注公众号登录 (form: 'follow'): the attempt's parametric QR, when the server URL and the OA's access_token exist
+      followQr: follow && oaServerConfig ? (scene, seconds) => createFollowQr(follow, scene, seconds) : null,
       oauth: oauthApp(config.oa),
       publicBaseUrl: config.publicBaseUrl,
       production: config.production,
@@ -200,6 +217,28 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     clearInterval(sweeper);
   };
   return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, app, stop };
+}
+
+/**
+ * Follow-to-login's AttemptPort over the PC login attempt (flows/attempt): scene `la_<attempt id>`;
+ * a scan moves the attempt waiting → scanned and wakes this instance's waiting PCs (other instances
+ * see it through the notifier's database read); the reply's link is the phone's own-QR entry
+ * /api/auth/pc/scan?a=<id>, where whoever opens it is identified by the official account's web
+ * authorization (a forwarded link identifies the person who opens it, never the scanner).
+ */
+export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, publicOrigin: string): AttemptPort {
+  return {
+    async markScanned(scene, who) {
+      const id = attemptIdOfScene(scene);
+      if (!id) return 'unknown';
+      const { result, view } = await markAttemptScanned(deps, id, `${who.appid}:${who.openid}`);
+      if (view) notifier.changed(view);
+      return result;
+    },
+    confirmUrl(scene) {
+      return `${publicOrigin}${PC_BASE_PATH}/scan?a=${encodeURIComponent(attemptIdOfScene(scene) ?? '')}`;
+    },
+  };
 }
 
 /** The server URL's settings, or null (not configured, or — in development — configured wrongly: logged). */

@@ -29,13 +29,19 @@ export interface AttemptState {
   expiresAt: string;
 }
 export interface NewAttempt extends AttemptState {
-  /** data: URL of the QR code (our URL for this attempt) */
+  /** data: URL of the QR code (our URL for this attempt, or the official account's parametric QR) */
   qr: string;
+  /** what the QR code encodes */
   scanUrl: string;
+  /** which QR the API gave: 'follow' only when the official account's server URL is configured */
+  form: 'own-qr' | 'follow';
+  /** follow: WeChat's own image of the QR code (showqrcode) */
+  qrImageUrl?: string;
 }
 
-export function createAttempt(): Promise<NewAttempt> {
-  return rawRequest<NewAttempt>({ method: 'POST', path: '/api/auth/pc/attempt', data: {} });
+/** A new attempt; `follow` asks for the official account's parametric QR (关注公众号登录). */
+export function createAttempt(form: 'own-qr' | 'follow' = 'own-qr'): Promise<NewAttempt> {
+  return rawRequest<NewAttempt>({ method: 'POST', path: '/api/auth/pc/attempt', data: form === 'follow' ? { form } : {} });
 }
 
 export async function collectAttempt(): Promise<LoginResponse> {

@@ -2,8 +2,11 @@
  * H5 on a PC (issue 13): which login form the PC card shows, and whether this browser is a PC.
  * A phone (narrow screen or a mobile User-Agent) and WeChat's in-app browser keep the phone page.
  */
-export type PcLoginForm = 'redirect' | 'embedded' | 'embedded-top' | 'own-qr';
-const FORMS: readonly PcLoginForm[] = ['redirect', 'embedded', 'embedded-top', 'own-qr'];
+export type PcLoginForm = 'redirect' | 'embedded' | 'embedded-top' | 'own-qr' | 'follow';
+const FORMS: readonly PcLoginForm[] = ['redirect', 'embedded', 'embedded-top', 'own-qr', 'follow'];
+
+/** Forms whose QR code is a login attempt confirmed on the phone (own-qr: our code; follow: the official account's). */
+export const isAttemptForm = (form: PcLoginForm): boolean => form === 'own-qr' || form === 'follow';
 
 export function isPcBrowser(): boolean {
   if (typeof window === 'undefined' || typeof navigator === 'undefined') return false;

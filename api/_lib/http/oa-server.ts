@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
+import { waitUntil } from '@vercel/functions';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,6 +29,27 @@ export interface OaServerDeps extends Omit<FollowEventDeps, 'appid'> {
   /** null: the server URL is not configured (WECHAT_OA_TOKEN unset) → 503 oa_push_not_configured */
   server: { appid: string; token: string; encodingAesKeys: string[]; mode: PushMode } | null;
   logger: Logger;
+  /**
+   * Identifies a person who just scanned (flows/follow identifyFollower: cgi-bin/user/info → unionid
+   * → account), run after the reply; absent: nobody is identified before the confirmation link.
+   */
+  identify?: (openid: string) => Promise<unknown>;
+}
+
+/**
+ * Runs `task` after the current response: on Vercel the function is kept alive for it
+ * (`waitUntil` from @vercel/functions); elsewhere (the Node server) it is fire-and-forget. It starts
+ * on a later turn of the event loop, never before the handler has returned its answer; errors are
+ * logged, never thrown.
+ */
+export function afterReply(logger: Logger, event: string, task: () => Promise<unknown>): void {
+  const run = new Promise<void>((resolve) => setTimeout(resolve, 0))
+    .then(task)
+    .then(
+      () => undefined,
+      (error: unknown) => logger.log('warn', event, { error }),
+    );
+  waitUntil(run);
 }
 
 export function oaServerRoutes(deps: OaServerDeps) {
@@ -94,7 +116,9 @@ export function oaServerRoutes(deps: OaServerDeps) {
           if (error instanceof PushMessageError) refuse('oa_push_body_invalid', error.message);
           throw error;
         }
-        const reply = await handlePush({ ...deps, appid: configured().appid }, message);
+        const { reply, identifyAfterReply } = await handlePush({ ...deps, appid: configured().appid }, message);
+        const identify = deps.identify;
+        if (identifyAfterReply && identify) afterReply(deps.logger, 'oa.follow.identify_failed', () => identify(identifyAfterReply));
         if (reply === null) return c.text('success', 200, { 'cache-control': 'no-store' });
         const xml = textReplyXml(message.fromUser, message.toUser, Math.floor(now() / 1000), reply);
         if (!encrypted) return c.body(xml, 200, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });

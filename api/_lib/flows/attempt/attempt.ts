@@ -64,6 +64,8 @@ interface AttemptValue {
   expiresAt: string;
   /** the confirming person (status confirmed) */
   userId?: string;
+  /** sha256 of who scanned the attempt's parametric QR (appid:openid; event push only) */
+  scannedBy?: string;
 }
 
 interface ScanValue {
@@ -157,6 +159,31 @@ export async function scanAttempt(deps: AttemptDeps, id: string, identity: ScanI
     return { confirmKey, view: { ...view, status: 'scanned', version: view.status === 'waiting' ? view.version + 1 : view.version } };
   }
   throw new AppError('pc_login_used');
+}
+
+/**
+ * An event push says someone scanned the attempt's parametric QR (关注公众号登录): the attempt goes
+ * waiting → scanned so the PC shows 已扫码. Nothing token-like is recorded and nobody is identified
+ * here — the person who opens the confirmation link is identified there (scanAttempt). `scanner` is
+ * an opaque key of who scanned (e.g. appid:openid): the same person again is 'scanned' (idempotent),
+ * anyone else (or after a scan through the web page) 'taken'; a missing, expired or finished attempt
+ * is 'unknown'. `view` is set when the status changed (the caller tells the notifier).
+ */
+export async function markAttemptScanned(deps: AttemptDeps, id: string, scanner: string): Promise<{ result: 'scanned' | 'taken' | 'unknown'; view?: AttemptView }> {
+  if (!ATTEMPT_ID_PATTERN.test(id)) return { result: 'unknown' };
+  for (let tries = 0; tries < 5; tries++) {
+    const record = await deps.store.getRecord(attemptRecordId(id));
+    const view = toView(id, record, now(deps));
+    if (!record || !view || (view.status !== 'waiting' && view.status !== 'scanned')) return { result: 'unknown' };
+    const value = record.value as unknown as AttemptValue;
+    if (view.status === 'scanned') return { result: value.scannedBy === sha256Hex(scanner) ? 'scanned' : 'taken' };
+    const next: AttemptValue = { ...value, status: 'scanned', scannedBy: sha256Hex(scanner) };
+    if (await deps.store.compareAndSetRecord(attemptRecordId(id), next as unknown as Record<string, unknown>, record.version, storedUntil(value))) {
+      deps.logger.log('info', 'auth.pc.scanned', { source: 'oa-event' });
+      return { result: 'scanned', view: { ...view, status: 'scanned', version: record.version + 1 } };
+    }
+  }
+  return { result: 'taken' };
 }
 
 function storedUntil(value: AttemptValue): Date {

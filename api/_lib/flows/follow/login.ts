@@ -14,7 +14,8 @@ import { ATTEMPT_SCENE, type AttemptPort } from './attempt-port.js';
  * scan on the attempt (openid only) and answers a text with the link to the attempt's phone
  * confirmation page. Nobody is logged in by a scan: only 确认 on that page completes the attempt.
  * The slow part — cgi-bin/user/info for the unionid and the account resolution — is
- * `identifyFollower`, run when the attempt is confirmed or collected, never before the reply.
+ * `identifyFollower`, run in the background AFTER the reply (http/oa-server.ts), so that the
+ * confirmation link's web authorization finds the person silently (snsapi_base).
  */
 export const PUSH_DEDUPE_TTL_MS = 10 * 60 * 1000;
 export const FOLLOW_QR_SECONDS = 300;
@@ -33,26 +34,33 @@ export const REPLY = {
   expired: '二维码已过期，请在电脑上刷新二维码后重新扫码。',
 } as const;
 
+/** What to answer WeChat, and whom to identify once the answer is out (identifyFollower). */
+export interface PushOutcome {
+  /** the text to reply, or null for `success` */
+  reply: string | null;
+  /** openid of a person who just scanned an attempt: identify them AFTER the reply (cgi-bin/user/info) */
+  identifyAfterReply: string | null;
+}
+
 /**
- * One verified, decrypted push → the text to reply, or null for `success`. A retry or replay of a
- * message already handled (same FromUserName + CreateTime, or MsgId — an atomic insert) changes
- * nothing; for a scan it answers the same confirmation link again (WeChat retries only when our
- * first answer did not reach it).
+ * One verified, decrypted push → the reply. A retry or replay of a message already handled (same
+ * FromUserName + CreateTime, or MsgId — an atomic insert) changes nothing; for a scan it answers the
+ * same confirmation link again (WeChat retries only when our first answer did not reach it).
  */
-export async function handlePush(deps: FollowEventDeps, message: PushMessage): Promise<string | null> {
-  if (message.kind !== 'qr_scan' || !ATTEMPT_SCENE.test(message.scene)) return null;
+export async function handlePush(deps: FollowEventDeps, message: PushMessage): Promise<PushOutcome> {
+  if (message.kind !== 'qr_scan' || !ATTEMPT_SCENE.test(message.scene)) return { reply: null, identifyAfterReply: null };
   const now = deps.clock?.() ?? new Date();
   try {
     await deps.store.claim(`oa-push:${deps.appid}:${dedupeKey(message)}`, new Date(now.getTime() + PUSH_DEDUPE_TTL_MS));
   } catch (error) {
     if (!(error instanceof DuplicateKeyError)) throw error;
     deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });
-    return REPLY.confirm(deps.port.confirmUrl(message.scene));
+    return { reply: REPLY.confirm(deps.port.confirmUrl(message.scene)), identifyAfterReply: null };
   }
   const result = await deps.port.markScanned(message.scene, { appid: deps.appid, openid: message.fromUser, newFollower: message.newFollower });
   deps.logger.log('info', 'oa.follow.scanned', { result, newFollower: message.newFollower });
-  if (result === 'scanned') return REPLY.confirm(deps.port.confirmUrl(message.scene));
-  return result === 'taken' ? REPLY.taken : REPLY.expired;
+  if (result === 'scanned') return { reply: REPLY.confirm(deps.port.confirmUrl(message.scene)), identifyAfterReply: message.fromUser };
+  return { reply: result === 'taken' ? REPLY.taken : REPLY.expired, identifyAfterReply: null };
 }
 
 export interface FollowQrDeps {
@@ -75,7 +83,7 @@ export interface IdentifyDeps {
 }
 
 /**
- * The account of the person who scanned (after the reply — at 确认 or when the PC collects):
+ * The account of the person who scanned (in the background, after the reply):
  * cgi-bin/user/info gives the unionid, so someone known from the mini-program or the website is the
  * same account; a person never seen gets a new account with an empty profile.
  */

@@ -11,11 +11,14 @@ import { completeOAuthCallback, ConsentRequiredError, startOAuthLogin, STATE_TTL
 import { ATTEMPT_ID_PATTERN, collectAttempt, confirmationPage, createAttempt, decideAttempt, pcStatus, readAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../../flows/attempt/attempt.js';
 import type { AttemptNotifier } from '../../flows/attempt/notify.js';
 import { confirmPageHtml, consentPageHtml, PHONE_PAGE_CSP, resultPageHtml } from '../../flows/attempt/pages.js';
+import { sceneOfAttempt } from '../../flows/follow/attempt-port.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
  *
- *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status } + HttpOnly cookie wx_pc_attempt
+ *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, form } + HttpOnly cookie wx_pc_attempt
+ *                                        ({form:'follow'} + server URL configured: the official account's
+ *                                        parametric QR, scene la_<id> — 关注公众号登录, docs/API.md)
  *          GET  /api/auth/pc/events    → Server-Sent Events (status), one stream ≤ streamMs, `retry:`
  *          GET  /api/auth/pc/status    → { status, version } (?version=N&wait=1: long-poll until it changes)
  *          POST /api/auth/pc/session   → the session, once, after 确认 on the phone
@@ -52,6 +55,12 @@ export interface PcRouteDeps {
   streamMs: number;
   /** one long-poll's longest wait (inside the request deadline) */
   longPollMs: number;
+  /**
+   * 关注公众号登录 (form 'follow'): the attempt's temporary parametric QR (flows/follow createFollowQr);
+   * null/absent when the official account's server URL or access_token is not configured — then
+   * the attempt gets our own QR code.
+   */
+  followQr?: ((scene: string, expireSeconds: number) => Promise<{ imageUrl: string; content: string; expiresIn: number }>) | null;
 }
 
 const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -102,12 +111,18 @@ export function pcRoutes(deps: PcRouteDeps) {
     new Hono()
       // ---- PC ----
       .post('/attempt', async (c) => {
+        const wanted = c.req.query('form') ?? (await c.req.json().catch(() => null) as { form?: unknown } | null)?.form;
+        const followQr = wanted === 'follow' ? deps.followQr : null;
         const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent') });
-        const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
+        const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+        // follow: WeChat's parametric QR (scene la_<id>) — scanning it follows the account and pushes the event
+        const follow = followQr ? await followQr(sceneOfAttempt(id), seconds) : null;
+        const scanUrl = follow ? follow.content : `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
         const qr = await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
-        const maxAge = Math.ceil((expiresAt.getTime() - Date.now()) / 1000) + 60;
+        const maxAge = seconds + 60;
         setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, maxAge));
-        return c.json({ ...statusBody(view), qr, scanUrl }, 200, { 'cache-control': 'no-store' });
+        const extra = follow ? { form: 'follow' as const, qrImageUrl: follow.imageUrl } : { form: 'own-qr' as const };
+        return c.json({ ...statusBody(view), qr, scanUrl, ...extra }, 200, { 'cache-control': 'no-store' });
       })
       .get('/status', async (c) => {
         const { id, pcKey } = readPcCookie(c);
