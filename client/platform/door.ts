@@ -55,10 +55,17 @@ export const DOOR_TEXT = {
 } as const;
 
 /**
- * What this build's server offers, until the API says so itself: the website QR and the official
- * account's web authorization (the follow QR is issue 13/14's PC page, not wired here yet).
+ * What the deployment offers, from the H5 build's VITE_LOGIN_DOORS (comma-separated: `web` 网站应用扫码,
+ * `oa` 公众号网页授权, `oa-follow` 关注公众号登录 — the official account's server URL is set up; default
+ * `web,oa`). A site with only an official account builds with `oa,oa-follow`: a PC then gets the
+ * follow QR instead of a website QR that would fail.
  */
-export const LOGIN_DOORS: DoorEnvironment['configured'] = { web: true, oa: true, oaFollow: false };
+export function configuredDoors(value: string | undefined): DoorEnvironment['configured'] {
+  const listed = new Set((value ?? 'web,oa').split(',').map((d) => d.trim()).filter(Boolean));
+  return { web: listed.has('web'), oa: listed.has('oa'), oaFollow: listed.has('oa-follow') };
+}
+
+export const LOGIN_DOORS: DoorEnvironment['configured'] = configuredDoors(import.meta.env.VITE_LOGIN_DOORS);
 
 /** Doors where the login page shows DoorNotice instead of a login button. */
 export function doorHasNoButton(door: Door): boolean {

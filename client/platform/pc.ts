@@ -18,8 +18,18 @@ export function isPcBrowser(): boolean {
  * The form: the build's VITE_PC_LOGIN (a deployment setting), or `?pc_login=` on the login page's URL
  * (demos and tests). Unknown values fall back to redirect, which needs nothing but the website app.
  */
-export function pcLoginForm(query?: string | null): PcLoginForm {
-  const chosen = query || import.meta.env.VITE_PC_LOGIN || 'redirect';
+export function pcLoginForm(query?: string | null, door?: string): PcLoginForm {
+  return pickPcForm(query, import.meta.env.VITE_PC_LOGIN, door);
+}
+
+/**
+ * The form for a PC: `?pc_login=`, else the build's setting, else redirect. A PC whose door is the
+ * official account's follow QR (only an official account configured, client/platform/door.ts)
+ * always gets `follow`: the website forms need a website app it does not have.
+ */
+export function pickPcForm(query: string | null | undefined, configured: string | undefined, door?: string): PcLoginForm {
+  if (door === 'oa-qr') return 'follow';
+  const chosen = query || configured || 'redirect';
   return (FORMS as readonly string[]).includes(chosen) ? (chosen as PcLoginForm) : 'redirect';
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDoor, type Door } from '../platform/door';
+import { chooseDoor, configuredDoors, type Door } from '../platform/door';
+import { pickPcForm } from '../platform/pc';
 
 /**
  * The door table with real User-Agent strings (as sent by the named clients; WeChat's own are from
@@ -50,5 +51,28 @@ describe('the right door on every device (client/platform/door.ts)', () => {
   });
   it('WeChat\'s own browser reports __wxjs_environment = browser: still the official account', () => {
     expect(chooseDoor({ userAgent: rows[6]!.ua, wxjsEnvironment: 'browser', configured: ALL })).toBe('oa-authorize');
+  });
+});
+
+describe('what the deployment configured (VITE_LOGIN_DOORS) and the PC form it leads to', () => {
+  const pc = rows[0]!.ua;
+  it('defaults to the website QR and OA authorization; lists are read exactly', () => {
+    expect(configuredDoors(undefined)).toEqual({ web: true, oa: true, oaFollow: false });
+    expect(configuredDoors('oa, oa-follow')).toEqual({ web: false, oa: true, oaFollow: true });
+    expect(configuredDoors('web')).toEqual({ web: true, oa: false, oaFollow: false });
+    expect(configuredDoors('webx,oa-followers')).toEqual({ web: false, oa: false, oaFollow: false });
+  });
+  it('a site with only an official account gives a PC the follow QR, whatever the PC form setting says', () => {
+    const door = chooseDoor({ userAgent: pc, configured: configuredDoors('oa,oa-follow') });
+    expect(door).toBe('oa-qr');
+    expect(pickPcForm(null, 'redirect', door)).toBe('follow');
+    expect(pickPcForm('embedded', undefined, door)).toBe('follow');
+    // with a website app the setting (or ?pc_login=) decides
+    const web = chooseDoor({ userAgent: pc, configured: configuredDoors('web,oa') });
+    expect(web).toBe('web-qr');
+    expect(pickPcForm(null, 'embedded', web)).toBe('embedded');
+    expect(pickPcForm('own-qr', 'embedded', web)).toBe('own-qr');
+    expect(pickPcForm(null, undefined, web)).toBe('redirect');
+    expect(pickPcForm('nonsense', undefined, web)).toBe('redirect');
   });
 });
