@@ -190,7 +190,8 @@ async function login(target: Target, code: string, expectNew: boolean): Promise<
 /** The mp-weixin main package line of scripts/sizes.mjs (builds it first: ~5 s). */
 function mpSize(): string {
   try {
-    execFileSync('npm', ['run', 'build:mp'], { cwd: ROOT, stdio: 'ignore' });
+    // a release mp-weixin build refuses to run without an API base (scripts/uni.mjs): any https origin measures the same
+    execFileSync('npm', ['run', 'build:mp'], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, VITE_API_BASE: process.env.VITE_API_BASE || 'https://api.example.com' } });
     return execFileSync(process.execPath, ['scripts/sizes.mjs', 'mp'], { cwd: ROOT }).toString().trim();
   } catch (error) {
     return `mp-weixin main package: not measured (${(error as Error).message.split('\n')[0]})`;
@@ -386,7 +387,7 @@ ${r.prepared.counts.productSessions} sessions; seed-003 ${r.prepared.counts.seed
 Returning logins are users who logged in before (checked on every response: \`isNewUser: false\` /
 seed \`data\` not null); first logins are new users (checked the same way).
 DB round trips = MongoDB commands per request, counted by the driver's command monitoring in each API
-process. CPU = ms per request of the API process + the database processes (FerretDB + all PostgreSQL
+process (the rate limiter's background counter sync, at most once a second per instance, is counted apart). CPU = ms per request of the API process + the database processes (FerretDB + all PostgreSQL
 processes, from \`/proc/<pid>/stat\`; the cluster is shared, so other activity on it inflates both sides).
 
 | scenario | req/s (per round) | p50 ms | p99 ms | DB round trips | CPU ms: API + DB = total |

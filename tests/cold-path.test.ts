@@ -5,13 +5,22 @@ import type { Store } from '../api/_lib/store/types.js';
 
 // Counts when the MongoDB store module and zod are first imported (vitest calls a mock's factory
 // on the module's first import). Nothing else here may import zod: not the simulator, for one.
-const loaded = vi.hoisted(() => ({ mongo: 0, zod: 0 }));
+const loaded = vi.hoisted(() => ({ mongo: 0, zod: 0, qrcode: 0, xml: 0 }));
 vi.mock('../api/_lib/store/mongo.js', async (importOriginal) => {
   loaded.mongo++;
   return importOriginal();
 });
 vi.mock('zod', async (importOriginal) => {
   loaded.zod++;
+  return importOriginal();
+});
+// The PC QR code and the official account's push XML parser load on their first use only.
+vi.mock('qrcode', async (importOriginal) => {
+  loaded.qrcode++;
+  return importOriginal();
+});
+vi.mock('fast-xml-parser', async (importOriginal) => {
+  loaded.xml++;
   return importOriginal();
 });
 
@@ -32,12 +41,12 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   const { app } = createServices(env, { logger: silentLogger });
 
   it('GET /api/health loads neither the MongoDB driver nor zod, and still names the store', async () => {
-    expect(loaded).toEqual({ mongo: 0, zod: 0 });
+    expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0 });
     const res = await app.request('/api/health');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, store: 'mongodb' });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(loaded).toEqual({ mongo: 0, zod: 0 });
+    expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0 });
   });
 
   it('the first body to validate loads zod once; a malformed one is still a clear 400', async () => {

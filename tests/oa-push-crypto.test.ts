@@ -59,13 +59,13 @@ describe('WXBizMsgCrypt (wechat-api-facts.md §9)', () => {
     expect(() => otherApp.decryptSigned(encrypt, '4f3ad57b6989f09f4eb392acce4f9e93942ed890', '1458300676', '260774613')).toThrow(new MsgCryptError('appid'));
   });
 
-  it('vector C (official Python sample, compatible mode): plaintext fields and Encrypt agree', () => {
+  it('vector C (official Python sample, compatible mode): plaintext fields and Encrypt agree', async () => {
     const crypt = new MsgCrypt({ token: 'spamtest', appid: 'wx2c2769f8efd9abc2', encodingAesKeys: [SAMPLE_KEY] });
     const fromXml =
       '<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName><CreateTime>1409735668</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[abcdteT]]></Content><MsgId>6054768590064713728</MsgId><Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>';
-    const outer = parsePushXml(fromXml);
+    const outer = await parsePushXml(fromXml);
     const { message } = crypt.decryptSigned(outer.Encrypt!, '5d197aaffba7e9b25a30732f161a50dee96bd5fa', '1409735669', '1320562132');
-    const inner = parsePushXml(message);
+    const inner = await parsePushXml(message);
     expect(inner).toEqual({ ToUserName: 'gh_10f6c3c3ac5a', FromUserName: 'oyORnuP8q7ou2gfYjqLzSIWZf0rs', CreateTime: '1409735668', MsgType: 'text', Content: 'abcdteT', MsgId: '6054768590064713728' });
     // MsgId stays a string: it is beyond 2^53
     expect(dedupeKey(parsePushMessage(inner))).toBe('msg:6054768590064713728');
@@ -82,7 +82,7 @@ describe('WXBizMsgCrypt (wechat-api-facts.md §9)', () => {
     expect(crypt.decryptSigned(reply, '1b9339964ed2e271e7c7b6ff2b0ef902fc94dea1', '1713424427', '415670741').message).toBe('{"demo_resp":"good luck"}');
   });
 
-  it('vector E (wechatpy, corp variant): echostr, encrypt with a fixed random, decrypt', () => {
+  it('vector E (wechatpy, corp variant): echostr, encrypt with a fixed random, decrypt', async () => {
     const crypt = new MsgCrypt({ token: '123456', appid: 'wx49f0ab532d5d035a', encodingAesKeys: ['kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR'] });
     const echostr = '4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q==';
     expect(crypt.decryptSigned(echostr, 'dd6b9c95b495b3f7e2901bfbc76c664930ffdb96', '1411443780', '437374425').message).toBe('5927782489442352469');
@@ -99,7 +99,7 @@ describe('WXBizMsgCrypt (wechat-api-facts.md §9)', () => {
     expect(xml).toContain('<TimeStamp>1411525903</TimeStamp>');
     const inbound =
       'RgqEoJj5A4EMYlLvWO1F86ioRjZfaex/gePD0gOXTxpsq5Yj4GNglrBb8I2BAJVODGajiFnXBu7mCPatfjsu6IHCrsTyeDXzF6Bv283dGymzxh6ydJRvZsryDyZbLTE7rhnus50qGPMfp2wASFlzEgMW9z1ef/RD8XzaFYgm7iTdaXpXaG4+BiYyolBug/gYNx410cvkKR2/nPwBiT+P4hIiOAQqGp/TywZBtDh1yCF2KOd0gpiMZ5jSw3e29mTvmUHzkVQiMS6td7vXUaWOMZnYZlF3So2SjHnwh4jYFxdgpkHHqIrH/54SNdshoQgWYEvccTKe7FS709/5t6NMxuGhcUGAPOQipvWTT4dShyqio7mlsl5noTrb++x6En749zCpQVhDpbV6GDnTbcX2e8K9QaNWHp91eBdCRxthuL0=';
-    const fields = parsePushXml(crypt.decryptSigned(inbound, '74d92dfeb87ba7c714f89d98870ae5eb62dff26d', '1411525903', '461056294').message);
+    const fields = await parsePushXml(crypt.decryptSigned(inbound, '74d92dfeb87ba7c714f89d98870ae5eb62dff26d', '1411525903', '461056294').message);
     expect(fields).toMatchObject({ Content: 'test', FromUserName: 'messense' });
   });
 
@@ -171,16 +171,16 @@ describe('independent vectors (python cryptography, tests/fixtures/wxbizmsgcrypt
 });
 
 describe('push XML (no DOCTYPE, no entities, size limit)', () => {
-  it('parses a flat message, values as strings', () => {
-    expect(parsePushXml('<?xml version="1.0"?><xml><A><![CDATA[x & <y>]]></A><B>12345678901234567890</B></xml>')).toEqual({ A: 'x & <y>', B: '12345678901234567890' });
+  it('parses a flat message, values as strings', async () => {
+    expect(await parsePushXml('<?xml version="1.0"?><xml><A><![CDATA[x & <y>]]></A><B>12345678901234567890</B></xml>')).toEqual({ A: 'x & <y>', B: '12345678901234567890' });
   });
-  it('refuses DOCTYPE, entity declarations, nesting and oversize bodies', () => {
+  it('refuses DOCTYPE, entity declarations, nesting and oversize bodies', async () => {
     const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><xml><A>&lol2;</A></xml>`;
-    expect(() => parsePushXml(bomb)).toThrow(new PushXmlError('doctype'));
-    expect(() => parsePushXml('<xml><A><B>1</B></A></xml>')).toThrow(new PushXmlError('malformed'));
-    expect(() => parsePushXml(`<xml><A>${'x'.repeat(70_000)}</A></xml>`)).toThrow(new PushXmlError('too_large'));
-    expect(() => parsePushXml('not xml')).toThrow(PushXmlError);
-    expect(parsePushXml('<xml><A><![CDATA[<!DOCTYPE is only text here>]]></A></xml>')).toEqual({ A: '<!DOCTYPE is only text here>' });
+    await expect(parsePushXml(bomb)).rejects.toThrow(new PushXmlError('doctype'));
+    await expect(parsePushXml('<xml><A><B>1</B></A></xml>')).rejects.toThrow(new PushXmlError('malformed'));
+    await expect(parsePushXml(`<xml><A>${'x'.repeat(70_000)}</A></xml>`)).rejects.toThrow(new PushXmlError('too_large'));
+    await expect(parsePushXml('not xml')).rejects.toThrow(PushXmlError);
+    expect(await parsePushXml('<xml><A><![CDATA[<!DOCTYPE is only text here>]]></A></xml>')).toEqual({ A: '<!DOCTYPE is only text here>' });
   });
 });
 

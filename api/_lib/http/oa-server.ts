@@ -98,11 +98,11 @@ export function oaServerRoutes(deps: OaServerDeps) {
         let keyIndex = 0;
         let fields: Record<string, string>;
         try {
-          const outer = parsePushFields(text);
+          const outer = await parsePushFields(text);
           if (encrypted) {
             const opened = crypt!.decryptSigned(outer.Encrypt ?? '', q.msg_signature, q.timestamp!, q.nonce ?? '');
             keyIndex = opened.keyIndex;
-            fields = parsePushFields(opened.message);
+            fields = await parsePushFields(opened.message);
           } else fields = outer;
         } catch (error) {
           if (error instanceof MsgCryptError && error.reason === 'signature') refuse('oa_push_signature_invalid', 'msg_signature');

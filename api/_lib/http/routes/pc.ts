@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import QRCode from 'qrcode';
 import { OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
 import { AppError } from '../../errors.js';
 import { toAppError } from '../errors.js';
@@ -118,6 +117,7 @@ export function pcRoutes(deps: PcRouteDeps) {
         // follow: WeChat's parametric QR (scene la_<id>) — scanning it follows the account and pushes the event
         const follow = followQr ? await followQr(sceneOfAttempt(id), seconds) : null;
         const scanUrl = follow ? follow.content : `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
+        const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
         const qr = await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
         const maxAge = seconds + 60;
         setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, maxAge));

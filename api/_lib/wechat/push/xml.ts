@@ -1,4 +1,4 @@
-import { XMLParser } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
 
 /**
  * The server URL's XML: WeChat sends one flat `<xml>` element of CDATA/text children
@@ -18,23 +18,32 @@ export class PushXmlError extends Error {
   }
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  trimValues: false,
-  processEntities: false,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  cdataPropName: false,
-});
+// Loaded on the first push only: the parser is most of this module's import cost, and no login needs it.
+let parser: Promise<XMLParser> | undefined;
+function xmlParser(): Promise<XMLParser> {
+  parser ??= import('fast-xml-parser').then(
+    ({ XMLParser }) =>
+      new XMLParser({
+        ignoreAttributes: true,
+        parseTagValue: false,
+        trimValues: false,
+        processEntities: false,
+        htmlEntities: false,
+        ignoreDeclaration: true,
+        ignorePiTags: true,
+        cdataPropName: false,
+      }),
+  );
+  return parser;
+}
 
-export function parsePushXml(text: string): Record<string, string> {
+export async function parsePushXml(text: string): Promise<Record<string, string>> {
   if (Buffer.byteLength(text, 'utf8') > MAX_PUSH_BYTES) throw new PushXmlError('too_large');
   if (/<!|<\?(?!xml[\s?])/i.test(text.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, ''))) throw new PushXmlError('doctype');
+  const xml = await xmlParser();
   let parsed: unknown;
   try {
-    parsed = parser.parse(text, true);
+    parsed = xml.parse(text, true);
   } catch {
     throw new PushXmlError('malformed');
   }
@@ -58,7 +67,7 @@ export function parsePushXml(text: string): Record<string, string> {
  * XML, or the JSON form some consoles offer (docs/WECHAT.md, facts §9, vector D): a flat object whose
  * values are strings or numbers. Same size limit.
  */
-export function parsePushFields(text: string): Record<string, string> {
+export async function parsePushFields(text: string): Promise<Record<string, string>> {
   if (!text.trimStart().startsWith('{')) return parsePushXml(text);
   if (Buffer.byteLength(text, 'utf8') > MAX_PUSH_BYTES) throw new PushXmlError('too_large');
   let json: unknown;
