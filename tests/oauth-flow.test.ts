@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../api/_lib/errors.js';
 import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../api/_lib/flows/oauth/login.js';
 import { OA_DOOR } from '../api/_lib/flows/oa/door.js';
@@ -110,6 +110,33 @@ describe('OAuth callback', () => {
     const h = harness();
     await h.callback(await h.start(), `${'x'.repeat(254)}_-`);
     expect(h.exchanged).toHaveLength(1);
+  });
+
+  it('a callback replayed after its one-time claim lapsed is still state_used: the login record remembers, WeChat is not asked again', async () => {
+    // The stores judge expiry by the machine's clock, so it moves with the flow's clock here.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      for (const taken of [false, true]) {
+        const h = harness();
+        const at = (t: number) => {
+          h.clock.t = t;
+          vi.setSystemTime(t);
+        };
+        const s0 = 1_800_000_000_000;
+        at(s0);
+        const state = await h.start();
+        at(s0 + 599_000); // the callback comes at 9:59, in time
+        await h.callback(state);
+        if (taken) await h.handoff(state);
+        // 10:01: the one-time claim lived as long as the state and has lapsed; the login record
+        // (handoff 60 s, taken 10 min) has not.
+        at(s0 + 601_000);
+        expect(await codeOf(h.callback(state, 'CODE_2')), `taken: ${taken}`).toBe('web_login_state_used');
+        expect(h.exchanged).toEqual(['CODE_1']);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a store outage while claiming the state is a store error (503), not "already used"', async () => {
