@@ -97,6 +97,8 @@ describe('access_token: what a failing stable_token call becomes', () => {
     const error = await capture(harness({ fetchToken: failing(45009) }).tokens.get());
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error).toMatchObject({ reason: 'token_refresh' });
+    // The message is what the operator reads in the log line of the failed request.
+    expect((error as Error).message).toContain('daily stable_token quota used up (45009)');
   });
 
   it('a wrong AppSecret / AppID (40001, 40125, 40013) is a configuration error, logged once at error level', async () => {
@@ -308,7 +310,9 @@ describe('access_token: repairing a refused token', () => {
     };
     expect(await h.tokens.withToken(rejecting('SECRET-T1'))).toBe('SECRET-T2');
     h.clock.t += 1_000;
-    expect(await capture(h.tokens.withToken(rejecting('SECRET-T2')))).toBeInstanceOf(WechatUnavailableError);
+    const refused = await capture(h.tokens.withToken(rejecting('SECRET-T2')));
+    expect(refused).toBeInstanceOf(WechatUnavailableError);
+    expect((refused as Error).message).toContain('forced refresh refused (20 a day, 30 s apart)');
     expect(h.lines).toEqual([
       { level: 'info', event: 'wechat.token.refreshed', appid: APPID, forced: false, expiresIn: 7200 },
       { level: 'warn', event: 'wechat.token.rejected', appid: APPID, errcode: 40001 },
