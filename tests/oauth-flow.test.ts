@@ -222,6 +222,20 @@ describe('OAuth: seeding and filling the profile from sns/userinfo', () => {
   });
 });
 
+describe('OAuth: nothing to fill', () => {
+  it('when userinfo has nothing the profile lacks, nothing is written or logged', async () => {
+    const h = harness(OA_DOOR, { wx: { scope: 'snsapi_userinfo' }, info: { nickname: null, headimgurl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/other/132' } });
+    const user = { id: 'u-nonick', nickname: null, avatarUrl: AVATAR, createdAt: new Date(0), updatedAt: new Date(0) };
+    await h.inner.insertUserIfAbsent(user);
+    await h.inner.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-nonick', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
+    const state = await h.start();
+    await h.callback(state);
+    expect((await h.handoff(state)).user).toMatchObject({ id: 'u-nonick', nickname: null, avatarUrl: AVATAR });
+    expect((await h.inner.getUser('u-nonick'))!.updatedAt).toEqual(new Date(0));
+    expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toEqual([]);
+  });
+});
+
 describe('OAuth handoff', () => {
   it('lives until the millisecond before its 60 s are up', async () => {
     const late = harness();
