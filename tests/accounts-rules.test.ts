@@ -11,8 +11,8 @@ const T = new Date('2026-11-30T00:00:00Z');
 const LATER = new Date('2026-11-30T01:00:00Z');
 const AVATAR_A = 'https://thirdwx.qlogo.cn/mmopen/vi_32/a/132';
 const AVATAR_B = 'https://thirdwx.qlogo.cn/mmopen/vi_32/b/132';
-const PHONE_A = { phoneNumber: '13800000001', purePhoneNumber: '13800000001', countryCode: '86' };
-const PHONE_B = { phoneNumber: '13900000002', purePhoneNumber: '13900000002', countryCode: '86' };
+const PHONE_A = { phoneNumber: '13800000001', purePhoneNumber: '13800000001', countryCode: '86', verifiedAt: T };
+const PHONE_B = { phoneNumber: '13900000002', purePhoneNumber: '13900000002', countryCode: '86', verifiedAt: T };
 
 const user = (id: string, fields: Partial<UserRecord> = {}): UserRecord => ({ id, nickname: null, avatarUrl: null, createdAt: T, updatedAt: T, ...fields });
 const oid = (appid: string, openid: string, owner: UserRecord, unionid: string | null = null): IdentityRecord => ({
