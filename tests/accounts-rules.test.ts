@@ -172,3 +172,44 @@ describe('saveProfile', () => {
     expect(await saveProfile(store, user('gone'), { nickname: '谁' }, LATER)).toBeNull();
   });
 });
+
+describe('finding or creating the account behind a browser login', () => {
+  it('a brand-new person without a unionid is seeded from sns/userinfo (the seed function)', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const result = await resolveAccount(store, { appid: OA, openid: 'o-new', unionid: null }, async () => ({ nickname: '网页新人', avatarUrl: AVATAR_A }), T);
+    expect(result).toMatchObject({ isNewUser: true, user: { nickname: '网页新人', avatarUrl: AVATAR_A } });
+  });
+
+  it('a person another door already knows by unionid joins that account, and sns/userinfo is not called', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const mini = await resolveAccount(store, { appid: MINI, openid: 'o-mini', unionid: 'U-known' }, { nickname: '小程序', avatarUrl: null }, T);
+    let seeded = 0;
+    const web = await resolveAccount(store, { appid: OA, openid: 'o-web', unionid: 'U-known' }, async () => {
+      seeded++;
+      return { nickname: '网页', avatarUrl: null };
+    }, LATER);
+    expect(web).toMatchObject({ isNewUser: false, user: { id: mini.user.id, nickname: '小程序' } });
+    expect(seeded).toBe(0);
+    // Both openid identities carry the unionid: the next login needs no `uid:` read.
+    expect((await store.getIdentity(openidKey(MINI, 'o-mini')))!.unionid).toBe('U-known');
+    expect((await store.getIdentity(openidKey(OA, 'o-web')))!.unionid).toBe('U-known');
+  });
+
+  it('a duplicate whose winner vanished before it could be read re-raises the duplicate, never a crash', async () => {
+    for (const lost of ['uid', 'oid'] as const) {
+      const inner = new EmbeddedStore({ dir: null });
+      const store = proxied(inner, {
+        insertIdentities: (async (records: IdentityRecord[]) => {
+          throw new DuplicateKeyError(lost === 'uid' ? records[0]!.key : records[records.length - 1]!.key);
+        }) as never,
+      });
+      let error: unknown;
+      try {
+        await resolveAccount(store, { appid: MINI, openid: 'o-gone', unionid: 'U-gone' }, { nickname: null, avatarUrl: null }, T);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, lost).toBeInstanceOf(DuplicateKeyError);
+    }
+  });
+});
