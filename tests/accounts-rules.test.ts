@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { DuplicateKeyError, StoreUnavailableError, type IdentityRecord, type Store, type UserRecord } from '../api/_lib/store/types.js';
-import { mergeAccounts, openidKey, resolveAccount, saveProfile, unionidKey } from '../api/_lib/users/accounts.js';
+import { currentUser, mergeAccounts, openidKey, resolveAccount, saveProfile, unionidKey } from '../api/_lib/users/accounts.js';
 
 // users/accounts.ts against the embedded store (docs/ACCOUNTS.md): merge policy, the `uid:` link,
 // profile copies. Every expectation is written out here, not computed by the code under test.
@@ -169,7 +169,15 @@ describe('the account a returning identity stands for', () => {
 describe('saveProfile', () => {
   it('answers null for an account that no longer exists, without writing copies', async () => {
     const store = new EmbeddedStore({ dir: null });
+    // Someone else's identity is in the store: copies of nobody must not be written over it.
+    const other = user('other', { nickname: '别人' });
+    await store.insertIdentity(oid(MINI, 'o-other', other));
     expect(await saveProfile(store, user('gone'), { nickname: '谁' }, LATER)).toBeNull();
+    expect((await store.getIdentity(openidKey(MINI, 'o-other')))!.user).toMatchObject({ id: 'other', nickname: '别人' });
+  });
+
+  it('currentUser of no user is no user', async () => {
+    expect(await currentUser(new EmbeddedStore({ dir: null }), null)).toBeNull();
   });
 });
 
@@ -178,6 +186,9 @@ describe('finding or creating the account behind a browser login', () => {
     const store = new EmbeddedStore({ dir: null });
     const result = await resolveAccount(store, { appid: OA, openid: 'o-new', unionid: null }, async () => ({ nickname: '网页新人', avatarUrl: AVATAR_A }), T);
     expect(result).toMatchObject({ isNewUser: true, user: { nickname: '网页新人', avatarUrl: AVATAR_A } });
+    // exactly one identity, the openid one: nothing else is written
+    expect((await store.stats()).identities).toBe(1);
+    expect((await store.getUserIdentities(result.user.id)).map((i) => i.key)).toEqual([openidKey(OA, 'o-new')]);
   });
 
   it('a person another door already knows by unionid joins that account, and sns/userinfo is not called', async () => {
@@ -193,6 +204,7 @@ describe('finding or creating the account behind a browser login', () => {
     // Both openid identities carry the unionid: the next login needs no `uid:` read.
     expect((await store.getIdentity(openidKey(MINI, 'o-mini')))!.unionid).toBe('U-known');
     expect((await store.getIdentity(openidKey(OA, 'o-web')))!.unionid).toBe('U-known');
+    expect(await store.getIdentity(unionidKey('U-known'))).toMatchObject({ kind: 'uid', userId: mini.user.id, unionid: 'U-known' });
   });
 
   it('a duplicate whose winner vanished before it could be read re-raises the duplicate, never a crash', async () => {
