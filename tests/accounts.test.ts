@@ -71,6 +71,21 @@ describe('one person, one account', () => {
       await unbound.close();
     }
   });
+
+  it('two different people get two different accounts, with unguessable ids, and never see each other\'s profile', async () => {
+    const [alice, bob] = await Promise.all(['alice-two', 'bob-two'].map(async (who) => (await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, who) })).body));
+    expect(alice.isNewUser).toBe(true);
+    expect(bob.isNewUser).toBe(true);
+    // 12 random bytes as lower-case hex: 96 bits, nothing to enumerate.
+    expect(alice.user.id).toMatch(/^[0-9a-f]{24}$/);
+    expect(bob.user.id).toMatch(/^[0-9a-f]{24}$/);
+    expect(alice.user.id).not.toBe(bob.user.id);
+    const me = async (token: string) => (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user;
+    const renamed = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: JSON.stringify({ nickname: '爱丽丝' }) });
+    expect(renamed.status).toBe(200);
+    expect((await me(alice.token)).nickname).toBe('爱丽丝');
+    expect((await me(bob.token)).nickname).not.toBe('爱丽丝');
+  });
 });
 
 describe('a duplicate-key error from the store', () => {

@@ -29,3 +29,22 @@ describe('the log of failed logins', () => {
     expect(text).not.toContain('made-up-code');
   });
 });
+
+describe('the log of a successful mini login', () => {
+  it('is one info line naming the user, whether the account is new, and whether WeChat sent a unionid (a flag, never the value)', async () => {
+    const seen: { level: string; event: string; [k: string]: unknown }[] = [];
+    const own = await startStack({ overrides: { logger: createLogger((line) => seen.push(JSON.parse(line))) } });
+    try {
+      const first = await postJson(`${own.apiUrl}/api/auth/mini/login`, { code: await simCode(own, 'logged') });
+      const again = await postJson(`${own.apiUrl}/api/auth/mini/login`, { code: await simCode(own, 'logged') });
+      expect([first.status, again.status]).toEqual([200, 200]);
+      const logins = seen.filter((l) => l.event === 'auth.mini.login');
+      expect(logins).toMatchObject([
+        { level: 'info', userId: first.body.user.id, isNewUser: true, unionid: true },
+        { level: 'info', userId: first.body.user.id, isNewUser: false, unionid: true },
+      ]);
+    } finally {
+      await own.close();
+    }
+  });
+});

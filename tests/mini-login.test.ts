@@ -69,6 +69,20 @@ describe('POST /api/auth/mini/login', () => {
     expect(again.body.token).toBeUndefined();
   });
 
+  it('two people logging in at the same moment, each with their own code, both get in', async () => {
+    const [a, b] = await Promise.all([simCode(stack, 'same-moment-a'), simCode(stack, 'same-moment-b')]);
+    const results = await Promise.all([login({ code: a }), login({ code: b })]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(results[0]!.body.user.id).not.toBe(results[1]!.body.user.id);
+  });
+
+  it('lists the new session under 登录设备 as a mini-program session (via "mini")', async () => {
+    const res = await login({ code: await simCode(stack, 'via-mini') });
+    const listed = await fetch(`${stack.apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } });
+    expect(listed.status).toBe(200);
+    expect((await listed.json()).sessions).toMatchObject([{ via: 'mini', current: true }]);
+  });
+
   it('a double tap (two concurrent requests with one code) logs in once', async () => {
     const code = await simCode(stack, 'frank');
     const before = calls();

@@ -112,3 +112,114 @@ describe('sessions', () => {
     expect((await store.stats()).sessions).toBe(0);
   });
 });
+
+// The lifetime is written as a literal here (30 days): a test that imported SESSION_LIFETIME_MS
+// could not notice it change.
+const LIFE = 30 * DAY;
+
+describe('session boundaries', () => {
+  it('live until the millisecond before expiresAt, refused from expiresAt on', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const t0 = Date.now();
+    let now = t0;
+    const sessions = createSessionManager(store, () => new Date(now));
+    const user = userRecord('u1', new Date(t0));
+    const early = await sessions.create(user, 'mini');
+    const onTime = await sessions.create(user, 'mini');
+    now = t0 + LIFE - 1;
+    expect((await sessions.validate(early.token)).session?.id).toBe(early.session.id);
+    now = t0 + LIFE;
+    expect((await sessions.validate(onTime.token))).toEqual({ session: null, user: null });
+    expect(await store.getSession(onTime.session.id)).toBeNull();
+  });
+
+  it('slide only once less than half of their life is left (exactly half: no write)', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const t0 = Date.now();
+    let now = t0;
+    const sessions = createSessionManager(store, () => new Date(now));
+    const { token, session } = await sessions.create(userRecord('u1', new Date(t0)), 'mini');
+    expect(session.expiresAt.getTime()).toBe(t0 + LIFE);
+    now = t0 + LIFE / 2; // exactly half left
+    expect((await sessions.validate(token)).session!.expiresAt.getTime()).toBe(t0 + LIFE);
+    expect((await store.getSession(session.id))!.expiresAt.getTime()).toBe(t0 + LIFE);
+    now = t0 + LIFE / 2 + 1; // a millisecond less than half left
+    expect((await sessions.validate(token)).session!.expiresAt.getTime()).toBe(now + LIFE);
+    expect((await store.getSession(session.id))!.expiresAt.getTime()).toBe(now + LIFE);
+  });
+
+  it('an expired session is not listed under 登录设备 and cannot be revoked', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const t0 = Date.now();
+    let now = t0;
+    const sessions = createSessionManager(store, () => new Date(now));
+    const user = userRecord('u1', new Date(t0));
+    const old = await sessions.create(user, 'mini');
+    now = t0 + 20 * DAY;
+    const recent = await sessions.create(user, 'web-qr');
+    now = t0 + LIFE; // `old` has just expired; nothing has looked at it yet
+    expect((await sessions.list('u1')).map((s) => s.id)).toEqual([recent.session.id.slice(0, 16)]);
+    expect(await sessions.revoke('u1', old.session.id.slice(0, 16))).toBe(false);
+  });
+
+  it('names a session by exactly its 16-character id: a shorter or longer prefix ends nothing', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const sessions = createSessionManager(store);
+    const { token, session } = await sessions.create(userRecord('u1'), 'mini');
+    for (const shortId of ['', session.id.slice(0, 1), session.id.slice(0, 15), session.id.slice(0, 17), session.id]) {
+      expect(await sessions.revoke('u1', shortId), `"${shortId}"`).toBe(false);
+    }
+    expect((await sessions.validate(token)).session?.id).toBe(session.id);
+    expect(await sessions.revoke('u1', session.id.slice(0, 16))).toBe(true);
+    expect((await sessions.validate(token)).session).toBeNull();
+  });
+
+  it('a malformed token is refused without a database read, and logging it out deletes nothing', async () => {
+    const inner = new EmbeddedStore({ dir: null });
+    const calls: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(prop));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const sessions = createSessionManager(store);
+    const { token, session } = await sessions.create(userRecord('u1'), 'mini');
+    calls.length = 0;
+    const malformed = ['', `x${token}`, `${token}x`, `2${token}`, `${token}a`, token.slice(1), token.toUpperCase(), `${token.slice(0, 31)}1`];
+    for (const bad of malformed) {
+      expect(await sessions.validate(bad), bad).toEqual({ session: null, user: null });
+      await sessions.invalidate(bad);
+    }
+    expect(calls).toEqual([]);
+    expect((await sessions.validate(token)).session?.id).toBe(session.id);
+    // Logout of the real token ends exactly that session.
+    await sessions.invalidate(token);
+    expect(await inner.getSession(session.id)).toBeNull();
+    expect((await sessions.validate(token)).session).toBeNull();
+  });
+
+  it('follows its account: the user record when the copy is missing or belongs to another account, the survivor after a merge', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const sessions = createSessionManager(store);
+    const now = new Date();
+    const alive = new Date(now.getTime() + DAY);
+    await store.insertUserIfAbsent({ ...userRecord('u2', now), nickname: '新账号' });
+    await store.insertUserIfAbsent({ ...userRecord('u3', now), nickname: '幸存者' });
+    // No copy (written before copies existed): the record.
+    await store.insertSession({ id: sha256Hex(KNOWN_TOKEN), userId: 'u2', via: 'mini', createdAt: now, expiresAt: alive });
+    expect((await sessions.validate(KNOWN_TOKEN)).user?.nickname).toBe('新账号');
+    // Moved by a merge from u1 to u2, its copy not rewritten yet: u2's record, not u1's copy.
+    const moved = 'bbcdefghijklmnopqrstuvwxyz234567';
+    await store.insertSession({ id: sha256Hex(moved), userId: 'u2', via: 'mini', createdAt: now, expiresAt: alive, user: { ...userRecord('u1', now), nickname: '旧账号' } });
+    expect((await sessions.validate(moved)).user).toMatchObject({ id: 'u2', nickname: '新账号' });
+    // The copy says its account was merged into u3: the survivor.
+    const merged = 'cbcdefghijklmnopqrstuvwxyz234567';
+    await store.insertSession({ id: sha256Hex(merged), userId: 'u4', via: 'mini', createdAt: now, expiresAt: alive, user: { ...userRecord('u4', now), nickname: '并入', mergedInto: 'u3' } });
+    expect((await sessions.validate(merged)).user).toMatchObject({ id: 'u3', nickname: '幸存者' });
+  });
+});

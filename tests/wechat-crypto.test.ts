@@ -39,6 +39,32 @@ describe('WeChat data crypto', () => {
     }
   });
 
+  // Node's Buffer.from(…, 'base64') is lenient: it skips spaces, reads base64url and needs no padding, so
+  // each spelling below decodes to exactly the bytes WeChat sent. The function must still refuse them:
+  // WeChat sends padded standard base64 (wechat-api-facts.md §3), anything else did not come from it.
+  it('refuses the right bytes in any spelling other than padded standard base64', () => {
+    expect(DATA).toMatch(/[+/]/); // the vector has both characters base64url spells differently
+    const spellings: Array<[string, string, string, string]> = [
+      [SESSION_KEY, DATA.replaceAll('+', '-').replaceAll('/', '_'), IV, 'base64url data'],
+      [SESSION_KEY, DATA, IV.replace(/=+$/, ''), 'iv without its padding'],
+      [SESSION_KEY.replace(/=+$/, ''), DATA, IV, 'session_key without its padding'],
+      [SESSION_KEY, `    ${DATA}`, IV, 'data after four spaces'],
+      [SESSION_KEY, `${DATA}    `, IV, 'data followed by four spaces'],
+      [SESSION_KEY, DATA, `${IV}\n\n\n\n`, 'iv followed by four newlines'],
+    ];
+    for (const [key, data, iv, label] of spellings) {
+      let error: unknown;
+      let result: unknown;
+      try {
+        result = decryptUserData(key, data, iv, APPID);
+      } catch (e) {
+        error = e;
+      }
+      expect(result, label).toBeUndefined();
+      expect(error, label).toBeInstanceOf(DecryptError);
+    }
+  });
+
   it('verifies the official rawData signature vector', () => {
     const rawData = '{"nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpujxyzYsrztuuICqIM5ibXQ/0"}';
     expect(verifyRawDataSignature(rawData, '75e81ceda165f4ffa64f4068af58c64b8f54b88c', 'HyVFkGl5F5OQWJZZaNzBBg==')).toBe(true);
@@ -48,5 +74,10 @@ describe('WeChat data crypto', () => {
 
   it('signs with the session_key string as the HMAC key (official example)', () => {
     expect(sessionKeySignature('o0q0otL8aEzpcZL/FT9WsQ==', '{"foo":"bar"}')).toBe('654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b');
+  });
+
+  it('signs the empty message by default, as checksession / resetusersessionkey want (wechat-api-facts.md §1)', () => {
+    // hmac_sha256(session_key, "") — computed with `printf '' | openssl dgst -sha256 -hmac 'o0q0otL8aEzpcZL/FT9WsQ=='`.
+    expect(sessionKeySignature('o0q0otL8aEzpcZL/FT9WsQ==')).toBe('46e043c5525c2d817c44be603d30837a808a1d930d038f6fdc3e62a201fed128');
   });
 });

@@ -1,0 +1,127 @@
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createSealer } from '../api/_lib/crypto/seal.js';
+import { AppError } from '../api/_lib/errors.js';
+import { decryptForSession, type DecryptInput } from '../api/_lib/flows/mini/decrypt.js';
+import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import type { IdentityRecord, SessionRecord, Store } from '../api/_lib/store/types.js';
+
+// POST /api/auth/mini/decrypt, the flow without HTTP (docs/WECHAT.md "Mini-program open data",
+// wechat-api-facts.md §3). encryptedData is made here the way WeChat makes it (AES-128-CBC under the
+// base64 session_key), and rawData is signed here as sha1(rawData + session_key).
+const MINI = 'wx00000000000000d1';
+const OTHER_MINI = 'wx00000000000000a0'; // a second mini-program on the same open platform account
+const sealer = createSealer(new Map([['k', Buffer.alloc(32, 5)]]));
+
+function encrypt(sessionKey: string, payload: object, appid = MINI): { encryptedData: string; iv: string } {
+  const iv = randomBytes(16);
+  const cipher = createCipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify({ ...payload, watermark: { appid, timestamp: 1 } })), cipher.final()]);
+  return { encryptedData: body.toString('base64'), iv: iv.toString('base64') };
+}
+const sign = (rawData: string, sessionKey: string) => createHash('sha1').update(rawData + sessionKey).digest('hex');
+
+function identity(appid: string, openid: string, sessionKey: string | null): IdentityRecord {
+  const key = `oid:${appid}:${openid}`;
+  const now = new Date();
+  return { key, kind: 'oid', userId: 'u1', appid, openid, unionid: 'union-1', sessionKey: sessionKey ? sealer.seal(sessionKey, key) : null, createdAt: now, updatedAt: now };
+}
+
+const session: SessionRecord = { id: 'a'.repeat(64), userId: 'u1', via: 'mini', createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) };
+
+async function world(identities: IdentityRecord[], options: { clock?: () => number; store?: (inner: Store) => Store } = {}) {
+  const inner = new EmbeddedStore({ dir: null });
+  for (const i of identities) await inner.insertIdentity(i);
+  const store = options.store ? options.store(inner) : inner;
+  const decrypt = (input: DecryptInput) => decryptForSession({ appid: MINI, store, sealer, clock: options.clock }, session, input);
+  return { decrypt, inner };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  let error: unknown;
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(AppError);
+  return (error as AppError).code;
+}
+
+const KEY = randomBytes(16).toString('base64');
+const OTHER_KEY = randomBytes(16).toString('base64');
+
+describe('decrypt uses the session_key of this mini-program\'s identity', () => {
+  it('even when the account also has a unionid, a web identity and another mini-program\'s identity listed first', async () => {
+    const ids = [
+      { ...identity('', '', null), key: 'uid:union-1', kind: 'uid' as const, appid: null, openid: null },
+      identity('wx00000000000000e0', 'o-web', null),
+      identity(OTHER_MINI, 'o-other', OTHER_KEY),
+      identity(MINI, 'o-mini', KEY),
+    ];
+    const { decrypt } = await world(ids, {
+      // the store lists them in this order (an order the code must not rely on)
+      store: (inner) => new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop === 'getUserIdentities') return async () => ids;
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+    });
+    expect(await decrypt(encrypt(KEY, { openGId: 'group-1' }))).toEqual({ openGId: 'group-1' });
+  });
+
+  it('an account without a mini-program identity gets decrypt_failed, not a crash', async () => {
+    const { decrypt } = await world([identity('wx00000000000000e0', 'o-web', null)]);
+    expect(await codeOf(decrypt(encrypt(KEY, { x: 1 })))).toBe('decrypt_failed');
+  });
+});
+
+describe('decrypt checks rawData against its signature whenever either is sent', () => {
+  const rawData = '{"nickName":"小明","gender":0}';
+
+  it('accepts rawData with its right signature', async () => {
+    const { decrypt } = await world([identity(MINI, 'o-mini', KEY)]);
+    expect(await decrypt({ ...encrypt(KEY, { x: 1 }), rawData, signature: sign(rawData, KEY) })).toEqual({ x: 1 });
+  });
+
+  it('refuses rawData without a signature, and a signature without rawData', async () => {
+    const { decrypt } = await world([identity(MINI, 'o-mini', KEY)]);
+    expect(await codeOf(decrypt({ ...encrypt(KEY, { x: 1 }), rawData }))).toBe('decrypt_failed');
+    expect(await codeOf(decrypt({ ...encrypt(KEY, { x: 1 }), signature: sign(rawData, KEY) }))).toBe('decrypt_failed');
+  });
+});
+
+describe('decrypt attempts: 10 per user per minute', () => {
+  it('the 11th attempt in a minute is refused; the next minute starts afresh (at 60 s, not 59.999 s)', async () => {
+    let now = 1_800_000_000_000; // a whole minute
+    const { decrypt } = await world([identity(MINI, 'o-mini', KEY)], { clock: () => now });
+    const body = encrypt(KEY, { x: 1 });
+    for (let i = 0; i < 10; i++) expect(await decrypt(body)).toEqual({ x: 1 });
+    now += 59_999;
+    expect(await codeOf(decrypt(body))).toBe('too_many_requests');
+    now += 1;
+    expect(await decrypt(body)).toEqual({ x: 1 });
+  });
+
+  it('gives up after 5 lost races on the counter with too_many_requests, never spinning', async () => {
+    let writes = 0;
+    const { decrypt } = await world([identity(MINI, 'o-mini', KEY)], {
+      store: (inner) => new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop === 'compareAndSetRecord') {
+            return async () => {
+              if (++writes > 50) throw new Error('runaway');
+              return false; // another request always counted first
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+    });
+    expect(await codeOf(decrypt(encrypt(KEY, { x: 1 })))).toBe('too_many_requests');
+    expect(writes).toBe(5);
+  });
+});
