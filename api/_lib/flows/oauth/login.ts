@@ -261,6 +261,31 @@ export type OAuthHandoffResult = LoginResult;
  * record's next version; a loser's session is deleted again before its token ever leaves the process.
  */
 export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<OAuthHandoffResult> {
+  const handoff = await readHandoff(deps, input);
+  const { token, session } = await deps.sessions.create(handoff.user, deps.door.via);
+  let won = false;
+  try {
+    won = await markTaken(deps, handoff);
+  } finally {
+    if (!won) await deps.sessions.invalidate(token).catch(() => {});
+  }
+  if (!won) throw new AppError(deps.door.errors.stateUsed);
+  return { token, expiresAt: session.expiresAt, user: handoff.user, isNewUser: handoff.isNewUser };
+}
+
+/**
+ * Like takeOAuthHandoff, for a door whose login is not a session in this browser (the phone that
+ * scanned a PC's QR code, flows/attempt): the browser that started the authorization takes WHO
+ * logged in, once; no session is created.
+ */
+export async function takeOAuthIdentity(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<{ user: UserRecord; isNewUser: boolean }> {
+  const handoff = await readHandoff(deps, input);
+  if (!(await markTaken(deps, handoff))) throw new AppError(deps.door.errors.stateUsed);
+  return { user: handoff.user, isNewUser: handoff.isNewUser };
+}
+
+/** A completed callback's record, for the browser that started it (its cookie), not yet taken and fresh. */
+async function readHandoff(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }) {
   requireConfigured(deps);
   const { door } = deps;
   if (!sameState(input.state, input.cookieState)) {
@@ -276,41 +301,13 @@ export async function takeOAuthHandoff(deps: OAuthLoginDeps, input: { state: str
   // unknown, or the callback has not happened (yet)
   if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
   if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
-  const current = await currentUser(deps.store, await deps.store.getUser(value.userId!));
-  if (!current) throw new AppError(door.errors.stateInvalid);
-  const { token, session } = await deps.sessions.create(current, door.via);
-  let won = false;
-  try {
-    // The `taken` marker answers replays with state_used for as long as the state could have lived.
-    const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
-    won = await deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil);
-  } finally {
-    if (!won) await deps.sessions.invalidate(token).catch(() => {});
-  }
-  if (!won) throw new AppError(door.errors.stateUsed);
-  return { token, expiresAt: session.expiresAt, user: current, isNewUser: !!value.isNewUser };
+  const user = await currentUser(deps.store, await deps.store.getUser(value.userId));
+  if (!user) throw new AppError(door.errors.stateInvalid);
+  return { id, version: record.version, user, isNewUser: !!value.isNewUser };
 }
 
-/**
- * Like takeOAuthHandoff, for a door whose login is not a session in this browser (the phone that
- * scanned a PC's QR code, flows/attempt): the browser that started the authorization takes WHO
- * logged in, once; no session is created.
- */
-export async function takeOAuthIdentity(deps: OAuthLoginDeps, input: { state: string; cookieState: string | undefined }): Promise<{ user: UserRecord; isNewUser: boolean }> {
-  requireConfigured(deps);
-  const { door } = deps;
-  if (!sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
-  const id = loginRecordId(door, input.state);
-  const record = await deps.store.getRecord(id);
-  const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };
-  if (value.taken) throw new AppError(door.errors.stateUsed);
-  if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
-  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
-  const user = await currentUser(deps.store, await deps.store.getUser(value.userId!));
-  if (!user) throw new AppError(door.errors.stateInvalid);
+/** Exactly one taker wins the record's next version; the `taken` marker answers replays with state_used for as long as the state could have lived. */
+function markTaken(deps: OAuthLoginDeps, handoff: { id: string; version: number }): Promise<boolean> {
   const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
-  if (!(await deps.store.compareAndSetRecord(id, { taken: true, expiresAt: takenUntil.toISOString() }, record.version, takenUntil))) {
-    throw new AppError(door.errors.stateUsed);
-  }
-  return { user, isNewUser: !!value.isNewUser };
+  return deps.store.compareAndSetRecord(handoff.id, { taken: true, expiresAt: takenUntil.toISOString() }, handoff.version, takenUntil);
 }
