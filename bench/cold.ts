@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from '../scripts/lib/bundle-options.mjs';
 import { request } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -59,14 +60,7 @@ export async function buildHello(): Promise<{ funcDir: string; cleanup(): void }
     absWorkingDir: dir,
     entryPoints: { app: 'src/app.ts' },
     outdir: join(dir, 'api/_build'),
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    keepNames: true,
-    logLevel: 'warning',
+    ...BUNDLE_OPTIONS,
   });
   vercelBuild(dir);
   return { funcDir: join(dir, '.vercel/output/functions/api/index.func'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };

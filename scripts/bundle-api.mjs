@@ -13,6 +13,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from './lib/bundle-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'api/_build');
@@ -23,14 +24,7 @@ const result = await build({
   entryPoints: { app: 'api/_lib/vercel.ts' },
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  // Readable function names in production stack traces.
-  keepNames: true,
+  ...BUNDLE_OPTIONS,
   metafile: true,
   external: [
     'sharp',
@@ -47,7 +41,6 @@ const result = await build({
   ],
   // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  logLevel: 'warning',
 });
 
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);

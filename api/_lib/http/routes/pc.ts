@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
+import { OA_SCOPE_USERINFO } from '../../../../shared/oauth.js';
+import { OA_DOOR } from '../../flows/oa/door.js';
 import { AppError } from '../../errors.js';
 import { toAppError } from '../errors.js';
 import { lazySchema } from '../json.js';
@@ -28,12 +29,11 @@ import { sceneOfAttempt } from '../../flows/follow/attempt-port.js';
  *          POST /api/auth/pc/confirm   → 确认 / 取消 with the page's one-time nonce
  */
 export const PC_SCAN_DOOR: OAuthDoor = {
+  // the official account's web authorization (scopes, consent, snapshot users), under the PC door's names
+  ...OA_DOOR,
   name: 'pc',
   via: 'pc-qr',
-  authorizePath: '/connect/oauth2/authorize',
-  scopes: [OA_SCOPE_BASE, OA_SCOPE_USERINFO],
   errors: { notConfigured: 'pc_login_not_configured', stateInvalid: 'pc_login_invalid', stateUsed: 'pc_login_used', denied: 'oa_login_denied' },
-  oa: { consentRequired: 'oa_login_consent_required', snapshotUser: 'oa_login_snapshot_user' },
 };
 
 export const PC_BASE_PATH = '/api/auth/pc';
