@@ -412,9 +412,13 @@ The product does more per login than the seed handler (sealed session_key, union
 hashed session with expiry and a copy of the user, rate limiting, a typed error for every WeChat
 failure); the seed handler stores the raw session_key and a bearer token on the user document, answers
 \`data: null\` to every first login, and turns every failure into \`接口错误\`. The product's returning
-login is one findAndModify on the identity (which carries a copy of the user) and one session insert;
-a first login with a unionid adds one ordered insert of the \`uid:\` and \`oid:\` keys
-(docs/ACCOUNTS.md, "Profile copies"; tests/round-trips.test.ts asserts the counts on both stores).
+login is one read of the identity (which carries a copy of the user; nothing on it changes) and one
+session insert that carries this login's sealed session_key; concurrent session inserts are
+group-committed (one \`insert\` command for every session waiting while the previous one was on the
+wire), hence fewer than one insert per login under load. A first login adds one insert of the
+\`oid:\` key (with a unionid: one ordered insert of the \`uid:\` and \`oid:\` keys)
+(docs/ACCOUNTS.md, "Profile copies" and "Where session_key lives"; tests/round-trips.test.ts asserts the
+counts on both stores).
 
 ## Against issue 11's goals / 对照目标 (this run)
 

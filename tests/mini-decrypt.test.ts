@@ -5,6 +5,7 @@ import { AppError } from '../api/_lib/errors.js';
 import { decryptForSession, type DecryptInput } from '../api/_lib/flows/mini/decrypt.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import type { IdentityRecord, SessionRecord, Store } from '../api/_lib/store/types.js';
+import { createSessionManager } from '../api/_lib/sessions/sessions.js';
 
 // POST /api/auth/mini/decrypt, the flow without HTTP (docs/WECHAT.md "Mini-program open data",
 // wechat-api-facts.md §3). encryptedData is made here the way WeChat makes it (AES-128-CBC under the
@@ -33,7 +34,7 @@ async function world(identities: IdentityRecord[], options: { clock?: () => numb
   const inner = new EmbeddedStore({ dir: null });
   for (const i of identities) await inner.insertIdentity(i);
   const store = options.store ? options.store(inner) : inner;
-  const decrypt = (input: DecryptInput) => decryptForSession({ appid: MINI, store, sealer, clock: options.clock }, session, input);
+  const decrypt = (input: DecryptInput) => decryptForSession({ appid: MINI, store, sealer, sessions: createSessionManager(store), clock: options.clock }, session, input);
   return { decrypt, inner };
 }
 

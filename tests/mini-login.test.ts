@@ -1,3 +1,4 @@
+import { sha256Hex } from '../api/_lib/crypto/tokens.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openidKey } from '../api/_lib/users/accounts.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
@@ -127,11 +128,15 @@ describe('POST /api/auth/mini/login', () => {
     expect(res.status).toBe(200);
     const plain = stack.sim.currentSessionKey(stack.appid, 'heidi')!;
     const key = openidKey(stack.appid, stack.sim.openid(stack.appid, 'heidi'));
-    const identity = await stack.services.store.getIdentity(key);
-    expect(identity!.sessionKey!.kid).toMatch(/^dev-[0-9a-f]{8}$/); // a generated development key
-    expect(JSON.stringify(identity)).not.toContain(plain);
-    expect(stack.services.sealer.open(identity!.sessionKey!, key)).toBe(plain);
-    expect(() => stack.services.sealer.open(identity!.sessionKey!, 'oid:other')).toThrow();
+    // It rides on the session this login created (docs/ACCOUNTS.md "Where session_key lives").
+    const session = await stack.services.store.getSession(sha256Hex(res.body.token));
+    const sealed = session!.wxSessionKey!;
+    expect(sealed.identity).toBe(key);
+    expect(sealed.sealed.kid).toMatch(/^dev-[0-9a-f]{8}$/); // a generated development key
+    expect(JSON.stringify(session)).not.toContain(plain);
+    expect(JSON.stringify(await stack.services.store.getIdentity(key))).not.toContain(plain);
+    expect(stack.services.sealer.open(sealed.sealed, key)).toBe(plain);
+    expect(() => stack.services.sealer.open(sealed.sealed, 'oid:other')).toThrow();
     expect(JSON.stringify(res.body)).not.toContain(plain);
   });
 });

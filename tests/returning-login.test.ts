@@ -45,7 +45,7 @@ function setup() {
   // a fresh minute window each call, so the decrypt rate limit stays out of the way
   let minute = 0;
   const decrypt = (session: Awaited<ReturnType<typeof login>>['session'], input: { encryptedData: string; iv: string }) =>
-    decryptForSession({ appid: APPID, store, sealer, clock: () => ++minute * 60_000 }, session, input);
+    decryptForSession({ appid: APPID, store, sealer, sessions, clock: () => ++minute * 60_000 }, session, input);
   return { store, login, decrypt };
 }
 

@@ -78,32 +78,41 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     describe('claims', () => {
       it('claims a key once; the second claim throws DuplicateKeyError', async () => {
         const key = rid('claim');
-        await expect(store.claim(key, minutes(5))).resolves.toBeUndefined();
-        const error = await store.claim(key, minutes(5)).catch((e: unknown) => e);
+        await expect(store.claim(key, minutes(5), new Date())).resolves.toBeUndefined();
+        const error = await store.claim(key, minutes(5), new Date()).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(DuplicateKeyError);
         expect((error as DuplicateKeyError).key).toBe(key);
       });
 
       it('lets an expired claim be claimed again (and only once)', async () => {
         const key = rid('claim');
-        await store.claim(key, new Date(Date.now() + 150));
-        await expect(store.claim(key, minutes(5))).rejects.toBeInstanceOf(DuplicateKeyError);
+        await store.claim(key, new Date(Date.now() + 150), new Date());
+        await expect(store.claim(key, minutes(5), new Date())).rejects.toBeInstanceOf(DuplicateKeyError);
         await sleep(300);
-        await expect(store.claim(key, minutes(5))).resolves.toBeUndefined();
-        await expect(store.claim(key, minutes(5))).rejects.toBeInstanceOf(DuplicateKeyError);
+        await expect(store.claim(key, minutes(5), new Date())).resolves.toBeUndefined();
+        await expect(store.claim(key, minutes(5), new Date())).rejects.toBeInstanceOf(DuplicateKeyError);
       });
 
       it('treats a claim stored with a past expiry as free', async () => {
         const key = rid('claim');
-        await store.claim(key, new Date(Date.now() - 1000));
-        await expect(store.claim(key, new Date(Date.now() - 1000))).resolves.toBeUndefined();
-        await expect(store.claim(key, minutes(5))).resolves.toBeUndefined();
-        await expect(store.claim(key, minutes(5))).rejects.toBeInstanceOf(DuplicateKeyError);
+        await store.claim(key, new Date(Date.now() - 1000), new Date());
+        await expect(store.claim(key, new Date(Date.now() - 1000), new Date())).resolves.toBeUndefined();
+        await expect(store.claim(key, minutes(5), new Date())).resolves.toBeUndefined();
+        await expect(store.claim(key, minutes(5), new Date())).rejects.toBeInstanceOf(DuplicateKeyError);
+      });
+
+      it("judges a claim's expiry by the caller's clock, not the store's", async () => {
+        const key = rid('claim');
+        const t0 = new Date(Date.now() + 3_600_000); // an hour ahead of the store's own clock
+        await store.claim(key, new Date(t0.getTime() + 60_000), t0);
+        // At t0 + 30 s the claim is live; at t0 + 2 min it is over — though by Date.now() it is not.
+        await expect(store.claim(key, new Date(t0.getTime() + 600_000), new Date(t0.getTime() + 30_000))).rejects.toBeInstanceOf(DuplicateKeyError);
+        await expect(store.claim(key, new Date(t0.getTime() + 600_000), new Date(t0.getTime() + 120_000))).resolves.toBeUndefined();
       });
 
       it('20 concurrent claims of one key: exactly one succeeds', async () => {
         const key = rid('claim');
-        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.claim(key, minutes(5))));
+        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.claim(key, minutes(5), new Date())));
         expect(values).toHaveLength(1);
         expect(errors).toHaveLength(19);
         for (const e of errors) expect(e).toBeInstanceOf(DuplicateKeyError);
@@ -111,8 +120,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
 
       it('20 concurrent claims of one EXPIRED key: exactly one succeeds', async () => {
         const key = rid('claim');
-        await store.claim(key, new Date(Date.now() - 1000));
-        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.claim(key, minutes(5))));
+        await store.claim(key, new Date(Date.now() - 1000), new Date());
+        const { values, errors } = await settle(Array.from({ length: 20 }, () => store.claim(key, minutes(5), new Date())));
         expect(values).toHaveLength(1);
         for (const e of errors) expect(e).toBeInstanceOf(DuplicateKeyError);
       });
@@ -368,6 +377,33 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         await store.deleteSession(s1.id); // already gone: no-op
       });
 
+      it("keeps a mini-program session's sealed session_key with the session", async () => {
+        const user = makeUser();
+        await store.insertUserIfAbsent(user);
+        const s = { ...makeSession(user.id), wxSessionKey: { identity: `oid:wx00000000000000d1:${rid('o')}`, sealed: { kid: 'k1', data: 'c2VhbGVk' } } };
+        await store.insertSession(s);
+        expect(await store.getSession(s.id)).toEqual(s);
+        expect((await store.getUserSessions(user.id))[0]).toEqual(s);
+      });
+
+      it('50 concurrent inserts all land; a duplicate among them fails alone', async () => {
+        // The MongoDB store group-commits concurrent session inserts into one command: every caller
+        // must still get its own answer, and nothing acknowledged may be missing.
+        const user = makeUser();
+        await store.insertUserIfAbsent(user);
+        const existing = makeSession(user.id);
+        await store.insertSession(existing);
+        const fresh = Array.from({ length: 50 }, () => makeSession(user.id));
+        const calls = [...fresh.slice(0, 25), existing, ...fresh.slice(25)].map((s) => store.insertSession(s));
+        const results = await Promise.allSettled(calls);
+        const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [[i, r.reason] as const] : []));
+        expect(failed.map(([i]) => i)).toEqual([25]);
+        expect(failed[0]![1]).toBeInstanceOf(DuplicateKeyError);
+        expect((failed[0]![1] as DuplicateKeyError).key).toBe(existing.id);
+        for (const s of fresh) expect(await store.getSession(s.id)).toEqual(s);
+        expect((await store.getUserSessions(user.id)).length).toBe(51);
+      });
+
       it('deleteUserSessions removes every session of that user only', async () => {
         const a = makeUser();
         const b = makeUser();
@@ -552,7 +588,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getRecord(gone)).toBeNull();
         expect(await store.getRecord(live)).toEqual({ value: { v: 1 }, version: 1 });
         const claimKey = rid('claim');
-        await store.claim(claimKey, new Date(Date.now() - 1000));
+        await store.claim(claimKey, new Date(Date.now() - 1000), new Date());
         const session = makeSession(rid('u'), { expiresAt: new Date(Date.now() - 1000) });
         await store.insertSession(session);
         const removed = await store.sweepExpired(new Date());
@@ -561,7 +597,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getRecord(kept)).not.toBeNull();
         // the expired claim is gone from storage: a new claim with the key is a plain insert
         const before = (await store.stats()).claims;
-        await store.claim(claimKey, minutes(5));
+        await store.claim(claimKey, minutes(5), new Date());
         expect((await store.stats()).claims - before).toBe(1);
         expect(await store.sweepExpired(new Date())).toBe(0);
       });
@@ -614,7 +650,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       await store.insertUserIfAbsent(makeUser());
       await store.insertIdentity(makeIdentity());
       await store.insertSession(makeSession(rid('u')));
-      await store.claim(rid('claim'), minutes(5));
+      await store.claim(rid('claim'), minutes(5), new Date());
       const after = await store.stats();
       expect(after.users - before.users).toBe(1);
       expect(after.identities - before.identities).toBe(1);

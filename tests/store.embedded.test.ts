@@ -32,7 +32,7 @@ describe('EmbeddedStore persistence', () => {
     const expiresAt = new Date(Date.now() + 3_600_000);
     const copy = { id: 'u1', nickname: 'A', avatarUrl: null, createdAt: created, updatedAt: created };
     await first.insertSession({ id: 's1', userId: 'u1', via: 'mini', createdAt: created, expiresAt, user: copy });
-    await first.claim('code-1', new Date(Date.now() + 300_000));
+    await first.claim('code-1', new Date(Date.now() + 300_000), new Date());
     expect(await first.compareAndSetRecord('r1', { token: 't' }, null)).toBe(true);
     await first.close();
 
@@ -44,7 +44,7 @@ describe('EmbeddedStore persistence', () => {
     expect(session?.expiresAt).toBeInstanceOf(Date);
     expect(session?.expiresAt.getTime()).toBe(expiresAt.getTime());
     expect((await second.getIdentity('oid:wx1:o1'))?.sessionKey).toEqual({ kid: 'k1', data: 'sealed' });
-    await expect(second.claim('code-1', new Date(Date.now() + 300_000))).rejects.toThrow('duplicate key');
+    await expect(second.claim('code-1', new Date(Date.now() + 300_000), new Date())).rejects.toThrow('duplicate key');
     expect(await second.getRecord('r1')).toEqual({ value: { token: 't' }, version: 1 });
     expect(await second.stats()).toEqual({ users: 1, identities: 1, sessions: 1, claims: 1 });
     await second.close();

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createMongoStore, getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
+import { createMongoStore, getMongoClient, migrateMongo, MongoStore } from '../api/_lib/store/mongo.js';
 import { StoreUnavailableError } from '../api/_lib/store/types.js';
 import { runStoreContract } from './store.contract.js';
 
@@ -48,6 +48,23 @@ describe.skipIf(!uri)('MongoStore against a MongoDB-compatible server', () => {
     expect(await records.findOne({ rid: kept })).not.toBeNull();
   });
 
+  it('group-commits concurrent session inserts: 20 at once cost 2 insert commands, not 20', async () => {
+    // The first insert goes at once (a lone login never waits); the 19 that arrive while it is on
+    // the wire go together in the next command, each acknowledged only when that command is.
+    const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 10_000 });
+    const inserts: number[] = [];
+    client.on('commandStarted', (e) => {
+      if (e.commandName === 'insert' && e.command.insert === 'sessions') inserts.push((e.command.documents as unknown[]).length);
+    });
+    const store = new MongoStore(Promise.resolve(client), dbName, true);
+    const now = new Date();
+    const sessions = Array.from({ length: 20 }, () => ({ id: randomBytes(32).toString('hex'), userId: 'u-batch', via: 'mini' as const, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) }));
+    await Promise.all(sessions.map((s) => store.insertSession(s)));
+    expect(inserts).toEqual([1, 19]);
+    for (const s of sessions) expect(await store.getSession(s.id)).toEqual(s);
+    await store.close();
+  });
+
   it('stores documents keyed by _id, without leaking driver fields', async () => {
     const store = createMongoStore({ uri, dbName, privateClient: true });
     const now = new Date();
@@ -67,7 +84,7 @@ describe('MongoStore without a server', () => {
     const error = await store.getUser('u1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(3000);
-    await expect(store.claim('k', new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.claim('k', new Date(), new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
     await store.close();
   });
 

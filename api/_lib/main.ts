@@ -207,7 +207,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       streamMs: config.pcEventsStreamMs,
       longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
     },
-    decrypt: { appid: config.mini.appid, store, sealer },
+    decrypt: { appid: config.mini.appid, store, sealer, sessions },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
     checkNickname,
   });

@@ -1,5 +1,5 @@
 import { generateToken, sha256Hex } from '../crypto/tokens.js';
-import type { SessionRecord, Store, UserRecord } from '../store/types.js';
+import type { EncryptedValue, SessionRecord, Store, UserRecord } from '../store/types.js';
 import { currentUser } from '../users/accounts.js';
 
 /**
@@ -28,9 +28,18 @@ export interface SessionSummary {
 
 export type Validated = { session: SessionRecord; user: UserRecord } | { session: null; user: null };
 
+/** A mini-program login's WeChat session_key, sealed, as a session carries it (SessionRecord.wxSessionKey). */
+export interface SealedSessionKey {
+  /** the identity it belongs to, `oid:<appid>:<openid>` (the seal's associated data) */
+  identity: string;
+  sealed: EncryptedValue;
+  /** when WeChat issued it: the session's creation */
+  issuedAt: Date;
+}
+
 export interface SessionManager {
   /** `user` is copied into the session so validate() needs no user read. */
-  create(user: UserRecord, via: SessionRecord['via']): Promise<{ token: string; session: SessionRecord }>;
+  create(user: UserRecord, via: SessionRecord['via'], extra?: { wxSessionKey?: SessionRecord['wxSessionKey'] }): Promise<{ token: string; session: SessionRecord }>;
   /** The session (with its current, possibly slid `expiresAt`) and its user, or nulls. */
   validate(token: string): Promise<Validated>;
   /** Logout: ends the session of this token (unknown tokens are fine). */
@@ -41,6 +50,8 @@ export interface SessionManager {
   revoke(userId: string, shortId: string): Promise<boolean>;
   /** 退出所有设备. */
   revokeAll(userId: string): Promise<void>;
+  /** The session_keys carried by the user's live sessions, newest first (flows/mini/decrypt.ts). */
+  sealedSessionKeys(userId: string): Promise<SealedSessionKey[]>;
 }
 
 const TOKEN_PATTERN = /^[a-z2-7]{32}$/;
@@ -54,10 +65,18 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
   };
 
   return {
-    async create(user, via) {
+    async create(user, via, extra) {
       const token = generateToken();
       const now = clock();
-      const session: SessionRecord = { id: sha256Hex(token), userId: user.id, via, createdAt: now, expiresAt: new Date(now.getTime() + lifetimeMs), user };
+      const session: SessionRecord = {
+        id: sha256Hex(token),
+        userId: user.id,
+        via,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + lifetimeMs),
+        user,
+        ...(extra?.wxSessionKey && { wxSessionKey: extra.wxSessionKey }),
+      };
       await store.insertSession(session);
       return { token, session };
     },
@@ -109,6 +128,16 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
 
     async revokeAll(userId) {
       await store.deleteUserSessions(userId);
+    },
+
+    async sealedSessionKeys(userId) {
+      // Stores list sessions oldest first; reversed before a stable sort, two sessions created in
+      // the same millisecond keep the later-stored one first.
+      return (await listLive(userId))
+        .filter((s) => s.wxSessionKey)
+        .reverse()
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+        .map((s) => ({ identity: s.wxSessionKey!.identity, sealed: s.wxSessionKey!.sealed, issuedAt: s.createdAt }));
     },
   };
 }

@@ -82,9 +82,9 @@ export class EmbeddedStore implements Store {
     }
   }
 
-  async claim(key: string, expiresAt: Date): Promise<void> {
+  async claim(key: string, expiresAt: Date, now: Date): Promise<void> {
     const existing = this.claims.get(key);
-    if (existing && existing.getTime() > Date.now()) throw new DuplicateKeyError(key);
+    if (existing && existing.getTime() > now.getTime()) throw new DuplicateKeyError(key);
     this.claims.set(key, expiresAt);
     await this.write('claims', key, expiresAt.toISOString());
   }
@@ -406,16 +406,18 @@ export class EmbeddedStore implements Store {
     return join(this.dir!, `journal-${n}.ndjson`);
   }
 
+  /**
+   * Everything the maps hold, expired entries included: what has expired is decided by the callers'
+   * clock and removed by sweepExpired(now), never by the store's own Date.now().
+   */
   private snapshot(journal: number): Snapshot {
-    const now = Date.now();
-    const live = <T>(entries: Iterable<[string, T]>, alive: (v: T) => boolean) => Object.fromEntries([...entries].filter(([, v]) => alive(v)));
     return {
       journal,
-      claims: Object.fromEntries([...this.claims].filter(([, d]) => d.getTime() > now).map(([k, d]) => [k, d.toISOString()])),
+      claims: Object.fromEntries([...this.claims].map(([k, d]) => [k, d.toISOString()])),
       identities: Object.fromEntries(this.identities),
       users: Object.fromEntries(this.users),
-      sessions: live(this.sessions, (s) => s.expiresAt.getTime() > now),
-      records: live(this.records, (r) => !r.expiresAt || r.expiresAt.getTime() > now),
+      sessions: Object.fromEntries(this.sessions),
+      records: Object.fromEntries(this.records),
       blobs: Object.fromEntries([...this.blobs].map(([k, b]) => [k, serializeBlob(b)])),
     };
   }

@@ -48,6 +48,8 @@ import {
 
 const DEFAULT_DB = 'wechat_login';
 const DUPLICATE_KEY = 11000;
+/** at most this many sessions in one group-committed insert (well under MongoDB's 100,000 writes per batch) */
+const SESSION_BATCH_MAX = 256;
 
 interface ClaimDoc {
   _id: string;
@@ -111,6 +113,7 @@ interface SessionDoc {
   createdAt: Date;
   expiresAt: Date;
   user?: SnapshotDoc | null;
+  wxSessionKey?: { identity: string; sealed: EncryptedValue } | null;
 }
 
 /** One document per version of a record: `_id` = `<id>@v<version>` (see compareAndSetRecord). */
@@ -368,7 +371,27 @@ function toSession(doc: SessionDoc): SessionRecord {
     createdAt: doc.createdAt,
     expiresAt: doc.expiresAt,
     ...(doc.user !== undefined && { user: doc.user ? fromSnapshot(doc.user) : null }),
+    ...(doc.wxSessionKey && { wxSessionKey: { identity: doc.wxSessionKey.identity, sealed: { kid: doc.wxSessionKey.sealed.kid, data: doc.wxSessionKey.sealed.data } } }),
   };
+}
+
+function fromSession(session: SessionRecord): SessionDoc {
+  return {
+    _id: session.id,
+    userId: session.userId,
+    via: session.via,
+    createdAt: session.createdAt,
+    expiresAt: session.expiresAt,
+    ...(session.user !== undefined && { user: session.user ? toSnapshot(session.user) : null }),
+    ...(session.wxSessionKey && { wxSessionKey: { identity: session.wxSessionKey.identity, sealed: { kid: session.wxSessionKey.sealed.kid, data: session.wxSessionKey.sealed.data } } }),
+  };
+}
+
+/** The indexes of the documents a bulk insert refused, by error: duplicate keys apart. */
+function refusedInserts(error: unknown): { index: number; duplicate: boolean }[] | null {
+  const raw = (error as { writeErrors?: { index: number; code?: number }[] | { index: number; code?: number } }).writeErrors;
+  if (!raw) return null;
+  return (Array.isArray(raw) ? raw : [raw]).map((e) => ({ index: e.index, duplicate: e.code === DUPLICATE_KEY }));
 }
 
 /** Only the listed fields, and only those present: `undefined` means "leave as is". */
@@ -424,7 +447,7 @@ export class MongoStore implements Store {
    * An expired claim is taken over through a marker document whose `_id` names the expired claim's
    * generation: only one claimer can insert it, and only that claimer then rewrites the claim.
    */
-  async claim(key: string, expiresAt: Date): Promise<void> {
+  async claim(key: string, expiresAt: Date, now: Date): Promise<void> {
     await this.run(async (db) => {
       const claims = this.claims(db);
       const takeovers = db.collection<ClaimTakeoverDoc>('claim_takeovers');
@@ -437,7 +460,7 @@ export class MongoStore implements Store {
         }
         const existing = await claims.findOne({ _id: key });
         if (!existing) continue; // deleted meanwhile (TTL): insert again
-        if (existing.expiresAt.getTime() > Date.now()) throw new DuplicateKeyError(key);
+        if (existing.expiresAt.getTime() > now.getTime()) throw new DuplicateKeyError(key);
         const generation = existing.gen ?? `t${existing.expiresAt.getTime()}`;
         try {
           await takeovers.insertOne({ _id: `${key}@${generation}`, expiresAt });
@@ -612,22 +635,53 @@ export class MongoStore implements Store {
     });
   }
 
+  /**
+   * Group commit: a session insert that arrives while another is on the wire waits for it and then
+   * goes with every other waiting one in ONE unordered insert command. Nothing waits when nothing is
+   * on the wire (a lone login pays no delay); under load, N concurrent logins share one round trip
+   * and one database transaction instead of N (docs/BENCH.md). Each caller still learns its own
+   * outcome: it resolves only once its document is acknowledged, and a document the server refused
+   * fails only its own caller (DuplicateKeyError), the others stay inserted.
+   */
   async insertSession(session: SessionRecord): Promise<void> {
-    await this.run(async (db) => {
-      try {
-        await this.sessions(db).insertOne({
-          _id: session.id,
-          userId: session.userId,
-          via: session.via,
-          createdAt: session.createdAt,
-          expiresAt: session.expiresAt,
-          ...(session.user !== undefined && { user: session.user ? toSnapshot(session.user) : null }),
-        });
-      } catch (error) {
-        if (isDuplicateKey(error)) throw new DuplicateKeyError(session.id);
-        throw error;
-      }
+    const doc = fromSession(session);
+    await new Promise<void>((resolve, reject) => {
+      this.pendingSessions.push({ doc, resolve, reject });
+      if (!this.flushingSessions) void this.flushSessions();
     });
+  }
+
+  private readonly pendingSessions: { doc: SessionDoc; resolve(): void; reject(error: unknown): void }[] = [];
+  private flushingSessions = false;
+
+  private async flushSessions(): Promise<void> {
+    this.flushingSessions = true;
+    try {
+      while (this.pendingSessions.length) {
+        const batch = this.pendingSessions.splice(0, SESSION_BATCH_MAX);
+        try {
+          await this.sessions(await this.dbPromise).insertMany(
+            batch.map((b) => b.doc),
+            { ordered: false },
+          );
+          for (const b of batch) b.resolve();
+        } catch (error) {
+          const refused = refusedInserts(error);
+          if (!refused) {
+            const mapped = mapError(error);
+            for (const b of batch) b.reject(mapped);
+            continue;
+          }
+          const byIndex = new Map(refused.map((r) => [r.index, r.duplicate]));
+          batch.forEach((b, i) => {
+            if (!byIndex.has(i)) return b.resolve();
+            b.reject(byIndex.get(i) ? new DuplicateKeyError(b.doc._id) : mapError(error));
+          });
+        }
+      }
+    } finally {
+      this.flushingSessions = false;
+    }
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {

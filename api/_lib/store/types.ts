@@ -44,7 +44,11 @@ export interface IdentityRecord {
   appid: string | null;
   openid: string | null;
   unionid: string | null;
-  /** WeChat session_key for this (appid, openid), sealed; never leaves the server. */
+  /**
+   * WeChat session_key for this (appid, openid), sealed; never leaves the server. Written by logins
+   * before session_key moved to the session (SessionRecord.wxSessionKey); read by decrypt only when
+   * it is newer than every session's. New identities carry null.
+   */
   sessionKey: EncryptedValue | null;
   /**
    * A copy of the user record this identity points at, so a returning login learns the account in
@@ -67,6 +71,13 @@ export interface SessionRecord {
   expiresAt: Date;
   /** Copy of the user record (see IdentityRecord.user): an authenticated request reads one document. */
   user?: UserRecord | null;
+  /**
+   * Mini-program sessions: the WeChat session_key issued by the jscode2session of this login, sealed
+   * with the identity key (`oid:<appid>:<openid>`) as associated data. It lives on the session, not
+   * on the identity, so a returning login writes one document (docs/ACCOUNTS.md "Where session_key
+   * lives"); it goes when the session goes (logout, revoke, 注销). Never leaves the server.
+   */
+  wxSessionKey?: { identity: string; sealed: EncryptedValue } | null;
 }
 
 export type UserPatch = Partial<Pick<UserRecord, 'nickname' | 'avatarUrl' | 'phone' | 'mergedInto'>>;
@@ -113,8 +124,11 @@ export interface CounterTotal {
 
 export interface Store {
   readonly kind: 'embedded' | 'mongodb';
-  /** Records a one-time value (e.g. a login code's hash). Throws DuplicateKeyError if already claimed. */
-  claim(key: string, expiresAt: Date): Promise<void>;
+  /**
+   * Records a one-time value (e.g. a used OAuth state's hash). Throws DuplicateKeyError if claimed
+   * and the claim is still live at `now` (the caller's clock: stores never judge expiry by their own).
+   */
+  claim(key: string, expiresAt: Date, now: Date): Promise<void>;
 
   getIdentity(key: string): Promise<IdentityRecord | null>;
   /** Throws DuplicateKeyError when the key exists. */

@@ -1,5 +1,5 @@
 import { generateId } from '../crypto/tokens.js';
-import { DuplicateKeyError, type EncryptedValue, type IdentityPatch, type IdentityRecord, type Store, type UserPatch, type UserRecord } from '../store/types.js';
+import { DuplicateKeyError, type IdentityRecord, type Store, type UserPatch, type UserRecord } from '../store/types.js';
 
 /**
  * One person, one account, across every door (mini-program, website QR, official account).
@@ -14,8 +14,6 @@ export interface WechatIdentity {
   appid: string;
   openid: string;
   unionid: string | null;
-  /** sealed session_key, mini-program only */
-  sessionKey?: EncryptedValue | null;
 }
 
 export interface ResolvedAccount {
@@ -34,8 +32,10 @@ export interface ProfileSeed {
  * found out from the reads the resolution makes anyway.
  *
  * Store round trips (asserted in tests/round-trips.test.ts):
- *   returning person           1  (the identity update returns the user's copy; see ACCOUNTS.md)
- *   new person, no unionid     1  (an upsert of the identity)
+ *   returning person           1  (a READ of the identity, which carries the user's copy: nothing on
+ *                                  it changes at a login — the session_key goes on the session;
+ *                                  docs/ACCOUNTS.md "Where session_key lives")
+ *   new person, no unionid     2  (identity miss, then a unique-key insert)
  *   new person with unionid    2  (identity miss, then `uid:` + `oid:` in one ordered insert)
  * A new account is born as the copy on its identities; its user record is written on its first
  * change (Store.getUser / updateUser).
@@ -50,7 +50,6 @@ export async function resolveAccount(
   now: Date,
 ): Promise<ResolvedAccount> {
   const key = openidKey(identity.appid, identity.openid);
-  const patch = identity.sessionKey !== undefined ? { sessionKey: identity.sessionKey } : {};
   const { unionid } = identity;
   const oidRecord = (user: UserRecord, withUnionid: boolean): IdentityRecord => ({
     key,
@@ -59,23 +58,26 @@ export async function resolveAccount(
     appid: identity.appid,
     openid: identity.openid,
     unionid: withUnionid ? unionid : null,
-    sessionKey: identity.sessionKey ?? null,
+    sessionKey: null,
     user,
     createdAt: now,
     updatedAt: now,
   });
   const freshUser = (profile: ProfileSeed): UserRecord => ({ id: generateId(), nickname: profile.nickname, avatarUrl: profile.avatarUrl, createdAt: now, updatedAt: now });
 
-  if (!unionid && typeof seed !== 'function') {
-    // One round trip updates a returning person's session_key or links a new one.
-    const fresh = freshUser(seed);
-    const { identity: link, inserted } = await store.upsertIdentity(oidRecord(fresh, false), patch, now);
-    if (inserted) return { user: fresh, isNewUser: true };
-    return returning(store, link, identity, now);
-  }
-
-  const link = await store.updateIdentity(key, patch, now);
+  const link = await store.getIdentity(key);
   if (link) return returning(store, link, identity, now);
+
+  if (!unionid && typeof seed !== 'function') {
+    const fresh = freshUser(seed);
+    try {
+      await store.insertIdentity(oidRecord(fresh, false));
+      return { user: fresh, isNewUser: true };
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+      return returningAfterRace(store, key, identity, now, error);
+    }
+  }
 
   // This openid is new. A browser door reads the unionid's link first, so sns/userinfo is called
   // only for a person no door has seen; the mini-program tries to create both keys at once.
@@ -89,7 +91,7 @@ export async function resolveAccount(
       return { user: fresh, isNewUser: true };
     } catch (error) {
       if (!(error instanceof DuplicateKeyError)) throw error;
-      if (error.key === key) return returningAfterRace(store, key, patch, identity, now, error);
+      if (error.key === key) return returningAfterRace(store, key, identity, now, error);
       holder = await store.getIdentity(unionidKey(unionid!));
       if (!holder) throw error;
     }
@@ -100,14 +102,14 @@ export async function resolveAccount(
     await store.insertIdentity(oidRecord(user, true));
   } catch (error) {
     if (!(error instanceof DuplicateKeyError)) throw error;
-    return returningAfterRace(store, key, patch, identity, now, error);
+    return returningAfterRace(store, key, identity, now, error);
   }
   return { user, isNewUser: false };
 }
 
 /** Someone else linked this openid first: theirs wins, ours is dropped. */
-async function returningAfterRace(store: Store, key: string, patch: IdentityPatch, identity: WechatIdentity, now: Date, error: Error): Promise<ResolvedAccount> {
-  const link = await store.updateIdentity(key, patch, now);
+async function returningAfterRace(store: Store, key: string, identity: WechatIdentity, now: Date, error: Error): Promise<ResolvedAccount> {
+  const link = await store.getIdentity(key);
   if (!link) throw error;
   return returning(store, link, identity, now);
 }

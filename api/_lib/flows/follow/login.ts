@@ -51,7 +51,7 @@ export async function handlePush(deps: FollowEventDeps, message: PushMessage): P
   if (message.kind !== 'qr_scan' || !ATTEMPT_SCENE.test(message.scene)) return { reply: null, identifyAfterReply: null };
   const now = deps.clock?.() ?? new Date();
   try {
-    await deps.store.claim(`oa-push:${deps.appid}:${dedupeKey(message)}`, new Date(now.getTime() + PUSH_DEDUPE_TTL_MS));
+    await deps.store.claim(`oa-push:${deps.appid}:${dedupeKey(message)}`, new Date(now.getTime() + PUSH_DEDUPE_TTL_MS), now);
   } catch (error) {
     if (!(error instanceof DuplicateKeyError)) throw error;
     deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });

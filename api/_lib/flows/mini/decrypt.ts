@@ -1,12 +1,14 @@
 import type { Sealer } from '../../crypto/seal.js';
 import { AppError } from '../../errors.js';
-import type { SessionRecord, Store } from '../../store/types.js';
+import type { SessionManager } from '../../sessions/sessions.js';
+import type { EncryptedValue, SessionRecord, Store } from '../../store/types.js';
 import { openidKey } from '../../users/accounts.js';
 import { DecryptError, decryptUserData, verifyRawDataSignature } from '../../wechat/crypto.js';
 
 export interface DecryptDeps {
   appid: string;
   store: Store;
+  sessions: SessionManager;
   sealer: Sealer;
   clock?: () => number;
 }
@@ -25,19 +27,22 @@ export interface DecryptInput {
 export const DECRYPT_PER_MINUTE = 10;
 
 /**
- * Decrypts data the mini-program received from WeChat (share info, WeRun…) with the stored
- * session_key of the caller's mini-program identity. Every failure is the same `decrypt_failed`.
- * The result is returned to the caller only; it never sets identity fields (openid, unionid, phone).
+ * Decrypts data the mini-program received from WeChat (share info, WeRun…) with the session_key
+ * WeChat issued last to the caller's openid in this mini-program: each wx.login may rotate it and
+ * the older one stops working (docs/WECHAT.md "jscode2session"), so it is the key of the user's
+ * NEWEST live mini-program session for this appid, whichever session calls. Sessions from before
+ * session_key moved to the session fall back to the key on the identity. Every failure is the same
+ * `decrypt_failed`. The result is returned to the caller only; it never sets identity fields.
  */
 export async function decryptForSession(deps: DecryptDeps, session: SessionRecord, input: DecryptInput): Promise<Record<string, unknown>> {
-  const identity = (await deps.store.getUserIdentities(session.userId)).find((i) => i.kind === 'oid' && i.appid === deps.appid && i.sessionKey);
+  const sealed = await latestSessionKey(deps, session.userId);
   // Sealed with a key this instance lacks (a rotation half-deployed): a configuration error that
   // spends nothing — another instance, or this one once configured, can still open it.
-  if (identity?.sessionKey && !deps.sealer.knows(identity.sessionKey.kid)) throw new AppError('seal_key_unknown');
+  if (sealed && !deps.sealer.knows(sealed.value.kid)) throw new AppError('seal_key_unknown');
   await rateLimit(deps, session.userId);
   try {
-    if (!identity?.sessionKey) throw new DecryptError();
-    const sessionKey = deps.sealer.open(identity.sessionKey, openidKey(deps.appid, identity.openid!));
+    if (!sealed) throw new DecryptError();
+    const sessionKey = deps.sealer.open(sealed.value, sealed.identity);
     if (input.rawData !== undefined || input.signature !== undefined) {
       if (!verifyRawDataSignature(input.rawData ?? '', input.signature ?? '', sessionKey)) throw new DecryptError();
     }
@@ -47,6 +52,14 @@ export async function decryptForSession(deps: DecryptDeps, session: SessionRecor
   } catch {
     throw new AppError('decrypt_failed');
   }
+}
+
+async function latestSessionKey(deps: DecryptDeps, userId: string): Promise<{ value: EncryptedValue; identity: string } | null> {
+  const prefix = openidKey(deps.appid, '');
+  const newest = (await deps.sessions.sealedSessionKeys(userId)).find((k) => k.identity.startsWith(prefix));
+  if (newest) return { value: newest.sealed, identity: newest.identity };
+  const identity = (await deps.store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === deps.appid && i.sessionKey);
+  return identity?.sessionKey ? { value: identity.sessionKey, identity: identity.key } : null;
 }
 
 async function rateLimit(deps: DecryptDeps, userId: string): Promise<void> {

@@ -57,13 +57,11 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
     }
 
     const key = openidKey(deps.appid, wx.openid);
-    const { user, isNewUser } = await resolveAccount(
-      deps.store,
-      { appid: deps.appid, openid: wx.openid, unionid: wx.unionid, sessionKey: deps.sealer.seal(wx.sessionKey, key) },
-      seedProfile(input.profile),
-      now,
-    );
-    const { token, session } = await deps.sessions.create(user, 'mini');
+    const { user, isNewUser } = await resolveAccount(deps.store, { appid: deps.appid, openid: wx.openid, unionid: wx.unionid }, seedProfile(input.profile), now);
+    // The session_key of THIS login rides on the session it creates (docs/ACCOUNTS.md "Where
+    // session_key lives"): a returning login reads the identity and writes one session.
+    const wxSessionKey = { identity: key, sealed: deps.sealer.seal(wx.sessionKey, key) };
+    const { token, session } = await deps.sessions.create(user, 'mini', { wxSessionKey });
     deps.logger.log('info', 'auth.mini.login', { userId: user.id, isNewUser, unionid: !!wx.unionid });
     return { token, expiresAt: session.expiresAt, user, isNewUser };
   } finally {

@@ -167,7 +167,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   if (!expiresAt || expiresAt.getTime() <= at.getTime()) throw new AppError(door.errors.stateInvalid);
   // …and used once: a replayed callback (back button, reload, a copied URL) stops here.
   try {
-    await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, expiresAt);
+    await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, expiresAt, at);
   } catch (error) {
     if (error instanceof DuplicateKeyError) throw new AppError(door.errors.stateUsed);
     throw error;
