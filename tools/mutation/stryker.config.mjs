@@ -18,7 +18,8 @@ export default {
     'api/_lib/users/accounts.ts',
   ],
   // Only what the server tests need is copied into the sandbox.
-  ignorePatterns: ['client', 'bench', 'docs', 'dist', '.data', '.vercel', 'reports', '*.log'],
+  // .cache holds the test database's files and sockets when it was started from this checkout.
+  ignorePatterns: ['client', 'bench', 'docs', 'dist', '.data', '.vercel', 'reports', '*.log', '.cache'],
   checkers: [],
   concurrency: 1,
   timeoutMS: 60_000,
