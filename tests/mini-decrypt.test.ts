@@ -126,3 +126,72 @@ describe('decrypt attempts: 10 per user per minute', () => {
     expect(writes).toBe(5);
   });
 });
+
+describe("decrypt uses the session_key of the person's NEWEST mini-program session (docs/ACCOUNTS.md \"Where session_key lives\")", () => {
+  // Every wx.login may issue a new session_key and retire the old one (wechat-api-facts.md §1): the
+  // key that opens data fetched now is the one from the latest login, whichever session asks.
+  const KEY_A = randomBytes(16).toString('base64');
+  const KEY_B = randomBytes(16).toString('base64');
+  const t = (n: number) => new Date(Date.UTC(2026, 10, 30, 8, 0, n));
+  const idKey = `oid:${MINI}:o-mini`;
+  const mk = (id: string, createdAt: Date, extra: Partial<SessionRecord> = {}): SessionRecord => ({
+    id: id.padEnd(64, '0'),
+    userId: 'u1',
+    via: 'mini',
+    createdAt,
+    expiresAt: new Date(Date.now() + 86_400_000),
+    ...extra,
+  });
+  const keyed = (key: string, identityKey = idKey) => ({ wxSessionKey: { identity: identityKey, sealed: sealer.seal(key, identityKey) } });
+
+  async function worldOf(sessions: SessionRecord[], options: { shuffle?: boolean; legacy?: string } = {}) {
+    const inner = new EmbeddedStore({ dir: null });
+    for (const s of sessions) await inner.insertSession(s);
+    if (options.legacy) await inner.insertIdentity(identity(MINI, 'o-mini', options.legacy));
+    // a store that lists them newest-first and interleaved: an order the code must not rely on
+    const store: Store = options.shuffle
+      ? new Proxy(inner, {
+          get(target, prop, receiver) {
+            if (prop === 'getUserSessions') return async (userId: string) => {
+              const all = await target.getUserSessions(userId);
+              return [...all.filter((_, i) => i % 2), ...all.filter((_, i) => !(i % 2))].reverse();
+            };
+            const value = Reflect.get(target, prop, receiver);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        })
+      : inner;
+    let minute = 0;
+    return (asking: SessionRecord, input: DecryptInput) =>
+      decryptForSession({ appid: MINI, store, sealer, sessions: createSessionManager(store), clock: () => ++minute * 60_000 }, asking, input);
+  }
+
+  it('skips sessions without one and other mini-programs\' ones, whatever order the store lists them in', async () => {
+    const oldest = mk('a', t(1), keyed(KEY_A));
+    const list = [
+      oldest,
+      mk('b', t(2), { via: 'web-qr' }),
+      mk('c', t(3), keyed(KEY_B)),
+      mk('d', t(4), keyed(OTHER_KEY, `oid:${OTHER_MINI}:o-other`)),
+      mk('e', t(5), { via: 'oa' }),
+    ];
+    for (const shuffle of [false, true]) {
+      const decrypt = await worldOf(list, { shuffle });
+      expect(await decrypt(oldest, encrypt(KEY_B, { n: 1 }))).toEqual({ n: 1 });
+      expect(await codeOf(decrypt(oldest, encrypt(KEY_A, { n: 2 })))).toBe('decrypt_failed');
+    }
+  });
+
+  it('of two logins in the same millisecond, the one stored last wins', async () => {
+    const decrypt = await worldOf([mk('a', t(1), keyed(KEY_A)), mk('b', t(1), keyed(KEY_B))]);
+    expect(await decrypt(mk('a', t(1)), encrypt(KEY_B, { n: 3 }))).toEqual({ n: 3 });
+  });
+
+  it('an expired session\'s key is not used; a session-less account falls back to the key on its identity', async () => {
+    const expired = mk('b', t(2), { ...keyed(KEY_B), expiresAt: new Date(Date.now() - 1000) });
+    const decrypt = await worldOf([mk('a', t(1), keyed(KEY_A)), expired]);
+    expect(await decrypt(mk('a', t(1)), encrypt(KEY_A, { n: 4 }))).toEqual({ n: 4 });
+    const legacy = await worldOf([mk('c', t(3), { via: 'web-qr' })], { legacy: KEY_B });
+    expect(await legacy(mk('c', t(3)), encrypt(KEY_B, { n: 5 }))).toEqual({ n: 5 });
+  });
+});
