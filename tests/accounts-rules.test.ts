@@ -225,3 +225,39 @@ describe('finding or creating the account behind a browser login', () => {
     }
   });
 });
+
+describe('a first login without a unionid that loses its insert to a concurrent first login', () => {
+  // Both logins read "no identity"; the other one's insert lands first. This one must answer with
+  // the winner's account (not a second account, not an error) and must not overwrite its link.
+  it('joins the winner\'s account as a returning login', async () => {
+    const inner = new EmbeddedStore({ dir: null });
+    const winner = user('u-first', { nickname: '先到' });
+    const store = proxied(inner, {
+      insertIdentity: (async (identity: IdentityRecord) => {
+        await inner.insertIdentity(oid(MINI, 'o-twin', winner));
+        throw new DuplicateKeyError(identity.key);
+      }) as never,
+    });
+    const result = await resolveAccount(store, { appid: MINI, openid: 'o-twin', unionid: null }, { nickname: '后到', avatarUrl: null }, T);
+    expect(result).toEqual({ user: winner, isNewUser: false });
+    expect((await inner.getIdentity(openidKey(MINI, 'o-twin')))!.userId).toBe('u-first');
+    expect((await inner.stats()).identities).toBe(1);
+  });
+
+  it('a store outage on that insert is the store\'s error (503), not a login', async () => {
+    const store = proxied(new EmbeddedStore({ dir: null }), {
+      insertIdentity: (async () => {
+        throw new StoreUnavailableError('down');
+      }) as never,
+    });
+    await expect(resolveAccount(store, { appid: MINI, openid: 'o-down', unionid: null }, { nickname: null, avatarUrl: null }, T)).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('a new identity is an `oid:` identity with no unionid and no session_key', async () => {
+    const store = new EmbeddedStore({ dir: null });
+    const { user: created } = await resolveAccount(store, { appid: MINI, openid: 'o-new', unionid: null }, { nickname: '新', avatarUrl: null }, T);
+    expect(await store.getIdentity(openidKey(MINI, 'o-new'))).toEqual({
+      key: openidKey(MINI, 'o-new'), kind: 'oid', userId: created.id, appid: MINI, openid: 'o-new', unionid: null, sessionKey: null, user: created, createdAt: T, updatedAt: T,
+    });
+  });
+});
