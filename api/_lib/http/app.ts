@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../shared/errors.js';
 import { AppError } from '../errors.js';
 import { toAppError } from './errors.js';
@@ -12,6 +11,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
 import { pcRoutes, type PcRouteDeps } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
+import { limitBody } from './json.js';
 import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '../log.js';
@@ -65,7 +65,7 @@ export function errorResponse(c: Context, code: ErrorCode, message?: string, hea
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
-  const limit = bodyLimit({ maxSize: MAX_JSON_BYTES, onError: (c) => errorResponse(c, 'payload_too_large') });
+  const limit = limitBody(MAX_JSON_BYTES, (c) => errorResponse(c, 'payload_too_large'));
 
   // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
   // Headers are set BEFORE next(): they join the response when it is built. Setting them after next()
