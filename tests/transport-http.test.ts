@@ -53,6 +53,16 @@ function transport(baseUrls: string[], timeoutMs = 1000, lines: string[] = [], h
   return createTransport({ baseUrls, timeoutMs, logger: createLogger((line) => lines.push(line), 'debug'), headers });
 }
 
+/** The error a call fails with (a call that succeeds fails the test). */
+function failure(call: Promise<unknown>): Promise<any> {
+  return call.then(
+    (value) => {
+      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
+    },
+    (error) => error,
+  );
+}
+
 /** A port nothing listens on: connecting is refused, so the request provably never left. */
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -105,7 +115,7 @@ describe('WeChat transport over node:http', () => {
     const second = await fake((_req, res) => ok(res));
     const lines: string[] = [];
     const started = Date.now();
-    const error = await transport([silent.url, second.url], 300, lines).get('/sns/jscode2session', { js_code: 'c', secret: 'topsecret-1' }).catch((e) => e);
+    const error = await failure(transport([silent.url, second.url], 300, lines).get('/sns/jscode2session', { js_code: 'c', secret: 'topsecret-1' }));
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error.reason).toBe('timeout');
@@ -122,7 +132,7 @@ describe('WeChat transport over node:http', () => {
       res.write('{"openid":');
     });
     const started = Date.now();
-    const error = await transport([stall.url], 300).get('/x', {}).catch((e) => e);
+    const error = await failure(transport([stall.url], 300).get('/x', {}));
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error.reason).toBe('timeout');
     expect(error.message).toContain('body could not be read');
@@ -143,7 +153,7 @@ describe('WeChat transport over node:http', () => {
     }) as typeof fetch;
     const t = createTransport({ baseUrls: ['https://api.weixin.qq.com', 'https://api2.weixin.qq.com'], timeoutMs: 500, logger: createLogger(() => {}), fetch: slowRefusal });
     const started = Date.now();
-    const error = await t.get('/x', {}).catch((e) => e);
+    const error = await failure(t.get('/x', {}));
     const elapsed = Date.now() - started;
     expect(seen).toEqual(['api.weixin.qq.com', 'api2.weixin.qq.com']);
     expect(error.reason).toBe('timeout');
@@ -154,7 +164,7 @@ describe('WeChat transport over node:http', () => {
     const closed = await closedPort();
     const silent = await fake(() => {});
     const t0 = Date.now();
-    expect((await transport([`http://127.0.0.1:${closed}`, silent.url], 400).get('/x', {}).catch((e) => e)).reason).toBe('timeout');
+    expect((await failure(transport([`http://127.0.0.1:${closed}`, silent.url], 400).get('/x', {}))).reason).toBe('timeout');
     expect(silent.requests).toHaveLength(1);
     expect(Date.now() - t0).toBeLessThan(900);
   });
@@ -171,7 +181,7 @@ describe('WeChat transport over node:http', () => {
     // A connection reset after the request arrived: the code may be spent, so no second access point.
     const reset = await fake((req) => req.socket.destroy());
     const third = await fake((_req, res) => ok(res));
-    const error = await transport([reset.url, third.url]).get('/sns/jscode2session', { js_code: 'c' }).catch((e) => e);
+    const error = await failure(transport([reset.url, third.url]).get('/sns/jscode2session', { js_code: 'c' }));
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error.reason).toBe('network');
     expect(reset.requests).toHaveLength(1);
@@ -184,7 +194,7 @@ describe('WeChat transport over node:http', () => {
       res.write('{"openid":"o1","session_key":"k"}');
       setTimeout(() => req.socket.destroy(), 20);
     });
-    const error = await transport([short.url]).get('/x', {}).catch((e) => e);
+    const error = await failure(transport([short.url]).get('/x', {}));
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error.reason).toBe('network');
     expect(error.message).toContain('body could not be read');
@@ -196,7 +206,7 @@ describe('WeChat transport over node:http', () => {
       res.writeHead(302, { location: `${elsewhere.url}/x`, 'content-type': 'application/json' });
       res.end('{"openid":"o-redirect","session_key":"k"}');
     });
-    const error = await transport([redirecting.url]).get('/x', {}).catch((e) => e);
+    const error = await failure(transport([redirecting.url]).get('/x', {}));
     expect(error).toBeInstanceOf(WechatUnavailableError);
     expect(error.reason).toBe('network');
     expect(elsewhere.requests).toHaveLength(0);
@@ -214,11 +224,11 @@ describe('WeChat transport over node:http', () => {
     });
     const t = transport([wx.url]);
     expect(await t.get('/gzip', {})).toEqual({ openid: 'o-gz', session_key: 'k' });
-    const busy = await t.get('/busy', {}).catch((e) => e);
+    const busy = await failure(t.get('/busy', {}));
     expect(busy).toBeInstanceOf(WechatApiError);
     expect(busy.errcode).toBe(-1);
     for (const path of ['/limited', '/down']) {
-      const error = await t.get(path, {}).catch((e) => e);
+      const error = await failure(t.get(path, {}));
       expect(error).toBeInstanceOf(WechatUnavailableError);
       expect(error.reason).toBe('http_status');
     }
