@@ -234,6 +234,25 @@ describe('WeChat transport over node:http', () => {
     }
   });
 
+  it('an https access point is reached over TLS (node:https, loaded on first use)', async () => {
+    // A TCP server that records the first byte a client sends and hangs up: 0x16 opens a TLS handshake.
+    const first: number[] = [];
+    const tcp = createNetServer((socket) => socket.once('data', (chunk) => {
+      first.push(chunk[0]!);
+      socket.destroy();
+    }));
+    await new Promise<void>((done) => tcp.listen(0, '127.0.0.1', done));
+    try {
+      const port = (tcp.address() as AddressInfo).port;
+      const error = await failure(transport([`https://127.0.0.1:${port}`]).get('/x', {}));
+      expect(error).toBeInstanceOf(WechatUnavailableError);
+      expect(error.reason).toBe('network');
+      expect(first).toEqual([0x16]);
+    } finally {
+      await new Promise((done) => tcp.close(done));
+    }
+  });
+
   it('many calls at once share a handful of sockets, all answered', async () => {
     const wx = await fake((_req, res) => setTimeout(() => ok(res), 5));
     const t = transport([wx.url]);

@@ -1,6 +1,5 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Agent as HttpsAgent } from 'node:https';
 import { redact, type Logger } from '../log.js';
 
 /**
@@ -153,15 +152,20 @@ export function createTransport(options: TransportOptions): WechatTransport {
  * server has already closed is then rarely picked. A server's `Keep-Alive: timeout=N` shortens it.
  */
 export const IDLE_SOCKET_MS = 4000;
-let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+let httpAgent: HttpAgent | undefined;
+let httpsAgent: HttpsAgent | undefined;
 
-/** The keep-alive agents of node:http / node:https, one pair per process (created on first use). */
-export function wechatAgents(): { http: HttpAgent; https: HttpsAgent } {
-  agents ??= {
-    http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }),
-    https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }),
-  };
-  return agents;
+/**
+ * node:https (and with it node:tls) is loaded on the first https call, not at import: ~2–5 ms of a
+ * cold start that /api/health and every function instance would otherwise pay (docs/BENCH.md,
+ * "Cold start"). process.getBuiltinModule is synchronous (Node ≥ 20.16).
+ */
+const https = () => process.getBuiltinModule('node:https');
+
+/** The keep-alive agents of node:http / node:https, one each per process (created on first use). */
+export function wechatAgent(tls: boolean): HttpAgent {
+  if (tls) return (httpsAgent ??= new (https().Agent)({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }));
+  return (httpAgent ??= new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' }));
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
@@ -176,7 +180,7 @@ const REDIRECT = new Set([301, 302, 303, 307, 308]);
 const nodeExchange: Exchange = (url, method, headers, body, timeoutMs) =>
   new Promise<Exchanged>((resolve, reject) => {
     const tls = url.protocol === 'https:';
-    const send = tls ? httpsRequest : httpRequest;
+    const send = tls ? https().request : httpRequest;
     let bodyStarted = false;
     let settled = false;
     const fail = (error: ExchangeError) => {
@@ -194,7 +198,7 @@ const nodeExchange: Exchange = (url, method, headers, body, timeoutMs) =>
         path: `${url.pathname}${url.search}`,
         method,
         headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
-        agent: tls ? wechatAgents().https : wechatAgents().http,
+        agent: wechatAgent(tls),
       },
       (res) => {
         const status = res.statusCode ?? 0;
@@ -229,7 +233,9 @@ const nodeExchange: Exchange = (url, method, headers, body, timeoutMs) =>
     req.end(body);
   });
 
+/** The body as text; a compressed one (none is asked for) is decoded, node:zlib loaded only then. */
 function decode(raw: Buffer, encoding: string | undefined): string {
+  const zlib = () => process.getBuiltinModule('node:zlib');
   switch (encoding?.trim().toLowerCase()) {
     case undefined:
     case '':
@@ -237,11 +243,11 @@ function decode(raw: Buffer, encoding: string | undefined): string {
       return raw.toString('utf8');
     case 'gzip':
     case 'x-gzip':
-      return gunzipSync(raw).toString('utf8');
+      return zlib().gunzipSync(raw).toString('utf8');
     case 'deflate':
-      return inflateSync(raw).toString('utf8');
+      return zlib().inflateSync(raw).toString('utf8');
     case 'br':
-      return brotliDecompressSync(raw).toString('utf8');
+      return zlib().brotliDecompressSync(raw).toString('utf8');
     default:
       throw new Error(`content-encoding ${encoding} not supported`);
   }
