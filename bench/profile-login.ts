@@ -10,15 +10,16 @@
 // Knobs: --n 4000 (logins per run), --rounds 1 (plain runs; their median is printed), --no-profile,
 // --top 25 (rows per table), --keep (keep the .cpuprofile; its path is printed), --json (one summary line),
 // --compare <dir>: also run the product server of another checkout (e.g. `git archive <commit> | tar -x -C
-// <dir>` plus a node_modules symlink), its plain runs interleaved with this one's, same simulator, same
-// database: a before/after on one loaded machine.
+// <dir>` plus a node_modules symlink) AT THE SAME TIME as this one's (c=32 each, same simulator, same
+// database): a before/after that both sides measure on the same machine state. Their req/s then share
+// the machine and are not comparable with a single run's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { cpuMs, json, median, percentile, pool, request } from './lib.js';
+import { json, median, percentile, pool, request } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -39,6 +40,13 @@ if (!uri) {
   process.exit(2);
 }
 const log = (...a: unknown[]) => console.error('[profile]', ...a);
+
+/** User and system CPU ms of a process so far (/proc/<pid>/stat utime, stime; 10 ms ticks). */
+function cpuSplit(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
+}
 
 interface Child {
   url: string;
@@ -105,21 +113,40 @@ async function logins(api: Child, cs: string[]) {
   });
 }
 
-/** One API process: warm-up (untimed), then N timed logins. Returns CPU ms per login and the window. */
-async function run(nodeArgs: string[], offset: number, root = ROOT) {
-  const api = await start('bench/product-server.ts', productEnv, nodeArgs, root);
+type Result = { cpu: number; user: number; system: number; rps: number; p50: number; window: readonly [number, number] };
+
+/**
+ * API processes side by side (one per checkout in `roots`), each warmed up (untimed), then N timed
+ * logins against EACH at the same time (c=32 each): both see the same machine while they are
+ * measured, which the sequential runs of a shared 2-core machine do not. Returns per process the CPU
+ * ms per login and the timed window.
+ */
+async function run(nodeArgs: string[], offset: number, roots: string[] = [ROOT]): Promise<Result[]> {
+  const apis: Child[] = [];
   try {
-    await logins(api, await codes(Math.min(N, 1000), offset + 1));
-    const cs = await codes(N, offset);
-    const cpu0 = cpuMs(api.pid);
-    const from = process.hrtime.bigint();
-    const { latencies, seconds } = await logins(api, cs);
-    const to = process.hrtime.bigint();
-    const cpu = (cpuMs(api.pid) - cpu0) / N;
-    const sorted = latencies.sort((a, b) => a - b);
-    return { cpu, rps: N / seconds, p50: percentile(sorted, 0.5), window: [Number(from / 1000n), Number(to / 1000n)] as const };
+    for (const root of roots) apis.push(await start('bench/product-server.ts', productEnv, nodeArgs, root));
+    // Every code first, then warm-up and timing back to back: a keep-alive socket left idle longer than
+    // the server's keepAliveTimeout (5 s) may be closed just as the load generator reuses it.
+    const warm: string[][] = [];
+    const batches: string[][] = [];
+    for (const _ of apis) warm.push(await codes(Math.min(N, 1000), offset + 1));
+    for (const _ of apis) batches.push(await codes(N, offset));
+    await Promise.all(apis.map((api, i) => logins(api, warm[i]!)));
+    return await Promise.all(
+      apis.map(async (api, i) => {
+        const cpu0 = cpuSplit(api.pid);
+        const from = process.hrtime.bigint();
+        const { latencies, seconds } = await logins(api, batches[i]!);
+        const to = process.hrtime.bigint();
+        const cpu1 = cpuSplit(api.pid);
+        const user = (cpu1.user - cpu0.user) / N;
+        const system = (cpu1.system - cpu0.system) / N;
+        const sorted = latencies.sort((x, y) => x - y);
+        return { cpu: user + system, user, system, rps: N / seconds, p50: percentile(sorted, 0.5), window: [Number(from / 1000n), Number(to / 1000n)] as const };
+      }),
+    );
   } finally {
-    await api.stop();
+    await Promise.all(apis.map((api) => api.stop()));
   }
 }
 
@@ -165,7 +192,18 @@ function analyse(profile: CpuProfile, window: readonly [number, number] | null) 
     inWindow += delta;
     selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   });
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  /** The first npm package or file of ours on the stack: who asked for this node-internal or native work. */
+  const owner = (id: number): string => {
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (f.url && !f.url.startsWith('node:')) return moduleOf(f.url, f.functionName);
+    }
+    return moduleOf(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
+  };
   const modules = new Map<string, number>();
+  const owners = new Map<string, number>();
   const functions = new Map<string, number>();
   let busy = 0;
   for (const [id, us] of selfUs) {
@@ -174,11 +212,13 @@ function analyse(profile: CpuProfile, window: readonly [number, number] | null) 
     busy += us;
     const mod = moduleOf(frame.url, frame.functionName);
     modules.set(mod, (modules.get(mod) ?? 0) + us);
+    const who = owner(id);
+    owners.set(who, (owners.get(who) ?? 0) + us);
     const file = frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(api|bench)\//, '$1/');
     const fn = `${frame.functionName || '(anonymous)'} ${file ? `${file}:${frame.lineNumber + 1}` : ''}`.trim();
     functions.set(fn, (functions.get(fn) ?? 0) + us);
   }
-  return { modules, functions, busy, coverage: total ? inWindow / total : 0 };
+  return { modules, owners, functions, busy, coverage: total ? inWindow / total : 0 };
 }
 
 function table(title: string, rows: Map<string, number>, busy: number) {
@@ -191,44 +231,50 @@ function table(title: string, rows: Map<string, number>, busy: number) {
 
 const summary: Record<string, unknown> = { n: N, node: process.version };
 try {
-  const plain: Awaited<ReturnType<typeof run>>[] = [];
-  const other: Awaited<ReturnType<typeof run>>[] = [];
-  const line = (label: string, p: Awaited<ReturnType<typeof run>>) => `${label}: ${p.cpu.toFixed(3)} ms CPU per login, ${p.rps.toFixed(0)} req/s, p50 ${p.p50.toFixed(1)} ms`;
+  const plain: Result[] = [];
+  const other: Result[] = [];
+  const line = (label: string, p: Result) =>
+    `${label}: ${p.cpu.toFixed(3)} ms CPU per login (user ${p.user.toFixed(3)} + system ${p.system.toFixed(3)}), ${p.rps.toFixed(0)} req/s, p50 ${p.p50.toFixed(1)} ms`;
   for (let r = 0; r < ROUNDS; r++) {
-    // with --compare, alternate who goes first so neither side always meets the same neighbours
-    const sides = COMPARE ? (r % 2 ? [COMPARE, ROOT] : [ROOT, COMPARE]) : [ROOT];
-    for (const root of sides) {
-      const result = await run([], r, root);
-      (root === ROOT ? plain : other).push(result);
-      log(line(`round ${r + 1}/${ROUNDS} ${root === ROOT ? 'this checkout' : COMPARE}`, result));
-    }
+    // with --compare both run at once; alternate which one starts (and warms up) first
+    const roots = COMPARE ? (r % 2 ? [COMPARE, ROOT] : [ROOT, COMPARE]) : [ROOT];
+    const results = await run([], r, roots);
+    roots.forEach((root, i) => {
+      (root === ROOT ? plain : other).push(results[i]!);
+      log(line(`round ${r + 1}/${ROUNDS} ${root === ROOT ? 'this checkout' : COMPARE}`, results[i]!));
+    });
   }
   summary.cpuMsPerLogin = median(plain.map((p) => p.cpu));
   summary.cpuRuns = plain.map((p) => Number(p.cpu.toFixed(3)));
   summary.rps = median(plain.map((p) => p.rps));
-  console.log(`API CPU per returning login (no profiler, median of ${ROUNDS}): ${(summary.cpuMsPerLogin as number).toFixed(3)} ms (/proc utime+stime, 10 ms ticks over ${N} logins); ${(summary.rps as number).toFixed(0)} req/s at c=${C}`);
+  summary.userMs = median(plain.map((p) => p.user));
+  summary.systemMs = median(plain.map((p) => p.system));
+  console.log(`API CPU per returning login (no profiler, median of ${ROUNDS}): ${(summary.cpuMsPerLogin as number).toFixed(3)} ms (/proc utime+stime, 10 ms ticks over ${N} logins; medians: user ${(summary.userMs as number).toFixed(3)}, system ${(summary.systemMs as number).toFixed(3)}); ${(summary.rps as number).toFixed(0)} req/s at c=${C}`);
   if (COMPARE) {
-    summary.compare = { dir: COMPARE, cpuMsPerLogin: median(other.map((p) => p.cpu)), cpuRuns: other.map((p) => Number(p.cpu.toFixed(3))), rps: median(other.map((p) => p.rps)) };
+    summary.compare = { dir: COMPARE, cpuMsPerLogin: median(other.map((p) => p.cpu)), cpuRuns: other.map((p) => Number(p.cpu.toFixed(3))), rps: median(other.map((p) => p.rps)), userMs: median(other.map((p) => p.user)), systemMs: median(other.map((p) => p.system)) };
     const o = summary.compare as { cpuMsPerLogin: number; rps: number };
     console.log(`${COMPARE} (interleaved): ${o.cpuMsPerLogin.toFixed(3)} ms; ${o.rps.toFixed(0)} req/s — this checkout / that one: CPU ${((summary.cpuMsPerLogin as number) / o.cpuMsPerLogin).toFixed(2)}×, req/s ${((summary.rps as number) / o.rps).toFixed(2)}×`);
   }
 
   if (!flag('no-profile')) {
     const dir = mkdtempSync(join(tmpdir(), 'api-cpu-prof-'));
-    const profiled = await run(['--cpu-prof', `--cpu-prof-dir=${dir}`], ROUNDS);
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    const [profiled] = await run(['--cpu-prof', `--cpu-prof-dir=${dir}`], ROUNDS);
+    // one file per thread (tsx's loader runs on its own): the main thread's is CPU.<date>.<time>.<pid>.0.<n>
+    const file = readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) ?? readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     // V8's profile clock and process.hrtime are both CLOCK_MONOTONIC (µs): the window applies as is.
-    let result = analyse(profile, profiled.window);
+    let result = analyse(profile, profiled!.window);
     if (result.coverage === 0) {
       log('the timed window matched no samples (clocks differ?): the whole profile is shown');
       result = analyse(profile, null);
     }
-    console.log(`\nProfiled run (--cpu-prof, sampling adds overhead): ${profiled.cpu.toFixed(3)} ms CPU per login; samples in the timed window: ${(100 * result.coverage).toFixed(0)}% of the profile; busy ${(result.busy / 1000 / N).toFixed(3)} ms per login`);
+    console.log(`\nProfiled run (--cpu-prof, sampling adds overhead): ${profiled!.cpu.toFixed(3)} ms CPU per login; samples in the timed window: ${(100 * result.coverage).toFixed(0)}% of the profile; busy ${(result.busy / 1000 / N).toFixed(3)} ms per login`);
     table('By module', result.modules, result.busy);
+    table('By owner: node internals and native code charged to the first package / file of ours on the stack', result.owners, result.busy);
     table('By function', result.functions, result.busy);
-    summary.profiledCpuMsPerLogin = profiled.cpu;
+    summary.profiledCpuMsPerLogin = profiled!.cpu;
+    summary.owners = Object.fromEntries([...result.owners].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k, v]) => [k, Number((v / 1000 / N).toFixed(4))]));
     summary.modules = Object.fromEntries([...result.modules].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k, v]) => [k, Number((v / 1000 / N).toFixed(4))]));
     if (flag('keep')) log(`profile kept: ${join(dir, file)}`);
     else rmSync(dir, { recursive: true, force: true });
