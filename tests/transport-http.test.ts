@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../api/_lib/log.js';
-import { createTransport, WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
+import { createTransport, IDLE_SOCKET_MS, WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
 
 interface Fake {
   url: string;
@@ -252,6 +252,12 @@ describe('WeChat transport over node:http', () => {
       await new Promise((done) => tcp.close(done));
     }
   });
+
+  it('an answer slower than the idle-socket limit (4 s) but inside the deadline is still read', async () => {
+    // The agent's 4 s socket timeout closes IDLE sockets only; a call in flight runs to its own deadline.
+    const slow = await fake((_req, res) => setTimeout(() => ok(res), IDLE_SOCKET_MS + 400));
+    expect(await transport([slow.url], IDLE_SOCKET_MS + 2000).get('/x', {})).toEqual({ openid: 'o1', session_key: 'k' });
+  }, 10_000);
 
   it('many calls at once share a handful of sockets, all answered', async () => {
     const wx = await fake((_req, res) => setTimeout(() => ok(res), 5));
