@@ -52,6 +52,27 @@ describe('JSON body limit on the login endpoint', () => {
   });
 });
 
+describe('JSON body limit on PATCH /api/me', () => {
+  it.each([false, true])('a body over 16 KB is refused with 413 before the profile is touched (chunked: %s)', async (chunked) => {
+    const login = await post('/api/auth/mini/login', JSON.stringify({ code: await simCode(stack, `me-limit-${chunked}`) }), false);
+    const res = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const body = JSON.stringify({ nickname: 'x'.repeat(20_000) });
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${login.body.token}`, connection: 'close' };
+      if (!chunked) headers['content-length'] = String(Buffer.byteLength(body));
+      const req = request(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers }, (r) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (c) => (text += c));
+        r.on('end', () => resolve({ status: r.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
+});
+
 describe('limitBody', () => {
   const app = new Hono();
   const seen: string[] = [];
