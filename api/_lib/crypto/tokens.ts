@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** 160 random bits, base32 (lower case): the bearer token handed to the client. */
 export function generateToken(): string {
-  const bytes = randomBytes(20);
+  const bytes = randomBytesPooled(20);
   let bits = 0, value = 0, out = '';
   for (const byte of bytes) {
     value = (value << 8) | byte;
@@ -23,5 +24,5 @@ export function sha256Hex(value: string): string {
 
 /** Random opaque ids for users. */
 export function generateId(): string {
-  return randomBytes(12).toString('hex');
+  return randomBytesPooled(12).toString('hex');
 }

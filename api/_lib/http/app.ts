@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../shared/errors.js';
 import { AppError } from '../errors.js';
 import { toAppError } from './errors.js';
@@ -12,9 +11,10 @@ import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
 import { pcRoutes, type PcRouteDeps } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
+import { limitBody } from './json.js';
 import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
-import { currentRequestId, pickRequestId, runWithRequestId, type Logger } from '../log.js';
+import { currentRequestId, logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
@@ -65,18 +65,24 @@ export function errorResponse(c: Context, code: ErrorCode, message?: string, hea
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
-  const limit = bodyLimit({ maxSize: MAX_JSON_BYTES, onError: (c) => errorResponse(c, 'payload_too_large') });
+  const limit = limitBody(MAX_JSON_BYTES, (c) => errorResponse(c, 'payload_too_large'));
 
   // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
   // Headers are set BEFORE next(): they join the response when it is built. Setting them after next()
   // makes Hono re-wrap the finished Response, which on @hono/node-server turns its fast path (a
   // buffered body) into a stream and halved a hello-world's rate (docs/BENCH.md).
-  app.use('*', async (c, next) => {
+  // The per-request debug line is written inside the same request scope (one AsyncLocalStorage run,
+  // not two) and only when debug lines are written at all (docs/BENCH.md, "API CPU per login").
+  const debugLines = logs(deps.logger, 'debug');
+  app.use('*', (c, next) => {
     const requestId = pickRequestId(c.req.header('x-request-id'), c.req.header('x-vercel-id'));
-    const started = Date.now();
     c.header('x-request-id', requestId);
-    await runWithRequestId(requestId, () => next());
-    runWithRequestId(requestId, () => deps.logger.log('debug', 'http.request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }));
+    if (!debugLines) return runWithRequestId(requestId, next);
+    const started = Date.now();
+    return runWithRequestId(requestId, async () => {
+      await next();
+      deps.logger.log('debug', 'http.request', { method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started });
+    });
   });
 
   app.use('/api/*', async (c, next) => {
@@ -89,20 +95,27 @@ export function createApp(deps: AppDeps) {
     // wait plus a WeChat timeout could add up past it; whatever is still running then is answered
     // 503 request_timeout (the work itself finishes or fails in the background).
     const deadlineMs = deps.requestDeadlineMs;
-    app.use('/api/*', async (c, next) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const work = next();
-      const late = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), deadlineMs);
-      });
-      const first = await Promise.race([work.then(() => 'done' as const), late]);
-      clearTimeout(timer);
-      if (first === 'late') {
-        work.catch(() => {});
-        deps.logger.log('warn', 'http.deadline', { path: c.req.path, deadlineMs });
-        c.res = errorResponse(c, 'request_timeout');
-      }
-    });
+    // One timer and one promise per request (a Promise.race over three promises cost more, and every
+    // promise pays the request scope's async hook).
+    app.use('/api/*', (c, next) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          deps.logger.log('warn', 'http.deadline', { path: c.req.path, deadlineMs });
+          c.res = errorResponse(c, 'request_timeout');
+          resolve();
+        }, deadlineMs);
+        next().then(
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          (error) => {
+            clearTimeout(timer);
+            reject(error); // a no-op once the deadline has answered
+          },
+        );
+      }),
+    );
   }
 
   if (deps.limits) {

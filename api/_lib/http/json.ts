@@ -1,4 +1,5 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
 
@@ -42,4 +43,27 @@ export async function readJson<S extends z.ZodType>(c: Context, lazy: LazySchema
     throw new AppError('invalid_request', `请求参数不正确：${where} ${issue?.message ?? ''}`.trim());
   }
   return parsed.data;
+}
+
+/**
+ * hono/body-limit with a fast path for the common case. Hono's middleware starts by reading
+ * `c.req.raw.body`, which makes @hono/node-server build a full WHATWG Request (undici Request, a
+ * ReadableStream over the socket, an AbortController) that every later `c.req.text()` then reads
+ * through web streams — ~0.1 ms of CPU per login (docs/BENCH.md, "API CPU per login"). A request
+ * that states its length (Content-Length, no Transfer-Encoding) is judged from the header alone,
+ * exactly as hono's middleware judges it, and its body is later read straight from the socket; a
+ * chunked body (no length) still goes through hono's middleware, which counts as it reads.
+ * GET and HEAD carry no body and pass.
+ */
+export function limitBody(maxSize: number, onError: (c: Context) => Response | Promise<Response>): MiddlewareHandler {
+  const counting = bodyLimit({ maxSize, onError });
+  return async (c, next) => {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      return parseInt(length, 10) > maxSize ? onError(c) : next();
+    }
+    return counting(c, next);
+  };
 }

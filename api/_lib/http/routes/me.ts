@@ -4,7 +4,7 @@ import { NICKNAME_MAX_LENGTH, isAnonymousAvatar, isAnonymousNickname, type MeRes
 import { AppError } from '../../errors.js';
 import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
 import { requireSession, type AuthVariables } from '../auth.js';
-import { lazySchema, readJson } from '../json.js';
+import { lazySchema, limitBody, readJson } from '../json.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import type { Store } from '../../store/types.js';
@@ -36,7 +36,10 @@ export interface MeDeps {
 
 export function meRoutes(deps: MeDeps) {
   const auth = requireSession(deps.sessions);
-  const jsonLimit = bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new AppError('payload_too_large'); } });
+  // limitBody: a stated length is judged from the header, without building a WHATWG Request (json.ts)
+  const jsonLimit = limitBody(16 * 1024, () => {
+    throw new AppError('payload_too_large');
+  });
   const imageLimit = bodyLimit({ maxSize: MAX_AVATAR_BYTES + 64 * 1024, onError: () => { throw new AppError('payload_too_large', `头像图片不能超过 ${MAX_AVATAR_BYTES / 1024} KB`); } });
 
   return new Hono<{ Variables: AuthVariables }>()
