@@ -1,5 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { randomBytesPooled } from './random.js';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { EncryptedValue } from '../store/types.js';
 
 /**
@@ -63,7 +62,7 @@ export function createSealer(keys: Map<string, Buffer>): Sealer {
     currentKid,
     knows: (kid) => keys.has(kid),
     seal(plaintext, context) {
-      const iv = randomBytesPooled(12);
+      const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', currentKey, iv);
       // The context (e.g. the identity key) is bound as associated data: a sealed value copied
       // onto another record does not open.

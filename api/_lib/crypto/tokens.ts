@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
-import { randomBytesPooled } from './random.js';
+import { createHash, randomBytes } from 'node:crypto';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 /** 160 random bits, base32 (lower case): the bearer token handed to the client. */
 export function generateToken(): string {
-  const bytes = randomBytesPooled(20);
+  const bytes = randomBytes(20);
   let bits = 0, value = 0, out = '';
   for (const byte of bytes) {
     value = (value << 8) | byte;
@@ -24,5 +23,5 @@ export function sha256Hex(value: string): string {
 
 /** Random opaque ids for users. */
 export function generateId(): string {
-  return randomBytesPooled(12).toString('hex');
+  return randomBytes(12).toString('hex');
 }
