@@ -41,6 +41,19 @@ describe('logger levels', () => {
   });
 });
 
+describe('logger redaction', () => {
+  it('never writes a session record\'s sealed session_key, nor a token, even when a whole record is logged by mistake', () => {
+    const written: string[] = [];
+    const logger = createLogger((line) => written.push(line), 'info');
+    const sealed = { kid: 'k1', data: 'c2VhbGVkLXNlc3Npb24ta2V5LXZhbHVl' };
+    logger.log('info', 'oops', { session: { id: 'abc', wxSessionKey: { identity: 'oid:wx1:o1', sealed } }, token: 'lfumw7inyvlcsoj3yj2vgwx2ktnljhpd' });
+    expect(written).toHaveLength(1);
+    expect(written[0]).not.toContain(sealed.data);
+    expect(written[0]).not.toContain('lfumw7inyvlcsoj3yj2vgwx2ktnljhpd');
+    expect(JSON.parse(written[0]!).session.wxSessionKey).toBe('***');
+  });
+});
+
 describe('the request scope middleware', () => {
   it('writes the access line (with the request id) when debug lines are written, once per request', async () => {
     const { logger, lines } = recorder();

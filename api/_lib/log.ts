@@ -22,7 +22,7 @@ export function logs(logger: Logger, level: LogLevel): boolean {
   return logger.enabled?.(level) ?? true;
 }
 
-const SECRET_NAMES = ['x-relay-key', 'relayKey', 'secret', 'appsecret', 'access_token', 'js_code', 'code', 'session_key', 'sessionKey', 'refresh_token', 'token', 'authorization', 'encryptedData', 'iv'];
+const SECRET_NAMES = ['x-relay-key', 'relayKey', 'secret', 'appsecret', 'access_token', 'js_code', 'code', 'session_key', 'sessionKey', 'wxSessionKey', 'refresh_token', 'token', 'authorization', 'encryptedData', 'iv'];
 const SECRET_FIELD = new RegExp(`^(${SECRET_NAMES.join('|')})$`, 'i');
 const QUERY_PARAM = /([?&](?:secret|access_token|js_code|code|session_key|refresh_token|token)=)[^&\s"'#]*/gi;
 const JSON_FIELD = /("(?:secret|access_token|js_code|code|session_key|refresh_token|token)"\s*:\s*")[^"]*(")/gi;
