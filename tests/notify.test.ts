@@ -74,6 +74,34 @@ describe('DbNotifier', () => {
     expect(counts.getRecords).toBe(0);
   });
 
+  it("Should tick at a fixed rate: the next read starts one interval after the previous one STARTED, however slow the query", async () => {
+    const { inner, deps } = setup();
+    const starts: number[] = [];
+    // a store whose batched read takes 250 ms (a loaded database)
+    const slow = new Proxy(inner, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (prop !== 'getRecords') return typeof value === 'function' ? value.bind(target) : value;
+        return async (ids: string[]) => {
+          starts.push(performance.now());
+          await new Promise((r) => setTimeout(r, 250));
+          return inner.getRecords(ids);
+        };
+      },
+    });
+    const notifier = createDbNotifier(slow, { intervalMs: 400, minIntervalMs: 100 });
+    notifiers.push(notifier);
+    const { id, view } = await createAttempt(deps, { userAgent: 'x' });
+    expect(await notifier.wait(id, view.version, 2500)).toBe('timeout');
+    expect(starts.length).toBeGreaterThanOrEqual(5);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    // drifting (scheduled after the query returned) would space them 400 + 250 = 650 ms apart
+    for (const gap of gaps) expect(gap).toBeGreaterThan(370);
+    for (const gap of gaps) expect(gap).toBeLessThan(470);
+    // and still ≤ 2 reads per second for this one waiting browser
+    expect(starts.length).toBeLessThanOrEqual(2 * 2.5 + 1);
+  });
+
   it('Should answer an expired attempt as expired', async () => {
     const { inner, deps } = setup();
     const notifier = createDbNotifier(inner, { intervalMs: 100 });
