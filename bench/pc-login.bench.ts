@@ -33,7 +33,9 @@ function counting(inner: Store) {
       const value = Reflect.get(target, prop);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
-        if (prop !== 'stats' && prop !== 'close') counts.reads++;
+        // the PC path's reads: the status routes' getRecord and the notifier's getRecords (the
+        // instance's background jobs, e.g. the expiry sweep every few minutes, are not per browser)
+        if (prop === 'getRecord' || prop === 'getRecords') counts.reads++;
         if (prop !== 'getRecords') return value.apply(target, args);
         const started = performance.now();
         return (value.apply(target, args) as Promise<unknown>).finally(() => counts.queryMs.push(performance.now() - started));
@@ -98,7 +100,7 @@ async function waitingPc(b: Services) {
 
 const pctOf = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 
-async function run(inner: Store, n: number, mongoEnv: Record<string, string>) {
+async function run(inner: Store, n: number, mongoEnv: Record<string, string>, countRows: () => Promise<number | null>) {
   const { store, counts } = counting(inner);
   const fallbacks: string[] = [];
   const bLogger: Logger = { log: (_level, event, fields) => event.startsWith('pc.notifier.') && fallbacks.push(`${event} ${JSON.stringify(fields ?? {})}`) };
@@ -119,12 +121,6 @@ async function run(inner: Store, n: number, mongoEnv: Record<string, string>) {
   const samples: number[] = [];
   const sources = new Set<string>();
   for (let i = 0; i < SAMPLES; i++) {
-    // a confirmed PC is replaced by a new waiting one, so `n` browsers keep waiting throughout
-    if (pcs[i % n]!.confirmed()) {
-      await pcs[i % n]!.stop();
-      pcs[i % n] = await waitingPc(b);
-      await new Promise((r) => setTimeout(r, 50));
-    }
     const pc = pcs[i % n]!;
     const { user } = await resolveAccount(inner, { appid: 'wxbench', openid: `o-bench-${n}-${i}`, unionid: null }, async () => ({ nickname: null, avatarUrl: null }), new Date());
     const { confirmKey } = await scanAttempt({ store: inner, sessions: createSessionManager(inner), logger: silentLogger }, pc.id, { userId: user.id, source: 'bench' });
@@ -142,12 +138,18 @@ async function run(inner: Store, n: number, mongoEnv: Record<string, string>) {
     while (!pc.confirmed()) await new Promise((r) => setTimeout(r, 2));
     samples.push(pc.confirmed() - sent);
     sources.add(b.notifier.stats().source);
+    // the confirmed PC is replaced at once by a new waiting one, so `n` browsers keep waiting throughout
+    await pc.stop();
+    pcs[i % n] = await waitingPc(b);
+    await new Promise((r) => setTimeout(r, 50));
+    if (b.notifier.stats().watching !== n) throw new Error(`${b.notifier.stats().watching} waiting instead of ${n}`);
   }
   loop.disable();
   await Promise.all(pcs.map((pc) => pc.stop()));
   a.stop();
   b.stop();
   samples.sort((x, y) => x - y);
+  const rows = await countRows();
   const queryMs = [...waitQueryMs, ...counts.queryMs].sort((x, y) => x - y);
   return {
     n,
@@ -160,25 +162,29 @@ async function run(inner: Store, n: number, mongoEnv: Record<string, string>) {
     queryP99: pctOf(queryMs, 99),
     loopP99: loop.percentile(99) / 1e6,
     notifier: [...sources].join(', '),
+    rows,
     fallbacks,
   };
 }
 
-const stores: { label: string; store: Store; env: Record<string, string> }[] = [{ label: 'embedded', store: new EmbeddedStore({ dir: null }), env: {} }];
+const stores: { label: string; store: Store; env: Record<string, string>; countRows: () => Promise<number | null> }[] = [
+  { label: 'embedded', store: new EmbeddedStore({ dir: null }), env: {}, countRows: async () => null },
+];
 if (useMongo) {
   const uri = process.env.MONGODB_URI;
   if (!uri) throw new Error('--mongo needs MONGODB_URI');
   const client = await getMongoClient(uri);
   const dbName = `bench_pc_${Date.now()}`;
   await migrateMongo(client.db(dbName));
-  stores.push({ label: 'MongoDB (FerretDB)', store: createMongoStore({ uri, dbName }), env: { MONGODB_URI: uri, MONGODB_DB: dbName } });
+  const countRows = () => client.db(dbName).collection('records').estimatedDocumentCount();
+  stores.push({ label: 'MongoDB (FerretDB)', store: createMongoStore({ uri, dbName }), env: { MONGODB_URI: uri, MONGODB_DB: dbName }, countRows });
 }
 
 const started = performance.now();
 const rows = [];
-for (const { label, store, env } of stores) {
+for (const { label, store, env, countRows } of stores) {
   for (const n of SIZES) {
-    const row = { label, ...(await run(store, n, env)) };
+    const row = { label, ...(await run(store, n, env, countRows)) };
     console.log(row);
     rows.push(row);
   }
@@ -194,13 +200,14 @@ B is wired as main.ts wires it: embedded → polling (DbNotifier); MongoDB → t
 FerretDB (no change streams: code 238) falls back to the same polling — the "notifier" column says what served.
 Polling: one query for every attempt B watches, ticks every max(100 ms, 500 ms / N) from the previous tick's start.
 Latency = the phone's POST sent → the PC's stream delivers "confirmed" (${SAMPLES} confirmations per size at random
-moments; a confirmed PC is replaced by a new waiting one). Reads = every store call on B during a ${WAIT_WINDOW_MS / 1000} s wait, per
-waiting browser per second (stream reconnects included). Query = B's batched read (getRecords) time; loop = the event-loop
-delay (p99) of this one process, which runs A, B and every browser.
+moments; a confirmed PC is replaced by a new waiting one). Reads = B's record reads (the status routes' and the notifier's)
+during a ${WAIT_WINDOW_MS / 1000} s wait, per waiting browser per second (stream reconnects included). Query = B's batched read (getRecords) time; loop = the event-loop
+delay (p99) of this one process, which runs A, B and every browser; rows = documents in the records collection after the
+size's run (one database for the three sizes, so it grows).
 
-| store | waiting browsers | samples | p50 ms | p99 ms | max ms | DB reads / waiting browser / s | query p50 / p99 ms | loop p99 ms | notifier |
-|---|---|---|---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r.label} | ${r.n} | ${r.samples} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.max.toFixed(0)} | ${r.readsPerBrowserPerSecond.toFixed(2)} | ${r.queryP50.toFixed(0)} / ${r.queryP99.toFixed(0)} | ${r.loopP99.toFixed(0)} | ${r.notifier} |`).join('\n')}
+| store | waiting browsers | samples | p50 ms | p99 ms | max ms | DB reads / waiting browser / s | query p50 / p99 ms | loop p99 ms | rows | notifier |
+|---|---|---|---|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.label} | ${r.n} | ${r.samples} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.max.toFixed(0)} | ${r.readsPerBrowserPerSecond.toFixed(2)} | ${r.queryP50.toFixed(0)} / ${r.queryP99.toFixed(0)} | ${r.loopP99.toFixed(0)} | ${r.rows ?? '–'} | ${r.notifier} |`).join('\n')}
 `;
 
 if (write) {
