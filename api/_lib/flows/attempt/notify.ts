@@ -170,7 +170,10 @@ export function createPoller(store: Store, waiters: Waiters, options: PollOption
   const tick = async () => {
     timer = null;
     if (!active || stopped || !waiters.size()) return;
-    lastStart = performance.now();
+    const now = performance.now();
+    // a timer may fire up to a millisecond early (libuv's cached loop time): never tick sooner than one period
+    if (now < lastStart + period()) return schedule();
+    lastStart = now;
     inFlight = true;
     reads++;
     options.countRead?.();
@@ -189,7 +192,7 @@ export function createPoller(store: Store, waiters: Waiters, options: PollOption
     // idle for a while: the route that registered the waiter has just read the attempt, so the first
     // read is one period from now (keeps a lone waiter at 1000 / intervalMs reads per second)
     if (next < now - period()) next = now + period();
-    timer = setTimeout(tick, Math.max(0, next - now));
+    timer = setTimeout(tick, Math.max(0, Math.ceil(next - now)));
     timer.unref?.();
   };
 
