@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import type { ChangeStreamLike, RecordChangeSource } from '../../store/mongo-changes.js';
 import type { Store } from '../../store/types.js';
 import { ATTEMPT_ID_PATTERN, toView } from './attempt.js';
-import { createPoller, createWaiters, readAndDeliver, NOTIFY_MIN_INTERVAL_MS, type AttemptNotifier, type PollOptions } from './notify.js';
+import { createPoller, createWaiters, readAttempts, READ_ONE_BY_ONE_UP_TO, NOTIFY_MIN_INTERVAL_MS, type AttemptNotifier, type PollOptions } from './notify.js';
 
 /**
  * The PC-login notifier for MongoDB servers that have change streams (Atlas, any replica set):
@@ -64,7 +64,7 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
   let reads = 0;
   const waiters = createWaiters();
   // polling: on while the stream is not live (opening, reconnecting) and for good after a fallback
-  const poller = createPoller(store, waiters, { ...options, active: false, countRead: () => reads++ });
+  const poller = createPoller(store, waiters, { ...options, active: false, countReads: (queries) => (reads += queries) });
 
   let state: State = 'idle';
   let stream: ChangeStreamLike | null = null;
@@ -79,19 +79,22 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
   const pending = new Set<string>();
   let catchUpTimer: ReturnType<typeof setTimeout> | null = null;
   let lastCatchUp = -Infinity;
+  let lastCatchUpQueries = 1;
   const flushCatchUp = async () => {
     catchUpTimer = null;
     const ids = [...pending].filter((id) => waiters.has(id));
     pending.clear();
     if (!ids.length || stopped) return;
     lastCatchUp = performance.now();
-    reads++;
+    lastCatchUpQueries = ids.length <= READ_ONE_BY_ONE_UP_TO ? ids.length : 1;
+    reads += lastCatchUpQueries;
     await readAndDeliverWithExpiry(ids);
   };
   const catchUp = (ids: string[]) => {
     for (const id of ids) pending.add(id);
     if (catchUpTimer || !pending.size) return;
-    catchUpTimer = setTimeout(flushCatchUp, Math.max(0, lastCatchUp + minIntervalMs - performance.now()));
+    // ≤ 1000 / minIntervalMs queries per second, like the poller
+    catchUpTimer = setTimeout(flushCatchUp, Math.max(0, lastCatchUp + minIntervalMs * lastCatchUpQueries - performance.now()));
     catchUpTimer.unref?.();
   };
 
@@ -112,7 +115,7 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
   };
   const readAndDeliverWithExpiry = async (ids: string[]) => {
     try {
-      const found = await store.getRecords(ids.map((id) => `attempt:${id}`));
+      const { found } = await readAttempts(store, ids);
       const at = clock();
       for (const id of ids) {
         const record = found.get(`attempt:${id}`) ?? null;

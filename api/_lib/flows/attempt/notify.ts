@@ -1,4 +1,4 @@
-import type { Store } from '../../store/types.js';
+import type { Store, VersionedRecord } from '../../store/types.js';
 import { ATTEMPT_ID_PATTERN, toView, type AttemptView } from './attempt.js';
 
 /**
@@ -10,8 +10,8 @@ import { ATTEMPT_ID_PATTERN, toView, type AttemptView } from './attempt.js';
  *   at once (Atlas, any replica set); it falls back to this polling when the server refuses change
  *   streams or the stream keeps failing.
  *
- * Polling: one timer per instance reads EVERY attempt it watches in ONE query (Store.getRecords),
- * however many connections wait. With N attempts watched, ticks start every max(minIntervalMs,
+ * Polling: one timer per instance reads EVERY attempt it watches in ONE query (Store.getRecords;
+ * an indexed read while it watches only one, READ_ONE_BY_ONE_UP_TO), however many connections wait. With N attempts watched, ticks start every max(minIntervalMs,
  * intervalMs / N), at a fixed rate (each tick is scheduled from the previous tick's START, so a slow
  * query does not push the next one back): a waiting browser costs at most 1000 / intervalMs reads
  * per second (2 by default) whatever the number waiting, the instance's own load stays
@@ -129,16 +129,36 @@ export function createWaiters(): Waiters {
   };
 }
 
-/** Reads the given attempts in ONE query and wakes their waiters; false when the store failed. */
-export async function readAndDeliver(store: Store, waiters: Waiters, ids: string[], clock: () => Date): Promise<boolean> {
+/**
+ * A lone watched attempt is read with an indexed equality read (Store.getRecord); two or more in ONE
+ * batched query (Store.getRecords). FerretDB v1 does not push `$in` down to PostgreSQL: a batched read
+ * transfers and filters the whole records collection (72 ms at ~1,000 rows here, docs/BENCH.md) where
+ * an equality read uses the index. Only for ONE: with N read one by one every 500 ms / N, each browser
+ * would cost 2 × N reads per second.
+ */
+export const READ_ONE_BY_ONE_UP_TO = 1;
+
+/** The records of `ids` (attempt ids) as stored, and how many queries it took. */
+export async function readAttempts(store: Store, ids: string[]): Promise<{ found: Map<string, VersionedRecord>; queries: number }> {
+  if (ids.length <= READ_ONE_BY_ONE_UP_TO) {
+    const records = await Promise.all(ids.map((id) => store.getRecord(`attempt:${id}`)));
+    const found = new Map<string, VersionedRecord>();
+    ids.forEach((id, i) => records[i] && found.set(`attempt:${id}`, records[i]!));
+    return { found, queries: ids.length };
+  }
+  return { found: await store.getRecords(ids.map((id) => `attempt:${id}`)), queries: 1 };
+}
+
+/** Reads the given attempts and wakes their waiters; the number of queries (0 when the store failed). */
+export async function readAndDeliver(store: Store, waiters: Waiters, ids: string[], clock: () => Date): Promise<number> {
   try {
-    const found = await store.getRecords(ids.map((id) => `attempt:${id}`));
+    const { found, queries } = await readAttempts(store, ids);
     const at = clock();
     for (const id of ids) waiters.deliver(id, toView(id, found.get(`attempt:${id}`) ?? null, at));
-    return true;
+    return queries;
   } catch {
     // the store is down for a moment: the waiters keep waiting until their timeout
-    return false;
+    return 0;
   }
 }
 
@@ -154,7 +174,7 @@ export interface Poller {
   stop(): void;
 }
 
-export function createPoller(store: Store, waiters: Waiters, options: PollOptions & { active?: boolean; countRead?: () => void } = {}): Poller {
+export function createPoller(store: Store, waiters: Waiters, options: PollOptions & { active?: boolean; countReads?: (queries: number) => void } = {}): Poller {
   const intervalMs = options.intervalMs ?? NOTIFY_INTERVAL_MS;
   const minIntervalMs = Math.min(intervalMs, options.minIntervalMs ?? NOTIFY_MIN_INTERVAL_MS);
   const clock = options.clock ?? (() => new Date());
@@ -175,11 +195,14 @@ export function createPoller(store: Store, waiters: Waiters, options: PollOption
     if (now < lastStart + period()) return schedule();
     lastStart = now;
     inFlight = true;
-    reads++;
-    options.countRead?.();
+    const ids = waiters.ids();
     try {
-      await readAndDeliver(store, waiters, waiters.ids(), clock);
+      await readAndDeliver(store, waiters, ids, clock);
     } finally {
+      // queries issued, whether or not they succeeded
+      const queries = ids.length <= READ_ONE_BY_ONE_UP_TO ? ids.length : 1;
+      reads += queries;
+      options.countReads?.(queries);
       inFlight = false;
       schedule();
     }
