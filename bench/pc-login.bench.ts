@@ -143,8 +143,11 @@ async function run(inner: Store, n: number, mongoEnv: Record<string, string>, co
     // the confirmed PC is replaced at once by a new waiting one, so `n` browsers keep waiting throughout
     await pc.stop();
     pcs[i % n] = await waitingPc(b);
-    await new Promise((r) => setTimeout(r, 50));
-    if (b.notifier.stats().watching !== n) throw new Error(`${b.notifier.stats().watching} waiting instead of ${n}`);
+    // ... and is waiting (its stream registered with B's notifier) before the next sample
+    for (let t = 0; b.notifier.stats().watching < n; t++) {
+      if (t > 500) throw new Error(`${b.notifier.stats().watching} waiting instead of ${n}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
   loop.disable();
   await Promise.all(pcs.map((pc) => pc.stop()));
