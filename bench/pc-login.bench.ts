@@ -208,7 +208,7 @@ Latency = the phone's POST sent → the PC's stream delivers "confirmed" (${SAMP
 moments; a confirmed PC is replaced by a new waiting one). Reads = B's record reads (the status routes' and the notifier's)
 during a ${WAIT_WINDOW_MS / 1000} s wait, per waiting browser per second (stream reconnects included). Query = the time of B's record reads (the notifier's: one getRecords, or getRecord while B watches one attempt; and the routes'); loop = the event-loop
 delay (p99) of this one process, which runs A, B and every browser; rows = documents in the records collection after the
-size's run (one database for the three sizes, so it grows).
+size's run (one database for the three sizes; old versions are pruned, expired records swept).
 
 | store | waiting browsers | samples | p50 ms | p99 ms | max ms | DB reads / waiting browser / s | query p50 / p99 ms | loop p99 ms | rows | notifier |
 |---|---|---|---|---|---|---|---|---|---|---|
