@@ -303,5 +303,8 @@ describe('ChangeStreamNotifier stream handling (driver stand-in)', () => {
     await sleep(100);
     expect(fake.streams).toHaveLength(2);
     // waits after stop do not reopen anything
+    expect(await notifier.wait(id, view.version, 50)).toBe('timeout');
+    await sleep(50);
+    expect(fake.streams).toHaveLength(2);
   });
 });
