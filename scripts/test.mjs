@@ -12,6 +12,7 @@ const run = spawnSync(process.platform === 'win32' ? 'npx.cmd' : 'npx', args, { 
 
 /** Why the tests of a file skip themselves (the conditions live in the test files). */
 const SKIP_REASONS = [
+  [/h5-pc-two-processes\.test/, 'Chromium not found, or SKIP_MONGO=1 (it needs both: two API processes on one MongoDB)'],
   [/client[\\/]tests[\\/]h5-/, 'Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)'],
   [/vercel-build\.test/, 'no Vercel build output (run `npx vercel build` first, as .ci/run does)'],
   [/mongo/, 'no MongoDB-compatible server (SKIP_MONGO=1; set MONGODB_URI instead)'],

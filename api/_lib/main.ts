@@ -23,6 +23,8 @@ import { stableToken } from './wechat/auth/stable_token.js';
 import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
 import { createDbNotifier, type AttemptNotifier } from './flows/attempt/notify.js';
+import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from './flows/attempt/change-stream.js';
+import { mongoRecordChanges } from './store/mongo-changes.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
 import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
@@ -123,7 +125,18 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     ? createAccessTokens({ appid: oaCredentials.appid, store, sealer, logger, fetchToken: (force) => stableToken(tokenTransport, oaCredentials, force) })
     : null;
   const origin = config.publicBaseUrl ?? 'http://localhost:3000';
-  const notifier = createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
+  // PC login live status: MongoDB → one change stream per instance (polling when the server refuses
+  // change streams: FerretDB, a standalone mongod); the embedded store → polling + in-process wake-ups
+  const notifier =
+    store.kind === 'mongodb' && config.mongodbUri
+      ? createChangeStreamNotifier({
+          store,
+          logger,
+          source: mongoRecordChanges({ uri: config.mongodbUri, dbName: config.mongodbDb, prefix: 'attempt:', valueFields: ATTEMPT_VALUE_FIELDS }),
+          intervalMs: overrides.notifyIntervalMs,
+          clock: overrides.clock,
+        })
+      : createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const attemptDeps: AttemptDeps = { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs };
   const followPort = followAttemptPort(attemptDeps, notifier, origin);
   const follow: Services['follow'] = oaAccessTokens
