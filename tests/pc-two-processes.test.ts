@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSimulator } from '../simulator/app.js';
+import { startApiProcess } from './support/api-process.js';
 
 /**
  * PC login across two API PROCESSES sharing one MongoDB (issue 13 "the phone's request on one API
@@ -21,43 +22,10 @@ const oa = { appid: 'wx0123456789abc003', secret: randomBytes(16).toString('hex'
 let sim: { server: ServerType; url: string };
 const children: ChildProcess[] = [];
 
-function startApi(): Promise<string> {
-  const env = {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? '/tmp',
-    NODE_ENV: 'test',
-    WECHAT_MINI_APPID: mini.appid,
-    WECHAT_MINI_SECRET: mini.secret,
-    WECHAT_OA_APPID: oa.appid,
-    WECHAT_OA_SECRET: oa.secret,
-    WECHAT_API_BASE: sim.url,
-    WECHAT_API_FAILOVER: '',
-    WECHAT_OPEN_BASE: sim.url,
-    MONGODB_URI: uri!,
-    MONGODB_DB: db,
-    SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
-    RATE_LIMIT_PER_ADDRESS: '0',
-    RATE_LIMIT_PER_APPID: '0',
-    PORT: '0',
-    HOST: '127.0.0.1',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not listen within 30 s:\n${out}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.includes('"server.listening"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line).url as string);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`API exited with ${code}:\n${out}`)));
-  });
+async function startApi(): Promise<string> {
+  const api = await startApiProcess({ mini, oa, simUrl: sim.url, mongodbUri: uri!, mongodbDb: db, sealKey: Buffer.alloc(32, 7), timeoutMs: 30_000 });
+  children.push(api.child);
+  return api.url;
 }
 
 let apiA: string;

@@ -7,7 +7,7 @@
 // scan and of 确认 only through the database — each process wired as main.ts wires a MongoDB
 // deployment (the change-stream notifier; on FerretDB it falls back to polling). WeChat (the
 // simulator) is another site, wx.test; --host-resolver-rules maps both names to 127.0.0.1.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator } from '../../simulator/app';
+import { startApiProcess } from '../../tests/support/api-process';
 import { CHROMIUM, launchBrowser } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { serveStatic } from './support/static-server';
@@ -49,47 +50,12 @@ let pc: Awaited<ReturnType<typeof launchBrowser>>;
 let phone: Awaited<ReturnType<typeof launchBrowser>>;
 
 /** One API process (`npm start`'s scripts/serve.ts) on the shared database; resolves with its URL. */
-function startApi(): Promise<string> {
-  const simPublic = sim.url.replace('127.0.0.1', 'wx.test');
-  const env = {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? '/tmp',
-    NODE_ENV: 'test',
-    WECHAT_MINI_APPID: mini.appid,
-    WECHAT_MINI_SECRET: mini.secret,
-    WECHAT_OA_APPID: oa.appid,
-    WECHAT_OA_SECRET: oa.secret,
-    WECHAT_API_BASE: sim.url,
-    WECHAT_API_FAILOVER: '',
-    WECHAT_OPEN_BASE: simPublic,
-    MONGODB_URI: uri,
-    MONGODB_DB: db,
-    SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`,
-    RATE_LIMIT_PER_ADDRESS: '0',
-    RATE_LIMIT_PER_APPID: '0',
-    PORT: '0',
-    HOST: '127.0.0.1',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const lines: string[] = [];
-  logs.push(lines);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not listen within 60 s:\n${out}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      const line = out.split('\n').find((l) => l.includes('"server.listening"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line).url as string);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`API exited with ${code}:\n${out}`)));
-  });
+async function startApi(): Promise<string> {
+  const slot = logs.push([]) - 1; // logs[i] is the i-th process STARTED, whichever listens first
+  const api = await startApiProcess({ mini, oa, simUrl: sim.url, openBase: sim.url.replace('127.0.0.1', 'wx.test'), mongodbUri: uri, mongodbDb: db, sealKey: Buffer.alloc(32, 9) });
+  children.push(api.child);
+  logs[slot] = api.lines;
+  return api.url;
 }
 
 /** Asks the server itself: does a change stream on this database start ('init') or is it refused? */

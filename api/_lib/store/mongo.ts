@@ -363,6 +363,11 @@ function userFields(source: UserPatch): Partial<UserDoc> {
   return out;
 }
 
+/** Exactly the fields of a sealed session_key, whatever else an object carries (driver fields, extras). */
+function copySealedKey(key: { identity: string; sealed: EncryptedValue }): { identity: string; sealed: EncryptedValue } {
+  return { identity: key.identity, sealed: { kid: key.sealed.kid, data: key.sealed.data } };
+}
+
 function toSession(doc: SessionDoc): SessionRecord {
   return {
     id: doc._id,
@@ -371,7 +376,7 @@ function toSession(doc: SessionDoc): SessionRecord {
     createdAt: doc.createdAt,
     expiresAt: doc.expiresAt,
     ...(doc.user !== undefined && { user: doc.user ? fromSnapshot(doc.user) : null }),
-    ...(doc.wxSessionKey && { wxSessionKey: { identity: doc.wxSessionKey.identity, sealed: { kid: doc.wxSessionKey.sealed.kid, data: doc.wxSessionKey.sealed.data } } }),
+    ...(doc.wxSessionKey && { wxSessionKey: copySealedKey(doc.wxSessionKey) }),
   };
 }
 
@@ -383,7 +388,7 @@ function fromSession(session: SessionRecord): SessionDoc {
     createdAt: session.createdAt,
     expiresAt: session.expiresAt,
     ...(session.user !== undefined && { user: session.user ? toSnapshot(session.user) : null }),
-    ...(session.wxSessionKey && { wxSessionKey: { identity: session.wxSessionKey.identity, sealed: { kid: session.wxSessionKey.sealed.kid, data: session.wxSessionKey.sealed.data } } }),
+    ...(session.wxSessionKey && { wxSessionKey: copySealedKey(session.wxSessionKey) }),
   };
 }
 
