@@ -56,6 +56,16 @@ async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> 
   }
 }
 
+/**
+ * The limits count in fixed one-minute windows (epoch-aligned). A test that counts up to a limit and
+ * then expects 429 must not straddle a window's end (the count would start again): it starts at
+ * least `spanMs` before the next boundary, waiting for the next window if it is too close.
+ */
+async function awayFromWindowEdge(spanMs = 8_000): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < spanMs) await new Promise((r) => setTimeout(r, left + 50));
+}
+
 describe('RateLimiter', () => {
   it('refuses at the limit with the seconds left in the window, and does not count refusals', () => {
     let now = 60_000 * 1000 + 15_000; // 15 s into a minute
@@ -105,6 +115,7 @@ for (const kind of ['embedded', 'mongodb'] as const) {
     };
 
     it('an address over its limit on one instance is refused on the other within about a second', async () => {
+      await awayFromWindowEdge();
       const [sa, sb] = await stores();
       const one = instance(sa);
       const two = instance(sb);
@@ -132,6 +143,7 @@ for (const kind of ['embedded', 'mongodb'] as const) {
     });
 
     it('the per-AppID limit caps many addresses together', async () => {
+      await awayFromWindowEdge();
       const [sa, sb] = await stores();
       const env = { RATE_LIMIT_PER_ADDRESS: '100', RATE_LIMIT_PER_APPID: '6', WECHAT_WEB_APPID: `wx${randomBytes(8).toString('hex')}` };
       const one = instance(sa, env);
@@ -164,6 +176,7 @@ describe('limits over HTTP (real sockets)', () => {
   afterAll(() => stack?.close());
 
   it('x-forwarded-for is not trusted unless configured: spoofed addresses share the socket address', async () => {
+    await awayFromWindowEdge();
     stack = await startStack({ env: { RATE_LIMIT_PER_ADDRESS: '4', RATE_LIMIT_PER_APPID: '1000' } });
     const statuses = [];
     for (let i = 0; i < 6; i++) {
@@ -174,6 +187,7 @@ describe('limits over HTTP (real sockets)', () => {
   });
 
   it('mini login is limited per address too, and never waits for the counter sync', async () => {
+    await awayFromWindowEdge();
     await stack.close();
     const calls: string[] = [];
     const inner = new EmbeddedStore({ dir: null });
