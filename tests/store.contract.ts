@@ -181,29 +181,6 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.getIdentity(rid('oid:missing'))).toBeNull();
       });
 
-      it('upsertIdentity updates an existing identity or inserts the given one, saying which', async () => {
-        const user = makeUser();
-        const record = makeIdentity({ userId: user.id, user });
-        const now = at('2026-03-04T05:06:07.891Z');
-        const sessionKey = { kid: 'k3', data: randomBytes(40).toString('base64url') };
-        const first = await store.upsertIdentity(record, { sessionKey: record.sessionKey }, now);
-        expect(first.inserted).toBe(true);
-        expect(await store.getIdentity(record.key)).toEqual({ ...record, updatedAt: now });
-        const again = await store.upsertIdentity({ ...record, userId: rid('u'), user: makeUser() }, { sessionKey }, now);
-        expect(again).toEqual({ identity: { ...record, sessionKey, updatedAt: now }, inserted: false });
-      });
-
-      it('20 concurrent upserts of one new identity: exactly one inserts, everyone sees its user', async () => {
-        const base = makeIdentity();
-        const now = new Date();
-        const attempts = Array.from({ length: 20 }, () => ({ ...base, userId: rid('u') }));
-        const { values, errors } = await settle(attempts.map((a) => store.upsertIdentity(a, { sessionKey: a.sessionKey }, now)));
-        expect(errors).toEqual([]);
-        expect(values.filter((v) => v.inserted)).toHaveLength(1);
-        const stored = await store.getIdentity(base.key);
-        for (const v of values) expect(v.identity.userId).toBe(stored!.userId);
-      });
-
       it('insertIdentities inserts in order and stops at the first duplicate, naming it', async () => {
         const user = makeUser();
         const uid = makeIdentity({ key: `uid:${rid('un')}`, kind: 'uid', appid: null, openid: null, unionid: rid('un'), sessionKey: null, userId: user.id, user });

@@ -108,16 +108,6 @@ export class EmbeddedStore implements Store {
     return clone(next);
   }
 
-  async upsertIdentity(record: IdentityRecord, patch: IdentityPatch, now: Date): Promise<{ identity: IdentityRecord; inserted: boolean }> {
-    // No await between the lookup and the write: atomic within the process.
-    const current = this.identities.get(record.key);
-    if (current) return { identity: (await this.updateIdentity(record.key, patch, now))!, inserted: false };
-    const inserted = { ...clone(record), ...clone(patch), updatedAt: now };
-    this.identities.set(record.key, inserted);
-    await this.write('identities', record.key, inserted);
-    return { identity: clone(inserted), inserted: true };
-  }
-
   async insertIdentities(list: IdentityRecord[]): Promise<void> {
     for (const identity of list) await this.insertIdentity(identity);
   }

@@ -510,32 +510,6 @@ export class MongoStore implements Store {
     });
   }
 
-  /**
-   * findAndModify with upsert: the insert half is a unique-_id insert, so of racing callers one
-   * inserts; on FerretDB v1 (and sometimes MongoDB) a loser gets 11000 and runs as a plain update.
-   * Whether this call inserted is read from the user id: `record.userId` is freshly generated.
-   */
-  async upsertIdentity(record: IdentityRecord, patch: IdentityPatch, now: Date): Promise<{ identity: IdentityRecord; inserted: boolean }> {
-    return this.run(async (db) => {
-      const set: Partial<IdentityDoc> = { ...pick(patch, ['sessionKey', 'unionid']), updatedAt: now };
-      if (set.sessionKey) set.sessionKey = { kid: set.sessionKey.kid, data: set.sessionKey.data };
-      const { _id, ...rest } = fromIdentity(record);
-      const onInsert: Partial<IdentityDoc> = { ...rest };
-      for (const field of Object.keys(set) as (keyof IdentityDoc)[]) delete onInsert[field];
-      const identities = this.identities(db);
-      let doc: IdentityDoc | null;
-      try {
-        doc = await identities.findOneAndUpdate({ _id }, { $set: set, $setOnInsert: onInsert }, { upsert: true, returnDocument: 'after' });
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        doc = await identities.findOneAndUpdate({ _id }, { $set: set }, { returnDocument: 'after' });
-      }
-      if (!doc) throw new DuplicateKeyError(record.key); // deleted between the two attempts
-      const identity = toIdentity(doc);
-      return { identity, inserted: identity.userId === record.userId };
-    });
-  }
-
   async insertIdentities(list: IdentityRecord[]): Promise<void> {
     await this.run(async (db) => {
       try {

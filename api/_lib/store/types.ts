@@ -136,12 +136,6 @@ export interface Store {
   /** Returns the identity after the update, or null when it does not exist. */
   updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null>;
   /**
-   * One round trip: applies `patch` to the identity `record.key` when it exists, else inserts
-   * `record` (a unique-key insert: of racing callers exactly one inserts). Returns the stored
-   * identity and whether this call inserted it.
-   */
-  upsertIdentity(record: IdentityRecord, patch: IdentityPatch, now: Date): Promise<{ identity: IdentityRecord; inserted: boolean }>;
-  /**
    * Inserts several identities in one round trip, in order. On the first duplicate key it stops
    * and throws DuplicateKeyError naming that key; the identities before it stay inserted.
    */
