@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import type { ChangeStreamLike, RecordChangeSource } from '../../store/mongo-changes.js';
 import type { Store } from '../../store/types.js';
 import { ATTEMPT_ID_PATTERN, toView } from './attempt.js';
-import { createPoller, createWaiters, readAttempts, READ_ONE_BY_ONE_UP_TO, NOTIFY_MIN_INTERVAL_MS, type AttemptNotifier, type PollOptions } from './notify.js';
+import { createPoller, createWaiters, queriesFor, readAndDeliver, NOTIFY_MIN_INTERVAL_MS, type AttemptNotifier, type PollOptions } from './notify.js';
 
 /**
  * The PC-login notifier for MongoDB servers that have change streams (Atlas, any replica set):
@@ -86,7 +86,7 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
     pending.clear();
     if (!ids.length || stopped) return;
     lastCatchUp = performance.now();
-    lastCatchUpQueries = ids.length <= READ_ONE_BY_ONE_UP_TO ? ids.length : 1;
+    lastCatchUpQueries = queriesFor(ids.length);
     reads += lastCatchUpQueries;
     await readAndDeliverWithExpiry(ids);
   };
@@ -113,19 +113,7 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
     timer.unref?.();
     expiryTimers.set(id, timer);
   };
-  const readAndDeliverWithExpiry = async (ids: string[]) => {
-    try {
-      const { found } = await readAttempts(store, ids);
-      const at = clock();
-      for (const id of ids) {
-        const record = found.get(`attempt:${id}`) ?? null;
-        waiters.deliver(id, toView(id, record, at));
-        if (record) watchExpiry(id, record);
-      }
-    } catch {
-      // the store is down for a moment: the waiters keep waiting (and the stream may still tell them)
-    }
-  };
+  const readAndDeliverWithExpiry = (ids: string[]) => readAndDeliver(store, waiters, ids, clock, watchExpiry);
   waiters.onEmpty((id) => {
     const timer = expiryTimers.get(id);
     if (timer) clearTimeout(timer);

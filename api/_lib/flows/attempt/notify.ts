@@ -11,7 +11,7 @@ import { ATTEMPT_ID_PATTERN, toView, type AttemptView } from './attempt.js';
  *   streams or the stream keeps failing.
  *
  * Polling: one timer per instance reads EVERY attempt it watches in ONE query (Store.getRecords;
- * an indexed read while it watches only one, READ_ONE_BY_ONE_UP_TO), however many connections wait. With N attempts watched, ticks start every max(minIntervalMs,
+ * an indexed read while it watches only one, readAttempts), however many connections wait. With N attempts watched, ticks start every max(minIntervalMs,
  * intervalMs / N), at a fixed rate (each tick is scheduled from the previous tick's START, so a slow
  * query does not push the next one back): a waiting browser costs at most 1000 / intervalMs reads
  * per second (2 by default) whatever the number waiting, the instance's own load stays
@@ -136,25 +136,37 @@ export function createWaiters(): Waiters {
  * an equality read uses the index. Only for ONE: with N read one by one every 500 ms / N, each browser
  * would cost 2 × N reads per second.
  */
-export const READ_ONE_BY_ONE_UP_TO = 1;
+/** Reading any number of watched attempts is ONE query (an equality read for one, a batched read for more); none for none. */
+export const queriesFor = (n: number): number => Math.min(n, 1);
 
 /** The records of `ids` (attempt ids) as stored, and how many queries it took. */
 export async function readAttempts(store: Store, ids: string[]): Promise<{ found: Map<string, VersionedRecord>; queries: number }> {
-  if (ids.length <= READ_ONE_BY_ONE_UP_TO) {
-    const records = await Promise.all(ids.map((id) => store.getRecord(`attempt:${id}`)));
-    const found = new Map<string, VersionedRecord>();
-    ids.forEach((id, i) => records[i] && found.set(`attempt:${id}`, records[i]!));
-    return { found, queries: ids.length };
+  if (ids.length === 1) {
+    const record = await store.getRecord(`attempt:${ids[0]}`);
+    return { found: new Map(record ? [[`attempt:${ids[0]}`, record]] : []), queries: 1 };
   }
-  return { found: await store.getRecords(ids.map((id) => `attempt:${id}`)), queries: 1 };
+  return { found: await store.getRecords(ids.map((id) => `attempt:${id}`)), queries: queriesFor(ids.length) };
 }
 
-/** Reads the given attempts and wakes their waiters; the number of queries (0 when the store failed). */
-export async function readAndDeliver(store: Store, waiters: Waiters, ids: string[], clock: () => Date): Promise<number> {
+/**
+ * Reads the given attempts and wakes their waiters (`onRecord` sees each stored record); the number
+ * of queries (0 when the store failed).
+ */
+export async function readAndDeliver(
+  store: Store,
+  waiters: Waiters,
+  ids: string[],
+  clock: () => Date,
+  onRecord?: (id: string, record: VersionedRecord) => void,
+): Promise<number> {
   try {
     const { found, queries } = await readAttempts(store, ids);
     const at = clock();
-    for (const id of ids) waiters.deliver(id, toView(id, found.get(`attempt:${id}`) ?? null, at));
+    for (const id of ids) {
+      const record = found.get(`attempt:${id}`) ?? null;
+      waiters.deliver(id, toView(id, record, at));
+      if (record) onRecord?.(id, record);
+    }
     return queries;
   } catch {
     // the store is down for a moment: the waiters keep waiting until their timeout
@@ -200,7 +212,7 @@ export function createPoller(store: Store, waiters: Waiters, options: PollOption
       await readAndDeliver(store, waiters, ids, clock);
     } finally {
       // queries issued, whether or not they succeeded
-      const queries = ids.length <= READ_ONE_BY_ONE_UP_TO ? ids.length : 1;
+      const queries = queriesFor(ids.length);
       reads += queries;
       options.countReads?.(queries);
       inFlight = false;
