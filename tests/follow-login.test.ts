@@ -6,6 +6,7 @@ import { afterReply } from '../api/_lib/http/oa-server.js';
 import { createLogger } from '../api/_lib/log.js';
 import { openidKey } from '../api/_lib/users/accounts.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
+import { cookieBrowser } from './support/cookie-browser.js';
 
 /**
  * 关注公众号登录 end to end over real HTTP (issue 14 §2 on issue 13's attempt): the PC asks for the
@@ -42,30 +43,7 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 /** A browser: a cookie jar per host:port and a User-Agent; redirects followed by hand. */
-function browser(ua: string) {
-  const jar = new Map<string, string>();
-  const seen: string[] = [];
-  return {
-    jar,
-    seen,
-    async request(url: string, init: RequestInit = {}): Promise<Response> {
-      seen.push(url);
-      const headers = new Headers(init.headers);
-      headers.set('user-agent', ua);
-      const host = new URL(url).host;
-      const cookie = [...jar].filter(([k]) => k.startsWith(`${host}|`)).map(([k, v]) => `${k.split('|')[1]}=${v}`).join('; ');
-      if (cookie) headers.set('cookie', cookie);
-      const res = await fetch(new Request(url, { ...init, headers, redirect: 'manual' }));
-      for (const line of res.headers.getSetCookie()) {
-        const [pair = ''] = line.split(';');
-        const [name = '', value = ''] = pair.split('=');
-        if (/max-age=0|expires=Thu, 01 Jan 1970/i.test(line) || !value) jar.delete(`${host}|${name}`);
-        else jar.set(`${host}|${name}`, value);
-      }
-      return res;
-    },
-  };
-}
+const browser = (ua: string) => cookieBrowser(ua);
 type Browser = ReturnType<typeof browser>;
 
 async function pcAttempt(pc: Browser) {

@@ -1,11 +1,11 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createSealer } from '../api/_lib/crypto/seal.js';
-import { AppError } from '../api/_lib/errors.js';
 import { decryptForSession, type DecryptInput } from '../api/_lib/flows/mini/decrypt.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import type { IdentityRecord, SessionRecord, Store } from '../api/_lib/store/types.js';
 import { createSessionManager } from '../api/_lib/sessions/sessions.js';
+import { codeOf } from './support/app-error.js';
 
 // POST /api/auth/mini/decrypt, the flow without HTTP (docs/WECHAT.md "Mini-program open data",
 // wechat-api-facts.md §3). encryptedData is made here the way WeChat makes it (AES-128-CBC under the
@@ -36,17 +36,6 @@ async function world(identities: IdentityRecord[], options: { clock?: () => numb
   const store = options.store ? options.store(inner) : inner;
   const decrypt = (input: DecryptInput) => decryptForSession({ appid: MINI, store, sealer, sessions: createSessionManager(store), clock: options.clock }, session, input);
   return { decrypt, inner };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  let error: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(AppError);
-  return (error as AppError).code;
 }
 
 const KEY = randomBytes(16).toString('base64');

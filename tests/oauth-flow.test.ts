@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { AppError } from '../api/_lib/errors.js';
+import type { AppError } from '../api/_lib/errors.js';
 import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../api/_lib/flows/oauth/login.js';
 import { OA_DOOR } from '../api/_lib/flows/oa/door.js';
 import { WEB_DOOR } from '../api/_lib/flows/web/door.js';
@@ -9,6 +9,7 @@ import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { StoreUnavailableError, type Store } from '../api/_lib/store/types.js';
 import type { OAuthAccessToken } from '../api/_lib/wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../api/_lib/wechat/sns/userinfo.js';
+import { codeOf } from './support/app-error.js';
 
 // The browser OAuth doors (website QR login, official-account H5) without HTTP: start → callback →
 // handoff (docs/API.md, docs/WECHAT.md "Browser OAuth"). Each test names what a person or an
@@ -63,17 +64,6 @@ function harness(door: OAuthDoor = WEB_DOOR, options: { wx?: Partial<OAuthAccess
   const callback = (state: string, code = 'CODE_1') => completeOAuthCallback(deps, { code, state, cookieState: state });
   const handoff = (state: string) => takeOAuthHandoff(deps, { state, cookieState: state });
   return { deps, inner, clock, lines, exchanged, userinfoCalls, openid, start, callback, handoff };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  let error: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(AppError);
-  return (error as AppError).code;
 }
 
 describe('OAuth start', () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../api/_lib/main.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { startStack, type Stack } from './support/stack.js';
+import { cookieBrowser } from './support/cookie-browser.js';
 
 /**
  * PC login with our own QR code, confirmed on the phone (issue 13 §2), over real HTTP: the API and
@@ -19,27 +20,7 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 /** A browser: a cookie jar and a User-Agent; `fetch` = which API instance answers. */
-function browser(ua: string, fetcher: (req: Request) => Response | Promise<Response> = (req) => fetch(req)) {
-  const jar = new Map<string, string>();
-  return {
-    jar,
-    async request(url: string, init: RequestInit = {}): Promise<Response> {
-      const headers = new Headers(init.headers);
-      headers.set('user-agent', ua);
-      const host = new URL(url).host;
-      const cookie = [...jar].filter(([k]) => k.startsWith(`${host}|`)).map(([k, v]) => `${k.split('|')[1]}=${v}`).join('; ');
-      if (cookie) headers.set('cookie', cookie);
-      const res = await fetcher(new Request(url, { ...init, headers, redirect: 'manual' }));
-      for (const line of res.headers.getSetCookie()) {
-        const [pair = ''] = line.split(';');
-        const [name = '', value = ''] = pair.split('=');
-        if (/max-age=0|expires=Thu, 01 Jan 1970/i.test(line) || !value) jar.delete(`${host}|${name}`);
-        else jar.set(`${host}|${name}`, value);
-      }
-      return res;
-    },
-  };
-}
+const browser = cookieBrowser;
 type Browser = ReturnType<typeof browser>;
 
 async function createAttempt(pc: Browser) {

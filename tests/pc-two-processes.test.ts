@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSimulator } from '../simulator/app.js';
 import { startApiProcess } from './support/api-process.js';
+import { cookieBrowser } from './support/cookie-browser.js';
 
 /**
  * PC login across two API PROCESSES sharing one MongoDB (issue 13 "the phone's request on one API
@@ -50,22 +51,8 @@ afterAll(async () => {
   await client.close();
 });
 
-function jar() {
-  const cookies = new Map<string, string>();
-  return async (url: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers);
-    const host = new URL(url).host;
-    const cookie = [...cookies].filter(([k]) => k.startsWith(`${host}|`)).map(([k, v]) => `${k.split('|')[1]}=${v}`).join('; ');
-    if (cookie) headers.set('cookie', cookie);
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const line of res.headers.getSetCookie()) {
-      const [name = '', value = ''] = line.split(';')[0]!.split('=');
-      if (value) cookies.set(`${host}|${name}`, value);
-      else cookies.delete(`${host}|${name}`);
-    }
-    return res;
-  };
-}
+/** a cookie-keeping client; each request sets its own User-Agent */
+const jar = () => cookieBrowser(null).request;
 
 it('Should log in a PC whose stream is held by process B after 确认 on process A', async () => {
   const pc = jar();
