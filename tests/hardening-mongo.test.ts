@@ -1,37 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { MongoClient } from 'mongodb';
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../api/_lib/crypto/tokens.js';
-import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
-import type { Store } from '../api/_lib/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
+import { testMongo } from './support/mongo.js';
 
 /**
  * Issue 10 findings 3, 4 and 8 on MongoDB (FerretDB on PostgreSQL in CI): the record store keeps
  * one document per version, so "nothing token-like remains" must hold for every version, and the
  * avatar lock must serialise uploads across real concurrent writes.
  */
-const uri = inject('mongodbUri');
-const dbName = `hardening_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-let admin: MongoClient | null = null;
-const stores: Store[] = [];
-
-async function mongoStore(): Promise<Store> {
-  admin ??= new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-  await migrateMongo(admin.db(dbName));
-  const store = createMongoStore({ uri, dbName, privateClient: true });
-  stores.push(store);
-  return store;
-}
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  if (admin) {
-    await admin.db(dbName).dropDatabase().catch(() => {});
-    await admin.close();
-  }
-});
+const mongo = testMongo('hardening');
+const uri = mongo.uri;
+const mongoStore = mongo.store;
 
 describe.skipIf(!uri)('issue 10 on MongoDB', () => {
   let stack: Stack;
@@ -51,7 +32,7 @@ describe.skipIf(!uri)('issue 10 on MongoDB', () => {
     await fetch(redirectUrl, { redirect: 'manual', headers: { cookie } });
     const taken = await postJson(`${stack.apiUrl}/api/auth/web/session`, { state }, { cookie });
     expect(taken.status).toBe(200);
-    const versions = await admin!.db(dbName).collection('records').find({ rid: `web-login:${sha256Hex(state)}` }).toArray();
+    const versions = await mongo.db().collection('records').find({ rid: `web-login:${sha256Hex(state)}` }).toArray();
     expect(versions.length).toBeGreaterThanOrEqual(2);
     const dump = JSON.stringify(versions);
     expect(dump).not.toContain(taken.body.token);
@@ -70,7 +51,7 @@ describe.skipIf(!uri)('issue 10 on MongoDB', () => {
       }),
     );
     expect(uploads).toEqual(Array(20).fill(200));
-    const owned = await admin!.db(dbName).collection('blobs').find({ ownerId: login.body.user.id }).toArray();
+    const owned = await mongo.db().collection('blobs').find({ ownerId: login.body.user.id }).toArray();
     expect(owned).toHaveLength(1);
     const me = (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as any;
     expect(me.user.avatarUrl).toBe(`/api/avatars/${owned[0]!._id}.jpg`);

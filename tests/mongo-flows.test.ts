@@ -1,33 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../api/_lib/store/types.js';
 import { resolveAccount, unionidKey } from '../api/_lib/users/accounts.js';
 import { accessTokenSuite } from './support/access-token-suite.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
+import { testMongo } from './support/mongo.js';
 
 /** The login flows end to end on MongoDB (FerretDB on PostgreSQL in CI: writes really run concurrently). */
-const uri = inject('mongodbUri');
-const dbName = `flows_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-let admin: MongoClient | null = null;
-const stores: Store[] = [];
-
-async function mongoStore(): Promise<Store> {
-  admin ??= new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-  await migrateMongo(admin.db(dbName));
-  const store = createMongoStore({ uri, dbName, privateClient: true });
-  stores.push(store);
-  return store;
-}
-
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  if (admin) {
-    await admin.db(dbName).dropDatabase().catch(() => {});
-    await admin.close();
-  }
-});
+const mongo = testMongo('flows');
+const uri = mongo.uri;
+const mongoStore = mongo.store;
 
 describe.skipIf(!uri)('login flows on MongoDB', () => {
   let stack: Stack;
@@ -79,7 +60,7 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     const ids = new Set(results.map((r) => r.body.user.id));
     expect(ids.size).toBe(1);
-    const db = admin!.db(dbName);
+    const db = mongo.db();
     // Born as the copy on its identities (no user record until the first change), one account.
     expect(await db.collection('users').countDocuments({ _id: [...ids][0] as never })).toBe(0);
     expect(await db.collection('identities').distinct('user.id', { userId: [...ids][0] })).toEqual([...ids]);
@@ -105,7 +86,7 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
       expect(ids.size).toBe(1);
       expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
       const openid = unbound.sim.openid(unbound.appid, 'm-crowd-nu');
-      const db = admin!.db(dbName);
+      const db = mongo.db();
       expect(await db.collection('identities').countDocuments({ openid })).toBe(1);
       expect(await db.collection('identities').distinct('userId', { openid })).toEqual([...ids]);
     } finally {

@@ -1,34 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { MongoClient } from 'mongodb';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../api/_lib/flows/oauth/login.js';
 import { OA_DOOR } from '../api/_lib/flows/oa/door.js';
 import { WEB_DOOR } from '../api/_lib/flows/web/door.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createSessionManager } from '../api/_lib/sessions/sessions.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
 import type { Store } from '../api/_lib/store/types.js';
+import { testMongo } from './support/mongo.js';
 
 // The OAuth `state` of the browser doors (website QR login, official-account H5):
 //  - it lives 10 minutes from the start (a callback at 10:00.000 is refused, 9:59.999 accepted);
 //  - a callback is completed once: two callbacks racing with the same state (a double redirect,
 //    a reload while the first is in flight) exchange the code ONCE and exactly one of them wins.
-// Near the real time: the stores judge a claim's own expiry with the real clock.
+// The flow's clock decides every expiry, the claim's included (Store.claim takes it).
 const T0 = Date.now();
 const TEN_MINUTES = 600_000;
 
-const uri = inject('mongodbUri');
-const dbName = `oauth_state_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-let admin: MongoClient | null = null;
-const stores: Store[] = [];
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  if (admin) {
-    await admin.db(dbName).dropDatabase().catch(() => {});
-    await admin.close();
-  }
-});
+const testDb = testMongo('oauth_state');
+const uri = testDb.uri;
+
 
 function setup(door: OAuthDoor, store: Store) {
   const clock = { t: T0 };
@@ -57,13 +48,7 @@ function setup(door: OAuthDoor, store: Store) {
 }
 
 const embedded = async () => new EmbeddedStore({ dir: null });
-async function mongo(): Promise<Store> {
-  admin ??= new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-  await migrateMongo(admin.db(dbName));
-  const store = createMongoStore({ uri, dbName, privateClient: true });
-  stores.push(store);
-  return store;
-}
+const mongo = testDb.store;
 
 for (const door of [WEB_DOOR, OA_DOOR]) {
   describe(`${door.name} door: the state lives 10 minutes`, () => {

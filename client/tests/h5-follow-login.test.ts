@@ -8,13 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser } from './support/browser';
+import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
 
-const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
-const RESOLVE = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP wx.test 127.0.0.1'];
+const RESOLVE = TWO_SITES;
 const SHOTS = join(ROOT, 'docs/screenshots');
 const shoot = process.env.SCREENSHOTS === '1';
 

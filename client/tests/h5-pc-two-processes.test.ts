@@ -16,12 +16,11 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator } from '../../simulator/app';
 import { startApiProcess } from '../../tests/support/api-process';
-import { CHROMIUM, launchBrowser } from './support/browser';
+import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { serveStatic } from './support/static-server';
 
-const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
-const RESOLVE = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP wx.test 127.0.0.1'];
+const RESOLVE = TWO_SITES;
 
 /** The MongoDB the two processes share: MONGODB_URI (CI), else the FerretDB scripts/ferretdb.mjs runs (as the server tests do). */
 function mongoUri(): string {

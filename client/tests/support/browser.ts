@@ -6,6 +6,11 @@ import { join } from 'node:path';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 
 /** `userAgent` e.g. a WeChat in-app browser's (…MicroMessenger/8.0…) for the official-account login. */
+/** WeChat's in-app browser on an iPhone, as its User-Agent says (the doors tell WeChat from others by it). */
+export const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
+/** Two sites on one machine: the app at app.test, the WeChat simulator at wx.test (so iframe and cookie rules are the real ones). */
+export const TWO_SITES = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP wx.test 127.0.0.1'];
+
 export async function launchBrowser(options: { userAgent?: string; viewport?: { width: number; height: number }; args?: string[] } = {}) {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'client-chromium-'));
