@@ -20,6 +20,7 @@ export default defineConfig({
           name: 'client',
           include: ['client/tests/**/*.test.ts'],
           environment: 'jsdom',
+          globalSetup: ['tests/setup/global.ts'],
           testTimeout: 30_000,
           hookTimeout: 120_000,
         },

@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { json, request, startChild, type ChildServer } from '../bench/lib.js';
 
 /**
@@ -7,7 +7,8 @@ import { json, request, startChild, type ChildServer } from '../bench/lib.js';
  * part of npm test): the simulator, the product API and the seed-003 handler start as their own
  * processes, serve a returning login each, and count their MongoDB commands.
  */
-const uri = process.env.MONGODB_URI;
+/** the test MongoDB (tests/setup/global.ts); '' with SKIP_MONGO=1, and then this file skips */
+const uri = inject('mongodbUri');
 const suffix = Date.now().toString(36);
 const dbs = { product: `bench_smoke_p_${suffix}`, seed: `bench_smoke_s_${suffix}` };
 

@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 
 /**
  * The test server shaped so benchmarks measure the product, not FerretDB (docs/BENCH.md, "FerretDB v1
@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
  * (FerretDB's `explain`) must use an index for lookups by `_id` and by an indexed field.
  * Only against FerretDB; a real MongoDB has nothing to check.
  */
-const uri = process.env.MONGODB_URI;
+const uri = inject('mongodbUri');
 const client = uri ? new MongoClient(uri) : null;
 const isFerret = client ? Boolean((await client.db('admin').command({ buildInfo: 1 })).ferretdbVersion) : false;
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../api/_lib/flows/attempt/attempt.js';
 import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from '../api/_lib/flows/attempt/change-stream.js';
 import type { AttemptNotifier } from '../api/_lib/flows/attempt/notify.js';
@@ -115,9 +115,10 @@ function setup(options: { intervalMs?: number; maxFailures?: number; idleCloseMs
   return { inner, deps, store, counts, fake, lines, notifier, record };
 }
 
-describe('ChangeStreamNotifier against FerretDB (change streams really refused)', () => {
-  const uri = process.env.MONGODB_URI;
-  if (!uri) throw new Error('MONGODB_URI must point at the test MongoDB (FerretDB)');
+/** the test MongoDB (tests/setup/global.ts); '' with SKIP_MONGO=1, and then this block skips */
+const testMongoUri = inject('mongodbUri');
+describe.skipIf(!testMongoUri)('ChangeStreamNotifier against FerretDB (change streams really refused)', () => {
+  const uri = testMongoUri;
   const dbName = `h14_cs_${process.pid}`;
   const ENV = { NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', WECHAT_MINI_SECRET: '0'.repeat(32), WECHAT_API_BASE: 'http://127.0.0.1:9', WECHAT_API_FAILOVER: '', MONGODB_URI: uri, MONGODB_DB: dbName, SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}` };
   const stores: Store[] = [];

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSimulator } from '../simulator/app.js';
 import { startApiProcess } from './support/api-process.js';
 import { cookieBrowser } from './support/cookie-browser.js';
@@ -13,8 +13,8 @@ import { cookieBrowser } from './support/cookie-browser.js';
  * process and the PC's connection on another"): the phone talks to process A only, the PC's
  * Server-Sent-Events stream is held by process B, which learns of 确认 only through the database.
  */
-const uri = process.env.MONGODB_URI;
-if (!uri) throw new Error('MONGODB_URI must point at the test MongoDB (FerretDB)');
+/** the test MongoDB (tests/setup/global.ts); '' with SKIP_MONGO=1, and then this file skips */
+const uri = inject('mongodbUri');
 const db = `h10_pc_two_${process.pid}`;
 const WECHAT_UA = 'Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI Language/zh_CN';
 const mini = { appid: 'wx0123456789abc001', secret: randomBytes(16).toString('hex') };
@@ -29,94 +29,96 @@ async function startApi(): Promise<string> {
   return api.url;
 }
 
-let apiA: string;
-let apiB: string;
-beforeAll(async () => {
-  const simulator = createSimulator({
-    apps: [
-      { ...mini, openPlatformId: 'op-two' },
-      { ...oa, openPlatformId: 'op-two', kind: 'oa', domains: ['127.0.0.1'] },
-    ],
+describe.skipIf(!uri)('two API processes on one MongoDB', () => {
+  let apiA: string;
+  let apiB: string;
+  beforeAll(async () => {
+    const simulator = createSimulator({
+      apps: [
+        { ...mini, openPlatformId: 'op-two' },
+        { ...oa, openPlatformId: 'op-two', kind: 'oa', domains: ['127.0.0.1'] },
+      ],
+    });
+    sim = await new Promise((resolve) => {
+      const server = serve({ fetch: simulator.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve({ server, url: `http://127.0.0.1:${info.port}` }));
+    });
+    [apiA, apiB] = await Promise.all([startApi(), startApi()]);
+  }, 60_000);
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    sim?.server.close();
+    const client = new MongoClient(uri!);
+    await client.db(db).dropDatabase().catch(() => {});
+    await client.close();
   });
-  sim = await new Promise((resolve) => {
-    const server = serve({ fetch: simulator.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve({ server, url: `http://127.0.0.1:${info.port}` }));
-  });
-  [apiA, apiB] = await Promise.all([startApi(), startApi()]);
-}, 60_000);
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  sim?.server.close();
-  const client = new MongoClient(uri!);
-  await client.db(db).dropDatabase().catch(() => {});
-  await client.close();
+
+  /** a cookie-keeping client; each request sets its own User-Agent */
+  const jar = () => cookieBrowser(null).request;
+
+  it('Should log in a PC whose stream is held by process B after 确认 on process A', async () => {
+    const pc = jar();
+    const created = await pc(`${apiB}/api/auth/pc/attempt`, { method: 'POST', headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Firefox/133.0' } });
+    expect(created.status).toBe(200);
+    const { scanUrl } = (await created.json()) as { scanUrl: string };
+    // the QR points at B's origin; the phone's WeChat is routed to A (another instance behind one domain)
+    const phoneUrl = scanUrl.replace(apiB, apiA);
+
+    const stream = await pc(`${apiB}/api/auth/pc/events`);
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const until = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${needle}: ${text}`);
+        text += decoder.decode(value);
+      }
+    };
+    await until('"waiting"');
+
+    const phone = jar();
+    let url = phoneUrl;
+    let html = '';
+    for (let hop = 0; hop < 10; hop++) {
+      const target = new URL(url);
+      if (target.pathname === '/connect/oauth2/authorize') target.searchParams.set('sim_user', 'two-proc');
+      const res = await phone(target.toString(), { headers: { 'user-agent': WECHAT_UA } });
+      html = await res.text();
+      if (res.status === 302) {
+        url = new URL(res.headers.get('location')!, target).toString();
+        continue;
+      }
+      const ticket = /data-ticket="([A-Za-z0-9]+)"/.exec(html)?.[1];
+      if (ticket) {
+        const allowed = await phone(`${sim.url}/__sim/oa/consent`, { method: 'POST', body: new URLSearchParams({ ticket, action: 'allow' }) });
+        url = allowed.headers.get('location')!;
+        continue;
+      }
+      const consent = /id="consent" href="([^"]+)"/.exec(html)?.[1];
+      if (consent) {
+        url = new URL(consent.replace(/&#38;/g, '&'), target).toString();
+        continue;
+      }
+      break;
+    }
+    expect(new URL(url).origin).toBe(apiA);
+    expect(html).toContain('确认在电脑上登录？');
+    expect(html).toContain('Firefox 133');
+    await until('"scanned"');
+
+    const nonce = /name="nonce" value="([^"]+)"/.exec(html)![1]!;
+    const sent = Date.now();
+    const decided = await phone(`${apiA}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce, action: 'confirm' }) });
+    expect(decided.status).toBe(200);
+    await until('"confirmed"');
+    expect(Date.now() - sent).toBeLessThan(2000);
+    await reader.cancel();
+
+    const session = await pc(`${apiB}/api/auth/pc/session`, { method: 'POST' });
+    expect(session.status).toBe(200);
+    const body = (await session.json()) as { token: string; user: { nickname: string } };
+    expect(body.user.nickname).toBe('two-proc');
+    // the session works on either process
+    expect((await fetch(`${apiA}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
+  }, 60_000);
 });
-
-/** a cookie-keeping client; each request sets its own User-Agent */
-const jar = () => cookieBrowser(null).request;
-
-it('Should log in a PC whose stream is held by process B after 确认 on process A', async () => {
-  const pc = jar();
-  const created = await pc(`${apiB}/api/auth/pc/attempt`, { method: 'POST', headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Firefox/133.0' } });
-  expect(created.status).toBe(200);
-  const { scanUrl } = (await created.json()) as { scanUrl: string };
-  // the QR points at B's origin; the phone's WeChat is routed to A (another instance behind one domain)
-  const phoneUrl = scanUrl.replace(apiB, apiA);
-
-  const stream = await pc(`${apiB}/api/auth/pc/events`);
-  const reader = stream.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  const until = async (needle: string) => {
-    while (!text.includes(needle)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended before ${needle}: ${text}`);
-      text += decoder.decode(value);
-    }
-  };
-  await until('"waiting"');
-
-  const phone = jar();
-  let url = phoneUrl;
-  let html = '';
-  for (let hop = 0; hop < 10; hop++) {
-    const target = new URL(url);
-    if (target.pathname === '/connect/oauth2/authorize') target.searchParams.set('sim_user', 'two-proc');
-    const res = await phone(target.toString(), { headers: { 'user-agent': WECHAT_UA } });
-    html = await res.text();
-    if (res.status === 302) {
-      url = new URL(res.headers.get('location')!, target).toString();
-      continue;
-    }
-    const ticket = /data-ticket="([A-Za-z0-9]+)"/.exec(html)?.[1];
-    if (ticket) {
-      const allowed = await phone(`${sim.url}/__sim/oa/consent`, { method: 'POST', body: new URLSearchParams({ ticket, action: 'allow' }) });
-      url = allowed.headers.get('location')!;
-      continue;
-    }
-    const consent = /id="consent" href="([^"]+)"/.exec(html)?.[1];
-    if (consent) {
-      url = new URL(consent.replace(/&#38;/g, '&'), target).toString();
-      continue;
-    }
-    break;
-  }
-  expect(new URL(url).origin).toBe(apiA);
-  expect(html).toContain('确认在电脑上登录？');
-  expect(html).toContain('Firefox 133');
-  await until('"scanned"');
-
-  const nonce = /name="nonce" value="([^"]+)"/.exec(html)![1]!;
-  const sent = Date.now();
-  const decided = await phone(`${apiA}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce, action: 'confirm' }) });
-  expect(decided.status).toBe(200);
-  await until('"confirmed"');
-  expect(Date.now() - sent).toBeLessThan(2000);
-  await reader.cancel();
-
-  const session = await pc(`${apiB}/api/auth/pc/session`, { method: 'POST' });
-  expect(session.status).toBe(200);
-  const body = (await session.json()) as { token: string; user: { nickname: string } };
-  expect(body.user.nickname).toBe('two-proc');
-  // the session works on either process
-  expect((await fetch(`${apiA}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
-}, 60_000);

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { MongoClient } from 'mongodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 
 /**
  * The mainland shape (docs/DEPLOY.md, shape B): `npm start` with production settings against
@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
  * check:deploy`, then `npm start` with NODE_ENV=production — and stopped with SIGTERM (systemd).
  * No simulator: production refuses any WeChat host but WeChat's, and nothing here calls WeChat.
  */
-const uri = process.env.MONGODB_URI;
-if (!uri) throw new Error('MONGODB_URI must point at the test MongoDB (FerretDB)');
+/** the test MongoDB (tests/setup/global.ts); '' with SKIP_MONGO=1, and then these tests skip */
+const uri = inject('mongodbUri');
 const db = `h6_prod_start_${process.pid}`;
 const env = {
   PATH: process.env.PATH!,
@@ -28,6 +28,7 @@ let server: ChildProcess | undefined;
 
 afterAll(async () => {
   if (server?.pid && server.exitCode === null) process.kill(-server.pid, 'SIGKILL');
+  if (!uri) return;
   const client = new MongoClient(uri);
   await client.db(db).dropDatabase().catch(() => {});
   await client.close();
@@ -60,7 +61,7 @@ function start(extra: Record<string, string | undefined> = {}): Promise<{ url: s
   });
 }
 
-describe('npm start in production (the mainland-host shape)', () => {
+describe.skipIf(!uri)('npm start in production (the mainland-host shape)', () => {
   it('refuses to start without MongoDB and seal keys, saying why', async () => {
     const error = (await start({ MONGODB_URI: '', SESSION_KEY_ENCRYPTION_KEYS: '' }).then(
       (s) => {

@@ -1,4 +1,5 @@
 /// <reference path="../../simulator/qrcode.d.ts" />
+/// <reference path="../../tests/setup/provided.d.ts" />
 // @vitest-environment node
 // PC login in headless Chromium with TWO API PROCESSES on one MongoDB (issue 13 Done-means: "the
 // phone's request on one API process and the PC's connection on another"). The PC page, its live
@@ -7,31 +8,22 @@
 // scan and of 确认 only through the database — each process wired as main.ts wires a MongoDB
 // deployment (the change-stream notifier; on FerretDB it falls back to polling). WeChat (the
 // simulator) is another site, wx.test; --host-resolver-rules maps both names to 127.0.0.1.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSimulator } from '../../simulator/app';
 import { startApiProcess } from '../../tests/support/api-process';
 import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
-import { ensureBuild, ROOT } from './support/build';
+import { ensureBuild } from './support/build';
 import { serveStatic } from './support/static-server';
 
 const RESOLVE = TWO_SITES;
 
-/** The MongoDB the two processes share: MONGODB_URI (CI), else the FerretDB scripts/ferretdb.mjs runs (as the server tests do). */
-function mongoUri(): string {
-  if (process.env.MONGODB_URI) return process.env.MONGODB_URI;
-  if (process.env.SKIP_MONGO === '1') return '';
-  const started = spawnSync(process.execPath, [join(ROOT, 'scripts/ferretdb.mjs'), 'start'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const uri = (started.stdout ?? '').trim().split('\n').pop()?.trim() ?? '';
-  if (!uri.startsWith('mongodb://')) throw new Error('no MONGODB_URI and scripts/ferretdb.mjs start printed no URI (SKIP_MONGO=1 skips this test)');
-  return uri;
-}
-const uri = CHROMIUM ? mongoUri() : '';
+/** The MongoDB the two processes share: the test MongoDB of tests/setup/global.ts ('' with SKIP_MONGO=1). */
+const uri = CHROMIUM ? inject('mongodbUri') : '';
 const enabled = Boolean(CHROMIUM && uri);
 if (!enabled) console.warn(`h5-pc-two-processes.test.ts skipped: ${CHROMIUM ? 'SKIP_MONGO=1' : 'no Chromium'}`);
 
