@@ -1,7 +1,9 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPLY } from '../api/_lib/flows/follow/login.js';
+import { followQrs, REPLY } from '../api/_lib/flows/follow/login.js';
+import { WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
+import { probeFollowQr } from '../scripts/lib/deploy-check.js';
 import { afterReply } from '../api/_lib/http/oa-server.js';
 import { createLogger } from '../api/_lib/log.js';
 import { openidKey } from '../api/_lib/users/accounts.js';
@@ -353,6 +355,40 @@ describe('follow-to-login on an account that cannot make parametric QR codes (48
       }
     });
   }
+
+  it('npm run doctor -- --wechat tells the operator when the account cannot make parametric QR codes', async () => {
+    const acct = await startStack({ env: { WECHAT_OA_TOKEN: TOKEN } });
+    try {
+      const config = acct.services.config;
+      expect(await probeFollowQr(config)).toEqual([{ status: 'ok', text: expect.stringContaining('can create parametric QR codes') }]);
+      await postJson(`${acct.simUrl}/__sim/apps/oa-type`, { appid: acct.oaAppid, type: 'unverified-service' });
+      const [line] = await probeFollowQr(config);
+      expect(line).toMatchObject({ status: 'warn', text: expect.stringContaining('48001') });
+      expect(line!.text).toContain('认证服务号');
+      expect(JSON.stringify(line)).not.toContain(config.oa!.secret);
+    } finally {
+      await acct.close();
+    }
+  });
+
+  it('any qrcode/create failure (45009 quota, timeout, -1) gives our own QR, each reason logged once', async () => {
+    const logged: string[] = [];
+    const failures = [new WechatApiError('/cgi-bin/qrcode/create', 45009, 'reach max api daily quota limit'), new WechatUnavailableError('/cgi-bin/qrcode/create', 'timeout', 'timed out'), new WechatApiError('/cgi-bin/qrcode/create', -1, 'system error')];
+    let next = 0;
+    const qrs = followQrs({
+      store: stack.services.store,
+      logger: createLogger((line) => logged.push(line), 'debug'),
+      createQrCode: async () => {
+        throw failures[next++ % failures.length];
+      },
+      showQrCodeUrl: (t) => t,
+    });
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await qrs.forBrowser({ browserKey: undefined, attemptId: 'A'.repeat(22), attemptExpiresAt: new Date(Date.now() + 180_000) }));
+    expect(results).toEqual(['45009', 'timeout', '-1', '45009', 'timeout', '-1'].map((unavailable) => ({ unavailable })));
+    const notes = logged.filter((l) => l.includes('oa.follow.qr_unavailable')).map((l) => JSON.parse(l).reason);
+    expect(notes).toEqual(['45009', 'timeout', '-1']);
+  });
 
   it('the simulator answers 48001 like WeChat for those account types, and a ticket for a verified service account', async () => {
     const acct = await startStack({ env: { WECHAT_OA_TOKEN: TOKEN } });
