@@ -1,11 +1,12 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { followQrs, REPLY } from '../api/_lib/flows/follow/login.js';
+import { followQrs, handlePush, REPLY } from '../api/_lib/flows/follow/login.js';
+import { parsePushMessage } from '../api/_lib/wechat/push/events.js';
 import { WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
 import { probeFollowQr } from '../scripts/lib/deploy-check.js';
 import { afterReply } from '../api/_lib/http/oa-server.js';
-import { createLogger } from '../api/_lib/log.js';
+import { createLogger, silentLogger } from '../api/_lib/log.js';
 import { openidKey } from '../api/_lib/users/accounts.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 import { cookieBrowser } from './support/cookie-browser.js';
@@ -455,6 +456,36 @@ describe('follow-to-login: qrcode/create quota (issue 18 §2)', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('follow-to-login: the push handler keeps its first answer', () => {
+  const message = (fromUser: string, scene: string) => parsePushMessage({ ToUserName: 'gh_x', FromUserName: fromUser, CreateTime: String(Math.floor(Date.now() / 1000)), MsgType: 'event', Event: 'SCAN', EventKey: scene });
+
+  it('a retry of a delivery whose handling failed is handled again (the scan is not lost), a later retry gets that answer', async () => {
+    const attemptId = 'B'.repeat(22);
+    const qrs = followQrs({ store: stack.services.store, logger: silentLogger, createQrCode: async () => ({ ticket: 't', url: 'http://weixin.qq.com/q/x', expireSeconds: 1800 }), showQrCodeUrl: (t) => t });
+    const made = await qrs.forBrowser({ browserKey: undefined, attemptId, attemptExpiresAt: new Date(Date.now() + 180_000) });
+    if ('unavailable' in made) throw new Error('no QR');
+    const scene = `la_${made.browserKey!.split('.')[0]}`;
+    let failures = 1;
+    const deps = {
+      appid: 'wxfollow',
+      store: stack.services.store,
+      logger: silentLogger,
+      port: {
+        markScanned: async (id: string) => {
+          if (failures-- > 0) throw new Error('store hiccup');
+          return id === attemptId ? ('scanned' as const) : ('unknown' as const);
+        },
+        confirmUrl: (id: string, origin: string) => `${origin}/api/auth/pc/scan?a=${id}`,
+      },
+    };
+    const push = message('oRetryAfterError', scene);
+    await expect(handlePush(deps, push, 'http://api.test')).rejects.toThrow('store hiccup');
+    const retried = await handlePush(deps, push, 'http://api.test');
+    expect(retried.reply).toBe(REPLY.confirm(`http://api.test/api/auth/pc/scan?a=${attemptId}`));
+    expect(await handlePush(deps, push, 'http://api.test')).toEqual({ reply: retried.reply, identifyAfterReply: null });
   });
 });
 

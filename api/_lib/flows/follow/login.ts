@@ -67,12 +67,24 @@ export async function handlePush(deps: FollowEventDeps, message: PushMessage, re
   const now = deps.clock?.() ?? new Date();
   const id = pushRecordId(deps.appid, dedupeKey(message));
   const until = new Date(now.getTime() + PUSH_DEDUPE_TTL_MS);
+  let version = 1;
   if (!(await deps.store.compareAndSetRecord(id, { handling: true }, null, until))) {
-    deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });
-    return { reply: await firstAnswer(deps, id), identifyAfterReply: null };
+    // a delivery whose handling failed (its answer was an error) is handled again by the retry
+    const prior = await deps.store.getRecord(id);
+    if (prior?.value.failed === true && (await deps.store.compareAndSetRecord(id, { handling: true }, prior.version, until))) version = prior.version + 1;
+    else {
+      deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });
+      return { reply: await firstAnswer(deps, id), identifyAfterReply: null };
+    }
   }
-  const outcome = await scanOutcome(deps, message, requestOrigin);
-  await deps.store.compareAndSetRecord(id, { reply: outcome.reply }, 1, until);
+  let outcome: PushOutcome;
+  try {
+    outcome = await scanOutcome(deps, message, requestOrigin);
+  } catch (error) {
+    await deps.store.compareAndSetRecord(id, { failed: true }, version, until).catch(() => false);
+    throw error;
+  }
+  await deps.store.compareAndSetRecord(id, { reply: outcome.reply }, version, until);
   return outcome;
 }
 
@@ -91,7 +103,7 @@ async function firstAnswer(deps: FollowEventDeps, id: string): Promise<string | 
   for (;;) {
     const value = (await deps.store.getRecord(id))?.value;
     if (value && 'reply' in value) return typeof value.reply === 'string' ? value.reply : null;
-    if (!value || Date.now() - started >= RETRY_WAIT_MS) return null;
+    if (!value || value.failed === true || Date.now() - started >= RETRY_WAIT_MS) return null;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
