@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PortInUseError, stackDomains, startStack } from './lib/stack.js';
+import { OA_ACCOUNT_TYPES, type OaAccountType } from '../simulator/state.js';
 
 const dataDir = process.env.DATA_DIR ?? '.data';
 mkdirSync(dataDir, { recursive: true });
@@ -59,6 +60,14 @@ const stack = await startStack({
   }
   throw error;
 });
+
+// 公众号类型 of the simulated official account (docs/SIMULATOR.md): WECHAT_SIM_OA_TYPE=unverified-service or
+// subscription makes qrcode/create answer 48001 as WeChat does — follow-to-login then shows our own QR.
+const oaType = process.env.WECHAT_SIM_OA_TYPE;
+if (oaType && stack.oaAppid) {
+  if (!(OA_ACCOUNT_TYPES as readonly string[]).includes(oaType)) throw new Error(`WECHAT_SIM_OA_TYPE must be one of ${OA_ACCOUNT_TYPES.join(', ')}`);
+  stack.sim.apps.get(stack.oaAppid)!.oaType = oaType as OaAccountType;
+}
 
 console.log(`
   微信登录 dev stack / 开发环境已启动

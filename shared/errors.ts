@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   pc_login_used: { status: 409, message: '本次登录已完成或已取消，请在电脑上刷新二维码' },
   pc_login_cancelled: { status: 409, message: '已在手机上取消此次登录' },
   pc_login_not_confirmed: { status: 409, message: '请先在手机上确认登录' },
+  pc_login_not_scanner: { status: 403, message: '此确认链接只能由扫码的微信本人打开。请勿打开别人转发给你的链接；如需登录，请在你自己的电脑上扫码' },
   store_unavailable: { status: 503, message: '数据服务暂时不可用，请稍后再试' },
   seal_key_unknown: { status: 503, message: '服务器密钥配置不一致，请稍后再试' },
   server_misconfigured: { status: 503, message: '服务端配置有误，请联系管理员' },

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { SimState } from './state.js';
+import { OA_ACCOUNT_TYPES, type SimState } from './state.js';
 
 const CodeBody = z.object({ appid: z.string().min(1), user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
 const FaultBody = z.object({
@@ -37,6 +37,14 @@ export function controlApi(state: SimState) {
       const app = parsed.success ? state.apps.get(parsed.data.appid) : undefined;
       if (!parsed.success || !app) return bad('body must be {"appid", "ips": [..] | null}');
       app.ipWhitelist = parsed.data.ips;
+      return c.json({ ok: true });
+    })
+    .post('/apps/oa-type', async (c) => {
+      // 公众号类型: verified-service (认证服务号) | unverified-service | subscription (订阅号) — the last two get 48001 from qrcode/create
+      const parsed = z.object({ appid: z.string(), type: z.enum(OA_ACCOUNT_TYPES) }).safeParse(await c.req.json().catch(() => null));
+      const app = parsed.success ? state.apps.get(parsed.data.appid) : undefined;
+      if (!parsed.success || !app || app.kind !== 'oa') return bad(`body must be {"appid": <an official account>, "type": ${OA_ACCOUNT_TYPES.map((t) => `"${t}"`).join(' | ')}}`);
+      app.oaType = parsed.data.type;
       return c.json({ ok: true });
     })
     .post('/tokens/stable/force', async (c) => {

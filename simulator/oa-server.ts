@@ -215,6 +215,8 @@ export function oaServerApi(state: SimState) {
     .post('/cgi-bin/qrcode/create', withFaults(state, 'qrcode_create'), async (c) => {
       const app = oaApp(c.req.query('access_token'));
       if (typeof app === 'number') return wxError(c, app);
+      // 48001 api unauthorized: only a verified service account (认证服务号) has 生成带参数的二维码
+      if ((app.oaType ?? 'verified-service') !== 'verified-service') return wxError(c, 48001);
       let body: { expire_seconds?: unknown; action_name?: unknown; action_info?: { scene?: { scene_id?: unknown; scene_str?: unknown } } };
       try {
         body = JSON.parse(await c.req.text());

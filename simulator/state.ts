@@ -21,7 +21,16 @@ export interface SimApp {
    * Host names (any port) or host:port. Unset or empty = nothing configured = every redirect refused.
    */
   domains?: string[];
+  /**
+   * Official account only: what kind of account it is (公众号类型). Only a verified service account
+   * (认证服务号) may create parametric QR codes: the others get 48001 from cgi-bin/qrcode/create, as
+   * WeChat answers (docs/WECHAT.md "Parametric QR codes"). Default 'verified-service'.
+   */
+  oaType?: OaAccountType;
 }
+
+export const OA_ACCOUNT_TYPES = ['verified-service', 'unverified-service', 'subscription'] as const;
+export type OaAccountType = (typeof OA_ACCOUNT_TYPES)[number];
 
 /** A simulated person's WeChat profile and situation, set through POST /__sim/users/profile. */
 export interface SimPerson {

@@ -59,7 +59,9 @@ describe.skipIf(!uri)('follow-to-login across two API processes', () => {
     expect(created.body).toMatchObject({ form: 'follow', status: 'waiting', version: 1 });
     const pcCookie = (created.headers.get('set-cookie') ?? '').split(';')[0]!;
     const id = pcCookie.split('=')[1]!.split('.')[0]!;
-    const qr = { content: created.body.scanUrl as string };
+    const shown = await postJson(`${stack.apiUrl}/api/auth/pc/follow-qr`, {}, { cookie: pcCookie });
+    expect(shown.body).toMatchObject({ form: 'follow' });
+    const qr = { content: shown.body.scanUrl as string };
 
     // the event side: a fresh process on the same database, never called before
     const api = await startApiProcess({

@@ -5,11 +5,11 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../api/_lib/log.js';
 import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
-import { createFollowQr, identifyFollower, REPLY } from '../api/_lib/flows/follow/login.js';
+import { followQrs, identifyFollower, REPLY } from '../api/_lib/flows/follow/login.js';
 import type { Store } from '../api/_lib/store/types.js';
 import { createAttempt, readAttempt, type AttemptDeps } from '../api/_lib/flows/attempt/attempt.js';
 import { silentLogger } from '../api/_lib/log.js';
-import { simEncrypt } from '../simulator/oa-server.js';
+import { simDecrypt, simEncrypt } from '../simulator/oa-server.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -35,12 +35,21 @@ async function configureServer(stack: Stack, mode: string, key: string | null = 
   return postJson(`${stack.simUrl}/__sim/oa/server`, { appid: stack.oaAppid, url, token, encodingAesKey: mode === 'plain' ? null : key, mode });
 }
 
-/** The PC's side: a login attempt with the follow form (POST /api/auth/pc/attempt {form: 'follow'}). */
+/**
+ * The PC's side: a login attempt with the follow form (POST /api/auth/pc/attempt {form: 'follow'}),
+ * then the page showing its card asks for the official account's QR (POST /api/auth/pc/follow-qr).
+ * `scene` names the attempt (la_<attempt id>, for attemptOf / confirmLink); `qrScene` is what the
+ * QR carries (what WeChat pushes back as EventKey).
+ */
 async function newAttempt(stack: Stack) {
   const res = await postJson(`${stack.apiUrl}/api/auth/pc/attempt`, { form: 'follow' });
   expect(res.body).toMatchObject({ form: 'follow', status: 'waiting' });
-  const id = /^(.*?)=([^.;]+)\.([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[2] ?? '';
-  return { scene: `la_${id}`, qr: { content: res.body.scanUrl as string, imageUrl: res.body.qrImageUrl as string } };
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const id = /^(.*?)=([^.;]+)\.([^;]+)/.exec(cookie)?.[2] ?? '';
+  const shown = await postJson(`${stack.apiUrl}/api/auth/pc/follow-qr`, {}, { cookie });
+  expect(shown.body).toMatchObject({ form: 'follow' });
+  const qrScene = stack.sim.oaServer.findQr(shown.body.scanUrl)!.scene;
+  return { scene: `la_${id}`, qrScene, qr: { content: shown.body.scanUrl as string, imageUrl: shown.body.qrImageUrl as string } };
 }
 
 /** What the attempt module says about the attempt behind a scene (any instance on the store). */
@@ -152,9 +161,9 @@ describe('follow-to-login: safety', () => {
   });
 
   it('forged signature, stale timestamp, wrong key, entity bomb: refused in < 50 ms and change nothing', async () => {
-    const { scene } = await newAttempt(stack);
+    const { scene, qrScene } = await newAttempt(stack);
     await post(signedPush(scanXml('oWarm', 'la_warmupwarmupwarmupwarmup', 1))); // warm the route
-    const inner = scanXml('oMallory', scene, Math.floor(Date.now() / 1000));
+    const inner = scanXml('oMallory', qrScene, Math.floor(Date.now() / 1000));
     const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]><xml><FromUserName>&d;&d;&d;&d;</FromUserName></xml>`;
     const cases = [
       { p: signedPush(inner, { token: 'forgedToken' }), code: 'oa_push_signature_invalid' },
@@ -192,8 +201,8 @@ describe('follow-to-login: safety', () => {
   });
 
   it('a replayed (or retried) push is deduplicated: recorded once, answered the same', async () => {
-    const { scene } = await newAttempt(stack);
-    const push = signedPush(scanXml('oReplay', scene, Math.floor(Date.now() / 1000)));
+    const { scene, qrScene } = await newAttempt(stack);
+    const push = signedPush(scanXml('oReplay', qrScene, Math.floor(Date.now() / 1000)));
     lines.length = 0;
     const first = await post(push);
     const second = await post(push);
@@ -202,6 +211,23 @@ describe('follow-to-login: safety', () => {
     expect(first.text).toContain('<Encrypt>');
     expect(lines.filter((l) => l.includes('oa.follow.scanned'))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('oa.push.duplicate'))).toHaveLength(1);
+    expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
+  });
+
+  it("a retried push of a second scanner gets exactly the first answer (taken), never the first scanner's link", async () => {
+    const { scene, qrScene, qr } = await newAttempt(stack);
+    expect((await scan(stack, 'alice', qr.content)).body.links).toEqual([confirmLink(scene)]);
+    // bob scans the same QR: WeChat's first delivery and its retry carry the same message
+    const push = signedPush(scanXml('oBobRetry', qrScene, Math.floor(Date.now() / 1000)));
+    const content = (text: string) => {
+      const inner = simDecrypt(KEY, stack.oaAppid!, /<Encrypt><!\[CDATA\[([^\]]+)\]\]><\/Encrypt>/.exec(text)![1]!)!;
+      return /<Content><!\[CDATA\[([\s\S]*?)\]\]><\/Content>/.exec(inner)?.[1];
+    };
+    const first = await post(push);
+    const retry = await post(push);
+    expect(content(first.text)).toBe(REPLY.taken);
+    expect(content(retry.text)).toBe(REPLY.taken);
+    expect(retry.text).not.toContain(scene.slice(3));
     expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
   });
 
@@ -343,10 +369,13 @@ describe.skipIf(!uri)('two API processes on one MongoDB', () => {
     const depsB = { store: storeB, logger: silentLogger } as unknown as AttemptDeps;
     try {
       await configureServer(a, 'safe');
-      const { id } = await createAttempt(depsB, { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0' });
+      const { id, expiresAt } = await createAttempt(depsB, { userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0' });
       const scene = `la_${id}`;
-      const qr = await createFollowQr(a.services.follow!, scene);
-      const res = await scan(a, 'henry', qr.content);
+      // instance B makes the browser's follow QR (its record on the shared store names the attempt)
+      const follow = a.services.follow!;
+      const made = await followQrs({ store: storeB, logger: silentLogger, createQrCode: follow.createQrCode, showQrCodeUrl: follow.showQrCodeUrl }).forBrowser({ browserKey: undefined, attemptId: id, attemptExpiresAt: expiresAt });
+      if ('unavailable' in made) throw new Error(made.unavailable);
+      const res = await scan(a, 'henry', made.qr.content);
       expect(res.body).toMatchObject({ delivered: true, links: [confirmLink(scene)] });
       expect(await readAttempt(depsB, id)).toMatchObject({ status: 'scanned', version: 2 });
     } finally {

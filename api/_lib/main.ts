@@ -29,8 +29,8 @@ import { createAccessTokens, type AccessTokens } from './wechat/access-token.js'
 import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
 import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
 import { getFollowerInfo } from './wechat/oa/user_info.js';
-import { attemptIdOfScene, type AttemptPort } from './flows/follow/attempt-port.js';
-import { createFollowQr, identifyFollower } from './flows/follow/login.js';
+import { followerKey, type AttemptPort } from './flows/follow/attempt-port.js';
+import { followQrs, identifyFollower, type FollowQrs } from './flows/follow/login.js';
 import { markAttemptScanned, type AttemptDeps } from './flows/attempt/attempt.js';
 import { PC_BASE_PATH } from './http/routes/pc.js';
 import type { OaServerDeps } from './http/oa-server.js';
@@ -55,6 +55,8 @@ export interface Services {
     createQrCode(scene: string, expireSeconds: number): ReturnType<typeof createTemporaryQrCode>;
     showQrCodeUrl(ticket: string): string;
     getFollowerInfo(openid: string): ReturnType<typeof getFollowerInfo>;
+    /** one follow QR per browser, made when its PC page shows the card (flows/follow followQrs) */
+    qrs: FollowQrs;
   } | null;
   /** tells waiting PC pages that their login attempt changed (flows/attempt/notify.ts) */
   notifier: AttemptNotifier;
@@ -124,7 +126,6 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const oaAccessTokens = oaCredentials
     ? createAccessTokens({ appid: oaCredentials.appid, store, sealer, logger, fetchToken: (force) => stableToken(tokenTransport, oaCredentials, force) })
     : null;
-  const origin = config.publicBaseUrl ?? 'http://localhost:3000';
   // PC login live status: MongoDB → one change stream per instance (polling when the server refuses
   // change streams: FerretDB, a standalone mongod); the embedded store → polling + in-process wake-ups
   const notifier =
@@ -138,13 +139,16 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
         })
       : createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const attemptDeps: AttemptDeps = { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs };
-  const followPort = followAttemptPort(attemptDeps, notifier, origin);
+  const followPort = followAttemptPort(attemptDeps, notifier, config.publicBaseUrl);
+  const createQrCode = (scene: string, seconds: number) => oaAccessTokens!.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds));
+  const qrImageUrl = (ticket: string) => showQrCodeUrl(ticket, config.mpBaseUrl);
   const follow: Services['follow'] = oaAccessTokens
     ? {
         port: followPort,
-        createQrCode: (scene, seconds) => oaAccessTokens.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds)),
-        showQrCodeUrl: (ticket) => showQrCodeUrl(ticket, config.mpBaseUrl),
+        createQrCode,
+        showQrCodeUrl: qrImageUrl,
         getFollowerInfo: (openid) => oaAccessTokens.withToken((token) => getFollowerInfo(transport, token, openid)),
+        qrs: followQrs({ store, logger, createQrCode, showQrCodeUrl: qrImageUrl, clock: overrides.clock }),
       }
     : null;
   const oaServerConfig = oaServerSettings(config, logger);
@@ -212,7 +216,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       attempt: attemptDeps,
       notifier,
       // 关注公众号登录 (form: 'follow'): the attempt's parametric QR, when the server URL and the OA's access_token exist
-      followQr: follow && oaServerConfig ? (scene, seconds) => createFollowQr(follow, scene, seconds) : null,
+      followQrs: follow && oaServerConfig ? follow.qrs : null,
       oauth: oauthApp(config.oa),
       publicBaseUrl: config.publicBaseUrl,
       production: config.production,
@@ -233,23 +237,22 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
 }
 
 /**
- * Follow-to-login's AttemptPort over the PC login attempt (flows/attempt): scene `la_<attempt id>`;
- * a scan moves the attempt waiting → scanned and wakes this instance's waiting PCs (other instances
- * see it through the notifier's database read); the reply's link is the phone's own-QR entry
- * /api/auth/pc/scan?a=<id>, where whoever opens it is identified by the official account's web
- * authorization (a forwarded link identifies the person who opens it, never the scanner).
+ * Follow-to-login's AttemptPort over the PC login attempt (flows/attempt): a scan moves the attempt
+ * waiting → scanned, recording who scanned (followerKey), and wakes this instance's waiting PCs
+ * (other instances see it through the notifier's database read); the reply's link is the phone's
+ * entry /api/auth/pc/scan?a=<id>, where the official account's silent web authorization must find
+ * the person who scanned — anyone else (a forwarded link) is refused (http/routes/pc.ts). Without
+ * PUBLIC_BASE_URL (development) the link's origin is the one the push reached: this API.
  */
-export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, publicOrigin: string): AttemptPort {
+export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, publicOrigin: string | null): AttemptPort {
   return {
-    async markScanned(scene, who) {
-      const id = attemptIdOfScene(scene);
-      if (!id) return 'unknown';
-      const { result, view } = await markAttemptScanned(deps, id, `${who.appid}:${who.openid}`);
+    async markScanned(attemptId, who) {
+      const { result, view } = await markAttemptScanned(deps, attemptId, followerKey(who.appid, who.openid));
       if (view) notifier.changed(view);
       return result;
     },
-    confirmUrl(scene) {
-      return `${publicOrigin}${PC_BASE_PATH}/scan?a=${encodeURIComponent(attemptIdOfScene(scene) ?? '')}`;
+    confirmUrl(attemptId, requestOrigin) {
+      return `${publicOrigin ?? requestOrigin}${PC_BASE_PATH}/scan?a=${encodeURIComponent(attemptId)}`;
     },
   };
 }

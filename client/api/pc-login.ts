@@ -28,20 +28,41 @@ export interface AttemptState {
   version: number;
   expiresAt: string;
 }
-export interface NewAttempt extends AttemptState {
+/** A QR code the PC page shows. */
+export interface ShownQr {
   /** data: URL of the QR code (our URL for this attempt, or the official account's parametric QR) */
   qr: string;
   /** what the QR code encodes */
   scanUrl: string;
-  /** which QR the API gave: 'follow' only when the official account's server URL is configured */
+  /** which QR the API gave: 'follow' only when the official account can make parametric QR codes */
   form: 'own-qr' | 'follow';
   /** follow: WeChat's own image of the QR code (showqrcode) */
   qrImageUrl?: string;
 }
+/** A new attempt: our own QR at once; the follow form without a QR (ask followQr when the card is shown). */
+export type NewAttempt = AttemptState & (ShownQr | { form: 'follow'; qr?: undefined });
 
 /** A new attempt; `follow` asks for the official account's parametric QR (关注公众号登录). */
 export function createAttempt(form: 'own-qr' | 'follow' = 'own-qr'): Promise<NewAttempt> {
   return rawRequest<NewAttempt>({ method: 'POST', path: '/api/auth/pc/attempt', data: form === 'follow' ? { form } : {} });
+}
+
+/**
+ * The follow form's QR for this browser's attempt, asked only when the page is visible: WeChat's
+ * parametric QR (reused by this browser while it lives), or our own QR when the account can't make one.
+ */
+export async function followQr(): Promise<ShownQr> {
+  if (typeof document !== 'undefined' && document.visibilityState === 'hidden') {
+    await new Promise<void>((resolve) => {
+      const shown = () => {
+        if (document.visibilityState === 'hidden') return;
+        document.removeEventListener('visibilitychange', shown);
+        resolve();
+      };
+      document.addEventListener('visibilitychange', shown);
+    });
+  }
+  return rawRequest<ShownQr>({ method: 'POST', path: '/api/auth/pc/follow-qr', data: {} });
 }
 
 export async function collectAttempt(): Promise<LoginResponse> {

@@ -70,9 +70,12 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     const page = await pc.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // the attempt calls no WeChat API; the card, once shown, asks for the official account's QR
     const created = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
+    const shown = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/follow-qr'));
     await page.goto(`${app}/pages/login/index?pc_login=follow`);
-    const attempt = (await (await created).json()) as { form: string; scanUrl: string; qrImageUrl: string };
+    expect(((await (await created).json()) as { form: string; qr?: string })).toMatchObject({ form: 'follow' });
+    const attempt = (await (await shown).json()) as { form: string; scanUrl: string; qrImageUrl: string };
     expect(attempt.form).toBe('follow');
     await page.getByText('关注公众号登录', { exact: true }).waitFor({ timeout: 15_000 });
     await page.getByText('请用微信扫码关注公众号，然后在手机上确认', { exact: false }).waitFor();

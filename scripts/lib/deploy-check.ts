@@ -13,6 +13,7 @@ import { redact, silentLogger } from '../../api/_lib/log.js';
 import { relayHeaders } from '../../api/_lib/main.js';
 import { clientOptions, missingIndexes } from '../../api/_lib/store/mongo.js';
 import { stableToken } from '../../api/_lib/wechat/auth/stable_token.js';
+import { createTemporaryQrCode } from '../../api/_lib/wechat/oa/qrcode_create.js';
 import { WechatApiError, createTransport } from '../../api/_lib/wechat/transport.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'warn';
@@ -93,6 +94,32 @@ export async function probeWechat(config: Config, fetchImpl?: typeof fetch): Pro
       return [{ status: 'fail', text: `WeChat refused stable_token via ${via}: errcode ${error.errcode} ${error.errmsg}${hint}` }];
     }
     return [{ status: 'fail', text: `WeChat stable_token via ${via} failed: ${redact((error as Error).message)}` }];
+  }
+}
+
+/**
+ * Follow-to-login (关注公众号登录) needs cgi-bin/qrcode/create, which WeChat grants only to a
+ * verified service account (认证服务号): anyone else gets 48001 (docs/WECHAT.md "Parametric QR
+ * codes"). With follow-to-login configured (WECHAT_OA_APPID/SECRET + WECHAT_OA_TOKEN), one
+ * temporary QR (60 s, scene doctor_check — one call from the daily quota) tells the operator whether
+ * the account can; it can't → a warning (the PC login then shows our own QR), never a failure.
+ */
+export async function probeFollowQr(config: Config, fetchImpl?: typeof fetch): Promise<CheckLine[]> {
+  const oa = config.oa?.appid && config.oa.secret ? config.oa : null;
+  if (!oa || !config.oaServer) return [];
+  const tokenBase = config.wechatTokenBaseUrl ? [config.wechatTokenBaseUrl] : config.wechatBaseUrls;
+  const tokens = createTransport({ baseUrls: tokenBase, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl, headers: config.wechatTokenBaseUrl ? relayHeaders(config) : undefined });
+  const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl });
+  try {
+    const { accessToken } = await stableToken(tokens, oa, false);
+    await createTemporaryQrCode(transport, accessToken, 'doctor_check', 60);
+    return [{ status: 'ok', text: `Official account ${oa.appid} can create parametric QR codes: 关注公众号登录 shows WeChat's follow QR` }];
+  } catch (error) {
+    if (error instanceof WechatApiError && error.errcode === 48001) {
+      return [{ status: 'warn', text: `Official account ${oa.appid} cannot create parametric QR codes (qrcode/create 48001 api unauthorized): only a verified service account (认证服务号) can — 关注公众号登录 falls back to our own QR (form own-qr) until the account is a verified service account` }];
+    }
+    if (error instanceof WechatApiError) return [{ status: 'warn', text: `qrcode/create for official account ${oa.appid} refused: errcode ${error.errcode} ${error.errmsg}${error.errcode === 45009 ? ' (daily quota reached)' : ''} — 关注公众号登录 falls back to our own QR meanwhile` }];
+    return [{ status: 'warn', text: `qrcode/create for official account ${oa.appid} failed: ${redact((error as Error).message)}` }];
   }
 }
 

@@ -12,7 +12,7 @@ import type { MeDeps } from './routes/me.js';
 import { pcRoutes, type PcRouteDeps } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
 import { limitBody } from './json.js';
-import { rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
+import { addressKey, clientAddress, FOLLOW_QR_LIMIT, rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { currentRequestId, logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
@@ -141,7 +141,19 @@ export function createApp(deps: AppDeps) {
   app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
   app.route('/api/auth/oa', new Hono().use(limit).route('/', oaRoutes(deps.oa)));
   app.route('/api/auth/webview', new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
-  if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes(deps.pc)));
+  // 关注公众号登录: a new parametric QR spends the official account's qrcode/create quota — its own per-address limit
+  const limits = deps.limits;
+  const followQrLimit = limits
+    ? (c: Context) => {
+        const key = `follow-qr:${addressKey(clientAddress(c, limits.settings.addressSource))}`;
+        const decision = limits.limiter.hit([{ key, ...FOLLOW_QR_LIMIT, limit: limits.settings.perAddress === 0 ? 0 : FOLLOW_QR_LIMIT.limit }]);
+        if (decision.allowed) return;
+        deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter: decision.retryAfter });
+        c.header('retry-after', String(decision.retryAfter));
+        throw new AppError('too_many_requests');
+      }
+    : undefined;
+  if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes({ followQrLimit, ...deps.pc })));
   app.post('/api/auth/logout', async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
@@ -185,6 +197,7 @@ export function createApp(deps: AppDeps) {
     '/api/me/wechat-profile': 'POST',
     '/api/auth/webview/session': 'POST',
     '/api/auth/pc/attempt': 'POST',
+    '/api/auth/pc/follow-qr': 'POST',
     '/api/auth/pc/status': 'GET',
     '/api/auth/pc/events': 'GET',
     '/api/auth/pc/session': 'POST',

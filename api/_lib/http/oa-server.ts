@@ -116,7 +116,7 @@ export function oaServerRoutes(deps: OaServerDeps) {
           if (error instanceof PushMessageError) refuse('oa_push_body_invalid', error.message);
           throw error;
         }
-        const { reply, identifyAfterReply } = await handlePush({ ...deps, appid: configured().appid }, message);
+        const { reply, identifyAfterReply } = await handlePush({ ...deps, appid: configured().appid }, message, new URL(c.req.url).origin);
         const identify = deps.identify;
         if (identifyAfterReply && identify) afterReply(deps.logger, 'oa.follow.identify_failed', () => identify(identifyAfterReply));
         if (reply === null) return c.text('success', 200, { 'cache-control': 'no-store' });

@@ -161,6 +161,12 @@ export interface RateLimitSettings {
 }
 
 export const MINUTE_MS = 60_000;
+/**
+ * Follow-to-login's own limit (docs/SECURITY.md): new official-account QR codes — one
+ * qrcode/create call each, from the account's daily quota — per client address per 10 minutes.
+ * A browser reuses its QR while it lives, so a person never comes near it.
+ */
+export const FOLLOW_QR_LIMIT = { limit: 10, windowMs: 10 * MINUTE_MS };
 
 /**
  * The rate-limit key of an address: IPv4 as is (also when IPv4-mapped, `::ffff:1.2.3.4`); IPv6 by

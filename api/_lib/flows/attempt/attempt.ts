@@ -186,6 +186,19 @@ export async function markAttemptScanned(deps: AttemptDeps, id: string, scanner:
   return { result: 'taken' };
 }
 
+/**
+ * Whether the person `scanner` (followerKey: appid:openid) may take the attempt's phone side: an
+ * attempt whose parametric QR was scanned (markAttemptScanned) belongs to that scanner only — a
+ * forwarded reply link opened by anyone else is refused before anything changes. An attempt
+ * scanned through our own QR records no scanner: true.
+ */
+export async function isAttemptScanner(deps: AttemptDeps, id: string, scanner: string): Promise<boolean> {
+  if (!ATTEMPT_ID_PATTERN.test(id)) return false;
+  const value = (await deps.store.getRecord(attemptRecordId(id)))?.value as unknown as AttemptValue | undefined;
+  if (!value?.scannedBy) return true;
+  return sameHash(scanner, value.scannedBy);
+}
+
 function storedUntil(value: AttemptValue): Date {
   return new Date(new Date(value.expiresAt).getTime() + COLLECT_TTL_MS);
 }

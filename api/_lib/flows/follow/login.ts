@@ -1,10 +1,13 @@
-import { DuplicateKeyError, type Store, type UserRecord } from '../../store/types.js';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../../crypto/tokens.js';
+import { type Store, type UserRecord } from '../../store/types.js';
 import type { Logger } from '../../log.js';
 import { resolveAccount } from '../../users/accounts.js';
 import { dedupeKey, type PushMessage } from '../../wechat/push/events.js';
 import type { FollowerInfo } from '../../wechat/oa/user_info.js';
 import type { TemporaryQrCode } from '../../wechat/oa/qrcode_create.js';
-import { ATTEMPT_SCENE, type AttemptPort } from './attempt-port.js';
+import { ATTEMPT_SCENE, qrIdOfScene, sceneOfQr, type AttemptPort } from './attempt-port.js';
+import { WechatApiError, WechatUnavailableError } from '../../wechat/transport.js';
 
 /**
  * Follow-to-login (关注公众号登录), the official account's side (docs/WECHAT.md, facts §7, §8):
@@ -18,11 +21,18 @@ import { ATTEMPT_SCENE, type AttemptPort } from './attempt-port.js';
  * confirmation link's web authorization finds the person silently (snsapi_base).
  */
 export const PUSH_DEDUPE_TTL_MS = 10 * 60 * 1000;
-export const FOLLOW_QR_SECONDS = 300;
+/**
+ * How long one browser's follow QR lives (expire_seconds of qrcode/create): it serves that
+ * browser's successive attempts (each 3 minutes) for half an hour, so a PC page left open spends
+ * about two qrcode/create calls an hour instead of twenty.
+ */
+export const FOLLOW_QR_SECONDS = 30 * 60;
+/** a retry that arrives while the first delivery is still being handled waits this long for its answer */
+export const RETRY_WAIT_MS = 4000;
 
 export interface FollowEventDeps {
   appid: string;
-  store: Pick<Store, 'claim'>;
+  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
   logger: Logger;
   port: AttemptPort;
   clock?: () => Date;
@@ -42,38 +52,159 @@ export interface PushOutcome {
   identifyAfterReply: string | null;
 }
 
+const followQrRecordId = (qrId: string) => `follow-qr:${qrId}`;
+const pushRecordId = (appid: string, key: string) => `oa-push:${appid}:${key}`;
+
 /**
- * One verified, decrypted push → the reply. A retry or replay of a message already handled (same
- * FromUserName + CreateTime, or MsgId — an atomic insert) changes nothing; for a scan it answers the
- * same confirmation link again (WeChat retries only when our first answer did not reach it).
+ * One verified, decrypted push → the reply. The first delivery of a message (same FromUserName +
+ * CreateTime, or MsgId — an atomic insert) records the scan and keeps its answer; a retry or replay
+ * changes nothing and gets exactly that first answer (WeChat retries only when our first answer
+ * did not reach it in 5 s — a retry that arrives while the first is still being handled waits for
+ * it). `requestOrigin` is the origin the push reached (the confirmation link's host in development).
  */
-export async function handlePush(deps: FollowEventDeps, message: PushMessage): Promise<PushOutcome> {
+export async function handlePush(deps: FollowEventDeps, message: PushMessage, requestOrigin: string): Promise<PushOutcome> {
   if (message.kind !== 'qr_scan' || !ATTEMPT_SCENE.test(message.scene)) return { reply: null, identifyAfterReply: null };
   const now = deps.clock?.() ?? new Date();
-  try {
-    await deps.store.claim(`oa-push:${deps.appid}:${dedupeKey(message)}`, new Date(now.getTime() + PUSH_DEDUPE_TTL_MS), now);
-  } catch (error) {
-    if (!(error instanceof DuplicateKeyError)) throw error;
-    deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });
-    return { reply: REPLY.confirm(deps.port.confirmUrl(message.scene)), identifyAfterReply: null };
+  const id = pushRecordId(deps.appid, dedupeKey(message));
+  const until = new Date(now.getTime() + PUSH_DEDUPE_TTL_MS);
+  let version = 1;
+  if (!(await deps.store.compareAndSetRecord(id, { handling: true }, null, until))) {
+    // a delivery whose handling failed (its answer was an error) is handled again by the retry
+    const prior = await deps.store.getRecord(id);
+    if (prior?.value.failed === true && (await deps.store.compareAndSetRecord(id, { handling: true }, prior.version, until))) version = prior.version + 1;
+    else {
+      deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });
+      return { reply: await firstAnswer(deps, id), identifyAfterReply: null };
+    }
   }
-  const result = await deps.port.markScanned(message.scene, { appid: deps.appid, openid: message.fromUser, newFollower: message.newFollower });
+  let outcome: PushOutcome;
+  try {
+    outcome = await scanOutcome(deps, message, requestOrigin);
+  } catch (error) {
+    await deps.store.compareAndSetRecord(id, { failed: true }, version, until).catch(() => false);
+    throw error;
+  }
+  await deps.store.compareAndSetRecord(id, { reply: outcome.reply }, version, until);
+  return outcome;
+}
+
+async function scanOutcome(deps: FollowEventDeps, message: PushMessage & { kind: 'qr_scan' }, requestOrigin: string): Promise<PushOutcome> {
+  const qrId = qrIdOfScene(message.scene)!;
+  const attemptId = (await deps.store.getRecord(followQrRecordId(qrId)))?.value.attemptId;
+  const result = typeof attemptId === 'string' ? await deps.port.markScanned(attemptId, { appid: deps.appid, openid: message.fromUser, newFollower: message.newFollower }) : 'unknown';
   deps.logger.log('info', 'oa.follow.scanned', { result, newFollower: message.newFollower });
-  if (result === 'scanned') return { reply: REPLY.confirm(deps.port.confirmUrl(message.scene)), identifyAfterReply: message.fromUser };
+  if (result === 'scanned') return { reply: REPLY.confirm(deps.port.confirmUrl(attemptId as string, requestOrigin)), identifyAfterReply: message.fromUser };
   return { reply: result === 'taken' ? REPLY.taken : REPLY.expired, identifyAfterReply: null };
 }
 
-export interface FollowQrDeps {
-  createQrCode(scene: string, expireSeconds: number): Promise<TemporaryQrCode>;
-  showQrCodeUrl(ticket: string): string;
+/** The answer the first delivery gave (waiting briefly while it is still being handled); `success` if none came. */
+async function firstAnswer(deps: FollowEventDeps, id: string): Promise<string | null> {
+  const started = Date.now();
+  for (;;) {
+    const value = (await deps.store.getRecord(id))?.value;
+    if (value && 'reply' in value) return typeof value.reply === 'string' ? value.reply : null;
+    if (!value || value.failed === true || Date.now() - started >= RETRY_WAIT_MS) return null;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
-/** The attempt's temporary parametric QR: its image URL (showqrcode) and its content (to render locally). */
-export async function createFollowQr(deps: FollowQrDeps, scene: string, expireSeconds = FOLLOW_QR_SECONDS) {
-  if (!ATTEMPT_SCENE.test(scene)) throw new RangeError('not an attempt scene');
-  const qr = await deps.createQrCode(scene, expireSeconds);
-  return { imageUrl: deps.showQrCodeUrl(qr.ticket), content: qr.url, expiresIn: qr.expireSeconds };
+export interface FollowQrDeps {
+  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
+  logger: Logger;
+  createQrCode(scene: string, expireSeconds: number): Promise<TemporaryQrCode>;
+  showQrCodeUrl(ticket: string): string;
+  clock?: () => Date;
 }
+
+export interface FollowQr {
+  imageUrl: string;
+  /** what the QR image encodes (http://weixin.qq.com/q/…) */
+  content: string;
+  expiresAt: Date;
+}
+
+/**
+ * Why a browser gets our own QR instead of the official account's (any qrcode/create failure):
+ * `48001` — the account may not create parametric QR codes (only a verified service account,
+ * 认证服务号, may); `45009` — the daily quota is spent; `-1` / `timeout` / … — WeChat is busy.
+ */
+export type FollowQrUnavailable = { unavailable: string };
+
+interface FollowQrValue {
+  keyHash: string;
+  attemptId: string;
+  imageUrl: string;
+  content: string;
+  qrExpiresAt: string;
+}
+
+/**
+ * The follow QR of one browser, made only when its PC page shows the card, reused while it lives.
+ * The browser holds `<qrId>.<secret>` (an HttpOnly cookie); the record `follow-qr:<qrId>` holds
+ * the ticket and the browser's CURRENT attempt, so a scan always lands on the attempt on screen.
+ * A failure of qrcode/create is logged once per reason per instance (not per request) and
+ * answered with `{ unavailable }` — the caller shows our own QR. After 48001 (the account cannot
+ * make these codes) WeChat is not asked again for 10 minutes.
+ */
+export function followQrs(deps: FollowQrDeps) {
+  const noted = new Set<string>();
+  let unsupportedUntil = 0;
+  const now = () => deps.clock?.() ?? new Date();
+  const note = (reason: string, error?: unknown) => {
+    if (noted.has(reason)) return;
+    noted.add(reason);
+    const hint =
+      reason === '48001'
+        ? 'the official account cannot create parametric QR codes (only a verified service account, 认证服务号, can): follow-to-login shows our own QR (npm run doctor)'
+        : reason === '45009'
+          ? 'qrcode/create daily quota reached: follow-to-login shows our own QR until it resets'
+          : 'qrcode/create failed: follow-to-login shows our own QR meanwhile';
+    deps.logger.log('warn', 'oa.follow.qr_unavailable', { reason, message: hint, ...(error ? { error } : {}) });
+  };
+
+  return {
+    /**
+     * `browserKey`: the browser's follow cookie (or undefined); `beforeCreate` runs before a new
+     * QR is made (the per-address limit: it may throw). Returns the QR and, when a new one was
+     * made, the browser's new key.
+     */
+    async forBrowser(input: { browserKey: string | undefined; attemptId: string; attemptExpiresAt: Date; beforeCreate?: () => void }): Promise<{ qr: FollowQr; browserKey: string | null } | FollowQrUnavailable> {
+      const at = now();
+      const [qrId = '', secret = ''] = (input.browserKey ?? '').split('.');
+      if (/^[A-Za-z0-9_-]{22}$/.test(qrId) && /^[A-Za-z0-9_-]{32}$/.test(secret)) {
+        const record = await deps.store.getRecord(followQrRecordId(qrId));
+        const value = record?.value as unknown as FollowQrValue | undefined;
+        const expiresAt = value ? new Date(value.qrExpiresAt) : null;
+        // reuse only a QR that outlives the attempt it now stands for
+        if (record && value && expiresAt && value.keyHash === sha256Hex(secret) && expiresAt.getTime() > input.attemptExpiresAt.getTime()) {
+          const next: FollowQrValue = { ...value, attemptId: input.attemptId };
+          if (await deps.store.compareAndSetRecord(followQrRecordId(qrId), next as unknown as Record<string, unknown>, record.version, expiresAt)) {
+            return { qr: { imageUrl: value.imageUrl, content: value.content, expiresAt }, browserKey: null };
+          }
+        }
+      }
+      if (unsupportedUntil > at.getTime()) return { unavailable: '48001' };
+      input.beforeCreate?.();
+      const newId = randomBytes(16).toString('base64url');
+      const newSecret = randomBytes(24).toString('base64url');
+      let created: TemporaryQrCode;
+      try {
+        created = await deps.createQrCode(sceneOfQr(newId), FOLLOW_QR_SECONDS);
+      } catch (error) {
+        const reason = error instanceof WechatApiError ? String(error.errcode) : error instanceof WechatUnavailableError ? error.reason : 'error';
+        if (reason === '48001') unsupportedUntil = at.getTime() + 10 * 60 * 1000;
+        note(reason, error instanceof WechatApiError || error instanceof WechatUnavailableError ? undefined : error);
+        return { unavailable: reason };
+      }
+      const expiresAt = new Date(at.getTime() + created.expireSeconds * 1000);
+      const value: FollowQrValue = { keyHash: sha256Hex(newSecret), attemptId: input.attemptId, imageUrl: deps.showQrCodeUrl(created.ticket), content: created.url, qrExpiresAt: expiresAt.toISOString() };
+      await deps.store.compareAndSetRecord(followQrRecordId(newId), value as unknown as Record<string, unknown>, null, expiresAt);
+      deps.logger.log('info', 'oa.follow.qr_created', { expireSeconds: created.expireSeconds });
+      return { qr: { imageUrl: value.imageUrl, content: value.content, expiresAt }, browserKey: `${newId}.${newSecret}` };
+    },
+  };
+}
+export type FollowQrs = ReturnType<typeof followQrs>;
 
 export interface IdentifyDeps {
   appid: string;

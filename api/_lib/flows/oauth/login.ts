@@ -144,6 +144,11 @@ export interface OAuthCallbackInput {
   state: string | undefined;
   /** the state bound to this browser (cookie) */
   cookieState: string | undefined;
+  /**
+   * Runs right after the code exchange, before any account is found or created: may refuse the
+   * person (throw) — e.g. a follow reply link opened by someone other than the scanner (http/routes/pc.ts).
+   */
+  checkPerson?: (who: { appid: string; openid: string }, next: string | null) => Promise<void>;
 }
 
 /** Completes WeChat's redirect. Returns where the H5 login page should continue (`next`). */
@@ -178,6 +183,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
 
   // WeChat's errors on the code (40029, 40163, 42003…) mean what they mean on every door: the edge translates them.
   const wx: OAuthAccessToken = await deps.exchangeCode(input.code);
+  await input.checkPerson?.({ appid, openid: wx.openid }, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
 
   const { unionid } = wx;
   if (door.oa) {

@@ -8,23 +8,27 @@ import { toAppError } from '../errors.js';
 import { lazySchema } from '../json.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, startOAuthLogin, STATE_TTL_MS, takeOAuthIdentity, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
-import { ATTEMPT_ID_PATTERN, collectAttempt, confirmationPage, createAttempt, decideAttempt, pcStatus, readAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../../flows/attempt/attempt.js';
+import { ATTEMPT_ID_PATTERN, collectAttempt, confirmationPage, createAttempt, decideAttempt, isAttemptScanner, pcStatus, readAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../../flows/attempt/attempt.js';
 import type { AttemptNotifier } from '../../flows/attempt/notify.js';
 import { confirmPageHtml, consentPageHtml, PHONE_PAGE_CSP, resultPageHtml } from '../../flows/attempt/pages.js';
-import { sceneOfAttempt } from '../../flows/follow/attempt-port.js';
+import { followerKey } from '../../flows/follow/attempt-port.js';
+import type { FollowQrs } from '../../flows/follow/login.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
  *
  *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, form } + HttpOnly cookie wx_pc_attempt
- *                                        ({form:'follow'} + server URL configured: the official account's
- *                                        parametric QR, scene la_<id> — 关注公众号登录, docs/API.md)
+ *                                        ({form:'follow'} + server URL configured: { form:'follow' } without a QR)
+ *          POST /api/auth/pc/follow-qr → when the page shows the card: the official account's parametric
+ *                                        QR (one per browser while it lives, cookie wx_pc_follow —
+ *                                        关注公众号登录, docs/API.md), or our own QR when WeChat refuses
  *          GET  /api/auth/pc/events    → Server-Sent Events (status), one stream ≤ streamMs, `retry:`
  *          GET  /api/auth/pc/status    → { status, version } (?version=N&wait=1: long-poll until it changes)
  *          POST /api/auth/pc/session   → the session, once, after 确认 on the phone
  *   phone  GET  /api/auth/pc/scan?a=ID  (the QR code's URL) → official-account authorization (snsapi_base;
  *                                        an unknown person after a tap, snsapi_userinfo)
- *          GET  /api/auth/pc/callback  → the attempt is marked scanned → /confirm
+ *          GET  /api/auth/pc/callback  → the attempt is marked scanned → /confirm (a follow attempt:
+ *                                        only for the person who scanned its QR, else pc_login_not_scanner)
  *          GET  /api/auth/pc/confirm   → 确认在电脑上登录？ (CSP frame-ancestors 'none')
  *          POST /api/auth/pc/confirm   → 确认 / 取消 with the page's one-time nonce
  */
@@ -40,6 +44,7 @@ export const PC_BASE_PATH = '/api/auth/pc';
 export const PC_ATTEMPT_COOKIE = 'wx_pc_attempt';
 export const PC_STATE_COOKIE = 'wx_pc_state';
 export const PC_CONFIRM_COOKIE = 'wx_pc_confirm';
+export const PC_FOLLOW_COOKIE = 'wx_pc_follow';
 
 export interface PcRouteDeps {
   attempt: AttemptDeps;
@@ -55,11 +60,13 @@ export interface PcRouteDeps {
   /** one long-poll's longest wait (inside the request deadline) */
   longPollMs: number;
   /**
-   * 关注公众号登录 (form 'follow'): the attempt's temporary parametric QR (flows/follow createFollowQr);
-   * null/absent when the official account's server URL or access_token is not configured — then
-   * the attempt gets our own QR code.
+   * 关注公众号登录 (form 'follow'): the browsers' temporary parametric QR codes (flows/follow
+   * followQrs); null/absent when the official account's server URL or access_token is not
+   * configured — then the attempt gets our own QR code.
    */
-  followQr?: ((scene: string, expireSeconds: number) => Promise<{ imageUrl: string; content: string; expiresIn: number }>) | null;
+  followQrs?: FollowQrs | null;
+  /** the follow QR's own per-address limit, asked before a new QR is made (http/app.ts); throws too_many_requests */
+  followQrLimit?: (c: Context) => void;
 }
 
 const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -91,6 +98,13 @@ export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
   const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
 
+  /** Our own QR for an attempt: the phone's entry /scan?a=<id>. */
+  const ownQr = async (c: Context, id: string) => {
+    const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
+    const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
+    return { qr: await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' }), scanUrl };
+  };
+
   /** The phone's pages: HTML, never framed, never cached. */
   const phone = (c: Context, html: string, status = 200) => {
     noStore(c);
@@ -111,18 +125,31 @@ export function pcRoutes(deps: PcRouteDeps) {
       // ---- PC ----
       .post('/attempt', async (c) => {
         const wanted = c.req.query('form') ?? (await c.req.json().catch(() => null) as { form?: unknown } | null)?.form;
-        const followQr = wanted === 'follow' ? deps.followQr : null;
         const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent') });
         const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
-        // follow: WeChat's parametric QR (scene la_<id>) — scanning it follows the account and pushes the event
-        const follow = followQr ? await followQr(sceneOfAttempt(id), seconds) : null;
-        const scanUrl = follow ? follow.content : `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
-        const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
-        const qr = await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
-        const maxAge = seconds + 60;
-        setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, maxAge));
-        const extra = follow ? { form: 'follow' as const, qrImageUrl: follow.imageUrl } : { form: 'own-qr' as const };
-        return c.json({ ...statusBody(view), qr, scanUrl, ...extra }, 200, { 'cache-control': 'no-store' });
+        setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, seconds + 60));
+        // follow: no WeChat call here — the page asks POST /follow-qr when it shows the card
+        if (wanted === 'follow' && deps.followQrs) return c.json({ ...statusBody(view), form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
+        return c.json({ ...statusBody(view), ...(await ownQr(c, id)), form: 'own-qr' as const }, 200, { 'cache-control': 'no-store' });
+      })
+      .post('/follow-qr', async (c) => {
+        // 关注公众号登录: the official account's parametric QR for this browser's current attempt
+        const { id, pcKey } = readPcCookie(c);
+        const view = await pcStatus(deps.attempt, id, pcKey);
+        if (view.status === 'expired') throw new AppError('pc_login_expired');
+        if (view.status !== 'waiting') throw new AppError('pc_login_used');
+        const got = deps.followQrs
+          ? await deps.followQrs.forBrowser({ browserKey: getCookie(c, PC_FOLLOW_COOKIE), attemptId: id, attemptExpiresAt: view.expiresAt, beforeCreate: () => deps.followQrLimit?.(c) })
+          : { unavailable: 'not_configured' };
+        // WeChat refused (48001 on an unverified account, 45009 quota, -1, timeout): our own QR works as well
+        if ('unavailable' in got) return c.json({ ...(await ownQr(c, id)), form: 'own-qr' as const }, 200, { 'cache-control': 'no-store' });
+        if (got.browserKey) {
+          const maxAge = Math.max(0, Math.floor((got.qr.expiresAt.getTime() - Date.now()) / 1000));
+          setCookie(c, PC_FOLLOW_COOKIE, got.browserKey, cookieOptions(c, deps.production, maxAge));
+        }
+        const { default: QRCode } = await import('qrcode');
+        const qr = await QRCode.toDataURL(got.qr.content, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+        return c.json({ qr, scanUrl: got.qr.content, qrImageUrl: got.qr.imageUrl, form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
       })
       .get('/status', async (c) => {
         const { id, pcKey } = readPcCookie(c);
@@ -185,7 +212,20 @@ export function pcRoutes(deps: PcRouteDeps) {
           const cookieState = getCookie(c, PC_STATE_COOKIE);
           let completed: { state: string; next: string };
           try {
-            completed = await completeOAuthCallback(oauth, { code: c.req.query('code'), state: c.req.query('state'), cookieState });
+            completed = await completeOAuthCallback(oauth, {
+              code: c.req.query('code'),
+              state: c.req.query('state'),
+              cookieState,
+              // a follow attempt's link belongs to the person who scanned its QR: a forwarded link
+              // opened by anyone else is refused here, before any account or the attempt changes
+              checkPerson: async (who, next) => {
+                const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(next ?? '')?.[1];
+                if (attemptId && !(await isAttemptScanner(deps.attempt, attemptId, followerKey(who.appid, who.openid)))) {
+                  deps.attempt.logger.log('warn', 'auth.pc.not_scanner', { errorCode: 'pc_login_not_scanner' });
+                  throw new AppError('pc_login_not_scanner');
+                }
+              },
+            });
           } catch (error) {
             // snsapi_base did not find the person: one tap, then snsapi_userinfo (reusing the OA door's rule)
             const attemptId = error instanceof ConsentRequiredError ? /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(error.next ?? '')?.[1] : undefined;
@@ -207,15 +247,8 @@ export function pcRoutes(deps: PcRouteDeps) {
       })
       .get('/confirm', async (c) => {
         try {
-          // A link that carries the confirm key (an event-push reply, flows of the official-account
-          // server) moves it into this phone's cookie and drops it from the address bar at once.
-          const fromLink = c.req.query('k');
-          if (fromLink) {
-            if (!/^[A-Za-z0-9_-]{32}$/.test(fromLink)) throw new AppError('pc_login_invalid');
-            setCookie(c, PC_CONFIRM_COOKIE, fromLink, cookieOptions(c, deps.production, 600));
-            noStore(c);
-            return c.redirect(`${PC_BASE_PATH}/confirm`, 302);
-          }
+          // The confirm key lives only in the cookie set by /callback (after the web authorization):
+          // no query parameter can plant one (login CSRF).
           const { view, nonce } = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
           return phone(c, confirmPageHtml(view, nonce, deps.appName, `${PC_BASE_PATH}/confirm`));
         } catch (error) {
