@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { waitUntil } from '@vercel/functions';
-import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { handlePush, type FollowEventDeps } from '../flows/follow/login.js';
@@ -9,7 +8,7 @@ import { parsePushMessage, PushMessageError } from '../wechat/push/events.js';
 import { MsgCrypt, MsgCryptError } from '../wechat/push/msg-crypt.js';
 import { signatureMatches } from '../wechat/push/signature.js';
 import { encryptedReplyXml, extractEncrypt, MAX_PUSH_BYTES, parsePushFields, PushXmlError, textReplyXml } from '../wechat/push/xml.js';
-import { PushGate, readWithin, type PushLimits } from './push-limits.js';
+import { PushGate, readPushBody, type PushLimits } from './push-limits.js';
 
 /**
  * The official account's server URL (服务器配置, docs/WECHAT.md, facts §8–§9), at /api/oa/push:
@@ -100,7 +99,6 @@ export function oaServerRoutes(deps: OaServerDeps) {
           gate.leave();
         }
       },
-      bodyLimit({ maxSize: MAX_PUSH_BYTES, onError: () => refuse('oa_push_body_invalid', 'too large') }),
       async (c) => {
         const { token, mode } = configured();
         const q = c.req.query();
@@ -116,8 +114,9 @@ export function oaServerRoutes(deps: OaServerDeps) {
           if (!signatureMatches(q.signature, token, q.timestamp ?? '', q.nonce ?? '')) refuse('oa_push_signature_invalid', 'signature');
         }
         fresh(q.timestamp);
-        const text = await readWithin(c.req.text(), gate.limits.bodyDeadlineMs);
-        if (text === null) refuse('oa_push_body_invalid', 'body not received in time');
+        const text = await readPushBody(c, MAX_PUSH_BYTES, gate.limits.bodyDeadlineMs);
+        if (text === 'too_large') refuse('oa_push_body_invalid', 'too large');
+        if (text === 'late') refuse('oa_push_body_invalid', 'body not received in time');
         let keyIndex = 0;
         let fields: Record<string, string>;
         try {

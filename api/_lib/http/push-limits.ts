@@ -1,3 +1,5 @@
+import type { Context } from 'hono';
+
 /**
  * Limits of the official account's server URL (/api/oa/push) that WeChat's real pushes never reach
  * (docs/SECURITY.md "Push endpoint cost", docs/DEPLOY.md §13). In memory, per process: nothing here
@@ -69,14 +71,49 @@ export class PushGate {
   }
 }
 
-/** Resolves with the body, or null when it has not fully arrived within `ms` (the read goes on, unobserved). */
-export function readWithin(body: Promise<string>, ms: number): Promise<string | null> {
+/**
+ * The push body, read within `deadlineMs` and at most `maxBytes` (the body limit and the deadline
+ * together; hono's bodyLimit would first read a chunked body to its end, however slowly it comes).
+ * A stated Content-Length is judged before reading, and such a body is read through c.req.text()'s
+ * fast path; a chunked one is counted chunk by chunk. Returns the text, or why it was refused.
+ */
+export async function readPushBody(c: Context, maxBytes: number, deadlineMs: number): Promise<string | 'too_large' | 'late'> {
+  const stated = c.req.header('content-length');
+  if (stated !== undefined && c.req.header('transfer-encoding') === undefined) {
+    if (!/^\d{1,10}$/.test(stated) || Number(stated) > maxBytes) return 'too_large';
+    return (await within(c.req.text(), deadlineMs)) ?? 'late';
+  }
+  const body = c.req.raw.body;
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === 'late' || (!next.done && (size += next.value.length) > maxBytes)) {
+        reader.cancel().catch(() => undefined);
+        return next === 'late' ? 'late' : 'too_large';
+      }
+      if (next.done) break;
+      chunks.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Resolves with the value, or null when it has not come within `ms` (the work goes on, unobserved). */
+function within<T>(work: Promise<T>, ms: number): Promise<T | null> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => resolve(null), ms);
-    body.then(
-      (text) => {
+    work.then(
+      (value) => {
         clearTimeout(timer);
-        resolve(text);
+        resolve(value);
       },
       (error: unknown) => {
         clearTimeout(timer);
