@@ -269,6 +269,28 @@ describe('/api/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endp
     }
   });
 
+  it('a chunked body (no Content-Length) is counted as it arrives: over the limit refused, a real push answered', async () => {
+    const services = oaServices('safe');
+    try {
+      const chunked = (text: string) =>
+        new ReadableStream({
+          start(ctl) {
+            const bytes = new TextEncoder().encode(text);
+            for (let i = 0; i < bytes.length; i += 4096) ctl.enqueue(bytes.subarray(i, i + 4096));
+            ctl.close();
+          },
+        });
+      const push = signedPush(event('oChunked', now()));
+      const big = await services.app.request(push.url, { method: 'POST', body: chunked(`${push.body}${' '.repeat(MAX_PUSH_BYTES)}`), duplex: 'half' } as RequestInit);
+      expect(big.status).toBe(400);
+      expect(await big.json()).toMatchObject({ error: { code: 'oa_push_body_invalid' } });
+      const ok = await services.app.request(push.url, { method: 'POST', body: chunked(push.body), duplex: 'half' } as RequestInit);
+      expect([ok.status, await ok.text()]).toEqual([200, 'success']);
+    } finally {
+      services.stop();
+    }
+  });
+
   it('the size limit is far above a real push: a compatible-mode text of 2,000 Chinese characters passes', async () => {
     const services = oaServices('compatible');
     try {
