@@ -3,6 +3,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { extractEncrypt, MAX_PUSH_BYTES, parsePushXml, PushXmlError, scanPushXml } from '../api/_lib/wechat/push/xml.js';
 import { simEncrypt } from '../simulator/oa-server.js';
+import { PushGate } from '../api/_lib/http/push-limits.js';
 import { testServices } from './support/services.js';
 
 /**
@@ -305,5 +306,26 @@ describe('/api/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endp
     } finally {
       services.stop();
     }
+  });
+});
+
+describe('PushGate (api/_lib/http/push-limits.ts)', () => {
+  it('counts uses per signed query, forgets after twice the window, and remembers a bounded number', () => {
+    const gate = new PushGate({ maxUsesPerSignature: 2, rememberSignatures: 2 }, 1_000);
+    expect([gate.use('AA', 0), gate.use('aa', 10), gate.use('aa', 20)]).toEqual([true, true, false]);
+    // forgotten once its timestamp can no longer be fresh (first use + 2 × window)
+    expect(gate.use('aa', 2_001)).toBe(true);
+    // at most 2 remembered: a third one pushes out the oldest
+    gate.use('bb', 2_002);
+    gate.use('cc', 2_003);
+    expect([gate.use('aa', 2_004), gate.use('aa', 2_005)]).toEqual([true, true]);
+    expect(gate.use('aa', 2_006)).toBe(false);
+  });
+
+  it('slots in flight are taken and given back', () => {
+    const gate = new PushGate({ maxInFlight: 1 }, 1_000);
+    expect([gate.enter(), gate.enter()]).toEqual([true, false]);
+    gate.leave();
+    expect(gate.enter()).toBe(true);
   });
 });

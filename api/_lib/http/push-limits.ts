@@ -57,17 +57,15 @@ export class PushGate {
   /** Counts one use of a correctly signed query; false once it has served maxUsesPerSignature requests. */
   use(signature: string, nowMs: number): boolean {
     for (const [key, entry] of this.uses) {
-      if (entry.forgetAt > nowMs && this.uses.size < this.limits.rememberSignatures) break;
+      if (entry.forgetAt > nowMs) break;
       this.uses.delete(key);
     }
     const key = signature.toLowerCase();
     const entry = this.uses.get(key);
-    if (!entry) {
-      this.uses.set(key, { count: 1, forgetAt: nowMs + 2 * this.windowMs });
-      return true;
-    }
-    entry.count++;
-    return entry.count <= this.limits.maxUsesPerSignature;
+    if (entry) return ++entry.count <= this.limits.maxUsesPerSignature;
+    if (this.uses.size >= this.limits.rememberSignatures) this.uses.delete(this.uses.keys().next().value!);
+    this.uses.set(key, { count: 1, forgetAt: nowMs + 2 * this.windowMs });
+    return true;
   }
 }
 
