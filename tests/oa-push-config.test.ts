@@ -23,6 +23,8 @@ describe('server URL configuration (WECHAT_OA_TOKEN, _ENCODING_AES_KEY, _MESSAGE
     expect(problems({ ...OA, WECHAT_OA_TOKEN: 'tok123', WECHAT_OA_MESSAGE_MODE: 'safe' })).toContain('needs WECHAT_OA_ENCODING_AES_KEY');
     expect(problems({ WECHAT_OA_TOKEN: 'tok123' })).toContain('WECHAT_OA_APPID is not');
     expect(problems({ ...OA, WECHAT_OA_TOKEN: 'tok123', WECHAT_OA_ENCODING_AES_KEY: KEY })).not.toMatch(/WECHAT_OA_(TOKEN|ENCODING|MESSAGE)/);
+    // with a key, plaintext pushes are refused: plain mode and a key contradict each other
+    expect(problems({ ...OA, WECHAT_OA_TOKEN: 'tok123', WECHAT_OA_ENCODING_AES_KEY: KEY, WECHAT_OA_MESSAGE_MODE: 'plain' })).toContain('WECHAT_OA_MESSAGE_MODE=plain with WECHAT_OA_ENCODING_AES_KEY');
   });
 
   it('in development a wrong setting turns the endpoint off (503 oa_push_not_configured), never a crash', async () => {

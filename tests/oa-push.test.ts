@@ -263,6 +263,41 @@ describe('follow-to-login: safety', () => {
   });
 });
 
+describe('follow-to-login: compatible mode uses the ciphertext only (wechat-api-facts.md §9)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await oaStack('compatible');
+    await configureServer(stack, 'compatible');
+  });
+  afterAll(() => stack.close());
+
+  const scanXml = (openid: string, scene: string, createTime: number) =>
+    `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[${openid}]]></FromUserName><CreateTime>${createTime}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[SCAN]]></Event><EventKey><![CDATA[${scene}]]></EventKey></xml>`;
+
+  it('a captured URL with a plaintext body (no encrypt_type) is refused: with an EncodingAESKey WeChat always encrypts', async () => {
+    const { scene } = await newAttempt(stack);
+    // a real push's query as WeChat signed it (signature over Token, timestamp, nonce: no body)
+    const ts = String(Math.floor(Date.now() / 1000));
+    const url = `${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, ts, '77')}&timestamp=${ts}&nonce=77&openid=oMallory`;
+    const res = await fetch(url, { method: 'POST', body: scanXml('oMallory', scene, Number(ts)), headers: { 'content-type': 'text/xml' } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
+    expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'waiting', version: 1 });
+  });
+
+  it('plaintext fields changed beside a genuine Encrypt are ignored: the decrypted message is the one handled', async () => {
+    const { scene } = await newAttempt(stack);
+    const ts = Math.floor(Date.now() / 1000);
+    // WeChat signed a scan of a poster by oHonest; someone rewrote the plaintext copy to scan the login QR
+    const encrypt = simEncrypt(KEY, stack.oaAppid!, scanXml('oHonest', 'shop_poster_1', ts));
+    const body = scanXml('oMallory', scene, ts).replace('</xml>', `<Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`);
+    const url = `${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, String(ts), '78')}&timestamp=${ts}&nonce=78&openid=oHonest&encrypt_type=aes&msg_signature=${sha1(TOKEN, String(ts), '78', encrypt)}`;
+    const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+    expect([res.status, await res.text()]).toEqual([200, 'success']);
+    expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'waiting', version: 1 });
+  });
+});
+
 describe('follow-to-login: rotation, retries, latency', () => {
   it('the dev stack wires the simulated 服务器配置 itself when the API has a Token (npm run dev)', async () => {
     const stack = await oaStack('safe');

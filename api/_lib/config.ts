@@ -188,6 +188,7 @@ export function checkConfig(config: Config): ConfigCheck {
     if (!['plain', 'compatible', 'safe'].includes(mode)) problems.push('WECHAT_OA_MESSAGE_MODE must be plain, compatible or safe (明文 / 兼容 / 安全模式)');
     if (mode !== 'plain' && !encodingAesKeys.length) problems.push(`WECHAT_OA_MESSAGE_MODE=${mode} needs WECHAT_OA_ENCODING_AES_KEY (消息加解密密钥)`);
     if (encodingAesKeys.some((k) => !/^[A-Za-z0-9]{43}$/.test(k))) problems.push('WECHAT_OA_ENCODING_AES_KEY / _PREVIOUS must be the 43-letter/digit EncodingAESKey');
+    if (mode === 'plain' && encodingAesKeys.length) problems.push('WECHAT_OA_MESSAGE_MODE=plain with WECHAT_OA_ENCODING_AES_KEY set: with a key, plaintext pushes are refused (a captured URL would take any body for 300 s) — choose safe (安全模式) in 服务器配置, or remove the key');
     if (mode === 'plain') notes.push('WECHAT_OA_MESSAGE_MODE=plain: event pushes travel unencrypted; safe mode (安全模式) is recommended');
   } else if (config.oa) notes.push('Follow-to-login (关注公众号登录) is off: WECHAT_OA_TOKEN is not set, so /api/oa/push answers oa_push_not_configured');
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {

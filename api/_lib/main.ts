@@ -73,6 +73,8 @@ export interface ServiceOverrides {
   sweepIntervalMs?: number;
   /** the PC-login notifier's database read interval (default NOTIFY_INTERVAL_MS) */
   notifyIntervalMs?: number;
+  /** /api/oa/push's in-memory limits (http/push-limits.ts PUSH_LIMITS) */
+  oaPushLimits?: OaServerDeps['limits'];
 }
 
 export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
@@ -158,6 +160,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     logger,
     port: followPort,
     clock: overrides.clock,
+    limits: overrides.oaPushLimits,
     // after the reply: user/info → unionid → the same account as the mini-program / website, so the
     // confirmation link's web authorization is silent (snsapi_base finds the openid)
     identify: follow && oaServerConfig

@@ -1,24 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { waitUntil } from '@vercel/functions';
-import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { handlePush, type FollowEventDeps } from '../flows/follow/login.js';
 import { parsePushMessage, PushMessageError } from '../wechat/push/events.js';
 import { MsgCrypt, MsgCryptError } from '../wechat/push/msg-crypt.js';
 import { signatureMatches } from '../wechat/push/signature.js';
-import { encryptedReplyXml, MAX_PUSH_BYTES, parsePushFields, PushXmlError, textReplyXml } from '../wechat/push/xml.js';
+import { encryptedReplyXml, extractEncrypt, MAX_PUSH_BYTES, parsePushFields, PushXmlError, textReplyXml } from '../wechat/push/xml.js';
+import { PushGate, readPushBody, type PushLimits } from './push-limits.js';
 
 /**
  * The official account's server URL (服务器配置, docs/WECHAT.md, facts §8–§9), at /api/oa/push:
  *   GET  verification: signature = sha1(sort(Token, timestamp, nonce)) → echostr as text
- *   POST messages in the configured mode — plain (signature), compatible (both forms; the
- *        encrypted one is used when encrypt_type=aes) or safe (encrypted only: msg_signature,
+ *   POST messages in the configured mode — plain (signature) or, with an EncodingAESKey,
+ *        compatible / safe: encrypted only (encrypt_type=aes, msg_signature over <Encrypt>,
  *        AES-256-CBC, appid checked; the previous EncodingAESKey still opens messages during a
- *        rotation). The reply is encrypted when the message was, under the key that opened it.
- * A forged or stale request is refused before the body is parsed or the store is touched (401 with
- * an error code WeChat ignores); an XML with a DOCTYPE/entity is refused by a string check.
+ *        rotation). Compatible mode's plaintext copy is ignored: the message is the decrypted one.
+ *        The reply is encrypted when the message was, under the key that opened it.
+ * The signature is verified before anything is parsed: plain mode's from the query alone; an
+ * encrypted push's after <Encrypt> is picked out of the body by one linear pass (no parser). Every
+ * check before the parser is linear in the body's size; the endpoint's limits (push-limits.ts) are
+ * far above WeChat's real traffic (docs/SECURITY.md "Push endpoint cost").
  * Before answering, only verify → decrypt → parse → deduplicate + record (flows/follow).
  */
 export type PushMode = 'plain' | 'compatible' | 'safe';
@@ -34,6 +37,8 @@ export interface OaServerDeps extends Omit<FollowEventDeps, 'appid'> {
    * → account), run after the reply; absent: nobody is identified before the confirmation link.
    */
   identify?: (openid: string) => Promise<unknown>;
+  /** in-memory limits of the endpoint (push-limits.ts PUSH_LIMITS; tests lower them) */
+  limits?: Partial<PushLimits>;
 }
 
 /**
@@ -64,6 +69,7 @@ export function oaServerRoutes(deps: OaServerDeps) {
     if (!timestamp || !/^\d{1,12}$/.test(timestamp)) refuse('oa_push_timestamp_stale', 'timestamp missing');
     if (Math.abs(now() / 1000 - Number(timestamp)) > PUSH_MAX_SKEW_S) refuse('oa_push_timestamp_stale', 'timestamp outside the window');
   };
+  const gate = new PushGate(deps.limits, PUSH_MAX_SKEW_S * 1000);
   const configured = () => {
     if (!server) throw new AppError('oa_push_not_configured');
     return server;
@@ -80,32 +86,55 @@ export function oaServerRoutes(deps: OaServerDeps) {
     })
     .post(
       '/',
-      bodyLimit({ maxSize: MAX_PUSH_BYTES, onError: () => refuse('oa_push_body_invalid', 'too large') }),
+      async (c, next) => {
+        // Before anything is read: a slot among the pushes in flight (push-limits.ts).
+        if (!gate.enter()) {
+          deps.logger.log('warn', 'oa.push.refused', { errorCode: 'too_many_requests', reason: 'pushes in flight' });
+          c.header('retry-after', '1');
+          throw new AppError('too_many_requests');
+        }
+        try {
+          await next();
+        } finally {
+          gate.leave();
+        }
+      },
       async (c) => {
         const { token, mode } = configured();
         const q = c.req.query();
         const encrypted = q.encrypt_type === 'aes';
-        // Cheap checks first: the signature over the query, the clock — no body, no store.
+        // Cheap checks first: the query, the clock — no body, no store.
         if (encrypted) {
           if (!crypt) refuse('oa_push_signature_invalid', 'encrypted message in plain mode');
           if (!/^[0-9a-fA-F]{40}$/.test(q.msg_signature ?? '')) refuse('oa_push_signature_invalid', 'msg_signature missing');
         } else {
-          if (mode === 'safe') refuse('oa_push_signature_invalid', 'plaintext message in safe mode');
+          // With an EncodingAESKey (compatible or safe mode) WeChat adds encrypt_type=aes and
+          // msg_signature to every push (facts §9): a plaintext one is a forgery or a downgrade.
+          if (mode !== 'plain') refuse('oa_push_signature_invalid', `plaintext message in ${mode} mode`);
           if (!signatureMatches(q.signature, token, q.timestamp ?? '', q.nonce ?? '')) refuse('oa_push_signature_invalid', 'signature');
         }
         fresh(q.timestamp);
-        const text = await c.req.text();
+        const text = await readPushBody(c, MAX_PUSH_BYTES, gate.limits.bodyDeadlineMs);
+        if (text === 'too_large') refuse('oa_push_body_invalid', 'too large');
+        if (text === 'late') refuse('oa_push_body_invalid', 'body not received in time');
         let keyIndex = 0;
         let fields: Record<string, string>;
         try {
-          const outer = await parsePushFields(text);
           if (encrypted) {
-            const opened = crypt!.decryptSigned(outer.Encrypt ?? '', q.msg_signature, q.timestamp!, q.nonce ?? '');
+            // The signature before any parsing: Encrypt is found by one linear pass (no parser), and
+            // msg_signature covers exactly that value; the rest of the outer body (compatible mode's
+            // plaintext copy) is never used.
+            const encrypt = extractEncrypt(text!);
+            if (!signatureMatches(q.msg_signature, token, q.timestamp!, q.nonce ?? '', encrypt)) refuse('oa_push_signature_invalid', 'msg_signature');
+            if (!gate.use(q.msg_signature!, now())) refuse('oa_push_signature_invalid', 'signed query used too often');
+            const opened = crypt!.decrypt(encrypt);
             keyIndex = opened.keyIndex;
             fields = await parsePushFields(opened.message);
-          } else fields = outer;
+          } else {
+            if (!gate.use(q.signature!, now())) refuse('oa_push_signature_invalid', 'signed query used too often');
+            fields = await parsePushFields(text!);
+          }
         } catch (error) {
-          if (error instanceof MsgCryptError && error.reason === 'signature') refuse('oa_push_signature_invalid', 'msg_signature');
           if (error instanceof MsgCryptError || error instanceof PushXmlError) refuse('oa_push_body_invalid', error.message);
           throw error;
         }

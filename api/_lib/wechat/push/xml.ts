@@ -3,11 +3,17 @@ import type { XMLParser } from 'fast-xml-parser';
 /**
  * The server URL's XML: WeChat sends one flat `<xml>` element of CDATA/text children
  * (docs/WECHAT.md, facts §8). Anything else is refused before it is parsed:
- * - more than MAX_PUSH_BYTES (a real event is well under 2 KB; a safe-mode one about 3× that),
- * - any `<!DOCTYPE` / `<!ENTITY` / processing instruction other than the XML declaration — so an
- *   entity bomb is refused by a string check, in microseconds, and entities are never expanded,
+ * - more than MAX_PUSH_BYTES (a real event is well under 2 KB; a compatible-mode one, plaintext
+ *   and ciphertext together, about 3× that — docs/SECURITY.md "Push endpoint cost"),
+ * - any `<!DOCTYPE` / `<!ENTITY` / processing instruction other than the XML declaration, or an
+ *   unterminated CDATA section — so an entity bomb is refused by one linear pass, in microseconds,
+ *   and entities are never expanded,
  * - nested elements (only `<xml>` with leaf children exists in the messages we handle).
  * Values stay strings (no number parsing: MsgId exceeds 2^53).
+ *
+ * Every check before the parser is ONE left-to-right pass (scanPushXml): each character is looked
+ * at a bounded number of times whatever the input, so a hostile 64 KiB body costs what a real one
+ * costs per byte (tests/oa-push-cost.test.ts counts the characters examined).
  */
 export const MAX_PUSH_BYTES = 64 * 1024;
 
@@ -37,9 +43,101 @@ function xmlParser(): Promise<XMLParser> {
   return parser;
 }
 
+export interface PushXmlScan {
+  /** why the markup is refused before any parser sees it; null: nothing forbidden found */
+  refused: 'doctype' | 'malformed' | null;
+  /** the value of the top-level `<Encrypt>` element (outside any CDATA section); null: none */
+  encrypt: string | null;
+  /** characters the pass looked at (each indexOf's searched range): the test's measure of linearity */
+  examined: number;
+}
+
+const CDATA_OPEN = '<![CDATA[';
+const CDATA_CLOSE = ']]>';
+
+/**
+ * One left-to-right pass over a push body, no parser, no backtracking regex: it skips CDATA
+ * sections (a `<` inside one is text), refuses `<!DOCTYPE`/`<!ENTITY`/comments and processing
+ * instructions other than `<?xml …?>`, refuses an unterminated CDATA section, and picks out the
+ * `<Encrypt>` element that is markup — not text a person typed into a message, which compatible
+ * mode carries in a CDATA section beside it. The position only moves forward and every search
+ * starts where the last one ended, so the work is linear in the body's length.
+ */
+export function scanPushXml(text: string): PushXmlScan {
+  let examined = 0;
+  let encrypt: string | null = null;
+  // text.indexOf(needle, from), counting the characters it had to look at
+  const find = (needle: string, from: number) => {
+    const at = text.indexOf(needle, from);
+    examined += (at < 0 ? text.length : at + needle.length) - from;
+    return at;
+  };
+  const refuse = (refused: 'doctype' | 'malformed'): PushXmlScan => ({ refused, encrypt: null, examined });
+  let i = 0;
+  for (;;) {
+    const lt = find('<', i);
+    if (lt < 0) break;
+    if (text.startsWith(CDATA_OPEN, lt)) {
+      const end = find(CDATA_CLOSE, lt + CDATA_OPEN.length);
+      if (end < 0) return refuse('malformed');
+      i = end + CDATA_CLOSE.length;
+      continue;
+    }
+    if (text.startsWith('<!', lt)) return refuse('doctype');
+    if (text.startsWith('<?', lt) && !(text.startsWith('<?xml', lt) && /[\s?]/.test(text.charAt(lt + 5)))) return refuse('doctype');
+    if (text.startsWith('<Encrypt>', lt)) {
+      if (encrypt !== null) return refuse('malformed'); // two: which one was signed is not ours to guess
+      let from = lt + '<Encrypt>'.length;
+      let value: string;
+      if (text.startsWith(CDATA_OPEN, from)) {
+        const end = find(CDATA_CLOSE, from + CDATA_OPEN.length);
+        if (end < 0) return refuse('malformed');
+        value = text.slice(from + CDATA_OPEN.length, end);
+        from = end + CDATA_CLOSE.length;
+      } else {
+        const end = find('<', from);
+        if (end < 0) return refuse('malformed');
+        value = text.slice(from, end);
+        from = end;
+      }
+      if (!text.startsWith('</Encrypt>', from)) return refuse('malformed');
+      encrypt = value;
+      i = from + '</Encrypt>'.length;
+      continue;
+    }
+    i = lt + 1;
+  }
+  return { refused: null, encrypt, examined };
+}
+
+/**
+ * The ciphertext of an encrypted push (safe or compatible mode), found WITHOUT parsing the body:
+ * the XML form by scanPushXml, the JSON form (`{"ToUserName":…,"Encrypt":"…"}`, facts §9) by two
+ * string searches. Only this value is signed (msg_signature); nothing else of the outer body is ever
+ * used — in compatible mode its plaintext fields are ignored and the message is the decrypted one.
+ * Throws PushXmlError when the body is too large, forbidden or has no single Encrypt value.
+ */
+export function extractEncrypt(text: string): string {
+  if (text.length > MAX_PUSH_BYTES) throw new PushXmlError('too_large');
+  if (text.trimStart().startsWith('{')) {
+    const key = text.indexOf('"Encrypt"');
+    if (key < 0 || text.indexOf('"Encrypt"', key + 1) >= 0) throw new PushXmlError('malformed');
+    const m = /\s*:\s*"(?:[A-Za-z0-9+/=]|\\\/)*"/y;
+    m.lastIndex = key + '"Encrypt"'.length;
+    const found = m.exec(text);
+    if (!found) throw new PushXmlError('malformed');
+    return found[0].slice(found[0].indexOf('"') + 1, -1).replaceAll('\\/', '/');
+  }
+  const scan = scanPushXml(text);
+  if (scan.refused) throw new PushXmlError(scan.refused);
+  if (scan.encrypt === null) throw new PushXmlError('malformed');
+  return scan.encrypt.trim();
+}
+
 export async function parsePushXml(text: string): Promise<Record<string, string>> {
   if (Buffer.byteLength(text, 'utf8') > MAX_PUSH_BYTES) throw new PushXmlError('too_large');
-  if (/<!|<\?(?!xml[\s?])/i.test(text.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, ''))) throw new PushXmlError('doctype');
+  const scan = scanPushXml(text);
+  if (scan.refused) throw new PushXmlError(scan.refused);
   const xml = await xmlParser();
   let parsed: unknown;
   try {
