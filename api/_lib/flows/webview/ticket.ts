@@ -10,7 +10,7 @@ import { currentUser } from '../../users/accounts.js';
  * mini-program is logged in from the mini-program's own session, without a second authorization.
  *   1. the mini-program (Bearer token of a `mini` session) asks for a ticket: 160 random bits,
  *      stored only as its SHA-256 with the minting session's id, valid TICKET_TTL_MS, single use;
- *   2. it opens the web-view at <page>?wv_ticket=<ticket> (the H5 page sends no Referer, so the
+ *   2. it opens the web-view at <page>?wv_ticket=<ticket> (the H5 page sends its origin alone as Referer, so the
  *      ticket does not travel to the page's assets: index.html, docs/SECURITY.md);
  *   3. the H5 page exchanges it once (POST, never GET: a URL is not a credential anyone may replay)
  *      for its own session, `via: 'webview'` — which cannot mint tickets itself. A second exchange,
