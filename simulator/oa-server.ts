@@ -13,7 +13,10 @@ import { SIM_USER_COOKIE } from './oa.js';
  * The official account's server side as WeChat runs it (../shared/docs/WECHAT.md, facts §7–§9):
  * - POST /cgi-bin/qrcode/create (temporary QR_SCENE / QR_STR_SCENE, permanent ones refused here),
  *   GET /cgi-bin/showqrcode?ticket= (a real PNG; 404 for an unknown or expired ticket),
- *   GET /cgi-bin/user/info (subscribe, openid, unionid when bound to an open platform account).
+ *   GET /cgi-bin/user/info (subscribe, openid, unionid when bound to an open platform account,
+ *   subscribe_scene / qr_scene / qr_scene_str; `subscribe: 0` for this account's openid of someone
+ *   not following). POST-only APIs answer a GET with 43002.
+ * - POST /__sim/oa/unfollow: the person unfollows, `unsubscribe` is pushed like a scan's event.
  * - The server URL (服务器配置) per official account: URL, Token, EncodingAESKey, mode
  *   (POST /__sim/oa/server). The simulated phone (POST /__sim/oa/scan) scans a parametric QR as a
  *   new follower (subscribe + qrscene_<scene>) or an existing one (SCAN + <scene>) and pushes the

@@ -9,7 +9,9 @@ import { authorizeOrderError, checkAuthorize, errorPage, esc, page, USER } from 
  * WeChat's in-app browser opens at open.weixin.qq.com/connect/oauth2/authorize. Outside WeChat
  * (no `MicroMessenger` in the User-Agent) it only says 请在微信客户端打开链接. snsapi_base
  * redirects at once; snsapi_userinfo asks 允许 / 拒绝 the first time per (app, person), then is
- * silent. Codes are the website login's (5 minutes, single use, same sns/oauth2/access_token).
+ * silent. Codes live 5 minutes (the website login's 10), single use, same sns/oauth2/access_token.
+ *
+ * The link's documented parameters must come first and in order (authorizeOrderError, web.ts).
  *
  * Who is "in" the WeChat client: `?sim_user=<name>` on the authorize URL (remembered in the
  * simulator's `sim_user` cookie), else that cookie, else alice. A person switched to the snapshot
