@@ -86,6 +86,15 @@ export function controlApi(state: SimState) {
       app.domains = parsed.data.domains;
       return c.json({ ok: true });
     })
+    .post('/users/revoke', async (c) => {
+      // The person withdrew the app's authorization in WeChat (or changed the password): every
+      // access_token / refresh_token of theirs for the app answers 42007; the next snsapi_userinfo asks again.
+      const parsed = z.object({ appid: z.string(), user: CodeBody.shape.user }).safeParse(await c.req.json().catch(() => null));
+      if (!parsed.success || !state.apps.has(parsed.data.appid)) return bad('body must be {"appid", "user"}');
+      const revoked = state.web.revoke(parsed.data.appid, parsed.data.user);
+      state.oa.forget(parsed.data.appid, parsed.data.user);
+      return c.json({ ok: true, revoked });
+    })
     .post('/users/block', async (c) => {
       const parsed = BlockBody.safeParse(await c.req.json().catch(() => null));
       if (!parsed.success) return bad('body must be {"user": "...", "blocked": true|false}');

@@ -8,6 +8,8 @@ export const ERRMSG: Record<number, string> = {
   40001: 'invalid credential, access_token is invalid or not latest',
   41001: 'access_token missing',
   42001: 'access_token expired',
+  42007: 'access_token and refresh_token exception',
+  43002: 'require POST method',
   48001: 'api unauthorized',
   45009: 'reach max api daily quota limit',
   47001: 'data format error',
@@ -29,9 +31,23 @@ export const ERRMSG: Record<number, string> = {
   45011: 'api minute-quota reach limit mustslower retry next minute',
 };
 
-/** WeChat serves its JSON as text/plain; the simulator does the same so clients cannot rely on the header. */
+/**
+ * The content type WeChat labels its JSON with (docs/WECHAT.md "Server API errors the API maps"):
+ * the `sns/*` APIs (jscode2session, sns/oauth2/*, sns/userinfo, sns/auth) answer `text/plain`, the
+ * `cgi-bin/*` and `wxa/*` APIs `application/json; encoding=utf-8`. A client must read the body as
+ * JSON whatever the header says.
+ */
+export function wxContentType(path: string): string {
+  return path.startsWith('/sns/') ? 'text/plain' : 'application/json; encoding=utf-8';
+}
+
 export function wxJson(c: Context, body: unknown, status = 200): Response {
-  return c.body(JSON.stringify(body), status as 200, { 'content-type': 'text/plain' });
+  return c.body(JSON.stringify(body), status as 200, { 'content-type': wxContentType(c.req.path) });
+}
+
+/** GET on an API WeChat only takes by POST: 43002 require POST method. */
+export function requirePost(c: Context): Response {
+  return wxError(c, 43002);
 }
 
 export function wxError(c: Context, errcode: number, errmsg?: string): Response {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { wxError } from './errors.js';
+import { wxContentType, wxError } from './errors.js';
 import type { SimState } from './state.js';
 
 /** Applies a fault switched on through POST /__sim/faults to one WeChat API. */
@@ -19,7 +19,7 @@ export function withFaults(state: SimState, api: string): MiddlewareHandler {
       case 'invalid_access_token':
         return wxError(c, 40014);
       case 'malformed':
-        return c.body('{"errcode":0,"session_k', 200, { 'content-type': 'text/plain' });
+        return c.body('{"errcode":0,"session_k', 200, { 'content-type': wxContentType(c.req.path) });
       case 'html':
         return c.body('<html><body>502 Bad Gateway</body></html>', 200, { 'content-type': 'text/html' });
       case 'http_500':

@@ -4,7 +4,7 @@ import { setCookie } from 'hono/cookie';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { base62 } from './ids.js';
-import { wxError, wxJson } from './errors.js';
+import { requirePost, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import type { SimApp, SimState } from './state.js';
 import { SIM_USER_COOKIE } from './oa.js';
@@ -13,7 +13,10 @@ import { SIM_USER_COOKIE } from './oa.js';
  * The official account's server side as WeChat runs it (../shared/docs/WECHAT.md, facts §7–§9):
  * - POST /cgi-bin/qrcode/create (temporary QR_SCENE / QR_STR_SCENE, permanent ones refused here),
  *   GET /cgi-bin/showqrcode?ticket= (a real PNG; 404 for an unknown or expired ticket),
- *   GET /cgi-bin/user/info (subscribe, openid, unionid when bound to an open platform account).
+ *   GET /cgi-bin/user/info (subscribe, openid, unionid when bound to an open platform account,
+ *   subscribe_scene / qr_scene / qr_scene_str; `subscribe: 0` for this account's openid of someone
+ *   not following). POST-only APIs answer a GET with 43002.
+ * - POST /__sim/oa/unfollow: the person unfollows, `unsubscribe` is pushed like a scan's event.
  * - The server URL (服务器配置) per official account: URL, Token, EncodingAESKey, mode
  *   (POST /__sim/oa/server). The simulated phone (POST /__sim/oa/scan) scans a parametric QR as a
  *   new follower (subscribe + qrscene_<scene>) or an existing one (SCAN + <scene>) and pushes the
@@ -38,16 +41,30 @@ export interface ServerUrlConfig {
 
 interface SimQr {
   appid: string;
+  /** QR_SCENE (scene_id) or QR_STR_SCENE (scene_str) */
+  kind: 'id' | 'str';
   scene: string;
   url: string;
   expiresAt: number;
 }
 
+/**
+ * How a person came to follow (cgi-bin/user/info `subscribe_time`, `subscribe_scene`, `qr_scene`,
+ * `qr_scene_str`): by a parametric QR code (ADD_SCENE_QR_CODE with its scene), or otherwise
+ * (`/__sim/oa/follow`: ADD_SCENE_SEARCH, qr_scene 0, qr_scene_str "").
+ */
+export interface Following {
+  subscribeTime: number;
+  subscribeScene: 'ADD_SCENE_QR_CODE' | 'ADD_SCENE_SEARCH';
+  qrScene: number;
+  qrSceneStr: string;
+}
+
 export class OaServerState {
   readonly servers = new Map<string, ServerUrlConfig>();
   readonly qrcodes = new Map<string, SimQr>();
-  private readonly followers = new Set<string>();
-  /** openid → simulated person, for every person who met the account (cgi-bin/user/info) */
+  private readonly followers = new Map<string, Following>();
+  /** openid → simulated person, for every person who met the account */
   readonly people = new Map<string, string>();
   /** links each person was sent in a reply (what the simulated WeChat browser may open for them) */
   readonly received = new Map<string, Set<string>>();
@@ -59,18 +76,22 @@ export class OaServerState {
   follows(appid: string, user: string): boolean {
     return this.followers.has(`${appid}:${user}`);
   }
-  setFollowing(appid: string, user: string, following: boolean): void {
-    if (following) this.followers.add(`${appid}:${user}`);
+  following(appid: string, user: string): Following | null {
+    return this.followers.get(`${appid}:${user}`) ?? null;
+  }
+  /** Follow (a new follow replaces how and when, as "如果用户曾多次关注，则取最后关注时间") or unfollow. */
+  setFollowing(appid: string, user: string, following: false | Omit<Following, 'subscribeTime'>): void {
+    if (following) this.followers.set(`${appid}:${user}`, { ...following, subscribeTime: Math.floor(this.clock() / 1000) });
     else this.followers.delete(`${appid}:${user}`);
   }
 
-  createQr(appid: string, scene: string, expireSeconds: number): { ticket: string; url: string } {
+  createQr(appid: string, scene: string, expireSeconds: number, kind: SimQr['kind'] = 'str'): { ticket: string; url: string } {
     const now = this.clock();
     for (const [t, q] of this.qrcodes) if (q.expiresAt <= now) this.qrcodes.delete(t);
     const short = base62(22);
     const url = `http://weixin.qq.com/q/${short}`;
     const ticket = Buffer.from(`sim:${short}:${base62(16)}`).toString('base64');
-    this.qrcodes.set(ticket, { appid, scene, url, expiresAt: now + expireSeconds * 1000 });
+    this.qrcodes.set(ticket, { appid, kind, scene, url, expiresAt: now + expireSeconds * 1000 });
     return { ticket, url };
   }
 
@@ -212,6 +233,7 @@ export function oaServerApi(state: SimState) {
     return app && app.kind === 'oa' ? app : 48001;
   };
   return new Hono()
+    .get('/cgi-bin/qrcode/create', requirePost)
     .post('/cgi-bin/qrcode/create', withFaults(state, 'qrcode_create'), async (c) => {
       const app = oaApp(c.req.query('access_token'));
       if (typeof app === 'number') return wxError(c, app);
@@ -225,6 +247,7 @@ export function oaServerApi(state: SimState) {
       }
       const scene = body?.action_info?.scene;
       let value: string;
+      const kind = body?.action_name === 'QR_SCENE' ? 'id' : 'str';
       if (body?.action_name === 'QR_STR_SCENE') {
         if (typeof scene?.scene_str !== 'string' || scene.scene_str.length < 1 || scene.scene_str.length > 64) return wxError(c, 40097, 'invalid args');
         value = scene.scene_str;
@@ -236,7 +259,7 @@ export function oaServerApi(state: SimState) {
       const expire = body.expire_seconds === undefined ? 60 : Number(body.expire_seconds);
       if (!Number.isInteger(expire) || expire <= 0) return wxError(c, 40097, 'invalid args');
       const seconds = Math.min(expire, 2_592_000);
-      const { ticket, url } = sim.createQr(app.appid, value, seconds);
+      const { ticket, url } = sim.createQr(app.appid, value, seconds, kind);
       return wxJson(c, { ticket, expire_seconds: seconds, url });
     })
     .get('/cgi-bin/showqrcode', async (c) => {
@@ -252,11 +275,26 @@ export function oaServerApi(state: SimState) {
       if (typeof app === 'number') return wxError(c, app);
       const openid = c.req.query('openid');
       if (!openid) return wxError(c, 41009);
-      const user = sim.people.get(openid);
+      // any openid this account has (a follower, a web authorization, a scan) is valid; another app's is 40003
+      const user = state.personOf(app.appid, openid);
       if (!user) return wxError(c, 40003);
-      if (!sim.follows(app.appid, user)) return wxJson(c, { subscribe: 0, openid });
+      const following = sim.following(app.appid, user);
+      // "值为0时，代表此用户没有关注该公众号，拉取不到其余信息" (observed with tagid_list: [])
+      if (!following) return wxJson(c, { subscribe: 0, openid, tagid_list: [] });
       const unionid = state.unionid(app, user);
-      return wxJson(c, { subscribe: 1, openid, language: 'zh_CN', subscribe_time: Math.floor(state.clock() / 1000), ...(unionid ? { unionid } : {}), subscribe_scene: 'ADD_SCENE_QR_CODE' });
+      return wxJson(c, {
+        subscribe: 1,
+        openid,
+        language: 'zh_CN',
+        subscribe_time: following.subscribeTime,
+        ...(unionid ? { unionid } : {}),
+        remark: '',
+        groupid: 0,
+        tagid_list: [],
+        subscribe_scene: following.subscribeScene,
+        qr_scene: following.qrScene,
+        qr_scene_str: following.qrSceneStr,
+      });
     })
     .post('/__sim/oa/server', async (c) => {
       const parsed = ServerBody.safeParse(await c.req.json().catch(() => null));
@@ -282,9 +320,33 @@ export function oaServerApi(state: SimState) {
     .post('/__sim/oa/follow', async (c) => {
       const parsed = z.object({ appid: z.string(), user: ScanBody.shape.user, following: z.boolean() }).safeParse(await c.req.json().catch(() => null));
       if (!parsed.success || !state.apps.has(parsed.data.appid)) return c.json({ error: 'body must be {"appid", "user", "following": true|false}' }, 400);
-      sim.setFollowing(parsed.data.appid, parsed.data.user, parsed.data.following);
+      // a silent switch: what the account looked like before the test (no event is pushed — use /unfollow or /scan for that)
+      sim.setFollowing(parsed.data.appid, parsed.data.user, parsed.data.following && { subscribeScene: 'ADD_SCENE_SEARCH', qrScene: 0, qrSceneStr: '' });
       sim.people.set(state.openid(parsed.data.appid, parsed.data.user), parsed.data.user);
       return c.json({ ok: true });
+    })
+    .post('/__sim/oa/unfollow', async (c) => {
+      // The person taps 不再关注: WeChat pushes `unsubscribe` to the server URL (facts §8), like a scan pushes subscribe.
+      const parsed = z.object({ appid: z.string(), user: ScanBody.shape.user }).safeParse(await c.req.json().catch(() => null));
+      const app = parsed.success ? state.apps.get(parsed.data.appid) : undefined;
+      if (!parsed.success || !app || app.kind !== 'oa') return c.json({ error: 'body must be {"appid" (an official account), "user"}' }, 400);
+      const { user } = parsed.data;
+      if (!sim.follows(app.appid, user)) return c.json({ error: `${user} does not follow ${app.appid}` }, 409);
+      sim.setFollowing(app.appid, user, false);
+      const openid = state.openid(app.appid, user);
+      sim.people.set(openid, user);
+      const inner =
+        `<xml><ToUserName>${cdata(ghId(app))}</ToUserName>\n<FromUserName>${cdata(openid)}</FromUserName>\n<CreateTime>${Math.floor(state.clock() / 1000)}</CreateTime>\n` +
+        `<MsgType>${cdata('event')}</MsgType>\n<Event>${cdata('unsubscribe')}</Event>\n</xml>`;
+      const server = sim.servers.get(app.appid);
+      if (!server) {
+        sim.pushes.push({ appid: app.appid, user, event: 'unsubscribe', attempts: 0, reply: null });
+        return c.json({ event: 'unsubscribe', openid, delivered: false, attempts: [] });
+      }
+      const outcome = await pushToServer(app, server, openid, inner, state.clock);
+      sim.pushes.push({ appid: app.appid, user, event: 'unsubscribe', attempts: outcome.attempts.length, reply: outcome.shown });
+      // nobody sees a reply to an unfollow
+      return c.json({ event: 'unsubscribe', openid, delivered: outcome.delivered, attempts: outcome.attempts });
     })
     .post('/__sim/oa/scan', async (c) => {
       const parsed = ScanBody.safeParse(await c.req.json().catch(() => null));
@@ -295,7 +357,8 @@ export function oaServerApi(state: SimState) {
       const app = state.apps.get(qr.appid)!;
       const server = sim.servers.get(app.appid);
       const newFollower = !sim.follows(app.appid, user);
-      sim.setFollowing(app.appid, user, true);
+      // a follower scanning again stays the follower they were (SCAN changes no subscribe_* field)
+      if (newFollower) sim.setFollowing(app.appid, user, { subscribeScene: 'ADD_SCENE_QR_CODE', qrScene: qr.kind === 'id' ? Number(qr.scene) : 0, qrSceneStr: qr.kind === 'str' ? qr.scene : '' });
       const openid = state.openid(app.appid, user);
       sim.people.set(openid, user);
       const event = newFollower ? 'subscribe' : 'SCAN';

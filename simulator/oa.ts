@@ -2,14 +2,16 @@ import { Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { base62 } from './ids.js';
 import type { SimState } from './state.js';
-import { checkAuthorize, esc, page, USER } from './web.js';
+import { authorizeOrderError, checkAuthorize, errorPage, esc, page, USER } from './web.js';
 
 /**
  * Official-account web authorization (公众号网页授权, docs/WECHAT.md "Browser OAuth"): the page
  * WeChat's in-app browser opens at open.weixin.qq.com/connect/oauth2/authorize. Outside WeChat
  * (no `MicroMessenger` in the User-Agent) it only says 请在微信客户端打开链接. snsapi_base
  * redirects at once; snsapi_userinfo asks 允许 / 拒绝 the first time per (app, person), then is
- * silent. Codes are the website login's (5 minutes, single use, same sns/oauth2/access_token).
+ * silent. Codes live 5 minutes (the website login's 10), single use, same sns/oauth2/access_token.
+ *
+ * The link's documented parameters must come first and in order (authorizeOrderError, web.ts).
  *
  * Who is "in" the WeChat client: `?sim_user=<name>` on the authorize URL (remembered in the
  * simulator's `sim_user` cookie), else that cookie, else alice. A person switched to the snapshot
@@ -39,6 +41,11 @@ export class OaState {
     return this.granted.has(`${appid}:${user}`);
   }
 
+  /** The person withdrew the authorization: the next snsapi_userinfo asks again. */
+  forget(appid: string, user: string): void {
+    this.granted.delete(`${appid}:${user}`);
+  }
+
   /** A consent page was shown: its ticket, valid 10 minutes. */
   ask(consent: Omit<PendingConsent, 'expiresAt'>): string {
     const now = this.clock();
@@ -64,6 +71,8 @@ export function oaApi(state: SimState) {
       if (!/MicroMessenger/i.test(c.req.header('user-agent') ?? '')) {
         return page('微信网页授权', '<h2 id="status" data-error="not_in_wechat">请在微信客户端打开链接</h2>');
       }
+      const order = authorizeOrderError(new URL(c.req.url).searchParams);
+      if (order) return errorPage(order);
       const q = c.req.query();
       const checked = checkAuthorize(state, q, 'oa', OA_SCOPES);
       if (checked instanceof Response) return checked;

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { readWxJson, wxError, wxJson } from './errors.js';
+import { readWxJson, requirePost, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import type { SimState } from './state.js';
 
@@ -11,7 +11,7 @@ export function defaultPhone(state: SimState, user: string): string {
 
 /** POST /wxa/business/getuserphonenumber?access_token=… with JSON {"code"} (facts §2). */
 export function phoneApi(state: SimState) {
-  return new Hono().post('/wxa/business/getuserphonenumber', withFaults(state, 'getuserphonenumber'), async (c) => {
+  return new Hono().get('/wxa/business/getuserphonenumber', requirePost).post('/wxa/business/getuserphonenumber', withFaults(state, 'getuserphonenumber'), async (c) => {
     const token = c.req.query('access_token');
     const check = state.tokens.check(token);
     if (check) return wxError(c, check);
@@ -40,7 +40,7 @@ export const RISKY_WORDS = ['违禁词', 'forbidden-word'];
 
 /** POST /wxa/msg_sec_check?access_token=… v2: {content, version: 2, scene, openid}. */
 export function securityApi(state: SimState) {
-  return new Hono().post('/wxa/msg_sec_check', withFaults(state, 'msg_sec_check'), async (c) => {
+  return new Hono().get('/wxa/msg_sec_check', requirePost).post('/wxa/msg_sec_check', withFaults(state, 'msg_sec_check'), async (c) => {
     const check = state.tokens.check(c.req.query('access_token'));
     if (check) return wxError(c, check);
     const body = await readWxJson<{ content?: unknown; version?: unknown; scene?: unknown; openid?: unknown }>(c);

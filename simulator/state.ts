@@ -1,4 +1,4 @@
-import { redeemOnce } from './codes.js';
+import { CodeBook } from './codes.js';
 import { base62, derivedId, sessionKey } from './ids.js';
 import { TokenState } from './tokens.js';
 import { WebState } from './web.js';
@@ -77,11 +77,16 @@ export class SimState {
   readonly people = new Map<string, SimPerson>();
   /** phone numbers of simulated people (purePhoneNumber, China +86) */
   readonly phones = new Map<string, string>();
-  private readonly phoneCodes = new Map<string, MiniCode>();
-  private readonly codes = new Map<string, MiniCode>();
+  /** getuserphonenumber codes: a never-valid code stays 40029 (the 40029 → 40163 sequence is observed for login codes only) */
+  private readonly phoneCodes: CodeBook<MiniCode>;
+  private readonly codes: CodeBook<MiniCode>;
   readonly sessionKeys = new Map<string, string>();
+  /** every openid the simulator handed out → its app and person (cgi-bin/user/info tells this account's from others) */
+  private readonly openids = new Map<string, { appid: string; user: string }>();
 
   constructor(readonly seed: string, readonly clock: () => number = Date.now) {
+    this.phoneCodes = new CodeBook(clock, false);
+    this.codes = new CodeBook(clock, true);
     this.tokens = new TokenState(clock);
     this.web = new WebState(clock);
     this.oa = new OaState(clock);
@@ -91,12 +96,12 @@ export class SimState {
   /** The phone-number button: a single-use 5-minute code for getuserphonenumber. */
   issuePhoneCode(appid: string, user: string): string {
     const code = base62(64).toLowerCase();
-    this.phoneCodes.set(code, { appid, user, expiresAt: this.clock() + CODE_TTL_MS, used: false });
+    this.phoneCodes.issue(code, { appid, user, expiresAt: this.clock() + CODE_TTL_MS, used: false });
     return code;
   }
 
   redeemPhoneCode(appid: string, code: string): { user: string } | { errcode: 40029 | 40163 } {
-    const entry = redeemOnce(this.phoneCodes.get(code), appid, this.clock());
+    const entry = this.phoneCodes.redeem(code, appid);
     return 'errcode' in entry ? entry : { user: entry.user };
   }
 
@@ -105,7 +110,15 @@ export class SimState {
   }
 
   openid(appid: string, user: string): string {
-    return derivedId(this.seed, 'openid', appid, user);
+    const openid = derivedId(this.seed, 'openid', appid, user);
+    this.openids.set(openid, { appid, user });
+    return openid;
+  }
+
+  /** The person behind an openid of `appid` the simulator handed out, or null (another app's, or never issued). */
+  personOf(appid: string, openid: string): string | null {
+    const owner = this.openids.get(openid);
+    return owner && owner.appid === appid ? owner.user : null;
   }
 
   unionid(app: SimApp, user: string): string | null {
@@ -130,15 +143,14 @@ export class SimState {
   /** wx.login: a new single-use code valid 5 minutes; it also rotates the user's session_key. */
   issueMiniCode(appid: string, user: string): string {
     const code = base62(32);
-    this.codes.set(code, { appid, user, expiresAt: this.clock() + CODE_TTL_MS, used: false });
+    this.codes.issue(code, { appid, user, expiresAt: this.clock() + CODE_TTL_MS, used: false });
     this.sessionKeys.set(`${appid}:${user}`, sessionKey());
-    for (const [c, v] of this.codes) if (v.expiresAt + CODE_TTL_MS < this.clock()) this.codes.delete(c);
     return code;
   }
 
   /** Looks a code up for jscode2session; marks it used. Returns an errcode on failure. */
   redeemMiniCode(appid: string, code: string): { user: string; sessionKey: string } | { errcode: 40029 | 40163 } {
-    const entry = redeemOnce(this.codes.get(code), appid, this.clock());
+    const entry = this.codes.redeem(code, appid);
     return 'errcode' in entry ? entry : { user: entry.user, sessionKey: this.sessionKeys.get(`${appid}:${entry.user}`)! };
   }
 

@@ -1,7 +1,7 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { base62 } from './ids.js';
-import { wxError, wxJson } from './errors.js';
+import { requirePost, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import type { SimApp, SimState } from './state.js';
 
@@ -135,6 +135,7 @@ export function tokenApi(state: SimState) {
       const { token, expiresIn } = state.tokens.basic(app.appid);
       return wxJson(c, { access_token: token, expires_in: expiresIn });
     })
+    .get('/cgi-bin/stable_token', requirePost)
     .post('/cgi-bin/stable_token', withFaults(state, 'stable_token'), async (c) => {
       // POST JSON only: a form body reads as "appid missing", as at WeChat.
       let body: Record<string, unknown> = {};

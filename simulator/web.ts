@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
-import { redeemOnce } from './codes.js';
+import { CodeBook } from './codes.js';
 import { checkCodeExchange, wxError, wxJson } from './errors.js';
 import { withFaults } from './faults.js';
 import { OAUTH_STATE_PATTERN } from '../shared/oauth.js';
@@ -11,11 +11,15 @@ import type { SimApp, SimState } from './state.js';
 /**
  * Website QR login (docs/WECHAT.md "Browser OAuth"): the browser-facing qrconnect page on
  * open.weixin.qq.com, the phone that scans it, and the server APIs sns/oauth2/access_token and
- * sns/userinfo. Codes are single use and live 5 minutes, like the mini-program's; a QR code
- * expires 5 minutes after the page was opened.
+ * sns/userinfo. Codes are single use; a website-login (snsapi_login) code lives 10 minutes ("code
+ * 的超时时间为 10 分钟", WeChat's knowledge base), an official account's 5 ("5分钟未被使用自动过期").
+ * A QR code expires 5 minutes after the page was opened.
  */
 export const QR_TTL_MS = 5 * 60 * 1000;
-export const WEB_CODE_TTL_MS = 5 * 60 * 1000;
+/** website app (snsapi_login) */
+export const WEB_CODE_TTL_MS = 10 * 60 * 1000;
+/** official account (snsapi_base / snsapi_userinfo) */
+export const OA_CODE_TTL_MS = 5 * 60 * 1000;
 export const OAUTH_TOKEN_TTL_S = 7200;
 /** §5: "refresh_token有效期为30天" (website and official account) */
 export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -54,18 +58,27 @@ interface OAuthToken {
   scope: string;
   snapshot: boolean;
   expiresAt: number;
+  /** the person withdrew this authorization (POST /__sim/users/revoke): 42007 */
+  revoked?: boolean;
+}
+
+interface Grant extends OAuthToken {
+  /** the grant's current access_token (sns/oauth2/refresh_token extends it while it is unexpired) */
+  accessToken: string;
 }
 
 export class WebState {
   private readonly qrs = new Map<string, QrSession>();
-  private readonly codes = new Map<string, WebCode>();
+  private readonly codes: CodeBook<WebCode>;
   private readonly tokens = new Map<string, OAuthToken>();
   /** refresh_token → its grant, valid 30 days (§5 "refresh_token有效期为30天"), not renewed by use */
-  private readonly refreshTokens = new Map<string, OAuthToken>();
+  private readonly refreshTokens = new Map<string, Grant>();
   /** every access_token and refresh_token handed out, so tests can assert they leak nowhere */
   readonly issuedSecrets: string[] = [];
 
-  constructor(private readonly clock: () => number) {}
+  constructor(private readonly clock: () => number) {
+    this.codes = new CodeBook(clock, true);
+  }
 
   createQr(appid: string, redirectUri: string, state: string): QrSession {
     const now = this.clock();
@@ -104,10 +117,11 @@ export class WebState {
     return qr;
   }
 
-  /** A single-use 5-minute OAuth code for (appid, user, scope), as WeChat's redirect_uri?code=CODE&state=STATE. */
+  /** A single-use OAuth code for (appid, user, scope) — 10 minutes for snsapi_login, else 5 — as WeChat's redirect_uri?code=CODE&state=STATE. */
   codeRedirect(appid: string, user: string, scope: string, redirectUri: string, state: string, snapshot = false): string {
     const code = base62(32);
-    this.codes.set(code, { appid, user, scope, snapshot, expiresAt: this.clock() + WEB_CODE_TTL_MS, used: false });
+    const ttl = scope === 'snsapi_login' ? WEB_CODE_TTL_MS : OA_CODE_TTL_MS;
+    this.codes.issue(code, { appid, user, scope, snapshot, expiresAt: this.clock() + ttl, used: false });
     const url = new URL(redirectUri);
     url.searchParams.set('code', code);
     url.searchParams.set('state', state);
@@ -123,39 +137,66 @@ export class WebState {
   }
 
   redeemCode(appid: string, code: string): { user: string; scope: string; snapshot: boolean } | { errcode: 40029 | 40163 } {
-    const entry = redeemOnce(this.codes.get(code), appid, this.clock());
+    const entry = this.codes.redeem(code, appid);
     return 'errcode' in entry ? entry : { user: entry.user, scope: entry.scope, snapshot: entry.snapshot };
   }
 
   issueToken(appid: string, user: string, scope: string, snapshot = false): { accessToken: string; refreshToken: string } {
-    const accessToken = `${base62(12)}_${base62(100)}`;
-    this.tokens.set(accessToken, { appid, user, scope, snapshot, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
+    const accessToken = this.mintAccessToken({ appid, user, scope, snapshot });
     const refreshToken = `${base62(12)}_${base62(100)}`;
-    this.refreshTokens.set(refreshToken, { appid, user, scope, snapshot, expiresAt: this.clock() + REFRESH_TOKEN_TTL_MS });
-    this.issuedSecrets.push(accessToken, refreshToken);
+    this.refreshTokens.set(refreshToken, { appid, user, scope, snapshot, accessToken, expiresAt: this.clock() + REFRESH_TOKEN_TTL_MS });
+    this.issuedSecrets.push(refreshToken);
     return { accessToken, refreshToken };
   }
 
-  /** sns/oauth2/refresh_token: a new access_token for the grant; 40030 unknown / other app, 42002 past 30 days. */
-  refresh(appid: string, refreshToken: string): { accessToken: string; grant: OAuthToken } | { errcode: 40030 | 42002 } {
+  private mintAccessToken(grant: Pick<OAuthToken, 'appid' | 'user' | 'scope' | 'snapshot'>): string {
+    const accessToken = `${base62(12)}_${base62(100)}`;
+    const { appid, user, scope, snapshot } = grant;
+    this.tokens.set(accessToken, { appid, user, scope, snapshot, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
+    this.issuedSecrets.push(accessToken);
+    return accessToken;
+  }
+
+  /**
+   * sns/oauth2/refresh_token (docs/WECHAT.md "Official account server side"): while the grant's
+   * access_token is unexpired it stays the same and its expiry moves 2 hours on ("不会改变
+   * access_token，但超时时间会刷新，相当于续期"); once expired a new one is minted. 40030 unknown /
+   * another app's refresh_token, 42002 past 30 days, 42007 withdrawn.
+   */
+  refresh(appid: string, refreshToken: string): { accessToken: string; grant: OAuthToken } | { errcode: 40030 | 42002 | 42007 } {
     const grant = this.refreshTokens.get(refreshToken);
     if (!grant || grant.appid !== appid) return { errcode: 40030 };
-    if (this.clock() >= grant.expiresAt) return { errcode: 42002 };
-    const accessToken = `${base62(12)}_${base62(100)}`;
-    this.tokens.set(accessToken, { ...grant, expiresAt: this.clock() + OAUTH_TOKEN_TTL_S * 1000 });
-    this.issuedSecrets.push(accessToken);
-    return { accessToken, grant };
+    if (grant.revoked) return { errcode: 42007 };
+    const now = this.clock();
+    if (now >= grant.expiresAt) return { errcode: 42002 };
+    const current = this.tokens.get(grant.accessToken);
+    if (current && now < current.expiresAt) current.expiresAt = now + OAUTH_TOKEN_TTL_S * 1000;
+    else grant.accessToken = this.mintAccessToken(grant);
+    return { accessToken: grant.accessToken, grant };
   }
 
-  /** The person withdrew the authorization (or changed their password: 42007): every token of theirs stops working. */
-  revoke(appid: string, user: string): void {
-    for (const map of [this.tokens, this.refreshTokens]) for (const [k, v] of map) if (v.appid === appid && v.user === user) map.delete(k);
+  /**
+   * The person withdrew the authorization in WeChat (or changed the password): every access_token
+   * and refresh_token of theirs for the app answers 42007 from now on. A new authorization works.
+   */
+  revoke(appid: string, user: string): number {
+    let count = 0;
+    for (const map of [this.tokens, this.refreshTokens]) {
+      for (const v of map.values()) {
+        if (v.appid === appid && v.user === user && !v.revoked) {
+          v.revoked = true;
+          count++;
+        }
+      }
+    }
+    return count;
   }
 
-  checkToken(token: string | undefined): OAuthToken | 41001 | 40001 | 42001 {
+  checkToken(token: string | undefined): OAuthToken | 41001 | 40001 | 42001 | 42007 {
     if (!token) return 41001;
     const entry = this.tokens.get(token);
     if (!entry) return 40001;
+    if (entry.revoked) return 42007;
     if (this.clock() >= entry.expiresAt) return 42001;
     return entry;
   }
@@ -173,6 +214,25 @@ export function errorPage(reason: string, errcode?: number): Response {
   // WeChat shows 该链接无法访问 for a wrong appid / redirect_uri / scope; the reason helps developers.
   const code = errcode ? ` data-errcode="${errcode}"` : '';
   return page('微信登录', `<h2>该链接无法访问</h2><p class="err" id="error"${code} data-error="${esc(reason)}">${errcode ? `错误码 ${errcode}：` : ''}${esc(reason)}</p>`, 400);
+}
+
+/** The documented parameters of open.weixin.qq.com/connect/oauth2/authorize, in their documented order. */
+export const AUTHORIZE_PARAM_ORDER = ['appid', 'redirect_uri', 'response_type', 'scope', 'state'] as const;
+
+/**
+ * WeChat matches the official account's authorize link against a strict pattern: "微信会对授权链接做
+ * 正则强匹配校验，如果链接的参数顺序不对，授权页面将无法正常访问" (docs/WECHAT.md "The authorize URLs").
+ * The documented parameters must come first, each once, in the order appid, redirect_uri,
+ * response_type, scope[, state]; anything else (forcePopup, the simulator's sim_user) after them.
+ * A missing parameter is left to the usual checks. Returns the reason, or null when the order is right.
+ */
+export function authorizeOrderError(params: URLSearchParams): string | null {
+  const keys = [...params.keys()];
+  const documented: readonly string[] = AUTHORIZE_PARAM_ORDER;
+  const present = documented.filter((k) => keys.includes(k));
+  const leading = keys.slice(0, present.length);
+  if (leading.join('&') === present.join('&') && present.every((k) => params.getAll(k).length === 1)) return null;
+  return `链接参数顺序不对：须依次为 ${documented.join('、')}（收到 ${keys.join('、')}）`;
 }
 
 const KIND_NAMES = { web: '网站应用 (website app)', oa: '公众号 (official account)' } as const;

@@ -416,7 +416,7 @@ describe('the simulator is as strict as WeChat', () => {
     expect(ok).not.toHaveProperty('is_snapshotuser');
   });
 
-  it('codes are single use and live 5 minutes; appid, secret and grant_type are checked', async () => {
+  it('codes are single use and live 10 minutes (website login); appid, secret and grant_type are checked', async () => {
     const web = stack.sim.apps.get(stack.webAppid!)!;
     const code = async () => {
       const uuid = /data-uuid="([0-9a-f]+)"/.exec(await (await qrconnect(good())).text())![1]!;
@@ -448,7 +448,7 @@ describe('the simulator is as strict as WeChat', () => {
     expect((await userinfo({ access_token: 'bogus', openid: ok.openid })).errcode).toBe(40001);
 
     const late = await code();
-    offset += 5 * 60 * 1000 + 1000;
+    offset += 10 * 60 * 1000 + 1000;
     expect((await exchange({ ...base, code: late })).errcode).toBe(40029);
     offset += 7200 * 1000;
     expect((await userinfo({ access_token: ok.access_token, openid: ok.openid })).errcode).toBe(42001);

@@ -63,9 +63,6 @@ describe('web-view ticket', () => {
   it('no Bearer → 401; only a mini-program session mints tickets (a website / official-account session gets 403)', async () => {
     expect((await postJson(`${stack.apiUrl}/api/auth/webview/ticket`, {})).status).toBe(401);
     const mini = await miniLogin('wv-dan');
-    const h5 = await exchange((await ticketFor(mini.token)).body.ticket);
-    // the web-view's session is a `mini` session (same account, same door): it may open further web-views
-    expect((await ticketFor(h5.body.token)).status).toBe(200);
     const user = (await stack.services.store.getUser(mini.user.id))!;
     for (const via of ['web-qr', 'oa'] as const) {
       const { token } = await createSessionManager(stack.services.store).create(user, via);
@@ -73,5 +70,30 @@ describe('web-view ticket', () => {
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ error: { code: 'webview_ticket_mini_only' } });
     }
+  });
+
+  it('the web-view session is its own door (`webview`): it cannot mint a ticket, so one ticket never becomes a chain of sessions', async () => {
+    const mini = await miniLogin('wv-erin');
+    const h5 = await exchange((await ticketFor(mini.token)).body.ticket);
+    expect(h5.status).toBe(200);
+    const sessions = await fetch(`${stack.apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${h5.body.token}` } });
+    const current = ((await sessions.json()) as { sessions: Array<{ via: string; current: boolean }> }).sessions.find((s) => s.current);
+    expect(current?.via).toBe('webview');
+    const again = await ticketFor(h5.body.token);
+    expect(again.status).toBe(403);
+    expect(again.body).toMatchObject({ error: { code: 'webview_ticket_mini_only' } });
+  });
+
+  it('a ticket dies with the mini-program session that minted it (logged out before the page exchanged it)', async () => {
+    const mini = await miniLogin('wv-fay');
+    const { ticket } = (await ticketFor(mini.token)).body;
+    const logout = await postJson(`${stack.apiUrl}/api/auth/logout`, {}, { authorization: `Bearer ${mini.token}` });
+    expect(logout.status).toBeLessThan(300);
+    const res = await exchange(ticket);
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: { code: 'webview_ticket_invalid' } });
+    // while a ticket of a live session still works
+    const other = await miniLogin('wv-fay');
+    expect((await exchange((await ticketFor(other.token)).body.ticket)).status).toBe(200);
   });
 });

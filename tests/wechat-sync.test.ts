@@ -78,6 +78,21 @@ describe('同步微信头像昵称', () => {
     }
   });
 
+  it('42007 (the person withdrew the authorization in WeChat): wechat_reauthorize_required, the grant is dropped, a new authorization works', async () => {
+    const login = await oaUserinfoLogin('withdrawer');
+    const openid = (await stack.services.store.getUserIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
+    expect((await postJson(`${stack.simUrl}/__sim/users/revoke`, { appid: stack.oaAppid, user: 'withdrawer' })).status).toBe(200);
+    const res = await sync(login.token);
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
+    expect((await stack.services.store.getRecord(`wechat-grant:${stack.oaAppid}:${openid}`))?.value).toMatchObject({ sealed: null, dropped: true });
+    expect((await sync(login.token)).body).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
+    // 允许 again (WeChat asks again after a withdrawal): the kept grant is back and syncing works
+    const again = await oaUserinfoLogin('withdrawer');
+    expect(again.user.id).toBe(login.user.id);
+    expect((await sync(again.token)).status).toBe(200);
+  });
+
   it('a mini-program-only account has no grant: wechat_reauthorize_required; no Bearer: 401', async () => {
     expect((await postJson(`${stack.apiUrl}/api/me/wechat-profile`, {})).body).toMatchObject({ error: { code: 'unauthorized' } });
     const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'mini-only') });

@@ -76,7 +76,12 @@ it.skipIf(!CHROMIUM)('Should log the mini-program web-view in from the mini-prog
   await withBrowser(MINI_WEBVIEW, async (browser) => {
     const page = await browser.context.newPage();
     const seen: string[] = [];
-    page.on('request', (request) => request.isNavigationRequest() && seen.push(request.url()));
+    // every request the page makes, with the Referer it sends: the ticket must travel in none of them
+    const referers: Array<{ url: string; referer: string | undefined }> = [];
+    page.on('request', (request) => {
+      if (request.isNavigationRequest()) seen.push(request.url());
+      else referers.push({ url: request.url(), referer: request.headers()['referer'] });
+    });
     await page.goto(url);
     // logged in: the page leaves (to the profile fill-in, as after any first login without a nickname)
     await page.waitForURL((u) => !u.pathname.startsWith('/pages/login/'), { timeout: 15_000 });
@@ -86,6 +91,10 @@ it.skipIf(!CHROMIUM)('Should log the mini-program web-view in from the mini-prog
     expect(seen.some((u) => u.includes('/connect/oauth2/authorize'))).toBe(false);
     const token = await page.evaluate(() => Object.keys(localStorage).map((k) => localStorage.getItem(k) ?? '').join('\n'));
     expect(token).not.toContain(mini.token); // its own session, not the mini-program's token
+    // the page's scripts, styles and API calls were requested — without the ticket in a Referer
+    expect(referers.filter((r) => r.url.startsWith(site.url)).length).toBeGreaterThanOrEqual(3);
+    expect(referers.filter((r) => r.referer?.includes('wv_ticket'))).toEqual([]);
+    expect(referers.filter((r) => r.referer && new URL(r.referer).pathname !== '/')).toEqual([]); // the origin alone
   });
 
   // the same link again (copied, shared, replayed): nobody is logged in

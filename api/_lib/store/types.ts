@@ -65,8 +65,8 @@ export interface SessionRecord {
   /** SHA-256 hex of the bearer token; the token itself is never stored. */
   id: string;
   userId: string;
-  /** which door the session came through */
-  via: 'mini' | 'web-qr' | 'oa' | 'pc-qr';
+  /** which door the session came through ('webview': the H5 page in the mini-program's web-view, from a one-time ticket) */
+  via: 'mini' | 'web-qr' | 'oa' | 'pc-qr' | 'webview';
   createdAt: Date;
   expiresAt: Date;
   /** Copy of the user record (see IdentityRecord.user): an authenticated request reads one document. */

@@ -9,22 +9,27 @@ import { currentUser } from '../../users/accounts.js';
  * The mini-program's web-view (issue 14, "the right door"): an H5 page opened inside the
  * mini-program is logged in from the mini-program's own session, without a second authorization.
  *   1. the mini-program (Bearer token of a `mini` session) asks for a ticket: 160 random bits,
- *      stored only as its SHA-256, valid TICKET_TTL_MS, single use;
- *   2. it opens the web-view at <page>?wv_ticket=<ticket>;
+ *      stored only as its SHA-256 with the minting session's id, valid TICKET_TTL_MS, single use;
+ *   2. it opens the web-view at <page>?wv_ticket=<ticket> (the H5 page sends its origin alone as Referer, so the
+ *      ticket does not travel to the page's assets: index.html, docs/SECURITY.md);
  *   3. the H5 page exchanges it once (POST, never GET: a URL is not a credential anyone may replay)
- *      for its own session. A second exchange, an expired or unknown ticket → webview_ticket_invalid.
+ *      for its own session, `via: 'webview'` — which cannot mint tickets itself. A second exchange,
+ *      an expired or unknown ticket, or one whose minting session has ended (logged out, revoked,
+ *      expired) → webview_ticket_invalid.
  */
 export const TICKET_TTL_MS = 60_000;
 export const TICKET_PATTERN = /^[a-z2-7]{32}$/;
 
 interface TicketDoc {
   userId: string;
+  /** the minting `mini` session's id (the SHA-256 of its token): the ticket dies with it */
+  sessionId: string;
   used: boolean;
   expiresAt: string;
 }
 
 export interface WebviewDeps {
-  store: Pick<Store, 'getRecord' | 'compareAndSetRecord' | 'getUser'>;
+  store: Pick<Store, 'getRecord' | 'compareAndSetRecord' | 'getUser' | 'getSession'>;
   sessions: SessionManager;
   logger: Logger;
   clock?: () => Date;
@@ -36,7 +41,7 @@ export async function issueWebviewTicket(deps: WebviewDeps, session: SessionReco
   if (session.via !== 'mini') throw new AppError('webview_ticket_mini_only');
   const ticket = generateToken();
   const expiresAt = new Date((deps.clock?.() ?? new Date()).getTime() + TICKET_TTL_MS);
-  const doc: TicketDoc = { userId: session.userId, used: false, expiresAt: expiresAt.toISOString() };
+  const doc: TicketDoc = { userId: session.userId, sessionId: session.id, used: false, expiresAt: expiresAt.toISOString() };
   await deps.store.compareAndSetRecord(recordId(ticket), doc as unknown as Record<string, unknown>, null, expiresAt);
   deps.logger.log('info', 'auth.webview.ticket', { userId: session.userId });
   return { ticket, expiresIn: TICKET_TTL_MS / 1000 };
@@ -49,12 +54,18 @@ export async function exchangeWebviewTicket(deps: WebviewDeps, ticket: string): 
   const doc = rec?.value as unknown as TicketDoc | undefined;
   const now = deps.clock?.() ?? new Date();
   if (!rec || !doc || doc.used || new Date(doc.expiresAt) <= now) throw new AppError('webview_ticket_invalid');
+  // the mini-program session that minted it must still be live (a logout ends its tickets too)
+  const minting = typeof doc.sessionId === 'string' ? await deps.store.getSession(doc.sessionId) : null;
+  if (!minting || minting.via !== 'mini' || minting.expiresAt <= now) {
+    deps.logger.log('info', 'auth.webview.minting_session_gone', { userId: doc.userId });
+    throw new AppError('webview_ticket_invalid');
+  }
   // spend it first (compare-and-set on its version): of two racing exchanges exactly one wins
   const spent: TicketDoc = { ...doc, used: true };
   if (!(await deps.store.compareAndSetRecord(id, spent as unknown as Record<string, unknown>, rec.version, new Date(doc.expiresAt)))) throw new AppError('webview_ticket_invalid');
   const user = await currentUser(deps.store as Store, await deps.store.getUser(doc.userId));
   if (!user) throw new AppError('webview_ticket_invalid');
-  const { token, session } = await deps.sessions.create(user, 'mini');
+  const { token, session } = await deps.sessions.create(user, 'webview');
   deps.logger.log('info', 'auth.webview.login', { userId: user.id });
   return { token, expiresAt: session.expiresAt, user, isNewUser: false };
 }
