@@ -31,9 +31,11 @@ export const DEFAULT_CLIENT_ADDRESS: ClientAddressSettings = { source: 'socket',
 export function canonicalAddress(raw: string | null | undefined): string | null {
   if (!raw) return null;
   let value = raw.trim().replace(/^"(.*)"$/, '$1');
-  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(value);
-  if (bracketed) value = bracketed[1]!;
-  else if (/^[\d.]+:\d{1,5}$/.test(value)) value = value.slice(0, value.lastIndexOf(':'));
+  const withPort = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(value) ?? /^([\d.]+):(\d{1,5})$/.exec(value);
+  if (withPort) {
+    if (withPort[2] !== undefined && Number(withPort[2]) > 65535) return null;
+    value = withPort[1]!;
+  }
   value = value.replace(/%[\w.-]+$/, ''); // zone id (fe80::1%eth0)
   const kind = isIP(value);
   if (kind === 4) return value;
