@@ -343,8 +343,25 @@ describe('client address behind proxies, over the API (issue 18 §5)', () => {
     expect(res.status).toBe(302);
   });
 
-  it('refuses a CLIENT_ADDRESS_TRUSTED_PROXIES entry that is not an address or range', () => {
+  it('refuses a CLIENT_ADDRESS_TRUSTED_PROXIES entry that is not an address or range, and a header name that is not one', () => {
     expect(checkConfig(loadConfig({ CLIENT_ADDRESS_TRUSTED_PROXIES: '10.0.0.0/8, office-proxy' })).problems.join('\n')).toMatch(/CLIENT_ADDRESS_TRUSTED_PROXIES: office-proxy/);
+    expect(checkConfig(loadConfig({ CLIENT_ADDRESS_HEADER: 'x forwarded' })).problems.join('\n')).toMatch(/CLIENT_ADDRESS_HEADER must be/);
+    // a header believed from anyone, outside development: the operator is told the origin must be closed
+    const open = checkConfig(loadConfig({ VERCEL_ENV: 'preview', CLIENT_ADDRESS_HEADER: 'x-forwarded-for' }));
+    expect(open.notes.join('\n')).toMatch(/origin must be reachable only through your proxy/);
+    // Vercel's default (x-forwarded-for, which Vercel writes itself, one entry): nothing to say
+    const vercel = loadConfig({ VERCEL: '1', VERCEL_ENV: 'preview' });
+    expect(vercel.clientAddress).toEqual({ source: 'x-forwarded-for', hops: 1, trustedProxies: [] });
+    expect(checkConfig(vercel).notes.join('\n')).not.toMatch(/CLIENT_ADDRESS_HEADER/);
+  });
+
+  it("CLIENT_ADDRESS_HEADER may name a CDN's own header (behind a CDN, Vercel's x-forwarded-for holds the CDN edge)", async () => {
+    await awayFromWindowEdge();
+    const services = instance(store(), { CLIENT_ADDRESS_HEADER: 'X-Client-IP' });
+    const edge = { 'x-forwarded-for': '192.0.2.10' };
+    const statuses = [];
+    for (let i = 0; i < 7; i++) statuses.push((await services.app.request('/api/auth/web/qr', { headers: { ...edge, 'x-client-ip': `198.51.100.${i}` } })).status);
+    expect(statuses).toEqual(Array(7).fill(302));
   });
 });
 

@@ -56,6 +56,8 @@ export interface Config {
   clientAddress: ClientAddressSettings;
   /** CLIENT_ADDRESS_TRUSTED_PROXIES entries that are neither an address nor a CIDR range */
   clientAddressInvalid: string[];
+  /** CLIENT_ADDRESS_HEADER as given (lower-case), checked by checkConfig */
+  clientAddressHeader: string | null;
   /** every request is answered within this (503 request_timeout), inside Vercel's maxDuration */
   requestDeadlineMs: number;
   /** WECHAT_MP_VERIFY: the official account's MP_verify_<token>.txt tokens, served at the site root */
@@ -132,6 +134,7 @@ export function loadConfig(env: Env): Config {
       trustedProxies: parseTrustedProxies(env.CLIENT_ADDRESS_TRUSTED_PROXIES).ranges,
     },
     clientAddressInvalid: parseTrustedProxies(env.CLIENT_ADDRESS_TRUSTED_PROXIES).invalid,
+    clientAddressHeader: env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase() || null,
     requestDeadlineMs: clampInt(env.REQUEST_DEADLINE_MS, 9000, 1000, 60_000),
     mpVerify: parseVerifyTokens(env.WECHAT_MP_VERIFY).tokens,
     mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
@@ -209,6 +212,11 @@ export function checkConfig(config: Config): ConfigCheck {
   }
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
   if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0 || config.rateLimit.perPcAttempt === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID / RATE_LIMIT_PER_PC_ATTEMPT = 0)');
+  const header = config.clientAddressHeader;
+  if (header && header !== 'socket' && header !== 'none' && !HEADER_NAME.test(header)) problems.push(`CLIENT_ADDRESS_HEADER must be socket or a header name (x-forwarded-for, x-real-ip, or the header your CDN sets)`);
+  if (config.clientAddressHeader && config.clientAddress.source !== 'socket' && !config.clientAddress.trustedProxies.length && config.deployment !== 'development') {
+    notes.push(`CLIENT_ADDRESS_HEADER=${config.clientAddress.source} is believed from any connection: the origin must be reachable only through your proxy (firewall), or set CLIENT_ADDRESS_TRUSTED_PROXIES (docs/DEPLOY.md)`);
+  }
   if (config.clientAddressInvalid.length) problems.push(`CLIENT_ADDRESS_TRUSTED_PROXIES: ${config.clientAddressInvalid.join(', ')} is neither an IP address nor a CIDR range (10.0.0.0/8, 2001:db8::/32)`);
   if (config.mpVerifyInvalid.length) problems.push(`WECHAT_MP_VERIFY: ${config.mpVerifyInvalid.join(', ')} is neither MP_verify_<letters/digits>.txt nor its content`);
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
@@ -269,10 +277,13 @@ export function parseVerifyTokens(value: string | undefined): { tokens: string[]
  * when CLIENT_ADDRESS_HEADER names one, or on Vercel, which overwrites x-forwarded-for itself with
  * the client's address (one entry: CLIENT_ADDRESS_HOPS 1, the default).
  */
+const HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
 function addressSource(env: Env): ClientAddressSettings['source'] {
   const header = env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase();
-  if (header === 'x-forwarded-for' || header === 'x-real-ip') return header;
   if (header === 'socket' || header === 'none') return 'socket';
+  // a header name (x-forwarded-for, x-real-ip, a CDN's own); anything else is refused by checkConfig
+  if (header) return HEADER_NAME.test(header) ? header : 'socket';
   return env.VERCEL ? 'x-forwarded-for' : 'socket';
 }
 

@@ -1,8 +1,12 @@
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import type { Context } from 'hono';
 
-/** Where the client's address comes from; headers are trusted only when the deployment sets them. */
-export type ClientAddressSource = 'socket' | 'x-forwarded-for' | 'x-real-ip';
+/**
+ * Where the client's address comes from: the TCP peer, or a request header (lower-case name) that
+ * the deployment's own proxy sets — `x-forwarded-for`, `x-real-ip`, or a CDN's own header.
+ * Headers are trusted only when the deployment says so (CLIENT_ADDRESS_HEADER).
+ */
+export type ClientAddressSource = 'socket' | 'x-forwarded-for' | 'x-real-ip' | (string & {});
 
 export interface ClientAddressSettings {
   source: ClientAddressSource;
@@ -90,7 +94,7 @@ function socketAddress(c: Context): string | null {
 
 /**
  * The canonical address of the client that sent this request (for rate limits and the PC login's
- * network location), or null when none is known. `x-forwarded-for` takes the `hops`-th entry from
+ * network location), or null when none is known. The header's `hops`-th entry from
  * the right — the one the outermost proxy of this deployment appended (on Vercel, which replaces the
  * header with the client's address, the only entry: hops 1); fewer entries than hops means a proxy
  * in the chain was skipped, and the left-most is then the closest to the client a proxy wrote.
@@ -103,12 +107,7 @@ export function clientAddress(c: Context, settings: ClientAddressSettings): stri
   if (settings.trustedProxies.length) {
     if (!peer || !trustedList(settings.trustedProxies).check(peer, isIPv4(peer) ? 'ipv4' : 'ipv6')) return peer;
   }
-  let picked: string | undefined;
-  if (settings.source === 'x-forwarded-for') {
-    const entries = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    picked = entries[Math.max(0, entries.length - Math.max(1, settings.hops))];
-  } else {
-    picked = c.req.header('x-real-ip');
-  }
-  return canonicalAddress(picked) ?? peer;
+  // one value (x-real-ip) or a list each proxy appends to (x-forwarded-for): the same rule
+  const entries = (c.req.header(settings.source) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return canonicalAddress(entries[Math.max(0, entries.length - Math.max(1, settings.hops))]) ?? peer;
 }
