@@ -11,7 +11,7 @@ export type ClientAddressSource = 'socket' | 'x-forwarded-for' | 'x-real-ip' | (
 export interface ClientAddressSettings {
   source: ClientAddressSource;
   /**
-   * x-forwarded-for: how many proxies of this deployment append to the header (CLIENT_ADDRESS_HOPS,
+   * How many proxies of this deployment append to the header (CLIENT_ADDRESS_HOPS,
    * default 1). Each appends the address it received the connection from, so the client is the
    * `hops`-th entry from the right; anything left of it was written by the client and is ignored.
    */
@@ -24,8 +24,6 @@ export interface ClientAddressSettings {
    */
   trustedProxies: string[];
 }
-
-export const DEFAULT_CLIENT_ADDRESS: ClientAddressSettings = { source: 'socket', hops: 1, trustedProxies: [] };
 
 /**
  * One address in its canonical spelling, or null when it is not an address: surrounding spaces and
@@ -44,7 +42,12 @@ export function canonicalAddress(raw: string | null | undefined): string | null 
   const kind = isIP(value);
   if (kind === 4) return value;
   if (kind !== 6) return null;
-  const v6 = new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  let v6: string;
+  try {
+    v6 = new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
   if (mapped) {
     const [hi, lo] = [Number.parseInt(mapped[1]!, 16), Number.parseInt(mapped[2]!, 16)];

@@ -30,8 +30,6 @@ export interface RateRule {
   key: string;
   limit: number;
   windowMs: number;
-  /** false: the request must be under this rule's limit but is not counted against it */
-  count?: boolean;
 }
 
 export interface RateDecision {
@@ -79,9 +77,7 @@ export class RateLimiter {
     });
     this.schedule(now);
     if (retryAfter > 0) return { allowed: false, retryAfter };
-    active.forEach((rule, i) => {
-      if (rule.count !== false) entries[i]!.local++;
-    });
+    for (const e of entries) e.local++;
     return { allowed: true, retryAfter: 0 };
   }
 
