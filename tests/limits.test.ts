@@ -1,7 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Hono } from 'hono';
 import { addressKey, RateLimiter } from '../api/_lib/http/rate-limit.js';
+import { canonicalAddress, clientAddress, parseTrustedProxies, type ClientAddressSettings } from '../api/_lib/http/client-address.js';
+import { checkConfig, loadConfig } from '../api/_lib/config.js';
+import { cookieBrowser } from './support/cookie-browser.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
@@ -145,12 +149,16 @@ for (const kind of ['embedded', 'mongodb'] as const) {
     it('the per-AppID limit caps many addresses together', async () => {
       await awayFromWindowEdge();
       const [sa, sb] = await stores();
-      const env = { RATE_LIMIT_PER_ADDRESS: '100', RATE_LIMIT_PER_APPID: '6', WECHAT_WEB_APPID: `wx${randomBytes(8).toString('hex')}` };
+      // The AppID's budget is charged just before a WeChat call (here: a jscode2session that finds
+      // WeChat unreachable, 503), by a login that passed validation.
+      const env = { RATE_LIMIT_PER_ADDRESS: '100', RATE_LIMIT_PER_APPID: '6', WECHAT_MINI_APPID: `wx${randomBytes(8).toString('hex')}` };
       const one = instance(sa, env);
       const two = instance(sb, env);
+      const login = (services: ReturnType<typeof instance>, address: string) =>
+        services.app.request('/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': address }, body: JSON.stringify({ code: randomBytes(12).toString('hex') }) });
       const statuses = [];
-      for (let i = 0; i < 3; i++) statuses.push((await qr(one, `192.0.2.${i}`)).status, (await qr(two, `192.0.2.${100 + i}`)).status);
-      expect(statuses).toEqual([302, 302, 302, 302, 302, 302]);
+      for (let i = 0; i < 3; i++) statuses.push((await login(one, `192.0.2.${i}`)).status, (await login(two, `192.0.2.${100 + i}`)).status);
+      expect(statuses).toEqual([503, 503, 503, 503, 503, 503]);
       // Each instance learns the other's count from its background sync (~1 s) and then refuses
       // every address: the AppID's budget is spent. Overshoot: what one sync interval lets through.
       for (const services of [one, two]) {
@@ -158,8 +166,8 @@ for (const kind of ['embedded', 'mongodb'] as const) {
         let last: Response | null = null;
         const started = Date.now();
         await waitFor(async () => {
-          last = await qr(services, `192.0.2.${200 + admitted}`);
-          if (last.status === 302) admitted++;
+          last = await login(services, `192.0.2.${200 + admitted}`);
+          if (last.status !== 429) admitted++;
           return last.status === 429;
         });
         expect(Date.now() - started).toBeLessThan(3000);
@@ -243,5 +251,194 @@ describe('limits over HTTP (real sockets)', () => {
     const off = await run({ RATE_LIMIT_PER_ADDRESS: '0', RATE_LIMIT_PER_APPID: '0' });
     const on = await run({ RATE_LIMIT_PER_ADDRESS: '50', RATE_LIMIT_PER_APPID: '50' });
     expect(on).toEqual(off);
+  });
+});
+
+describe('canonicalAddress', () => {
+  it('strips ports, brackets and zones, unwraps IPv4-mapped IPv6 in every spelling, lower-cases IPv6, and refuses garbage', () => {
+    expect(canonicalAddress('203.0.113.9')).toBe('203.0.113.9');
+    expect(canonicalAddress(' 203.0.113.9:51234 ')).toBe('203.0.113.9');
+    expect(canonicalAddress('[2001:DB8::1]:443')).toBe('2001:db8::1');
+    expect(canonicalAddress('[2001:db8::1]')).toBe('2001:db8::1');
+    expect(canonicalAddress('2001:0DB8:0000:0000:0000:0000:0000:0001')).toBe('2001:db8::1');
+    expect(canonicalAddress('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(canonicalAddress('::FFFF:203.0.113.9')).toBe('203.0.113.9');
+    expect(canonicalAddress('::ffff:cb00:7109')).toBe('203.0.113.9');
+    expect(canonicalAddress('[::ffff:203.0.113.9]:8080')).toBe('203.0.113.9');
+    expect(canonicalAddress('fe80::1%eth0')).toBe('fe80::1');
+    for (const junk of ['unknown', '', 'a.b.c.d', '1.2.3', '999.1.1.1', '01.2.3.4', '<script>', '1.2.3.4:99999', 'evil.example.com']) expect(canonicalAddress(junk)).toBeNull();
+  });
+});
+
+describe('clientAddress', () => {
+  const app = (settings: ClientAddressSettings) => {
+    const hono = new Hono();
+    hono.get('/', (c) => c.text(String(clientAddress(c, settings))));
+    return (headers: Record<string, string>, peer = '127.0.0.1') =>
+      Promise.resolve(hono.request('/', { headers }, { incoming: { socket: { remoteAddress: peer } } })).then((r) => r.text());
+  };
+
+  it('takes the hops-th x-forwarded-for entry from the right: two trusted hops (CDN → nginx) give the client, not the CDN edge', async () => {
+    const two = app({ source: 'x-forwarded-for', hops: 2, trustedProxies: [] });
+    // client-written junk on the left, then what the CDN appended (the client), then what nginx appended (the CDN edge)
+    expect(await two({ 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 192.0.2.10' })).toBe('198.51.100.7');
+    expect(await two({ 'x-forwarded-for': '198.51.100.7:50123, 192.0.2.10' })).toBe('198.51.100.7');
+    // fewer entries than hops (nginx reached without the CDN): the left-most, which a proxy wrote
+    expect(await two({ 'x-forwarded-for': '198.51.100.8' })).toBe('198.51.100.8');
+    const one = app({ source: 'x-forwarded-for', hops: 1, trustedProxies: [] });
+    expect(await one({ 'x-forwarded-for': '6.6.6.6, [2001:DB8::5]:443' })).toBe('2001:db8::5');
+    // garbage where the address should be: the TCP peer
+    expect(await one({ 'x-forwarded-for': '198.51.100.7, unknown' }, '::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(await one({}, '::ffff:10.1.2.3')).toBe('10.1.2.3');
+    // x-real-ip: one value, canonicalised
+    expect(await app({ source: 'x-real-ip', hops: 1, trustedProxies: [] })({ 'x-real-ip': '::ffff:198.51.100.9' })).toBe('198.51.100.9');
+  });
+
+  it('with trusted proxy ranges, believes the header only on a connection from them', async () => {
+    const behind = app({ source: 'x-forwarded-for', hops: 1, trustedProxies: parseTrustedProxies('10.0.0.0/8, fd00::/8').ranges });
+    expect(await behind({ 'x-forwarded-for': '198.51.100.7' }, '10.20.30.40')).toBe('198.51.100.7');
+    expect(await behind({ 'x-forwarded-for': '198.51.100.7' }, '::ffff:10.20.30.40')).toBe('198.51.100.7');
+    expect(await behind({ 'x-forwarded-for': '198.51.100.7' }, 'fd00::1')).toBe('198.51.100.7');
+    // someone who reaches the origin directly cannot pick an address
+    expect(await behind({ 'x-forwarded-for': '198.51.100.7' }, '203.0.113.50')).toBe('203.0.113.50');
+    expect(parseTrustedProxies('10.0.0.0/8,nope,1.2.3.4/33,::1').invalid).toEqual(['nope', '1.2.3.4/33']);
+  });
+});
+
+describe('client address behind proxies, over the API (issue 18 §5)', () => {
+  const store = () => new EmbeddedStore({ dir: null });
+  const start = (path: string, services: ReturnType<typeof instance>, xff: string) =>
+    services.app.request(path, { headers: { 'x-forwarded-for': xff } }, { incoming: { socket: { remoteAddress: '127.0.0.1' } } });
+
+  it('CLIENT_ADDRESS_HOPS=2: clients behind one CDN edge get their own buckets', async () => {
+    await awayFromWindowEdge();
+    const services = instance(store(), { CLIENT_ADDRESS_HOPS: '2' });
+    const edge = '192.0.2.10';
+    const statuses = [];
+    for (let i = 0; i < 8; i++) statuses.push((await start('/api/auth/web/qr', services, `198.51.100.${i}, ${edge}`)).status);
+    expect(statuses).toEqual(Array(8).fill(302));
+    // one client is still limited, whatever it writes on the left
+    const own = [];
+    for (let i = 0; i < 6; i++) own.push((await start('/api/auth/web/qr', services, `10.9.9.${i}, 198.51.100.200, ${edge}`)).status);
+    expect(own).toEqual([302, 302, 302, 302, 302, 429]);
+  });
+
+  it('ports and IPv4-mapped spellings of one address share one bucket', async () => {
+    await awayFromWindowEdge();
+    const services = instance(store());
+    const spellings = ['198.51.100.77:1001', '198.51.100.77:1002', '[::ffff:198.51.100.77]:1003', '::FFFF:198.51.100.77', '::ffff:c633:644d', '198.51.100.77'];
+    const statuses = [];
+    for (const s of spellings) statuses.push((await start('/api/auth/web/qr', services, s)).status);
+    expect(statuses).toEqual([302, 302, 302, 302, 302, 429]);
+  });
+
+  it('CLIENT_ADDRESS_TRUSTED_PROXIES: a request that reaches the origin directly cannot pick its address (nor lock out a victim\'s)', async () => {
+    await awayFromWindowEdge();
+    const services = instance(store(), { CLIENT_ADDRESS_TRUSTED_PROXIES: '10.0.0.0/8' });
+    const victim = '198.51.100.90';
+    // the attacker connects straight to the origin and claims to be the victim, again and again
+    for (let i = 0; i < 6; i++) await start('/api/auth/web/qr', services, victim);
+    // the victim, through the real proxy, is not locked out
+    const res = await services.app.request('/api/auth/web/qr', { headers: { 'x-forwarded-for': victim } }, { incoming: { socket: { remoteAddress: '10.0.0.2' } } });
+    expect(res.status).toBe(302);
+  });
+
+  it('refuses a CLIENT_ADDRESS_TRUSTED_PROXIES entry that is not an address or range, and a header name that is not one', () => {
+    expect(checkConfig(loadConfig({ CLIENT_ADDRESS_TRUSTED_PROXIES: '10.0.0.0/8, office-proxy' })).problems.join('\n')).toMatch(/CLIENT_ADDRESS_TRUSTED_PROXIES: office-proxy/);
+    expect(checkConfig(loadConfig({ CLIENT_ADDRESS_HEADER: 'x forwarded' })).problems.join('\n')).toMatch(/CLIENT_ADDRESS_HEADER must be/);
+    // a header believed from anyone, outside development: the operator is told the origin must be closed
+    const open = checkConfig(loadConfig({ VERCEL_ENV: 'preview', CLIENT_ADDRESS_HEADER: 'x-forwarded-for' }));
+    expect(open.notes.join('\n')).toMatch(/origin must be reachable only through your proxy/);
+    // Vercel's default (x-forwarded-for, which Vercel writes itself, one entry): nothing to say
+    const vercel = loadConfig({ VERCEL: '1', VERCEL_ENV: 'preview' });
+    expect(vercel.clientAddress).toEqual({ source: 'x-forwarded-for', hops: 1, trustedProxies: [] });
+    expect(checkConfig(vercel).notes.join('\n')).not.toMatch(/CLIENT_ADDRESS_HEADER/);
+  });
+
+  it("CLIENT_ADDRESS_HEADER may name a CDN's own header (behind a CDN, Vercel's x-forwarded-for holds the CDN edge)", async () => {
+    await awayFromWindowEdge();
+    const services = instance(store(), { CLIENT_ADDRESS_HEADER: 'X-Client-IP' });
+    const edge = { 'x-forwarded-for': '192.0.2.10' };
+    const statuses = [];
+    for (let i = 0; i < 7; i++) statuses.push((await services.app.request('/api/auth/web/qr', { headers: { ...edge, 'x-client-ip': `198.51.100.${i}` } })).status);
+    expect(statuses).toEqual(Array(7).fill(302));
+  });
+});
+
+describe('the per-AppID limit is charged only by requests that spend WeChat quota (issue 18 §5)', () => {
+  let stack: Stack;
+  afterAll(() => stack?.close());
+
+  it('50 addresses sending junk do not lock the app\'s other users out; real logins still meet the limit', async () => {
+    await awayFromWindowEdge(15_000);
+    stack = await startStack({ env: { RATE_LIMIT_PER_ADDRESS: '100', RATE_LIMIT_PER_APPID: '5', CLIENT_ADDRESS_HEADER: 'x-forwarded-for' } });
+    const junk: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const from = { 'x-forwarded-for': `203.0.113.${i + 1}` };
+      junk.push((await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: 'x' }, from)).status);
+      // the browser doors: starts and forged callbacks spend no WeChat call either
+      for (const path of ['/api/auth/web/qr', '/api/auth/oa/start', `/api/auth/web/callback?code=abc&state=${'A'.repeat(32)}`, '/api/auth/pc/scan?a=nope']) {
+        const res = await fetch(`${stack.apiUrl}${path}`, { redirect: 'manual', headers: from });
+        await res.arrayBuffer();
+        junk.push(res.status);
+      }
+    }
+    expect(junk).not.toContain(429);
+    // someone else logs in: WeChat is asked, and it works
+    const login = (n: number) => simCode(stack, `appid-user-${n}`).then((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code }, { 'x-forwarded-for': `198.51.100.${n}` }));
+    const statuses = [];
+    for (let n = 1; n <= 5; n++) statuses.push((await login(n)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    // the app's budget (5 WeChat calls a minute) holds for real logins, from any address
+    const refused = await login(6);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('too_many_requests');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // …and the web door refuses its start no more than before: it spends no WeChat call
+    expect((await fetch(`${stack.apiUrl}/api/auth/web/qr`, { redirect: 'manual', headers: { 'x-forwarded-for': '198.51.100.99' } })).status).toBe(302);
+  });
+});
+
+describe("a PC's own status requests do not share the address bucket (issue 18 §5)", () => {
+  let stack: Stack;
+  afterAll(() => stack?.close());
+
+  it('18 waiting PCs behind one office NAT keep polling, logins from that NAT still work, and each attempt has its own bound', async () => {
+    await awayFromWindowEdge(20_000);
+    stack = await startStack({ env: { RATE_LIMIT_PER_ADDRESS: '30', RATE_LIMIT_PER_APPID: '1000', RATE_LIMIT_PER_PC_ATTEMPT: '20', CLIENT_ADDRESS_HEADER: 'x-forwarded-for' } });
+    const nat = { 'x-forwarded-for': '198.51.100.250' };
+    const pcs = [];
+    for (let i = 0; i < 18; i++) {
+      const pc = cookieBrowser(null);
+      const res = await pc.request(`${stack.apiUrl}/api/auth/pc/attempt`, { method: 'POST', headers: nat });
+      expect(res.status).toBe(200);
+      pcs.push(pc);
+    }
+    // every PC polls its status 10 times: 180 requests from the NAT's one address
+    const polled: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      for (const pc of pcs) {
+        const res = await pc.request(`${stack.apiUrl}/api/auth/pc/status`, { headers: nat });
+        await res.arrayBuffer();
+        polled.push(res.status);
+      }
+    }
+    expect(polled.filter((s) => s !== 200)).toEqual([]);
+    // the NAT's logins still have their budget (18 attempts + 1 login of 30)
+    const code = await simCode(stack, 'nat-user');
+    expect((await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code }, nat)).status).toBe(200);
+    // one attempt is bounded on its own: 10 more fine, the 21st refused with Retry-After
+    const pc = pcs[0]!;
+    const more: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await pc.request(`${stack.apiUrl}/api/auth/pc/status`, { headers: nat });
+      await res.arrayBuffer();
+      more.push(res.status);
+      if (res.status === 429) expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    }
+    expect(more).toEqual([...Array(10).fill(200), 429]);
+    // without an attempt cookie a status request is an ordinary anonymous one (address bucket)
+    const stranger = await fetch(`${stack.apiUrl}/api/auth/pc/status`, { headers: { 'x-forwarded-for': '198.51.100.251' } });
+    expect(stranger.status).toBe(400);
   });
 });

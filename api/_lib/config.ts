@@ -1,4 +1,5 @@
 import { parseSealKeys, SealKeyError } from './crypto/seal.js';
+import { parseTrustedProxies, type ClientAddressSettings } from './http/client-address.js';
 
 /**
  * Configuration comes from the environment only. `checkConfig` lists everything wrong at once;
@@ -46,8 +47,17 @@ export interface Config {
   dataDir: string;
   sealKeys: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** requests per minute per client address / per AppID on anonymous and WeChat-spending endpoints (0 = off) */
-  rateLimit: { perAddress: number; perAppid: number; addressSource: 'socket' | 'x-forwarded-for' | 'x-real-ip' };
+  /**
+   * per minute (0 = off): requests per client address on anonymous and WeChat-spending endpoints;
+   * WeChat calls per AppID made for requests; a PC's own status requests per login attempt
+   */
+  rateLimit: { perAddress: number; perAppid: number; perPcAttempt: number };
+  /** where the client's address comes from: CLIENT_ADDRESS_HEADER / _HOPS / _TRUSTED_PROXIES (http/client-address.ts) */
+  clientAddress: ClientAddressSettings;
+  /** CLIENT_ADDRESS_TRUSTED_PROXIES entries that are neither an address nor a CIDR range */
+  clientAddressInvalid: string[];
+  /** CLIENT_ADDRESS_HEADER as given (lower-case), checked by checkConfig */
+  clientAddressHeader: string | null;
   /** every request is answered within this (503 request_timeout), inside Vercel's maxDuration */
   requestDeadlineMs: number;
   /** WECHAT_MP_VERIFY: the official account's MP_verify_<token>.txt tokens, served at the site root */
@@ -116,8 +126,15 @@ export function loadConfig(env: Env): Config {
     rateLimit: {
       perAddress: clampInt(env.RATE_LIMIT_PER_ADDRESS, 120, 0, 1_000_000),
       perAppid: clampInt(env.RATE_LIMIT_PER_APPID, 6000, 0, 10_000_000),
-      addressSource: addressSource(env),
+      perPcAttempt: clampInt(env.RATE_LIMIT_PER_PC_ATTEMPT, 60, 0, 100_000),
     },
+    clientAddress: {
+      source: addressSource(env),
+      hops: clampInt(env.CLIENT_ADDRESS_HOPS, 1, 1, 10),
+      trustedProxies: parseTrustedProxies(env.CLIENT_ADDRESS_TRUSTED_PROXIES).ranges,
+    },
+    clientAddressInvalid: parseTrustedProxies(env.CLIENT_ADDRESS_TRUSTED_PROXIES).invalid,
+    clientAddressHeader: env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase() || null,
     requestDeadlineMs: clampInt(env.REQUEST_DEADLINE_MS, 9000, 1000, 60_000),
     mpVerify: parseVerifyTokens(env.WECHAT_MP_VERIFY).tokens,
     mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
@@ -195,7 +212,13 @@ export function checkConfig(config: Config): ConfigCheck {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
-  if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID = 0)');
+  if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0 || config.rateLimit.perPcAttempt === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID / RATE_LIMIT_PER_PC_ATTEMPT = 0)');
+  const header = config.clientAddressHeader;
+  if (header && header !== 'socket' && header !== 'none' && !HEADER_NAME.test(header)) problems.push(`CLIENT_ADDRESS_HEADER must be socket or a header name (x-forwarded-for, x-real-ip, or the header your CDN sets)`);
+  if (config.clientAddressHeader && config.clientAddress.source !== 'socket' && !config.clientAddress.trustedProxies.length && config.deployment !== 'development') {
+    notes.push(`CLIENT_ADDRESS_HEADER=${config.clientAddress.source} is believed from any connection: the origin must be reachable only through your proxy (firewall), or set CLIENT_ADDRESS_TRUSTED_PROXIES (docs/DEPLOY.md)`);
+  }
+  if (config.clientAddressInvalid.length) problems.push(`CLIENT_ADDRESS_TRUSTED_PROXIES: ${config.clientAddressInvalid.join(', ')} is neither an IP address nor a CIDR range (10.0.0.0/8, 2001:db8::/32)`);
   if (config.mpVerifyInvalid.length) problems.push(`WECHAT_MP_VERIFY: ${config.mpVerifyInvalid.join(', ')} is neither MP_verify_<letters/digits>.txt nor its content`);
   if (config.wechatTimeoutMs > 8000) notes.push('WECHAT_TIMEOUT_MS above 8 s leaves little of the function time limit for the rest of the request');
   return { problems, notes };
@@ -252,12 +275,16 @@ export function parseVerifyTokens(value: string | undefined): { tokens: string[]
 
 /**
  * Forwarding headers are client-controlled unless the deployment's proxy sets them: trusted only
- * when CLIENT_ADDRESS_HEADER names one, or on Vercel, which overwrites x-forwarded-for itself.
+ * when CLIENT_ADDRESS_HEADER names one, or on Vercel, which overwrites x-forwarded-for itself with
+ * the client's address (one entry: CLIENT_ADDRESS_HOPS 1, the default).
  */
-function addressSource(env: Env): Config['rateLimit']['addressSource'] {
+const HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+function addressSource(env: Env): ClientAddressSettings['source'] {
   const header = env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase();
-  if (header === 'x-forwarded-for' || header === 'x-real-ip') return header;
   if (header === 'socket' || header === 'none') return 'socket';
+  // a header name (x-forwarded-for, x-real-ip, a CDN's own); anything else is refused by checkConfig
+  if (header) return HEADER_NAME.test(header) ? header : 'socket';
   return env.VERCEL ? 'x-forwarded-for' : 'socket';
 }
 

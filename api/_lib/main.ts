@@ -8,7 +8,7 @@ import { ERROR_CODES, type ErrorBody } from '../../shared/errors.js';
 import { ConfigError } from './config.js';
 import { SealKeyError } from './crypto/seal.js';
 import { createApp } from './http/app.js';
-import { RateLimiter } from './http/rate-limit.js';
+import { appidQuota, RateLimiter } from './http/rate-limit.js';
 import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
@@ -87,6 +87,9 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
+  const limiter = new RateLimiter({ store, logger });
+  // The per-AppID limit: charged just before each WeChat call made for a request (after validation)
+  const spend = appidQuota(limiter, config.rateLimit.perAppid);
   // Token fetches may go through a fixed-IP relay (WeChat's IP whitelist); other calls go direct.
   const tokenTransport = config.wechatTokenBaseUrl
     ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch, headers: relayHeaders(config) })
@@ -101,14 +104,17 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const checkNickname = async (nickname: string, userId: string) => {
     const identity = (await store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
     if (!identity?.openid) return true; // no mini-program identity to check against
-    try {
-      const { suggest } = await accessTokens.withToken((token) => msgSecCheck(transport, token, { content: nickname, openid: identity.openid!, scene: 1 }));
-      return suggest !== 'risky';
-    } catch (error) {
-      // Fail open: an unavailable check must not block every profile edit; it is logged for review.
-      logger.log('warn', 'wechat.msg_sec_check.skipped', { userId, error });
-      return true;
-    }
+    // over the AppID's budget: the edit is refused (429), never saved unchecked
+    return spend(config.mini.appid, async () => {
+      try {
+        const { suggest } = await accessTokens.withToken((token) => msgSecCheck(transport, token, { content: nickname, openid: identity.openid!, scene: 1 }));
+        return suggest !== 'risky';
+      } catch (error) {
+        // Fail open: an unavailable check must not block every profile edit; it is logged for review.
+        logger.log('warn', 'wechat.msg_sec_check.skipped', { userId, error });
+        return true;
+      }
+    });
   };
   /** The shared dependencies of a browser OAuth door (website QR login, official account). */
   const oauthApp = (credentials: { appid: string; secret: string } | null) => ({
@@ -120,8 +126,8 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     sessions,
     logger,
     clock: overrides.clock,
-    exchangeCode: (code: string) => oauth2AccessToken(transport, credentials!, code),
-    getUserInfo: (accessToken: string, openid: string) => snsUserInfo(transport, accessToken, openid),
+    exchangeCode: (code: string) => spend(credentials?.appid, () => oauth2AccessToken(transport, credentials!, code)),
+    getUserInfo: (accessToken: string, openid: string) => spend(credentials?.appid, () => snsUserInfo(transport, accessToken, openid)),
   });
   // The official account: its own access_token (shared by instances) for qrcode/create and user/info.
   const oaCredentials = config.oa?.appid && config.oa.secret ? config.oa : null;
@@ -142,7 +148,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       : createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const attemptDeps: AttemptDeps = { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs };
   const followPort = followAttemptPort(attemptDeps, notifier, config.publicBaseUrl);
-  const createQrCode = (scene: string, seconds: number) => oaAccessTokens!.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds));
+  const createQrCode = (scene: string, seconds: number) => spend(oaCredentials?.appid, () => oaAccessTokens!.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds)));
   const qrImageUrl = (ticket: string) => showQrCodeUrl(ticket, config.mpBaseUrl);
   const follow: Services['follow'] = oaAccessTokens
     ? {
@@ -173,11 +179,10 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     sealer,
     logger,
     clock: overrides.clock,
-    refresh: (refreshToken) => oauth2RefreshToken(transport, oaCredentials!.appid, refreshToken),
-    checkAccessToken: (accessToken, openid) => snsAuth(transport, accessToken, openid),
-    getUserInfo: (accessToken, openid) => snsUserInfo(transport, accessToken, openid),
+    refresh: (refreshToken) => spend(oaCredentials?.appid, () => oauth2RefreshToken(transport, oaCredentials!.appid, refreshToken)),
+    checkAccessToken: (accessToken, openid) => spend(oaCredentials?.appid, () => snsAuth(transport, accessToken, openid)),
+    getUserInfo: (accessToken, openid) => spend(oaCredentials?.appid, () => snsUserInfo(transport, accessToken, openid)),
   };
-  const limiter = new RateLimiter({ store, logger });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
   if (deployment.ephemeral) {
@@ -187,7 +192,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     store,
     sessions,
     logger,
-    limits: { limiter, settings: config.rateLimit },
+    limits: { limiter, settings: { ...config.rateLimit, address: config.clientAddress } },
     readiness: createReadiness({ store, logger }),
     requestDeadlineMs: config.requestDeadlineMs,
     deployment,
@@ -200,7 +205,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       sealer,
       logger,
       clock: overrides.clock,
-      exchangeCode: (code) => jscode2session(transport, config.mini, code),
+      exchangeCode: (code) => spend(config.mini.appid, () => jscode2session(transport, config.mini, code)),
     },
     // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.
     web: oauthApp(config.web),
@@ -208,7 +213,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       ...oauthApp(config.oa),
       // 同步微信头像昵称: an snsapi_userinfo grant is kept sealed right after the code exchange (flows/wechat-sync)
       exchangeCode: async (code: string) => {
-        const wx = await oauth2AccessToken(transport, config.oa!, code);
+        const wx = await spend(config.oa?.appid, () => oauth2AccessToken(transport, config.oa!, code));
         if (oaCredentials) await keepGrant({ appid: oaCredentials.appid, store, sealer, logger, clock: overrides.clock }, wx);
         return wx;
       },
@@ -228,7 +233,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
     },
     decrypt: { appid: config.mini.appid, store, sealer, sessions },
-    phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },
+    phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },
     checkNickname,
   });
   const stop = () => {

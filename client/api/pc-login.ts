@@ -74,10 +74,18 @@ export async function collectAttempt(): Promise<LoginResponse> {
 const FINAL: readonly AttemptStatus[] = ['confirmed', 'cancelled', 'taken', 'expired'];
 export type Transport = 'sse' | 'long-poll' | 'poll';
 
+/** The longest wait a Retry-After may impose (the API's limits count in one-minute windows). */
+const MAX_BACKOFF_MS = 60_000;
+
 /**
  * Live status of this browser's attempt: Server-Sent Events first (the server ends each stream
  * within ~25 s and EventSource reconnects after `retry:`); when no event arrives (SSE blocked by a
  * proxy or an extension) long-polling; when that fails too, plain polling every 2 s.
+ *
+ * EventSource gives up for good when a reconnect is answered with anything but a 200 event stream
+ * (a 429 from the API's limits, a 502 from a proxy): readyState CLOSED and one last error. The page
+ * then carries on with status requests (long-poll, then polling) instead of waiting forever on a
+ * dead stream; a 429 on those waits the Retry-After the API sent (at most a minute) before the next.
  * Returns a stop function.
  */
 export function watchAttempt(
@@ -95,16 +103,27 @@ export function watchAttempt(
     if (FINAL.includes(state.status)) stop();
   };
   const status = (wait: boolean) => rawRequest<AttemptState>({ method: 'GET', path: `/api/auth/pc/status${wait ? `?wait=1&version=${version}` : ''}` });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** 429: how long the API asked to wait (plus up to 1 s so many PCs do not return at once); else null */
+  const backoffMs = (error: unknown): number | null => {
+    if (!(error instanceof ApiError) || error.code !== 'too_many_requests') return null;
+    return Math.min(MAX_BACKOFF_MS, (error.retryAfter ?? 5) * 1000) + Math.floor(Math.random() * 1000);
+  };
+  /** a 4xx other than 429: the attempt is gone (expired, collected, another browser's cookie) */
+  const gone = (error: unknown) => error instanceof ApiError && error.status >= 400 && error.status < 500 && error.code !== 'too_many_requests';
 
   async function poll(): Promise<void> {
+    let wait = options.pollMs ?? 2000;
     while (!stopped) {
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 2000));
+      await sleep(wait);
       if (stopped) return;
+      wait = options.pollMs ?? 2000;
       try {
         const state = await status(false);
         if (state.version !== version || FINAL.includes(state.status)) deliver(state, 'poll');
       } catch (error) {
-        if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.code !== 'too_many_requests') return deliver({ ...initial, status: 'expired' }, 'poll');
+        if (gone(error)) return deliver({ ...initial, status: 'expired' }, 'poll');
+        wait = Math.max(wait, backoffMs(error) ?? 0);
       }
     }
   }
@@ -117,9 +136,15 @@ export function watchAttempt(
         failures = 0;
         if (state.version !== version || FINAL.includes(state.status)) deliver(state, 'long-poll');
       } catch (error) {
-        if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.code !== 'too_many_requests') return deliver({ ...initial, status: 'expired' }, 'long-poll');
+        if (gone(error)) return deliver({ ...initial, status: 'expired' }, 'long-poll');
+        const backoff = backoffMs(error);
+        if (backoff !== null) {
+          // refused by a limit, not broken: wait as asked and keep long-polling
+          await sleep(backoff);
+          continue;
+        }
         if (++failures >= 2) return poll();
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
   }
@@ -129,12 +154,12 @@ export function watchAttempt(
     let heard = false;
     source = new EventSource('/api/auth/pc/events');
     const fallback = () => {
-      if (stopped || heard) return;
+      if (stopped) return;
       source?.close();
       source = null;
       void longPoll();
     };
-    const timer = setTimeout(fallback, options.sseTimeoutMs ?? 4000);
+    const timer = setTimeout(() => heard || fallback(), options.sseTimeoutMs ?? 4000);
     source.addEventListener('status', (event) => {
       heard = true;
       clearTimeout(timer);
@@ -142,8 +167,10 @@ export function watchAttempt(
       if (state.version !== version || FINAL.includes(state.status)) deliver(state, 'sse');
     });
     source.onerror = () => {
-      // after the first event an error is just the stream's end: EventSource reconnects by itself
-      if (!heard) {
+      const closed = source?.readyState === 2; // EventSource.CLOSED: it will not reconnect
+      // After the first event an error is usually the stream's end, and EventSource reconnects by
+      // itself; before it, or once the browser has given up (a refused reconnect), status requests take over.
+      if (!heard || closed) {
         clearTimeout(timer);
         fallback();
       }

@@ -22,11 +22,14 @@ export class ApiError extends Error {
   readonly code: ClientErrorCode;
   /** HTTP status; 0 when no response arrived. */
   readonly status: number;
-  constructor(code: ClientErrorCode, status: number, message: string) {
+  /** seconds the server asked to wait (Retry-After of a 429 / 503), when it said */
+  readonly retryAfter?: number;
+  constructor(code: ClientErrorCode, status: number, message: string, retryAfter?: number) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
+    if (retryAfter !== undefined) this.retryAfter = retryAfter;
   }
   get isNetwork(): boolean {
     return this.code === 'network_error';
@@ -54,11 +57,11 @@ export interface RawRequest {
   token?: string | null;
 }
 
-function envelopeError(status: number, body: unknown): ApiError {
+function envelopeError(status: number, body: unknown, retryAfter?: number): ApiError {
   if (isErrorBody(body)) {
     const known = ERROR_CODES[body.error.code as ErrorCode];
     const message = body.error.message || known?.message || MSG_SERVER;
-    return new ApiError(body.error.code, status, message);
+    return new ApiError(body.error.code, status, message, retryAfter);
   }
   if (status === 401) return new ApiError('unauthorized', status, ERROR_CODES.unauthorized.message);
   return new ApiError('bad_response', status, status >= 500 ? MSG_SERVER : '请求失败，请稍后再试');
@@ -121,10 +124,18 @@ function settleOnce<T>(start: (ok: (value: T) => void, ko: (error: unknown) => v
   });
 }
 
-function settleResponse<T>(statusCode: number, data: unknown, ok: (value: T) => void, ko: (error: unknown) => void): void {
+/** Retry-After in seconds (the API sends seconds, never a date); undefined when absent or unreadable. */
+function retryAfterOf(header: unknown): number | undefined {
+  if (!header || typeof header !== 'object') return undefined;
+  const entry = Object.entries(header as Record<string, unknown>).find(([name]) => name.toLowerCase() === 'retry-after');
+  const seconds = Number(entry?.[1]);
+  return entry && Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
+function settleResponse<T>(statusCode: number, data: unknown, ok: (value: T) => void, ko: (error: unknown) => void, header?: unknown): void {
   const body = parseBody(data);
   if (statusCode >= 200 && statusCode < 300) ok((statusCode === 204 ? undefined : body) as T);
-  else ko(envelopeError(statusCode, body));
+  else ko(envelopeError(statusCode, body, retryAfterOf(header)));
 }
 
 export function rawRequest<T>({ method, path, data, token }: RawRequest): Promise<T> {
@@ -136,7 +147,7 @@ export function rawRequest<T>({ method, path, data, token }: RawRequest): Promis
       header: headersFor(token, data !== undefined),
       timeout: REQUEST_TIMEOUT_MS,
       dataType: 'json',
-      success: (res) => settleResponse(res.statusCode, res.data, ok, ko),
+      success: (res) => settleResponse(res.statusCode, res.data, ok, ko, res.header),
       fail: () => ko(new ApiError('network_error', 0, MSG_NETWORK)),
     }),
   );

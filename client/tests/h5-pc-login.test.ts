@@ -138,6 +138,35 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     await Promise.all([page.close(), phone.close()]);
   });
 
+  it('Should still finish after a reconnect of the event stream is refused with 429 (issue 18 §5)', { timeout: 60_000 }, async () => {
+    // The first stream is served; every reconnect is answered 429 like the API's limits do.
+    // Chromium's EventSource then closes for good: the page must go on with status requests.
+    const page = await pc.context.newPage();
+    const streams: number[] = [];
+    await page.route('**/api/auth/pc/events', async (route) => {
+      streams.push(Date.now());
+      if (streams.length === 1) return route.continue();
+      return route.fulfill({ status: 429, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'too_many_requests', message: '操作过于频繁，请稍后再试' } }) });
+    });
+    const polls: string[] = [];
+    page.on('request', (r) => r.url().includes('/api/auth/pc/status') && polls.push(r.url()));
+    const attempt = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
+    await page.goto(`${app}/pages/login/index?pc_login=own-qr`);
+    const { scanUrl } = (await (await attempt).json()) as { scanUrl: string };
+    await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
+    // the first stream ends (PC_EVENTS_STREAM_MS) and the browser's reconnect is refused
+    await expect.poll(() => streams.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await page.waitForTimeout(500);
+    const phone = await phoneScan(scanUrl, 'pc-e2e-refused');
+    await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 15_000 });
+    await phone.click('#confirm');
+    await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
+    expect(polls.length).toBeGreaterThan(0);
+    expect(streams).toHaveLength(2); // no hammering of the refused stream
+    await page.evaluate(() => localStorage.clear());
+    await Promise.all([page.close(), phone.close()]);
+  });
+
   it('Should show 二维码已过期 with 刷新二维码 when the QR code expires', async () => {
     const short = await startSite({ PC_ATTEMPT_TTL_MS: '3000' });
     try {

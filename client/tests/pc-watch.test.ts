@@ -68,3 +68,83 @@ describe('watchAttempt', () => {
     expect(calls.length).toBe(count);
   });
 });
+
+/**
+ * A stream that delivers its first event and then ends; the browser's reconnect is answered 429 (the
+ * API's limits), so EventSource gives up for good: readyState CLOSED and one last error (what
+ * Chromium does with a non-200 reconnect).
+ */
+class RefusedReconnectEventSource {
+  static instances: RefusedReconnectEventSource[] = [];
+  onerror: (() => void) | null = null;
+  readyState = 0;
+  closed = false;
+  private listener: ((event: { data: string }) => void) | null = null;
+  constructor(readonly url: string) {
+    RefusedReconnectEventSource.instances.push(this);
+    setTimeout(() => {
+      this.readyState = 1;
+      this.listener?.({ data: JSON.stringify(initial) });
+    }, 5);
+    setTimeout(() => {
+      this.readyState = 2; // CLOSED: it will not reconnect
+      this.onerror?.();
+    }, 20);
+  }
+  addEventListener(_: string, listener: (event: { data: string }) => void) {
+    this.listener = listener;
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+/** Resolves with the first final status the watcher delivers, or 'nothing' after `ms`. */
+function firstFinal(options: Parameters<typeof watchAttempt>[2], ms: number) {
+  const seen: [string, string][] = [];
+  return new Promise<{ seen: [string, string][]; result: string }>((done) => {
+    const stop = watchAttempt(initial, (state, via) => {
+      seen.push([state.status, via]);
+      if (state.status === 'confirmed') done({ seen, result: 'confirmed' });
+    }, options);
+    setTimeout(() => {
+      stop();
+      done({ seen, result: 'nothing' });
+    }, ms);
+  });
+}
+
+describe('watchAttempt after a 429 (issue 18 §5)', () => {
+  it('Should not wait forever on a stream the browser closed after a refused reconnect: status requests take over, waiting out Retry-After', async () => {
+    RefusedReconnectEventSource.instances = [];
+    vi.stubGlobal('EventSource', RefusedReconnectEventSource);
+    const at: number[] = [];
+    answer = async () => {
+      at.push(Date.now());
+      // the first status request is refused too (same limit), with Retry-After: 1
+      if (at.length === 1) throw new ApiError('too_many_requests', 429, '操作过于频繁，请稍后再试', 1);
+      return { ...initial, status: 'confirmed', version: 4 };
+    };
+    const { seen, result } = await firstFinal({ pollMs: 10 }, 5000);
+    expect(result).toBe('confirmed'); // the phone confirmed: the PC sees it
+    expect(seen.at(-1)).toEqual(['confirmed', 'long-poll']);
+    expect(RefusedReconnectEventSource.instances[0]!.closed).toBe(true);
+    expect(at).toHaveLength(2);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(1000); // waited as asked
+  });
+
+  it('Should honour Retry-After while plain polling instead of asking again every poll interval', async () => {
+    vi.stubGlobal('EventSource', undefined);
+    const polls: number[] = [];
+    answer = async (path) => {
+      if (path.includes('wait=1')) throw new ApiError('network_error', 0, '网络不可用，请重试');
+      polls.push(Date.now());
+      if (polls.length === 1) throw new ApiError('too_many_requests', 429, '操作过于频繁，请稍后再试', 1);
+      return { ...initial, status: 'confirmed', version: 5 };
+    };
+    const { result } = await firstFinal({ pollMs: 10 }, 6000);
+    expect(result).toBe('confirmed');
+    expect(polls).toHaveLength(2);
+    expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(1000);
+  });
+});

@@ -299,3 +299,15 @@ describe('sliding sessions', () => {
     expect((uniStub.storage.get(AUTH_STORAGE_KEY) as { expiresAt: string }).expiresAt).toBe(later);
   });
 });
+
+describe('Retry-After', () => {
+  it('Should carry the seconds of a 429\'s Retry-After on the ApiError (issue 18 §5: the PC page waits that long)', async () => {
+    installUni(async () => ({ statusCode: 429, data: envelope('too_many_requests', '操作过于频繁，请稍后再试'), header: { 'Retry-After': '17' } }));
+    const error = await rawRequest({ method: 'GET', path: '/api/auth/pc/status' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).code).toBe('too_many_requests');
+    expect((error as ApiError).retryAfter).toBe(17);
+    installUni(async () => ({ statusCode: 400, data: envelope('invalid_request') }));
+    expect(((await rawRequest({ method: 'GET', path: '/x' }).catch((e: unknown) => e)) as ApiError).retryAfter).toBeUndefined();
+  });
+});

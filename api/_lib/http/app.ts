@@ -9,10 +9,10 @@ import { webRoutes, type WebRouteDeps } from './routes/web.js';
 import { oaRoutes, type OaRouteDeps } from './routes/oa.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
-import { pcRoutes, type PcRouteDeps } from './routes/pc.js';
+import { pcAttemptIdOf, pcRoutes, type PcRouteDeps } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
 import { limitBody } from './json.js';
-import { addressKey, clientAddress, FOLLOW_QR_LIMIT, rateLimit, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
+import { addressBucket, FOLLOW_QR_LIMIT, pcWatchLimit, rateLimit, RateLimitedError, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { currentRequestId, logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
@@ -52,6 +52,11 @@ export interface AppDeps {
   wechatSync?: WechatSyncDeps;
   /** the official account's server URL /api/oa/push (absent: answers oa_push_not_configured) */
   oaServer?: OaServerDeps;
+}
+
+/** The PC's own requests about its attempt, limited per attempt (pcWatchLimit) instead of per address. */
+function isPcWatch(method: string, path: string): boolean {
+  return (method === 'GET' && (path === '/api/auth/pc/status' || path === '/api/auth/pc/events')) || (method === 'POST' && path === '/api/auth/pc/session');
 }
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
@@ -119,22 +124,25 @@ export function createApp(deps: AppDeps) {
   }
 
   if (deps.limits) {
-    // Anonymous endpoints and every endpoint that spends a WeChat call (docs/SECURITY.md).
+    // Anonymous endpoints and every endpoint that spends a WeChat call, per client address
+    // (docs/SECURITY.md); the per-AppID limit is charged just before each WeChat call (main.ts).
     const { limiter, settings } = deps.limits;
     const refuse = (c: Context, retryAfter: number) => {
       deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter });
       return errorResponse(c, 'too_many_requests', undefined, { 'retry-after': String(retryAfter) });
     };
-    const limited = (appid: string | null) => rateLimit(limiter, settings, appid, refuse);
-    app.use('/api/auth/mini/login', limited(deps.mini.appid));
-    app.use('/api/auth/web/*', limited(deps.web.appid));
-    app.use('/api/auth/oa/*', limited(deps.oa.appid));
-    app.use('/api/auth/pc/*', limited(deps.oa.appid));
-    app.use('/api/auth/logout', limited(null));
-    app.use('/api/auth/webview/*', limited(deps.mini.appid));
-    app.on(['POST'], '/api/me/wechat-profile', limited(deps.oa.appid));
-    app.on(['POST'], '/api/me/phone', limited(deps.mini.appid));
-    app.on(['PATCH', 'PUT'], '/api/me', limited(deps.mini.appid));
+    const limited = rateLimit(limiter, settings, refuse);
+    // a PC's own status / events / collect with its attempt cookie: per attempt, not per address
+    const pcWatch = pcWatchLimit(limiter, settings, pcAttemptIdOf, refuse);
+    app.use('/api/auth/mini/login', limited);
+    app.use('/api/auth/web/*', limited);
+    app.use('/api/auth/oa/*', limited);
+    app.use('/api/auth/pc/*', (c, next) => (isPcWatch(c.req.method, c.req.path) ? pcWatch(c, next) : limited(c, next)));
+    app.use('/api/auth/logout', limited);
+    app.use('/api/auth/webview/*', limited);
+    app.on(['POST'], '/api/me/wechat-profile', limited);
+    app.on(['POST'], '/api/me/phone', limited);
+    app.on(['PATCH', 'PUT'], '/api/me', limited);
   }
 
   app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
@@ -145,7 +153,7 @@ export function createApp(deps: AppDeps) {
   const limits = deps.limits;
   const followQrLimit = limits
     ? (c: Context) => {
-        const key = `follow-qr:${addressKey(clientAddress(c, limits.settings.addressSource))}`;
+        const key = `follow-qr:${addressBucket(c, limits.settings)}`;
         const decision = limits.limiter.hit([{ key, ...FOLLOW_QR_LIMIT, limit: limits.settings.perAddress === 0 ? 0 : FOLLOW_QR_LIMIT.limit }]);
         if (decision.allowed) return;
         deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter: decision.retryAfter });
@@ -226,7 +234,7 @@ export function createApp(deps: AppDeps) {
     if (known) {
       if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
       else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
-      return errorResponse(c, known.code, known.message);
+      return errorResponse(c, known.code, known.message, known instanceof RateLimitedError ? { 'retry-after': String(known.retryAfter) } : undefined);
     }
     deps.logger.log('error', 'http.unhandled', { path: c.req.path, error });
     return errorResponse(c, 'internal_error');

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { clientAddress, type ClientAddressSettings } from './client-address.js';
 import type { CounterWrite, Store } from '../store/types.js';
 
 /**
@@ -22,6 +24,12 @@ export interface RateLimiterOptions {
   clock?: () => number;
   /** names this instance's counter documents; random by default */
   instance?: string;
+}
+
+export interface RateRule {
+  key: string;
+  limit: number;
+  windowMs: number;
 }
 
 export interface RateDecision {
@@ -57,7 +65,7 @@ export class RateLimiter {
   }
 
   /** Counts one request against every rule; refused if any rule is at its limit (nothing counted then). */
-  hit(rules: { key: string; limit: number; windowMs: number }[]): RateDecision {
+  hit(rules: RateRule[]): RateDecision {
     const now = this.clock();
     const active = rules.filter((r) => r.limit > 0);
     const entries = active.map((r) => this.entry(r.key, r.windowMs, now));
@@ -132,32 +140,18 @@ export class RateLimiter {
   }
 }
 
-/** Where the client's address comes from; headers are trusted only when the deployment sets them. */
-export type ClientAddressSource = 'socket' | 'x-forwarded-for' | 'x-real-ip';
-
-/**
- * The client's address for rate limiting. `x-forwarded-for` takes the right-most entry: the one
- * the nearest trusted proxy appended (Vercel replaces the header with the client's address, so
- * there is only one). Without a trusted header, the TCP peer of the Node server is used.
- */
-export function clientAddress(c: Context, source: ClientAddressSource): string {
-  if (source === 'x-forwarded-for') {
-    const last = c.req.header('x-forwarded-for')?.split(',').map((s) => s.trim()).filter(Boolean).pop();
-    if (last) return last;
-  } else if (source === 'x-real-ip') {
-    const value = c.req.header('x-real-ip')?.trim();
-    if (value) return value;
-  }
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress ?? 'unknown';
-}
-
 export interface RateLimitSettings {
   /** requests per minute per client address, over all limited endpoints; 0 = off */
   perAddress: number;
-  /** requests per minute per AppID (each spends that app's WeChat quota or writes a record); 0 = off */
+  /**
+   * WeChat calls per minute per AppID made for requests (a login's code exchange, a follow QR, a
+   * phone number…), charged just before each call — after the request passed validation; 0 = off
+   */
   perAppid: number;
-  addressSource: ClientAddressSource;
+  /** a PC's own status / events / collect requests per minute per login attempt; 0 = off */
+  perPcAttempt: number;
+  /** where the client's address comes from (client-address.ts) */
+  address: ClientAddressSettings;
 }
 
 export const MINUTE_MS = 60_000;
@@ -185,18 +179,75 @@ export function addressKey(address: string): string {
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
-/** Middleware: 429 too_many_requests with Retry-After when the address or the AppID is over its limit. */
-export function rateLimit(
+/** The address bucket's key of this request ('unknown' when no address is known). */
+export function addressBucket(c: Context, settings: RateLimitSettings): string {
+  const address = clientAddress(c, settings.address);
+  return `addr:${address ? addressKey(address) : 'unknown'}`;
+}
+
+/**
+ * Middleware: 429 too_many_requests with Retry-After when the client's address is over its limit.
+ * (The AppID's limit is charged later, just before a WeChat call: appidQuota.)
+ */
+export function rateLimit(limiter: RateLimiter, settings: RateLimitSettings, refuse: (c: Context, retryAfter: number) => Response): MiddlewareHandler {
+  return async (c, next) => {
+    const decision = limiter.hit([{ key: addressBucket(c, settings), limit: settings.perAddress, windowMs: MINUTE_MS }]);
+    if (!decision.allowed) return refuse(c, decision.retryAfter);
+    await next();
+  };
+}
+
+/** How many PC-status requests an address may make per minute over all its attempts, in units of perAddress. */
+export const PC_WATCH_ADDRESS_FACTOR = 10;
+
+/**
+ * Middleware for a PC's own requests about its login attempt (status, events, collect). With an
+ * attempt cookie (`attemptOf` gives its id) they are counted per attempt — not in the address
+ * bucket, so many PCs waiting behind one office NAT neither starve that address's logins nor are
+ * starved by them — and, against an address minting attempts to multiply its budget, in a
+ * separate per-address bucket PC_WATCH_ADDRESS_FACTOR times the address limit. Without one they
+ * are ordinary anonymous requests (address bucket).
+ */
+export function pcWatchLimit(
   limiter: RateLimiter,
   settings: RateLimitSettings,
-  appid: string | null,
+  attemptOf: (c: Context) => string | null,
   refuse: (c: Context, retryAfter: number) => Response,
 ): MiddlewareHandler {
   return async (c, next) => {
-    const rules = [{ key: `addr:${addressKey(clientAddress(c, settings.addressSource))}`, limit: settings.perAddress, windowMs: MINUTE_MS }];
-    if (appid) rules.push({ key: `app:${appid}`, limit: settings.perAppid, windowMs: MINUTE_MS });
+    const attempt = attemptOf(c);
+    const address = addressBucket(c, settings);
+    const rules: RateRule[] = attempt
+      ? [
+          { key: `pc:${attempt}`, limit: settings.perPcAttempt, windowMs: MINUTE_MS },
+          { key: `pc-${address}`, limit: settings.perAddress * PC_WATCH_ADDRESS_FACTOR, windowMs: MINUTE_MS },
+        ]
+      : [{ key: address, limit: settings.perAddress, windowMs: MINUTE_MS }];
     const decision = limiter.hit(rules);
     if (!decision.allowed) return refuse(c, decision.retryAfter);
     await next();
+  };
+}
+
+/** A request refused by a limit deep inside a flow (the AppID's WeChat budget); Retry-After in seconds. */
+export class RateLimitedError extends AppError {
+  constructor(readonly retryAfter: number) {
+    super('too_many_requests');
+  }
+}
+
+/**
+ * The per-AppID limit, charged only by requests that are about to spend that app's WeChat quota:
+ * wraps each WeChat call made for a request (composition root, main.ts), so junk that fails
+ * validation (`{"code":"x"}`, a forged state) never touches the app's budget and cannot lock the
+ * app's other users out. Refused: RateLimitedError (429 + Retry-After), and no WeChat call.
+ */
+export function appidQuota(limiter: RateLimiter, perAppid: number) {
+  return async <T>(appid: string | null | undefined, call: () => Promise<T>): Promise<T> => {
+    if (appid && perAppid > 0) {
+      const decision = limiter.hit([{ key: `app:${appid}`, limit: perAppid, windowMs: MINUTE_MS }]);
+      if (!decision.allowed) throw new RateLimitedError(decision.retryAfter);
+    }
+    return call();
   };
 }

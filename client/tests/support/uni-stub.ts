@@ -8,6 +8,8 @@ import type { PublicUser } from '../../../shared/api';
 export interface StubResponse {
   statusCode: number;
   data?: unknown;
+  /** response headers (uni.request's res.header) */
+  header?: Record<string, string>;
 }
 
 export type Handler = (req: { method: string; url: string; header: Record<string, string>; data: unknown }) =>
@@ -38,7 +40,7 @@ export function installUni(handler: Handler) {
         const res = await stub.handler(req);
         if (res === 'hang') return;
         if (res === 'network_error') opts.fail?.({ errMsg: 'request:fail errcode:-101 cronet_error_code:-101' });
-        else opts.success?.({ statusCode: res.statusCode, data: res.data ?? '', header: {}, errMsg: 'request:ok' });
+        else opts.success?.({ statusCode: res.statusCode, data: res.data ?? '', header: res.header ?? {}, errMsg: 'request:ok' });
       }, 1);
       return { abort: () => void stub.aborted++ };
     }),

@@ -89,6 +89,12 @@ function readPcCookie(c: Context): { id: string; pcKey: string } {
   return { id, pcKey };
 }
 
+/** The attempt id of this browser's attempt cookie when well-formed (not verified: the key is checked by the flow). */
+export function pcAttemptIdOf(c: Context): string | null {
+  const id = (getCookie(c, PC_ATTEMPT_COOKIE) ?? '').split('.')[0] ?? '';
+  return ATTEMPT_ID_PATTERN.test(id) ? id : null;
+}
+
 const statusBody = (view: AttemptView) => ({ status: view.status, version: view.version, expiresAt: view.expiresAt.toISOString() });
 const FINAL = new Set(['confirmed', 'cancelled', 'taken', 'expired']);
 
