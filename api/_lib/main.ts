@@ -8,7 +8,7 @@ import { ERROR_CODES, type ErrorBody } from '../../shared/errors.js';
 import { ConfigError } from './config.js';
 import { SealKeyError } from './crypto/seal.js';
 import { createApp } from './http/app.js';
-import { RateLimiter } from './http/rate-limit.js';
+import { clientAddress, RateLimiter } from './http/rate-limit.js';
 import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
@@ -219,6 +219,8 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       appName: config.appName,
       streamMs: config.pcEventsStreamMs,
       longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
+      // the PC's and the phone's network addresses (shown on the confirmation page), derived as the rate limits do
+      clientAddress: (c) => clientAddress(c, config.rateLimit.addressSource),
     },
     decrypt: { appid: config.mini.appid, store, sealer, sessions },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => getUserPhoneNumber(transport, token, code) },

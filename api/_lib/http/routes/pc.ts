@@ -12,11 +12,12 @@ import { ATTEMPT_ID_PATTERN, collectAttempt, confirmationPage, createAttempt, de
 import type { AttemptNotifier } from '../../flows/attempt/notify.js';
 import { confirmPageHtml, consentPageHtml, PHONE_PAGE_CSP, resultPageHtml } from '../../flows/attempt/pages.js';
 import { sceneOfAttempt } from '../../flows/follow/attempt-port.js';
+import { locate } from '../../flows/attempt/location.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
  *
- *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, form } + HttpOnly cookie wx_pc_attempt
+ *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, match, form } + HttpOnly cookie wx_pc_attempt
  *                                        ({form:'follow'} + server URL configured: the official account's
  *                                        parametric QR, scene la_<id> — 关注公众号登录, docs/API.md)
  *          GET  /api/auth/pc/events    → Server-Sent Events (status), one stream ≤ streamMs, `retry:`
@@ -25,8 +26,10 @@ import { sceneOfAttempt } from '../../flows/follow/attempt-port.js';
  *   phone  GET  /api/auth/pc/scan?a=ID  (the QR code's URL) → official-account authorization (snsapi_base;
  *                                        an unknown person after a tap, snsapi_userinfo)
  *          GET  /api/auth/pc/callback  → the attempt is marked scanned → /confirm
- *          GET  /api/auth/pc/confirm   → 确认在电脑上登录？ (CSP frame-ancestors 'none')
- *          POST /api/auth/pc/confirm   → 确认 / 取消 with the page's one-time nonce
+ *          GET  /api/auth/pc/confirm   → 确认在电脑上登录？ (CSP frame-ancestors 'none'): where the PC is (region
+ *                                        from its address, masked address; a warning when the phone is
+ *                                        elsewhere) and three two-digit choices, one of them the PC's `match`
+ *          POST /api/auth/pc/confirm   → 确认 (pick=the digits) / 取消 with the page's one-time nonce; a wrong pick cancels
  */
 export const PC_SCAN_DOOR: OAuthDoor = {
   // the official account's web authorization (scopes, consent, snapshot users), under the PC door's names
@@ -60,6 +63,12 @@ export interface PcRouteDeps {
    * the attempt gets our own QR code.
    */
   followQr?: ((scene: string, expireSeconds: number) => Promise<{ imageUrl: string; content: string; expiresIn: number }>) | null;
+  /**
+   * The client's network address, as the rate limits derive it (http/rate-limit.ts clientAddress with
+   * the deployment's trusted source): the PC's is recorded with its attempt, the phone's is read on
+   * the confirmation page; both are shown there as a region. Absent: the TCP peer.
+   */
+  clientAddress?: (c: Context) => string;
 }
 
 const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -82,14 +91,22 @@ function readPcCookie(c: Context): { id: string; pcKey: string } {
   return { id, pcKey };
 }
 
-const statusBody = (view: AttemptView) => ({ status: view.status, version: view.version, expiresAt: view.expiresAt.toISOString() });
+// every status answer needs the PC's cookie: `match` (the digits to pick on the phone) reaches the PC only
+const statusBody = (view: AttemptView) => ({ status: view.status, version: view.version, expiresAt: view.expiresAt.toISOString(), match: view.match });
 const FINAL = new Set(['confirmed', 'cancelled', 'taken', 'expired']);
 
-const DecideForm = lazySchema((z) => z.object({ nonce: z.string().min(1).max(64), action: z.enum(['confirm', 'cancel']) }));
+// 确认 is a tap on one of the three digit buttons (pick=NN; action=confirm may be sent too); 取消 is action=cancel
+const DecideForm = lazySchema((z) =>
+  z
+    .object({ nonce: z.string().min(1).max(64), action: z.enum(['confirm', 'cancel']).optional(), pick: z.string().regex(/^\d{2}$/).optional() })
+    .refine((form) => form.action === 'cancel' || form.pick !== undefined, { message: 'pick required to confirm' }),
+);
 
 export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
   const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
+  const addressOf = (c: Context) =>
+    deps.clientAddress?.(c) ?? (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? null;
 
   /** The phone's pages: HTML, never framed, never cached. */
   const phone = (c: Context, html: string, status = 200) => {
@@ -112,7 +129,7 @@ export function pcRoutes(deps: PcRouteDeps) {
       .post('/attempt', async (c) => {
         const wanted = c.req.query('form') ?? (await c.req.json().catch(() => null) as { form?: unknown } | null)?.form;
         const followQr = wanted === 'follow' ? deps.followQr : null;
-        const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent') });
+        const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent'), address: addressOf(c) });
         const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
         // follow: WeChat's parametric QR (scene la_<id>) — scanning it follows the account and pushes the event
         const follow = followQr ? await followQr(sceneOfAttempt(id), seconds) : null;
@@ -216,8 +233,10 @@ export function pcRoutes(deps: PcRouteDeps) {
             noStore(c);
             return c.redirect(`${PC_BASE_PATH}/confirm`, 302);
           }
-          const { view, nonce } = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
-          return phone(c, confirmPageHtml(view, nonce, deps.appName, `${PC_BASE_PATH}/confirm`));
+          const page = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
+          // the IP-region database is loaded by locate, on the first confirmation page, and nowhere else
+          const [pcLocation, phoneLocation] = await Promise.all([locate(page.pcAddress), locate(addressOf(c))]);
+          return phone(c, confirmPageHtml({ ...page, pcLocation, phoneLocation }, deps.appName, `${PC_BASE_PATH}/confirm`));
         } catch (error) {
           return phoneError(c, error, 'auth.pc.confirm_failed');
         }
@@ -227,11 +246,13 @@ export function pcRoutes(deps: PcRouteDeps) {
           const type = c.req.header('content-type') ?? '';
           if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new AppError('unsupported_media_type', '请求体必须是表单 (application/x-www-form-urlencoded)');
           const form = (await DecideForm.get()).safeParse(await c.req.parseBody());
-          if (!form.success) throw new AppError('invalid_request');
-          const view = await decideAttempt(deps.attempt, { confirmKey: getCookie(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action: form.data.action });
+          if (!form.success) throw new AppError('invalid_request', '请选择电脑上显示的数字，或点「取消」');
+          const action = form.data.action === 'cancel' ? 'cancel' : 'confirm';
+          const { wrongPick, ...view } = await decideAttempt(deps.attempt, { confirmKey: getCookie(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action, pick: form.data.pick });
           deps.notifier.changed(view);
           deleteCookie(c, PC_CONFIRM_COOKIE, cookieOptions(c, deps.production));
-          return form.data.action === 'confirm'
+          if (wrongPick) return phone(c, resultPageHtml('cancelled', '数字与电脑上显示的不一致，已取消此次登录，电脑上不会登录。如果你没有在电脑前操作，请不要按别人的要求扫码或确认。'));
+          return action === 'confirm'
             ? phone(c, resultPageHtml('confirmed', '已确认，请回到电脑上继续'))
             : phone(c, resultPageHtml('cancelled', '已取消此次登录，电脑上不会登录'));
         } catch (error) {
