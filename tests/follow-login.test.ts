@@ -83,10 +83,13 @@ async function openLink(phone: Browser, openUrl: string): Promise<{ html: string
   throw new Error('too many redirects');
 }
 
-async function confirm(phone: Browser, html: string) {
+/** 确认 like a person: tap the two digits the PC shows (number matching, issue 18 §3). */
+async function confirm(phone: Browser, html: string, pc: Browser) {
   const nonce = /name="nonce" value="([^"]+)"/.exec(html)?.[1];
   expect(nonce).toBeTruthy();
-  const res = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce: nonce!, action: 'confirm' }) });
+  const pick = ((await (await pc.request(`${stack.apiUrl}/api/auth/pc/status`)).json()) as { match: string }).match;
+  expect(html).toContain(`name="pick" value="${pick}"`);
+  const res = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce: nonce!, pick }) });
   return { status: res.status, html: await res.text() };
 }
 
@@ -134,7 +137,7 @@ describe('follow-to-login wired to the PC login attempt', () => {
     expect(phone.seen.some((u) => u.includes('snsapi_userinfo'))).toBe(false);
     expect((await pcStatus(pc)).status).toBe('scanned');
 
-    expect((await confirm(phone, page.html)).html).toContain('已确认');
+    expect((await confirm(phone, page.html, pc)).html).toContain('已确认');
     expect((await pcStatus(pc)).status).toBe('confirmed');
     const session = await collect(pc);
     expect(session.status).toBe(200);
@@ -152,7 +155,7 @@ describe('follow-to-login wired to the PC login attempt', () => {
     const phone = browser(WECHAT_UA);
     const page = await openLink(phone, pushed.body.open[0]);
     expect(page.html).toContain('确认在电脑上登录？');
-    await confirm(phone, page.html);
+    await confirm(phone, page.html, pc);
     const session = await collect(pc);
     expect(session.status).toBe(200);
     expect(session.body.user.id).toBe(userId);
