@@ -37,6 +37,8 @@ export interface NewAttempt extends AttemptState {
   form: 'own-qr' | 'follow';
   /** follow: WeChat's own image of the QR code (showqrcode) */
   qrImageUrl?: string;
+  /** the two digits the person picks on the phone's confirmation page (number matching, docs/SECURITY.md) */
+  match: string;
 }
 
 /** A new attempt; `follow` asks for the official account's parametric QR (关注公众号登录). */
