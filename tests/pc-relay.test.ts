@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './support/stack.js';
+import { databaseLoaded } from '../api/_lib/flows/attempt/location.js';
+import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 import { cookieBrowser, type CookieBrowser } from './support/cookie-browser.js';
 
 /**
@@ -80,6 +81,18 @@ const collect = async (pc: CookieBrowser) => {
   const res = await pc.request(`${stack.apiUrl}/api/auth/pc/session`, { method: 'POST' });
   return { status: res.status, body: (await res.json()) as any };
 };
+
+describe('the IP-region database', () => {
+  it('is loaded by the first confirmation page only: not by /api/health, a mini login or a new PC attempt', async () => {
+    expect((await fetch(`${stack.apiUrl}/api/health`)).status).toBe(200);
+    expect((await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'relay-mini') })).status).toBe(200);
+    const pc = browserAt(PC_UA, SHENZHEN);
+    const attempt = await createAttempt(pc);
+    expect(databaseLoaded()).toBe(false);
+    await scan(browserAt(WECHAT_UA, SHENZHEN), attempt.scanUrl, 'relay-lazy');
+    expect(databaseLoaded()).toBe(true);
+  });
+});
 
 describe('a relayed link or QR code (扫码登录诈骗)', () => {
   it('shows the victim where the PC is, warns in red that it is not where the phone is, and says who must tap 取消', async () => {

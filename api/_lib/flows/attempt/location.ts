@@ -52,6 +52,9 @@ interface Region {
 type Searcher = { search(ip: string): Region | null };
 let searcher: Promise<Searcher> | null = null;
 
+/** Whether this instance has loaded the database (tests: a login or /api/health must not). */
+export const databaseLoaded = () => searcher !== null;
+
 /** The database, loaded on first use (its files are read synchronously once, ~10 ms). */
 function database(): Promise<Searcher> {
   searcher ??= import('ip2region').then((mod) => {
