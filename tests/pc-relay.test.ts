@@ -155,6 +155,19 @@ describe('a relayed link or QR code (扫码登录诈骗)', () => {
     expect(session.body.user.nickname).toBe('relay-owner');
   });
 
+  it('warns when the PC is abroad; not when one side is only known to be in China', async () => {
+    const cases: [string, string, boolean][] = [
+      ['8.8.8.8', BEIJING, true], // 美国 vs 北京
+      ['39.144.0.1', BEIJING, false], // 中国 (no province) vs 北京: not comparable
+      [SHENZHEN, '240e:47d:c20:1627:30a3:ba0d:a5e6:ec19', false], // 广东省 by IPv4 and by IPv6
+    ];
+    for (const [pcAddress, phoneAddress, warned] of cases) {
+      const attempt = await createAttempt(browserAt(PC_UA, pcAddress));
+      const page = await scan(browserAt(WECHAT_UA, phoneAddress), attempt.scanUrl, 'relay-abroad');
+      expect(page.html.includes('id="region-warning"'), `${pcAddress} / ${phoneAddress}`).toBe(warned);
+    }
+  });
+
   it('names private and unknown addresses plainly and masks IPv6', async () => {
     const cases: [string, string, string][] = [
       ['192.168.3.4', '本地网络/内网（192.168.*.*）', '本地网络/内网'],
