@@ -8,7 +8,8 @@
 // start read hundreds of files. Bundled it is ~1.4 MB and starts from one ~70 KB file (docs/BENCH.md).
 // Code splitting keeps the lazy imports lazy: the MongoDB store and zod are separate chunks, loaded
 // on first use, so /api/health loads neither. sharp stays an external package, imported only on an
-// avatar upload; vercel.json ships it in api/avatar alone.
+// avatar upload; vercel.json ships it in api/avatar alone. Likewise ip2region (the IP-region
+// databases of the phone's PC-login confirmation page): external, shipped in api/confirm alone.
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,9 @@ const result = await build({
   metafile: true,
   external: [
     'sharp',
+    // CommonJS that reads its databases next to its own files (__dirname): loaded from node_modules,
+    // on the PC confirmation page only; vercel.json ships it (and its data) in api/confirm alone.
+    'ip2region',
     // Optional: loaded by name when present (Vercel's pool helper; MongoDB's optional features).
     '@vercel/functions',
     'kerberos',

@@ -5,7 +5,7 @@ import type { Store } from '../api/_lib/store/types.js';
 
 // Counts when the MongoDB store module and zod are first imported (vitest calls a mock's factory
 // on the module's first import). Nothing else here may import zod: not the simulator, for one.
-const loaded = vi.hoisted(() => ({ mongo: 0, zod: 0, qrcode: 0, xml: 0 }));
+const loaded = vi.hoisted(() => ({ mongo: 0, zod: 0, qrcode: 0, xml: 0, ip2region: 0 }));
 vi.mock('../api/_lib/store/mongo.js', async (importOriginal) => {
   loaded.mongo++;
   return importOriginal();
@@ -21,6 +21,11 @@ vi.mock('qrcode', async (importOriginal) => {
 });
 vi.mock('fast-xml-parser', async (importOriginal) => {
   loaded.xml++;
+  return importOriginal();
+});
+// The IP-region databases (~11 MB) load on the phone's PC confirmation page only (docs/SECURITY.md "QR relay").
+vi.mock('ip2region', async (importOriginal) => {
+  loaded.ip2region++;
   return importOriginal();
 });
 
@@ -41,12 +46,12 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   const { app } = createServices(env, { logger: silentLogger });
 
   it('GET /api/health loads neither the MongoDB driver nor zod, and still names the store', async () => {
-    expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0 });
+    expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0, ip2region: 0 });
     const res = await app.request('/api/health');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, store: 'mongodb' });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0 });
+    expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0, ip2region: 0 });
   });
 
   it('the first body to validate loads zod once; a malformed one is still a clear 400', async () => {
@@ -58,6 +63,7 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
     }
     expect(loaded.zod).toBe(1);
     expect(loaded.mongo).toBe(0);
+    expect(loaded.ip2region).toBe(0);
   });
 
   it('the first request that needs the store loads the MongoDB module (here: unreachable → 503)', async () => {

@@ -90,10 +90,13 @@ async function openLink(phone: Browser, openUrl: string): Promise<{ html: string
   throw new Error('too many redirects');
 }
 
-async function confirm(phone: Browser, html: string) {
+/** 确认 like a person: tap the two digits the PC shows (number matching, issue 18 §3). */
+async function confirm(phone: Browser, html: string, pc: Browser) {
   const nonce = /name="nonce" value="([^"]+)"/.exec(html)?.[1];
   expect(nonce).toBeTruthy();
-  const res = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce: nonce!, action: 'confirm' }) });
+  const pick = ((await (await pc.request(`${stack.apiUrl}/api/auth/pc/status`)).json()) as { match: string }).match;
+  expect(html).toContain(`name="pick" value="${pick}"`);
+  const res = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce: nonce!, pick }) });
   return { status: res.status, html: await res.text() };
 }
 
@@ -141,7 +144,7 @@ describe('follow-to-login wired to the PC login attempt', () => {
     expect(phone.seen.some((u) => u.includes('snsapi_userinfo'))).toBe(false);
     expect((await pcStatus(pc)).status).toBe('scanned');
 
-    expect((await confirm(phone, page.html)).html).toContain('已确认');
+    expect((await confirm(phone, page.html, pc)).html).toContain('已确认');
     expect((await pcStatus(pc)).status).toBe('confirmed');
     const session = await collect(pc);
     expect(session.status).toBe(200);
@@ -159,7 +162,7 @@ describe('follow-to-login wired to the PC login attempt', () => {
     const phone = browser(WECHAT_UA);
     const page = await openLink(phone, pushed.body.open[0]);
     expect(page.html).toContain('确认在电脑上登录？');
-    await confirm(phone, page.html);
+    await confirm(phone, page.html, pc);
     const session = await collect(pc);
     expect(session.status).toBe(200);
     expect(session.body.user.id).toBe(userId);
@@ -240,7 +243,7 @@ describe('follow-to-login: the PC learns at once, WeChat down', () => {
       phone.jar.set(`${new URL(stack.simUrl).host}|sim_user`, 'busy-bo');
       const page = await openLink(phone, first.scanUrl);
       expect(page.html).toContain('确认在电脑上登录？');
-      await confirm(phone, page.html);
+      await confirm(phone, page.html, pc);
       expect((await collect(pc)).status).toBe(200);
     } finally {
       await postJson(`${stack.simUrl}/__sim/faults`, { api: 'qrcode_create', mode: null });
@@ -282,7 +285,7 @@ describe('follow-to-login: the reply link belongs to the person who scanned (iss
     const scanner = browser(WECHAT_UA);
     const page = await openLink(scanner, pushed.body.open[0]);
     expect(page.html).toContain('确认在电脑上登录？');
-    expect((await confirm(scanner, page.html)).html).toContain('已确认');
+    expect((await confirm(scanner, page.html, attackerPc)).html).toContain('已确认');
     const session = await collect(attackerPc);
     expect(session.status).toBe(200);
     expect(session.body.user.id).not.toBe(victimLogin.body.user.id);

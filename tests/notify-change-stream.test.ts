@@ -233,8 +233,8 @@ describe('ChangeStreamNotifier stream handling (driver stand-in)', () => {
     fake.last().init();
     const { confirmKey } = scanned;
     const { confirmationPage, decideAttempt } = await import('../api/_lib/flows/attempt/attempt.js');
-    const { nonce } = await confirmationPage(deps, confirmKey);
-    await decideAttempt(deps, { confirmKey, nonce, action: 'confirm' });
+    const { nonce, view: shown } = await confirmationPage(deps, confirmKey);
+    await decideAttempt(deps, { confirmKey, nonce, action: 'confirm', pick: shown.match });
     fake.last().insert({ t: 8 }, `attempt:${id}`, await record(id));
     expect(((await again) as AttemptView).status).toBe('confirmed');
   });

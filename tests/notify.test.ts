@@ -75,8 +75,8 @@ describe('DbNotifier', () => {
     notifiers.push(phoneSide);
     const scanned = seen as Exclude<typeof seen, 'timeout' | null>;
     const local = phoneSide.wait(id, scanned.version, 5000);
-    const { nonce } = await confirmationPage(deps, confirmKey);
-    const confirmed = await decideAttempt(deps, { confirmKey, nonce, action: 'confirm' });
+    const { nonce, view: shown } = await confirmationPage(deps, confirmKey);
+    const confirmed = await decideAttempt(deps, { confirmKey, nonce, action: 'confirm', pick: shown.match });
     phoneSide.changed(confirmed);
     expect(((await local) as typeof confirmed).status).toBe('confirmed');
     expect(counts.getRecords).toBe(0);

@@ -61,10 +61,24 @@ async function scan(phone: Browser, scanUrl: string, user: string): Promise<{ ht
 
 const nonceOf = (html: string) => /name="nonce" value="([^"]+)"/.exec(html)?.[1];
 
-async function decide(phone: Browser, html: string, action: 'confirm' | 'cancel') {
+/** The digit buttons of a confirmation page. */
+const choicesOf = (html: string) => [...html.matchAll(/<button class="pick" type="submit" name="pick" value="(\d{2})">/g)].map((m) => m[1]!);
+
+/**
+ * 取消, or 确认 like a person: read the two digits on the PC's screen (its status, which only the PC's
+ * cookie can read) and tap the button with those digits on the phone.
+ */
+async function decide(phone: Browser, html: string, action: 'confirm' | 'cancel', pc?: Browser) {
   const nonce = nonceOf(html);
   expect(nonce).toBeTruthy();
-  const res = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce: nonce!, action }) });
+  const form: Record<string, string> = { nonce: nonce!, action };
+  if (action === 'confirm') {
+    if (!pc) throw new Error('a person confirms by reading the digits on the PC');
+    const match = (await status(pc)).body.match as string;
+    expect(choicesOf(html)).toContain(match);
+    form.pick = match;
+  }
+  const res = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams(form) });
   return { status: res.status, html: await res.text() };
 }
 
@@ -93,11 +107,14 @@ describe('own QR code confirmed on the phone', () => {
     expect(page.html).toContain('确认在电脑上登录？');
     expect(page.html).toContain('Chrome 131');
     expect(page.html).toContain('Windows 10/11');
+    // where the PC is: both sides are on this machine (127.0.0.1) here
+    expect(page.html).toContain('<b id="pc-location">本地网络/内网（127.0.*.*）</b>');
+    expect(page.html).not.toContain('id="region-warning"');
     expect((await status(pc)).body.status).toBe('scanned');
     // a scan alone logs nobody in
     expect((await collect(pc)).body).toMatchObject({ error: { code: 'pc_login_not_confirmed' } });
 
-    const done = await decide(phone, page.html, 'confirm');
+    const done = await decide(phone, page.html, 'confirm', pc);
     expect(done.status).toBe(200);
     expect(done.html).toContain('已确认，请回到电脑上继续');
     expect((await status(pc)).body.status).toBe('confirmed');
@@ -115,7 +132,7 @@ describe('own QR code confirmed on the phone', () => {
     const first = browser(PC_UA);
     const phone = browser(WECHAT_UA);
     const a1 = await createAttempt(first);
-    await decide(phone, (await scan(phone, a1.scanUrl, 'pc-known')).html, 'confirm');
+    await decide(phone, (await scan(phone, a1.scanUrl, 'pc-known')).html, 'confirm', first);
     const u1 = (await collect(first)).body.user.id;
 
     const second = browser(PC_UA);
@@ -127,7 +144,7 @@ describe('own QR code confirmed on the phone', () => {
     phone2.request = async (url, init) => (seen.push(url), orig(url, init));
     const page = await scan(phone2, a2.scanUrl, 'pc-known');
     expect(seen.some((u) => u.includes('scope=snsapi_userinfo'))).toBe(false);
-    await decide(phone2, page.html, 'confirm');
+    await decide(phone2, page.html, 'confirm', second);
     expect((await collect(second)).body.user.id).toBe(u1);
   });
 
@@ -140,24 +157,22 @@ describe('own QR code confirmed on the phone', () => {
     expect(again.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(again.headers.get('x-frame-options')).toBe('DENY');
     const second = await again.text();
-    // the first page's nonce was replaced by the second page's
-    const stale = await decide(phone, page.html, 'confirm');
-    expect(stale.status).toBe(400);
+    expect(nonceOf(second)).not.toBe(nonceOf(page.html));
     // a GET with the action in the URL does nothing
-    const viaGet = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm?action=confirm&nonce=${nonceOf(second)}`);
-    // (showing the page again issues a new nonce: the latest page is the one that counts)
+    const viaGet = await phone.request(`${stack.apiUrl}/api/auth/pc/confirm?action=confirm&pick=${(await status(pc)).body.match}&nonce=${nonceOf(second)}`);
     const fresh = await viaGet.text();
     expect(fresh).toContain('确认在电脑上登录？');
     expect((await status(pc)).body.status).toBe('scanned');
-    expect((await decide(phone, second, 'confirm')).status).toBe(400);
     // a POST without this phone's cookie (another browser with the page's nonce) does nothing
     const stranger = browser(WECHAT_UA);
-    expect((await decide(stranger, fresh, 'confirm')).status).toBe(400);
+    expect((await decide(stranger, fresh, 'confirm', pc)).status).toBe(400);
     expect((await status(pc)).body.status).toBe('scanned');
-    const ok = await decide(phone, fresh, 'confirm');
+    // showing the page again (twice) did not break the page shown first (issue 18 §6)
+    const ok = await decide(phone, page.html, 'confirm', pc);
     expect(ok.status).toBe(200);
-    // the nonce is spent
-    expect((await decide(phone, fresh, 'confirm')).status).toBe(400);
+    // one decision spends every nonce of this scan
+    expect((await decide(phone, fresh, 'confirm', pc)).status).toBe(400);
+    expect((await decide(phone, second, 'cancel')).status).toBe(400);
     expect((await collect(pc)).status).toBe(200);
   });
 
@@ -182,8 +197,8 @@ describe('own QR code confirmed on the phone', () => {
     const p2 = browser(WECHAT_UA);
     const page1 = await scan(p1, attempt.scanUrl, 'pc-first');
     const page2 = await scan(p2, attempt.scanUrl, 'pc-second');
-    expect((await decide(p2, page2.html, 'confirm')).status).toBe(200);
-    const late = await decide(p1, page1.html, 'confirm');
+    expect((await decide(p2, page2.html, 'confirm', pc)).status).toBe(200);
+    const late = await decide(p1, page1.html, 'confirm', pc);
     expect(late.status).toBe(409);
     expect(late.html).toContain('本次登录已完成或已取消');
     expect((await collect(pc)).body.user.nickname).toBe('pc-second');
@@ -198,7 +213,7 @@ describe('own QR code confirmed on the phone', () => {
     // the victim does not confirm: nothing to collect
     expect((await collect(attacker)).body).toMatchObject({ error: { code: 'pc_login_not_confirmed' } });
     // another browser cannot collect even a confirmed attempt
-    await decide(victim, page.html, 'confirm');
+    await decide(victim, page.html, 'confirm', attacker);
     const other = browser(PC_UA);
     expect((await collect(other)).body).toMatchObject({ error: { code: 'pc_login_invalid' } });
   });
@@ -257,7 +272,7 @@ describe('live status', () => {
     const phone = browser(WECHAT_UA);
     const page = await scan(phone, attempt.scanUrl, 'pc-sse');
     await readUntil('"scanned"');
-    await decide(phone, page.html, 'confirm');
+    await decide(phone, page.html, 'confirm', pc);
     await readUntil('event: end');
     expect(text).toContain('"confirmed"');
   });
@@ -286,7 +301,7 @@ describe('live status', () => {
       const waiting = status(pc, `?wait=1&version=${known.version}`);
       await new Promise((r) => setTimeout(r, 150));
       const confirmedAt = Date.now();
-      await decide(phone, page.html, 'confirm');
+      await decide(phone, page.html, 'confirm', pc);
       const seen = await waiting;
       expect(seen.body.status).toBe('confirmed');
       expect(Date.now() - confirmedAt).toBeLessThan(1000);

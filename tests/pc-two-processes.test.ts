@@ -59,7 +59,7 @@ describe.skipIf(!uri)('two API processes on one MongoDB', () => {
     const pc = jar();
     const created = await pc(`${apiB}/api/auth/pc/attempt`, { method: 'POST', headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Firefox/133.0' } });
     expect(created.status).toBe(200);
-    const { scanUrl } = (await created.json()) as { scanUrl: string };
+    const { scanUrl, match } = (await created.json()) as { scanUrl: string; match: string };
     // the QR points at B's origin; the phone's WeChat is routed to A (another instance behind one domain)
     const phoneUrl = scanUrl.replace(apiB, apiA);
 
@@ -108,7 +108,9 @@ describe.skipIf(!uri)('two API processes on one MongoDB', () => {
 
     const nonce = /name="nonce" value="([^"]+)"/.exec(html)![1]!;
     const sent = Date.now();
-    const decided = await phone(`${apiA}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce, action: 'confirm' }) });
+    // 确认: the person taps the two digits the PC shows
+    expect(html).toContain(`name="pick" value="${match}"`);
+    const decided = await phone(`${apiA}/api/auth/pc/confirm`, { method: 'POST', body: new URLSearchParams({ nonce, pick: match }) });
     expect(decided.status).toBe(200);
     await until('"confirmed"');
     expect(Date.now() - sent).toBeLessThan(2000);

@@ -50,9 +50,9 @@ describe.skipIf(!built)('the built Vercel output', () => {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  it('contains two functions: api/index (logins, everything) and api/avatar (uploads, with sharp)', () => {
+  it('contains three functions: api/index (logins, everything), api/avatar (uploads, with sharp) and api/confirm (the PC confirmation page, with the IP-region databases)', () => {
     const funcs = files(join(output, 'functions')).filter((f) => f.endsWith('.vc-config.json'));
-    expect(funcs.map((f) => f.slice(output.length)).sort()).toEqual(['/functions/api/avatar.func/.vc-config.json', '/functions/api/index.func/.vc-config.json']);
+    expect(funcs.map((f) => f.slice(output.length)).sort()).toEqual(['/functions/api/avatar.func/.vc-config.json', '/functions/api/confirm.func/.vc-config.json', '/functions/api/index.func/.vc-config.json']);
     for (const file of funcs) expect(JSON.parse(readFileSync(file, 'utf8')).maxDuration).toBeLessThanOrEqual(10);
   });
 
@@ -60,17 +60,29 @@ describe.skipIf(!built)('the built Vercel output', () => {
     const index = files(join(output, 'functions/api/index.func'));
     const bytes = index.reduce((sum, f) => sum + statSync(f).size, 0);
     expect(bytes).toBeLessThanOrEqual(2 * 1024 * 1024);
-    expect(index.filter((f) => /\/node_modules\/(sharp|@img)\//.test(f))).toEqual([]);
+    expect(index.filter((f) => /\/node_modules\/(sharp|@img|ip2region)\//.test(f))).toEqual([]);
+    expect(JSON.stringify(JSON.parse(readFileSync(join(output, 'functions/api/index.func/.vc-config.json'), 'utf8')).filePathMap ?? {})).not.toContain('ip2region');
     const avatar = files(join(output, 'functions/api/avatar.func'));
     expect(avatar.some((f) => /\/node_modules\/sharp\//.test(f))).toBe(true);
     expect(avatar.some((f) => /\/node_modules\/@img\/sharp-libvips/.test(f))).toBe(true);
   });
 
-  it('routes POST /api/me/avatar to api/avatar and every other /api path to api/index', () => {
+  it('ships the IP-region package and both its databases in api/confirm (vercel.json includeFiles: copied, or mapped for the upload)', () => {
+    const dir = join(output, 'functions/api/confirm.func');
+    const shipped = files(dir).map((f) => f.slice(dir.length + 1));
+    const mapped = Object.keys(JSON.parse(readFileSync(join(dir, '.vc-config.json'), 'utf8')).filePathMap ?? {});
+    expect(shipped).toContain('node_modules/ip2region/dist/lib/index.js');
+    for (const db of ['node_modules/ip2region/data/ip2region.db', 'node_modules/ip2region/data/ipv6wry.db']) expect([...shipped, ...mapped]).toContain(db);
+    expect(shipped.filter((f) => /node_modules\/(sharp|@img)\//.test(f))).toEqual([]);
+  });
+
+  it('routes POST /api/me/avatar to api/avatar, /api/auth/pc/confirm to api/confirm and every other /api path to api/index', () => {
     // Vercel applies the generated routes in order; the first matching `dest` wins.
     const routes = (JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')).routes as { src?: string; dest?: string }[]).filter((r) => r.src && r.dest);
     const destination = (path: string) => routes.find((r) => new RegExp(r.src!).test(path))?.dest;
     expect(destination('/api/me/avatar')).toBe('/api/avatar');
+    expect(destination('/api/auth/pc/confirm')).toBe('/api/confirm');
+    for (const path of ['/api/auth/pc/attempt', '/api/auth/pc/scan', '/api/auth/pc/session']) expect(destination(path), path).toBe('/api');
     for (const path of ['/api/auth/mini/login', '/api/me', '/api/avatars/0123456789abcdef0123456789abcdef.jpg', '/api/me/phone', '/api/health']) {
       expect(destination(path), path).toBe('/api');
     }

@@ -109,6 +109,16 @@ describe.skipIf(!built)('routes of the built Vercel output', () => {
     }
   });
 
+  it('serves the phone\'s PC-login confirmation page from api/confirm (the function with the IP-region databases)', async () => {
+    const res = await edge('/api/auth/pc/confirm');
+    expect(res.target).toBe('function:api/confirm');
+    // no phone cookie: the page says so, in Chinese, frame-protected
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.body.toString()).toContain('登录请求无效');
+    expect((await edge('/api/auth/pc/attempt', { method: 'POST' })).target).toBe('function');
+  });
+
   it("serves the official account's MP_verify file from configuration, not the SPA's index.html", async () => {
     const res = await edge('/MP_verify_Ab12Cd34Ef56Gh78.txt');
     expect(res.target).toBe('function');

@@ -9,6 +9,7 @@ import { ConfigError } from './config.js';
 import { SealKeyError } from './crypto/seal.js';
 import { createApp } from './http/app.js';
 import { appidQuota, RateLimiter } from './http/rate-limit.js';
+import { clientAddress } from './http/client-address.js';
 import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
@@ -231,6 +232,8 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       appName: config.appName,
       streamMs: config.pcEventsStreamMs,
       longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
+      // the PC's and the phone's network addresses (shown on the confirmation page), derived as the rate limits do
+      clientAddress: (c) => clientAddress(c, config.clientAddress),
     },
     decrypt: { appid: config.mini.appid, store, sealer, sessions },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },

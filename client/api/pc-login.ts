@@ -27,6 +27,8 @@ export interface AttemptState {
   status: AttemptStatus;
   version: number;
   expiresAt: string;
+  /** the two digits the person picks on the phone's confirmation page (number matching, docs/SECURITY.md) */
+  match: string;
 }
 /** A QR code the PC page shows. */
 export interface ShownQr {

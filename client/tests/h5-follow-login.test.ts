@@ -13,6 +13,13 @@ import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
 
+/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
+async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
+  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
+  expect(digits).toMatch(/^\d{2}$/);
+  return digits;
+}
+
 const RESOLVE = TWO_SITES;
 const SHOTS = join(ROOT, 'docs/screenshots');
 const shoot = process.env.SCREENSHOTS === '1';
@@ -101,16 +108,17 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     await phone.goto(pushed.links[0]!);
     const first = await Promise.race([
       phone.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
-      phone.waitForSelector('#confirm', { timeout: 15_000 }).then(() => 'confirm' as const),
+      phone.waitForSelector('#picks', { timeout: 15_000 }).then(() => 'picks' as const),
     ]);
     if (first === 'consent') {
       // only if the background identification had not finished yet
       await phone.click('#consent');
       await phone.click('#allow');
-      await phone.waitForSelector('#confirm', { timeout: 15_000 });
+      await phone.waitForSelector('#picks', { timeout: 15_000 });
     }
     await expect(phone.locator('#title').textContent()).resolves.toBe('确认在电脑上登录？');
-    await phone.click('#confirm');
+    // 确认 like a person: read the two digits on the PC, tap them on the phone
+    await phone.getByRole('button', { name: await digitsOn(page), exact: true }).click();
     await phone.getByText('已确认，请回到电脑上继续').waitFor();
 
     // logged in: the account page, or the profile page for a person whose profile is still empty

@@ -10,6 +10,13 @@ import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
 
+/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
+async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
+  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
+  expect(digits).toMatch(/^\d{2}$/);
+  return digits;
+}
+
 const RESOLVE = TWO_SITES;
 const SHOTS = join(ROOT, 'docs/screenshots');
 const shoot = process.env.SCREENSHOTS === '1';
@@ -68,12 +75,12 @@ async function phoneScan(scanUrl: string, user: string) {
   await page.goto(scanUrl);
   const first = await Promise.race([
     page.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
-    page.waitForSelector('#confirm', { timeout: 15_000 }).then(() => 'confirm' as const),
+    page.waitForSelector('#picks', { timeout: 15_000 }).then(() => 'picks' as const),
   ]);
   if (first === 'consent') {
     await page.click('#consent');
     await page.click('#allow'); // WeChat's consent for snsapi_userinfo
-    await page.waitForSelector('#confirm', { timeout: 15_000 });
+    await page.waitForSelector('#picks', { timeout: 15_000 });
   }
   return page;
 }
@@ -96,8 +103,12 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 5_000 });
     if (shoot) await phone.screenshot({ path: join(SHOTS, 'phone-confirm-390x844.png') });
 
-    await phone.click('#confirm');
+    // 确认 like a person: read the two digits on the PC, tap them on the phone
+    await phone.getByRole('button', { name: await digitsOn(page), exact: true }).click();
     await phone.getByText('已确认，请回到电脑上继续').waitFor();
+    // the PC says whose account it is now logged in to, with 不是你？, before it moves on
+    await page.locator('.pc-account-name').getByText('pc-e2e-alice').waitFor({ timeout: 10_000 });
+    await page.getByText('不是你？退出登录').waitFor();
     await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
     await page.getByText('pc-e2e-alice').first().waitFor({ timeout: 10_000 });
     expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
@@ -125,13 +136,47 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     await Promise.all([page.close(), phone.close()]);
   });
 
+  it('Should log the PC out again at once with 不是你？ (the account shown is not the person at the PC)', async () => {
+    const { page, scanUrl } = await openOwnQr(pc);
+    const phone = await phoneScan(scanUrl, 'pc-e2e-someone-else');
+    await phone.getByRole('button', { name: await digitsOn(page), exact: true }).click();
+    await page.locator('.pc-account-name').getByText('pc-e2e-someone-else').waitFor({ timeout: 10_000 });
+    const token = JSON.parse((await page.evaluate(() => localStorage.getItem('auth.session')))!).token as string;
+    const next = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
+    await page.getByText('不是你？退出登录').click();
+    await next;
+    // logged out here and on the server; a new QR code instead of the account page
+    await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 5_000 });
+    expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
+    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    await page.waitForTimeout(3500);
+    expect(page.url()).toContain('/pages/login/index');
+    await Promise.all([page.close(), phone.close()]);
+  });
+
+  it('Should cancel the attempt when the phone picks digits the PC does not show (a relayed QR code tapped blind)', async () => {
+    const { page, scanUrl } = await openOwnQr(pc);
+    const phone = await phoneScan(scanUrl, 'pc-e2e-blind');
+    await expect(phone.locator('#relay-warning').textContent()).resolves.toBe('如果不是你本人正在电脑前操作，或者有人把这个链接/二维码发给你，请点「取消」');
+    const digits = await digitsOn(page);
+    const choices = await phone.locator('button.pick').allTextContents();
+    expect(choices).toHaveLength(3);
+    expect(choices).toContain(digits);
+    await phone.getByRole('button', { name: choices.find((c) => c !== digits)!, exact: true }).click();
+    await phone.getByText('数字与电脑上显示的不一致，已取消此次登录', { exact: false }).waitFor();
+    await page.getByText('已取消', { exact: true }).waitFor({ timeout: 5_000 });
+    expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
+    await Promise.all([page.close(), phone.close()]);
+  });
+
   it('Should still finish when Server-Sent Events are blocked (long-poll fallback)', async () => {
     const { page, scanUrl } = await openOwnQr(pc, app, '**/api/auth/pc/events');
     const polls: string[] = [];
     page.on('request', (r) => r.url().includes('/api/auth/pc/status') && polls.push(r.url()));
     const phone = await phoneScan(scanUrl, 'pc-e2e-nosse');
     await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 10_000 });
-    await phone.click('#confirm');
+    // 确认 like a person: read the two digits on the PC, tap them on the phone
+    await phone.getByRole('button', { name: await digitsOn(page), exact: true }).click();
     await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
     expect(polls.some((u) => u.includes('wait=1'))).toBe(true);
     await page.evaluate(() => localStorage.clear());

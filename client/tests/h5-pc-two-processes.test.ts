@@ -20,6 +20,13 @@ import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser
 import { ensureBuild } from './support/build';
 import { serveStatic } from './support/static-server';
 
+/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
+async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
+  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
+  expect(digits).toMatch(/^\d{2}$/);
+  return digits;
+}
+
 const RESOLVE = TWO_SITES;
 
 /** The MongoDB the two processes share: the test MongoDB of tests/setup/global.ts ('' with SKIP_MONGO=1). */
@@ -127,18 +134,19 @@ describe.skipIf(!enabled)('own QR code, PC on one API process, phone on another'
     await phonePage.goto(phoneUrl);
     const first = await Promise.race([
       phonePage.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
-      phonePage.waitForSelector('#confirm', { timeout: 15_000 }).then(() => 'confirm' as const),
+      phonePage.waitForSelector('#picks', { timeout: 15_000 }).then(() => 'picks' as const),
     ]);
     if (first === 'consent') {
       await phonePage.click('#consent');
       await phonePage.click('#allow');
-      await phonePage.waitForSelector('#confirm', { timeout: 15_000 });
+      await phonePage.waitForSelector('#picks', { timeout: 15_000 });
     }
     await expect(phonePage.locator('#title').textContent()).resolves.toBe('确认在电脑上登录？');
     // A's live status learnt of B's scan through the database
     await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 5_000 });
 
-    await phonePage.click('#confirm');
+    // 确认 like a person: read the two digits on the PC, tap them on the phone
+    await phonePage.getByRole('button', { name: await digitsOn(page), exact: true }).click();
     await phonePage.getByText('已确认，请回到电脑上继续').waitFor();
     await page.waitForURL(`${appA}/pages/account/index`, { timeout: 15_000 });
     await page.getByText('pc-two-proc').first().waitFor({ timeout: 10_000 });

@@ -13,7 +13,7 @@ vi.mock('../stores/auth', () => ({ useAuthStore: () => ({ setSession: () => {} }
 const { watchAttempt } = await import('../api/pc-login');
 const { ApiError } = await import('../api/request');
 
-const initial = { status: 'waiting' as const, version: 1, expiresAt: new Date(Date.now() + 60_000).toISOString() };
+const initial = { status: 'waiting' as const, version: 1, expiresAt: new Date(Date.now() + 60_000).toISOString(), match: '42' };
 
 afterEach(() => {
   calls.length = 0;

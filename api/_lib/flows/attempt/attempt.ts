@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -16,8 +16,10 @@ import { describeDevice, type AttemptDevice } from './device.js';
  *   create   (PC)     → attempt id (public: it is in the QR code) + pcKey (secret: the PC's cookie)
  *   scan     (phone)  → the phone's identity is recorded under a confirmKey (secret: the phone's cookie);
  *                       status waiting → scanned. A scan alone logs nobody in.
- *   page     (phone)  → what the confirmation page shows (the PC's browser, system, time) + a one-time nonce
- *   decide   (phone)  → 确认 / 取消 with that nonce: the first confirming person wins
+ *   page     (phone)  → what the confirmation page shows (the PC's browser, system, time, network address)
+ *                       + a one-time nonce + three two-digit choices, one of them the attempt's `match`
+ *   decide   (phone)  → 确认 (picking the digits the PC shows) / 取消 with that nonce: the first confirming
+ *                       person wins; a wrong pick cancels the attempt (QR relay defence, docs/SECURITY.md)
  *   collect  (PC)     → with its pcKey, once: the session is created for the confirmed person
  *
  * Records (temporary, `expiresAt`): `attempt:<id>` (the attempt, its status and version drive the
@@ -26,6 +28,10 @@ import { describeDevice, type AttemptDevice } from './device.js';
 export const ATTEMPT_TTL_MS = 3 * 60 * 1000;
 /** after 确认 the PC has this long to collect (it is normally waiting on the notifier) */
 export const COLLECT_TTL_MS = 60 * 1000;
+/** a confirmed attempt is kept this long past its collect window, so a late collect is told 410 expired */
+const COLLECT_GRACE_MS = 10 * 60 * 1000;
+/** pages of one scan whose nonces stay valid at once (a reload or a HEAD must not break the page shown) */
+const NONCES_KEPT = 3;
 
 export type AttemptStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'taken' | 'expired';
 
@@ -54,12 +60,17 @@ export interface AttemptView {
   expiresAt: Date;
   device: AttemptDevice;
   createdAt: Date;
+  /** the two digits the PC shows and the person picks on the phone (number matching); PC-only */
+  match: string;
 }
 
 interface AttemptValue {
   status: Exclude<AttemptStatus, 'expired'>;
   pcKeyHash: string;
   device: AttemptDevice;
+  /** the PC's network address as the API saw it (shown on the phone as a region and a masked address) */
+  pcAddress?: string;
+  match: string;
   createdAt: string;
   expiresAt: string;
   /** the confirming person (status confirmed) */
@@ -72,8 +83,8 @@ interface ScanValue {
   attemptId: string;
   userId: string;
   source: string;
-  /** sha256 of the confirmation page's current one-time nonce */
-  nonceHash?: string;
+  /** sha256 of the confirmation pages' one-time nonces (the latest NONCES_KEPT; all spent by one decision) */
+  nonceHashes?: string[];
   expiresAt: string;
 }
 
@@ -97,7 +108,7 @@ export function toView(id: string, record: VersionedRecord | null, at: Date): At
   const expiresAt = new Date(value.expiresAt);
   const open = value.status === 'waiting' || value.status === 'scanned';
   const status: AttemptStatus = open && expiresAt.getTime() <= at.getTime() ? 'expired' : value.status;
-  return { id, status, version: record.version, expiresAt, device: value.device, createdAt: new Date(value.createdAt) };
+  return { id, status, version: record.version, expiresAt, device: value.device, createdAt: new Date(value.createdAt), match: value.match ?? '' };
 }
 
 export async function readAttempt(deps: AttemptDeps, id: string): Promise<AttemptView | null> {
@@ -105,18 +116,33 @@ export async function readAttempt(deps: AttemptDeps, id: string): Promise<Attemp
   return toView(id, await deps.store.getRecord(attemptRecordId(id)), now(deps));
 }
 
-/** PC: a new attempt. `userAgent` is shown on the phone (browser, system) — never trusted for anything else. */
-export async function createAttempt(deps: AttemptDeps, input: { userAgent: string | undefined }): Promise<{ id: string; pcKey: string; expiresAt: Date; view: AttemptView }> {
+/** Two digits, 10–99 (always two to read and to pick). */
+const twoDigits = () => String(randomInt(10, 100));
+
+/**
+ * PC: a new attempt. `userAgent` is shown on the phone (browser, system) — never trusted for anything
+ * else; `address` (the PC's network address) is shown on the phone as a region and a masked address.
+ * `view.match`: the two digits the PC shows; the person must pick them on the phone.
+ */
+export async function createAttempt(deps: AttemptDeps, input: { userAgent: string | undefined; address?: string | null }): Promise<{ id: string; pcKey: string; expiresAt: Date; view: AttemptView }> {
   const at = now(deps);
   const id = random(16);
   const pcKey = random(24);
   const expiresAt = new Date(at.getTime() + (deps.ttlMs ?? ATTEMPT_TTL_MS));
-  const value: AttemptValue = { status: 'waiting', pcKeyHash: sha256Hex(pcKey), device: describeDevice(input.userAgent), createdAt: at.toISOString(), expiresAt: expiresAt.toISOString() };
+  const value: AttemptValue = {
+    status: 'waiting',
+    pcKeyHash: sha256Hex(pcKey),
+    device: describeDevice(input.userAgent),
+    ...(input.address ? { pcAddress: input.address.slice(0, 64) } : {}),
+    match: twoDigits(),
+    createdAt: at.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
   // the collect window may outlive the QR code: keep the record that long
   const written = await deps.store.compareAndSetRecord(attemptRecordId(id), value as unknown as Record<string, unknown>, null, new Date(expiresAt.getTime() + COLLECT_TTL_MS));
   if (!written) throw new AppError('internal_error'); // 128 random bits collided
   deps.logger.log('info', 'auth.pc.attempt_created', { device: value.device });
-  return { id, pcKey, expiresAt, view: { id, status: 'waiting', version: 1, expiresAt, device: value.device, createdAt: at } };
+  return { id, pcKey, expiresAt, view: { id, status: 'waiting', version: 1, expiresAt, device: value.device, createdAt: at, match: value.match } };
 }
 
 /** The attempt of a PC that holds `pcKey`: a wrong or missing key is answered like an unknown attempt. */
@@ -212,34 +238,66 @@ async function scanOf(deps: AttemptDeps, confirmKey: string | undefined) {
 
 export interface ConfirmationPage {
   view: AttemptView;
-  /** one-time value the page's form carries back with 确认 / 取消 (replaced each time the page is shown) */
+  /**
+   * one-time value the page's form carries back with 确认 / 取消; showing the page again (a reload, a
+   * HEAD, a prefetch) adds a new one and the latest NONCES_KEPT stay valid until one is spent
+   */
   nonce: string;
+  /** three different two-digit choices in random order, one of them the PC's digits */
+  choices: string[];
+  /** the PC's network address as recorded when it asked (null: unknown) */
+  pcAddress: string | null;
 }
 
-/** Phone: what the confirmation page shows, and a fresh one-time nonce for its form. */
+/** Phone: what the confirmation page shows, a one-time nonce for its form and the digits to choose from. */
 export async function confirmationPage(deps: AttemptDeps, confirmKey: string | undefined): Promise<ConfirmationPage> {
-  const { record, scan } = await scanOf(deps, confirmKey);
-  const view = await readAttempt(deps, scan.attemptId);
-  if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
-  if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
-  const nonce = random(24);
-  const next: ScanValue = { ...scan, nonceHash: sha256Hex(nonce) };
-  if (!(await deps.store.compareAndSetRecord(scanRecordId(confirmKey!), next as unknown as Record<string, unknown>, record.version, new Date(scan.expiresAt)))) {
-    throw new AppError('pc_login_used'); // the same page opened twice at once: the other one counts
+  for (let tries = 0; tries < 5; tries++) {
+    const { record, scan } = await scanOf(deps, confirmKey);
+    const attempt = await deps.store.getRecord(attemptRecordId(scan.attemptId));
+    const view = toView(scan.attemptId, attempt, now(deps));
+    if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
+    if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
+    const nonce = random(24);
+    const next: ScanValue = { ...scan, nonceHashes: [...(scan.nonceHashes ?? []), sha256Hex(nonce)].slice(-NONCES_KEPT) };
+    if (await deps.store.compareAndSetRecord(scanRecordId(confirmKey!), next as unknown as Record<string, unknown>, record.version, new Date(scan.expiresAt))) {
+      const value = attempt!.value as unknown as AttemptValue;
+      return { view, nonce, choices: choicesFor(view.match), pcAddress: value.pcAddress ?? null };
+    }
+    // the same page opened twice at once: both keep a valid nonce, this one tries again
   }
-  return { view, nonce };
+  throw new AppError('pc_login_used');
+}
+
+/** The right digits and two different decoys, shuffled. */
+function choicesFor(match: string): string[] {
+  const choices = new Set([match]);
+  while (choices.size < 3) choices.add(twoDigits());
+  const list = [...choices];
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = randomInt(0, i + 1);
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
+}
+
+export interface DecideResult extends AttemptView {
+  /** 确认 with digits other than the PC's: the attempt was cancelled instead */
+  wrongPick?: boolean;
 }
 
 /**
- * Phone: 确认 or 取消, by the phone that scanned (confirmKey) with the page's nonce (spent here).
- * 确认 by the first person wins the attempt; 取消 ends it for the PC (已取消).
+ * Phone: 确认 or 取消, by the phone that scanned (confirmKey) with one of its pages' nonces (all are
+ * spent here). 确认 must carry `pick`, the two digits the PC shows: the right ones and the first
+ * person wins the attempt; any other digits cancel it (`wrongPick`, the PC sees 已取消) — someone
+ * who was sent the link and does not see the PC cannot log it in with one tap. 取消 ends it too.
  */
-export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: string | undefined; nonce: string | undefined; action: 'confirm' | 'cancel' }): Promise<AttemptView> {
+export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: string | undefined; nonce: string | undefined; action: 'confirm' | 'cancel'; pick?: string }): Promise<DecideResult> {
   const at = now(deps);
   const { record: scanRecord, scan } = await scanOf(deps, input.confirmKey);
-  if (!input.nonce || !KEY_PATTERN.test(input.nonce) || !sameHash(input.nonce, scan.nonceHash)) throw new AppError('pc_login_invalid');
-  // the nonce is spent whatever happens next
-  const spent: ScanValue = { ...scan, nonceHash: undefined };
+  const nonceHashes = scan.nonceHashes ?? [];
+  if (!input.nonce || !KEY_PATTERN.test(input.nonce) || !nonceHashes.some((hash) => sameHash(input.nonce!, hash))) throw new AppError('pc_login_invalid');
+  // the nonces are spent whatever happens next
+  const spent: ScanValue = { ...scan, nonceHashes: [] };
   if (!(await deps.store.compareAndSetRecord(scanRecordId(input.confirmKey!), spent as unknown as Record<string, unknown>, scanRecord.version, new Date(scan.expiresAt)))) {
     throw new AppError('pc_login_invalid');
   }
@@ -248,17 +306,19 @@ export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: stri
   if (!record || !view || view.status === 'expired') throw new AppError('pc_login_expired');
   if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
   const value = record.value as unknown as AttemptValue;
-  const next: AttemptValue =
-    input.action === 'confirm'
-      ? { ...value, status: 'confirmed', userId: scan.userId, expiresAt: new Date(at.getTime() + COLLECT_TTL_MS).toISOString() }
-      : { ...value, status: 'cancelled' };
-  const until = input.action === 'confirm' ? new Date(at.getTime() + COLLECT_TTL_MS) : storedUntil(value);
+  const confirm = input.action === 'confirm' && input.pick === value.match;
+  const wrongPick = input.action === 'confirm' && !confirm;
+  const next: AttemptValue = confirm
+    ? { ...value, status: 'confirmed', userId: scan.userId, expiresAt: new Date(at.getTime() + COLLECT_TTL_MS).toISOString() }
+    : { ...value, status: 'cancelled' };
+  // a confirmed attempt outlives its collect window (a late collect reads 410 expired, not 400 unknown)
+  const until = confirm ? new Date(at.getTime() + COLLECT_TTL_MS + COLLECT_GRACE_MS) : storedUntil(value);
   if (!(await deps.store.compareAndSetRecord(attemptRecordId(scan.attemptId), next as unknown as Record<string, unknown>, record.version, until))) {
     // someone else confirmed or cancelled between our read and write: first one wins
     throw new AppError('pc_login_used');
   }
-  deps.logger.log('info', `auth.pc.${input.action === 'confirm' ? 'confirmed' : 'cancelled'}`, { userId: scan.userId, source: scan.source });
-  return { ...view, status: next.status, version: record.version + 1, expiresAt: new Date(next.expiresAt) };
+  deps.logger.log('info', `auth.pc.${confirm ? 'confirmed' : wrongPick ? 'wrong_pick' : 'cancelled'}`, { userId: scan.userId, source: scan.source });
+  return { ...view, status: next.status, version: record.version + 1, expiresAt: new Date(next.expiresAt), ...(wrongPick ? { wrongPick: true } : {}) };
 }
 
 export interface CollectResult {

@@ -1,4 +1,5 @@
-import type { AttemptView } from './attempt.js';
+import type { ConfirmationPage } from './attempt.js';
+import { differentRegions, type NetworkLocation } from './location.js';
 
 /**
  * The phone's pages (WeChat's in-app browser), rendered by the API: no script at all, so the
@@ -31,6 +32,11 @@ h1{font-size:20px;font-weight:600;margin:0 0 16px}
 button,.button{display:block;width:100%;box-sizing:border-box;border:0;border-radius:8px;font-size:17px;padding:12px;margin:12px 0;text-decoration:none}
 .primary{background:#07c160;color:#fff}.secondary{background:#f2f2f2;color:#07c160}
 .err{color:#fa5151}
+.alert{background:#fff1f0;border:2px solid #fa5151;border-radius:12px;padding:14px 16px;margin:16px 0;text-align:left;font-size:16px;line-height:1.6;color:#c9302c;font-weight:600}
+.alert small{display:block;font-weight:400;font-size:14px;color:#7a2420;margin-top:4px}
+.ask{font-size:16px;font-weight:600;margin:20px 0 4px}
+.picks{display:flex;gap:12px;margin:12px 0}
+.picks button{flex:1;margin:0;font-size:26px;font-weight:700;letter-spacing:2px;background:#fff;color:#191919;border:2px solid #07c160;padding:14px 0}
 </style></head><body><main>${body}</main></body></html>`;
 }
 
@@ -41,23 +47,44 @@ function formatTime(date: Date): string {
   return `${cst.getUTCFullYear()}-${pad(cst.getUTCMonth() + 1)}-${pad(cst.getUTCDate())} ${pad(cst.getUTCHours())}:${pad(cst.getUTCMinutes())}:${pad(cst.getUTCSeconds())}`;
 }
 
-export function confirmPageHtml(view: AttemptView, nonce: string, appName: string, action: string): string {
+/** The warning every confirmation page carries, where nobody can miss it (QR relay, docs/SECURITY.md). */
+export const RELAY_WARNING = '如果不是你本人正在电脑前操作，或者有人把这个链接/二维码发给你，请点「取消」';
+
+const where = (l: NetworkLocation) => (l.masked ? `${l.label}（${l.masked}）` : l.label);
+
+/**
+ * 确认在电脑上登录？ — what the phone shows before the person decides: the warning first; where the PC
+ * is (region and masked address from its network address — the one thing on the page an attacker
+ * cannot choose) and, in red, when that is not where this phone is; the PC's browser and system
+ * (from its User-Agent: chosen by whoever runs the PC); then 确认 as three two-digit buttons — the
+ * person picks the digits the PC shows (a wrong pick cancels) — and 取消.
+ */
+export function confirmPageHtml(page: ConfirmationPage & { pcLocation: NetworkLocation; phoneLocation: NetworkLocation }, appName: string, action: string): string {
+  const { view, nonce, choices, pcLocation, phoneLocation } = page;
+  const elsewhere = differentRegions(pcLocation, phoneLocation);
   return phonePage(
     '确认登录',
     `${ICONS.pc}
 <h1 id="title">确认在电脑上登录？</h1>
-<p class="tip">你正在登录「${esc(appName)}」的电脑端。请确认是你本人在电脑上扫码。</p>
-<div class="device" id="device">
+<p class="tip">你正在登录「${esc(appName)}」的电脑端。</p>
+<div class="alert" id="relay-warning" role="alert">${esc(RELAY_WARNING)}</div>
+${elsewhere ? `<div class="alert" id="region-warning" role="alert">电脑所在地与你的手机不一致<small>电脑在 ${esc(pcLocation.label)}，你的手机在 ${esc(phoneLocation.label)}。如果那台电脑不在你身边，请点「取消」。</small></div>
+` : ''}<div class="device" id="device">
+<div><span>电脑位置</span><b id="pc-location">${esc(where(pcLocation))}</b></div>
+<div><span>你的位置</span><b id="phone-location">${esc(where(phoneLocation))}</b></div>
 <div><span>浏览器</span><b id="browser">${esc(view.device.browser)}</b></div>
 <div><span>系统</span><b id="os">${esc(view.device.os)}</b></div>
 <div><span>请求时间</span><b id="time">${esc(formatTime(view.createdAt))}</b></div>
 </div>
 <form method="post" action="${esc(action)}">
 <input type="hidden" name="nonce" value="${esc(nonce)}">
-<button class="primary" id="confirm" type="submit" name="action" value="confirm">确认</button>
+<p class="ask" id="ask">请选择电脑屏幕上显示的数字</p>
+<div class="picks" id="picks">
+${choices.map((digits) => `<button class="pick" type="submit" name="pick" value="${esc(digits)}">${esc(digits)}</button>`).join('\n')}
+</div>
+<p class="tip">看不到电脑屏幕上的数字？那就不是你在登录，请点「取消」。选错数字会取消此次登录。</p>
 <button class="secondary" id="cancel" type="submit" name="action" value="cancel">取消</button>
-</form>
-<p class="tip">如果这不是你在电脑上发起的登录，请点击「取消」。</p>`,
+</form>`,
   );
 }
 

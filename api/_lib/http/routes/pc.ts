@@ -13,11 +13,12 @@ import type { AttemptNotifier } from '../../flows/attempt/notify.js';
 import { confirmPageHtml, consentPageHtml, PHONE_PAGE_CSP, resultPageHtml } from '../../flows/attempt/pages.js';
 import { followerKey } from '../../flows/follow/attempt-port.js';
 import type { FollowQrs } from '../../flows/follow/login.js';
+import { locate } from '../../flows/attempt/location.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
  *
- *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, form } + HttpOnly cookie wx_pc_attempt
+ *   PC     POST /api/auth/pc/attempt   → { qr, scanUrl, expiresAt, status, match, form } + HttpOnly cookie wx_pc_attempt
  *                                        ({form:'follow'} + server URL configured: { form:'follow' } without a QR)
  *          POST /api/auth/pc/follow-qr → when the page shows the card: the official account's parametric
  *                                        QR (one per browser while it lives, cookie wx_pc_follow —
@@ -29,8 +30,10 @@ import type { FollowQrs } from '../../flows/follow/login.js';
  *                                        an unknown person after a tap, snsapi_userinfo)
  *          GET  /api/auth/pc/callback  → the attempt is marked scanned → /confirm (a follow attempt:
  *                                        only for the person who scanned its QR, else pc_login_not_scanner)
- *          GET  /api/auth/pc/confirm   → 确认在电脑上登录？ (CSP frame-ancestors 'none')
- *          POST /api/auth/pc/confirm   → 确认 / 取消 with the page's one-time nonce
+ *          GET  /api/auth/pc/confirm   → 确认在电脑上登录？ (CSP frame-ancestors 'none'): where the PC is (region
+ *                                        from its address, masked address; a warning when the phone is
+ *                                        elsewhere) and three two-digit choices, one of them the PC's `match`
+ *          POST /api/auth/pc/confirm   → 确认 (pick=the digits) / 取消 with the page's one-time nonce; a wrong pick cancels
  */
 export const PC_SCAN_DOOR: OAuthDoor = {
   // the official account's web authorization (scopes, consent, snapshot users), under the PC door's names
@@ -67,6 +70,12 @@ export interface PcRouteDeps {
   followQrs?: FollowQrs | null;
   /** the follow QR's own per-address limit, asked before a new QR is made (http/app.ts); throws too_many_requests */
   followQrLimit?: (c: Context) => void;
+  /**
+   * The client's network address, as the rate limits derive it (http/rate-limit.ts clientAddress with
+   * the deployment's trusted source): the PC's is recorded with its attempt, the phone's is read on
+   * the confirmation page; both are shown there as a region. Absent: the TCP peer.
+   */
+  clientAddress?: (c: Context) => string | null;
 }
 
 const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -95,14 +104,22 @@ export function pcAttemptIdOf(c: Context): string | null {
   return ATTEMPT_ID_PATTERN.test(id) ? id : null;
 }
 
-const statusBody = (view: AttemptView) => ({ status: view.status, version: view.version, expiresAt: view.expiresAt.toISOString() });
+// every status answer needs the PC's cookie: `match` (the digits to pick on the phone) reaches the PC only
+const statusBody = (view: AttemptView) => ({ status: view.status, version: view.version, expiresAt: view.expiresAt.toISOString(), match: view.match });
 const FINAL = new Set(['confirmed', 'cancelled', 'taken', 'expired']);
 
-const DecideForm = lazySchema((z) => z.object({ nonce: z.string().min(1).max(64), action: z.enum(['confirm', 'cancel']) }));
+// 确认 is a tap on one of the three digit buttons (pick=NN; action=confirm may be sent too); 取消 is action=cancel
+const DecideForm = lazySchema((z) =>
+  z
+    .object({ nonce: z.string().min(1).max(64), action: z.enum(['confirm', 'cancel']).optional(), pick: z.string().regex(/^\d{2}$/).optional() })
+    .refine((form) => form.action === 'cancel' || form.pick !== undefined, { message: 'pick required to confirm' }),
+);
 
 export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
   const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
+  const addressOf = (c: Context) =>
+    deps.clientAddress?.(c) ?? (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? null;
 
   /** Our own QR for an attempt: the phone's entry /scan?a=<id>. */
   const ownQr = async (c: Context, id: string) => {
@@ -131,7 +148,7 @@ export function pcRoutes(deps: PcRouteDeps) {
       // ---- PC ----
       .post('/attempt', async (c) => {
         const wanted = c.req.query('form') ?? (await c.req.json().catch(() => null) as { form?: unknown } | null)?.form;
-        const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent') });
+        const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent'), address: addressOf(c) });
         const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
         setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, seconds + 60));
         // follow: no WeChat call here — the page asks POST /follow-qr when it shows the card
@@ -255,8 +272,10 @@ export function pcRoutes(deps: PcRouteDeps) {
         try {
           // The confirm key lives only in the cookie set by /callback (after the web authorization):
           // no query parameter can plant one (login CSRF).
-          const { view, nonce } = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
-          return phone(c, confirmPageHtml(view, nonce, deps.appName, `${PC_BASE_PATH}/confirm`));
+          const page = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
+          // the IP-region database is loaded by locate, on the first confirmation page, and nowhere else
+          const [pcLocation, phoneLocation] = await Promise.all([locate(page.pcAddress), locate(addressOf(c))]);
+          return phone(c, confirmPageHtml({ ...page, pcLocation, phoneLocation }, deps.appName, `${PC_BASE_PATH}/confirm`));
         } catch (error) {
           return phoneError(c, error, 'auth.pc.confirm_failed');
         }
@@ -266,11 +285,13 @@ export function pcRoutes(deps: PcRouteDeps) {
           const type = c.req.header('content-type') ?? '';
           if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new AppError('unsupported_media_type', '请求体必须是表单 (application/x-www-form-urlencoded)');
           const form = (await DecideForm.get()).safeParse(await c.req.parseBody());
-          if (!form.success) throw new AppError('invalid_request');
-          const view = await decideAttempt(deps.attempt, { confirmKey: getCookie(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action: form.data.action });
+          if (!form.success) throw new AppError('invalid_request', '请选择电脑上显示的数字，或点「取消」');
+          const action = form.data.action === 'cancel' ? 'cancel' : 'confirm';
+          const { wrongPick, ...view } = await decideAttempt(deps.attempt, { confirmKey: getCookie(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action, pick: form.data.pick });
           deps.notifier.changed(view);
           deleteCookie(c, PC_CONFIRM_COOKIE, cookieOptions(c, deps.production));
-          return form.data.action === 'confirm'
+          if (wrongPick) return phone(c, resultPageHtml('cancelled', '数字与电脑上显示的不一致，已取消此次登录，电脑上不会登录。如果你没有在电脑前操作，请不要按别人的要求扫码或确认。'));
+          return action === 'confirm'
             ? phone(c, resultPageHtml('confirmed', '已确认，请回到电脑上继续'))
             : phone(c, resultPageHtml('cancelled', '已取消此次登录，电脑上不会登录'));
         } catch (error) {
