@@ -204,7 +204,7 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     await page.waitForTimeout(500);
     const phone = await phoneScan(scanUrl, 'pc-e2e-refused');
     await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 15_000 });
-    await phone.click('#confirm');
+    await phone.getByRole('button', { name: await digitsOn(page), exact: true }).click();
     await page.waitForURL(`${app}/pages/account/index`, { timeout: 15_000 });
     expect(polls.length).toBeGreaterThan(0);
     expect(streams).toHaveLength(2); // no hammering of the refused stream
