@@ -14,6 +14,8 @@
 //                   H5 always calls the API on its own origin (/api).
 //   VITE_SIM_BASE   WeChat simulator origin for the dev-only "code from simulator" switch
 //                   (mp-weixin dev builds only). Default http://<API host>:3100.
+//   VITE_DEV_SIM_URL  H5 dev server only (npm run dev sets it): the simulator origin for the PC
+//                   card's "open as the phone" link (#ifdef DEV_PHONE_LINK, dev h5 only).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -146,6 +148,9 @@ if (platform === 'mp-weixin') {
   // H5 calls /api on its own origin; vite proxies it in development.
   delete env.VITE_API_BASE;
   delete env.VITE_SIM_BASE;
+  // Development only: `#ifdef DEV_PHONE_LINK` blocks (the PC card's "open as the phone" link to the
+  // WeChat simulator, client/components/DevPhoneLink.vue) exist only in this dev server.
+  if (dev) env.UNI_CUSTOM_CONTEXT = JSON.stringify({ DEV_PHONE_LINK: true });
 }
 
 /** Keeps the root project.config.json (WeChat DevTools, dev build) on the manifest's AppID. */

@@ -2,7 +2,7 @@
 // Issue 18 item 8, what a newcomer tripped over, in headless Chromium on the H5 release build with
 // the app (app.test) and WeChat (wx.test) on different sites: the texts a person reads on the PC
 // card, on the phone and inside WeChat, and 我的账号 / 完善资料 on a 1366 px desktop.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
@@ -20,6 +20,7 @@ let site: Awaited<ReturnType<typeof serveStatic>>;
 let app: string;
 let pc: Browser;
 let phone: Browser;
+let h5Dir: string;
 
 if (!CHROMIUM) console.warn('h5-newcomer.test.ts skipped: no Chromium');
 
@@ -27,6 +28,7 @@ beforeAll(async () => {
   if (!CHROMIUM) return;
   const [dir, started] = await Promise.all([ensureBuild('h5'), startStackProcess({ domains: ['app.test', '127.0.0.1', 'localhost'], simPublicHost: 'wx.test' })]);
   stack = started;
+  h5Dir = dir;
   site = await serveStatic(dir, stack.apiUrl);
   app = site.url.replace('127.0.0.1', 'app.test');
   pc = await launchBrowser({ viewport: { width: 1366, height: 800 }, args: TWO_SITES });
@@ -106,6 +108,19 @@ describe.skipIf(!CHROMIUM)('texts a newcomer reads', () => {
       await wechat.close();
     } finally {
       await browser.close();
+    }
+  });
+});
+
+describe.skipIf(!CHROMIUM)('the development-only phone link (client/tests/h5-dev-phone-link.test.ts)', () => {
+  it('is not in the release H5 bundle, nor is the simulator page it points at', () => {
+    const files = (readdirSync(h5Dir, { recursive: true }) as string[]).filter((f) => /\.(js|html|css)$/.test(f));
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) {
+      const text = readFileSync(join(h5Dir, file), 'utf8');
+      expect(text, file).not.toContain('在模拟器里用手机打开');
+      expect(text, file).not.toContain('__sim');
+      expect(text, file).not.toContain('dev-phone-link');
     }
   });
 });
