@@ -29,7 +29,7 @@ async function websiteQr(state: string) {
 describe('GET /__sim/phone (development "open as the phone")', () => {
   it('a website QR (by its content, or by app and state for a WxLogin iframe): the phone page as that person', async () => {
     const { uuid, phoneUrl } = await websiteQr('devphone1');
-    for (const query of [{ qr: phoneUrl, user: 'bob' }, { appid: stack.webAppid!, state: 'devphone1', user: 'bob' }]) {
+    for (const query of [{ qr: phoneUrl, user: 'bob' }, { appid: stack.webAppid!, state: 'devphone1', user: 'bob' }] as Record<string, string>[]) {
       const res = await phone(query);
       expect(res.status).toBe(302);
       expect(res.headers.get('location')).toBe(`/__sim/web/scan/${uuid}?user=bob`);
