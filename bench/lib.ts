@@ -38,9 +38,32 @@ export async function json<T>(url: string, options: Parameters<typeof request>[1
   return JSON.parse(res.body) as T;
 }
 
-/** Runs `items` through `fire` with `concurrency` workers; returns each call's latency (ms). */
-export async function pool<T>(items: T[], concurrency: number, fire: (item: T) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+export interface PoolResult {
+  /** latency (ms) of every call that succeeded */
+  latencies: number[];
+  seconds: number;
+  /** calls that failed (a dropped connection: `socket hang up`, ECONNRESET; or a wrong answer) */
+  errors: number;
+  /** the first few failures' messages, for the report */
+  firstErrors: string[];
+}
+
+/**
+ * Runs `items` through `fire` with `concurrency` workers; returns each successful call's latency (ms).
+ * A call that fails is counted in `errors` and the run goes on: under load a keep-alive socket the
+ * server just closed, or one reset by a busy machine, fails one request, not the benchmark. More
+ * failures than `maxErrorRate` of the calls (default 1 %; 0 = none allowed) is a broken run, not a
+ * noisy one: pool then rejects, naming the first failures.
+ */
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fire: (item: T) => Promise<void>,
+  options: { maxErrorRate?: number } = {},
+): Promise<PoolResult> {
   const latencies: number[] = [];
+  const firstErrors: string[] = [];
+  let errors = 0;
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -48,12 +71,21 @@ export async function pool<T>(items: T[], concurrency: number, fire: (item: T) =
       while (next < items.length) {
         const item = items[next++]!;
         const t = performance.now();
-        await fire(item);
-        latencies.push(performance.now() - t);
+        try {
+          await fire(item);
+          latencies.push(performance.now() - t);
+        } catch (error) {
+          errors++;
+          if (firstErrors.length < 5) firstErrors.push(error instanceof Error ? error.message : String(error));
+        }
       }
     }),
   );
-  return { latencies, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  if (errors > (options.maxErrorRate ?? 0.01) * items.length) {
+    throw new Error(`${errors} of ${items.length} calls failed (more than a noisy run's share), first: ${firstErrors.join(' | ')}`);
+  }
+  return { latencies, seconds, errors, firstErrors };
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -68,7 +68,7 @@ async function fill(database: Db, collection: string, count: number, make: (i: n
     });
     done += docs.length;
     if (done % 20_000 < batch) log(`  ${database.databaseName}.${collection}: ${have + done}/${count} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-  });
+  }, { maxErrorRate: 0 });
   await meta.updateOne({ _id: collection }, { $set: { n: count } }, { upsert: true });
 }
 
@@ -142,6 +142,9 @@ interface Sample {
   byName: Record<string, number>;
   apiCpu: number;
   dbCpu: number | null;
+  /** failed calls (counted, not timed: lib.ts pool) */
+  errors: number;
+  firstErrors: string[];
 }
 
 async function serverStats(target: Target) {
@@ -152,13 +155,16 @@ async function measure<T>(target: Target, items: T[], fire: (item: T) => Promise
   const s0 = await serverStats(target);
   const cpu0 = cpuMs(target.server.pid);
   const db0 = db ? dbCpuMs(db) : 0;
-  const { latencies, seconds } = await pool(items, C, fire);
+  const { latencies, seconds, errors, firstErrors } = await pool(items, C, fire);
+  if (errors) log(`  ${target.name}: ${errors} of ${items.length} calls failed, counted as errors (${firstErrors[0]})`);
   const cpu1 = cpuMs(target.server.pid);
   const db1 = db ? dbCpuMs(db) : 0;
   const s1 = await serverStats(target);
   const byName: Record<string, number> = {};
   for (const [k, v] of Object.entries(s1.byName)) if (v - (s0.byName[k] ?? 0)) byName[k] = v - (s0.byName[k] ?? 0);
-  return { n: items.length, seconds, latencies, commands: s1.commands - s0.commands, byName, apiCpu: cpu1 - cpu0, dbCpu: db ? db1 - db0 : null };
+  // rates and costs per call that succeeded
+  const n = latencies.length;
+  return { n, seconds, latencies, commands: s1.commands - s0.commands, byName, apiCpu: cpu1 - cpu0, dbCpu: db ? db1 - db0 : null, errors, firstErrors };
 }
 
 async function codes(sim: ChildServer, users: string[]): Promise<string[]> {
@@ -167,7 +173,7 @@ async function codes(sim: ChildServer, users: string[]): Promise<string[]> {
   await pool(indexed, C, async ({ user, i }) => {
     out[i] = (await json<{ code: string }>(`${sim.url}/__sim/mini/code`, { body: { appid, user } })).code;
   });
-  return out;
+  return out.filter((code) => code !== undefined); // a failed call (counted by pool) has no code
 }
 
 /** One login; checks that it was the kind of login the scenario claims (returning or first). */
@@ -291,6 +297,7 @@ try {
       byName: Object.fromEntries(Object.entries(byName).map(([k, v]) => [k, v / n])),
       apiCpu: list.reduce((a, s) => a + s.apiCpu, 0) / n,
       dbCpu: db ? list.reduce((a, s) => a + (s.dbCpu ?? 0), 0) / n : null,
+      errors: list.reduce((a, s) => a + s.errors, 0),
     };
   }
   for (const [key, list] of samples) summary.set(key, summarize(list));
@@ -302,11 +309,11 @@ try {
   for (const variant of Object.keys(mw)) await pool(Array.from({ length: 500 }), C, async () => void (await request(`${hello.url}/${variant}/hello`)));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const variant of round % 2 ? ['plain', 'after', 'before'] : ['before', 'after', 'plain']) {
-      const { seconds } = await pool(Array.from({ length: N.hello }), C, async () => {
+      const { seconds, latencies } = await pool(Array.from({ length: N.hello }), C, async () => {
         const res = await request(`${hello.url}/${variant}/hello`);
         if (res.status !== 200) throw new Error(`hello ${variant} → ${res.status}`);
       });
-      mw[variant]!.push(N.hello / seconds);
+      mw[variant]!.push(latencies.length / seconds);
     }
   }
   await hello.stop();
@@ -338,7 +345,7 @@ try {
 
 function render(r: {
   prepared: Awaited<ReturnType<typeof prepareDatabases>>;
-  summary: Map<string, { rps: number; rpsRounds: number[]; p50: number; p99: number; trips: number; byName: Record<string, number>; apiCpu: number; dbCpu: number | null }>;
+  summary: Map<string, { rps: number; rpsRounds: number[]; p50: number; p99: number; trips: number; byName: Record<string, number>; apiCpu: number; dbCpu: number | null; errors: number }>;
   mw: Record<string, number[]>;
   sizes: { index: number; avatar: number; hello: number; mp: string };
   cold: Record<'hello' | 'health' | 'login', ColdResult[]>;
@@ -350,7 +357,7 @@ function render(r: {
   const get = (k: string) => r.summary.get(k)!;
   const cpu = (s: ReturnType<typeof get>) => (s.dbCpu === null ? `${f1(s.apiCpu)} + n/a` : `${f1(s.apiCpu)} + ${f1(s.dbCpu)} = **${f1(s.apiCpu + s.dbCpu)}**`);
   const row = (label: string, s: ReturnType<typeof get>) =>
-    `| ${label} | **${f0(s.rps)}** (${s.rpsRounds.map(f0).join(' / ')}) | ${f1(s.p50)} | ${f1(s.p99)} | ${f2(s.trips)} | ${cpu(s)} |`;
+    `| ${label} | **${f0(s.rps)}** (${s.rpsRounds.map(f0).join(' / ')}) | ${f1(s.p50)} | ${f1(s.p99)} | ${f2(s.trips)} | ${cpu(s)} | ${s.errors} |`;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const totalCpu = (s: ReturnType<typeof get>) => s.apiCpu + (s.dbCpu ?? 0);
   const pr = get('product returning');
@@ -389,9 +396,11 @@ seed \`data\` not null); first logins are new users (checked the same way).
 DB round trips = MongoDB commands per request, counted by the driver's command monitoring in each API
 process (the rate limiter's background counter sync, at most once a second per instance, is counted apart). CPU = ms per request of the API process + the database processes (FerretDB + all PostgreSQL
 processes, from \`/proc/<pid>/stat\`; the cluster is shared, so other activity on it inflates both sides).
+Failed calls (a dropped connection such as \`socket hang up\`, or a wrong answer) are counted, not timed; more
+than 1 % failing stops the run (\`bench/lib.ts\`, \`pool\`).
 
-| scenario | req/s (per round) | p50 ms | p99 ms | DB round trips | CPU ms: API + DB = total |
-|---|---|---|---|---|---|
+| scenario | req/s (per round) | p50 ms | p99 ms | DB round trips | CPU ms: API + DB = total | failed calls |
+|---|---|---|---|---|---|---|
 ${row('product — returning mini login', pr)}
 ${row('seed-003 — returning login', sr)}
 ${row('product — first login', pf)}

@@ -18,6 +18,8 @@ interface ImportMetaEnv {
   readonly VITE_PC_LOGIN?: string;
   /** the login doors this deployment has: web, oa, oa-follow (comma-separated; default web,oa) — client/platform/door.ts */
   readonly VITE_LOGIN_DOORS?: string;
+  /** H5 development (npm run dev): the WeChat simulator's origin, for the PC card's "open as the phone" link */
+  readonly VITE_DEV_SIM_URL?: string;
   /** the product's name on the PC login card */
   readonly VITE_APP_NAME?: string;
 }

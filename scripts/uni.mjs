@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds or serves the uni-app client without shell tricks or symlinks (works on Windows too):
 //   node scripts/uni.mjs <dev|build> <h5|mp-weixin> [extra uni CLI args]
+//   node scripts/uni.mjs check mp-weixin   only the release checks below, nothing built or written
+//                                          (`npm run build` runs it before building H5)
 // - UNI_INPUT_DIR is ABSOLUTE (<repo>/client): a relative one silently breaks mp-weixin chunking.
 // - uni reads manifest.json only from the input dir: the root manifest.json is copied to
 //   client/manifest.json (gitignored) before every run.
@@ -12,6 +14,8 @@
 //                   H5 always calls the API on its own origin (/api).
 //   VITE_SIM_BASE   WeChat simulator origin for the dev-only "code from simulator" switch
 //                   (mp-weixin dev builds only). Default http://<API host>:3100.
+//   VITE_DEV_SIM_URL  H5 dev server only (npm run dev sets it): the simulator origin for the PC
+//                   card's "open as the phone" link (#ifdef DEV_PHONE_LINK, dev h5 only).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,15 +23,16 @@ import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MODES = ['dev', 'build'];
+const MODES = ['dev', 'build', 'check'];
 const PLATFORMS = ['h5', 'mp-weixin'];
 
 const [mode, platform, ...extra] = process.argv.slice(2);
 if (!MODES.includes(mode) || !PLATFORMS.includes(platform)) {
-  console.error('usage: node scripts/uni.mjs <dev|build> <h5|mp-weixin> [uni args]');
+  console.error('usage: node scripts/uni.mjs <dev|build|check> <h5|mp-weixin> [uni args]');
   process.exit(2);
 }
 const dev = mode === 'dev';
+const checkOnly = mode === 'check';
 
 /** The made-up AppID the repository ships with: fine for development, useless on a phone. */
 const PLACEHOLDER_APPID = 'wxd0c0ffee00000001';
@@ -59,7 +64,7 @@ function lanAddress() {
 const manifestText = readFileSync(join(root, 'manifest.json'), 'utf8');
 const manifest = JSON.parse(manifestText);
 const appid = manifest['mp-weixin']?.appid ?? '';
-if (platform === 'mp-weixin' && (!appid || appid === PLACEHOLDER_APPID)) {
+if (platform === 'mp-weixin' && !checkOnly && (!appid || appid === PLACEHOLDER_APPID)) {
   shout([
     `manifest.json mp-weixin.appid is ${appid ? `the placeholder ${appid}` : 'empty'}.`,
     'This build cannot be previewed on a phone, uploaded or reviewed.',
@@ -92,6 +97,7 @@ if (!dev && platform === 'mp-weixin') {
     process.exit(1);
   }
 }
+if (checkOnly) process.exit(0);
 if (dev && platform === 'mp-weixin') {
   // Development only: the dev API is a LAN http:// address, which WeChat's domain check refuses.
   // Release builds keep the manifest's urlCheck (true).
@@ -142,6 +148,9 @@ if (platform === 'mp-weixin') {
   // H5 calls /api on its own origin; vite proxies it in development.
   delete env.VITE_API_BASE;
   delete env.VITE_SIM_BASE;
+  // Development only: `#ifdef DEV_PHONE_LINK` blocks (the PC card's "open as the phone" link to the
+  // WeChat simulator, client/components/DevPhoneLink.vue) exist only in this dev server.
+  if (dev) env.UNI_CUSTOM_CONTEXT = JSON.stringify({ DEV_PHONE_LINK: true });
 }
 
 /** Keeps the root project.config.json (WeChat DevTools, dev build) on the manifest's AppID. */

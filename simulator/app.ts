@@ -8,6 +8,7 @@ import { SimState, type SimApp } from './state.js';
 import { webApi } from './web.js';
 import { oaApi } from './oa.js';
 import { oaServerApi } from './oa-server.js';
+import { phoneLinkApi } from './phone-link.js';
 
 export interface SimulatorOptions {
   apps: SimApp[];
@@ -29,6 +30,8 @@ export function createSimulator(options: SimulatorOptions) {
   app.route('/', oaApi(state));
   app.route('/', oaServerApi(state));
   app.route('/__sim', controlApi(state));
+  // development: "open as the phone" for the QR on the PC login card (client/components/DevPhoneLink.vue)
+  app.get('/__sim/phone', phoneLinkApi(state, app));
   // Browsers ask for it on every simulator page; answer "no icon" rather than WeChat's JSON 404.
   app.get('/favicon.ico', (c) => c.body(null, 204, { 'cache-control': 'max-age=86400' }));
   app.notFound((c) => c.body(JSON.stringify({ errcode: 40066, errmsg: 'invalid url' }), 200, { 'content-type': 'text/plain' }));

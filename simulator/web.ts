@@ -88,6 +88,13 @@ export class WebState {
     return qr;
   }
 
+  /** The newest QR page opened for (appid, state) — what a WxLogin iframe shows (the dev "phone" link, phone-link.ts). */
+  newestFor(appid: string, state: string): QrSession | null {
+    let newest: QrSession | null = null;
+    for (const qr of this.qrs.values()) if (qr.appid === appid && qr.state === state && (!newest || qr.createdAt >= newest.createdAt)) newest = qr;
+    return newest && this.get(newest.uuid);
+  }
+
   /** The QR session, with its status brought up to date (a waiting/scanned QR expires after 5 minutes). */
   get(uuid: string): QrSession | null {
     const qr = this.qrs.get(uuid);

@@ -30,6 +30,18 @@ it.each([
   expect(existsSync(out)).toBe(false); // stopped before building
 });
 
+it('npm run build: refuses a missing VITE_API_BASE before building anything (H5 included)', () => {
+  const env: Record<string, string | undefined> = { ...process.env, UNI_OUTPUT_DIR: out };
+  delete env.VITE_API_BASE;
+  const started = Date.now();
+  const res = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  expect(res.status).toBe(1);
+  expect(res.stderr).toContain('release mp-weixin build refused: VITE_API_BASE is not set');
+  expect(existsSync(out)).toBe(false); // no H5 bundle written first
+  expect(res.stdout).not.toMatch(/DONE|Build complete|building/i);
+  expect(Date.now() - started).toBeLessThan(15_000); // no H5 build ran
+});
+
 it('Should report the placeholder AppID loudly', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8'));
   expect(manifest['mp-weixin'].appid).toBe('wxd0c0ffee00000001'); // the repository ships the placeholder

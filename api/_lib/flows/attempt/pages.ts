@@ -97,8 +97,8 @@ export function resultPageHtml(kind: 'confirmed' | 'cancelled' | 'error', messag
 export function consentPageHtml(scanUrl: string): string {
   return phonePage(
     '微信授权',
-    `${ICONS.user}<h1 id="title">首次在电脑上登录</h1>
-<p class="tip">需要获取你的微信昵称、头像以创建账号，然后请在下一页确认电脑登录。</p>
+    `${ICONS.user}<h1 id="title">请先完成微信授权</h1>
+<p class="tip">首次通过公众号登录，需要获取你的微信昵称、头像：已有账号将登录原账号，还没有账号将为你创建。授权后请在下一页确认电脑登录。</p>
 <a class="button primary" id="consent" href="${esc(scanUrl)}">微信授权并继续</a>`,
   );
 }
