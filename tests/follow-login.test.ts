@@ -1,3 +1,4 @@
+import { followAsPhone } from './support/wechat-phone.js';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,28 +67,7 @@ const collect = async (pc: Browser) => {
 
 /** The person opens a link from the chat in the simulated WeChat browser and follows it to the confirmation page. */
 async function openLink(phone: Browser, openUrl: string): Promise<{ html: string; status: number }> {
-  let url = openUrl;
-  for (let hop = 0; hop < 12; hop++) {
-    const res = await phone.request(url);
-    const html = await res.text();
-    if (res.status === 302) {
-      url = new URL(res.headers.get('location')!, url).toString();
-      continue;
-    }
-    const ticket = /data-ticket="([A-Za-z0-9]+)"/.exec(html)?.[1]; // the simulator's snsapi_userinfo consent
-    if (ticket) {
-      const allowed = await phone.request(`${stack.simUrl}/__sim/oa/consent`, { method: 'POST', body: new URLSearchParams({ ticket, action: 'allow' }) });
-      url = allowed.headers.get('location')!;
-      continue;
-    }
-    const consent = /id="consent" href="([^"]+)"/.exec(html)?.[1]; // our one tap for an unknown person
-    if (consent) {
-      url = new URL(consent.replace(/&#38;/g, '&'), url).toString();
-      continue;
-    }
-    return { html, status: res.status };
-  }
-  throw new Error('too many redirects');
+  return followAsPhone(phone.request, openUrl, { simUrl: stack.simUrl });
 }
 
 /** 确认 like a person: tap the two digits the PC shows (number matching, issue 18 §3). */

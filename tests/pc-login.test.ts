@@ -1,3 +1,4 @@
+import { followAsPhone } from './support/wechat-phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../api/_lib/main.js';
 import { silentLogger } from '../api/_lib/log.js';
@@ -31,32 +32,7 @@ async function createAttempt(pc: Browser) {
 
 /** The phone opens the QR code's URL in WeChat as `user` and follows it to the confirmation page (consenting once if asked). */
 async function scan(phone: Browser, scanUrl: string, user: string): Promise<{ html: string; status: number }> {
-  let url = scanUrl;
-  for (let hop = 0; hop < 10; hop++) {
-    const target = new URL(url, stack.apiUrl);
-    if (target.pathname === '/connect/oauth2/authorize') target.searchParams.set('sim_user', user);
-    const res = await phone.request(target.toString());
-    const html = await res.text();
-    if (res.status === 302) {
-      url = new URL(res.headers.get('location')!, target).toString();
-      continue;
-    }
-    // the simulator's consent page (snsapi_userinfo the first time)
-    const ticket = /data-ticket="([A-Za-z0-9]+)"/.exec(html)?.[1];
-    if (ticket) {
-      const allowed = await phone.request(`${stack.simUrl}/__sim/oa/consent`, { method: 'POST', body: new URLSearchParams({ ticket, action: 'allow' }) });
-      url = allowed.headers.get('location')!;
-      continue;
-    }
-    // our consent page for a person we do not know yet: one tap
-    const consent = /id="consent" href="([^"]+)"/.exec(html)?.[1];
-    if (consent) {
-      url = new URL(consent.replace(/&#38;/g, "&"), target).toString();
-      continue;
-    }
-    return { html, status: res.status };
-  }
-  throw new Error('too many redirects');
+  return followAsPhone(phone.request, scanUrl, { base: stack.apiUrl, simUrl: stack.simUrl, user, maxHops: 10 });
 }
 
 const nonceOf = (html: string) => /name="nonce" value="([^"]+)"/.exec(html)?.[1];
