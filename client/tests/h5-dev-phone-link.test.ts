@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser, WECHAT_UA } from './support/browser';
+import { CHROMIUM, launchBrowser, WECHAT_UA, digitsOn } from './support/browser';
 import { ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 
@@ -96,18 +96,18 @@ async function loggedIn(page: import('playwright-core').Page) {
   expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
 }
 
-/** WeChat's browser on our phone pages: consent once if asked, then 确认. */
-async function confirmOnPhone(mobile: import('playwright-core').Page) {
+/** WeChat's browser on our phone pages: consent once if asked, then 确认 by tapping the two digits the PC shows. */
+async function confirmOnPhone(mobile: import('playwright-core').Page, pcPage: import('playwright-core').Page) {
   const first = await Promise.race([
     mobile.waitForSelector('#consent', { timeout: 20_000 }).then(() => 'consent' as const),
-    mobile.waitForSelector('#confirm', { timeout: 20_000 }).then(() => 'confirm' as const),
+    mobile.waitForSelector('#picks', { timeout: 20_000 }).then(() => 'picks' as const),
   ]);
   if (first === 'consent') {
     await mobile.click('#consent');
     await mobile.click('#allow');
-    await mobile.waitForSelector('#confirm', { timeout: 20_000 });
+    await mobile.waitForSelector('#picks', { timeout: 20_000 });
   }
-  await mobile.click('#confirm');
+  await mobile.getByRole('button', { name: await digitsOn(pcPage), exact: true }).click();
 }
 
 describe.skipIf(!CHROMIUM)('development: "open as the phone" under the PC card QR', () => {
@@ -131,7 +131,7 @@ describe.skipIf(!CHROMIUM)('development: "open as the phone" under the PC card Q
 
     const mobile = await phone.context.newPage();
     await mobile.goto(href);
-    await confirmOnPhone(mobile);
+    await confirmOnPhone(mobile, page);
     await loggedIn(page);
     await Promise.all([page.close(), mobile.close()]);
   });
@@ -142,7 +142,7 @@ describe.skipIf(!CHROMIUM)('development: "open as the phone" under the PC card Q
     await mobile.goto(href);
     await mobile.locator('#reply').waitFor({ timeout: 15_000 });
     await mobile.locator('a.phone-open').first().click();
-    await confirmOnPhone(mobile);
+    await confirmOnPhone(mobile, page);
     await loggedIn(page);
     await Promise.all([page.close(), mobile.close()]);
   });

@@ -71,7 +71,7 @@ describe.skipIf(!CHROMIUM)('texts a newcomer reads', () => {
     expect(consent).toContain('没有账号将为你创建');
     await mobile.click('#consent');
     await mobile.click('#allow'); // WeChat's consent for snsapi_userinfo
-    await mobile.waitForSelector('#confirm', { timeout: 15_000 });
+    await mobile.waitForSelector('#picks', { timeout: 15_000 });
 
     await page.getByText('已扫码，请在手机上确认', { exact: true }).first().waitFor({ timeout: 15_000 });
     await expect(page.getByText('已扫码，请在手机上确认', { exact: true }).count()).resolves.toBe(1);

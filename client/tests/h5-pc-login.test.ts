@@ -5,17 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
+import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA, digitsOn } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
-
-/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
-async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
-  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
-  expect(digits).toMatch(/^\d{2}$/);
-  return digits;
-}
 
 const RESOLVE = TWO_SITES;
 const SHOTS = join(ROOT, 'docs/screenshots');

@@ -16,16 +16,9 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSimulator } from '../../simulator/app';
 import { startApiProcess } from '../../tests/support/api-process';
-import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
+import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA, digitsOn } from './support/browser';
 import { ensureBuild } from './support/build';
 import { serveStatic } from './support/static-server';
-
-/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
-async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
-  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
-  expect(digits).toMatch(/^\d{2}$/);
-  return digits;
-}
 
 const RESOLVE = TWO_SITES;
 

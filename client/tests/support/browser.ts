@@ -31,3 +31,10 @@ export async function launchBrowser(options: { userAgent?: string; viewport?: { 
     },
   };
 }
+
+/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
+export async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
+  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
+  if (!/^\d{2}$/.test(digits)) throw new Error(`the PC card shows no two digits: ${JSON.stringify(digits)}`);
+  return digits;
+}
