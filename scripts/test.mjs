@@ -19,6 +19,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/ch
 const CONDITIONS = [
   { missing: !CHROMIUM, uses: /\bCHROMIUM\b/, why: 'Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)' },
   { missing: process.env.SKIP_MONGO === '1' && !process.env.MONGODB_URI, uses: /inject\('mongodbUri'\)|testMongo\(/, why: 'SKIP_MONGO=1: no test MongoDB (unset it to run FerretDB, or set MONGODB_URI)' },
+  { missing: !existsSync(join(process.cwd(), '..', 'shared', 'fixtures', 'hosts')), uses: /shared\/fixtures\/hosts/, why: 'no ../shared/fixtures/hosts beside the repository (the CI clone has it): the fixture-host build test needs it' },
   { missing: !existsSync(join(process.cwd(), '.vercel', 'output', 'config.json')), uses: /\.vercel|vercel build/, why: 'no Vercel build output (run `npx vercel build` first, as .ci/run does)' },
 ];
 function skipReason(file) {
