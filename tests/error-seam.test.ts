@@ -64,6 +64,7 @@ describe('flows let WeChat errors through and catch only what is flow-specific',
     sessions: {} as never,
     sealer: {} as never,
     logger: silentLogger,
+    inFlight: new Set<string>(),
     exchangeCode: async () => {
       throw error;
     },

@@ -33,6 +33,7 @@ function setup() {
     sessions,
     sealer,
     logger: silentLogger,
+    inFlight: new Set<string>(),
     exchangeCode: async () => answers.shift()!,
   };
   let n = 0;

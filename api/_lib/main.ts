@@ -18,6 +18,7 @@ import { lazyStore } from './store/lazy.js';
 import type { Store } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
 import { jscode2session } from './wechat/mini/jscode2session.js';
+import { createInFlightCodes } from './flows/mini/login.js';
 import { getUserPhoneNumber } from './wechat/mini/getuserphonenumber.js';
 import { msgSecCheck } from './wechat/security/msg_sec_check.js';
 import { stableToken } from './wechat/auth/stable_token.js';
@@ -206,6 +207,7 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
       sealer,
       logger,
       clock: overrides.clock,
+      inFlight: createInFlightCodes(), // this instance's own: nothing module-level (tests/isolation.test.ts)
       exchangeCode: (code) => spend(config.mini.appid, () => jscode2session(transport, config.mini, code)),
     },
     // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.

@@ -20,8 +20,24 @@ export interface MiniLoginDeps {
   sealer: Sealer;
   logger: Logger;
   exchangeCode(code: string): Promise<Code2SessionResult>;
+  /**
+   * Codes being exchanged by THIS instance right now (sha256 of appid:code), one set per instance
+   * (`createInFlightCodes()` in the composition root): a module-level set would let a second
+   * instance in the same process (another tenant, staging beside production) refuse a code it never
+   * saw. A double tap sends one code twice at once: the second request is answered 409 without a
+   * jscode2session call. A code used before (sequentially, or on another instance) is refused by
+   * WeChat itself with 40163, which the mini door answers as 409 code_already_used too; a code whose
+   * call failed before WeChat could spend it (-1, 45011, HTTP 5xx, connection refused) stays usable
+   * for a retry. There is no database claim: a returning login has room for two round trips and
+   * needs both (docs/API.md).
+   */
+  inFlight: InFlightCodes;
   clock?: () => Date;
 }
+
+/** The codes one instance is exchanging right now (see MiniLoginDeps.inFlight). */
+export type InFlightCodes = Set<string>;
+export const createInFlightCodes = (): InFlightCodes => new Set<string>();
 
 export interface MiniLoginInput {
   code: string;
@@ -30,19 +46,11 @@ export interface MiniLoginInput {
 
 export type MiniLoginResult = LoginResult;
 
-/**
- * Codes being exchanged by this instance right now (sha256 of appid:code). A double tap sends one
- * code twice at once: the second request is answered 409 without a jscode2session call. A code
- * used before (sequentially, or on another instance) is refused by WeChat itself with 40163, which
- * the mini door answers as 409 code_already_used too; a code whose call failed before WeChat could
- * spend it (-1, 45011, HTTP 5xx, connection refused) stays usable for a retry. There is no
- * database claim: a returning login has room for two round trips and needs both (docs/API.md).
- */
-const inFlight = new Set<string>();
 
 export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Promise<MiniLoginResult> {
   const now = deps.clock?.() ?? new Date();
   const flight = sha256Hex(`${deps.appid}:${input.code}`);
+  const inFlight = deps.inFlight;
   if (inFlight.has(flight)) throw new AppError('code_already_used');
   inFlight.add(flight);
   try {
