@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSimulator } from '../simulator/app.js';
 import { startApiProcess } from './support/api-process.js';
 import { cookieBrowser } from './support/cookie-browser.js';
+import { followAsPhone } from './support/wechat-phone.js';
 
 /**
  * PC login across two API PROCESSES sharing one MongoDB (issue 13 "the phone's request on one API
@@ -77,30 +78,9 @@ describe.skipIf(!uri)('two API processes on one MongoDB', () => {
     await until('"waiting"');
 
     const phone = jar();
-    let url = phoneUrl;
-    let html = '';
-    for (let hop = 0; hop < 10; hop++) {
-      const target = new URL(url);
-      if (target.pathname === '/connect/oauth2/authorize') target.searchParams.set('sim_user', 'two-proc');
-      const res = await phone(target.toString(), { headers: { 'user-agent': WECHAT_UA } });
-      html = await res.text();
-      if (res.status === 302) {
-        url = new URL(res.headers.get('location')!, target).toString();
-        continue;
-      }
-      const ticket = /data-ticket="([A-Za-z0-9]+)"/.exec(html)?.[1];
-      if (ticket) {
-        const allowed = await phone(`${sim.url}/__sim/oa/consent`, { method: 'POST', body: new URLSearchParams({ ticket, action: 'allow' }) });
-        url = allowed.headers.get('location')!;
-        continue;
-      }
-      const consent = /id="consent" href="([^"]+)"/.exec(html)?.[1];
-      if (consent) {
-        url = new URL(consent.replace(/&#38;/g, '&'), target).toString();
-        continue;
-      }
-      break;
-    }
+    // every request of the phone's WeChat carries its User-Agent
+    const inWeChat = (u: string, init: RequestInit = {}) => phone(u, { ...init, headers: { 'user-agent': WECHAT_UA, ...(init.headers as Record<string, string> | undefined) } });
+    const { html, url } = await followAsPhone(inWeChat, phoneUrl, { simUrl: sim.url, user: 'two-proc', maxHops: 10 });
     expect(new URL(url).origin).toBe(apiA);
     expect(html).toContain('确认在电脑上登录？');
     expect(html).toContain('Firefox 133');
