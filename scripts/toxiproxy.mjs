@@ -7,7 +7,7 @@
 //   node scripts/toxiproxy.mjs start   runs a server on 127.0.0.1 (a free port) until killed; prints its API URL
 //
 // As a module: startToxiproxy() → { api, stop(), proxy(name, upstream) } where a proxy has
-// latency(ms), cut(), heal() and remove(). Everything listens on 127.0.0.1 only.
+// latency(ms), cut()/heal() (bytes held), down()/up() (connections closed, refused) and remove(). Everything listens on 127.0.0.1 only.
 // Environment: TOXIPROXY_VERSION (default v2.12.0).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
@@ -123,7 +123,8 @@ export async function startToxiproxy() {
         /**
          * The database unreachable without a word: every byte either way is dropped and no
          * connection is closed (a `timeout` toxic with timeout 0), until heal(). New connections are
-         * accepted and hear nothing, as behind a dead router.
+         * accepted and hear nothing, as behind a dead router. What was sent meanwhile arrives once
+         * healed (Toxiproxy delays it), as TCP retransmits it after a short partition.
          */
         async cut() {
           await addToxic({ name: 'cut_up', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } });
@@ -133,6 +134,9 @@ export async function startToxiproxy() {
           await removeToxic('cut_up');
           await removeToxic('cut_down');
         },
+        /** The database gone: every connection closed, new ones refused (the proxy disabled), until up(). */
+        down: () => call(api, 'POST', base, { enabled: false }),
+        up: () => call(api, 'POST', base, { enabled: true }),
         remove: () => call(api, 'DELETE', base).catch(() => {}),
       };
     },

@@ -1,0 +1,2 @@
+export declare function ensureGo(): Promise<string>;
+export declare function ensureGoToolchain(): Promise<string>;
