@@ -1,2 +1,1 @@
 export declare function ensureGo(): Promise<string>;
-export declare function ensureGoToolchain(): Promise<string>;
