@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentile, pool, request, startChild, type ChildServer } from '../bench/lib.js';
 import { startToxiproxy } from '../scripts/toxiproxy.mjs';
+import { createMongoStore } from '../api/_lib/store/mongo.js';
+import { StoreUnavailableError } from '../api/_lib/store/types.js';
 import { startApiProcess, type ApiProcess } from './support/api-process.js';
 import { testMongo } from './support/mongo.js';
 
@@ -178,4 +180,29 @@ describe.skipIf(!mongo.uri)('one network hop away from the database (Toxiproxy b
       expect(await lostTokens(outcomes)).toBe(0);
     });
   }
+
+  it('a group-committed session insert that times out on the network is not acknowledged', { timeout: 60_000 }, async () => {
+    // The store alone, through the same hop: 3 logins' sessions go in one insert while the network
+    // is cut for longer than the socket timeout (3 s). The driver reports the timeout as a
+    // MongoBulkWriteError with an empty writeErrors list; the store once read that as "nothing
+    // refused" and acknowledged every session of the batch.
+    await hop.latency(0);
+    const store = createMongoStore({ uri: `mongodb://${hop.listen}/`, dbName: mongo.dbName, privateClient: true });
+    try {
+      const now = new Date();
+      const session = (n: number) => ({ id: `hop-ack-${n}-${randomBytes(8).toString('hex')}`, userId: 'u-hop', via: 'mini' as const, createdAt: now, expiresAt: new Date(now.getTime() + 3600_000) });
+      await store.insertSession(session(0)); // connected
+      await hop.cut();
+      const started = performance.now();
+      const batch = [1, 2, 3].map(session);
+      const outcomes = await Promise.all(batch.map((s) => store.insertSession(s).then(() => 'acknowledged', (error: unknown) => error)));
+      const took = performance.now() - started;
+      await hop.heal();
+      for (const outcome of outcomes) expect(outcome).toBeInstanceOf(StoreUnavailableError);
+      expect(took).toBeLessThan(DEADLINE_MS - 1000);
+    } finally {
+      await hop.heal();
+      await store.close();
+    }
+  });
 });
