@@ -13,7 +13,9 @@
 //
 // Knobs (environment): BENCH_SCALE (request counts ×, default 1), BENCH_ROUNDS (3),
 // BENCH_FILLER (100000), BENCH_COLD_RUNS (9), BENCH_SKIP_BUILD=1 (reuse .vercel/output),
-// BENCH_OUT (docs/BENCH.md; "-" prints only).
+// BENCH_OUT (docs/BENCH.md; "-" prints only), BENCH_DB_LATENCY_MS (ms added in EACH direction between
+// both APIs and the database by a Toxiproxy hop, scripts/toxiproxy.mjs: 2 = Vercel beside Atlas,
+// 30 = a mainland host far from its cluster; docs/DEPLOY.md §7).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { migrateMongo } from '../api/_lib/store/mongo.js';
 import { buildHello, buildProduct, coldOnce, dirBytes, funcEntry, type ColdResult } from './cold.js';
+import { startToxiproxy } from '../scripts/toxiproxy.mjs';
 import { cpuMs, dbCpuMs, findDbProcesses, json, median, percentile, pool, request, startChild, type ChildServer } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -213,7 +216,19 @@ const stopAll = () => Promise.all(children.map((c) => c.stop()));
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 let report = '';
+const DB_LATENCY = process.env.BENCH_DB_LATENCY_MS === undefined ? null : Number(process.env.BENCH_DB_LATENCY_MS);
+let toxi: Awaited<ReturnType<typeof startToxiproxy>> | null = null;
+/** the URI both APIs use: the database itself, or through the Toxiproxy hop */
+let apiUri = uri;
 try {
+  if (DB_LATENCY !== null) {
+    toxi = await startToxiproxy();
+    const target = new URL(uri.replace(/^mongodb:/, 'http:'));
+    const hop = await toxi.proxy('bench-db', target.host);
+    await hop.latency(DB_LATENCY);
+    apiUri = `mongodb://${hop.listen}/${target.search}`;
+    log(`APIs reach the database through Toxiproxy ${hop.listen}, +${DB_LATENCY} ms each way`);
+  }
   const sim = await startChild(join(ROOT, 'bench/sim-server.ts'), { BENCH_APPID: appid, BENCH_SECRET: secret });
   children.push(sim);
   const prepared = await prepareDatabases(client);
@@ -221,10 +236,10 @@ try {
   const wechatEnv = { WECHAT_MINI_APPID: appid, WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: sim.url, WECHAT_API_FAILOVER: '' };
   const product: Target = {
     name: 'product',
-    server: await startChild(join(ROOT, 'bench/product-server.ts'), { ...wechatEnv, MONGODB_URI: uri, MONGODB_DB: PRODUCT_DB, LOG_LEVEL: 'error', NODE_ENV: 'development', ...BENCH_LIMITS }),
+    server: await startChild(join(ROOT, 'bench/product-server.ts'), { ...wechatEnv, MONGODB_URI: apiUri, MONGODB_DB: PRODUCT_DB, LOG_LEVEL: 'error', NODE_ENV: 'development', ...BENCH_LIMITS }),
   };
   children.push(product.server);
-  const seed: Target = { name: 'seed-003', server: await startChild(join(ROOT, 'bench/seed003-server.ts'), { ...wechatEnv, MONGODB_URI: uri, BENCH_SEED_DB: SEED_DB }) };
+  const seed: Target = { name: 'seed-003', server: await startChild(join(ROOT, 'bench/seed003-server.ts'), { ...wechatEnv, MONGODB_URI: apiUri, BENCH_SEED_DB: SEED_DB }) };
   children.push(seed.server);
 
   // Returning users: they log in once on each side now (on a re-run they already exist).
@@ -337,6 +352,7 @@ try {
   report = render({ prepared, summary, mw, sizes, cold });
 } finally {
   await stopAll();
+  await toxi?.stop();
   await client.close();
 }
 
@@ -383,7 +399,7 @@ Reproduce: \`export MONGODB_URI=$(node scripts/ferretdb.mjs start | tail -n 1) &
 
 Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${cpus().length} cores (shared with other work:
 absolute numbers are noisy; the **ratios within this one interleaved run** are what to compare).
-Database: \`MONGODB_URI\` = FerretDB 1.24 on PostgreSQL 15 (\`scripts/ferretdb.mjs\`, with its index companions).
+Database: \`MONGODB_URI\` = FerretDB 1.24 on PostgreSQL 15 (\`scripts/ferretdb.mjs\`, with its index companions)${DB_LATENCY === null ? '' : `; both APIs reach it through a Toxiproxy hop adding ${DB_LATENCY} ms each way (BENCH_DB_LATENCY_MS)`}.
 
 ## Product vs the seed-003 handler / 本项目与种子 003 处理函数对比
 

@@ -603,4 +603,8 @@ async function main() {
   }
 }
 
-main().catch((error) => fail(error?.stack ?? String(error)));
+// Also a module: scripts/toxiproxy.mjs builds with the same Go (ensureGo).
+export { ensureGo };
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => fail(error?.stack ?? String(error)));
+}

@@ -15,6 +15,8 @@ export interface ApiProcessOptions {
   /** 32-byte seal key; every process of one test must share it */
   sealKey: Buffer;
   timeoutMs?: number;
+  /** more environment (e.g. rate limits on), over the defaults below */
+  env?: Record<string, string>;
 }
 
 export interface ApiProcess {
@@ -48,6 +50,7 @@ export function startApiProcess(options: ApiProcessOptions): Promise<ApiProcess>
     RATE_LIMIT_PER_APPID: '0',
     PORT: '0',
     HOST: '127.0.0.1',
+    ...options.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];

@@ -11,7 +11,7 @@ import type { CounterWrite, Store } from '../store/types.js';
  * Each instance counts locally and decides at once from `local + others`, where `others` is what
  * the other instances had counted for the same key and window at the last sync. A background sync
  * (at most one per `syncIntervalMs`, only while traffic arrives) writes this instance's absolute
- * counts in one bulk write and reads every instance's totals back (Store.syncCounters). So the
+ * counts (one delete + one insert on MongoDB) and reads every instance's totals back (Store.syncCounters). So the
  * login path never waits for the store, and a limit is exceeded by at most what the other instances
  * admit between two syncs (about a second). When the store is down the limits still hold per
  * instance. Denied requests are not counted: a client that stops is let in again next window.

@@ -151,12 +151,24 @@ const CLIENTS = Symbol.for('wechat-login.mongoClients');
 type ClientCache = Map<string, Promise<MongoClient>>;
 
 /**
- * Time budget of one MongoDB operation, sized to the function's `maxDuration` (10 s, vercel.json):
- * server selection + one socket read stay under 8 s, so an outage becomes a 503 inside the limit.
- * The driver's `timeoutMS` (CSOT) is NOT used: mongodb 7.9 marks it "deprecated: has no effect"
- * and warns on every client, so the budget is set with the options the driver honours.
+ * Time budget of one MongoDB operation, sized to the request deadline (9 s, inside Vercel's 10 s
+ * `maxDuration`) and measured one network hop away (issue 19, docs/DEPLOY.md "Pool settings"): a
+ * wait for a pooled connection (2 s) plus one socket read (3 s) is 5 s, so a database that stops
+ * answering becomes a 503 store_unavailable, not a request held to the deadline; a retry after a
+ * network error (server selection 2 s + read 3 s) still ends inside it. A returning login's own
+ * round trips take ≤ 0.1 s at 30 ms each way, so 3 s is 30 times that. The driver's `timeoutMS`
+ * (CSOT) is NOT used: mongodb 7.9 marks it "deprecated: has no effect" and warns on every client.
  */
-export const MONGO_TIMEOUTS = { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, socketTimeoutMS: 5000, waitQueueTimeoutMS: 2000 } as const;
+export const MONGO_TIMEOUTS = { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, socketTimeoutMS: 3000, waitQueueTimeoutMS: 2000 } as const;
+/**
+ * Connections per process. 10, not 5: at 30 ms each way 32 concurrent returning logins waited
+ * p50 534 ms for one of 5 connections, 334 ms with 10 (218 ms with 20); a change stream (PC login)
+ * holds one of them. A long-lived server far from its cluster may raise it in the URI (maxPoolSize=20).
+ */
+export const MONGO_MAX_POOL = 10;
+const CLOSED_CLIENT_NAMES = new Set(['MongoTopologyClosedError', 'MongoNotConnectedError', 'MongoClientClosedError']);
+/** server selection failing this long with no success between: a new client (MongoStore.noteFailure) */
+export const CLIENT_RENEW_AFTER_MS = 2000;
 /** Idle pool connections close after this; `attachDatabasePool` keeps a suspended instance alive this long. */
 export const MONGO_MAX_IDLE_MS = 5000;
 
@@ -164,7 +176,7 @@ export const MONGO_MAX_IDLE_MS = 5000;
 export function clientOptions(uri: string): MongoClientOptions {
   const defaults: MongoClientOptions = {
     appName: 'wechat-login',
-    maxPoolSize: 5,
+    maxPoolSize: MONGO_MAX_POOL,
     minPoolSize: 0,
     maxIdleTimeMS: MONGO_MAX_IDLE_MS,
     ...MONGO_TIMEOUTS,
@@ -212,6 +224,20 @@ export function getMongoClient(uri: string): Promise<MongoClient> {
   return pending;
 }
 
+/**
+ * Replaces the process-wide client for `uri` when it is still `stale` (another store may have
+ * renewed it already), and closes the stale one in the background. See MongoStore.noteFailure.
+ */
+export function renewMongoClient(uri: string, stale: Promise<MongoClient>): Promise<MongoClient> {
+  const g = globalThis as typeof globalThis & { [CLIENTS]?: ClientCache };
+  const cache = (g[CLIENTS] ??= new Map());
+  const current = cache.get(uri);
+  if (current && current !== stale) return current; // renewed already
+  cache.delete(uri);
+  void stale.then((client) => client.close(true)).catch(() => {});
+  return getMongoClient(uri);
+}
+
 function dbNameFromUri(uri: string): string | null {
   const match = /^mongodb(?:\+srv)?:\/\/[^/]*\/([^?]+)/.exec(uri);
   return match?.[1] ? decodeURIComponent(match[1]) : null;
@@ -231,14 +257,17 @@ export interface MongoStoreOptions {
 export function createMongoStore(options: MongoStoreOptions): MongoStore {
   const dbName = options.dbName ?? dbNameFromUri(options.uri) ?? DEFAULT_DB;
   if (options.privateClient) {
-    const client = (async () => {
+    const make = async () => {
       const c = new MongoClient(options.uri, clientOptions(options.uri));
       attachVercelPool(c);
       return c;
-    })();
-    return new MongoStore(client, dbName, true);
+    };
+    return new MongoStore(make(), dbName, true, (stale) => {
+      void stale.then((client) => client.close(true)).catch(() => {});
+      return make();
+    });
   }
-  return new MongoStore(getMongoClient(options.uri), dbName, false);
+  return new MongoStore(getMongoClient(options.uri), dbName, false, (stale) => renewMongoClient(options.uri, stale));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,8 +309,15 @@ function isDuplicateKey(error: unknown): boolean {
   return error instanceof MongoError && (error.code === DUPLICATE_KEY || (error as { code?: unknown }).code === 11001);
 }
 
+/** Socket errors the driver may let through unwrapped (e.g. "This socket has been ended by the other party"). */
+const SOCKET_ERRNOS = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
 function isUnavailable(error: unknown): boolean {
   if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) return true;
+  if (!(error instanceof MongoError) && error instanceof Error && SOCKET_ERRNOS.has(String((error as NodeJS.ErrnoException).code))) return true;
+  // insertMany/bulkWrite wrap a network error or timeout in a MongoBulkWriteError (errorResponse)
+  const wrapped = (error as { errorResponse?: unknown } | null)?.errorResponse;
+  if (wrapped instanceof Error && wrapped !== error && isUnavailable(wrapped)) return true;
   if (!(error instanceof MongoError)) return false;
   if (UNAVAILABLE_NAMES.has(error.name)) return true;
   if (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('ResetPool') || error.hasErrorLabel('SystemOverloadedError')) return true;
@@ -392,11 +428,18 @@ function fromSession(session: SessionRecord): SessionDoc {
   };
 }
 
-/** The indexes of the documents a bulk insert refused, by error: duplicate keys apart. */
+/**
+ * The indexes of the documents a bulk insert refused, by error: duplicate keys apart. Null when the
+ * error says nothing per document (a network error, a timeout, a server error): then no document of
+ * the batch is known to be stored. The driver reports a timeout on insertMany as a
+ * MongoBulkWriteError with an EMPTY writeErrors list; that is not "all inserted" (issue 19).
+ */
 function refusedInserts(error: unknown): { index: number; duplicate: boolean }[] | null {
   const raw = (error as { writeErrors?: { index: number; code?: number }[] | { index: number; code?: number } }).writeErrors;
   if (!raw) return null;
-  return (Array.isArray(raw) ? raw : [raw]).map((e) => ({ index: e.index, duplicate: e.code === DUPLICATE_KEY }));
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (!list.length || (error as { errorResponse?: unknown }).errorResponse instanceof MongoNetworkError) return null;
+  return list.map((e) => ({ index: e.index, duplicate: e.code === DUPLICATE_KEY }));
 }
 
 /** Only the listed fields, and only those present: `undefined` means "leave as is". */
@@ -411,24 +454,63 @@ function pick<T extends object>(patch: T, fields: readonly (keyof T)[]): Partial
 
 export class MongoStore implements Store {
   readonly kind = 'mongodb' as const;
-  private readonly dbPromise: Promise<Db>;
+  private dbPromise!: Promise<Db>;
+  /** when server selection first failed with no success since (0: it did not) */
+  private selectionFailingSince = 0;
 
   constructor(
-    private readonly clientPromise: Promise<MongoClient>,
-    dbName: string,
+    private clientPromise: Promise<MongoClient>,
+    private readonly dbName: string,
     private readonly ownsClient: boolean,
+    /** a new client in place of `stale` (see noteFailure); absent: never renewed */
+    private readonly renew?: (stale: Promise<MongoClient>) => Promise<MongoClient>,
   ) {
-    this.dbPromise = clientPromise.then((client) => client.db(dbName));
+    this.useClient(clientPromise);
+  }
+
+  private useClient(clientPromise: Promise<MongoClient>): void {
+    this.clientPromise = clientPromise;
+    this.dbPromise = clientPromise.then((client) => client.db(this.dbName));
     // Rejections are reported by the operations that await it.
     this.dbPromise.catch(() => {});
   }
 
   private async run<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     try {
-      return await fn(await this.dbPromise);
+      const result = await fn(await this.dbPromise);
+      this.selectionFailingSince = 0;
+      return result;
     } catch (error) {
+      this.noteFailure(error);
       throw mapError(error);
     }
+  }
+
+  /**
+   * A client whose server selection keeps failing for CLIENT_RENEW_AFTER_MS is replaced by a new
+   * one. Measured one hop away (issue 19, docs/BENCH.md): after a cut of the network, the driver's
+   * server monitor sometimes never checked the server again (a heartbeat started, then nothing: no
+   * socket, no timeout, no event), so every operation failed server selection long after the
+   * database was back, until a restart. A new client has a new monitor. During a real outage this
+   * only makes a new (unconnected) client every few seconds.
+   */
+  private noteFailure(error: unknown): void {
+    if (!this.renew) return;
+    // The shared client was closed under us (another store renewed it): take the current one.
+    if (!this.ownsClient && error instanceof MongoError && CLOSED_CLIENT_NAMES.has(error.name)) {
+      this.selectionFailingSince = 0;
+      this.useClient(this.renew(this.clientPromise));
+      return;
+    }
+    if (!(error instanceof MongoServerSelectionError)) return;
+    const now = Date.now();
+    if (!this.selectionFailingSince) {
+      this.selectionFailingSince = now;
+      return;
+    }
+    if (now - this.selectionFailingSince < CLIENT_RENEW_AFTER_MS) return;
+    this.selectionFailingSince = 0;
+    this.useClient(this.renew(this.clientPromise));
   }
 
   private claims(db: Db): Collection<ClaimDoc> {
@@ -645,6 +727,7 @@ export class MongoStore implements Store {
           );
           for (const b of batch) b.resolve();
         } catch (error) {
+          this.noteFailure(error);
           const refused = refusedInserts(error);
           if (!refused) {
             const mapped = mapError(error);
@@ -772,21 +855,25 @@ export class MongoStore implements Store {
     });
   }
 
-  /** One bulk write of this instance's counts, one read of everyone's: two round trips per sync. */
+  /**
+   * This instance's counts are replaced by a delete and an insert of its own documents (one command
+   * each, whatever the number of keys), then everyone's are read: three round trips per sync, on no
+   * request's path. Not a bulk of upserting replaceOne: FerretDB v1 holds one PostgreSQL connection
+   * per matched statement of an `update` command until the command ends, so a sync of >= 50 keys
+   * (50 client addresses in a second; its pool has 50) waited forever for a connection only it
+   * could free, and every later operation of every client waited behind it (issue 19,
+   * docs/BENCH.md "One hop away"). Between the two writes another instance may read this one's
+   * counts as absent: a limit can then be exceeded by one sync interval's worth, as documented.
+   * Only this instance writes these `_id`s; a duplicate key means a write of an earlier sync that
+   * this process gave up on landed late: the sync fails and the next one writes again.
+   */
   async syncCounters(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]> {
     if (!counts.length) return [];
     return this.run(async (db) => {
       const counters = db.collection<CounterDoc>('rate_counters');
-      await counters.bulkWrite(
-        counts.map((c) => ({
-          replaceOne: {
-            filter: { _id: `${c.key}|${c.window}|${instance}` },
-            replacement: { key: c.key, window: c.window, instance, count: c.count, expiresAt: c.expiresAt },
-            upsert: true,
-          },
-        })),
-        { ordered: false },
-      );
+      const mine: CounterDoc[] = counts.map((c) => ({ _id: `${c.key}|${c.window}|${instance}`, key: c.key, window: c.window, instance, count: c.count, expiresAt: c.expiresAt }));
+      await counters.deleteMany({ _id: { $in: mine.map((d) => d._id) } });
+      await counters.insertMany(mine, { ordered: false });
       const keys = [...new Set(counts.map((c) => c.key))];
       const docs = await counters
         .find({ key: { $in: keys }, expiresAt: { $gt: now } }, { projection: { key: 1, window: 1, count: 1 } })

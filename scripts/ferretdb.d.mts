@@ -1,0 +1,1 @@
+export declare function ensureGo(): Promise<string>;
