@@ -8,6 +8,7 @@
 // B (with `--mongo` B is wired exactly as main.ts wires a MongoDB deployment: the change-stream
 // notifier, which falls back to polling on a server without change streams — FerretDB here).
 // Embedded store by default; `--mongo` adds MONGODB_URI. Replaces only its own section of docs/BENCH.md.
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../api/_lib/log.js';
@@ -104,8 +105,8 @@ async function run(inner: Store, n: number, mongoEnv: Record<string, string>, co
   const { store, counts } = counting(inner);
   const fallbacks: string[] = [];
   const bLogger: Logger = { log: (_level, event, fields) => event.startsWith('pc.notifier.') && fallbacks.push(`${event} ${JSON.stringify(fields ?? {})}`) };
-  const a = createServices({ ...ENV, ...mongoEnv }, { store: inner, logger: silentLogger });
-  const b = createServices({ ...ENV, ...mongoEnv }, { store, logger: bLogger });
+  const a = createServices(optionsFromEnv({ ...ENV, ...mongoEnv }), { store: inner, logger: silentLogger });
+  const b = createServices(optionsFromEnv({ ...ENV, ...mongoEnv }), { store, logger: bLogger });
   const pcs = await Promise.all(Array.from({ length: n }, () => waitingPc(b)));
   await new Promise((r) => setTimeout(r, 1000)); // every stream open
   // reads on B while everyone waits (streams reconnect within the window as they would in production)

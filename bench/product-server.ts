@@ -1,6 +1,7 @@
 // The product's API (the same composition root as api/index.ts) in its own process, on MongoDB.
 // GET /__bench/stats answers the MongoDB commands this process has sent (driver command
 // monitoring: one commandStarted event per command on the wire).
+import { optionsFromEnv } from '../api/_lib/env.js';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { silentLogger } from '../api/_lib/log.js';
@@ -27,7 +28,7 @@ client.on('commandStarted', (event) => {
   byName[event.commandName] = (byName[event.commandName] ?? 0) + 1;
 });
 
-const { app } = createServices(process.env, { logger: silentLogger });
+const { app } = createServices(optionsFromEnv(process.env), { logger: silentLogger });
 const stats = () => Response.json({ commands, byName, background });
 const server = serve(
   { fetch: (req) => (new URL(req.url).pathname === '/__bench/stats' ? stats() : app.fetch(req)), port: 0, hostname: '127.0.0.1' },

@@ -1,5 +1,6 @@
 // `npm run migrate`: creates the MongoDB indexes (never done on the login path). Run once per deploy.
-import { loadConfig } from '../api/_lib/config.js';
+import { loadConfig } from '../api/_lib/env.js';
+
 import { getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
 
 const config = loadConfig(process.env);

@@ -1,8 +1,9 @@
 // `npm start`: the API as a plain Node server (same app as the Vercel function), configured by the environment.
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { serve } from '@hono/node-server';
 import { createServices } from '../api/_lib/main.js';
 
-const { app, logger, store } = createServices(process.env);
+const { app, logger, store } = createServices(optionsFromEnv(process.env));
 const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOST ?? '127.0.0.1';
 const server = serve({ fetch: app.fetch, port, hostname }, (info) => {

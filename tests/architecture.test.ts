@@ -13,7 +13,7 @@ const LIB = resolve(import.meta.dirname, '../api/_lib');
  * crypto") read in the one order they already use, so it has no cycle either.
  */
 export const LAYERS: { name: string; paths: string[] }[] = [
-  { name: 'root (wiring: config, env, process)', paths: ['main.ts', 'vercel.ts', 'config.ts'] },
+  { name: 'root (wiring: config, env, process)', paths: ['main.ts', 'vercel.ts', 'env.ts', 'config.ts'] },
   { name: 'http (routes, middleware, the error edge)', paths: ['http/'] },
   { name: 'flows (one folder per login door)', paths: ['flows/'] },
   { name: 'sessions', paths: ['sessions/'] },

@@ -30,6 +30,7 @@ vi.mock('ip2region', async (importOriginal) => {
 });
 
 const { createServices } = await import('../api/_lib/main.js');
+const { optionsFromEnv } = await import('../api/_lib/env.js');
 
 describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   // An unreachable server: nothing in these tests may need a database answer to pass.
@@ -43,7 +44,7 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
     RATE_LIMIT_PER_ADDRESS: '0',
     RATE_LIMIT_PER_APPID: '0',
   };
-  const { app } = createServices(env, { logger: silentLogger });
+  const { app } = createServices(optionsFromEnv(env), { logger: silentLogger });
 
   it('GET /api/health loads neither the MongoDB driver nor zod, and still names the store', async () => {
     expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0, ip2region: 0 });

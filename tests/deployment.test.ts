@@ -1,5 +1,6 @@
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { describe, expect, inject, it } from 'vitest';
-import { ConfigError, checkConfig, loadConfig } from '../api/_lib/config.js';
+import { ConfigError, checkConfig } from '../api/_lib/config.js';
 import { createServices } from '../api/_lib/main.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
@@ -50,7 +51,7 @@ describe('the access-token relay (WECHAT_TOKEN_BASE) authenticates the API', () 
       return new Response(JSON.stringify({ access_token: 'T'.repeat(40), expires_in: 7200 }));
     }) as typeof fetch;
     const services = createServices(
-      { ...full, WECHAT_TOKEN_BASE: 'https://relay.example.cn', WECHAT_TOKEN_RELAY_KEY: relayKey },
+      optionsFromEnv({ ...full, WECHAT_TOKEN_BASE: 'https://relay.example.cn', WECHAT_TOKEN_RELAY_KEY: relayKey }),
       { store: new EmbeddedStore({ dir: null }), logger: silentLogger, fetch: fakeFetch },
     );
     await services.accessTokens.withToken(async (token) => token);
@@ -64,9 +65,9 @@ describe('the access-token relay (WECHAT_TOKEN_BASE) authenticates the API', () 
 describe('PUBLIC_BASE_URL behind a CDN (the Host header rule)', () => {
   const web = { ...full, WECHAT_WEB_APPID: 'wx00000000000000aa', WECHAT_WEB_SECRET: 'a'.repeat(32) };
   it('is required in production and previews once a browser login is on; a note in development', () => {
-    expect(() => createServices({ ...web, VERCEL_ENV: 'production' }, { logger: silentLogger })).toThrow(/PUBLIC_BASE_URL is not set/);
-    expect(() => createServices({ ...web, VERCEL_ENV: 'preview' }, { logger: silentLogger })).toThrow(/PUBLIC_BASE_URL is not set/);
-    expect(() => createServices({ ...web, VERCEL_ENV: 'production', PUBLIC_BASE_URL: 'https://api.example.cn' }, { logger: silentLogger })).not.toThrow();
+    expect(() => createServices(optionsFromEnv({ ...web, VERCEL_ENV: 'production' }), { logger: silentLogger })).toThrow(/PUBLIC_BASE_URL is not set/);
+    expect(() => createServices(optionsFromEnv({ ...web, VERCEL_ENV: 'preview' }), { logger: silentLogger })).toThrow(/PUBLIC_BASE_URL is not set/);
+    expect(() => createServices(optionsFromEnv({ ...web, VERCEL_ENV: 'production', PUBLIC_BASE_URL: 'https://api.example.cn' }), { logger: silentLogger })).not.toThrow();
     const dev = checkConfig(loadConfig(web));
     expect(dev.problems).toEqual([]);
     expect(dev.notes.join('\n')).toContain('PUBLIC_BASE_URL is not set');
@@ -87,7 +88,7 @@ describe('preview deployments (VERCEL_ENV=preview)', () => {
   it('without a database and seal keys a preview is refused like production, saying how to opt in', () => {
     let error: unknown;
     try {
-      createServices({ ...preview, ...keys }, { logger: silentLogger });
+      createServices(optionsFromEnv({ ...preview, ...keys }), { logger: silentLogger });
     } catch (e) {
       error = e;
     }
@@ -99,7 +100,7 @@ describe('preview deployments (VERCEL_ENV=preview)', () => {
   });
 
   it('a preview is held to the production checks for WeChat too (no simulator, real keys)', () => {
-    expect(() => createServices({ ...preview, ...full, WECHAT_API_BASE: 'http://127.0.0.1:3100', ALLOW_EPHEMERAL_PREVIEW: '1' }, { logger: silentLogger })).toThrow(
+    expect(() => createServices(optionsFromEnv({ ...preview, ...full, WECHAT_API_BASE: 'http://127.0.0.1:3100', ALLOW_EPHEMERAL_PREVIEW: '1' }), { logger: silentLogger })).toThrow(
       /127\.0\.0\.1:3100/,
     );
   });
@@ -107,7 +108,7 @@ describe('preview deployments (VERCEL_ENV=preview)', () => {
   it('an opted-in ephemeral preview starts and says what it runs on, in /api/health and in its log', async () => {
     const lines: string[] = [];
     const services = createServices(
-      { ...preview, ...keys, ALLOW_EPHEMERAL_PREVIEW: '1', DATA_DIR: `/tmp/h6-preview-${process.pid}` },
+      optionsFromEnv({ ...preview, ...keys, ALLOW_EPHEMERAL_PREVIEW: '1', DATA_DIR: `/tmp/h6-preview-${process.pid}` }),
       { logger: { log: (level, event, fields) => lines.push(JSON.stringify({ level, event, ...fields })) } },
     );
     const health = await (await services.app.request('/api/health')).json();
@@ -119,14 +120,14 @@ describe('preview deployments (VERCEL_ENV=preview)', () => {
   // /api/health is readiness: it answers 200 only while the database does, so these two use the test server.
   const reachable = { ...full, MONGODB_URI: inject('mongodbUri') };
   it.skipIf(!inject('mongodbUri'))('a preview with its own database is a real staging deployment: not ephemeral', async () => {
-    const services = createServices({ ...preview, ...reachable }, { logger: silentLogger });
+    const services = createServices(optionsFromEnv({ ...preview, ...reachable }), { logger: silentLogger });
     const health = await (await services.app.request('/api/health')).json();
     expect(health).toMatchObject({ environment: 'preview', ephemeral: false, store: 'mongodb' });
   });
 
   it.skipIf(!inject('mongodbUri'))('production says so too, and ALLOW_EPHEMERAL_PREVIEW means nothing there', async () => {
-    expect(() => createServices({ VERCEL_ENV: 'production', ...keys, ALLOW_EPHEMERAL_PREVIEW: '1' }, { logger: silentLogger })).toThrow(ConfigError);
-    const services = createServices({ VERCEL_ENV: 'production', ...reachable }, { logger: silentLogger });
+    expect(() => createServices(optionsFromEnv({ VERCEL_ENV: 'production', ...keys, ALLOW_EPHEMERAL_PREVIEW: '1' }), { logger: silentLogger })).toThrow(ConfigError);
+    const services = createServices(optionsFromEnv({ VERCEL_ENV: 'production', ...reachable }), { logger: silentLogger });
     expect(await (await services.app.request('/api/health')).json()).toMatchObject({ environment: 'production', ephemeral: false });
   });
 });

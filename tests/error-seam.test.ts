@@ -1,6 +1,7 @@
 // The error seam (issue 11 "the house"): the WeChat layer throws WeChat errors, the store store
 // errors, flows domain errors (AppError) — and the HTTP edge (http/errors.ts `toAppError`) is the
 // one place that turns the others into stable codes.
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../shared/errors.js';
 import { UnknownSealKeyError } from '../api/_lib/crypto/seal.js';
@@ -93,7 +94,7 @@ describe('over HTTP', () => {
       return new Response('{"errcode":-1,"errmsg":"system error"}');
     }) as typeof fetch;
     const services = createServices(
-      { NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: 'https://api.weixin.qq.com' },
+      optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: 'https://api.weixin.qq.com' }),
       { store: new EmbeddedStore({ dir: null }), logger: silentLogger, fetch: fakeFetch },
     );
     try {

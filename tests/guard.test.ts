@@ -1,5 +1,6 @@
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, checkConfig, loadConfig } from '../api/_lib/config.js';
+import { ConfigError, checkConfig } from '../api/_lib/config.js';
 import { createServices } from '../api/_lib/main.js';
 
 const good = {
@@ -13,7 +14,7 @@ describe('production guard', () => {
   it('refuses to start with the simulator, the embedded store and no secrets — listing every problem in one message', () => {
     let error: unknown;
     try {
-      createServices({ VERCEL_ENV: 'production', WECHAT_API_BASE: 'http://127.0.0.1:3100' });
+      createServices(optionsFromEnv({ VERCEL_ENV: 'production', WECHAT_API_BASE: 'http://127.0.0.1:3100' }));
     } catch (e) {
       error = e;
     }
@@ -23,11 +24,11 @@ describe('production guard', () => {
   });
 
   it('NODE_ENV=production is production too', () => {
-    expect(() => createServices({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => createServices(optionsFromEnv({ NODE_ENV: 'production' }))).toThrow(ConfigError);
   });
 
   it('starts with WeChat hosts, MongoDB and keys — without connecting at start-up', () => {
-    const services = createServices({ ...good, NODE_ENV: 'production' });
+    const services = createServices(optionsFromEnv({ ...good, NODE_ENV: 'production' }));
     expect(services.config.wechatBaseUrls).toEqual(['https://api.weixin.qq.com', 'https://api2.weixin.qq.com']);
     expect(services.store.kind).toBe('mongodb');
   });
@@ -42,7 +43,7 @@ describe('production guard', () => {
     const off = checkConfig(loadConfig(good));
     expect(off.problems).toEqual([]);
     expect(off.notes.join('\n')).toContain('WECHAT_WEB_APPID');
-    expect(() => createServices({ ...good, NODE_ENV: 'production' })).not.toThrow();
+    expect(() => createServices(optionsFromEnv({ ...good, NODE_ENV: 'production' }))).not.toThrow();
 
     const web = { ...good, WECHAT_WEB_APPID: 'wx00000000000000aa', WECHAT_WEB_SECRET: 'a'.repeat(32), PUBLIC_BASE_URL: 'https://api.example.com' };
     expect(checkConfig(loadConfig(web)).problems).toEqual([]);
@@ -51,14 +52,14 @@ describe('production guard', () => {
     expect(noSecret[0]).toContain('WECHAT_WEB_SECRET');
     expect(checkConfig(loadConfig({ ...web, WECHAT_OPEN_BASE: 'http://127.0.0.1:3100' })).problems.join('\n')).toContain('WECHAT_OPEN_BASE');
     expect(checkConfig(loadConfig({ ...web, PUBLIC_BASE_URL: 'http://api.example.com' })).problems.join('\n')).toContain('PUBLIC_BASE_URL');
-    expect(() => createServices({ ...web, WECHAT_WEB_SECRET: '', NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => createServices(optionsFromEnv({ ...web, WECHAT_WEB_SECRET: '', NODE_ENV: 'production' }))).toThrow(ConfigError);
   });
 
   it('never puts the secret into its message', () => {
     // Asserted outside any catch: without the guard nothing throws and this test fails.
     let error: unknown;
     try {
-      createServices({ ...good, NODE_ENV: 'production', WECHAT_API_BASE: 'http://localhost' });
+      createServices(optionsFromEnv({ ...good, NODE_ENV: 'production', WECHAT_API_BASE: 'http://localhost' }));
     } catch (e) {
       error = e;
     }

@@ -62,13 +62,14 @@ describe.skipIf(!uri)('issue 10 on MongoDB', () => {
     const k2 = `k2:${randomBytes(32).toString('hex')}`;
     const a = await startStack({ oa: false, env: { SESSION_KEY_ENCRYPTION_KEYS: k1 }, overrides: { store: await mongoStore() } });
     const { createServices } = await import('../api/_lib/main.js');
+    const { optionsFromEnv } = await import('../api/_lib/env.js');
     const { silentLogger } = await import('../api/_lib/log.js');
     const c = a.services.config;
     const b = createServices(
-      {
+      optionsFromEnv({
         NODE_ENV: 'test', WECHAT_MINI_APPID: c.mini.appid, WECHAT_MINI_SECRET: c.mini.secret, WECHAT_API_BASE: a.simUrl, WECHAT_API_FAILOVER: '',
         WECHAT_WEB_APPID: c.web!.appid, WECHAT_WEB_SECRET: c.web!.secret, WECHAT_OPEN_BASE: a.simUrl, PUBLIC_BASE_URL: a.apiUrl, SESSION_KEY_ENCRYPTION_KEYS: `${k2},${k1}`,
-      },
+      }),
       { store: await mongoStore(), logger: silentLogger },
     );
     try {

@@ -1,3 +1,4 @@
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -5,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, checkConfig, loadConfig } from '../api/_lib/config.js';
+import { ConfigError, checkConfig } from '../api/_lib/config.js';
 import { createSealer, parseSealKeys } from '../api/_lib/crypto/seal.js';
 import { DECRYPT_PER_MINUTE } from '../api/_lib/flows/mini/decrypt.js';
 import { silentLogger } from '../api/_lib/log.js';
@@ -166,7 +167,7 @@ describe('finding 8 — small ones', () => {
     const env = productionEnv({ WECHAT_WEB_APPID: 'wx00000000000000aa', WECHAT_WEB_SECRET: 'b'.repeat(32) });
     const problems = checkConfig(loadConfig(env)).problems;
     expect(problems.join('\n')).toMatch(/PUBLIC_BASE_URL is not set/);
-    expect(() => createServices(env, { store: new EmbeddedStore({ dir: null }), logger: silentLogger })).toThrow(ConfigError);
+    expect(() => createServices(optionsFromEnv(env), { store: new EmbeddedStore({ dir: null }), logger: silentLogger })).toThrow(ConfigError);
     expect(checkConfig(loadConfig({ ...env, PUBLIC_BASE_URL: 'https://api.example.com' })).problems).toEqual([]);
   });
 });
@@ -195,7 +196,7 @@ describe('finding 9 — doctor parses what production parses', () => {
   ])('%s: the doctor and a production cold start agree', (_name, keys, ok) => {
     const env = productionEnv({ SESSION_KEY_ENCRYPTION_KEYS: keys });
     const problems = checkConfig(loadConfig(env)).problems;
-    const start = () => createServices(env, { store: new EmbeddedStore({ dir: null }), logger: silentLogger });
+    const start = () => createServices(optionsFromEnv(env), { store: new EmbeddedStore({ dir: null }), logger: silentLogger });
     if (ok) {
       expect(problems).toEqual([]);
       expect(start).not.toThrow();
@@ -239,7 +240,7 @@ describe('finding 9 — doctor parses what production parses', () => {
     await stableToken(transport, { appid: 'wx0123456789abcdef', secret: 'a'.repeat(32) }, false);
     expect(new URL(seen[0]!).pathname).toBe('/wechat/cgi-bin/stable_token');
     const services = createServices(
-      { NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: 'a'.repeat(32), WECHAT_TOKEN_BASE: 'https://relay.example.com/egress/wx' },
+      optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: 'a'.repeat(32), WECHAT_TOKEN_BASE: 'https://relay.example.com/egress/wx' }),
       { store: new EmbeddedStore({ dir: null }), logger: silentLogger, fetch: fakeFetch },
     );
     await services.accessTokens.get();
@@ -294,7 +295,7 @@ describe('finding 5 — one stable_token call per instance at a time', () => {
 function secondInstance(a: Stack, keys: string): Services {
   const { config } = a.services;
   return createServices(
-    {
+    optionsFromEnv({
       NODE_ENV: 'test',
       WECHAT_MINI_APPID: config.mini.appid,
       WECHAT_MINI_SECRET: config.mini.secret,
@@ -306,7 +307,7 @@ function secondInstance(a: Stack, keys: string): Services {
       // Both instances serve one public origin (the registered callback domain), as behind a load balancer.
       PUBLIC_BASE_URL: a.apiUrl,
       SESSION_KEY_ENCRYPTION_KEYS: keys,
-    },
+    }),
     { store: a.services.store, logger: silentLogger },
   );
 }
@@ -451,8 +452,8 @@ describe('finding 4 — the dev seal key is kept in the data directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'seal-key-'));
     try {
       const env = { NODE_ENV: 'development', DATA_DIR: dir, MONGODB_URI: 'mongodb://127.0.0.1:1/', WECHAT_MINI_APPID: 'wxd0c0ffee00000001' };
-      const one = createServices(env, { logger: silentLogger });
-      const two = createServices(env, { logger: silentLogger });
+      const one = createServices(optionsFromEnv(env), { logger: silentLogger });
+      const two = createServices(optionsFromEnv(env), { logger: silentLogger });
       expect(two.sealer.open(one.sealer.seal('session-key', 'ctx'), 'ctx')).toBe('session-key');
       await Promise.all([one.store.close(), two.store.close()]);
     } finally {

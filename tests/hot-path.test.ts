@@ -1,5 +1,6 @@
 // The per-request middleware made cheaper for issue 11 (docs/BENCH.md, "API CPU per login") keeps
 // its behaviour: the request scope, the debug access line only when debug lines are written, the deadline.
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../api/_lib/log.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
@@ -10,7 +11,7 @@ const stops: (() => void)[] = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
 
 function services(logger: Logger, env: Record<string, string> = {}, store: Store = new EmbeddedStore({ dir: null })) {
-  const s = createServices({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: 'a'.repeat(32), ...env }, { store, logger });
+  const s = createServices(optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: 'a'.repeat(32), ...env }), { store, logger });
   stops.push(s.stop);
   return s;
 }

@@ -1,10 +1,11 @@
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Hono } from 'hono';
 import { addressKey, RateLimiter } from '../api/_lib/http/rate-limit.js';
 import { canonicalAddress, clientAddress, parseTrustedProxies, type ClientAddressSettings } from '../api/_lib/http/client-address.js';
-import { checkConfig, loadConfig } from '../api/_lib/config.js';
+import { checkConfig } from '../api/_lib/config.js';
 import { cookieBrowser } from './support/cookie-browser.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
@@ -29,7 +30,7 @@ afterAll(async () => {
 const WEB_APPID = 'wxd0c0ffee00000002';
 function instance(store: Store, env: Record<string, string> = {}) {
   const services = createServices(
-    {
+    optionsFromEnv({
       NODE_ENV: 'test',
       WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
       WECHAT_MINI_SECRET: randomBytes(16).toString('hex'),
@@ -43,7 +44,7 @@ function instance(store: Store, env: Record<string, string> = {}) {
       RATE_LIMIT_PER_ADDRESS: '5',
       RATE_LIMIT_PER_APPID: '1000',
       ...env,
-    },
+    }),
     { store, logger: silentLogger },
   );
   cleanups.push(async () => services.stop());

@@ -1,3 +1,4 @@
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../api/_lib/flows/attempt/attempt.js';
@@ -133,8 +134,8 @@ describe.skipIf(!testMongoUri)('ChangeStreamNotifier against FerretDB (change st
   it("Should fall back to polling on code 238, log it once, and still deliver another instance's 确认", async () => {
     const { logger, lines } = capture();
     // instance B holds the PC; instance A (another createServices on the same database) takes the phone
-    const b = createServices(ENV, { logger });
-    const a = createServices(ENV, { logger: silentLogger });
+    const b = createServices(optionsFromEnv(ENV), { logger });
+    const a = createServices(optionsFromEnv(ENV), { logger: silentLogger });
     stores.push(a.store, b.store);
     try {
       const deps: AttemptDeps = { store: a.store, sessions: createSessionManager(a.store), logger: silentLogger };

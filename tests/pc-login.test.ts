@@ -1,3 +1,4 @@
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { followAsPhone } from './support/wechat-phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../api/_lib/main.js';
@@ -265,7 +266,7 @@ describe('live status', () => {
       WECHAT_OPEN_BASE: stack.simUrl,
       RATE_LIMIT_PER_ADDRESS: '0',
     };
-    const other: Services = createServices(env, { store: stack.services.store, logger: silentLogger, notifyIntervalMs: 100 });
+    const other: Services = createServices(optionsFromEnv(env), { store: stack.services.store, logger: silentLogger, notifyIntervalMs: 100 });
     try {
       // the PC talks to instance B only; the phone to instance A (stack.apiUrl)
       const pc = browser(PC_UA, (req) => other.app.fetch(req));

@@ -1,3 +1,4 @@
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../api/_lib/log.js';
 import { createFunctionApp } from '../api/_lib/main.js';
@@ -67,7 +68,7 @@ describe('/api/ready reflects the store (/api/health stays a cheap liveness chec
 describe('a misconfigured function', () => {
   it('answers every request with the JSON 503 envelope naming the problems, without secrets', async () => {
     const secret = 'not-a-real-secret-1234';
-    const app = createFunctionApp({ NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx123', WECHAT_MINI_SECRET: secret, SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' });
+    const app = createFunctionApp(optionsFromEnv({ NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx123', WECHAT_MINI_SECRET: secret, SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' }));
     for (const [path, init] of [
       ['/api/health', {}],
       ['/api/auth/mini/login', { method: 'POST', body: '{"code":"x"}', headers: { 'content-type': 'application/json' } }],
@@ -88,7 +89,7 @@ describe('a misconfigured function', () => {
   });
 
   it('a seal key that does not parse is named too', async () => {
-    const app = createFunctionApp({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=', DATA_DIR: '/tmp/h4-misconfig-test' });
+    const app = createFunctionApp(optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=', DATA_DIR: '/tmp/h4-misconfig-test' }));
     const res = await app.fetch(new Request('https://api.example.com/api/health'));
     expect(res.status).toBe(503);
     expect((await res.json()).error.message).toContain('SESSION_KEY_ENCRYPTION_KEYS');

@@ -2,8 +2,9 @@ import { parseSealKeys, SealKeyError } from './crypto/seal.js';
 import { parseTrustedProxies, type ClientAddressSettings } from './http/client-address.js';
 
 /**
- * Configuration comes from the environment only. `checkConfig` lists everything wrong at once;
- * in production (Vercel production or NODE_ENV=production) the app refuses to start with it.
+ * Configuration comes in as typed options (`ServerOptions`), resolved here into `Config`; the host
+ * maps its environment to options (env.ts `optionsFromEnv`). `checkConfig` lists everything wrong
+ * at once; in production (Vercel production or NODE_ENV=production) the app refuses to start with it.
  */
 export const WECHAT_API_HOSTS = ['api.weixin.qq.com', 'api2.weixin.qq.com', 'sh.api.weixin.qq.com', 'sz.api.weixin.qq.com', 'hk.api.weixin.qq.com'];
 export const DEFAULT_WECHAT_BASE = 'https://api.weixin.qq.com';
@@ -72,15 +73,135 @@ export interface Config {
   mpVerifyInvalid: string[];
 }
 
-export type Env = Record<string, string | undefined>;
+export type OaMessageMode = 'plain' | 'compatible' | 'safe';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-export function isProduction(env: Env): boolean {
-  return env.VERCEL_ENV === 'production' || env.NODE_ENV === 'production';
+/** One WeChat app's credentials: its AppID and AppSecret (a secret: the host reads it from wherever it keeps secrets). */
+export interface AppCredentials {
+  appid: string;
+  secret: string;
 }
 
-export function deploymentKind(env: Env): DeploymentKind {
-  if (isProduction(env)) return 'production';
-  return env.VERCEL_ENV === 'preview' ? 'preview' : 'development';
+/**
+ * Everything the server is built from (createServices / createFunctionApp). The wiring reads no
+ * environment variable: secrets and settings come in here, and a host maps its own environment
+ * with `optionsFromEnv` (env.ts, the one place the variable names live). Numbers out of range are
+ * clamped; a wrong value is never thrown at construction outside production — `checkConfig` names
+ * it (the production guard, `npm run doctor`, the 503 server_misconfigured answer). The problems
+ * name the environment variable that sets each option, as docs/DEPLOY.md lists them.
+ */
+export interface ServerOptions {
+  /**
+   * Where this server runs. Production and previews are held to every check of `checkConfig` and
+   * refuse to start with a problem; development starts with anything (the simulator).
+   * Env: NODE_ENV=production or VERCEL_ENV=production → production; VERCEL_ENV=preview → preview.
+   * @default 'development'
+   */
+  environment?: DeploymentKind | undefined;
+  /**
+   * A preview may run on a throwaway embedded store with a random seal key (users and sessions
+   * vanish with the instance); said loudly in /api/health and the logs. Env: ALLOW_EPHEMERAL_PREVIEW=1.
+   * @default false
+   */
+  allowEphemeralPreview?: boolean | undefined;
+  /**
+   * The platform the host runs on. 'vercel': the client address comes from x-forwarded-for (Vercel
+   * overwrites it) unless `clientAddress.header` says otherwise, and the embedded store lives in
+   * /tmp/wechat-login-data (the only writable folder). Env: VERCEL set → 'vercel'.
+   * @default 'node'
+   */
+  platform?: 'vercel' | 'node' | undefined;
+  /** The mini-program (required in production). Env: WECHAT_MINI_APPID, WECHAT_MINI_SECRET. */
+  mini: AppCredentials;
+  /**
+   * The website app (open platform) for QR login (微信扫码登录); null/absent: the door is off and its
+   * endpoints answer web_login_not_configured. Env: WECHAT_WEB_APPID, WECHAT_WEB_SECRET.
+   * @default null
+   */
+  web?: AppCredentials | null | undefined;
+  /**
+   * The official account (公众号) for web authorization inside WeChat and PC login by phone;
+   * null/absent: off (oa_login_not_configured). Env: WECHAT_OA_APPID, WECHAT_OA_SECRET.
+   * @default null
+   */
+  oa?: AppCredentials | null | undefined;
+  /**
+   * The official account's server URL (服务器配置) for follow-to-login: its Token, its
+   * EncodingAESKeys (current first, the previous one during a rotation) and the message mode.
+   * null/absent: /api/oa/push answers oa_push_not_configured.
+   * Env: WECHAT_OA_TOKEN, WECHAT_OA_ENCODING_AES_KEY, WECHAT_OA_ENCODING_AES_KEY_PREVIOUS, WECHAT_OA_MESSAGE_MODE.
+   * @default null; mode: 'safe' when a key is given, else 'plain'
+   */
+  oaServer?: { token: string; encodingAesKeys?: readonly string[] | undefined; mode?: OaMessageMode | undefined } | null | undefined;
+  /**
+   * The API's public https origin (no path), used for every redirect_uri and reply link; null: the
+   * request's own origin (development only — refused in production when a browser door is on).
+   * Env: PUBLIC_BASE_URL. @default null
+   */
+  publicBaseUrl?: string | null | undefined;
+  /** Where WeChat is: its real hosts in production (checked), the simulator in development. */
+  wechat?: {
+    /** Server API base (jscode2session, stable_token, …). Env: WECHAT_API_BASE. @default 'https://api.weixin.qq.com' */
+    apiBase?: string | undefined;
+    /**
+     * Access points tried, in order, when the base cannot be reached; [] = none. Env: WECHAT_API_FAILOVER
+     * (comma-separated). @default WeChat's general access points other than the base (none for a non-WeChat base)
+     */
+    failover?: readonly string[] | undefined;
+    /** Each WeChat call's time limit, 500–15000 ms. Env: WECHAT_TIMEOUT_MS. @default 5000 */
+    timeoutMs?: number | undefined;
+    /**
+     * A fixed-egress-IP relay for access-token fetches (WeChat's IP whitelist) and the key it requires
+     * (≥ 32 characters, sent as x-relay-key). Env: WECHAT_TOKEN_BASE, WECHAT_TOKEN_RELAY_KEY. @default null (direct)
+     */
+    tokenRelay?: { url: string; key?: string | null | undefined } | null | undefined;
+    /** Browser-facing host of the qrconnect / oauth2 pages. Env: WECHAT_OPEN_BASE. @default 'https://open.weixin.qq.com' */
+    openBase?: string | undefined;
+    /** Host of showqrcode (follow-to-login QR images). Env: WECHAT_MP_BASE. @default 'https://mp.weixin.qq.com' */
+    mpBase?: string | undefined;
+  } | undefined;
+  /**
+   * MongoDB (required in production); null/absent: the embedded store in `dataDir`.
+   * Env: MONGODB_URI, MONGODB_DB. @default null; dbName 'wechat_login'
+   */
+  mongodb?: { uri: string; dbName?: string | undefined } | null | undefined;
+  /** The embedded store's folder (and the development seal key's). Env: DATA_DIR. @default '.data' ('/tmp/wechat-login-data' on Vercel) */
+  dataDir?: string | undefined;
+  /**
+   * Keys sealing session_key and WeChat grants at rest, `kid:base64(32 bytes)`, newest first
+   * (required in production). Development generates one and keeps it in `dataDir`.
+   * Env: SESSION_KEY_ENCRYPTION_KEYS (comma-separated). @default null
+   */
+  sealKeys?: string | readonly string[] | null | undefined;
+  /** The lowest level written to the log. Env: LOG_LEVEL. @default 'info' */
+  logLevel?: LogLevel | undefined;
+  /**
+   * Per minute, 0 = off: requests per client address on anonymous and WeChat-spending endpoints;
+   * WeChat calls per AppID made for requests; a PC's own status requests per login attempt.
+   * Env: RATE_LIMIT_PER_ADDRESS, RATE_LIMIT_PER_APPID, RATE_LIMIT_PER_PC_ATTEMPT.
+   * @default { perAddress: 120, perAppid: 6000, perPcAttempt: 60 }
+   */
+  rateLimit?: { perAddress?: number | undefined; perAppid?: number | undefined; perPcAttempt?: number | undefined } | undefined;
+  /**
+   * Where the client's address comes from (rate limits, the PC confirmation page): 'socket', or the
+   * header a proxy of this deployment sets; how many proxies append to it (1–10); and the proxies
+   * believed (addresses or CIDR ranges). Env: CLIENT_ADDRESS_HEADER, CLIENT_ADDRESS_HOPS, CLIENT_ADDRESS_TRUSTED_PROXIES.
+   * @default { header: 'socket' (x-forwarded-for on Vercel), hops: 1, trustedProxies: [] }
+   */
+  clientAddress?: { header?: string | null | undefined; hops?: number | undefined; trustedProxies?: string | readonly string[] | undefined } | undefined;
+  /** Every request is answered within this (503 request_timeout), 1000–60000 ms. Env: REQUEST_DEADLINE_MS. @default 9000 */
+  requestDeadlineMs?: number | undefined;
+  /** The official account's MP_verify_<token>.txt files (names or contents), served at the site root. Env: WECHAT_MP_VERIFY. @default [] */
+  mpVerify?: string | readonly string[] | undefined;
+  /** The product's name on the phone's PC-login confirmation page (≤ 40 characters). Env: APP_NAME. @default '微信登录' */
+  appName?: string | undefined;
+  /** PC login by phone. */
+  pc?: {
+    /** One Server-Sent-Events status stream's length, 1000–25000 ms. Env: PC_EVENTS_STREAM_MS. @default 8000 */
+    eventsStreamMs?: number | undefined;
+    /** How long a PC login QR code (attempt) lives, 2000–600000 ms. Env: PC_ATTEMPT_TTL_MS. @default 180000 */
+    attemptTtlMs?: number | undefined;
+  } | undefined;
 }
 
 /**
@@ -97,50 +218,55 @@ export function defaultFailover(base: string): string {
   return [DEFAULT_WECHAT_BASE, DEFAULT_WECHAT_FAILOVER].filter((url) => new URL(url).hostname !== host).join(',');
 }
 
-export function loadConfig(env: Env): Config {
-  const base = env.WECHAT_API_BASE?.trim() || DEFAULT_WECHAT_BASE;
-  const failover = env.WECHAT_API_FAILOVER === undefined ? defaultFailover(base) : env.WECHAT_API_FAILOVER.trim();
-  const level = env.LOG_LEVEL as Config['logLevel'] | undefined;
-  const deployment = deploymentKind(env);
+/** The options with every default applied and every number clamped: what the wiring runs on. */
+export function resolveConfig(options: ServerOptions): Config {
+  const wechat = options.wechat ?? {};
+  const base = wechat.apiBase?.trim() || DEFAULT_WECHAT_BASE;
+  const failover = wechat.failover === undefined ? defaultFailover(base).split(',') : [...wechat.failover];
+  const deployment = options.environment ?? 'development';
+  const level = options.logLevel;
+  const header = options.clientAddress?.header?.trim().toLowerCase() || null;
+  const proxies = parseTrustedProxies(list(options.clientAddress?.trustedProxies));
+  const verify = parseVerifyTokens(list(options.mpVerify));
   return {
-    production: isProduction(env),
+    production: deployment === 'production',
     deployment,
-    ephemeralPreview: deployment === 'preview' && env.ALLOW_EPHEMERAL_PREVIEW?.trim() === '1',
-    mini: { appid: env.WECHAT_MINI_APPID?.trim() ?? '', secret: env.WECHAT_MINI_SECRET?.trim() ?? '' },
-    web: optionalApp(env.WECHAT_WEB_APPID, env.WECHAT_WEB_SECRET),
-    oa: optionalApp(env.WECHAT_OA_APPID, env.WECHAT_OA_SECRET),
-    oaServer: oaServerConfig(env),
-    mpBaseUrl: (env.WECHAT_MP_BASE?.trim() || 'https://mp.weixin.qq.com').replace(/\/+$/, ''),
-    openBaseUrl: (env.WECHAT_OPEN_BASE?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
-    publicBaseUrl: env.PUBLIC_BASE_URL?.trim().replace(/\/+$/, '') || null,
-    wechatBaseUrls: [base, ...failover.split(',').map((s) => s.trim()).filter(Boolean)],
-    wechatTokenBaseUrl: env.WECHAT_TOKEN_BASE?.trim() || null,
-    wechatTokenRelayKey: env.WECHAT_TOKEN_RELAY_KEY?.trim() || null,
-    wechatTimeoutMs: clampInt(env.WECHAT_TIMEOUT_MS, 5000, 500, 15000),
-    mongodbUri: env.MONGODB_URI?.trim() || null,
-    mongodbDb: env.MONGODB_DB?.trim() || 'wechat_login',
+    ephemeralPreview: deployment === 'preview' && options.allowEphemeralPreview === true,
+    mini: { appid: options.mini.appid.trim(), secret: options.mini.secret.trim() },
+    web: optionalApp(options.web),
+    oa: optionalApp(options.oa),
+    oaServer: oaServerConfig(options.oaServer),
+    mpBaseUrl: (wechat.mpBase?.trim() || 'https://mp.weixin.qq.com').replace(/\/+$/, ''),
+    openBaseUrl: (wechat.openBase?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
+    publicBaseUrl: options.publicBaseUrl?.trim().replace(/\/+$/, '') || null,
+    wechatBaseUrls: [base, ...failover.map((s) => s.trim()).filter(Boolean)],
+    wechatTokenBaseUrl: wechat.tokenRelay?.url.trim() || null,
+    wechatTokenRelayKey: wechat.tokenRelay?.key?.trim() || null,
+    wechatTimeoutMs: clampInt(wechat.timeoutMs, 5000, 500, 15000),
+    mongodbUri: options.mongodb?.uri.trim() || null,
+    mongodbDb: options.mongodb?.dbName?.trim() || 'wechat_login',
     // On Vercel only /tmp is writable (preview deployments without MONGODB_URI; production refuses).
-    dataDir: env.DATA_DIR?.trim() || (env.VERCEL ? '/tmp/wechat-login-data' : '.data'),
-    sealKeys: env.SESSION_KEY_ENCRYPTION_KEYS?.trim() || null,
+    dataDir: options.dataDir?.trim() || (options.platform === 'vercel' ? '/tmp/wechat-login-data' : '.data'),
+    sealKeys: list(options.sealKeys ?? undefined).trim() || null,
     logLevel: level && ['debug', 'info', 'warn', 'error'].includes(level) ? level : 'info',
     rateLimit: {
-      perAddress: clampInt(env.RATE_LIMIT_PER_ADDRESS, 120, 0, 1_000_000),
-      perAppid: clampInt(env.RATE_LIMIT_PER_APPID, 6000, 0, 10_000_000),
-      perPcAttempt: clampInt(env.RATE_LIMIT_PER_PC_ATTEMPT, 60, 0, 100_000),
+      perAddress: clampInt(options.rateLimit?.perAddress, 120, 0, 1_000_000),
+      perAppid: clampInt(options.rateLimit?.perAppid, 6000, 0, 10_000_000),
+      perPcAttempt: clampInt(options.rateLimit?.perPcAttempt, 60, 0, 100_000),
     },
     clientAddress: {
-      source: addressSource(env),
-      hops: clampInt(env.CLIENT_ADDRESS_HOPS, 1, 1, 10),
-      trustedProxies: parseTrustedProxies(env.CLIENT_ADDRESS_TRUSTED_PROXIES).ranges,
+      source: addressSource(header, options.platform),
+      hops: clampInt(options.clientAddress?.hops, 1, 1, 10),
+      trustedProxies: proxies.ranges,
     },
-    clientAddressInvalid: parseTrustedProxies(env.CLIENT_ADDRESS_TRUSTED_PROXIES).invalid,
-    clientAddressHeader: env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase() || null,
-    requestDeadlineMs: clampInt(env.REQUEST_DEADLINE_MS, 9000, 1000, 60_000),
-    mpVerify: parseVerifyTokens(env.WECHAT_MP_VERIFY).tokens,
-    mpVerifyInvalid: parseVerifyTokens(env.WECHAT_MP_VERIFY).invalid,
-    appName: env.APP_NAME?.trim().slice(0, 40) || '微信登录',
-    pcEventsStreamMs: clampInt(env.PC_EVENTS_STREAM_MS, 8000, 1000, 25_000),
-    pcAttemptTtlMs: clampInt(env.PC_ATTEMPT_TTL_MS, 180_000, 2000, 600_000),
+    clientAddressInvalid: proxies.invalid,
+    clientAddressHeader: header,
+    requestDeadlineMs: clampInt(options.requestDeadlineMs, 9000, 1000, 60_000),
+    mpVerify: verify.tokens,
+    mpVerifyInvalid: verify.invalid,
+    appName: options.appName?.trim().slice(0, 40) || '微信登录',
+    pcEventsStreamMs: clampInt(options.pc?.eventsStreamMs, 8000, 1000, 25_000),
+    pcAttemptTtlMs: clampInt(options.pc?.attemptTtlMs, 180_000, 2000, 600_000),
   };
 }
 
@@ -280,27 +406,30 @@ export function parseVerifyTokens(value: string | undefined): { tokens: string[]
  */
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
-function addressSource(env: Env): ClientAddressSettings['source'] {
-  const header = env.CLIENT_ADDRESS_HEADER?.trim().toLowerCase();
+function addressSource(header: string | null, platform: ServerOptions['platform']): ClientAddressSettings['source'] {
   if (header === 'socket' || header === 'none') return 'socket';
   // a header name (x-forwarded-for, x-real-ip, a CDN's own); anything else is refused by checkConfig
   if (header) return HEADER_NAME.test(header) ? header : 'socket';
-  return env.VERCEL ? 'x-forwarded-for' : 'socket';
+  return platform === 'vercel' ? 'x-forwarded-for' : 'socket';
 }
 
-function oaServerConfig(env: Env): Config['oaServer'] {
-  const token = env.WECHAT_OA_TOKEN?.trim();
-  if (!token) return null;
-  const encodingAesKeys = [env.WECHAT_OA_ENCODING_AES_KEY, env.WECHAT_OA_ENCODING_AES_KEY_PREVIOUS].map((k) => k?.trim() ?? '').filter(Boolean);
-  const mode = env.WECHAT_OA_MESSAGE_MODE?.trim() || (encodingAesKeys.length ? 'safe' : 'plain');
+function oaServerConfig(server: ServerOptions['oaServer']): Config['oaServer'] {
+  const token = server?.token.trim();
+  if (!server || !token) return null;
+  const encodingAesKeys = (server.encodingAesKeys ?? []).map((k) => k.trim()).filter(Boolean);
+  const mode = server.mode?.trim() || (encodingAesKeys.length ? 'safe' : 'plain');
   return { token, encodingAesKeys, mode };
 }
 
-function optionalApp(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {
-  return appid?.trim() ? { appid: appid.trim(), secret: secret?.trim() ?? '' } : null;
+function optionalApp(app: AppCredentials | null | undefined): AppCredentials | null {
+  return app?.appid.trim() ? { appid: app.appid.trim(), secret: app.secret.trim() } : null;
 }
 
-function clampInt(value: string | undefined, fallback: number, min: number, max: number): number {
-  const n = Number.parseInt(value ?? '', 10);
-  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : fallback;
+/** A list option given as one comma-separated string or as an array. */
+function list(value: string | readonly string[] | undefined): string {
+  return typeof value === 'string' ? value : (value ?? []).join(',');
+}
+
+function clampInt(value: number | undefined, fallback: number, min: number, max: number): number {
+  return value !== undefined && Number.isFinite(value) ? Math.min(max, Math.max(min, Math.trunc(value))) : fallback;
 }

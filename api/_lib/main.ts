@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertProductionReady, describeDeployment, loadConfig, type Config, type Env } from './config.js';
+import { assertProductionReady, describeDeployment, resolveConfig, type Config, type ServerOptions } from './config.js';
 import { createSealer, parseSealKeys, type Sealer } from './crypto/seal.js';
 import { Hono } from 'hono';
 import { ERROR_CODES, type ErrorBody } from '../../shared/errors.js';
@@ -40,7 +40,11 @@ import { keepGrant, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
 import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
 import { snsAuth } from './wechat/sns/auth.js';
 
-/** The composition root: config from the environment → store, WeChat client, sessions → Hono app. */
+/**
+ * The composition root: typed options (config.ts ServerOptions; secrets included) → store, WeChat
+ * client, sessions → Hono app. Nothing here reads the environment: hosts map theirs with
+ * env.ts `optionsFromEnv`, and two instances with different options share nothing.
+ */
 export interface Services {
   config: Config;
   store: Store;
@@ -79,8 +83,8 @@ export interface ServiceOverrides {
   oaPushLimits?: OaServerDeps['limits'];
 }
 
-export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
-  const config = loadConfig(env);
+export function createServices(options: ServerOptions, overrides: ServiceOverrides = {}): Services {
+  const config = resolveConfig(options);
   assertProductionReady(config);
   const logger = overrides.logger ?? createLogger(undefined, config.logLevel);
   const store =
@@ -315,9 +319,9 @@ function mongoStore(uri: string, dbName: string): Store {
  * would answer every request, /api/health included, with its HTML 500): every request gets the JSON
  * 503 envelope naming the problems instead — variable names only, never a value.
  */
-export function createFunctionApp(env: Env): { fetch: (request: Request, ...rest: any[]) => Response | Promise<Response> } {
+export function createFunctionApp(options: ServerOptions): { fetch: (request: Request, ...rest: any[]) => Response | Promise<Response> } {
   try {
-    return createServices(env).app;
+    return createServices(options).app;
   } catch (error) {
     const problems =
       error instanceof ConfigError ? error.problems : error instanceof SealKeyError ? [`SESSION_KEY_ENCRYPTION_KEYS: ${error.message}`] : ['the server failed to start (see the function log)'];

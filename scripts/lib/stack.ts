@@ -1,3 +1,4 @@
+import { optionsFromEnv } from '../../api/_lib/env.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -135,7 +136,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const simServer = await listen(sim.app.fetch, options.simPort ?? 0, host, { variable: 'WECHAT_SIM_PORT', what: 'WeChat simulator' });
   const services = createServices(
-    {
+    optionsFromEnv({
       ...options.env,
       WECHAT_MINI_APPID: appid,
       WECHAT_MINI_SECRET: secret,
@@ -146,7 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simServer.url.replace(host, options.simPublicHost) : simServer.url } : {}),
       // showqrcode (mp.weixin.qq.com) is served by the simulator too
       ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
-    },
+    }),
     options.overrides,
   );
   let apiServer: { server: ServerType; url: string };

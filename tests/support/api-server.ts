@@ -1,12 +1,13 @@
 // One API process on its own (a second "instance", or a cold start): createServices from the
 // environment this process was given, served on a random port. Prints one JSON line {"apiUrl"} when
 // listening; exits when stdin closes. Used by tests/oa-push-processes.test.ts.
+import { optionsFromEnv } from '../../api/_lib/env.js';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createServices } from '../../api/_lib/main.js';
 import { createLogger } from '../../api/_lib/log.js';
 
-const services = createServices(process.env, { logger: createLogger((line) => process.stderr.write(line + '\n'), 'info') });
+const services = createServices(optionsFromEnv(process.env), { logger: createLogger((line) => process.stderr.write(line + '\n'), 'info') });
 const server = serve({ fetch: services.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
   process.stdout.write(JSON.stringify({ apiUrl: `http://127.0.0.1:${info.port}` }) + '\n');
 });

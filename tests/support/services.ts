@@ -1,3 +1,4 @@
+import { optionsFromEnv } from '../../api/_lib/env.js';
 import { randomBytes } from 'node:crypto';
 import { createServices, type ServiceOverrides } from '../../api/_lib/main.js';
 import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
@@ -6,7 +7,7 @@ import { silentLogger } from '../../api/_lib/log.js';
 /** The app without a network listener, for Hono-style `app.request()` tests. */
 export function testServices(overrides: ServiceOverrides = {}, env: Record<string, string> = {}) {
   return createServices(
-    {
+    optionsFromEnv({
       NODE_ENV: 'test',
       WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
       WECHAT_MINI_SECRET: randomBytes(16).toString('hex'),
@@ -15,7 +16,7 @@ export function testServices(overrides: ServiceOverrides = {}, env: Record<strin
       RATE_LIMIT_PER_ADDRESS: '1000000',
       RATE_LIMIT_PER_APPID: '1000000',
       ...env,
-    },
+    }),
     { store: new EmbeddedStore({ dir: null }), logger: silentLogger, ...overrides },
   );
 }
