@@ -87,6 +87,20 @@ describe('api/_lib layering', () => {
     expect(crossing).toEqual([]);
   });
 
+  // Options in, env out (issue 20 step 4): the wiring takes ServerOptions; the variable names live in env.ts.
+  it('reads the environment in env.ts only (vercel.ts hands process.env to it)', () => {
+    const readers = sources(LIB)
+      .map((path) => relative(LIB, path).split('\\').join('/'))
+      .filter((file) => file !== 'env.ts')
+      .flatMap((file) => {
+        const text = readFileSync(join(LIB, file), 'utf8');
+        const reads = [...text.matchAll(/\b(?:process\.)?env\.[A-Z][A-Z0-9_]*|\bprocess\.env\b/g)].map((m) => m[0]);
+        const allowed = file === 'vercel.ts' ? reads.filter((r) => r !== 'process.env') : reads;
+        return allowed.map((r) => `${file}: ${r}`);
+      });
+    expect(readers).toEqual([]);
+  });
+
   // The checker itself: it must see each kind of import and say no to each way up.
   it('catches imports that run back up, of every syntax', () => {
     expect(
