@@ -8,11 +8,11 @@
 // B (with `--mongo` B is wired exactly as main.ts wires a MongoDB deployment: the change-stream
 // notifier, which falls back to polling on a server without change streams — FerretDB here).
 // Embedded store by default; `--mongo` adds MONGODB_URI. Replaces only its own section of docs/BENCH.md.
-import { optionsFromEnv } from '../api/_lib/env.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../api/_lib/log.js';
 import { createServices, type Services } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { scanAttempt } from '../api/_lib/flows/attempt/attempt.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { createMongoStore, getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';

@@ -1,11 +1,11 @@
 // The product's API (the same composition root as api/index.ts) in its own process, on MongoDB.
 // GET /__bench/stats answers the MongoDB commands this process has sent (driver command
 // monitoring: one commandStarted event per command on the wire).
-import { optionsFromEnv } from '../api/_lib/env.js';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { getMongoClient } from '../api/_lib/store/mongo.js';
 
 // monitorCommands is a public connection-string option; the store then uses the process-wide

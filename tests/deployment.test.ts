@@ -1,7 +1,7 @@
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { describe, expect, inject, it } from 'vitest';
 import { ConfigError, checkConfig } from '../api/_lib/config.js';
 import { createServices } from '../api/_lib/main.js';
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 

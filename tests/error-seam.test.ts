@@ -1,7 +1,6 @@
 // The error seam (issue 11 "the house"): the WeChat layer throws WeChat errors, the store store
 // errors, flows domain errors (AppError) — and the HTTP edge (http/errors.ts `toAppError`) is the
 // one place that turns the others into stable codes.
-import { optionsFromEnv } from '../api/_lib/env.js';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../shared/errors.js';
 import { UnknownSealKeyError } from '../api/_lib/crypto/seal.js';
@@ -10,6 +9,7 @@ import { miniLogin } from '../api/_lib/flows/mini/login.js';
 import { toAppError } from '../api/_lib/http/errors.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { StoreUnavailableError } from '../api/_lib/store/types.js';
 import { stableToken } from '../api/_lib/wechat/auth/stable_token.js';

@@ -1,4 +1,3 @@
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +10,7 @@ import { createSealer, parseSealKeys } from '../api/_lib/crypto/seal.js';
 import { DECRYPT_PER_MINUTE } from '../api/_lib/flows/mini/decrypt.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices, type Services } from '../api/_lib/main.js';
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import type { Store } from '../api/_lib/store/types.js';
 import { createAccessTokens } from '../api/_lib/wechat/access-token.js';

@@ -1,10 +1,10 @@
 // The per-request middleware made cheaper for issue 11 (docs/BENCH.md, "API CPU per login") keeps
 // its behaviour: the request scope, the debug access line only when debug lines are written, the deadline.
-import { optionsFromEnv } from '../api/_lib/env.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../api/_lib/log.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { createServices } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import type { Store } from '../api/_lib/store/types.js';
 
 const stops: (() => void)[] = [];

@@ -1,4 +1,3 @@
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -9,6 +8,7 @@ import { checkConfig } from '../api/_lib/config.js';
 import { cookieBrowser } from './support/cookie-browser.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
+import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
 import type { Store } from '../api/_lib/store/types.js';

@@ -1,4 +1,3 @@
-import { optionsFromEnv } from '../api/_lib/env.js';
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../api/_lib/flows/attempt/attempt.js';
@@ -6,6 +5,7 @@ import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from '../api/_lib/fl
 import type { AttemptNotifier } from '../api/_lib/flows/attempt/notify.js';
 import { silentLogger, type Logger } from '../api/_lib/log.js';
 import { createServices } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { createSessionManager } from '../api/_lib/sessions/sessions.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { mongoRecordChanges, type ChangeStreamLike, type RecordChangeSource } from '../api/_lib/store/mongo-changes.js';

@@ -1,6 +1,6 @@
-import { loadConfig } from '../api/_lib/env.js';
 import { describe, expect, it } from 'vitest';
 import { checkConfig } from '../api/_lib/config.js';
+import { loadConfig } from '../api/_lib/env.js';
 import { testServices } from './support/services.js';
 
 /** The server URL's settings (docs/DEPLOY.md §13): the doctor names every wrong one; the endpoint stays off meanwhile. */

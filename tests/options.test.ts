@@ -137,11 +137,12 @@ describe('two instances with different options in one process', () => {
   });
 
   it("an instance keeps the options it was built with: changing the host's object afterwards changes nothing", async () => {
-    const opts = options(APP_A, { mpVerify: ['KeptK333'] });
+    const verify = ['KeptK333'];
+    const opts = options(APP_A, { mpVerify: verify });
     const a = start(opts);
     opts.mini.appid = APP_B.appid;
     opts.mini.secret = APP_B.secret;
-    (opts as { mpVerify: string[] }).mpVerify.push('LateL444');
+    verify.push('LateL444');
     const b = start(options(APP_B));
     expect(a.config.mini).toEqual(APP_A);
     expect((await a.app.request('/MP_verify_LateL444.txt')).status).toBe(404);

@@ -1,7 +1,7 @@
-import { optionsFromEnv } from '../api/_lib/env.js';
 import { followAsPhone } from './support/wechat-phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { silentLogger } from '../api/_lib/log.js';
 import { startStack, type Stack } from './support/stack.js';
 import { cookieBrowser } from './support/cookie-browser.js';

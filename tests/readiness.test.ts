@@ -1,7 +1,7 @@
-import { optionsFromEnv } from '../api/_lib/env.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../api/_lib/log.js';
 import { createFunctionApp } from '../api/_lib/main.js';
+import { optionsFromEnv } from '../api/_lib/env.js';
 import { EmbeddedStore } from '../api/_lib/store/embedded.js';
 import { createMongoStore } from '../api/_lib/store/mongo.js';
 import { StoreUnavailableError, type Store } from '../api/_lib/store/types.js';

@@ -6,12 +6,12 @@
  * (scripts/deploy-check.ts) and by `npm run doctor`'s reachability probe.
  * Nothing secret is printed: no AppSecret, no token, no password from MONGODB_URI.
  */
-import { loadConfig, type Env } from '../../api/_lib/env.js';
 import { MongoClient } from 'mongodb';
 import { describeDeployment, startupProblems, type Config, type DeploymentKind } from '../../api/_lib/config.js';
 import { parseSealKeys } from '../../api/_lib/crypto/seal.js';
 import { redact, silentLogger } from '../../api/_lib/log.js';
 import { relayHeaders } from '../../api/_lib/main.js';
+import { loadConfig, type Env } from '../../api/_lib/env.js';
 import { clientOptions, missingIndexes } from '../../api/_lib/store/mongo.js';
 import { stableToken } from '../../api/_lib/wechat/auth/stable_token.js';
 import { createTemporaryQrCode } from '../../api/_lib/wechat/oa/qrcode_create.js';

@@ -1,10 +1,10 @@
-import { optionsFromEnv } from '../../api/_lib/env.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createServices, type ServiceOverrides, type Services } from '../../api/_lib/main.js';
+import { optionsFromEnv } from '../../api/_lib/env.js';
 import { createSimulator } from '../../simulator/app.js';
 import type { SimState } from '../../simulator/state.js';
 

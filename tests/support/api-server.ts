@@ -1,10 +1,10 @@
 // One API process on its own (a second "instance", or a cold start): createServices from the
 // environment this process was given, served on a random port. Prints one JSON line {"apiUrl"} when
 // listening; exits when stdin closes. Used by tests/oa-push-processes.test.ts.
-import { optionsFromEnv } from '../../api/_lib/env.js';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createServices } from '../../api/_lib/main.js';
+import { optionsFromEnv } from '../../api/_lib/env.js';
 import { createLogger } from '../../api/_lib/log.js';
 
 const services = createServices(optionsFromEnv(process.env), { logger: createLogger((line) => process.stderr.write(line + '\n'), 'info') });

@@ -1,6 +1,6 @@
-import { optionsFromEnv } from '../../api/_lib/env.js';
 import { randomBytes } from 'node:crypto';
 import { createServices, type ServiceOverrides } from '../../api/_lib/main.js';
+import { optionsFromEnv } from '../../api/_lib/env.js';
 import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
 import { silentLogger } from '../../api/_lib/log.js';
 
