@@ -34,14 +34,14 @@ export interface RecordKind<T extends Record<string, unknown>> {
   readonly prefix: string;
   /** The store id of `key` (`<prefix>:<key>`). */
   id(key: string): string;
-  /** Writes a new record; false when one already exists under `key`. Expiry: `expiresAt`, else clock() + (`ttlMs` ?? the kind's ttl). */
-  create(deps: RecordDeps, key: string, value: T, expiry?: Expiry): Promise<boolean>;
+  /** Writes a new record and returns it as held; null when one already exists under `key`. Expiry: `expiresAt`, else clock() + (`ttlMs` ?? the kind's ttl). */
+  create(deps: RecordDeps, key: string, value: T, expiry?: Expiry): Promise<HeldRecord<T> | null>;
   /** The live record, or null (absent, expired at the injected clock, or not parseable). */
   read(deps: RecordDeps, key: string): Promise<HeldRecord<T> | null>;
   /** The live records among `keys` in one store query (absent, expired and unparseable ones left out). */
   readMany(deps: RecordDeps & { store: Pick<Store, 'getRecords'> }, keys: readonly string[]): Promise<Map<string, HeldRecord<T>>>;
-  /** Compare-and-set on `held.version`: false when another writer got there first. Keeps the expiry unless told. */
-  update(deps: RecordDeps, held: HeldRecord<T>, value: T, expiry?: Expiry): Promise<boolean>;
+  /** Compare-and-set on `held.version`: the record as now held, or null when another writer got there first. Keeps the expiry unless told. */
+  update(deps: RecordDeps, held: HeldRecord<T>, value: T, expiry?: Expiry): Promise<HeldRecord<T> | null>;
 }
 
 export type Expiry = { ttlMs: number } | { expiresAt: Date };
@@ -78,7 +78,9 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
     prefix: def.prefix,
     id,
     async create(deps, key, value, expiry) {
-      return deps.store.compareAndSetRecord(id(key), def.schema.parse(value), null, until(deps, expiry));
+      const expiresAt = until(deps, expiry);
+      const parsed = def.schema.parse(value);
+      return (await deps.store.compareAndSetRecord(id(key), parsed, null, expiresAt)) ? { key, value: parsed, version: 1, expiresAt } : null;
     },
     async read(deps, key) {
       const now = nowOf(deps);
@@ -95,7 +97,9 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
       return live;
     },
     async update(deps, held, value, expiry) {
-      return deps.store.compareAndSetRecord(id(held.key), def.schema.parse(value), held.version, expiry ? until(deps, expiry) : held.expiresAt);
+      const expiresAt = expiry ? until(deps, expiry) : held.expiresAt;
+      const parsed = def.schema.parse(value);
+      return (await deps.store.compareAndSetRecord(id(held.key), parsed, held.version, expiresAt)) ? { key: held.key, value: parsed, version: held.version + 1, expiresAt } : null;
     },
   };
 }

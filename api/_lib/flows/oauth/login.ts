@@ -321,6 +321,6 @@ async function readHandoff(deps: OAuthLoginDeps, input: { state: string; cookieS
 }
 
 /** Exactly one taker wins the record's next version; the `taken` marker answers replays with state_used for as long as the state could have lived. */
-function markTaken(deps: OAuthLoginDeps, handoff: { record: HeldRecord<z.infer<typeof LoginRecord>> }): Promise<boolean> {
-  return loginRecords(deps.door).update(deps, handoff.record, { taken: true }, { ttlMs: STATE_TTL_MS });
+async function markTaken(deps: OAuthLoginDeps, handoff: { record: HeldRecord<z.infer<typeof LoginRecord>> }): Promise<boolean> {
+  return (await loginRecords(deps.door).update(deps, handoff.record, { taken: true }, { ttlMs: STATE_TTL_MS })) !== null;
 }
