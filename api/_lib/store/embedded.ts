@@ -245,7 +245,7 @@ export class EmbeddedStore implements Store {
   async getRecord(id: string, now: Date = new Date()): Promise<VersionedRecord | null> {
     const record = this.records.get(id);
     if (!record || (record.expiresAt && record.expiresAt.getTime() <= now.getTime())) return null;
-    return clone({ value: record.value, version: record.version, expiresAt: record.expiresAt ?? null });
+    return clone({ value: record.value, version: record.version, ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}) });
   }
 
   async getRecords(ids: string[], now: Date = new Date()): Promise<Map<string, VersionedRecord>> {

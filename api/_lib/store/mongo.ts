@@ -807,7 +807,7 @@ export class MongoStore implements Store {
       const doc = await db.collection<RecordVersionDoc>('records').findOne({ rid: id }, { sort: { version: -1 } });
       // Expiry is checked here with the caller's clock: a TTL index may be missing (FerretDB) or not have run yet.
       if (!doc || (doc.expiresAt && doc.expiresAt.getTime() <= now.getTime())) return null;
-      return { value: doc.value, version: doc.version, expiresAt: doc.expiresAt ?? null };
+      return { value: doc.value, version: doc.version, ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) };
     });
   }
 
@@ -822,7 +822,7 @@ export class MongoStore implements Store {
       for (const doc of docs) if ((newest.get(doc.rid)?.version ?? 0) < doc.version) newest.set(doc.rid, doc);
       const found = new Map<string, VersionedRecord>();
       const now = at.getTime();
-      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version, expiresAt: doc.expiresAt ?? null });
+      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version, ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) });
       return found;
     });
   }

@@ -95,7 +95,7 @@ export type IdentityPatch = Partial<Pick<IdentityRecord, 'sessionKey' | 'unionid
 export interface VersionedRecord {
   value: Record<string, unknown>;
   version: number;
-  /** when the record stops being live (null: permanent). Judged by store/records.ts with the caller's clock. */
+  /** when the record stops being live (absent: permanent). Judged by store/records.ts with the caller's clock. */
   expiresAt?: Date | null;
 }
 
