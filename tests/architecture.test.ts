@@ -13,7 +13,7 @@ const LIB = resolve(import.meta.dirname, '../api/_lib');
  * crypto") read in the one order they already use, so it has no cycle either.
  */
 /** `as unknown as` casts left under api/_lib/flows (lower it when one goes; see docs/ARCHITECTURE.md). */
-const CASTS_IN_FLOWS_CEILING = 16;
+const CASTS_IN_FLOWS_CEILING = 0;
 
 export const LAYERS: { name: string; paths: string[] }[] = [
   { name: 'root (wiring: config, env, process)', paths: ['main.ts', 'vercel.ts', 'config.ts'] },
