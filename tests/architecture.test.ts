@@ -12,7 +12,7 @@ const LIB = resolve(import.meta.dirname, '../api/_lib');
  * only the shared OAuth machinery, next test). The bottom rows are one layer ("wechat, store,
  * crypto") read in the one order they already use, so it has no cycle either.
  */
-/** `as unknown as` casts left under api/_lib/flows (lower it when one goes; see docs/ARCHITECTURE.md). */
+/** `as unknown as` casts left under api/_lib/flows and api/_lib/wechat (lower it when one goes; see docs/ARCHITECTURE.md). */
 const CASTS_IN_FLOWS_CEILING = 0;
 
 export const LAYERS: { name: string; paths: string[] }[] = [
@@ -92,14 +92,14 @@ describe('api/_lib layering', () => {
 
   // Typed temporary records (issue 20 step 6): flows read and write record values through
   // store/records.ts (zod-parsed), not by casting `unknown`. The ceiling only goes down.
-  it('flows cast record values no more than today: `as unknown as` under flows/ does not grow', () => {
+  it('flows and wechat cast record values no more than today: `as unknown as` under flows/ and wechat/ does not grow', () => {
     const CEILING = CASTS_IN_FLOWS_CEILING;
-    const casts = sources(join(LIB, 'flows')).flatMap((path) =>
+    const casts = [...sources(join(LIB, 'flows')), ...sources(join(LIB, 'wechat'))].flatMap((path) =>
       readFileSync(path, 'utf8')
         .split('\n')
         .flatMap((line, i) => (line.includes('as unknown as') ? [`${relative(LIB, path)}:${i + 1}`] : [])),
     );
-    expect(casts.length, `new casts under flows/ (use a defineRecord kind from store/records.ts):\n${casts.join('\n')}`).toBeLessThanOrEqual(CEILING);
+    expect(casts.length, `new casts under flows/ or wechat/ (parse record values: a defineRecord kind from store/records.ts, or zod):\n${casts.join('\n')}`).toBeLessThanOrEqual(CEILING);
   });
 
   // The checker itself: it must see each kind of import and say no to each way up.
