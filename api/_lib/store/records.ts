@@ -46,15 +46,19 @@ export interface RecordKind<T extends Record<string, unknown>> {
 
 export type Expiry = { ttlMs: number } | { expiresAt: Date };
 
-/** Ids whose unparseable value was already logged (bounded: a flood of bad records logs at most this many). */
+/**
+ * Ids whose unparseable value was already logged, per logger (each instance has its own logger,
+ * so one instance's memory is never another's: docs/ARCHITECTURE.md "No module-level mutable
+ * state"). Bounded: a flood of bad records logs at most LOGGED_LIMIT of them.
+ */
 const LOGGED_LIMIT = 1000;
+const loggedBy = new WeakMap<Logger, Set<string>>();
 
 export function nowOf(deps: { clock?: () => Date }): Date {
   return deps.clock?.() ?? new Date();
 }
 
 export function defineRecord<T extends Record<string, unknown>>(def: { prefix: string; schema: z.ZodType<T>; ttlMs: number }): RecordKind<T> {
-  const logged = new Set<string>();
   const id = (key: string) => `${def.prefix}:${key}`;
   const until = (deps: RecordDeps, expiry: Expiry | undefined): Date =>
     expiry && 'expiresAt' in expiry ? expiry.expiresAt : new Date(nowOf(deps).getTime() + (expiry?.ttlMs ?? def.ttlMs));
@@ -65,7 +69,9 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
     const parsed = def.schema.safeParse(record.value);
     if (!parsed.success) {
       const rid = id(key);
-      if (!logged.has(rid) && logged.size < LOGGED_LIMIT) {
+      let logged = deps.logger ? loggedBy.get(deps.logger) : undefined;
+      if (deps.logger && !logged) loggedBy.set(deps.logger, (logged = new Set()));
+      if (logged && !logged.has(rid) && logged.size < LOGGED_LIMIT) {
         logged.add(rid);
         deps.logger?.log('warn', 'store.record.unparseable', { kind: def.prefix, issues: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.code}`) });
       }

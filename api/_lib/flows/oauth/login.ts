@@ -93,12 +93,8 @@ const LoginRecord = z.object({
   isNewUser: z.boolean().optional(),
   taken: z.boolean().optional(),
 });
-const loginRecordKinds = new Map<string, RecordKind<z.infer<typeof LoginRecord>>>();
-function loginRecords(door: OAuthDoor): RecordKind<z.infer<typeof LoginRecord>> {
-  let kind = loginRecordKinds.get(door.name);
-  if (!kind) loginRecordKinds.set(door.name, (kind = defineRecord({ prefix: `${door.name}-login`, schema: LoginRecord, ttlMs: STATE_TTL_MS })));
-  return kind;
-}
+/** The door's kind (a definition, holding no state: made per call). */
+const loginRecords = (door: OAuthDoor): RecordKind<z.infer<typeof LoginRecord>> => defineRecord({ prefix: `${door.name}-login`, schema: LoginRecord, ttlMs: STATE_TTL_MS });
 
 function requireConfigured(deps: OAuthLoginDeps): string {
   if (!deps.appid) throw new AppError(deps.door.errors.notConfigured);
