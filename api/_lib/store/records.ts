@@ -14,7 +14,7 @@ import type { Store, VersionedRecord } from './types.js';
  * — and never compare expiry themselves. The clock is the flow's injected one (deps.clock), handed
  * to the store too, whose own filtering is only an optimisation (same clock, same answer). Values are
  * parsed with zod on read: a stored value that does not parse (an older shape, a hand edit) is
- * treated as absent and logged once per record, never a crash.
+ * treated as absent and logged once per record (per logger, i.e. per instance), never a crash.
  */
 export interface RecordDeps {
   store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
