@@ -10,6 +10,8 @@ import {
   type Store,
   type UserRecord,
 } from '../api/_lib/store/types.js';
+import { defineRecord } from '../api/_lib/store/records.js';
+import { z } from 'zod';
 
 const rid = (prefix: string) => `${prefix}-${randomUUID()}`;
 const minutes = (n: number) => new Date(Date.now() + n * 60_000);
@@ -530,7 +532,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         expect(await store.compareAndSetRecord(expired, { n: 0 }, null, new Date(Date.now() - 1000))).toBe(true);
         const found = await store.getRecords([a, b, expired, missing, a]);
         expect([...found.keys()].sort()).toEqual([a, b].sort());
-        expect(found.get(a)).toEqual({ value: { n: 2 }, version: 2 });
+        expect(found.get(a)).toEqual({ value: { n: 2 }, version: 2, expiresAt: expect.any(Date) });
         expect(found.get(b)).toEqual({ value: { n: 9 }, version: 1 });
         expect((await store.getRecords([])).size).toBe(0);
       });
@@ -551,19 +553,65 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
+    describe('typed temporary records (store/records.ts: the one judge of expiry)', () => {
+      const Doc = z.object({ n: z.number() });
+      // one base behind the process clock (the store must not hide the record by Date.now()),
+      // one far ahead of it (the store must not show it by Date.now())
+      const bases = [Date.parse('2001-02-03T04:05:06.789Z'), Date.now() + 10 * 365 * 86_400_000];
+
+      it('a record is live at expiresAt - 1 ms and gone at expiresAt, on the injected clock only', async () => {
+        for (const base of bases) {
+          let t = base;
+          const deps = { store, clock: () => new Date(t) };
+          const kind = defineRecord({ prefix: rid('kind'), schema: Doc, ttlMs: 60_000 });
+          const created = await kind.create(deps, 'k', { n: 1 });
+          expect(created?.expiresAt.getTime()).toBe(base + 60_000);
+          t = base + 60_000 - 1;
+          expect(await kind.read(deps, 'k')).toEqual({ key: 'k', value: { n: 1 }, version: 1, expiresAt: new Date(base + 60_000) });
+          expect([...(await kind.readMany(deps, ['k', 'absent'])).keys()]).toEqual(['k']);
+          const updated = await kind.update(deps, (await kind.read(deps, 'k'))!, { n: 2 });
+          expect(updated).toEqual({ key: 'k', value: { n: 2 }, version: 2, expiresAt: new Date(base + 60_000) });
+          expect((await kind.read(deps, 'k'))?.value).toEqual({ n: 2 });
+          t = base + 60_000;
+          expect(await kind.read(deps, 'k')).toBeNull();
+          expect((await kind.readMany(deps, ['k'])).size).toBe(0);
+          // an expired id is not reused by create (temporary records have random ids)
+          expect(await kind.create(deps, 'k', { n: 3 })).toBeNull();
+        }
+      });
+
+      it('a stored value that does not parse reads as absent and is logged once, never a crash', async () => {
+        const lines: { level: string; event: string; fields?: Record<string, unknown> }[] = [];
+        const logger = { log: (level: string, event: string, fields?: Record<string, unknown>) => void lines.push({ level, event, fields }) };
+        const t = Date.now();
+        const deps = { store, clock: () => new Date(t), logger };
+        const kind = defineRecord({ prefix: rid('kind'), schema: Doc, ttlMs: 60_000 });
+        expect(await store.compareAndSetRecord(kind.id('bad'), { n: 'not a number', secret: 'x' }, null, new Date(t + 60_000))).toBe(true);
+        expect(await kind.read(deps, 'bad')).toBeNull();
+        expect(await kind.read(deps, 'bad')).toBeNull();
+        expect((await kind.readMany(deps, ['bad'])).size).toBe(0);
+        expect(lines.map((l) => l.event)).toEqual(['store.record.unparseable']);
+        expect(JSON.stringify(lines)).not.toContain('not a number');
+        // a record with no expiresAt is not a temporary record: absent for the helper
+        expect(await store.compareAndSetRecord(kind.id('permanent'), { n: 1 }, null)).toBe(true);
+        expect(await kind.read(deps, 'permanent')).toBeNull();
+      });
+    });
+
     describe('temporary documents (issue 10 finding 2)', () => {
       it('a record with expiresAt reads as absent once expired, and the sweep deletes it', async () => {
         const live = rid('tmp');
         const gone = rid('tmp');
         const kept = rid('keep');
+        const goneAt = new Date(Date.now() + 150);
         expect(await store.compareAndSetRecord(live, { v: 1 }, null, minutes(5))).toBe(true);
-        expect(await store.compareAndSetRecord(gone, { v: 1 }, null, new Date(Date.now() + 150))).toBe(true);
+        expect(await store.compareAndSetRecord(gone, { v: 1 }, null, goneAt)).toBe(true);
         expect(await store.compareAndSetRecord(kept, { v: 1 }, null)).toBe(true);
-        expect(await store.getRecord(gone)).toEqual({ value: { v: 1 }, version: 1 });
+        expect(await store.getRecord(gone)).toEqual({ value: { v: 1 }, version: 1, expiresAt: goneAt });
         await sleep(250);
         // checked in the query, whatever the server's TTL support
         expect(await store.getRecord(gone)).toBeNull();
-        expect(await store.getRecord(live)).toEqual({ value: { v: 1 }, version: 1 });
+        expect(await store.getRecord(live)).toEqual({ value: { v: 1 }, version: 1, expiresAt: expect.any(Date) });
         const claimKey = rid('claim');
         await store.claim(claimKey, new Date(Date.now() - 1000), new Date());
         const session = makeSession(rid('u'), { expiresAt: new Date(Date.now() - 1000) });

@@ -45,6 +45,24 @@ describe('web-view ticket', () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401]);
   });
 
+  it("a ticket's 60 s are counted on the server's clock only: live at 59.999 s, refused at 60 s (with that clock a day behind the machine's)", async () => {
+    const start = Date.now() - 86_400_000;
+    now = start;
+    try {
+      const mini = await miniLogin('wv-clock');
+      const first = (await ticketFor(mini.token)).body.ticket as string;
+      const second = (await ticketFor(mini.token)).body.ticket as string;
+      now = start + 59_999;
+      const live = await exchange(first);
+      expect(live.status).toBe(200);
+      expect(live.body.user.id).toBe(mini.user.id);
+      now = start + 60_000;
+      expect((await exchange(second)).body).toMatchObject({ error: { code: 'webview_ticket_invalid' } });
+    } finally {
+      now = Date.now();
+    }
+  });
+
   it('an expired ticket, an unknown one and a malformed one are refused', async () => {
     const mini = await miniLogin('wv-carol');
     const { ticket } = (await ticketFor(mini.token)).body;

@@ -242,16 +242,16 @@ export class EmbeddedStore implements Store {
     return [...this.sessions.values()].filter((s) => s.userId === userId).map((s) => clone(s));
   }
 
-  async getRecord(id: string): Promise<VersionedRecord | null> {
+  async getRecord(id: string, now: Date = new Date()): Promise<VersionedRecord | null> {
     const record = this.records.get(id);
-    if (!record || (record.expiresAt && record.expiresAt.getTime() <= Date.now())) return null;
-    return clone({ value: record.value, version: record.version });
+    if (!record || (record.expiresAt && record.expiresAt.getTime() <= now.getTime())) return null;
+    return clone({ value: record.value, version: record.version, ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}) });
   }
 
-  async getRecords(ids: string[]): Promise<Map<string, VersionedRecord>> {
+  async getRecords(ids: string[], now: Date = new Date()): Promise<Map<string, VersionedRecord>> {
     const found = new Map<string, VersionedRecord>();
     for (const id of new Set(ids)) {
-      const record = await this.getRecord(id);
+      const record = await this.getRecord(id, now);
       if (record) found.set(id, record);
     }
     return found;

@@ -802,16 +802,16 @@ export class MongoStore implements Store {
     await this.run((db) => db.collection<BlobDoc>('blobs').deleteOne({ _id: id }));
   }
 
-  async getRecord(id: string): Promise<VersionedRecord | null> {
+  async getRecord(id: string, now: Date = new Date()): Promise<VersionedRecord | null> {
     return this.run(async (db) => {
       const doc = await db.collection<RecordVersionDoc>('records').findOne({ rid: id }, { sort: { version: -1 } });
-      // Expiry is checked here: a TTL index may be missing (FerretDB) or not have run yet.
-      if (!doc || (doc.expiresAt && doc.expiresAt.getTime() <= Date.now())) return null;
-      return { value: doc.value, version: doc.version };
+      // Expiry is checked here with the caller's clock: a TTL index may be missing (FerretDB) or not have run yet.
+      if (!doc || (doc.expiresAt && doc.expiresAt.getTime() <= now.getTime())) return null;
+      return { value: doc.value, version: doc.version, ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) };
     });
   }
 
-  async getRecords(ids: string[]): Promise<Map<string, VersionedRecord>> {
+  async getRecords(ids: string[], at: Date = new Date()): Promise<Map<string, VersionedRecord>> {
     const unique = [...new Set(ids)];
     if (!unique.length) return new Map();
     return this.run(async (db) => {
@@ -821,8 +821,8 @@ export class MongoStore implements Store {
       const newest = new Map<string, RecordVersionDoc>();
       for (const doc of docs) if ((newest.get(doc.rid)?.version ?? 0) < doc.version) newest.set(doc.rid, doc);
       const found = new Map<string, VersionedRecord>();
-      const now = Date.now();
-      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version });
+      const now = at.getTime();
+      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version, ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) });
       return found;
     });
   }

@@ -95,6 +95,8 @@ export type IdentityPatch = Partial<Pick<IdentityRecord, 'sessionKey' | 'unionid
 export interface VersionedRecord {
   value: Record<string, unknown>;
   version: number;
+  /** when the record stops being live (absent: permanent). Judged by store/records.ts with the caller's clock. */
+  expiresAt?: Date | null;
 }
 
 export interface StoreStats {
@@ -182,16 +184,18 @@ export interface Store {
    * compareAndSetRecord writes only when the stored version equals `expectedVersion` (null: the
    * record must not exist yet) and returns false when another writer got there first.
    */
-  getRecord(id: string): Promise<VersionedRecord | null>;
+  getRecord(id: string, now?: Date): Promise<VersionedRecord | null>;
   /**
    * The live (unexpired) records among `ids`, in ONE round trip — the PC-login notifier reads every
    * attempt an instance watches with one query (flows/attempt/notify.ts). Absent ids are left out.
    */
-  getRecords(ids: string[]): Promise<Map<string, VersionedRecord>>;
+  getRecords(ids: string[], now?: Date): Promise<Map<string, VersionedRecord>>;
   /**
-   * `expiresAt` makes the record temporary: once past it, getRecord answers null (checked in the
-   * query, whatever the server's TTL support) and sweepExpired / a TTL index deletes it. Expired
-   * ids are not reused (temporary records have random ids).
+   * `expiresAt` makes the record temporary: at or past it, getRecord/getRecords answer null /
+   * leave it out when handed the caller's `now` (only an optimisation: the judge of expiry is
+   * store/records.ts, which flows use; without `now` the process clock is used, for the callers not
+   * yet moved there), and sweepExpired / a TTL index deletes it. Expired ids are not reused
+   * (temporary records have random ids).
    */
   compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean>;
 

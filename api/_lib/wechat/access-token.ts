@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import type { Sealer } from '../crypto/seal.js';
 import type { Logger } from '../log.js';
@@ -28,15 +29,17 @@ const MAX_WAIT_MS = 5_000;
 const FORCE_PER_DAY = 20;
 const FORCE_SPACING_MS = 30_000;
 
-interface TokenDoc {
-  token: { kid: string; data: string } | null;
-  expiresAt: number;
-  leaseOwner: string | null;
-  leaseUntil: number;
-  forceDay: string;
-  forceCount: number;
-  lastForceAt: number;
-}
+/** The record `wechat_token:<appid>` (permanent: the token's own expiry is a field). Parsed on read: an unreadable one counts as blank. */
+const TokenDoc = z.object({
+  token: z.object({ kid: z.string(), data: z.string() }).nullable(),
+  expiresAt: z.number(),
+  leaseOwner: z.string().nullable(),
+  leaseUntil: z.number(),
+  forceDay: z.string(),
+  forceCount: z.number(),
+  lastForceAt: z.number(),
+});
+type TokenDoc = z.infer<typeof TokenDoc>;
 
 export interface AccessTokenDeps {
   appid: string;
@@ -107,7 +110,8 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
     const deadline = now() + MAX_WAIT_MS;
     for (;;) {
       const rec = await deps.store.getRecord(id);
-      const doc = (rec?.value as unknown as TokenDoc | undefined) ?? blank();
+      const parsed = TokenDoc.safeParse(rec?.value);
+      const doc = parsed.success ? parsed.data : blank();
       const current = open(doc);
       const t = now();
       const usable = current && current !== failed && doc.expiresAt > t;
@@ -115,7 +119,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         if (doc.token!.kid !== deps.sealer.currentKid && rec) {
           // Sealed with a key being retired: re-seal with the current one (losing this race is fine).
           const resealed: TokenDoc = { ...doc, token: deps.sealer.seal(current, context) };
-          await deps.store.compareAndSetRecord(id, resealed as unknown as Record<string, unknown>, rec.version).catch(() => false);
+          await deps.store.compareAndSetRecord(id, resealed, rec.version).catch(() => false);
         }
         return current;
       }
@@ -127,7 +131,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         continue;
       }
       const lease: TokenDoc = { ...doc, leaseOwner: owner, leaseUntil: t + LEASE_MS };
-      if (!(await deps.store.compareAndSetRecord(id, lease as unknown as Record<string, unknown>, rec?.version ?? null))) continue;
+      if (!(await deps.store.compareAndSetRecord(id, lease, rec?.version ?? null))) continue;
       const leaseVersion = (rec?.version ?? 0) + 1;
       let fresh: StableToken;
       let forced = false;
@@ -148,7 +152,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
           lease.lastForceAt = now();
         }
       } catch (error) {
-        await deps.store.compareAndSetRecord(id, { ...lease, leaseOwner: null, leaseUntil: 0 } as unknown as Record<string, unknown>, leaseVersion);
+        await deps.store.compareAndSetRecord(id, { ...lease, leaseOwner: null, leaseUntil: 0 }, leaseVersion);
         throw error;
       }
       const saved: TokenDoc = {
@@ -158,7 +162,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         leaseOwner: null,
         leaseUntil: 0,
       };
-      await deps.store.compareAndSetRecord(id, saved as unknown as Record<string, unknown>, leaseVersion);
+      await deps.store.compareAndSetRecord(id, saved, leaseVersion);
       deps.logger.log('info', 'wechat.token.refreshed', { appid: deps.appid, forced, expiresIn: fresh.expiresIn });
       return fresh.accessToken;
     }

@@ -1,9 +1,11 @@
+import { z } from 'zod';
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import type { SessionRecord, Store, UserRecord, VersionedRecord } from '../../store/types.js';
+import { defineRecord, type HeldRecord } from '../../store/records.js';
+import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
 import { currentUser } from '../../users/accounts.js';
 import { describeDevice, type AttemptDevice } from './device.js';
 
@@ -64,35 +66,46 @@ export interface AttemptView {
   match: string;
 }
 
-interface AttemptValue {
-  status: Exclude<AttemptStatus, 'expired'>;
-  pcKeyHash: string;
-  device: AttemptDevice;
+/**
+ * The fields a status view needs — all a Mongo change event carries (change-stream.ts,
+ * ATTEMPT_VALUE_FIELDS). `expiresAt` is the QR's deadline (status `expired` after it), not the
+ * record's: the record is kept COLLECT_TTL_MS longer, and its liveness is judged by store/records.ts.
+ */
+const AttemptViewFields = z.object({
+  status: z.enum(['waiting', 'scanned', 'confirmed', 'cancelled', 'taken']),
+  device: z.object({ browser: z.string(), os: z.string() }),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  match: z.string().optional(),
+});
+const AttemptValue = AttemptViewFields.extend({
+  pcKeyHash: z.string(),
   /** the PC's network address as the API saw it (shown on the phone as a region and a masked address) */
-  pcAddress?: string;
-  match: string;
-  createdAt: string;
-  expiresAt: string;
+  pcAddress: z.string().optional(),
+  match: z.string(),
   /** the confirming person (status confirmed) */
-  userId?: string;
+  userId: z.string().optional(),
   /** sha256 of who scanned the attempt's parametric QR (appid:openid; event push only) */
-  scannedBy?: string;
-}
+  scannedBy: z.string().optional(),
+});
+type AttemptValue = z.infer<typeof AttemptValue>;
 
-interface ScanValue {
-  attemptId: string;
-  userId: string;
-  source: string;
+const ScanValue = z.object({
+  attemptId: z.string(),
+  userId: z.string(),
+  source: z.string(),
   /** sha256 of the confirmation pages' one-time nonces (the latest NONCES_KEPT; all spent by one decision) */
-  nonceHashes?: string[];
-  expiresAt: string;
-}
+  nonceHashes: z.array(z.string()).optional(),
+});
+
+/** `attempt:<id>` (the notifier reads these too: notify.ts) and `attempt-scan:<sha256(confirmKey)>`. */
+export const attempts = defineRecord({ prefix: 'attempt', schema: AttemptValue, ttlMs: ATTEMPT_TTL_MS + COLLECT_TTL_MS });
+const scans = defineRecord({ prefix: 'attempt-scan', schema: ScanValue, ttlMs: ATTEMPT_TTL_MS });
+export type AttemptRecord = HeldRecord<AttemptValue>;
 
 export const ATTEMPT_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const KEY_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 
-const attemptRecordId = (id: string) => `attempt:${id}`;
-const scanRecordId = (confirmKey: string) => `attempt-scan:${sha256Hex(confirmKey)}`;
 const random = (bytes: number) => randomBytes(bytes).toString('base64url');
 const now = (deps: AttemptDeps) => deps.clock?.() ?? new Date();
 
@@ -101,19 +114,28 @@ function sameHash(value: string, hash: string | undefined): boolean {
   return timingSafeEqual(Buffer.from(sha256Hex(value)), Buffer.from(hash));
 }
 
-/** The attempt as stored; an expired one reads as status `expired` (the store also hides it once past expiresAt). */
-export function toView(id: string, record: VersionedRecord | null, at: Date): AttemptView | null {
+/** The attempt as read (a live record, or a change event's fields); past its QR deadline it reads as status `expired`. */
+export function toView(id: string, record: AttemptViewRecord | null, at: Date): AttemptView | null {
   if (!record) return null;
-  const value = record.value as unknown as AttemptValue;
+  const { value } = record;
   const expiresAt = new Date(value.expiresAt);
   const open = value.status === 'waiting' || value.status === 'scanned';
   const status: AttemptStatus = open && expiresAt.getTime() <= at.getTime() ? 'expired' : value.status;
   return { id, status, version: record.version, expiresAt, device: value.device, createdAt: new Date(value.createdAt), match: value.match ?? '' };
 }
 
+/** What a status view is made of: a live attempt record, or a change event's parsed fields. */
+export type AttemptViewRecord = { value: z.infer<typeof AttemptViewFields>; version: number };
+
+/** A change event's record (projected fields, change-stream.ts); null when its fields do not parse. */
+export function attemptOfChange(record: { value: Record<string, unknown>; version: number }): AttemptViewRecord | null {
+  const parsed = AttemptViewFields.safeParse(record.value);
+  return parsed.success ? { value: parsed.data, version: record.version } : null;
+}
+
 export async function readAttempt(deps: AttemptDeps, id: string): Promise<AttemptView | null> {
   if (!ATTEMPT_ID_PATTERN.test(id)) return null;
-  return toView(id, await deps.store.getRecord(attemptRecordId(id)), now(deps));
+  return toView(id, await attempts.read(deps, id), now(deps));
 }
 
 /** Two digits, 10–99 (always two to read and to pick). */
@@ -139,7 +161,7 @@ export async function createAttempt(deps: AttemptDeps, input: { userAgent: strin
     expiresAt: expiresAt.toISOString(),
   };
   // the collect window may outlive the QR code: keep the record that long
-  const written = await deps.store.compareAndSetRecord(attemptRecordId(id), value as unknown as Record<string, unknown>, null, new Date(expiresAt.getTime() + COLLECT_TTL_MS));
+  const written = await attempts.create(deps, id, value, { expiresAt: new Date(expiresAt.getTime() + COLLECT_TTL_MS) });
   if (!written) throw new AppError('internal_error'); // 128 random bits collided
   deps.logger.log('info', 'auth.pc.attempt_created', { device: value.device });
   return { id, pcKey, expiresAt, view: { id, status: 'waiting', version: 1, expiresAt, device: value.device, createdAt: at, match: value.match } };
@@ -148,10 +170,9 @@ export async function createAttempt(deps: AttemptDeps, input: { userAgent: strin
 /** The attempt of a PC that holds `pcKey`: a wrong or missing key is answered like an unknown attempt. */
 async function pcAttempt(deps: AttemptDeps, id: string, pcKey: string) {
   if (!ATTEMPT_ID_PATTERN.test(id) || !KEY_PATTERN.test(pcKey)) throw new AppError('pc_login_invalid');
-  const record = await deps.store.getRecord(attemptRecordId(id));
-  const value = record?.value as unknown as AttemptValue | undefined;
-  if (!record || !value || !sameHash(pcKey, value.pcKeyHash)) throw new AppError('pc_login_invalid');
-  return { record, value, view: toView(id, record, now(deps))! };
+  const record = await attempts.read(deps, id);
+  if (!record || !sameHash(pcKey, record.value.pcKeyHash)) throw new AppError('pc_login_invalid');
+  return { record, value: record.value, view: toView(id, record, now(deps))! };
 }
 
 /** PC: the status of its own attempt (the status endpoints use this; the notifier reads by id). */
@@ -168,19 +189,18 @@ export async function scanAttempt(deps: AttemptDeps, id: string, identity: ScanI
   const at = now(deps);
   if (!ATTEMPT_ID_PATTERN.test(id)) throw new AppError('pc_login_invalid');
   for (let tries = 0; tries < 5; tries++) {
-    const record = await deps.store.getRecord(attemptRecordId(id));
+    const record = await attempts.read(deps, id);
     const view = toView(id, record, at);
     if (!record || !view) throw new AppError('pc_login_expired');
     if (view.status === 'expired') throw new AppError('pc_login_expired');
     if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError('pc_login_used');
     if (view.status === 'waiting') {
-      const value = { ...(record.value as unknown as AttemptValue), status: 'scanned' as const };
-      const moved = await deps.store.compareAndSetRecord(attemptRecordId(id), value as unknown as Record<string, unknown>, record.version, storedUntil(value));
+      const value = { ...record.value, status: 'scanned' as const };
+      const moved = await attempts.update(deps, record, value, { expiresAt: storedUntil(value) });
       if (!moved) continue; // another phone or the PC's refresh got there first: look again
     }
     const confirmKey = random(24);
-    const scan: ScanValue = { attemptId: id, userId: identity.userId, source: identity.source, expiresAt: view.expiresAt.toISOString() };
-    await deps.store.compareAndSetRecord(scanRecordId(confirmKey), scan as unknown as Record<string, unknown>, null, view.expiresAt);
+    await scans.create(deps, sha256Hex(confirmKey), { attemptId: id, userId: identity.userId, source: identity.source }, { expiresAt: view.expiresAt });
     deps.logger.log('info', 'auth.pc.scanned', { userId: identity.userId, source: identity.source });
     return { confirmKey, view: { ...view, status: 'scanned', version: view.status === 'waiting' ? view.version + 1 : view.version } };
   }
@@ -198,13 +218,13 @@ export async function scanAttempt(deps: AttemptDeps, id: string, identity: ScanI
 export async function markAttemptScanned(deps: AttemptDeps, id: string, scanner: string): Promise<{ result: 'scanned' | 'taken' | 'unknown'; view?: AttemptView }> {
   if (!ATTEMPT_ID_PATTERN.test(id)) return { result: 'unknown' };
   for (let tries = 0; tries < 5; tries++) {
-    const record = await deps.store.getRecord(attemptRecordId(id));
+    const record = await attempts.read(deps, id);
     const view = toView(id, record, now(deps));
     if (!record || !view || (view.status !== 'waiting' && view.status !== 'scanned')) return { result: 'unknown' };
-    const value = record.value as unknown as AttemptValue;
+    const { value } = record;
     if (view.status === 'scanned') return { result: value.scannedBy === sha256Hex(scanner) ? 'scanned' : 'taken' };
     const next: AttemptValue = { ...value, status: 'scanned', scannedBy: sha256Hex(scanner) };
-    if (await deps.store.compareAndSetRecord(attemptRecordId(id), next as unknown as Record<string, unknown>, record.version, storedUntil(value))) {
+    if (await attempts.update(deps, record, next, { expiresAt: storedUntil(value) })) {
       deps.logger.log('info', 'auth.pc.scanned', { source: 'oa-event' });
       return { result: 'scanned', view: { ...view, status: 'scanned', version: record.version + 1 } };
     }
@@ -220,7 +240,7 @@ export async function markAttemptScanned(deps: AttemptDeps, id: string, scanner:
  */
 export async function isAttemptScanner(deps: AttemptDeps, id: string, scanner: string): Promise<boolean> {
   if (!ATTEMPT_ID_PATTERN.test(id)) return false;
-  const value = (await deps.store.getRecord(attemptRecordId(id)))?.value as unknown as AttemptValue | undefined;
+  const value = (await attempts.read(deps, id))?.value;
   if (!value?.scannedBy) return true;
   return sameHash(scanner, value.scannedBy);
 }
@@ -231,9 +251,9 @@ function storedUntil(value: AttemptValue): Date {
 
 async function scanOf(deps: AttemptDeps, confirmKey: string | undefined) {
   if (!confirmKey || !KEY_PATTERN.test(confirmKey)) throw new AppError('pc_login_invalid');
-  const record = await deps.store.getRecord(scanRecordId(confirmKey));
+  const record = await scans.read(deps, sha256Hex(confirmKey));
   if (!record) throw new AppError('pc_login_expired');
-  return { record, scan: record.value as unknown as ScanValue };
+  return { record, scan: record.value };
 }
 
 export interface ConfirmationPage {
@@ -253,15 +273,13 @@ export interface ConfirmationPage {
 export async function confirmationPage(deps: AttemptDeps, confirmKey: string | undefined): Promise<ConfirmationPage> {
   for (let tries = 0; tries < 5; tries++) {
     const { record, scan } = await scanOf(deps, confirmKey);
-    const attempt = await deps.store.getRecord(attemptRecordId(scan.attemptId));
+    const attempt = await attempts.read(deps, scan.attemptId);
     const view = toView(scan.attemptId, attempt, now(deps));
     if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
     if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
     const nonce = random(24);
-    const next: ScanValue = { ...scan, nonceHashes: [...(scan.nonceHashes ?? []), sha256Hex(nonce)].slice(-NONCES_KEPT) };
-    if (await deps.store.compareAndSetRecord(scanRecordId(confirmKey!), next as unknown as Record<string, unknown>, record.version, new Date(scan.expiresAt))) {
-      const value = attempt!.value as unknown as AttemptValue;
-      return { view, nonce, choices: choicesFor(view.match), pcAddress: value.pcAddress ?? null };
+    if (await scans.update(deps, record, { ...scan, nonceHashes: [...(scan.nonceHashes ?? []), sha256Hex(nonce)].slice(-NONCES_KEPT) })) {
+      return { view, nonce, choices: choicesFor(view.match), pcAddress: attempt!.value.pcAddress ?? null };
     }
     // the same page opened twice at once: both keep a valid nonce, this one tries again
   }
@@ -297,15 +315,14 @@ export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: stri
   const nonceHashes = scan.nonceHashes ?? [];
   if (!input.nonce || !KEY_PATTERN.test(input.nonce) || !nonceHashes.some((hash) => sameHash(input.nonce!, hash))) throw new AppError('pc_login_invalid');
   // the nonces are spent whatever happens next
-  const spent: ScanValue = { ...scan, nonceHashes: [] };
-  if (!(await deps.store.compareAndSetRecord(scanRecordId(input.confirmKey!), spent as unknown as Record<string, unknown>, scanRecord.version, new Date(scan.expiresAt)))) {
+  if (!(await scans.update(deps, scanRecord, { ...scan, nonceHashes: [] }))) {
     throw new AppError('pc_login_invalid');
   }
-  const record = await deps.store.getRecord(attemptRecordId(scan.attemptId));
+  const record = await attempts.read(deps, scan.attemptId);
   const view = toView(scan.attemptId, record, at);
   if (!record || !view || view.status === 'expired') throw new AppError('pc_login_expired');
   if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
-  const value = record.value as unknown as AttemptValue;
+  const { value } = record;
   const confirm = input.action === 'confirm' && input.pick === value.match;
   const wrongPick = input.action === 'confirm' && !confirm;
   const next: AttemptValue = confirm
@@ -313,7 +330,7 @@ export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: stri
     : { ...value, status: 'cancelled' };
   // a confirmed attempt outlives its collect window (a late collect reads 410 expired, not 400 unknown)
   const until = confirm ? new Date(at.getTime() + COLLECT_TTL_MS + COLLECT_GRACE_MS) : storedUntil(value);
-  if (!(await deps.store.compareAndSetRecord(attemptRecordId(scan.attemptId), next as unknown as Record<string, unknown>, record.version, until))) {
+  if (!(await attempts.update(deps, record, next, { expiresAt: until }))) {
     // someone else confirmed or cancelled between our read and write: first one wins
     throw new AppError('pc_login_used');
   }
@@ -344,8 +361,7 @@ export async function collectAttempt(deps: AttemptDeps, id: string, pcKey: strin
   const { token, session } = await deps.sessions.create(user, deps.via ?? 'pc-qr');
   let won = false;
   try {
-    const taken: AttemptValue = { ...value, status: 'taken' };
-    won = await deps.store.compareAndSetRecord(attemptRecordId(id), taken as unknown as Record<string, unknown>, record.version, new Date(value.expiresAt));
+    won = (await attempts.update(deps, record, { ...value, status: 'taken' }, { expiresAt: new Date(value.expiresAt) })) !== null;
   } finally {
     if (!won) await deps.sessions.invalidate(token).catch(() => {});
   }

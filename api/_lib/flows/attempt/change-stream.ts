@@ -1,7 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { ChangeStreamLike, RecordChangeSource } from '../../store/mongo-changes.js';
 import type { Store } from '../../store/types.js';
-import { ATTEMPT_ID_PATTERN, toView } from './attempt.js';
+import { ATTEMPT_ID_PATTERN, attemptOfChange, toView, type AttemptViewRecord } from './attempt.js';
 import { createPoller, createWaiters, queriesFor, readAndDeliver, NOTIFY_MIN_INTERVAL_MS, type AttemptNotifier, type PollOptions } from './notify.js';
 
 /**
@@ -100,7 +100,7 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
 
   // ---- expiry: no event says "expired"; wake the waiters at the attempt's expiresAt ----
   const expiryTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  const watchExpiry = (id: string, record: { value: Record<string, unknown>; version: number }) => {
+  const watchExpiry = (id: string, record: AttemptViewRecord) => {
     const view = toView(id, record, clock());
     const old = expiryTimers.get(id);
     if (old) clearTimeout(old);
@@ -188,8 +188,10 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
           if (!parsed) return;
           const id = parsed.rid.slice('attempt:'.length);
           if (!waiters.has(id)) return;
-          waiters.deliver(id, toView(id, parsed.record, clock()));
-          if (waiters.has(id)) watchExpiry(id, parsed.record);
+          const record = attemptOfChange(parsed.record);
+          if (!record) return; // fields that do not parse: the next poll/catch-up reads the record itself
+          waiters.deliver(id, toView(id, record, clock()));
+          if (waiters.has(id)) watchExpiry(id, record);
         });
         opened.on('resumeTokenChanged', (token: unknown) => {
           if (gen === generation && token !== undefined) resumeToken = token;

@@ -1,5 +1,5 @@
-import type { Store, VersionedRecord } from '../../store/types.js';
-import { ATTEMPT_ID_PATTERN, toView, type AttemptView } from './attempt.js';
+import type { Store } from '../../store/types.js';
+import { ATTEMPT_ID_PATTERN, attempts, toView, type AttemptRecord, type AttemptView, type AttemptViewRecord } from './attempt.js';
 
 /**
  * Tells a waiting PC that its attempt changed. One small interface, two implementations:
@@ -140,12 +140,13 @@ export function createWaiters(): Waiters {
 export const queriesFor = (n: number): number => Math.min(n, 1);
 
 /** The records of `ids` (attempt ids) as stored, and how many queries it took. */
-export async function readAttempts(store: Store, ids: string[]): Promise<{ found: Map<string, VersionedRecord>; queries: number }> {
+export async function readAttempts(store: Store, ids: string[], clock: () => Date): Promise<{ found: Map<string, AttemptRecord>; queries: number }> {
+  const deps = { store, clock };
   if (ids.length === 1) {
-    const record = await store.getRecord(`attempt:${ids[0]}`);
-    return { found: new Map(record ? [[`attempt:${ids[0]}`, record]] : []), queries: 1 };
+    const record = await attempts.read(deps, ids[0]!);
+    return { found: new Map(record ? [[ids[0]!, record]] : []), queries: 1 };
   }
-  return { found: await store.getRecords(ids.map((id) => `attempt:${id}`)), queries: queriesFor(ids.length) };
+  return { found: await attempts.readMany(deps, ids), queries: queriesFor(ids.length) };
 }
 
 /**
@@ -157,13 +158,13 @@ export async function readAndDeliver(
   waiters: Waiters,
   ids: string[],
   clock: () => Date,
-  onRecord?: (id: string, record: VersionedRecord) => void,
+  onRecord?: (id: string, record: AttemptViewRecord) => void,
 ): Promise<number> {
   try {
-    const { found, queries } = await readAttempts(store, ids);
+    const { found, queries } = await readAttempts(store, ids, clock);
     const at = clock();
     for (const id of ids) {
-      const record = found.get(`attempt:${id}`) ?? null;
+      const record = found.get(id) ?? null;
       waiters.deliver(id, toView(id, record, at));
       if (record) onRecord?.(id, record);
     }

@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
+import { defineRecord } from '../../store/records.js';
 import { type Store, type UserRecord } from '../../store/types.js';
 import type { Logger } from '../../log.js';
 import { resolveAccount } from '../../users/accounts.js';
@@ -52,8 +54,13 @@ export interface PushOutcome {
   identifyAfterReply: string | null;
 }
 
-const followQrRecordId = (qrId: string) => `follow-qr:${qrId}`;
-const pushRecordId = (appid: string, key: string) => `oa-push:${appid}:${key}`;
+/**
+ * `oa-push:<appid>:<dedupe key>`: the first delivery of a push, then its answer. Expiry judged by
+ * store/records.ts only.
+ */
+const PushDelivery = z.object({ handling: z.boolean().optional(), failed: z.boolean().optional(), reply: z.string().nullable().optional() });
+const pushDeliveries = defineRecord({ prefix: 'oa-push', schema: PushDelivery, ttlMs: PUSH_DEDUPE_TTL_MS });
+const pushKey = (appid: string, key: string) => `${appid}:${key}`;
 
 /**
  * One verified, decrypted push → the reply. The first delivery of a message (same FromUserName +
@@ -64,33 +71,32 @@ const pushRecordId = (appid: string, key: string) => `oa-push:${appid}:${key}`;
  */
 export async function handlePush(deps: FollowEventDeps, message: PushMessage, requestOrigin: string): Promise<PushOutcome> {
   if (message.kind !== 'qr_scan' || !ATTEMPT_SCENE.test(message.scene)) return { reply: null, identifyAfterReply: null };
-  const now = deps.clock?.() ?? new Date();
-  const id = pushRecordId(deps.appid, dedupeKey(message));
-  const until = new Date(now.getTime() + PUSH_DEDUPE_TTL_MS);
-  let version = 1;
-  if (!(await deps.store.compareAndSetRecord(id, { handling: true }, null, until))) {
+  const key = pushKey(deps.appid, dedupeKey(message));
+  const ttl = { ttlMs: PUSH_DEDUPE_TTL_MS };
+  let handling = await pushDeliveries.create(deps, key, { handling: true }, ttl);
+  if (!handling) {
     // a delivery whose handling failed (its answer was an error) is handled again by the retry
-    const prior = await deps.store.getRecord(id);
-    if (prior?.value.failed === true && (await deps.store.compareAndSetRecord(id, { handling: true }, prior.version, until))) version = prior.version + 1;
-    else {
+    const prior = await pushDeliveries.read(deps, key);
+    handling = prior?.value.failed === true ? await pushDeliveries.update(deps, prior, { handling: true }, ttl) : null;
+    if (!handling) {
       deps.logger.log('info', 'oa.push.duplicate', { pushEvent: message.newFollower ? 'subscribe' : 'SCAN' });
-      return { reply: await firstAnswer(deps, id), identifyAfterReply: null };
+      return { reply: await firstAnswer(deps, key), identifyAfterReply: null };
     }
   }
   let outcome: PushOutcome;
   try {
     outcome = await scanOutcome(deps, message, requestOrigin);
   } catch (error) {
-    await deps.store.compareAndSetRecord(id, { failed: true }, version, until).catch(() => false);
+    await pushDeliveries.update(deps, handling, { failed: true }, ttl).catch(() => null);
     throw error;
   }
-  await deps.store.compareAndSetRecord(id, { reply: outcome.reply }, version, until);
+  await pushDeliveries.update(deps, handling, { reply: outcome.reply }, ttl);
   return outcome;
 }
 
 async function scanOutcome(deps: FollowEventDeps, message: PushMessage & { kind: 'qr_scan' }, requestOrigin: string): Promise<PushOutcome> {
   const qrId = qrIdOfScene(message.scene)!;
-  const attemptId = (await deps.store.getRecord(followQrRecordId(qrId)))?.value.attemptId;
+  const attemptId = (await followQrRecords.read(deps, qrId))?.value.attemptId;
   const result = typeof attemptId === 'string' ? await deps.port.markScanned(attemptId, { appid: deps.appid, openid: message.fromUser, newFollower: message.newFollower }) : 'unknown';
   deps.logger.log('info', 'oa.follow.scanned', { result, newFollower: message.newFollower });
   if (result === 'scanned') return { reply: REPLY.confirm(deps.port.confirmUrl(attemptId as string, requestOrigin)), identifyAfterReply: message.fromUser };
@@ -98,11 +104,11 @@ async function scanOutcome(deps: FollowEventDeps, message: PushMessage & { kind:
 }
 
 /** The answer the first delivery gave (waiting briefly while it is still being handled); `success` if none came. */
-async function firstAnswer(deps: FollowEventDeps, id: string): Promise<string | null> {
+async function firstAnswer(deps: FollowEventDeps, key: string): Promise<string | null> {
   const started = Date.now();
   for (;;) {
-    const value = (await deps.store.getRecord(id))?.value;
-    if (value && 'reply' in value) return typeof value.reply === 'string' ? value.reply : null;
+    const value = (await pushDeliveries.read(deps, key))?.value;
+    if (value && value.reply !== undefined) return value.reply;
     if (!value || value.failed === true || Date.now() - started >= RETRY_WAIT_MS) return null;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -130,13 +136,9 @@ export interface FollowQr {
  */
 export type FollowQrUnavailable = { unavailable: string };
 
-interface FollowQrValue {
-  keyHash: string;
-  attemptId: string;
-  imageUrl: string;
-  content: string;
-  qrExpiresAt: string;
-}
+/** `follow-qr:<qrId>`: lives as long as the QR (its expiry, judged by store/records.ts only). */
+const FollowQrValue = z.object({ keyHash: z.string(), attemptId: z.string(), imageUrl: z.string(), content: z.string() });
+const followQrRecords = defineRecord({ prefix: 'follow-qr', schema: FollowQrValue, ttlMs: FOLLOW_QR_SECONDS * 1000 });
 
 /**
  * The follow QR of one browser, made only when its PC page shows the card, reused while it lives.
@@ -172,14 +174,11 @@ export function followQrs(deps: FollowQrDeps) {
       const at = now();
       const [qrId = '', secret = ''] = (input.browserKey ?? '').split('.');
       if (/^[A-Za-z0-9_-]{22}$/.test(qrId) && /^[A-Za-z0-9_-]{32}$/.test(secret)) {
-        const record = await deps.store.getRecord(followQrRecordId(qrId));
-        const value = record?.value as unknown as FollowQrValue | undefined;
-        const expiresAt = value ? new Date(value.qrExpiresAt) : null;
+        const record = await followQrRecords.read(deps, qrId);
         // reuse only a QR that outlives the attempt it now stands for
-        if (record && value && expiresAt && value.keyHash === sha256Hex(secret) && expiresAt.getTime() > input.attemptExpiresAt.getTime()) {
-          const next: FollowQrValue = { ...value, attemptId: input.attemptId };
-          if (await deps.store.compareAndSetRecord(followQrRecordId(qrId), next as unknown as Record<string, unknown>, record.version, expiresAt)) {
-            return { qr: { imageUrl: value.imageUrl, content: value.content, expiresAt }, browserKey: null };
+        if (record && record.value.keyHash === sha256Hex(secret) && record.expiresAt.getTime() > input.attemptExpiresAt.getTime()) {
+          if (await followQrRecords.update(deps, record, { ...record.value, attemptId: input.attemptId })) {
+            return { qr: { imageUrl: record.value.imageUrl, content: record.value.content, expiresAt: record.expiresAt }, browserKey: null };
           }
         }
       }
@@ -197,8 +196,8 @@ export function followQrs(deps: FollowQrDeps) {
         return { unavailable: reason };
       }
       const expiresAt = new Date(at.getTime() + created.expireSeconds * 1000);
-      const value: FollowQrValue = { keyHash: sha256Hex(newSecret), attemptId: input.attemptId, imageUrl: deps.showQrCodeUrl(created.ticket), content: created.url, qrExpiresAt: expiresAt.toISOString() };
-      await deps.store.compareAndSetRecord(followQrRecordId(newId), value as unknown as Record<string, unknown>, null, expiresAt);
+      const value = { keyHash: sha256Hex(newSecret), attemptId: input.attemptId, imageUrl: deps.showQrCodeUrl(created.ticket), content: created.url };
+      await followQrRecords.create(deps, newId, value, { expiresAt });
       deps.logger.log('info', 'oa.follow.qr_created', { expireSeconds: created.expireSeconds });
       return { qr: { imageUrl: value.imageUrl, content: value.content, expiresAt }, browserKey: `${newId}.${newSecret}` };
     },

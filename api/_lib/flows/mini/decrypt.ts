@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { Sealer } from '../../crypto/seal.js';
 import { AppError } from '../../errors.js';
 import type { SessionManager } from '../../sessions/sessions.js';
+import { defineRecord } from '../../store/records.js';
 import type { EncryptedValue, SessionRecord, Store } from '../../store/types.js';
 import { openidKey } from '../../users/accounts.js';
 import { DecryptError, decryptUserData, verifyRawDataSignature } from '../../wechat/crypto.js';
@@ -62,16 +64,22 @@ async function latestSessionKey(deps: DecryptDeps, userId: string): Promise<{ va
   return identity?.sessionKey ? { value: identity.sessionKey, identity: identity.key } : null;
 }
 
+/** `decrypt_rate:user:<userId>:<minute>`: one temporary record per user and minute (expired ids are never reused). */
+const decryptRates = defineRecord({ prefix: 'decrypt_rate', schema: z.object({ minute: z.number(), count: z.number() }), ttlMs: 2 * 60_000 });
+
 async function rateLimit(deps: DecryptDeps, userId: string): Promise<void> {
-  const minute = Math.floor((deps.clock?.() ?? Date.now()) / 60_000);
-  // One temporary record per user and minute (expired ids are never reused).
-  const id = `decrypt_rate:user:${userId}:${minute}`;
+  const at = deps.clock?.() ?? Date.now();
+  const records = { store: deps.store, clock: () => new Date(at) };
+  const minute = Math.floor(at / 60_000);
+  const key = `user:${userId}:${minute}`;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const rec = await deps.store.getRecord(id);
-    const count = rec ? Number(rec.value.count) : 0;
+    const rec = await decryptRates.read(records, key);
+    const count = rec ? rec.value.count : 0;
     if (count >= DECRYPT_PER_MINUTE) throw new AppError('too_many_requests');
     // Kept until the minute it counts is over, then swept / TTL-deleted.
-    if (await deps.store.compareAndSetRecord(id, { minute, count: count + 1 }, rec?.version ?? null, new Date((minute + 2) * 60_000))) return;
+    const value = { minute, count: count + 1 };
+    const written = rec ? await decryptRates.update(records, rec, value) : await decryptRates.create(records, key, value, { expiresAt: new Date((minute + 2) * 60_000) });
+    if (written) return;
   }
   throw new AppError('too_many_requests');
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import type { ErrorCode } from '../../../../shared/errors.js';
@@ -5,6 +6,7 @@ import { DEFAULT_NEXT, OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shar
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
+import { defineRecord, type HeldRecord, type RecordKind } from '../../store/records.js';
 import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
 import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed } from '../../users/accounts.js';
 import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
@@ -78,12 +80,21 @@ export function safeNext(next: string | undefined | null): string | null {
 }
 
 /**
- * One versioned record per login attempt, keyed by the state's hash:
- *   v1 { next, expiresAt }                       started (10 minutes)
- *   v2 { userId, isNewUser, expiresAt }           callback done (60 s); no token, nothing sealed
- *   v3 { taken: true, expiresAt }                 collected; the session exists only as its hash
+ * One versioned record per login attempt, `<door>-login:<sha256(state)>` (its expiry is judged by
+ * store/records.ts only, on deps.clock):
+ *   v1 { next, framed? }                          started (10 minutes)
+ *   v2 { userId, isNewUser }                      callback done (60 s); no token, nothing sealed
+ *   v3 { taken: true }                            collected; the session exists only as its hash
  */
-const loginRecordId = (door: OAuthDoor, state: string) => `${door.name}-login:${sha256Hex(state)}`;
+const LoginRecord = z.object({
+  next: z.string().optional(),
+  framed: z.boolean().optional(),
+  userId: z.string().optional(),
+  isNewUser: z.boolean().optional(),
+  taken: z.boolean().optional(),
+});
+/** The door's kind (a definition, holding no state: made per call). */
+const loginRecords = (door: OAuthDoor): RecordKind<z.infer<typeof LoginRecord>> => defineRecord({ prefix: `${door.name}-login`, schema: LoginRecord, ttlMs: STATE_TTL_MS });
 
 function requireConfigured(deps: OAuthLoginDeps): string {
   if (!deps.appid) throw new AppError(deps.door.errors.notConfigured);
@@ -133,7 +144,7 @@ export async function startOAuthLogin(
   const scope = input.scope && door.scopes.includes(input.scope) ? input.scope : door.scopes[0];
   const state = generateState();
   const expiresAt = new Date(now(deps).getTime() + STATE_TTL_MS);
-  const written = await deps.store.compareAndSetRecord(loginRecordId(door, state), { next: safeNext(input.next) ?? DEFAULT_NEXT, expiresAt: expiresAt.toISOString(), ...(input.framed ? { framed: true } : {}) }, null, expiresAt);
+  const written = await loginRecords(door).create(deps, sha256Hex(state), { next: safeNext(input.next) ?? DEFAULT_NEXT, ...(input.framed ? { framed: true } : {}) }, { expiresAt });
   if (!written) throw new AppError('internal_error'); // 190 random bits collided: not expected
   const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope, state });
   return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}${door.authorizePath}?${query}#wechat_redirect` };
@@ -162,17 +173,15 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   const withoutCookie = !input.cookieState && typeof input.state === 'string' && STATE_PATTERN.test(input.state);
   if (!withoutCookie && !sameState(input.state, input.cookieState)) throw new AppError(door.errors.stateInvalid);
   const state = input.state!;
-  const record = await deps.store.getRecord(loginRecordId(door, state));
+  const record = await loginRecords(door).read(deps, sha256Hex(state));
   if (withoutCookie && record?.value.framed !== true) throw new AppError(door.errors.stateInvalid);
-  const expiresAt = typeof record?.value.expiresAt === 'string' ? new Date(record.value.expiresAt) : null;
   if (!record || record.value.userId || record.value.taken) {
     if (record) throw new AppError(door.errors.stateUsed);
     throw new AppError(door.errors.stateInvalid);
   }
-  if (!expiresAt || expiresAt.getTime() <= at.getTime()) throw new AppError(door.errors.stateInvalid);
   // …and used once: a replayed callback (back button, reload, a copied URL) stops here.
   try {
-    await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, expiresAt, at);
+    await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, record.expiresAt, at);
   } catch (error) {
     if (error instanceof DuplicateKeyError) throw new AppError(door.errors.stateUsed);
     throw error;
@@ -201,10 +210,8 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
   const { isNewUser } = resolved;
   const user = isNewUser ? resolved.user : await fillMissingProfile(deps, wx, resolved.user, at);
-  const id = loginRecordId(door, state);
   // The session itself is created when the handoff is taken: what waits here is only who logged in.
-  const handoff = { userId: user.id, isNewUser, expiresAt: new Date(at.getTime() + HANDOFF_TTL_MS).toISOString() };
-  if (!(await deps.store.compareAndSetRecord(id, handoff as unknown as Record<string, unknown>, record.version, new Date(handoff.expiresAt)))) throw new AppError(door.errors.stateUsed);
+  if (!(await loginRecords(door).update(deps, record, { userId: user.id, isNewUser }, { ttlMs: HANDOFF_TTL_MS }))) throw new AppError(door.errors.stateUsed);
   deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
   const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
   return { state, next: next ?? DEFAULT_NEXT, isNewUser, framed: record.value.framed === true };
@@ -297,23 +304,19 @@ async function readHandoff(deps: OAuthLoginDeps, input: { state: string; cookieS
   if (!sameState(input.state, input.cookieState)) {
     // Without this browser's cookie nothing is handed out; but a handoff already taken (back
     // button, a reload after the cookie was cleared) says so rather than "登录已过期".
-    const taken = STATE_PATTERN.test(input.state) ? await deps.store.getRecord(loginRecordId(door, input.state)) : null;
+    const taken = STATE_PATTERN.test(input.state) ? await loginRecords(door).read(deps, sha256Hex(input.state)) : null;
     throw new AppError(taken?.value.taken ? door.errors.stateUsed : door.errors.stateInvalid);
   }
-  const id = loginRecordId(door, input.state);
-  const record = await deps.store.getRecord(id);
-  const value = (record?.value ?? {}) as { userId?: string; isNewUser?: boolean; expiresAt?: string; taken?: boolean };
-  if (value.taken) throw new AppError(door.errors.stateUsed);
-  // unknown, or the callback has not happened (yet)
-  if (!record || typeof value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
-  if (!value.expiresAt || new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError(door.errors.stateInvalid);
-  const user = await currentUser(deps.store, await deps.store.getUser(value.userId));
+  const record = await loginRecords(door).read(deps, sha256Hex(input.state));
+  if (record?.value.taken) throw new AppError(door.errors.stateUsed);
+  // unknown, expired, or the callback has not happened (yet)
+  if (!record || typeof record.value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
+  const user = await currentUser(deps.store, await deps.store.getUser(record.value.userId));
   if (!user) throw new AppError(door.errors.stateInvalid);
-  return { id, version: record.version, user, isNewUser: !!value.isNewUser };
+  return { record, user, isNewUser: !!record.value.isNewUser };
 }
 
 /** Exactly one taker wins the record's next version; the `taken` marker answers replays with state_used for as long as the state could have lived. */
-function markTaken(deps: OAuthLoginDeps, handoff: { id: string; version: number }): Promise<boolean> {
-  const takenUntil = new Date(now(deps).getTime() + STATE_TTL_MS);
-  return deps.store.compareAndSetRecord(handoff.id, { taken: true, expiresAt: takenUntil.toISOString() }, handoff.version, takenUntil);
+async function markTaken(deps: OAuthLoginDeps, handoff: { record: HeldRecord<z.infer<typeof LoginRecord>> }): Promise<boolean> {
+  return (await loginRecords(deps.door).update(deps, handoff.record, { taken: true }, { ttlMs: STATE_TTL_MS })) !== null;
 }

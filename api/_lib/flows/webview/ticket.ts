@@ -1,8 +1,10 @@
+import { z } from 'zod';
 import { generateToken, sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
+import { defineRecord, nowOf } from '../../store/records.js';
 import { currentUser } from '../../users/accounts.js';
 
 /**
@@ -20,13 +22,15 @@ import { currentUser } from '../../users/accounts.js';
 export const TICKET_TTL_MS = 60_000;
 export const TICKET_PATTERN = /^[a-z2-7]{32}$/;
 
-interface TicketDoc {
-  userId: string;
+const TicketDoc = z.object({
+  userId: z.string(),
   /** the minting `mini` session's id (the SHA-256 of its token): the ticket dies with it */
-  sessionId: string;
-  used: boolean;
-  expiresAt: string;
-}
+  sessionId: z.string(),
+  used: z.boolean(),
+});
+
+/** `webview-ticket:<sha256(ticket)>`: expiry judged by store/records.ts only. */
+const tickets = defineRecord({ prefix: 'webview-ticket', schema: TicketDoc, ttlMs: TICKET_TTL_MS });
 
 export interface WebviewDeps {
   store: Pick<Store, 'getRecord' | 'compareAndSetRecord' | 'getUser' | 'getSession'>;
@@ -35,34 +39,28 @@ export interface WebviewDeps {
   clock?: () => Date;
 }
 
-const recordId = (ticket: string) => `webview-ticket:${sha256Hex(ticket)}`;
-
 export async function issueWebviewTicket(deps: WebviewDeps, session: SessionRecord): Promise<{ ticket: string; expiresIn: number }> {
   if (session.via !== 'mini') throw new AppError('webview_ticket_mini_only');
   const ticket = generateToken();
-  const expiresAt = new Date((deps.clock?.() ?? new Date()).getTime() + TICKET_TTL_MS);
-  const doc: TicketDoc = { userId: session.userId, sessionId: session.id, used: false, expiresAt: expiresAt.toISOString() };
-  await deps.store.compareAndSetRecord(recordId(ticket), doc as unknown as Record<string, unknown>, null, expiresAt);
+  await tickets.create(deps, sha256Hex(ticket), { userId: session.userId, sessionId: session.id, used: false });
   deps.logger.log('info', 'auth.webview.ticket', { userId: session.userId });
   return { ticket, expiresIn: TICKET_TTL_MS / 1000 };
 }
 
 export async function exchangeWebviewTicket(deps: WebviewDeps, ticket: string): Promise<{ token: string; expiresAt: Date; user: UserRecord; isNewUser: false }> {
   if (!TICKET_PATTERN.test(ticket)) throw new AppError('webview_ticket_invalid');
-  const id = recordId(ticket);
-  const rec = await deps.store.getRecord(id);
-  const doc = rec?.value as unknown as TicketDoc | undefined;
-  const now = deps.clock?.() ?? new Date();
-  if (!rec || !doc || doc.used || new Date(doc.expiresAt) <= now) throw new AppError('webview_ticket_invalid');
+  const rec = await tickets.read(deps, sha256Hex(ticket));
+  if (!rec || rec.value.used) throw new AppError('webview_ticket_invalid');
+  const doc = rec.value;
+  const now = nowOf(deps);
   // the mini-program session that minted it must still be live (a logout ends its tickets too)
-  const minting = typeof doc.sessionId === 'string' ? await deps.store.getSession(doc.sessionId) : null;
+  const minting = await deps.store.getSession(doc.sessionId);
   if (!minting || minting.via !== 'mini' || minting.expiresAt <= now) {
     deps.logger.log('info', 'auth.webview.minting_session_gone', { userId: doc.userId });
     throw new AppError('webview_ticket_invalid');
   }
   // spend it first (compare-and-set on its version): of two racing exchanges exactly one wins
-  const spent: TicketDoc = { ...doc, used: true };
-  if (!(await deps.store.compareAndSetRecord(id, spent as unknown as Record<string, unknown>, rec.version, new Date(doc.expiresAt)))) throw new AppError('webview_ticket_invalid');
+  if (!(await tickets.update(deps, rec, { ...doc, used: true }))) throw new AppError('webview_ticket_invalid');
   const user = await currentUser(deps.store as Store, await deps.store.getUser(doc.userId));
   if (!user) throw new AppError('webview_ticket_invalid');
   const { token, session } = await deps.sessions.create(user, 'webview');

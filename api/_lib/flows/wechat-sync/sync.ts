@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Sealer } from '../../crypto/seal.js';
-import type { EncryptedValue, Store, UserRecord } from '../../store/types.js';
+import { defineRecord, type HeldRecord } from '../../store/records.js';
+import type { Store, UserRecord } from '../../store/types.js';
 import { saveProfile } from '../../users/accounts.js';
 import { seedProfile } from '../../users/profile.js';
 import { WechatApiError } from '../../wechat/transport.js';
@@ -28,11 +30,16 @@ interface Grant {
   accessExpiresAt: number;
 }
 
-interface GrantDoc {
-  openid: string;
-  sealed: EncryptedValue;
-  refreshExpiresAt: string;
-}
+/**
+ * `wechat-grant:<appid>:<openid>`; its expiry is the refresh_token's end of life (judged by
+ * store/records.ts only). A dropped grant keeps `dropped: true` and no sealed value.
+ */
+const GrantDoc = z.object({
+  openid: z.string().optional(),
+  sealed: z.object({ kid: z.string(), data: z.string() }).nullable().optional(),
+  dropped: z.boolean().optional(),
+});
+const grants = defineRecord({ prefix: 'wechat-grant', schema: GrantDoc, ttlMs: REFRESH_TOKEN_LIFETIME_MS });
 
 export interface WechatSyncDeps {
   /** the official account's AppID; null = not configured */
@@ -46,7 +53,7 @@ export interface WechatSyncDeps {
   clock?: () => Date;
 }
 
-const grantId = (appid: string, openid: string) => `wechat-grant:${appid}:${openid}`;
+const grantKey = (appid: string, openid: string) => `${appid}:${openid}`;
 const context = (appid: string, openid: string) => `wechat-grant:${appid}:${openid}`;
 
 /**
@@ -64,20 +71,20 @@ export async function keepGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 
   }
 }
 
-async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer'> & { appid: string }, openid: string, grant: Grant, refreshExpiresAt: Date, version: number | null): Promise<void> {
-  const id = grantId(deps.appid, openid);
-  const doc: GrantDoc = { openid, sealed: deps.sealer.seal(JSON.stringify(grant), context(deps.appid, openid)), refreshExpiresAt: refreshExpiresAt.toISOString() };
-  let expected = version;
-  if (expected === null) expected = (await deps.store.getRecord(id))?.version ?? null;
-  await deps.store.compareAndSetRecord(id, doc as unknown as Record<string, unknown>, expected, refreshExpiresAt);
+async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'clock'> & { appid: string }, openid: string, grant: Grant, refreshExpiresAt: Date, held: HeldRecord<z.infer<typeof GrantDoc>> | null): Promise<void> {
+  const key = grantKey(deps.appid, openid);
+  const doc = { openid, sealed: deps.sealer.seal(JSON.stringify(grant), context(deps.appid, openid)) };
+  const current = held ?? (await grants.read(deps, key));
+  if (current) await grants.update(deps, current, doc, { expiresAt: refreshExpiresAt });
+  else await grants.create(deps, key, doc, { expiresAt: refreshExpiresAt });
 }
 
 export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord): Promise<UserRecord> {
   const appid = deps.appid;
   if (!appid) throw new AppError('wechat_sync_unavailable');
   const identity = (await deps.store.getUserIdentities(user.id)).find((i) => i.kind === 'oid' && i.appid === appid && i.openid);
-  const rec = identity ? await deps.store.getRecord(grantId(appid, identity.openid!)) : null;
-  const doc = rec?.value as unknown as GrantDoc | undefined;
+  const rec = identity ? await grants.read(deps, grantKey(appid, identity.openid!)) : null;
+  const doc = rec?.value;
   if (!identity || !rec || !doc || !doc.sealed || doc.openid !== identity.openid) throw new AppError('wechat_reauthorize_required');
   const openid = identity.openid!;
   const now = (deps.clock?.() ?? new Date()).getTime();
@@ -90,13 +97,13 @@ export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord):
     } catch (error) {
       if (error instanceof WechatApiError && REAUTHORIZE.has(error.errcode)) {
         deps.logger.log('info', 'wechat.sync.reauthorize', { userId: user.id, errcode: error.errcode });
-        await deps.store.compareAndSetRecord(grantId(appid, openid), { ...doc, sealed: null, dropped: true }, rec.version, new Date(now + 60_000)).catch(() => false);
+        await grants.update(deps, rec, { ...doc, sealed: null, dropped: true }, { ttlMs: 60_000 }).catch(() => null);
         throw new AppError('wechat_reauthorize_required', undefined, { cause: error });
       }
       throw error;
     }
     accessToken = fresh.accessToken;
-    await writeGrant({ ...deps, appid }, openid, { refreshToken: fresh.refreshToken, accessToken, accessExpiresAt: now + fresh.expiresIn * 1000 }, new Date(doc.refreshExpiresAt), rec.version).catch(() => undefined);
+    await writeGrant({ ...deps, appid }, openid, { refreshToken: fresh.refreshToken, accessToken, accessExpiresAt: now + fresh.expiresIn * 1000 }, rec.expiresAt, rec).catch(() => undefined);
   }
   const info = await deps.getUserInfo(accessToken, openid);
   if (info.openid !== openid) throw new AppError('wechat_reauthorize_required');
@@ -119,9 +126,8 @@ export async function forgetGrants(deps: Pick<WechatSyncDeps, 'appid' | 'store' 
   let dropped = 0;
   for (const identity of await deps.store.getUserIdentities(userId)) {
     if (identity.kind !== 'oid' || identity.appid !== deps.appid || !identity.openid) continue;
-    const id = grantId(deps.appid, identity.openid);
-    const rec = await deps.store.getRecord(id);
-    if (rec && (await deps.store.compareAndSetRecord(id, { dropped: true }, rec.version, now))) dropped++;
+    const rec = await grants.read(deps, grantKey(deps.appid, identity.openid));
+    if (rec && (await grants.update(deps, rec, { dropped: true }, { expiresAt: now }))) dropped++;
   }
   return dropped;
 }
