@@ -563,7 +563,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         for (const base of bases) {
           let t = base;
           const deps = { store, clock: () => new Date(t) };
-          const kind = defineRecord({ prefix: rid('kind'), schema: Doc, ttlMs: 60_000 });
+          const kind = defineRecord({ prefix: rid('kind'), schema: () => Doc, ttlMs: 60_000 });
           const created = await kind.create(deps, 'k', { n: 1 });
           expect(created?.expiresAt.getTime()).toBe(base + 60_000);
           t = base + 60_000 - 1;
@@ -585,7 +585,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         const logger = { log: (level: string, event: string, fields?: Record<string, unknown>) => void lines.push({ level, event, fields }) };
         const t = Date.now();
         const deps = { store, clock: () => new Date(t), logger };
-        const kind = defineRecord({ prefix: rid('kind'), schema: Doc, ttlMs: 60_000 });
+        const kind = defineRecord({ prefix: rid('kind'), schema: () => Doc, ttlMs: 60_000 });
         expect(await store.compareAndSetRecord(kind.id('bad'), { n: 'not a number', secret: 'x' }, null, new Date(t + 60_000))).toBe(true);
         expect(await kind.read(deps, 'bad')).toBeNull();
         expect(await kind.read(deps, 'bad')).toBeNull();

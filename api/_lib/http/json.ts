@@ -3,28 +3,9 @@ import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
 
-type Zod = typeof import('zod').z;
-
-/**
- * A request-body schema built on first use. Importing zod costs ~60 ms of a cold start (measured in
- * docs/BENCH.md), so no module builds a schema at import time: `/api/health` and every route that
- * reads no JSON body never load zod; the first request that validates one loads it once.
- */
-export interface LazySchema<S extends z.ZodType> {
-  get(): Promise<S>;
-}
-
-export function lazySchema<S extends z.ZodType>(build: (zod: Zod) => S): LazySchema<S> {
-  let schema: Promise<S> | undefined;
-  return {
-    get() {
-      schema ??= import('zod').then(({ z }) => build(z));
-      // A failed import must not be cached for the life of the process.
-      schema.catch(() => (schema = undefined));
-      return schema;
-    },
-  };
-}
+// lazySchema lives with the typed records (store/records.ts), the lowest layer that builds schemas
+export { lazySchema, type LazySchema } from '../store/records.js';
+import type { LazySchema } from '../store/records.js';
 
 /** Reads a JSON body and validates it; malformed input becomes a clear 400/415, never a crash. */
 export async function readJson<S extends z.ZodType>(c: Context, lazy: LazySchema<S>): Promise<z.infer<S>> {

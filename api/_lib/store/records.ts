@@ -1,5 +1,28 @@
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
+
+/** zod's namespace, handed to a schema builder: schemas are built on first use, never at import. */
+export type Zod = typeof import('zod').z;
+
+/**
+ * A schema built on first use. Importing zod costs ~60 ms of a cold start (docs/BENCH.md), so no
+ * module builds a schema at import time: `/api/health` and every path that parses nothing never
+ * load zod; the first use loads it once (a failed import is not cached).
+ */
+export interface LazySchema<S extends z.ZodType> {
+  get(): Promise<S>;
+}
+
+export function lazySchema<S extends z.ZodType>(build: (zod: Zod) => S): LazySchema<S> {
+  let schema: Promise<S> | undefined;
+  return {
+    get() {
+      schema ??= import('zod').then(({ z }) => build(z));
+      schema.catch(() => (schema = undefined));
+      return schema;
+    },
+  };
+}
 import type { Store, VersionedRecord } from './types.js';
 
 /**
@@ -58,15 +81,16 @@ export function nowOf(deps: { clock?: () => Date }): Date {
   return deps.clock?.() ?? new Date();
 }
 
-export function defineRecord<T extends Record<string, unknown>>(def: { prefix: string; schema: z.ZodType<T>; ttlMs: number }): RecordKind<T> {
+export function defineRecord<T extends Record<string, unknown>>(def: { prefix: string; schema: (zod: Zod) => z.ZodType<T>; ttlMs: number }): RecordKind<T> {
+  const schema = lazySchema(def.schema);
   const id = (key: string) => `${def.prefix}:${key}`;
   const until = (deps: RecordDeps, expiry: Expiry | undefined): Date =>
     expiry && 'expiresAt' in expiry ? expiry.expiresAt : new Date(nowOf(deps).getTime() + (expiry?.ttlMs ?? def.ttlMs));
 
-  function judge(deps: RecordDeps, key: string, record: VersionedRecord | null | undefined, now: Date): HeldRecord<T> | null {
+  function judge(deps: RecordDeps, parser: z.ZodType<T>, key: string, record: VersionedRecord | null | undefined, now: Date): HeldRecord<T> | null {
     // the judgement: a temporary record is live strictly before its expiresAt, on the injected clock
     if (!record || !record.expiresAt || record.expiresAt.getTime() <= now.getTime()) return null;
-    const parsed = def.schema.safeParse(record.value);
+    const parsed = parser.safeParse(record.value);
     if (!parsed.success) {
       const rid = id(key);
       let logged = deps.logger ? loggedBy.get(deps.logger) : undefined;
@@ -85,26 +109,27 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
     id,
     async create(deps, key, value, expiry) {
       const expiresAt = until(deps, expiry);
-      const parsed = def.schema.parse(value);
+      const parsed = (await schema.get()).parse(value);
       return (await deps.store.compareAndSetRecord(id(key), parsed, null, expiresAt)) ? { key, value: parsed, version: 1, expiresAt } : null;
     },
     async read(deps, key) {
       const now = nowOf(deps);
-      return judge(deps, key, await deps.store.getRecord(id(key), now), now);
+      const [parser, record] = await Promise.all([schema.get(), deps.store.getRecord(id(key), now)]);
+      return judge(deps, parser, key, record, now);
     },
     async readMany(deps, keys) {
       const now = nowOf(deps);
-      const found = await deps.store.getRecords(keys.map(id), now);
+      const [parser, found] = await Promise.all([schema.get(), deps.store.getRecords(keys.map(id), now)]);
       const live = new Map<string, HeldRecord<T>>();
       for (const key of keys) {
-        const held = judge(deps, key, found.get(id(key)), now);
+        const held = judge(deps, parser, key, found.get(id(key)), now);
         if (held) live.set(key, held);
       }
       return live;
     },
     async update(deps, held, value, expiry) {
       const expiresAt = expiry ? until(deps, expiry) : held.expiresAt;
-      const parsed = def.schema.parse(value);
+      const parsed = (await schema.get()).parse(value);
       return (await deps.store.compareAndSetRecord(id(held.key), parsed, held.version, expiresAt)) ? { key: held.key, value: parsed, version: held.version + 1, expiresAt } : null;
     },
   };

@@ -1,8 +1,9 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import type { Sealer } from '../crypto/seal.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
+import { lazySchema, type Zod } from '../store/records.js';
 import { STABLE_TOKEN_PATH, type StableToken } from './auth/stable_token.js';
 import { WechatApiError, WechatConfigError, WechatUnavailableError } from './transport.js';
 
@@ -30,7 +31,7 @@ const FORCE_PER_DAY = 20;
 const FORCE_SPACING_MS = 30_000;
 
 /** The record `wechat_token:<appid>` (permanent: the token's own expiry is a field). Parsed on read: an unreadable one counts as blank. */
-const TokenDoc = z.object({
+const TokenDoc = (z: Zod) => z.object({
   token: z.object({ kid: z.string(), data: z.string() }).nullable(),
   expiresAt: z.number(),
   leaseOwner: z.string().nullable(),
@@ -39,7 +40,8 @@ const TokenDoc = z.object({
   forceCount: z.number(),
   lastForceAt: z.number(),
 });
-type TokenDoc = z.infer<typeof TokenDoc>;
+type TokenDoc = z.infer<ReturnType<typeof TokenDoc>>;
+const tokenDoc = lazySchema(TokenDoc);
 
 export interface AccessTokenDeps {
   appid: string;
@@ -109,8 +111,8 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
   async function obtain(failed?: string, expired = false): Promise<string> {
     const deadline = now() + MAX_WAIT_MS;
     for (;;) {
-      const rec = await deps.store.getRecord(id);
-      const parsed = TokenDoc.safeParse(rec?.value);
+      const [rec, schema] = await Promise.all([deps.store.getRecord(id), tokenDoc.get()]);
+      const parsed = schema.safeParse(rec?.value);
       const doc = parsed.success ? parsed.data : blank();
       const current = open(doc);
       const t = now();

@@ -1,10 +1,10 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { defineRecord, type HeldRecord } from '../../store/records.js';
+import { defineRecord, lazySchema, type HeldRecord, type Zod } from '../../store/records.js';
 import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
 import { currentUser } from '../../users/accounts.js';
 import { describeDevice, type AttemptDevice } from './device.js';
@@ -71,14 +71,16 @@ export interface AttemptView {
  * ATTEMPT_VALUE_FIELDS). `expiresAt` is the QR's deadline (status `expired` after it), not the
  * record's: the record is kept COLLECT_TTL_MS longer, and its liveness is judged by store/records.ts.
  */
-const AttemptViewFields = z.object({
-  status: z.enum(['waiting', 'scanned', 'confirmed', 'cancelled', 'taken']),
-  device: z.object({ browser: z.string(), os: z.string() }),
-  createdAt: z.string(),
-  expiresAt: z.string(),
-  match: z.string().optional(),
-});
-const AttemptValue = AttemptViewFields.extend({
+const AttemptViewFields = (z: Zod) =>
+  z.object({
+    status: z.enum(['waiting', 'scanned', 'confirmed', 'cancelled', 'taken']),
+    device: z.object({ browser: z.string(), os: z.string() }),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    match: z.string().optional(),
+  });
+const viewFields = lazySchema(AttemptViewFields);
+const AttemptValue = (z: Zod) => AttemptViewFields(z).extend({
   pcKeyHash: z.string(),
   /** the PC's network address as the API saw it (shown on the phone as a region and a masked address) */
   pcAddress: z.string().optional(),
@@ -88,9 +90,9 @@ const AttemptValue = AttemptViewFields.extend({
   /** sha256 of who scanned the attempt's parametric QR (appid:openid; event push only) */
   scannedBy: z.string().optional(),
 });
-type AttemptValue = z.infer<typeof AttemptValue>;
+type AttemptValue = z.infer<ReturnType<typeof AttemptValue>>;
 
-const ScanValue = z.object({
+const ScanValue = (z: Zod) => z.object({
   attemptId: z.string(),
   userId: z.string(),
   source: z.string(),
@@ -125,11 +127,11 @@ export function toView(id: string, record: AttemptViewRecord | null, at: Date): 
 }
 
 /** What a status view is made of: a live attempt record, or a change event's parsed fields. */
-export type AttemptViewRecord = { value: z.infer<typeof AttemptViewFields>; version: number };
+export type AttemptViewRecord = { value: z.infer<ReturnType<typeof AttemptViewFields>>; version: number };
 
 /** A change event's record (projected fields, change-stream.ts); null when its fields do not parse. */
-export function attemptOfChange(record: { value: Record<string, unknown>; version: number }): AttemptViewRecord | null {
-  const parsed = AttemptViewFields.safeParse(record.value);
+export async function attemptOfChange(record: { value: Record<string, unknown>; version: number }): Promise<AttemptViewRecord | null> {
+  const parsed = (await viewFields.get()).safeParse(record.value);
   return parsed.success ? { value: parsed.data, version: record.version } : null;
 }
 

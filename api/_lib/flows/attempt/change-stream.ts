@@ -188,10 +188,12 @@ export function createChangeStreamNotifier(options: ChangeStreamNotifierOptions)
           if (!parsed) return;
           const id = parsed.rid.slice('attempt:'.length);
           if (!waiters.has(id)) return;
-          const record = attemptOfChange(parsed.record);
-          if (!record) return; // fields that do not parse: the next poll/catch-up reads the record itself
-          waiters.deliver(id, toView(id, record, clock()));
-          if (waiters.has(id)) watchExpiry(id, record);
+          // (the parser is built once, on first use: events keep their order)
+          void attemptOfChange(parsed.record).then((record) => {
+            if (!record || gen !== generation) return; // fields that do not parse: the next poll/catch-up reads the record itself
+            waiters.deliver(id, toView(id, record, clock()));
+            if (waiters.has(id)) watchExpiry(id, record);
+          });
         });
         opened.on('resumeTokenChanged', (token: unknown) => {
           if (gen === generation && token !== undefined) resumeToken = token;

@@ -1,7 +1,7 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
-import { defineRecord } from '../../store/records.js';
+import { defineRecord, type Zod } from '../../store/records.js';
 import { type Store, type UserRecord } from '../../store/types.js';
 import type { Logger } from '../../log.js';
 import { resolveAccount } from '../../users/accounts.js';
@@ -58,7 +58,7 @@ export interface PushOutcome {
  * `oa-push:<appid>:<dedupe key>`: the first delivery of a push, then its answer. Expiry judged by
  * store/records.ts only.
  */
-const PushDelivery = z.object({ handling: z.boolean().optional(), failed: z.boolean().optional(), reply: z.string().nullable().optional() });
+const PushDelivery = (z: Zod) => z.object({ handling: z.boolean().optional(), failed: z.boolean().optional(), reply: z.string().nullable().optional() });
 const pushDeliveries = defineRecord({ prefix: 'oa-push', schema: PushDelivery, ttlMs: PUSH_DEDUPE_TTL_MS });
 const pushKey = (appid: string, key: string) => `${appid}:${key}`;
 
@@ -137,7 +137,7 @@ export interface FollowQr {
 export type FollowQrUnavailable = { unavailable: string };
 
 /** `follow-qr:<qrId>`: lives as long as the QR (its expiry, judged by store/records.ts only). */
-const FollowQrValue = z.object({ keyHash: z.string(), attemptId: z.string(), imageUrl: z.string(), content: z.string() });
+const FollowQrValue = (z: Zod) => z.object({ keyHash: z.string(), attemptId: z.string(), imageUrl: z.string(), content: z.string() });
 const followQrRecords = defineRecord({ prefix: 'follow-qr', schema: FollowQrValue, ttlMs: FOLLOW_QR_SECONDS * 1000 });
 
 /**

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Sealer } from '../../crypto/seal.js';
 import { AppError } from '../../errors.js';
 import type { SessionManager } from '../../sessions/sessions.js';
@@ -65,7 +64,7 @@ async function latestSessionKey(deps: DecryptDeps, userId: string): Promise<{ va
 }
 
 /** `decrypt_rate:user:<userId>:<minute>`: one temporary record per user and minute (expired ids are never reused). */
-const decryptRates = defineRecord({ prefix: 'decrypt_rate', schema: z.object({ minute: z.number(), count: z.number() }), ttlMs: 2 * 60_000 });
+const decryptRates = defineRecord({ prefix: 'decrypt_rate', schema: (z) => z.object({ minute: z.number(), count: z.number() }), ttlMs: 2 * 60_000 });
 
 async function rateLimit(deps: DecryptDeps, userId: string): Promise<void> {
   const at = deps.clock?.() ?? Date.now();

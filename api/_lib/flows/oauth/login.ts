@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Hex } from '../../crypto/tokens.js';
 import type { ErrorCode } from '../../../../shared/errors.js';
@@ -6,7 +6,7 @@ import { DEFAULT_NEXT, OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../shar
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { defineRecord, type HeldRecord, type RecordKind } from '../../store/records.js';
+import { defineRecord, type HeldRecord, type RecordKind, type Zod } from '../../store/records.js';
 import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
 import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed } from '../../users/accounts.js';
 import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
@@ -86,7 +86,7 @@ export function safeNext(next: string | undefined | null): string | null {
  *   v2 { userId, isNewUser }                      callback done (60 s); no token, nothing sealed
  *   v3 { taken: true }                            collected; the session exists only as its hash
  */
-const LoginRecord = z.object({
+const LoginRecord = (z: Zod) => z.object({
   next: z.string().optional(),
   framed: z.boolean().optional(),
   userId: z.string().optional(),
@@ -94,7 +94,7 @@ const LoginRecord = z.object({
   taken: z.boolean().optional(),
 });
 /** The door's kind (a definition, holding no state: made per call). */
-const loginRecords = (door: OAuthDoor): RecordKind<z.infer<typeof LoginRecord>> => defineRecord({ prefix: `${door.name}-login`, schema: LoginRecord, ttlMs: STATE_TTL_MS });
+const loginRecords = (door: OAuthDoor): RecordKind<z.infer<ReturnType<typeof LoginRecord>>> => defineRecord({ prefix: `${door.name}-login`, schema: LoginRecord, ttlMs: STATE_TTL_MS });
 
 function requireConfigured(deps: OAuthLoginDeps): string {
   if (!deps.appid) throw new AppError(deps.door.errors.notConfigured);
@@ -317,6 +317,6 @@ async function readHandoff(deps: OAuthLoginDeps, input: { state: string; cookieS
 }
 
 /** Exactly one taker wins the record's next version; the `taken` marker answers replays with state_used for as long as the state could have lived. */
-async function markTaken(deps: OAuthLoginDeps, handoff: { record: HeldRecord<z.infer<typeof LoginRecord>> }): Promise<boolean> {
+async function markTaken(deps: OAuthLoginDeps, handoff: { record: HeldRecord<z.infer<ReturnType<typeof LoginRecord>>> }): Promise<boolean> {
   return (await loginRecords(deps.door).update(deps, handoff.record, { taken: true }, { ttlMs: STATE_TTL_MS })) !== null;
 }

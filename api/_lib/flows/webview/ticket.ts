@@ -1,10 +1,10 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { generateToken, sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
-import { defineRecord, nowOf } from '../../store/records.js';
+import { defineRecord, nowOf, type Zod } from '../../store/records.js';
 import { currentUser } from '../../users/accounts.js';
 
 /**
@@ -22,7 +22,7 @@ import { currentUser } from '../../users/accounts.js';
 export const TICKET_TTL_MS = 60_000;
 export const TICKET_PATTERN = /^[a-z2-7]{32}$/;
 
-const TicketDoc = z.object({
+const TicketDoc = (z: Zod) => z.object({
   userId: z.string(),
   /** the minting `mini` session's id (the SHA-256 of its token): the ticket dies with it */
   sessionId: z.string(),

@@ -1,8 +1,8 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Sealer } from '../../crypto/seal.js';
-import { defineRecord, type HeldRecord } from '../../store/records.js';
+import { defineRecord, type HeldRecord, type Zod } from '../../store/records.js';
 import type { Store, UserRecord } from '../../store/types.js';
 import { saveProfile } from '../../users/accounts.js';
 import { seedProfile } from '../../users/profile.js';
@@ -34,7 +34,7 @@ interface Grant {
  * `wechat-grant:<appid>:<openid>`; its expiry is the refresh_token's end of life (judged by
  * store/records.ts only). A dropped grant keeps `dropped: true` and no sealed value.
  */
-const GrantDoc = z.object({
+const GrantDoc = (z: Zod) => z.object({
   openid: z.string().optional(),
   sealed: z.object({ kid: z.string(), data: z.string() }).nullable().optional(),
   dropped: z.boolean().optional(),
@@ -71,7 +71,7 @@ export async function keepGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 
   }
 }
 
-async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'clock'> & { appid: string }, openid: string, grant: Grant, refreshExpiresAt: Date, held: HeldRecord<z.infer<typeof GrantDoc>> | null): Promise<void> {
+async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'clock'> & { appid: string }, openid: string, grant: Grant, refreshExpiresAt: Date, held: HeldRecord<z.infer<ReturnType<typeof GrantDoc>>> | null): Promise<void> {
   const key = grantKey(deps.appid, openid);
   const doc = { openid, sealed: deps.sealer.seal(JSON.stringify(grant), context(deps.appid, openid)) };
   const current = held ?? (await grants.read(deps, key));
