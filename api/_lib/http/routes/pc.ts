@@ -123,11 +123,15 @@ export function pcRoutes(deps: PcRouteDeps) {
   const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
   const addressOf = deps.clientAddress ?? ((c: Context) => clientAddress(c, SOCKET_ONLY));
 
+  /** A QR code image (data URL) of `content`. */
+  const qrDataUrl = async (content: string) => {
+    const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
+    return QRCode.toDataURL(content, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+  };
   /** Our own QR for an attempt: the phone's entry /scan?a=<id>. */
   const ownQr = async (c: Context, id: string) => {
     const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
-    const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
-    return { qr: await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' }), scanUrl };
+    return { qr: await qrDataUrl(scanUrl), scanUrl };
   };
 
   /** The phone's pages: HTML, never framed, never cached. */
@@ -172,8 +176,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           const maxAge = Math.max(0, Math.floor((got.qr.expiresAt.getTime() - Date.now()) / 1000));
           setCookie(c, PC_FOLLOW_COOKIE, got.browserKey, cookieOptions(c, deps.production, maxAge));
         }
-        const { default: QRCode } = await import('qrcode');
-        const qr = await QRCode.toDataURL(got.qr.content, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+        const qr = await qrDataUrl(got.qr.content);
         return c.json({ qr, scanUrl: got.qr.content, qrImageUrl: got.qr.imageUrl, form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
       })
       .get('/status', async (c) => {
