@@ -38,9 +38,10 @@ class FakeChangeStream extends EventEmitter implements ChangeStreamLike {
   init() {
     this.emit('init', {});
   }
-  /** an insert of a record version, as the server sends it (the `_id` is the resume token) */
+  /** an insert of a record version, as the server sends it (the `_id` is the resume token; the value projected to ATTEMPT_VALUE_FIELDS, as the pipeline's $project does) */
   insert(token: unknown, rid: string, record: VersionedRecord) {
-    this.emit('change', { _id: token, operationType: 'insert', fullDocument: { rid, version: record.version, value: record.value } });
+    const value = Object.fromEntries(ATTEMPT_VALUE_FIELDS.filter((f) => f in record.value).map((f) => [f, record.value[f]]));
+    this.emit('change', { _id: token, operationType: 'insert', fullDocument: { rid, version: record.version, value } });
     this.emit('resumeTokenChanged', token);
   }
   /** an error the driver could not resume: 'error' then 'close' (ChangeStream._closeEmitterModeWithError) */
@@ -189,6 +190,9 @@ describe('ChangeStreamNotifier stream handling (driver stand-in)', () => {
     const seen = await waiting;
     expect(performance.now() - started).toBeLessThan(20);
     expect(seen !== 'timeout' && seen?.status).toBe('scanned');
+    // the PC's status answers carry its digits, also when the view came from a change event
+    expect(seen !== 'timeout' && seen?.match).toBe(view.match);
+    expect(view.match).toMatch(/^\d{2}$/);
     expect(counts.reads).toBe(before);
     // nothing of the attempt's secrets travels in the stream's documents: only the listed fields
     expect(ATTEMPT_VALUE_FIELDS).not.toContain('pcKeyHash');

@@ -157,8 +157,7 @@ export function createApp(deps: AppDeps) {
         const decision = limits.limiter.hit([{ key, ...FOLLOW_QR_LIMIT, limit: limits.settings.perAddress === 0 ? 0 : FOLLOW_QR_LIMIT.limit }]);
         if (decision.allowed) return;
         deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter: decision.retryAfter });
-        c.header('retry-after', String(decision.retryAfter));
-        throw new AppError('too_many_requests');
+        throw new RateLimitedError(decision.retryAfter); // 429 + Retry-After (onError), as the per-AppID limit
       }
     : undefined;
   if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes({ followQrLimit, ...deps.pc })));

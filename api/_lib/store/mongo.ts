@@ -476,12 +476,13 @@ export class MongoStore implements Store {
   }
 
   private async run<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const used = this.dbPromise;
     try {
-      const result = await fn(await this.dbPromise);
-      this.selectionFailingSince = 0;
+      const result = await fn(await used);
+      if (used === this.dbPromise) this.selectionFailingSince = 0;
       return result;
     } catch (error) {
-      this.noteFailure(error);
+      this.noteFailure(error, used);
       throw mapError(error);
     }
   }
@@ -494,8 +495,10 @@ export class MongoStore implements Store {
    * database was back, until a restart. A new client has a new monitor. During a real outage this
    * only makes a new (unconnected) client every few seconds.
    */
-  private noteFailure(error: unknown): void {
-    if (!this.renew) return;
+  private noteFailure(error: unknown, used: Promise<Db>): void {
+    // An operation that ran on a client already replaced says nothing about its successor (it
+    // failed because that client was closed): renewing again would close the healthy one.
+    if (!this.renew || used !== this.dbPromise) return;
     // The shared client was closed under us (another store renewed it): take the current one.
     if (!this.ownsClient && error instanceof MongoError && CLOSED_CLIENT_NAMES.has(error.name)) {
       this.selectionFailingSince = 0;
@@ -720,14 +723,15 @@ export class MongoStore implements Store {
     try {
       while (this.pendingSessions.length) {
         const batch = this.pendingSessions.splice(0, SESSION_BATCH_MAX);
+        const used = this.dbPromise;
         try {
-          await this.sessions(await this.dbPromise).insertMany(
+          await this.sessions(await used).insertMany(
             batch.map((b) => b.doc),
             { ordered: false },
           );
           for (const b of batch) b.resolve();
         } catch (error) {
-          this.noteFailure(error);
+          this.noteFailure(error, used);
           const refused = refusedInserts(error);
           if (!refused) {
             const mapped = mapError(error);

@@ -48,7 +48,8 @@ const REFUSAL_CODES = new Set([
 /** the resume token is no good any more: reopen without it (and read everything once) */
 const TOKEN_LOST_CODES = new Set([286, 260, 280]); // ChangeStreamHistoryLost, InvalidResumeToken, ChangeStreamFatalError
 
-export const ATTEMPT_VALUE_FIELDS = ['status', 'expiresAt', 'device', 'createdAt'];
+/** what a change event carries of an attempt: a status view's fields (attempt.ts AttemptViewFields), `match` included — the PC's status answers show it */
+export const ATTEMPT_VALUE_FIELDS = ['status', 'expiresAt', 'device', 'createdAt', 'match'];
 
 type State = 'idle' | 'opening' | 'live' | 'retrying' | 'polling';
 

@@ -26,14 +26,6 @@ const PRIVATE = new BlockList();
 for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [['::1', 128], ['::', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
 
-/** `::ffff:1.2.3.4` → `1.2.3.4`; a zone id and surrounding brackets are dropped; anything else that is not an IP → null. */
-export function canonicalAddress(address: string | null | undefined): string | null {
-  let a = (address ?? '').trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  if (mapped) a = mapped[1]!;
-  return isIP(a) ? a.toLowerCase() : null;
-}
-
 /** The first two IPv4 octets or the first two IPv6 groups; the rest as `*`. */
 export function maskAddress(address: string): string {
   if (isIP(address) === 4) return address.split('.').slice(0, 2).concat('*', '*').join('.');
@@ -76,14 +68,15 @@ function labelOf(r: Region): string {
 }
 
 /**
- * Where `address` is. Private, loopback and link-local addresses are 本地网络/内网; an address the
+ * Where `address` is — in its canonical spelling, as http/client-address.ts derives every client
+ * address (IPv4-mapped IPv6 as IPv4, IPv6 compressed, no port or zone); anything else is 未知位置. Private, loopback and link-local addresses are 本地网络/内网; an address the
  * database does not know (or no address) is 未知位置. Never throws: a database failure is 未知位置.
  * `region` (what the PC's and the phone's are compared by) is the province in mainland China and
  * the country elsewhere — mobile networks often place a phone in its province's capital, so cities
  * are shown but not compared.
  */
 export async function locate(address: string | null | undefined): Promise<NetworkLocation> {
-  const ip = canonicalAddress(address);
+  const ip = address && isIP(address) ? address : null;
   if (!ip) return { label: UNKNOWN_LOCATION, masked: '', region: null, kind: 'unknown' };
   const masked = maskAddress(ip);
   if (PRIVATE.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6')) return { label: LOCAL_NETWORK, masked, region: null, kind: 'private' };

@@ -14,6 +14,7 @@ import { confirmPageHtml, consentPageHtml, PHONE_PAGE_CSP, resultPageHtml } from
 import { followerKey } from '../../flows/follow/attempt-port.js';
 import type { FollowQrs } from '../../flows/follow/login.js';
 import { locate } from '../../flows/attempt/location.js';
+import { clientAddress, type ClientAddressSettings } from '../client-address.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
@@ -48,6 +49,8 @@ export const PC_ATTEMPT_COOKIE = 'wx_pc_attempt';
 export const PC_STATE_COOKIE = 'wx_pc_state';
 export const PC_CONFIRM_COOKIE = 'wx_pc_confirm';
 export const PC_FOLLOW_COOKIE = 'wx_pc_follow';
+/** without a deployment's address settings: the TCP peer, canonical (client-address.ts) */
+const SOCKET_ONLY: ClientAddressSettings = { source: 'socket', hops: 1, trustedProxies: [] };
 
 export interface PcRouteDeps {
   attempt: AttemptDeps;
@@ -71,7 +74,7 @@ export interface PcRouteDeps {
   /** the follow QR's own per-address limit, asked before a new QR is made (http/app.ts); throws too_many_requests */
   followQrLimit?: (c: Context) => void;
   /**
-   * The client's network address, as the rate limits derive it (http/rate-limit.ts clientAddress with
+   * The client's network address, as the rate limits derive it (http/client-address.ts clientAddress with
    * the deployment's trusted source): the PC's is recorded with its attempt, the phone's is read on
    * the confirmation page; both are shown there as a region. Absent: the TCP peer.
    */
@@ -118,14 +121,17 @@ const DecideForm = lazySchema((z) =>
 export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
   const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
-  const addressOf = (c: Context) =>
-    deps.clientAddress?.(c) ?? (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? null;
+  const addressOf = deps.clientAddress ?? ((c: Context) => clientAddress(c, SOCKET_ONLY));
 
+  /** A QR code image (data URL) of `content`. */
+  const qrDataUrl = async (content: string) => {
+    const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
+    return QRCode.toDataURL(content, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+  };
   /** Our own QR for an attempt: the phone's entry /scan?a=<id>. */
   const ownQr = async (c: Context, id: string) => {
     const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
-    const { default: QRCode } = await import('qrcode'); // loaded on the first PC attempt only
-    return { qr: await QRCode.toDataURL(scanUrl, { margin: 1, width: 240, errorCorrectionLevel: 'M' }), scanUrl };
+    return { qr: await qrDataUrl(scanUrl), scanUrl };
   };
 
   /** The phone's pages: HTML, never framed, never cached. */
@@ -170,8 +176,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           const maxAge = Math.max(0, Math.floor((got.qr.expiresAt.getTime() - Date.now()) / 1000));
           setCookie(c, PC_FOLLOW_COOKIE, got.browserKey, cookieOptions(c, deps.production, maxAge));
         }
-        const { default: QRCode } = await import('qrcode');
-        const qr = await QRCode.toDataURL(got.qr.content, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+        const qr = await qrDataUrl(got.qr.content);
         return c.json({ qr, scanUrl: got.qr.content, qrImageUrl: got.qr.imageUrl, form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
       })
       .get('/status', async (c) => {
