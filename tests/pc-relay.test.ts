@@ -48,6 +48,14 @@ async function scan(phone: CookieBrowser, scanUrl: string, user: string): Promis
   return followAsPhone(phone.request, scanUrl, { base: stack.apiUrl, simUrl: stack.simUrl, user, maxHops: 10 });
 }
 
+/** A PC at `pcAddress` creates an attempt; a phone at `phoneAddress` scans it in WeChat as `user`. */
+async function scanned(pcAddress: string, phoneAddress: string, user: string) {
+  const pc = browserAt(PC_UA, pcAddress);
+  const attempt = await createAttempt(pc);
+  const phone = browserAt(WECHAT_UA, phoneAddress);
+  return { pc, attempt, phone, page: await scan(phone, attempt.scanUrl, user) };
+}
+
 const nonceOf = (html: string) => /name="nonce" value="([^"]+)"/.exec(html)![1]!;
 const choicesOf = (html: string) => [...html.matchAll(/<button class="pick" type="submit" name="pick" value="(\d{2})">/g)].map((m) => m[1]!);
 const text = (html: string, id: string) => new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(html)?.[1];
@@ -75,10 +83,7 @@ describe('the IP-region database', () => {
 
 describe('a relayed link or QR code (扫码登录诈骗)', () => {
   it('shows the victim where the PC is, warns in red that it is not where the phone is, and says who must tap 取消', async () => {
-    const attacker = browserAt(PC_UA, SHENZHEN);
-    const attempt = await createAttempt(attacker);
-    const victim = browserAt(WECHAT_UA, BEIJING);
-    const page = await scan(victim, attempt.scanUrl, 'relay-victim-1');
+    const { page } = await scanned(SHENZHEN, BEIJING, 'relay-victim-1');
     expect(page.status).toBe(200);
     expect(text(page.html, 'pc-location')).toBe('广东省深圳市（113.88.*.*）');
     expect(text(page.html, 'phone-location')).toBe('北京（36.112.*.*）');
@@ -89,11 +94,8 @@ describe('a relayed link or QR code (扫码登录诈骗)', () => {
   });
 
   it('cannot be confirmed with one careless tap: 确认 needs the PC\'s two digits, and a wrong pick ends the attempt for the PC', async () => {
-    const attacker = browserAt(PC_UA, SHENZHEN);
-    const attempt = await createAttempt(attacker);
+    const { pc: attacker, attempt, phone: victim, page } = await scanned(SHENZHEN, BEIJING, 'relay-victim-2');
     expect(attempt.match).toMatch(/^\d{2}$/);
-    const victim = browserAt(WECHAT_UA, BEIJING);
-    const page = await scan(victim, attempt.scanUrl, 'relay-victim-2');
     // no single 确认 button: three digit buttons, one of them the PC's, and the page never names the right one
     expect(page.html).not.toMatch(/value="confirm"/);
     const choices = choicesOf(page.html);
@@ -118,10 +120,7 @@ describe('a relayed link or QR code (扫码登录诈骗)', () => {
   });
 
   it('the person at the PC picks the digits it shows and is logged in; same province, no region warning', async () => {
-    const pc = browserAt(PC_UA, SHENZHEN_TOO);
-    const attempt = await createAttempt(pc);
-    const phone = browserAt(WECHAT_UA, SHENZHEN);
-    const page = await scan(phone, attempt.scanUrl, 'relay-owner');
+    const { pc, attempt, phone, page } = await scanned(SHENZHEN_TOO, SHENZHEN, 'relay-owner');
     expect(page.html).not.toContain('id="region-warning"');
     // the digits reach the PC only with its cookie
     expect((await pcStatus(phone)).error?.code).toBe('pc_login_invalid');
@@ -141,8 +140,7 @@ describe('a relayed link or QR code (扫码登录诈骗)', () => {
       [SHENZHEN, '240e:47d:c20:1627:30a3:ba0d:a5e6:ec19', false], // 广东省 by IPv4 and by IPv6
     ];
     for (const [pcAddress, phoneAddress, warned] of cases) {
-      const attempt = await createAttempt(browserAt(PC_UA, pcAddress));
-      const page = await scan(browserAt(WECHAT_UA, phoneAddress), attempt.scanUrl, 'relay-abroad');
+      const { page } = await scanned(pcAddress, phoneAddress, 'relay-abroad');
       expect(page.html.includes('id="region-warning"'), `${pcAddress} / ${phoneAddress}`).toBe(warned);
     }
   });
@@ -156,9 +154,7 @@ describe('a relayed link or QR code (扫码登录诈骗)', () => {
       ['not-an-address', '本地网络/内网（127.0.*.*）', '本地网络/内网'],
     ];
     for (const [address, shown] of cases) {
-      const pc = browserAt(PC_UA, address);
-      const attempt = await createAttempt(pc);
-      const page = await scan(browserAt(WECHAT_UA, '10.1.2.3'), attempt.scanUrl, 'relay-places');
+      const { page } = await scanned(address, '10.1.2.3', 'relay-places');
       expect(text(page.html, 'pc-location'), address).toBe(shown);
       expect(text(page.html, 'phone-location')).toBe('本地网络/内网（10.1.*.*）');
       expect(page.html).not.toContain('id="region-warning"');
@@ -168,10 +164,7 @@ describe('a relayed link or QR code (扫码登录诈骗)', () => {
 
 describe('issue 18 §6', () => {
   it('a second GET or a HEAD of /confirm keeps the page already shown working', async () => {
-    const pc = browserAt(PC_UA, SHENZHEN);
-    const attempt = await createAttempt(pc);
-    const phone = browserAt(WECHAT_UA, SHENZHEN);
-    const first = await scan(phone, attempt.scanUrl, 'relay-reload');
+    const { pc, attempt, phone, page: first } = await scanned(SHENZHEN, SHENZHEN, 'relay-reload');
     expect((await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`)).status).toBe(200);
     expect((await phone.request(`${stack.apiUrl}/api/auth/pc/confirm`, { method: 'HEAD' })).status).toBe(200);
     const done = await post(phone, { nonce: nonceOf(first.html), pick: attempt.match });
@@ -180,10 +173,7 @@ describe('issue 18 §6', () => {
   });
 
   it('collect after its window answers 410 pc_login_expired', async () => {
-    const pc = browserAt(PC_UA, SHENZHEN);
-    const attempt = await createAttempt(pc);
-    const phone = browserAt(WECHAT_UA, SHENZHEN);
-    const page = await scan(phone, attempt.scanUrl, 'relay-late-collect');
+    const { pc, attempt, phone, page } = await scanned(SHENZHEN, SHENZHEN, 'relay-late-collect');
     expect((await post(phone, { nonce: nonceOf(page.html), pick: attempt.match })).status).toBe(200);
     offsetMs = 61_000;
     try {

@@ -5,14 +5,12 @@
 // the PC in without digging a URL out of an iframe or a JSON answer. The release build has no trace
 // of it (client/tests/h5-newcomer.test.ts; .ci/run greps the release bundles for simulator code).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser, WECHAT_UA, digitsOn } from './support/browser';
+import { CHROMIUM, digitsOn, freePort, launchBrowser, reachPicks, WECHAT_UA, type Browser } from './support/browser';
 import { ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 
 const LINK = '在模拟器里用手机打开 / open as the phone';
-type Browser = Awaited<ReturnType<typeof launchBrowser>>;
 let stack: StackHandle;
 let devServer: ChildProcess | undefined;
 let dev: string;
@@ -20,14 +18,6 @@ let pc: Browser;
 let phone: Browser;
 
 if (!CHROMIUM) console.warn('h5-dev-phone-link.test.ts skipped: no Chromium');
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 /** `node scripts/uni.mjs dev h5` (what `npm run dev` runs), proxying /api to the test's API. */
 async function startDevServer(port: number): Promise<string> {
@@ -98,15 +88,7 @@ async function loggedIn(page: import('playwright-core').Page) {
 
 /** WeChat's browser on our phone pages: consent once if asked, then 确认 by tapping the two digits the PC shows. */
 async function confirmOnPhone(mobile: import('playwright-core').Page, pcPage: import('playwright-core').Page) {
-  const first = await Promise.race([
-    mobile.waitForSelector('#consent', { timeout: 20_000 }).then(() => 'consent' as const),
-    mobile.waitForSelector('#picks', { timeout: 20_000 }).then(() => 'picks' as const),
-  ]);
-  if (first === 'consent') {
-    await mobile.click('#consent');
-    await mobile.click('#allow');
-    await mobile.waitForSelector('#picks', { timeout: 20_000 });
-  }
+  await reachPicks(mobile, 20_000);
   await mobile.getByRole('button', { name: await digitsOn(pcPage), exact: true }).click();
 }
 

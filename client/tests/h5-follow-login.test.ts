@@ -5,26 +5,17 @@
 // 已扫码, the person opens the reply's link in WeChat's browser, taps 确认, and the PC is logged in.
 // The app (app.test) and WeChat (wx.test) are different sites, mapped to 127.0.0.1.
 import { mkdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
+import { CHROMIUM, digitsOn, freePort, launchBrowser, reachPicks, TWO_SITES, WECHAT_UA, type Browser } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
-
-/** The two digits the PC login card shows (number matching): a person reads them off the screen. */
-async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
-  const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
-  expect(digits).toMatch(/^\d{2}$/);
-  return digits;
-}
 
 const RESOLVE = TWO_SITES;
 const SHOTS = join(ROOT, 'docs/screenshots');
 const shoot = process.env.SCREENSHOTS === '1';
 
-type Browser = Awaited<ReturnType<typeof launchBrowser>>;
 let stack: StackHandle;
 let site: Awaited<ReturnType<typeof serveStatic>>;
 let app: string;
@@ -32,14 +23,6 @@ let pc: Browser;
 let phoneBrowser: Browser;
 
 if (!CHROMIUM) console.warn('h5-follow-login.test.ts skipped: no Chromium');
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
@@ -106,16 +89,7 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     await phoneBrowser.context.addCookies([{ name: 'sim_user', value: 'fl-e2e-rui', url: `http://wx.test:${new URL(stack.simUrl).port}` }]);
     const phone = await phoneBrowser.context.newPage();
     await phone.goto(pushed.links[0]!);
-    const first = await Promise.race([
-      phone.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
-      phone.waitForSelector('#picks', { timeout: 15_000 }).then(() => 'picks' as const),
-    ]);
-    if (first === 'consent') {
-      // only if the background identification had not finished yet
-      await phone.click('#consent');
-      await phone.click('#allow');
-      await phone.waitForSelector('#picks', { timeout: 15_000 });
-    }
+    await reachPicks(phone); // consent only if the background identification had not finished yet
     await expect(phone.locator('#title').textContent()).resolves.toBe('确认在电脑上登录？');
     // 确认 like a person: read the two digits on the PC, tap them on the phone
     await phone.getByRole('button', { name: await digitsOn(page), exact: true }).click();

@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA } from './support/browser';
+import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA, type Browser } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
@@ -14,7 +14,6 @@ const IPHONE_SAFARI = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) 
 /** where the screenshots go (SCREENSHOTS=1: docs/screenshots, else a folder beside the build) */
 const SHOTS = process.env.SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : join(ROOT, 'dist/test/screenshots');
 
-type Browser = Awaited<ReturnType<typeof launchBrowser>>;
 let stack: StackHandle;
 let site: Awaited<ReturnType<typeof serveStatic>>;
 let app: string;

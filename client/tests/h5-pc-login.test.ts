@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA, digitsOn } from './support/browser';
+import { CHROMIUM, digitsOn, launchBrowser, reachPicks, TWO_SITES, WECHAT_UA, type Browser } from './support/browser';
 import { ensureBuild, ROOT } from './support/build';
 import { startStackProcess, type StackHandle } from './support/stack-process';
 import { serveStatic } from './support/static-server';
@@ -14,7 +14,6 @@ const RESOLVE = TWO_SITES;
 const SHOTS = join(ROOT, 'docs/screenshots');
 const shoot = process.env.SCREENSHOTS === '1';
 
-type Browser = Awaited<ReturnType<typeof launchBrowser>>;
 let stack: StackHandle;
 let site: Awaited<ReturnType<typeof serveStatic>>;
 let app: string;
@@ -66,15 +65,7 @@ async function phoneScan(scanUrl: string, user: string) {
   const page = await phoneBrowser.context.newPage();
   await phoneBrowser.context.addCookies([{ name: 'sim_user', value: user, url: `http://wx.test:${new URL(stack.simUrl).port}` }]);
   await page.goto(scanUrl);
-  const first = await Promise.race([
-    page.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
-    page.waitForSelector('#picks', { timeout: 15_000 }).then(() => 'picks' as const),
-  ]);
-  if (first === 'consent') {
-    await page.click('#consent');
-    await page.click('#allow'); // WeChat's consent for snsapi_userinfo
-    await page.waitForSelector('#picks', { timeout: 15_000 });
-  }
+  await reachPicks(page);
   return page;
 }
 

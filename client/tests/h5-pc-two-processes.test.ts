@@ -16,7 +16,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createSimulator } from '../../simulator/app';
 import { startApiProcess } from '../../tests/support/api-process';
-import { CHROMIUM, launchBrowser, TWO_SITES, WECHAT_UA, digitsOn } from './support/browser';
+import { CHROMIUM, digitsOn, launchBrowser, reachPicks, TWO_SITES, WECHAT_UA, type Browser } from './support/browser';
 import { ensureBuild } from './support/build';
 import { serveStatic } from './support/static-server';
 
@@ -37,8 +37,8 @@ let siteA: Awaited<ReturnType<typeof serveStatic>>;
 let siteB: Awaited<ReturnType<typeof serveStatic>>;
 let appA: string;
 let appB: string;
-let pc: Awaited<ReturnType<typeof launchBrowser>>;
-let phone: Awaited<ReturnType<typeof launchBrowser>>;
+let pc: Browser;
+let phone: Browser;
 
 /** One API process (`npm start`'s scripts/serve.ts) on the shared database; resolves with its URL. */
 async function startApi(): Promise<string> {
@@ -125,15 +125,7 @@ describe.skipIf(!enabled)('own QR code, PC on one API process, phone on another'
     phonePage.on('request', (r) => r.url().includes('/api/') && phoneApiHosts.add(new URL(r.url()).host));
     await phone.context.addCookies([{ name: 'sim_user', value: 'pc-two-proc', url: sim.url.replace('127.0.0.1', 'wx.test') }]);
     await phonePage.goto(phoneUrl);
-    const first = await Promise.race([
-      phonePage.waitForSelector('#consent', { timeout: 15_000 }).then(() => 'consent' as const),
-      phonePage.waitForSelector('#picks', { timeout: 15_000 }).then(() => 'picks' as const),
-    ]);
-    if (first === 'consent') {
-      await phonePage.click('#consent');
-      await phonePage.click('#allow');
-      await phonePage.waitForSelector('#picks', { timeout: 15_000 });
-    }
+    await reachPicks(phonePage);
     await expect(phonePage.locator('#title').textContent()).resolves.toBe('确认在电脑上登录？');
     // A's live status learnt of B's scan through the database
     await page.getByText('已扫码，请在手机上确认').first().waitFor({ timeout: 5_000 });

@@ -1,7 +1,9 @@
 /** Headless Chromium through playwright-core (CI installs the Debian `chromium` package). */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 
@@ -32,9 +34,37 @@ export async function launchBrowser(options: { userAgent?: string; viewport?: { 
   };
 }
 
+export type Browser = Awaited<ReturnType<typeof launchBrowser>>;
+
 /** The two digits the PC login card shows (number matching): a person reads them off the screen. */
 export async function digitsOn(pcPage: import('playwright-core').Page): Promise<string> {
   const digits = (await pcPage.locator('.pc-match-digits').first().textContent({ timeout: 5_000 }))!.trim();
-  if (!/^\d{2}$/.test(digits)) throw new Error(`the PC card shows no two digits: ${JSON.stringify(digits)}`);
+  expect(digits, 'the two digits on the PC card').toMatch(/^\d{2}$/);
   return digits;
+}
+
+/**
+ * WeChat's browser on our phone confirmation page: taps through the snsapi_userinfo consent
+ * (#consent, then WeChat's #allow) when it shows, up to the page's digit buttons (#picks).
+ */
+export async function reachPicks(page: import('playwright-core').Page, timeout = 15_000): Promise<void> {
+  const first = await Promise.race([
+    page.waitForSelector('#consent', { timeout }).then(() => 'consent' as const),
+    page.waitForSelector('#picks', { timeout }).then(() => 'picks' as const),
+  ]);
+  if (first === 'consent') {
+    await page.click('#consent');
+    await page.click('#allow');
+    await page.waitForSelector('#picks', { timeout });
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a server the test starts as a child process). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
