@@ -17,13 +17,18 @@ const uniPlugin = ((uni as unknown as { default?: typeof uni }).default ?? uni) 
  * before the policy is read. This hook runs after uni's and puts the policy first in <head>
  * (docs/SECURITY.md, client/tests/h5-doors.test.ts).
  */
-const REFERRER_META = '<meta name="referrer" content="strict-origin" />';
+const REFERRER_META = /\s*<meta name="referrer"[^>]*>/g;
 function referrerPolicyFirst(): Plugin {
   return {
     name: 'referrer-policy-first',
     transformIndexHtml: {
       order: 'post',
-      handler: (html) => html.replace(/\s*<meta name="referrer"[^>]*>/g, '').replace(/<head>/i, (head) => `${head}\n    ${REFERRER_META}`),
+      // index.html's own <meta name="referrer"> (the one place it is written), moved first in <head>
+      handler: (html) => {
+        const meta = html.match(REFERRER_META)?.[0]?.trim();
+        if (!meta) throw new Error('index.html must declare <meta name="referrer" content="strict-origin" /> (web-view wv_ticket, docs/SECURITY.md)');
+        return html.replace(REFERRER_META, '').replace(/<head>/i, (head) => `${head}\n    ${meta}`);
+      },
     },
   };
 }

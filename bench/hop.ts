@@ -12,10 +12,9 @@ import { createInterface } from 'node:readline';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
-import { json, percentile, pool, request, startChild, type ChildServer } from './lib.js';
+import { BENCH_LIMITS, envNumber as num, json, percentile, pool, request, startChild, type ChildServer } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const USERS = num('HOP_USERS', 50);
 const N = num('HOP_N', 200);
 const C = num('HOP_C', 8);
@@ -89,8 +88,7 @@ try {
       MONGODB_DB: db,
       LOG_LEVEL: process.env.HOP_LOG_LEVEL ?? 'error',
       NODE_ENV: 'development',
-      RATE_LIMIT_PER_ADDRESS: '1000000',
-      RATE_LIMIT_PER_APPID: '10000000',
+      ...BENCH_LIMITS,
     });
     children.push(api);
     apiUrl = api.url;
@@ -117,9 +115,14 @@ try {
   if (!result) log(`NOT FINISHED after ${MAX_S} s`, outcomes);
   else {
     const sorted = [...result.latencies].sort((a, b) => a - b);
-    log(`relay=${RELAY} n=${N} c=${C}`, outcomes, `p50 ${percentile(sorted, 0.5).toFixed(0)} ms p99 ${percentile(sorted, 0.99).toFixed(0)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const failed = result.errors ? `, ${result.errors} failed (${result.firstErrors.join(' | ')})` : '';
+    log(`relay=${RELAY} n=${N} c=${C}`, outcomes, `p50 ${percentile(sorted, 0.5).toFixed(0)} ms p99 ${percentile(sorted, 0.99).toFixed(0)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s${failed}`);
   }
+} catch (error) {
+  // a broken run (pool rejects past its error share, a child that did not start) is a failure, not exit 0
+  log(`FAILED: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
 } finally {
   await Promise.all(children.map((c) => c.stop()));
-  process.exit(0);
+  process.exit();
 }

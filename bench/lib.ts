@@ -4,6 +4,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 
+/** A numeric knob from the environment (BENCH_*, HOP_*), else `fallback`. */
+export function envNumber(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (!value) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/**
+ * Rate limits stay ON (their local counting and background sync are part of the product's cost) but
+ * high enough that a benchmark from one address is never refused.
+ */
+export const BENCH_LIMITS = { RATE_LIMIT_PER_ADDRESS: '1000000', RATE_LIMIT_PER_APPID: '10000000' };
+
 /** One client for every target: the same sockets, the same parsing cost on both sides. */
 const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 

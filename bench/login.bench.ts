@@ -25,10 +25,9 @@ import { MongoClient, type Db } from 'mongodb';
 import { migrateMongo } from '../api/_lib/store/mongo.js';
 import { buildHello, buildProduct, coldOnce, dirBytes, funcEntry, type ColdResult } from './cold.js';
 import { startToxiproxy } from '../scripts/toxiproxy.mjs';
-import { cpuMs, dbCpuMs, findDbProcesses, json, median, percentile, pool, request, startChild, type ChildServer } from './lib.js';
+import { BENCH_LIMITS, cpuMs, dbCpuMs, envNumber as num, findDbProcesses, json, median, percentile, pool, request, startChild, type ChildServer } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const SCALE = num('BENCH_SCALE', 1);
 const ROUNDS = num('BENCH_ROUNDS', 3);
 const FILLER = num('BENCH_FILLER', 100_000);
@@ -74,12 +73,6 @@ async function fill(database: Db, collection: string, count: number, make: (i: n
   }, { maxErrorRate: 0 });
   await meta.updateOne({ _id: collection }, { $set: { n: count } }, { upsert: true });
 }
-
-/**
- * Rate limits stay ON (their local counting and background sync are part of the product's cost) but
- * high enough that a benchmark from one address is never refused.
- */
-const BENCH_LIMITS = { RATE_LIMIT_PER_ADDRESS: '1000000', RATE_LIMIT_PER_APPID: '10000000' };
 
 async function prepareDatabases(client: MongoClient) {
   const product = client.db(PRODUCT_DB);

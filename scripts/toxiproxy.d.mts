@@ -3,7 +3,7 @@ export interface ToxiproxyProxy {
   listen: string;
   /** ms added in each direction; 0 removes the latency */
   latency(ms: number): Promise<void>;
-  /** every byte dropped both ways, no connection closed, until heal() */
+  /** every byte dropped both ways, no connection closed, until heal() — which closes the connections the cut held */
   cut(): Promise<void>;
   heal(): Promise<void>;
   /** every connection closed and new ones refused until up() */

@@ -7,7 +7,7 @@
 //   node scripts/toxiproxy.mjs start   runs a server on 127.0.0.1 (a free port) until killed; prints its API URL
 //
 // As a module: startToxiproxy() → { api, stop(), proxy(name, upstream) } where a proxy has
-// latency(ms), cut()/heal() (bytes held), down()/up() (connections closed, refused) and remove(). Everything listens on 127.0.0.1 only.
+// latency(ms), cut()/heal() (bytes dropped, connections closed on heal), down()/up() (connections closed, refused) and remove(). Everything listens on 127.0.0.1 only.
 // Environment: TOXIPROXY_VERSION (default v2.12.0).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
@@ -123,8 +123,10 @@ export async function startToxiproxy() {
         /**
          * The database unreachable without a word: every byte either way is dropped and no
          * connection is closed (a `timeout` toxic with timeout 0), until heal(). New connections are
-         * accepted and hear nothing, as behind a dead router. What was sent meanwhile arrives once
-         * healed (Toxiproxy delays it), as TCP retransmits it after a short partition.
+         * accepted and hear nothing, as behind a dead router. Nothing sent meanwhile ever arrives:
+         * Toxiproxy drops it ("Drop the data on the ground", toxics/timeout.go), and removing the
+         * toxic closes every connection that went through it (its Cleanup; Shopify/toxiproxy#168) —
+         * after heal() the client must open new connections, as after a partition that outlived TCP.
          */
         async cut() {
           await addToxic({ name: 'cut_up', type: 'timeout', stream: 'upstream', toxicity: 1, attributes: { timeout: 0 } });

@@ -76,12 +76,19 @@ export async function probeMongo(config: Config): Promise<CheckLine[]> {
   }
 }
 
-/** One stable_token call (normal mode): does WeChat accept this AppID and AppSecret from here? */
-export async function probeWechat(config: Config, fetchImpl?: typeof fetch): Promise<CheckLine[]> {
+/** Where stable_token goes: the token relay (WECHAT_TOKEN_BASE, with its headers) when set, else WeChat. */
+function tokenTransport(config: Config, fetchImpl?: typeof fetch) {
   const baseUrls = config.wechatTokenBaseUrl ? [config.wechatTokenBaseUrl] : config.wechatBaseUrls;
   const headers = config.wechatTokenBaseUrl ? relayHeaders(config) : undefined;
-  const transport = createTransport({ baseUrls, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl, headers });
-  const via = config.wechatTokenBaseUrl ? `the relay ${config.wechatTokenBaseUrl}` : baseUrls[0];
+  return {
+    transport: createTransport({ baseUrls, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl, headers }),
+    via: config.wechatTokenBaseUrl ? `the relay ${config.wechatTokenBaseUrl}` : baseUrls[0],
+  };
+}
+
+/** One stable_token call (normal mode): does WeChat accept this AppID and AppSecret from here? */
+export async function probeWechat(config: Config, fetchImpl?: typeof fetch): Promise<CheckLine[]> {
+  const { transport, via } = tokenTransport(config, fetchImpl);
   try {
     const token = await stableToken(transport, config.mini, false);
     return [{ status: 'ok', text: `WeChat accepts AppID ${config.mini.appid} and its AppSecret (stable_token via ${via}, expires_in ${token.expiresIn} s)` }];
@@ -108,8 +115,7 @@ export async function probeWechat(config: Config, fetchImpl?: typeof fetch): Pro
 export async function probeFollowQr(config: Config, fetchImpl?: typeof fetch): Promise<CheckLine[]> {
   const oa = config.oa?.appid && config.oa.secret ? config.oa : null;
   if (!oa || !config.oaServer) return [];
-  const tokenBase = config.wechatTokenBaseUrl ? [config.wechatTokenBaseUrl] : config.wechatBaseUrls;
-  const tokens = createTransport({ baseUrls: tokenBase, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl, headers: config.wechatTokenBaseUrl ? relayHeaders(config) : undefined });
+  const tokens = tokenTransport(config, fetchImpl).transport;
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger: silentLogger, fetch: fetchImpl });
   try {
     const { accessToken } = await stableToken(tokens, oa, false);
