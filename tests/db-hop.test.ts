@@ -122,7 +122,7 @@ describe.skipIf(!mongo.uri)('one network hop away from the database (Toxiproxy b
   }
 
   for (const [cutMs, kind] of [[3000, 'held'], [8000, 'held'], [3000, 'refused']] as const) {
-    it(`a ${cutMs / 1000} s cut mid-load (${kind === 'held' ? 'every byte held' : 'connections closed and refused'}): quick 503 store_unavailable during it, nothing acknowledged lost, every login after it succeeds`, { timeout: 120_000 }, async () => {
+    it(`a ${cutMs / 1000} s cut mid-load (${kind === 'held' ? 'bytes dropped, connections closed on heal' : 'connections closed and refused'}): quick 503 store_unavailable during it, nothing acknowledged lost, every login after it succeeds`, { timeout: 120_000 }, async () => {
       await hop.latency(2);
       const t0 = performance.now();
       let cutAt = 0;

@@ -68,7 +68,7 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     const attempt = (await (await shown).json()) as { form: string; scanUrl: string; qrImageUrl: string };
     expect(attempt.form).toBe('follow');
     await page.getByText('关注公众号登录', { exact: true }).waitFor({ timeout: 15_000 });
-    await page.getByText('请用微信扫码关注公众号，然后在手机上确认', { exact: false }).waitFor();
+    await page.getByText('请用微信扫码关注公众号，然后在手机上选择下方显示的数字', { exact: false }).waitFor();
     await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
     expect(await page.locator('.pc-qr').first().isVisible()).toBe(true);
     if (shoot) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
@@ -24,4 +24,12 @@ export function sha256Hex(value: string): string {
 /** Random opaque ids for users. */
 export function generateId(): string {
   return randomBytes(12).toString('hex');
+}
+
+/** Whether sha256Hex(value) is `hash`, compared in constant time (a missing or malformed hash: false). */
+export function matchesSha256(value: string, hash: string | undefined): boolean {
+  if (!hash) return false;
+  const expected = Buffer.from(sha256Hex(value));
+  const given = Buffer.from(hash);
+  return given.length === expected.length && timingSafeEqual(expected, given);
 }

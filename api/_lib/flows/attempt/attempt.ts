@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { sha256Hex } from '../../crypto/tokens.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { matchesSha256, sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
@@ -111,10 +111,6 @@ const KEY_PATTERN = /^[A-Za-z0-9_-]{32}$/;
 const random = (bytes: number) => randomBytes(bytes).toString('base64url');
 const now = (deps: AttemptDeps) => deps.clock?.() ?? new Date();
 
-function sameHash(value: string, hash: string | undefined): boolean {
-  if (!hash) return false;
-  return timingSafeEqual(Buffer.from(sha256Hex(value)), Buffer.from(hash));
-}
 
 /** The attempt as read (a live record, or a change event's fields); past its QR deadline it reads as status `expired`. */
 export function toView(id: string, record: AttemptViewRecord | null, at: Date): AttemptView | null {
@@ -173,7 +169,7 @@ export async function createAttempt(deps: AttemptDeps, input: { userAgent: strin
 async function pcAttempt(deps: AttemptDeps, id: string, pcKey: string) {
   if (!ATTEMPT_ID_PATTERN.test(id) || !KEY_PATTERN.test(pcKey)) throw new AppError('pc_login_invalid');
   const record = await attempts.read(deps, id);
-  if (!record || !sameHash(pcKey, record.value.pcKeyHash)) throw new AppError('pc_login_invalid');
+  if (!record || !matchesSha256(pcKey, record.value.pcKeyHash)) throw new AppError('pc_login_invalid');
   return { record, value: record.value, view: toView(id, record, now(deps))! };
 }
 
@@ -244,7 +240,7 @@ export async function isAttemptScanner(deps: AttemptDeps, id: string, scanner: s
   if (!ATTEMPT_ID_PATTERN.test(id)) return false;
   const value = (await attempts.read(deps, id))?.value;
   if (!value?.scannedBy) return true;
-  return sameHash(scanner, value.scannedBy);
+  return matchesSha256(scanner, value.scannedBy);
 }
 
 function storedUntil(value: AttemptValue): Date {
@@ -315,7 +311,7 @@ export async function decideAttempt(deps: AttemptDeps, input: { confirmKey: stri
   const at = now(deps);
   const { record: scanRecord, scan } = await scanOf(deps, input.confirmKey);
   const nonceHashes = scan.nonceHashes ?? [];
-  if (!input.nonce || !KEY_PATTERN.test(input.nonce) || !nonceHashes.some((hash) => sameHash(input.nonce!, hash))) throw new AppError('pc_login_invalid');
+  if (!input.nonce || !KEY_PATTERN.test(input.nonce) || !nonceHashes.some((hash) => matchesSha256(input.nonce!, hash))) throw new AppError('pc_login_invalid');
   // the nonces are spent whatever happens next
   if (!(await scans.update(deps, scanRecord, { ...scan, nonceHashes: [] }))) {
     throw new AppError('pc_login_invalid');

@@ -1,6 +1,5 @@
-import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
-import { sha256Hex } from '../../crypto/tokens.js';
+import { matchesSha256, sha256Hex } from '../../crypto/tokens.js';
 import { defineRecord, type Zod } from '../../store/records.js';
 import { type Store, type UserRecord } from '../../store/types.js';
 import type { Logger } from '../../log.js';
@@ -176,7 +175,7 @@ export function followQrs(deps: FollowQrDeps) {
       if (/^[A-Za-z0-9_-]{22}$/.test(qrId) && /^[A-Za-z0-9_-]{32}$/.test(secret)) {
         const record = await followQrRecords.read(deps, qrId);
         // reuse only a QR that outlives the attempt it now stands for
-        if (record && record.value.keyHash === sha256Hex(secret) && record.expiresAt.getTime() > input.attemptExpiresAt.getTime()) {
+        if (record && matchesSha256(secret, record.value.keyHash) && record.expiresAt.getTime() > input.attemptExpiresAt.getTime()) {
           if (await followQrRecords.update(deps, record, { ...record.value, attemptId: input.attemptId })) {
             return { qr: { imageUrl: record.value.imageUrl, content: record.value.content, expiresAt: record.expiresAt }, browserKey: null };
           }

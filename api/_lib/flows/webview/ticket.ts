@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { generateToken, sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
