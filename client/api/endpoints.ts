@@ -10,14 +10,14 @@ function authed<T>(method: Method, path: string, data?: unknown): Promise<T> {
 
 /** The current user, and the session's current expiry (the server slides it while it is used). */
 export async function fetchMe(): Promise<PublicUser> {
-  const res = await authed<MeResponse>('GET', '/api/me');
+  const res = await authed<MeResponse>('GET', '/api/auth/me');
   useAuthStore().applyMe(res);
   return res.user;
 }
 
 /** PUT, not PATCH: wx.request has no PATCH (`request:fail method is invalid`). */
 export async function updateMe(patch: UpdateMeRequest): Promise<PublicUser> {
-  const { user } = await authed<MeResponse>('PUT', '/api/me', patch);
+  const { user } = await authed<MeResponse>('PUT', '/api/auth/me', patch);
   useAuthStore().setUser(user);
   return user;
 }
@@ -28,7 +28,7 @@ export async function updateMe(patch: UpdateMeRequest): Promise<PublicUser> {
  */
 export async function uploadAvatar(filePath: string): Promise<PublicUser> {
   const { user } = await useAuthStore().withSession((token) =>
-    rawUpload<{ avatarUrl: string; user: PublicUser }>({ path: '/api/me/avatar', filePath, name: 'file', token }),
+    rawUpload<{ avatarUrl: string; user: PublicUser }>({ path: '/api/auth/me/avatar', filePath, name: 'file', token }),
   );
   useAuthStore().setUser(user);
   return user;
@@ -36,20 +36,20 @@ export async function uploadAvatar(filePath: string): Promise<PublicUser> {
 
 /** Saves the phone number the person agreed to share (e.detail.code of open-type="getPhoneNumber"). */
 export async function savePhone(code: string): Promise<PublicUser> {
-  const { user } = await authed<MeResponse>('POST', '/api/me/phone', { code });
+  const { user } = await authed<MeResponse>('POST', '/api/auth/me/phone', { code });
   useAuthStore().setUser(user);
   return user;
 }
 
 /** 退出所有设备: ends every session of this account, this one included. */
 export async function logoutEverywhere(): Promise<void> {
-  await authed<void>('DELETE', '/api/sessions');
+  await authed<void>('DELETE', '/api/auth/sessions');
   useAuthStore().clear();
 }
 
 /** 注销账号: deletes the account and everything the server keeps about it. */
 export async function deleteAccount(): Promise<void> {
-  await authed<void>('DELETE', '/api/me');
+  await authed<void>('DELETE', '/api/auth/me');
   useAuthStore().clear();
 }
 

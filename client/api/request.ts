@@ -46,7 +46,7 @@ function apiBase(): string {
 
 /**
  * The methods wx.request has: OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT (uni's own type).
- * PATCH is not one of them; profile updates use PUT /api/me.
+ * PATCH is not one of them; profile updates use PUT /api/auth/me.
  */
 export type Method = NonNullable<UniApp.RequestOptions['method']>;
 
@@ -174,7 +174,7 @@ export function rawUpload<T>({ path, filePath, name = 'file', token }: RawUpload
   );
 }
 
-/** Avatars the API stores come back as a path on the API origin (`/api/avatars/…`). */
+/** Avatars the API stores come back as a path on the API origin (`/api/auth/avatars/…`). */
 export function assetUrl(url: string | null | undefined): string {
   if (!url) return '';
   return url.startsWith('/') ? apiBase() + url : url;

@@ -1,6 +1,6 @@
 /**
  * The auth store owns the session: login, a single-flight ensureSession, logout, and the
- * persisted token with its CURRENT expiry (the server slides it; GET /api/me tells the new one).
+ * persisted token with its CURRENT expiry (the server slides it; GET /api/auth/me tells the new one).
  * request.ts is transport only; the in-flight login lives here, one per Pinia instance.
  *
  * - login(): ONE wx.login code, then POST /api/auth/mini/login; `code_already_used` /
@@ -131,7 +131,7 @@ export const useAuthStore = defineStore('auth', () => {
     persist();
   }
 
-  /** GET /api/me's answer: the user, and the session's current (slid) expiry. */
+  /** GET /api/auth/me's answer: the user, and the session's current (slid) expiry. */
   function applyMe(res: MeResponse): void {
     user.value = res.user;
     if (res.expiresAt && Date.parse(res.expiresAt) > 0) expiresAt.value = res.expiresAt;
