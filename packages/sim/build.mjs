@@ -6,8 +6,16 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import ts from 'typescript';
+
+// esbuild and typescript are the repository's devDependencies. An install without them
+// (`npm install --omit=dev`, e.g. a production image) skips the build instead of failing: only
+// development uses the simulator.
+const tools = await Promise.all([import('esbuild'), import('typescript')]).catch(() => null);
+if (!tools) {
+  console.error('wlu-wxlogin-sim: esbuild/typescript not installed (devDependencies omitted?): dist/ not built');
+  process.exit(process.env.npm_lifecycle_event === 'prepare' ? 0 : 1);
+}
+const [{ build }, { default: ts }] = tools;
 
 const pkg = dirname(fileURLToPath(import.meta.url));
 const src = join(pkg, 'src');
