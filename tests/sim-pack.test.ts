@@ -2,7 +2,7 @@
 // the readme, and the bin runs from the unpacked tarball with plain node (its dependencies installed
 // beside it, as npm would), importing nothing but its declared dependencies.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,15 @@ describe('npm pack packages/sim', () => {
     const packages = new Set(bare.map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!)));
     expect([...packages].sort()).toEqual(Object.keys(pkg.dependencies).sort());
     expect(js.join('\n')).not.toMatch(/wlu-wxlogin-server|packages\/server/);
+  });
+
+  it('the server package never imports the simulator (a host gets it only as a devDependency)', () => {
+    const sources = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
+    const offenders = sources(join(ROOT, 'packages/server/src')).filter((f) => /from '[^']*(wlu-wxlogin-sim|packages\/sim|\.\.\/sim\/)[^']*'|import\('[^']*(wlu-wxlogin-sim|\/sim\/)/.test(readFileSync(f, 'utf8')));
+    expect(offenders).toEqual([]);
+    const serverPkg = JSON.parse(readFileSync(join(ROOT, 'packages/server/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) expect(Object.keys(serverPkg[field] ?? {})).not.toContain(pkg.name);
   });
 
   it('the bin runs from the unpacked tarball with plain node and answers a jscode2session round trip', async () => {
