@@ -65,9 +65,10 @@ export function spawnSimulator(args: string[], timeoutMs = 30_000): Promise<SimP
     child.stderr!.on('data', (d) => (err += d));
     // 'close': after its output was read, so a refusal printed just before exiting is seen first
     child.on('close', (code) => fail(new Error(`the simulator exited (${code}): ${err.trim()}`)));
-    child.stdout!.on('data', (d) => {
+    const onData = (d: Buffer) => {
       out += d;
       if (!out.includes('\n')) return;
+      child.stdout!.off('data', onData);
       clearTimeout(timer);
       let line: SimProcess['info'] & { error?: string; port?: number };
       try {
@@ -78,17 +79,26 @@ export function spawnSimulator(args: string[], timeoutMs = 30_000): Promise<SimP
       if (line.error === 'EADDRINUSE') return fail(new SimPortBusy(line.port!));
       child.removeAllListeners('close');
       child.stdout!.resume();
+      // from now on its warnings are ours, and an unexpected end is said out loud
+      child.stderr!.removeAllListeners('data');
+      child.stderr!.pipe(process.stderr);
+      let closing = false;
+      child.once('close', (code, signal) => {
+        if (!closing) process.stderr.write(`\n  The WeChat simulator (wlu-wxlogin-sim) stopped (${signal ?? code}). 微信模拟器已退出。\n`);
+      });
       done({
         url: line.url,
         info: line,
         close: () =>
           new Promise<void>((closed) => {
+            closing = true;
             process.off('exit', kill);
             if (child.exitCode !== null || child.signalCode !== null) return closed();
             child.once('exit', () => closed());
             kill();
           }),
       });
-    });
+    };
+    child.stdout!.on('data', onData);
   });
 }
