@@ -89,6 +89,31 @@ describe('npx wlu-wxlogin-sim', () => {
     expect(res.errcode).toBe(48001);
   });
 
+  it('--seed keeps openids across restarts, --domain is the website app\'s 授权回调域, --public-url is what browsers get', async () => {
+    const WEB = 'wx0123456789abcdf1';
+    const openidOf = async (args: string[]) => {
+      const { out, child } = await startBin(['--port', '0', '--json', '--app', `mini:${MINI.appid}:${MINI.secret}`, ...args]);
+      const info = JSON.parse(out) as { url: string; bases: { apiBase: string; openBase: string } };
+      const { code } = await post(`${info.url}/__sim/mini/code`, { appid: MINI.appid, user: 'seeded' });
+      const { openid } = await wx(`${info.url}/sns/jscode2session?appid=${MINI.appid}&secret=${MINI.secret}&js_code=${code}&grant_type=authorization_code`);
+      child.kill('SIGTERM');
+      return { openid: openid as string, info };
+    };
+    const first = await openidOf(['--seed', 'cli-seed']);
+    expect((await openidOf(['--seed', 'cli-seed'])).openid).toBe(first.openid);
+    expect((await openidOf(['--seed', 'other-seed'])).openid).not.toBe(first.openid);
+
+    const { out } = await startBin(['--port', '0', '--json', '--app', `web:${WEB}:w`, '--domain', 'app.example.test', '--public-url', 'http://192.168.1.20:3100/']);
+    const info = JSON.parse(out) as { url: string; bases: { apiBase: string; openBase: string; mpBase: string }; apps: { domains: string[] }[] };
+    expect(info.bases).toEqual({ apiBase: info.url, openBase: 'http://192.168.1.20:3100', mpBase: info.url });
+    expect(info.apps[0]!.domains).toEqual(['app.example.test']);
+    const qr = (redirect: string) => fetch(`${info.url}/connect/qrconnect?appid=${WEB}&redirect_uri=${encodeURIComponent(redirect)}&response_type=code&scope=snsapi_login&state=s1`);
+    expect((await qr('http://app.example.test/cb')).status).toBe(200);
+    const refused = await qr('http://127.0.0.1/cb');
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('该链接无法访问');
+  });
+
   it('--help lists every flag; --version prints the package version', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
