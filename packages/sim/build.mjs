@@ -3,7 +3,7 @@
 // `wlu-wxlogin-sim` bin, plain JavaScript for Node >= 20.19, no tsx) with the runtime dependencies
 // left as imports, plus the type declarations of the API. Runs on `npm install` in this repository
 // (`prepare`) and before `npm pack`.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,6 +65,17 @@ program.emit(undefined, (file, text) => {
   writeFileSync(target, text);
 }, undefined, true);
 
-rmSync(join(pkg, 'dist'), { recursive: true, force: true });
-renameSync(out, join(pkg, 'dist'));
+// two renames, so dist/ is missing for an instant only (tests may spawn the bin meanwhile)
+const old = join(pkg, `dist.old-${process.pid}`);
+try {
+  renameSync(join(pkg, 'dist'), old);
+} catch {}
+try {
+  renameSync(out, join(pkg, 'dist'));
+} catch (error) {
+  // another build (a parallel test run) put its dist/ in place first: the same sources, keep it
+  if (!existsSync(join(pkg, 'dist', 'cli.js'))) throw error;
+  rmSync(out, { recursive: true, force: true });
+}
+rmSync(old, { recursive: true, force: true });
 console.error('wlu-wxlogin-sim: built dist/');
