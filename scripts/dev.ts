@@ -61,9 +61,11 @@ const stack = await startDevStack({
     console.error(`\n  ${error.message}\n  端口 ${error.port} 已被占用：请结束占用它的进程，或设置 ${error.variable}=<端口> 换一个端口。\n`);
     process.exit(1);
   }
-  // e.g. a WECHAT_SIM_OA_TYPE the simulator does not know: its own message (--oa-type) says what it takes
-  if (error instanceof Error && error.message.includes('--oa-type')) {
-    console.error(`\n  WECHAT_SIM_OA_TYPE (the simulator's --oa-type): ${error.message}\n`);
+  // The simulator refused its command line (e.g. WECHAT_SIM_OA_TYPE → --oa-type, or an AppID from the
+  // environment that is not wx + 16 hex digits): its own message says what it takes.
+  if (error instanceof Error && error.message.startsWith('the simulator exited')) {
+    const hint = error.message.includes('--oa-type') ? 'WECHAT_SIM_OA_TYPE (the simulator\'s --oa-type): ' : '';
+    console.error(`\n  ${hint}${error.message}\n`);
     process.exit(1);
   }
   throw error;

@@ -127,6 +127,8 @@ describe('npx wlu-wxlogin-sim', () => {
     [['--bogus'], /Unknown option '--bogus'/],
     [['--port', 'abc'], /--port "abc": expected a port number/],
     [['--app', 'mini:notanappid'], /an AppID is "wx" and 16 hex digits/],
+    [['--app', 'web:wxNOTHEX:Top5ecretValue'], /--app "web:wxNOTHEX:<secret>": an AppID is/],
+    [['--app', 'mini:wx0123456789abcdef:bad!secret'], /--app "mini:wx0123456789abcdef:<secret>": the secret may only/],
     [['--app', 'game:wx0123456789abcdef'], /kind mini, web or oa/],
     [['--oa-type', 'enterprise'], /--oa-type "enterprise": expected one of verified-service/],
     [['--app', `mini:${MINI.appid}`, '--app', `mini:${MINI.appid}`], /listed twice/],
@@ -137,6 +139,7 @@ describe('npx wlu-wxlogin-sim', () => {
     expect(res.stderr).toContain('--help');
     expect(res.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(res.stdout).toBe('');
+    expect(res.stderr).not.toMatch(/Top5ecretValue|bad!secret/); // a secret never reaches a log line
   });
 
   it('a busy port names itself and --port, exit code 1', async () => {

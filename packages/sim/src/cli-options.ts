@@ -75,9 +75,11 @@ function secret(): string {
 
 function parseApp(spec: string): { kind: Kind; appid: string; secret: string } {
   const [kind, appid, given, ...rest] = spec.split(':');
-  if (!KINDS.includes(kind as Kind) || !appid || rest.length) throw new UsageError(`--app "${spec}": expected <kind:appid[:secret]> with kind mini, web or oa`);
-  if (!APPID.test(appid)) throw new UsageError(`--app "${spec}": an AppID is "wx" and 16 hex digits, e.g. ${DEFAULT_MINI_APPID}`);
-  if (given !== undefined && !SECRET.test(given)) throw new UsageError(`--app "${spec}": the secret may only hold letters, digits, "_" and "-" (1-128)`);
+  // errors name the app, never its secret
+  const shown = [kind, appid, ...(given === undefined ? [] : ['<secret>']), ...rest.map(() => '…')].join(':');
+  if (!KINDS.includes(kind as Kind) || !appid || rest.length) throw new UsageError(`--app "${shown}": expected <kind:appid[:secret]> with kind mini, web or oa`);
+  if (!APPID.test(appid)) throw new UsageError(`--app "${shown}": an AppID is "wx" and 16 hex digits, e.g. ${DEFAULT_MINI_APPID}`);
+  if (given !== undefined && !SECRET.test(given)) throw new UsageError(`--app "${shown}": the secret may only hold letters, digits, "_" and "-" (1-128)`);
   return { kind: kind as Kind, appid, secret: given ?? secret() };
 }
 
