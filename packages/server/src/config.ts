@@ -1,5 +1,6 @@
 import { parseSealKeys, SealKeyError } from './crypto/seal.js';
 import { parseTrustedProxies, type ClientAddressSettings } from './http/client-address.js';
+import { DEFAULT_H5_LOGIN_PAGE, normalizeBasePath } from './http/urls.js';
 
 /**
  * Configuration comes in as typed options (`ServerOptions`), resolved here into `Config`; the host
@@ -37,6 +38,10 @@ export interface Config {
   openBaseUrl: string;
   /** the API's public origin for redirect_uri (PUBLIC_BASE_URL); null = derived from the request */
   publicBaseUrl: string | null;
+  /** where the handler is mounted ('' = the root): every route and every URL built follows it */
+  basePath: string;
+  /** the H5 login page browsers return to, '{query}' replaced */
+  h5LoginPage: string;
   wechatBaseUrls: string[];
   wechatTimeoutMs: number;
   /** optional fixed-egress-IP relay for access-token fetches (WeChat IP whitelist) */
@@ -139,6 +144,20 @@ export interface ServerOptions {
    * Env: PUBLIC_BASE_URL. @default null
    */
   publicBaseUrl?: string | null | undefined;
+  /**
+   * Where the handler is mounted: every route is relative to it, and every URL the product builds
+   * (OAuth redirect_uri, the follow reply link, PC scan URLs, avatar paths, the phone pages' links)
+   * follows it. Register `<publicBaseUrl><basePath>/oa/push` as the official account's server URL.
+   * @default '/api/auth'
+   */
+  basePath?: string | undefined;
+  /**
+   * The H5 login page browsers return to after WeChat's redirect; '{query}' is replaced by the
+   * result (`web_login=<state>`, `oa_login_error=<code>`, `next=`). History-router hosts keep the
+   * trailing '#' (it drops WeChat's `#wechat_redirect`); hash-router hosts write '/#/pages/login/index?{query}'.
+   * @default '/pages/login/index?{query}#'
+   */
+  h5LoginPage?: string | undefined;
   /** Where WeChat is: its real hosts in production (checked), the simulator in development. */
   wechat?: {
     /** Server API base (jscode2session, stable_token, …). Env: WECHAT_API_BASE. @default 'https://api.weixin.qq.com' */
@@ -239,6 +258,8 @@ export function resolveConfig(options: ServerOptions): Config {
     mpBaseUrl: (wechat.mpBase?.trim() || 'https://mp.weixin.qq.com').replace(/\/+$/, ''),
     openBaseUrl: (wechat.openBase?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
     publicBaseUrl: options.publicBaseUrl?.trim().replace(/\/+$/, '') || null,
+    basePath: normalizeBasePath(options.basePath),
+    h5LoginPage: options.h5LoginPage?.trim() || DEFAULT_H5_LOGIN_PAGE,
     wechatBaseUrls: [base, ...failover.map((s) => s.trim()).filter(Boolean)],
     wechatTokenBaseUrl: wechat.tokenRelay?.url.trim() || null,
     wechatTokenRelayKey: wechat.tokenRelay?.key?.trim() || null,
@@ -337,6 +358,8 @@ export function checkConfig(config: Config): ConfigCheck {
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
+  if (config.basePath && !/^(\/[A-Za-z0-9._~-]+)+$/.test(config.basePath)) problems.push(`basePath "${config.basePath}" must be a path like /api/auth (letters, digits, . _ ~ -)`);
+  if (!config.h5LoginPage.includes('{query}')) problems.push(`h5LoginPage "${config.h5LoginPage}" must contain {query} (where the login result goes)`);
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
   if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0 || config.rateLimit.perPcAttempt === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID / RATE_LIMIT_PER_PC_ATTEMPT = 0)');
   const header = config.clientAddressHeader;

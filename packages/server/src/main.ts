@@ -34,7 +34,8 @@ import { getFollowerInfo } from './wechat/oa/user_info.js';
 import { followerKey, type AttemptPort } from './flows/follow/attempt-port.js';
 import { followQrs, identifyFollower, type FollowQrs } from './flows/follow/login.js';
 import { markAttemptScanned, type AttemptDeps } from './flows/attempt/attempt.js';
-import { PC_BASE_PATH } from './http/routes/pc.js';
+import { PC_PATH } from './http/routes/pc.js';
+import { createUrls, type Urls } from './http/urls.js';
 import type { OaServerDeps } from './http/oa-server.js';
 import { keepGrant, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
 import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
@@ -93,6 +94,8 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
+  // every URL the product builds follows the base path and the public origin (http/urls.ts)
+  const urls = createUrls(config);
   const limiter = new RateLimiter({ store, logger });
   // The per-AppID limit: charged just before each WeChat call made for a request (after validation)
   const spend = appidQuota(limiter, config.rateLimit.perAppid);
@@ -128,6 +131,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     openBaseUrl: config.openBaseUrl,
     publicBaseUrl: config.publicBaseUrl,
     production: config.production,
+    urls,
     store,
     sessions,
     logger,
@@ -153,7 +157,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
         })
       : createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const attemptDeps: AttemptDeps = { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs };
-  const followPort = followAttemptPort(attemptDeps, notifier, config.publicBaseUrl);
+  const followPort = followAttemptPort(attemptDeps, notifier, urls);
   const createQrCode = (scene: string, seconds: number) => spend(oaCredentials?.appid, () => oaAccessTokens!.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds)));
   const qrImageUrl = (ticket: string) => showQrCodeUrl(ticket, config.mpBaseUrl);
   const follow: Services['follow'] = oaAccessTokens
@@ -195,6 +199,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     logger.log('warn', 'deployment.ephemeral_preview', { message: 'preview on a throwaway /tmp embedded store with a random seal key: users and sessions vanish with the instance' });
   }
   const app = createApp({
+    urls,
     store,
     sessions,
     logger,
@@ -235,6 +240,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
       oauth: oauthApp(config.oa),
       publicBaseUrl: config.publicBaseUrl,
       production: config.production,
+      urls,
       appName: config.appName,
       streamMs: config.pcEventsStreamMs,
       longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
@@ -261,7 +267,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
  * the person who scanned — anyone else (a forwarded link) is refused (http/routes/pc.ts). Without
  * PUBLIC_BASE_URL (development) the link's origin is the one the push reached: this API.
  */
-export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, publicOrigin: string | null): AttemptPort {
+export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, urls: Urls): AttemptPort {
   return {
     async markScanned(attemptId, who) {
       const { result, view } = await markAttemptScanned(deps, attemptId, followerKey(who.appid, who.openid));
@@ -269,7 +275,7 @@ export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, 
       return result;
     },
     confirmUrl(attemptId, requestOrigin) {
-      return `${publicOrigin ?? requestOrigin}${PC_BASE_PATH}/scan?a=${encodeURIComponent(attemptId)}`;
+      return urls.api(requestOrigin, `${PC_PATH}/scan?a=${encodeURIComponent(attemptId)}`);
     },
   };
 }

@@ -22,9 +22,12 @@ import { verifyFileRoutes } from './verify-file.js';
 import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
 import { webviewRoutes } from './webview.js';
 import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
+import { createUrls, type Urls } from './urls.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
 export interface AppDeps {
+  /** every URL the product builds and the base path every route is under (absent: /api/auth, the request's origin) */
+  urls?: Urls;
   store: Store;
   sessions: SessionManager;
   logger: Logger;
@@ -54,13 +57,13 @@ export interface AppDeps {
   oaServer?: OaServerDeps;
 }
 
-/** The PC's own requests about its attempt, limited per attempt (pcWatchLimit) instead of per address. */
+/** The PC's own requests about its attempt (paths relative to the base path), limited per attempt (pcWatchLimit) instead of per address. */
 function isPcWatch(method: string, path: string): boolean {
-  return (method === 'GET' && (path === '/api/auth/pc/status' || path === '/api/auth/pc/events')) || (method === 'POST' && path === '/api/auth/pc/session');
+  return (method === 'GET' && (path === '/pc/status' || path === '/pc/events')) || (method === 'POST' && path === '/pc/session');
 }
 
-/** The official account's server URL (消息推送): its own body limit and verification, no per-address limit. */
-const OA_PUSH_PATH = '/api/auth/oa/push';
+/** The official account's server URL (消息推送), relative to the base path: its own body limit and verification, no per-address limit. */
+const OA_PUSH = '/oa/push';
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export const MAX_JSON_BYTES = 16 * 1024;
@@ -73,6 +76,12 @@ export function errorResponse(c: Context, code: ErrorCode, message?: string, hea
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
+  const urls = deps.urls ?? createUrls({ publicBaseUrl: null });
+  /** a route's full path: every route is relative to the base path */
+  const at = urls.path;
+  /** the request's path relative to the base path (null: outside it) */
+  const relative = (path: string) => (path === urls.basePath || path.startsWith(`${urls.basePath}/`) ? path.slice(urls.basePath.length) : null);
+  const OA_PUSH_PATH = at(OA_PUSH);
   const limit = limitBody(MAX_JSON_BYTES, (c) => errorResponse(c, 'payload_too_large'));
 
   // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
@@ -93,7 +102,7 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.use('/api/*', async (c, next) => {
+  app.use(at('/*'), async (c, next) => {
     c.header('x-content-type-options', 'nosniff');
     await next();
   });
@@ -105,7 +114,7 @@ export function createApp(deps: AppDeps) {
     const deadlineMs = deps.requestDeadlineMs;
     // One timer and one promise per request (a Promise.race over three promises cost more, and every
     // promise pays the request scope's async hook).
-    app.use('/api/*', (c, next) =>
+    app.use(at('/*'), (c, next) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           deps.logger.log('warn', 'http.deadline', { path: c.req.path, deadlineMs });
@@ -137,22 +146,22 @@ export function createApp(deps: AppDeps) {
     const limited = rateLimit(limiter, settings, refuse);
     // a PC's own status / events / collect with its attempt cookie: per attempt, not per address
     const pcWatch = pcWatchLimit(limiter, settings, pcAttemptIdOf, refuse);
-    app.use('/api/auth/mini/login', limited);
-    app.use('/api/auth/web/*', limited);
+    app.use(at('/mini/login'), limited);
+    app.use(at('/web/*'), limited);
     // not the push endpoint below: WeChat's servers call it (signed), from a few addresses
-    app.use('/api/auth/oa/*', (c, next) => (c.req.path === OA_PUSH_PATH ? next() : limited(c, next)));
-    app.use('/api/auth/pc/*', (c, next) => (isPcWatch(c.req.method, c.req.path) ? pcWatch(c, next) : limited(c, next)));
-    app.use('/api/auth/logout', limited);
-    app.use('/api/auth/webview/*', limited);
-    app.on(['POST'], '/api/auth/me/wechat-profile', limited);
-    app.on(['POST'], '/api/auth/me/phone', limited);
-    app.on(['PATCH', 'PUT'], '/api/auth/me', limited);
+    app.use(at('/oa/*'), (c, next) => (c.req.path === OA_PUSH_PATH ? next() : limited(c, next)));
+    app.use(at('/pc/*'), (c, next) => (isPcWatch(c.req.method, relative(c.req.path) ?? '') ? pcWatch(c, next) : limited(c, next)));
+    app.use(at('/logout'), limited);
+    app.use(at('/webview/*'), limited);
+    app.on(['POST'], at('/me/wechat-profile'), limited);
+    app.on(['POST'], at('/me/phone'), limited);
+    app.on(['PATCH', 'PUT'], at('/me'), limited);
   }
 
-  app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
-  app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
-  app.route('/api/auth/oa', new Hono().use((c, next) => (c.req.path === OA_PUSH_PATH ? next() : limit(c, next))).route('/', oaRoutes(deps.oa)));
-  app.route('/api/auth/webview', new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
+  app.route(at('/mini'), new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
+  app.route(at('/web'), new Hono().use(limit).route('/', webRoutes(deps.web)));
+  app.route(at('/oa'), new Hono().use((c, next) => (c.req.path === OA_PUSH_PATH ? next() : limit(c, next))).route('/', oaRoutes(deps.oa)));
+  app.route(at('/webview'), new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
   // 关注公众号登录: a new parametric QR spends the official account's qrcode/create quota — its own per-address limit
   const limits = deps.limits;
   const followQrLimit = limits
@@ -164,29 +173,29 @@ export function createApp(deps: AppDeps) {
         throw new RateLimitedError(decision.retryAfter); // 429 + Retry-After (onError), as the per-AppID limit
       }
     : undefined;
-  if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes({ followQrLimit, ...deps.pc })));
-  app.post('/api/auth/logout', async (c) => {
+  if (deps.pc) app.route(at('/pc'), new Hono().use(limit).route('/', pcRoutes({ followQrLimit, ...deps.pc })));
+  app.post(at('/logout'), async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
     // Logging out an unknown or already revoked token is not an error: the result is the same.
     await deps.sessions.invalidate(token);
     return c.body(null, 204);
   });
-  if (deps.wechatSync) app.route('/api/auth/me/wechat-profile', wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
-  if (deps.wechatSync) app.on(['DELETE'], '/api/auth/me', forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
-  app.route('/api/auth', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
-  app.use('/api/auth/sessions/*', limit);
-  app.route('/api/auth/sessions', sessionRoutes(deps.sessions));
+  if (deps.wechatSync) app.route(at('/me/wechat-profile'), wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
+  if (deps.wechatSync) app.on(['DELETE'], at('/me'), forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
+  app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/') }));
+  app.use(at('/sessions/*'), limit);
+  app.route(at('/sessions'), sessionRoutes(deps.sessions));
   // Called by WeChat's servers only, every request signed: not rate limited by address (WeChat
   // pushes from a few addresses); a forged one costs a sha1 and no store call.
   app.route(OA_PUSH_PATH, oaServerRoutes(deps.oaServer ?? { server: null, store: deps.store, logger: deps.logger, port: { markScanned: async () => 'unknown', confirmUrl: () => '' } }));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   // Liveness: the process runs and its configuration passed the start-up checks. Cheap on purpose —
   // it loads no database driver (a cold start measured on it pays for nothing else; docs/BENCH.md).
-  app.get('/api/auth/health', (c) => c.json({ ok: true, store: deps.store.kind, ready: '/api/auth/ready', ...deps.deployment }, 200, { 'cache-control': 'no-store' }));
+  app.get(at('/health'), (c) => c.json({ ok: true, store: deps.store.kind, ready: at('/ready'), ...deps.deployment }, 200, { 'cache-control': 'no-store' }));
   // Readiness: the store answered a ping within the last second (cached), else 503. Point uptime
   // checks and load balancers here (docs/DEPLOY.md).
-  app.get('/api/auth/ready', async (c) => {
+  app.get(at('/ready'), async (c) => {
     const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
     if (!ready.ok) return errorResponse(c, 'store_unavailable', undefined, { 'retry-after': '1' });
     return c.json({ ok: true, store: deps.store.kind, ...deps.deployment }, 200, { 'cache-control': 'no-store' });
@@ -194,36 +203,36 @@ export function createApp(deps: AppDeps) {
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.
   const allowed: Record<string, string> = {
-    '/api/auth/mini/login': 'POST',
-    '/api/auth/mini/decrypt': 'POST',
-    '/api/auth/web/qr': 'GET',
-    '/api/auth/web/embed': 'POST',
-    '/api/auth/web/callback': 'GET',
-    '/api/auth/web/session': 'POST',
-    '/api/auth/oa/start': 'GET',
-    '/api/auth/oa/callback': 'GET',
-    '/api/auth/oa/session': 'POST',
-    '/api/auth/oa/push': 'GET, POST',
-    '/api/auth/webview/ticket': 'POST',
-    '/api/auth/me/wechat-profile': 'POST',
-    '/api/auth/webview/session': 'POST',
-    '/api/auth/pc/attempt': 'POST',
-    '/api/auth/pc/follow-qr': 'POST',
-    '/api/auth/pc/status': 'GET',
-    '/api/auth/pc/events': 'GET',
-    '/api/auth/pc/session': 'POST',
-    '/api/auth/pc/scan': 'GET',
-    '/api/auth/pc/callback': 'GET',
-    '/api/auth/pc/confirm': 'GET, POST',
-    '/api/auth/logout': 'POST',
-    '/api/auth/me': 'GET, PUT, PATCH, DELETE',
-    '/api/auth/me/avatar': 'POST',
-    '/api/auth/me/phone': 'POST',
-    '/api/auth/avatars/:file': 'GET',
-    '/api/auth/sessions': 'GET, DELETE',
-    '/api/auth/sessions/:id': 'DELETE',
-    '/api/auth/health': 'GET',
-    '/api/auth/ready': 'GET',
+    [at('/mini/login')]: 'POST',
+    [at('/mini/decrypt')]: 'POST',
+    [at('/web/qr')]: 'GET',
+    [at('/web/embed')]: 'POST',
+    [at('/web/callback')]: 'GET',
+    [at('/web/session')]: 'POST',
+    [at('/oa/start')]: 'GET',
+    [at('/oa/callback')]: 'GET',
+    [at('/oa/session')]: 'POST',
+    [at('/oa/push')]: 'GET, POST',
+    [at('/webview/ticket')]: 'POST',
+    [at('/me/wechat-profile')]: 'POST',
+    [at('/webview/session')]: 'POST',
+    [at('/pc/attempt')]: 'POST',
+    [at('/pc/follow-qr')]: 'POST',
+    [at('/pc/status')]: 'GET',
+    [at('/pc/events')]: 'GET',
+    [at('/pc/session')]: 'POST',
+    [at('/pc/scan')]: 'GET',
+    [at('/pc/callback')]: 'GET',
+    [at('/pc/confirm')]: 'GET, POST',
+    [at('/logout')]: 'POST',
+    [at('/me')]: 'GET, PUT, PATCH, DELETE',
+    [at('/me/avatar')]: 'POST',
+    [at('/me/phone')]: 'POST',
+    [at('/avatars/:file')]: 'GET',
+    [at('/sessions')]: 'GET, DELETE',
+    [at('/sessions/:id')]: 'DELETE',
+    [at('/health')]: 'GET',
+    [at('/ready')]: 'GET',
   };
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (c) => errorResponse(c, 'method_not_allowed', undefined, { allow }));
@@ -233,7 +242,8 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => {
     const known = toAppError(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
-    const door = c.req.path === OA_PUSH_PATH ? undefined : /^\/api\/auth\/(mini|web|oa|pc)\//.exec(c.req.path)?.[1];
+    const path = relative(c.req.path);
+    const door = path === null || path === OA_PUSH ? undefined : /^\/(mini|web|oa|pc)\//.exec(path)?.[1];
     if (known) {
       if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
       else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });

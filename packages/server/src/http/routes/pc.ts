@@ -15,6 +15,7 @@ import { followerKey } from '../../flows/follow/attempt-port.js';
 import type { FollowQrs } from '../../flows/follow/login.js';
 import { locate } from '../../flows/attempt/location.js';
 import { clientAddress, type ClientAddressSettings } from '../client-address.js';
+import { createUrls, type Urls } from '../urls.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
@@ -44,7 +45,8 @@ export const PC_SCAN_DOOR: OAuthDoor = {
   errors: { notConfigured: 'pc_login_not_configured', stateInvalid: 'pc_login_invalid', stateUsed: 'pc_login_used', denied: 'oa_login_denied' },
 };
 
-export const PC_BASE_PATH = '/api/auth/pc';
+/** The PC door's routes, relative to the base path. */
+export const PC_PATH = '/pc';
 export const PC_ATTEMPT_COOKIE = 'wx_pc_attempt';
 export const PC_STATE_COOKIE = 'wx_pc_state';
 export const PC_CONFIRM_COOKIE = 'wx_pc_confirm';
@@ -59,6 +61,8 @@ export interface PcRouteDeps {
   oauth: Omit<OAuthLoginDeps, 'door'>;
   publicBaseUrl: string | null;
   production: boolean;
+  /** every URL built (scan URL, redirect_uri, the phone pages' links, cookie path); absent: /api/auth + publicBaseUrl */
+  urls?: Urls;
   /** the name the phone's page shows (APP_NAME) */
   appName: string;
   /** one SSE stream's length (≤ 25 s; inside the function's maxDuration) */
@@ -82,13 +86,6 @@ export interface PcRouteDeps {
 }
 
 const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-const cookieOptions = (c: Context, production: boolean, maxAge?: number) => ({
-  httpOnly: true,
-  sameSite: 'Lax' as const,
-  path: PC_BASE_PATH,
-  secure: isSecure(c, production),
-  ...(maxAge === undefined ? {} : { maxAge }),
-});
 
 function noStore(c: Context) {
   c.header('cache-control', 'no-store');
@@ -120,7 +117,15 @@ const DecideForm = lazySchema((z) =>
 
 export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
-  const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
+  const urls = deps.urls ?? createUrls({ publicBaseUrl: deps.publicBaseUrl });
+  const pcPath = urls.path(PC_PATH);
+  const cookieOptions = (c: Context, production: boolean, maxAge?: number) => ({
+    httpOnly: true,
+    sameSite: 'Lax' as const,
+    path: pcPath,
+    secure: isSecure(c, production),
+    ...(maxAge === undefined ? {} : { maxAge }),
+  });
   const addressOf = deps.clientAddress ?? ((c: Context) => clientAddress(c, SOCKET_ONLY));
 
   /** A QR code image (data URL) of `content`. */
@@ -130,7 +135,7 @@ export function pcRoutes(deps: PcRouteDeps) {
   };
   /** Our own QR for an attempt: the phone's entry /scan?a=<id>. */
   const ownQr = async (c: Context, id: string) => {
-    const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
+    const scanUrl = urls.api(c, `${PC_PATH}/scan?a=${id}`);
     return { qr: await qrDataUrl(scanUrl), scanUrl };
   };
 
@@ -224,7 +229,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
           if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
           const { state, authorizeUrl } = await startOAuthLogin(oauth, {
-            redirectUri: `${origin(c)}${PC_BASE_PATH}/callback`,
+            redirectUri: urls.api(c, `${PC_PATH}/callback`),
             next: `/pc/${id}`,
             scope: c.req.query('scope'),
           });
@@ -257,7 +262,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           } catch (error) {
             // snsapi_base did not find the person: one tap, then snsapi_userinfo (reusing the OA door's rule)
             const attemptId = error instanceof ConsentRequiredError ? /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(error.next ?? '')?.[1] : undefined;
-            if (attemptId) return phone(c, consentPageHtml(`${PC_BASE_PATH}/scan?a=${attemptId}&scope=${OA_SCOPE_USERINFO}`));
+            if (attemptId) return phone(c, consentPageHtml(`${pcPath}/scan?a=${attemptId}&scope=${OA_SCOPE_USERINFO}`));
             throw error;
           }
           const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(completed.next)?.[1];
@@ -268,7 +273,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           deps.notifier.changed(view);
           setCookie(c, PC_CONFIRM_COOKIE, confirmKey, cookieOptions(c, deps.production, Math.ceil((view.expiresAt.getTime() - Date.now()) / 1000)));
           noStore(c);
-          return c.redirect(`${PC_BASE_PATH}/confirm`, 302);
+          return c.redirect(`${pcPath}/confirm`, 302);
         } catch (error) {
           return phoneError(c, error, 'auth.pc.callback_failed');
         }
@@ -280,7 +285,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           const page = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
           // the IP-region database is loaded by locate, on the first confirmation page, and nowhere else
           const [pcLocation, phoneLocation] = await Promise.all([locate(page.pcAddress), locate(addressOf(c))]);
-          return phone(c, confirmPageHtml({ ...page, pcLocation, phoneLocation }, deps.appName, `${PC_BASE_PATH}/confirm`));
+          return phone(c, confirmPageHtml({ ...page, pcLocation, phoneLocation }, deps.appName, `${pcPath}/confirm`));
         } catch (error) {
           return phoneError(c, error, 'auth.pc.confirm_failed');
         }
