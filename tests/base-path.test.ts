@@ -224,7 +224,7 @@ describe('h5LoginPage: where browsers return', () => {
 
   it('a base path or login page that cannot work is named by the checks', async () => {
     const { checkConfig, resolveConfig } = await import('../packages/server/src/config.js');
-    const problems = checkConfig(resolveConfig({ mini, basePath: '/a b', h5LoginPage: '/pages/login' })).problems.join('\n');
+    const problems = checkConfig(resolveConfig({ doors: [], basePath: '/a b', h5LoginPage: '/pages/login' })).problems.join('\n');
     expect(problems).toContain('basePath "/a b"');
     expect(problems).toContain('h5LoginPage "/pages/login" must contain {query}');
   });

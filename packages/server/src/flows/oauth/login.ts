@@ -12,6 +12,8 @@ import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed }
 import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
+import type { Sealer } from '../../crypto/seal.js';
+import { keepGrant } from './grants.js';
 
 /**
  * WeChat's browser OAuth2 logins, without HTTP — one core for two doors:
@@ -57,6 +59,12 @@ export interface OAuthLoginDeps {
   exchangeCode(code: string): Promise<OAuthAccessToken>;
   getUserInfo(accessToken: string, openid: string): Promise<SnsUserInfo>;
   clock?: () => Date;
+  /**
+   * Keep the person's snsapi_userinfo grant, sealed, for 同步微信头像昵称 (./grants.ts): the official
+   * account's door asks for it (`officialAccount({ keepGrant })`); absent/null: the grant is dropped
+   * after the one sns/userinfo call.
+   */
+  keepGrant?: { sealer: Sealer } | null | undefined;
 }
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
@@ -193,6 +201,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   // WeChat's errors on the code (40029, 40163, 42003…) mean what they mean on every door: the edge translates them.
   const wx: OAuthAccessToken = await deps.exchangeCode(input.code);
   await input.checkPerson?.({ appid, openid: wx.openid }, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
+  if (deps.keepGrant) await keepGrant({ appid, store: deps.store, sealer: deps.keepGrant.sealer, logger: deps.logger, clock: deps.clock }, wx);
 
   const { unionid } = wx;
   if (door.oa) {

@@ -1,0 +1,152 @@
+// Issue 20 "Doors are data" (docs/design/issue-20-drop-in.md §5): a host LISTS door descriptors in
+// ServerOptions.doors; routes, rate limits, the 405 table, failure log names, GET <basePath>/doors
+// and the production checks come from the list. Several mini-programs of one open-platform account
+// share users through unionid.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkConfig, resolveConfig, type ServerOptions } from '../packages/server/src/config.js';
+import { createLogger, silentLogger } from '../packages/server/src/log.js';
+import { createServices, type Services } from '../packages/server/src/main.js';
+import { doorsFromEnv } from '../packages/server/src/env.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr } from '../packages/server/src/doors/index.js';
+import { createSimulator } from '../packages/sim/src/app.js';
+
+const MINI = { appid: 'wx00000000000d0a01', secret: randomBytes(16).toString('hex') };
+const SHOP = { appid: 'wx00000000000d0a02', secret: randomBytes(16).toString('hex') };
+const WEB = { appid: 'wx00000000000d0a03', secret: randomBytes(16).toString('hex') };
+const OA = { appid: 'wx00000000000d0a04', secret: randomBytes(16).toString('hex') };
+
+let sim: ReturnType<typeof createSimulator>;
+let simServer: ServerType;
+let simUrl: string;
+const running: Services[] = [];
+
+beforeAll(async () => {
+  sim = createSimulator({
+    apps: [
+      { ...MINI, openPlatformId: 'op-doors' },
+      { ...SHOP, openPlatformId: 'op-doors' },
+      { ...WEB, openPlatformId: 'op-doors', kind: 'web', domains: ['localhost'] },
+      { ...OA, openPlatformId: 'op-doors', kind: 'oa', domains: ['localhost'] },
+    ],
+  });
+  await new Promise<void>((resolve) => {
+    simServer = serve({ fetch: sim.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+      simUrl = `http://127.0.0.1:${info.port}`;
+      resolve();
+    });
+  });
+});
+afterAll(() => simServer?.close());
+afterEach(() => {
+  for (const services of running.splice(0)) services.stop();
+});
+
+function start(more: Partial<ServerOptions> & Pick<ServerOptions, 'doors'>, logger = silentLogger): Services {
+  const services = createServices({ wechat: { apiBase: simUrl, failover: [] }, rateLimit: { perAddress: 1_000_000, perAppid: 1_000_000 }, ...more }, { store: new EmbeddedStore({ dir: null }), logger });
+  running.push(services);
+  return services;
+}
+
+async function simCode(appid: string, user: string): Promise<string> {
+  const res = await fetch(`${simUrl}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid, user }) });
+  return ((await res.json()) as { code: string }).code;
+}
+
+const post = async (services: Services, path: string, body: unknown) => {
+  const res = await services.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+};
+
+describe('several mini-programs of one open-platform account in one deployment', () => {
+  it('each has its own routes and credentials; the same person is ONE user through unionid', async () => {
+    const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })] });
+    const main = await post(services, '/api/auth/mini/login', { code: await simCode(MINI.appid, 'doors-dora') });
+    expect(main.status).toBe(200);
+    const shop = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-dora') });
+    expect(shop.status).toBe(200);
+    expect(shop.body.isNewUser).toBe(false);
+    expect(shop.body.user.id).toBe(main.body.user.id);
+    // one account, an identity per app (oid:<appid>:<openid>) plus the shared unionid
+    const identities = await services.store.getUserIdentities(main.body.user.id);
+    expect(identities.filter((i) => i.kind === 'oid').map((i) => i.appid).sort()).toEqual([MINI.appid, SHOP.appid].sort());
+    // another person on the shop mini-program is another user
+    const other = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-otto') });
+    expect(other.body.user.id).not.toBe(main.body.user.id);
+    // a code of one mini-program is refused on the other's route: each route uses its own AppID
+    const crossed = await post(services, '/api/auth/mini-shop/login', { code: await simCode(MINI.appid, 'doors-dora') });
+    expect(crossed.status).not.toBe(200);
+  });
+
+  it('the derived tables cover a named door: 405 with Allow, its per-address limit, its failure log name', async () => {
+    const lines: string[] = [];
+    const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })], rateLimit: { perAddress: 2, perAppid: 1_000_000 } }, createLogger((line) => lines.push(line), 'debug'));
+    const wrong = await services.app.request('/api/auth/mini-shop/login');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    const bad = await post(services, '/api/auth/mini-shop/login', { code: 'short' });
+    expect(bad.status).toBe(400);
+    expect(lines.some((l) => l.includes('"auth.mini-shop.failed"'))).toBe(true);
+    await post(services, '/api/auth/mini-shop/login', { code: 'short' });
+    const third = await post(services, '/api/auth/mini-shop/login', { code: 'short' });
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBeTruthy();
+  });
+
+  it('a name that cannot be a path segment, or one listed twice, is refused', () => {
+    expect(() => miniProgram({ name: 'Shop/1', ...SHOP })).toThrow(/name "Shop\/1"/);
+    const { problems } = checkConfig(resolveConfig({ doors: [miniProgram(MINI), miniProgram(SHOP)] }));
+    expect(problems.join('\n')).toContain('doors: "mini" is listed twice');
+    expect(checkConfig(resolveConfig({ doors: [] })).problems.join('\n')).toContain('doors: no login door is listed');
+  });
+});
+
+describe('GET <basePath>/doors', () => {
+  it('names the configured doors and their public AppIDs, never a secret', async () => {
+    const mini = miniProgram(MINI);
+    const oa = officialAccount({ ...OA, push: { token: 'doorsToken1' } });
+    const services = start({ doors: [mini, miniProgram({ name: 'mini-shop', ...SHOP }), websiteQr(WEB), oa, pcLogin({ via: oa }), followToLogin({ via: oa }), webviewTicket({ from: mini })] });
+    const res = await services.app.request('/api/auth/doors');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      doors: [
+        { name: 'mini', kind: 'mini', appid: MINI.appid },
+        { name: 'mini-shop', kind: 'mini', appid: SHOP.appid },
+        { name: 'web', kind: 'web', appid: WEB.appid },
+        { name: 'oa', kind: 'oa', appid: OA.appid },
+        { name: 'pc', kind: 'pc', via: 'oa' },
+        { name: 'follow', kind: 'follow', via: 'oa' },
+        { name: 'webview', kind: 'webview', from: 'mini' },
+      ],
+    });
+    for (const secret of [MINI.secret, SHOP.secret, WEB.secret, OA.secret, 'doorsToken1']) expect(text).not.toContain(secret);
+  });
+
+  it('a door listed without its app is not offered, and its endpoints say it is not configured', async () => {
+    const services = start({ doors: [miniProgram(MINI), websiteQr({ appid: '', secret: '' })] });
+    const { doors } = (await (await services.app.request('/api/auth/doors')).json()) as { doors: { name: string }[] };
+    expect(doors.map((d) => d.name)).toEqual(['mini']);
+    const qr = await services.app.request('/api/auth/web/qr', { redirect: 'manual' });
+    expect(new URL(qr.headers.get('location')!, 'http://h5').searchParams.get('web_login_error')).toBe('web_login_not_configured');
+    // a door not listed at all has no routes
+    expect((await services.app.request('/api/auth/oa/start')).status).toBe(404);
+    expect((await services.app.request('/api/auth/pc/attempt', { method: 'POST' })).status).toBe(404);
+  });
+});
+
+describe('optionsFromEnv builds the descriptors from today\'s variables', () => {
+  it('mini, web, oa, pc and webview always; follow only with the account\'s Token', () => {
+    const shape = (doors: ServerOptions['doors']) => doors.map((d) => `${d.kind}:${d.name}:${d.app?.appid ?? '-'}`);
+    expect(shape(doorsFromEnv({ WECHAT_MINI_APPID: MINI.appid, WECHAT_MINI_SECRET: MINI.secret }))).toEqual([`mini:mini:${MINI.appid}`, 'web:web:-', 'oa:oa:-', 'pc:pc:-', `webview:webview:${MINI.appid}`]);
+    const full = doorsFromEnv({ WECHAT_MINI_APPID: MINI.appid, WECHAT_OA_APPID: OA.appid, WECHAT_OA_SECRET: OA.secret, WECHAT_OA_TOKEN: 'tok123', WECHAT_WEB_APPID: WEB.appid });
+    expect(shape(full)).toEqual([`mini:mini:${MINI.appid}`, `web:web:${WEB.appid}`, `oa:oa:${OA.appid}`, `pc:pc:${OA.appid}`, `follow:follow:${OA.appid}`, `webview:webview:${MINI.appid}`]);
+    // the problems still name the variables (doctor, the production guard)
+    const { problems } = checkConfig(resolveConfig({ doors: full, environment: 'production' }));
+    expect(problems.join('\n')).toContain('WECHAT_MINI_SECRET is missing or not a 32-character AppSecret');
+    expect(problems.join('\n')).toContain('WECHAT_WEB_APPID is set but WECHAT_WEB_SECRET is missing');
+  });
+});
