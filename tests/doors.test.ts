@@ -2,7 +2,7 @@
 // ServerOptions.doors; routes, rate limits, the 405 table, failure log names, GET <basePath>/doors
 // and the production checks come from the list. Several mini-programs of one open-platform account
 // share users through unionid.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,8 @@ import { doorsFromEnv } from '../packages/server/src/env.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr } from '../packages/server/src/doors/index.js';
 import { createSimulator } from '../packages/sim/src/app.js';
+import { cookieBrowser } from './support/cookie-browser.js';
+import { followAsPhone } from './support/wechat-phone.js';
 
 const MINI = { appid: 'wx00000000000d0a01', secret: randomBytes(16).toString('hex') };
 const SHOP = { appid: 'wx00000000000d0a02', secret: randomBytes(16).toString('hex') };
@@ -46,7 +48,7 @@ afterEach(() => {
 });
 
 function start(more: Partial<ServerOptions> & Pick<ServerOptions, 'doors'>, logger = silentLogger): Services {
-  const services = createServices({ wechat: { apiBase: simUrl, failover: [] }, rateLimit: { perAddress: 1_000_000, perAppid: 1_000_000 }, ...more }, { store: new EmbeddedStore({ dir: null }), logger });
+  const services = createServices({ wechat: { apiBase: simUrl, failover: [], openBase: simUrl, mpBase: simUrl }, rateLimit: { perAddress: 1_000_000, perAppid: 1_000_000 }, ...more }, { store: new EmbeddedStore({ dir: null }), logger });
   running.push(services);
   return services;
 }
@@ -148,5 +150,50 @@ describe('optionsFromEnv builds the descriptors from today\'s variables', () => 
     const { problems } = checkConfig(resolveConfig({ doors: full, environment: 'production' }));
     expect(problems.join('\n')).toContain('WECHAT_MINI_SECRET is missing or not a 32-character AppSecret');
     expect(problems.join('\n')).toContain('WECHAT_WEB_APPID is set but WECHAT_WEB_SECRET is missing');
+  });
+});
+
+describe('the official account door in the flow (issue 20 "Also in this change")', () => {
+  const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
+  /** a phone whose requests to the API go to `services` and to WeChat go to the simulator */
+  const phoneFor = (services: Services) => cookieBrowser(WECHAT_UA, (req) => (req.url.startsWith(simUrl) ? fetch(req) : services.app.request(req)));
+
+  async function oaLogin(services: Services, user: string) {
+    const phone = phoneFor(services);
+    const started = await phone.request('http://localhost/api/auth/oa/start?scope=snsapi_userinfo');
+    const state = new URL(started.headers.get('location')!).searchParams.get('state')!;
+    await followAsPhone(phone.request, started.headers.get('location')!, { simUrl, base: 'http://localhost', user });
+    const session = await phone.request('http://localhost/api/auth/oa/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state }) });
+    expect(session.status).toBe(200);
+    return ((await session.json()) as { token: string }).token;
+  }
+  const sync = async (services: Services, token: string) => (await services.app.request('/api/auth/me/wechat-profile', { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json();
+
+  it('keepGrant (default): 同步微信头像昵称 works after the login; keepGrant: false keeps nothing', async () => {
+    const keeping = start({ doors: [miniProgram(MINI), officialAccount(OA)] });
+    const token = await oaLogin(keeping, 'doors-grant-yes');
+    expect(await sync(keeping, token)).toMatchObject({ user: { nickname: expect.any(String) } });
+
+    const dropping = start({ doors: [miniProgram(MINI), officialAccount({ ...OA, keepGrant: false })] });
+    const other = await oaLogin(dropping, 'doors-grant-no');
+    expect(await sync(dropping, other)).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
+    expect((await dropping.store.getRecord(`wechat-grant:${OA.appid}:${sim.state.openid(OA.appid, 'doors-grant-no')}`))).toBeNull();
+  });
+
+  it('the PC attempt id rides in the phone\'s state record, not in its `next`', async () => {
+    const oa = officialAccount(OA);
+    const services = start({ doors: [miniProgram(MINI), oa, pcLogin({ via: oa })] });
+    const pc = cookieBrowser(null, (req) => services.app.request(req));
+    const { scanUrl } = (await (await pc.request('http://localhost/api/auth/pc/attempt', { method: 'POST' })).json()) as { scanUrl: string };
+    const attemptId = new URL(scanUrl).searchParams.get('a')!;
+    const phone = phoneFor(services);
+    const scanned = await phone.request(scanUrl);
+    const state = new URL(scanned.headers.get('location')!).searchParams.get('state')!;
+    const record = await services.store.getRecord(`pc-login:${createHash('sha256').update(state).digest('hex')}`);
+    expect(record?.value).toMatchObject({ attemptId, next: '/pages/account/index' });
+    expect(JSON.stringify(record?.value.next)).not.toContain(attemptId);
+    // and the phone still reaches the confirmation page of that attempt
+    const page = await followAsPhone(phone.request, scanned.headers.get('location')!, { simUrl, base: 'http://localhost', user: 'doors-pc' });
+    expect(page.html).toContain('确认在电脑上登录？');
   });
 });

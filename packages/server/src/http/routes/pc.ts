@@ -230,7 +230,8 @@ export function pcRoutes(deps: PcRouteDeps) {
           if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
           const { state, authorizeUrl } = await startOAuthLogin(oauth, {
             redirectUri: urls.api(c, `${PC_PATH}/callback`),
-            next: `/pc/${id}`,
+            // the attempt rides in the state's own record (never in `next`, which is a page to go to)
+            attemptId: id,
             scope: c.req.query('scope'),
           });
           noStore(c);
@@ -243,7 +244,7 @@ export function pcRoutes(deps: PcRouteDeps) {
       .get('/callback', async (c) => {
         try {
           const cookieState = getCookie(c, PC_STATE_COOKIE);
-          let completed: { state: string; next: string };
+          let completed: { state: string; attemptId: string | null };
           try {
             completed = await completeOAuthCallback(oauth, {
               code: c.req.query('code'),
@@ -251,8 +252,7 @@ export function pcRoutes(deps: PcRouteDeps) {
               cookieState,
               // a follow attempt's link belongs to the person who scanned its QR: a forwarded link
               // opened by anyone else is refused here, before any account or the attempt changes
-              checkPerson: async (who, next) => {
-                const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(next ?? '')?.[1];
+              checkPerson: async (who, { attemptId }) => {
                 if (attemptId && !(await isAttemptScanner(deps.attempt, attemptId, followerKey(who.appid, who.openid)))) {
                   deps.attempt.logger.log('warn', 'auth.pc.not_scanner', { errorCode: 'pc_login_not_scanner' });
                   throw new AppError('pc_login_not_scanner');
@@ -261,12 +261,12 @@ export function pcRoutes(deps: PcRouteDeps) {
             });
           } catch (error) {
             // snsapi_base did not find the person: one tap, then snsapi_userinfo (reusing the OA door's rule)
-            const attemptId = error instanceof ConsentRequiredError ? /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(error.next ?? '')?.[1] : undefined;
+            const attemptId = error instanceof ConsentRequiredError ? error.attemptId : null;
             if (attemptId) return phone(c, consentPageHtml(`${pcPath}/scan?a=${attemptId}&scope=${OA_SCOPE_USERINFO}`));
             throw error;
           }
-          const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(completed.next)?.[1];
-          if (!attemptId) throw new AppError('pc_login_invalid');
+          const attemptId = completed.attemptId;
+          if (!attemptId || !ATTEMPT_ID_PATTERN.test(attemptId)) throw new AppError('pc_login_invalid');
           const { user } = await takeOAuthIdentity(oauth, { state: completed.state, cookieState });
           deleteCookie(c, PC_STATE_COOKIE, cookieOptions(c, deps.production));
           const { confirmKey, view } = await scanAttempt(deps.attempt, attemptId, { userId: user.id, source: 'oa-web' });
