@@ -20,8 +20,8 @@ export interface DoorApp {
 import type { LimitClass } from '../http/rate-limit.js';
 export type { LimitClass };
 
-/** The kinds of door the package ships (a descriptor's factory sets it). */
-export type DoorKind = 'mini' | 'web' | 'oa' | 'pc' | 'follow' | 'webview';
+/** The kinds of door the package ships (a descriptor's factory sets it); a new door brings its own. */
+export type DoorKind = 'mini' | 'web' | 'oa' | 'pc' | 'follow' | 'webview' | (string & {});
 
 /**
  * What the production guard and `npm run doctor` judge a door against (config.ts checkConfig):

@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono';
-import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../../shared/errors.js';
 import { AppError } from '../errors.js';
-import { toAppError } from './errors.js';
+import { errorResponse, failureOf, logFailure } from './failure.js';
+
+export { errorResponse };
 import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
 import { pcAttemptIdOf } from './routes/pc.js';
@@ -9,7 +10,7 @@ import { readBearerToken } from './auth.js';
 import { limitBody } from './json.js';
 import { pcWatchLimit, rateLimit, RateLimitedError, type LimitClass, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
-import { currentRequestId, logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
+import { logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
@@ -80,11 +81,6 @@ export function limitClassOf(door: Pick<MountedDoor, 'limits'>, sub: string): Li
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
-export function errorResponse(c: Context, code: ErrorCode, message?: string, headers?: Record<string, string>) {
-  const requestId = currentRequestId();
-  const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message, ...(requestId ? { requestId } : {}) } };
-  return c.json(body, ERROR_CODES[code].status as 400, { 'cache-control': 'no-store', ...headers });
-}
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
@@ -222,18 +218,16 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => errorResponse(c, 'not_found'));
 
   app.onError((error, c) => {
-    const known = toAppError(error);
+    const failure = failureOf(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
     const path = relative(c.req.path);
     const under = path === null ? null : doorOf(deps.doors, path);
     const door = under && under.door.logsFailures && under.sub.startsWith('/') && !under.door.quiet?.includes(under.sub) ? under.door.name : undefined;
-    if (known) {
-      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
-      else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
-      return errorResponse(c, known.code, known.message, known instanceof RateLimitedError ? { 'retry-after': String(known.retryAfter) } : undefined);
-    }
-    deps.logger.log('error', 'http.unhandled', { path: c.req.path, error });
-    return errorResponse(c, 'internal_error');
+    if (!failure.known) logFailure(deps.logger, 'http.unhandled', c, failure, error);
+    else if (failure.status >= 500) logFailure(deps.logger, 'http.failed', c, failure, error);
+    else if (door) logFailure(deps.logger, `auth.${door}.failed`, c, failure, error, { status: failure.status });
+    const known = failure.known;
+    return errorResponse(c, failure.code, known ? failure.message : undefined, known instanceof RateLimitedError ? { 'retry-after': String(known.retryAfter) } : undefined);
   });
   return app;
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { toAppError } from '../errors.js';
+import { failureOf, logFailure } from '../failure.js';
 import { lazySchema, readJson } from '../json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../../shared/oauth.js';
 import { createUrls, type Urls } from '../urls.js';
+import { cookieJar } from '../cookies.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
 
@@ -64,22 +64,11 @@ function framedResult(c: Context, origin: string, result: { ok: true } | { ok: f
 
 const SessionBody = lazySchema((z) => z.object({ state: z.string().regex(OAUTH_STATE_PATTERN, 'must be the login state from the login page URL') }));
 
-function isSecure(c: Context, production: boolean): boolean {
-  return production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-}
-
-function cookieOptions(c: Context, production: boolean, path: string, maxAge?: number) {
-  return { httpOnly: true, sameSite: 'Lax' as const, path, ...(maxAge === undefined ? {} : { maxAge }), secure: isSecure(c, production) };
-}
-
 /** A browser navigation never gets a JSON error page: it goes back to the login page with a code. */
 function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
-  const known = toAppError(error);
-  const event = `auth.${deps.door.name}.failed`;
-  if (!known) deps.logger.log('error', event, { path: c.req.path, error });
-  else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
-  else deps.logger.log('info', event, { path: c.req.path, errorCode: known.code });
-  const code = known?.code ?? 'internal_error';
+  const failure = failureOf(error);
+  logFailure(deps.logger, `auth.${deps.door.name}.failed`, c, failure, error);
+  const code = failure.code;
   const urls = urlsOf(deps);
   const query = new URLSearchParams({ [doorNames(deps.door, urls).errorParam]: code });
   // the second (snsapi_userinfo) attempt continues where the first was going
@@ -100,6 +89,7 @@ function noStore(c: Context) {
 export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { embeddable?: boolean } = {}) {
   const urls = urlsOf(deps);
   const names = doorNames(deps.door, urls);
+  const cookies = cookieJar({ path: names.basePath, production: deps.production });
   const app = new Hono();
   if (options.embeddable) {
     // WxLogin (WeChat's QR inside our page): the options for `new WxLogin({...})`, the state bound to this browser
@@ -107,7 +97,7 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { 
       const body = await readJson(c, EmbedBody);
       const redirectUri = urls.api(c, `/${deps.door.name}/callback`);
       const { state, authorizeUrl, expiresAt } = await startOAuthLogin(deps, { redirectUri, next: body.next, framed: body.selfRedirect });
-      setCookie(c, names.cookie, state, cookieOptions(c, deps.production, names.basePath, STATE_TTL_MS / 1000));
+      cookies.set(c, names.cookie, state, STATE_TTL_MS / 1000);
       const params = new URL(authorizeUrl).searchParams;
       return c.json(
         { appid: params.get('appid'), scope: params.get('scope'), redirectUri, state, selfRedirect: body.selfRedirect, scriptUrl: wxLoginScriptUrl(deps.openBaseUrl), expiresAt: expiresAt.toISOString() },
@@ -125,7 +115,7 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { 
           next: c.req.query('next'),
           scope: c.req.query('scope'),
         });
-        setCookie(c, names.cookie, state, cookieOptions(c, deps.production, names.basePath, STATE_TTL_MS / 1000));
+        cookies.set(c, names.cookie, state, STATE_TTL_MS / 1000);
         return c.redirect(authorizeUrl, 302);
       } catch (error) {
         return toLoginPage(c, error, deps);
@@ -137,7 +127,7 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { 
         const { state, next, framed } = await completeOAuthCallback(deps, {
           code: c.req.query('code'),
           state: c.req.query('state'),
-          cookieState: getCookie(c, names.cookie),
+          cookieState: cookies.get(c, names.cookie),
         });
         if (framed && c.req.header('sec-fetch-dest') !== 'document') return framedResult(c, urls.origin(c), { ok: true });
         const query = new URLSearchParams({ [names.handoffParam]: state });
@@ -145,17 +135,17 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { 
         return c.redirect(urls.h5Login(query), 302);
       } catch (error) {
         if (options.embeddable && c.req.header('sec-fetch-dest') === 'iframe') {
-          const known = toAppError(error);
-          deps.logger.log(known && known.status < 500 ? 'info' : 'warn', `auth.${deps.door.name}.failed`, { path: c.req.path, errorCode: known?.code ?? 'internal_error' });
-          return framedResult(c, urls.origin(c), { ok: false, code: known?.code ?? 'internal_error' });
+          const failure = failureOf(error);
+          logFailure(deps.logger, `auth.${deps.door.name}.failed`, c, failure, error);
+          return framedResult(c, urls.origin(c), { ok: false, code: failure.code });
         }
         return toLoginPage(c, error, deps);
       }
     })
     .post('/session', async (c) => {
       const { state } = await readJson(c, SessionBody);
-      const result = await takeOAuthHandoff(deps, { state, cookieState: getCookie(c, names.cookie) });
-      deleteCookie(c, names.cookie, cookieOptions(c, deps.production, names.basePath));
+      const result = await takeOAuthHandoff(deps, { state, cookieState: cookies.get(c, names.cookie) });
+      cookies.clear(c, names.cookie);
       return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
     });
 }
