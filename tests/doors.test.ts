@@ -65,13 +65,17 @@ const post = async (services: Services, path: string, body: unknown) => {
 
 describe('several mini-programs of one open-platform account in one deployment', () => {
   it('each has its own routes and credentials; the same person is ONE user through unionid', async () => {
-    const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })] });
+    const lines: string[] = [];
+    const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })] }, createLogger((line) => lines.push(line), 'info'));
     const main = await post(services, '/api/auth/mini/login', { code: await simCode(MINI.appid, 'doors-dora') });
     expect(main.status).toBe(200);
     const shop = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-dora') });
     expect(shop.status).toBe(200);
     expect(shop.body.isNewUser).toBe(false);
     expect(shop.body.user.id).toBe(main.body.user.id);
+    // each door's logins are logged under its own name
+    expect(lines.filter((l) => l.includes('"auth.mini.login"'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('"auth.mini-shop.login"'))).toHaveLength(1);
     // one account, an identity per app (oid:<appid>:<openid>) plus the shared unionid
     const identities = await services.store.getUserIdentities(main.body.user.id);
     expect(identities.filter((i) => i.kind === 'oid').map((i) => i.appid).sort()).toEqual([MINI.appid, SHOP.appid].sort());
@@ -83,7 +87,7 @@ describe('several mini-programs of one open-platform account in one deployment',
     expect(crossed.status).not.toBe(200);
   });
 
-  it('the derived tables cover a named door: 405 with Allow, its per-address limit, its failure log name', async () => {
+  it('the derived tables cover a named door: 405 with Allow, its per-address limit, its log names', async () => {
     const lines: string[] = [];
     const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })], rateLimit: { perAddress: 2, perAppid: 1_000_000 } }, createLogger((line) => lines.push(line), 'debug'));
     const wrong = await services.app.request('/api/auth/mini-shop/login');
@@ -92,6 +96,7 @@ describe('several mini-programs of one open-platform account in one deployment',
     const bad = await post(services, '/api/auth/mini-shop/login', { code: 'short' });
     expect(bad.status).toBe(400);
     expect(lines.some((l) => l.includes('"auth.mini-shop.failed"'))).toBe(true);
+
     await post(services, '/api/auth/mini-shop/login', { code: 'short' });
     const third = await post(services, '/api/auth/mini-shop/login', { code: 'short' });
     expect(third.status).toBe(429);

@@ -44,6 +44,7 @@ export function miniProgram(options: MiniProgramOptions): MiniProgramDoor {
     routes: (ctx) => {
       const deps = {
         appid: app.appid,
+        name,
         store: ctx.store,
         sessions: ctx.sessions,
         sealer: ctx.sealer,
