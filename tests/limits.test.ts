@@ -11,7 +11,7 @@ import { createServices } from '../packages/server/src/main.js';
 import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const WEB_APPID = 'wxd0c0ffee00000002';
-function instance(store: Store, env: Record<string, string> = {}) {
+function instance(store: Storage, env: Record<string, string> = {}) {
   const services = createServices(
     optionsFromEnv({
       NODE_ENV: 'test',
@@ -101,7 +101,7 @@ describe('addressKey', () => {
 
 for (const kind of ['embedded', 'mongodb'] as const) {
   describe(`limits shared by two instances (${kind} store)`, () => {
-    const stores = async (): Promise<[Store, Store]> => {
+    const stores = async (): Promise<[Storage, Storage]> => {
       if (kind === 'embedded') {
         const shared = new EmbeddedStore({ dir: null });
         return [shared, shared];
@@ -211,7 +211,7 @@ describe('limits over HTTP (real sockets)', () => {
           return value.apply(target, args);
         };
       },
-    }) as Store;
+    }) as Storage;
     stack = await startStack({ env: { RATE_LIMIT_PER_ADDRESS: '3', RATE_LIMIT_PER_APPID: '1000' }, overrides: { store: counting } });
     const codes = await Promise.all(Array.from({ length: 4 }, () => simCode(stack, 'walker')));
     for (const code of codes.slice(0, 3)) {
@@ -241,7 +241,7 @@ describe('limits over HTTP (real sockets)', () => {
             return value.apply(target, args);
           };
         },
-      }) as Store;
+      }) as Storage;
       stack = await startStack({ env, overrides: { store: counting } });
       await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'back') });
       const code = await simCode(stack, 'back');

@@ -4,10 +4,10 @@ import { createAttempt, decideAttempt, confirmationPage, scanAttempt, type Attem
 import { createDbNotifier, type AttemptNotifier } from '../packages/server/src/flows/attempt/notify.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 
 /** The database notifier of PC logins (issue 13 §3): budgets and cross-instance delivery. */
-function counting(inner: Store) {
+function counting(inner: Storage) {
   const counts = { getRecord: 0, getRecords: 0 };
   const store = new Proxy(inner, {
     get(target, prop) {

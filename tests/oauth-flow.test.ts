@@ -1,3 +1,4 @@
+import { storeStats } from './support/records.js';
 import { describe, expect, it, vi } from 'vitest';
 import type { AppError } from '../packages/server/src/errors.js';
 import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../packages/server/src/flows/oauth/login.js';
@@ -6,7 +7,7 @@ import { WEB_DOOR } from '../packages/server/src/flows/web/door.js';
 import type { Logger } from '../packages/server/src/log.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
+import { StoreUnavailableError, type Storage } from '../packages/server/src/store/types.js';
 import type { OAuthAccessToken } from '../packages/server/src/wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../packages/server/src/wechat/sns/userinfo.js';
 import { codeOf } from './support/app-error.js';
@@ -36,7 +37,7 @@ function harness(door: OAuthDoor = WEB_DOOR, options: { wx?: Partial<OAuthAccess
         return value.apply(target, args);
       };
     },
-  }) as Store;
+  }) as Storage;
   const lines: Line[] = [];
   const logger: Logger = { log: (level, event, fields) => lines.push({ level, event, ...fields }) };
   const exchanged: string[] = [];
@@ -167,7 +168,7 @@ describe('OAuth: seeding and filling the profile from sns/userinfo', () => {
     const h = harness(OA_DOOR, { wx: { snapshotUser: true, scope: 'snsapi_userinfo' } });
     expect(await codeOf(h.callback(await h.start()))).toBe('oa_login_snapshot_user');
     expect(h.lines).toEqual([{ level: 'info', event: 'auth.oa.snapshot_user', scope: 'snsapi_userinfo' }]);
-    expect((await h.inner.stats()).identities).toBe(0);
+    expect((await storeStats(h.inner)).identities).toBe(0);
   });
 
   it('userinfo of another openid does not seed the new account', async () => {
@@ -196,18 +197,18 @@ describe('OAuth: seeding and filling the profile from sns/userinfo', () => {
     const h = harness(OA_DOOR, { wx: { scope: 'snsapi_userinfo' }, info: { nickname: '新昵称', headimgurl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/new/132' } });
     // The person exists with an avatar of their own and no nickname.
     const user = { id: 'u-known', nickname: null, avatarUrl: AVATAR, createdAt: new Date(0), updatedAt: new Date(0) };
-    await h.inner.insertUserIfAbsent(user);
-    await h.inner.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-known', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
+    await h.inner.accounts.insertUserIfAbsent(user);
+    await h.inner.accounts.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-known', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
     const state = await h.start();
     await h.callback(state);
     expect((await h.handoff(state)).user).toMatchObject({ id: 'u-known', nickname: '新昵称', avatarUrl: AVATAR });
     expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toEqual([{ level: 'info', event: 'auth.oa.profile_filled', userId: 'u-known', fields: ['nickname'] }]);
     // Nothing left to fill: no write, no log line.
-    const written = (await h.inner.getUser('u-known'))!.updatedAt.getTime();
+    const written = (await h.inner.accounts.getUser('u-known'))!.updatedAt.getTime();
     h.clock.t += 1_000;
     const again = await h.start();
     await h.callback(again, 'CODE_2');
-    expect((await h.inner.getUser('u-known'))!.updatedAt.getTime()).toBe(written);
+    expect((await h.inner.accounts.getUser('u-known'))!.updatedAt.getTime()).toBe(written);
     expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toHaveLength(1);
   });
 });
@@ -216,12 +217,12 @@ describe('OAuth: nothing to fill', () => {
   it('when userinfo has nothing the profile lacks, nothing is written or logged', async () => {
     const h = harness(OA_DOOR, { wx: { scope: 'snsapi_userinfo' }, info: { nickname: null, headimgurl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/other/132' } });
     const user = { id: 'u-nonick', nickname: null, avatarUrl: AVATAR, createdAt: new Date(0), updatedAt: new Date(0) };
-    await h.inner.insertUserIfAbsent(user);
-    await h.inner.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-nonick', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
+    await h.inner.accounts.insertUserIfAbsent(user);
+    await h.inner.accounts.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-nonick', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
     const state = await h.start();
     await h.callback(state);
     expect((await h.handoff(state)).user).toMatchObject({ id: 'u-nonick', nickname: null, avatarUrl: AVATAR });
-    expect((await h.inner.getUser('u-nonick'))!.updatedAt).toEqual(new Date(0));
+    expect((await h.inner.accounts.getUser('u-nonick'))!.updatedAt).toEqual(new Date(0));
     expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toEqual([]);
   });
 });
@@ -247,7 +248,7 @@ describe('OAuth handoff', () => {
     await h.callback(state);
     deleted = true; // 注销账号 ran in between: the user is gone
     expect(await codeOf(h.handoff(state))).toBe('web_login_state_invalid');
-    expect((await h.inner.stats()).sessions).toBe(0);
+    expect((await storeStats(h.inner)).sessions).toBe(0);
   });
 
   it('a taker that loses the race, or whose write fails, leaves no session behind and gets no token', async () => {
@@ -272,7 +273,7 @@ describe('OAuth handoff', () => {
       expect(result, outcome).toBeUndefined();
       if (outcome === 'lost') expect((error as AppError).code).toBe('web_login_state_used');
       else expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect((await h.inner.stats()).sessions, outcome).toBe(0);
+      expect((await storeStats(h.inner)).sessions, outcome).toBe(0);
     }
   });
 

@@ -4,14 +4,14 @@ import { createFunctionApp } from '../packages/server/src/main.js';
 import { optionsFromEnv } from '../packages/server/src/env.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore } from '../packages/server/src/store/mongo.js';
-import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
+import { StoreUnavailableError, type Storage } from '../packages/server/src/store/types.js';
 import { testServices } from './support/services.js';
 
 /** Issue 10 findings 7 (readiness) and 10 (misconfiguration → JSON 503, bounded request time). */
 const stops: (() => void)[] = [];
 afterAll(() => stops.forEach((s) => s()));
 
-function flaky(inner: Store) {
+function flaky(inner: Storage) {
   const state = { down: false, pings: 0, hangMs: 0 };
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
@@ -24,7 +24,7 @@ function flaky(inner: Store) {
         return value.apply(target, args);
       };
     },
-  }) as Store;
+  }) as Storage;
   return { store, state };
 }
 

@@ -3,7 +3,7 @@ import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { migrateMongo, MongoStore } from '../packages/server/src/store/mongo.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -22,7 +22,7 @@ interface Meter {
   calls: string[];
   /** the rate limiter's counter sync: background, at most once a second per instance, on no request's path */
   background: string[];
-  store: Store;
+  store: Storage;
   close(): Promise<void>;
 }
 

@@ -14,8 +14,8 @@ import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { EmbeddedStore } from './store/embedded.js';
-import { lazyStore } from './store/lazy.js';
-import type { Store } from './store/types.js';
+import { lazyStorage } from './store/lazy.js';
+import type { Storage } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
 import { jscode2session } from './wechat/mini/jscode2session.js';
 import { createInFlightCodes } from './flows/mini/login.js';
@@ -26,7 +26,6 @@ import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
 import { createDbNotifier, type AttemptNotifier } from './flows/attempt/notify.js';
 import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from './flows/attempt/change-stream.js';
-import { mongoRecordChanges } from './store/mongo-changes.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
 import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
@@ -47,7 +46,7 @@ import { snsAuth } from './wechat/sns/auth.js';
  */
 export interface Services {
   config: Config;
-  store: Store;
+  store: Storage;
   logger: Logger;
   transport: WechatTransport;
   sealer: Sealer;
@@ -72,7 +71,7 @@ export interface Services {
 }
 
 export interface ServiceOverrides {
-  store?: Store;
+  store?: Storage;
   logger?: Logger;
   fetch?: typeof fetch;
   clock?: () => Date;
@@ -87,9 +86,12 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   const config = resolveConfig(options);
   assertProductionReady(config);
   const logger = overrides.logger ?? createLogger(undefined, config.logLevel);
-  const store =
+  const store: Storage =
     overrides.store ??
+    config.storage ??
     (config.mongodbUri ? mongoStore(config.mongodbUri, config.mongodbDb) : new EmbeddedStore({ dir: config.dataDir }));
+  // the host's user table (ServerOptions.hooks): told after each account change is stored
+  const userEvents = config.hooks ? { hooks: config.hooks, logger } : undefined;
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
@@ -108,7 +110,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     fetchToken: (force) => stableToken(tokenTransport, config.mini, force),
   });
   const checkNickname = async (nickname: string, userId: string) => {
-    const identity = (await store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
+    const identity = (await store.accounts.listIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
     if (!identity?.openid) return true; // no mini-program identity to check against
     // over the AppID's budget: the edit is refused (429), never saved unchecked
     return spend(config.mini.appid, async () => {
@@ -131,6 +133,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     store,
     sessions,
     logger,
+    userEvents,
     clock: overrides.clock,
     exchangeCode: (code: string) => spend(credentials?.appid, () => oauth2AccessToken(transport, credentials!, code)),
     getUserInfo: (accessToken: string, openid: string) => spend(credentials?.appid, () => snsUserInfo(transport, accessToken, openid)),
@@ -142,12 +145,13 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     : null;
   // PC login live status: MongoDB → one change stream per instance (polling when the server refuses
   // change streams: FerretDB, a standalone mongod); the embedded store → polling + in-process wake-ups
+  const changes = overrides.store ? undefined : store.recordChanges?.('attempt:', ATTEMPT_VALUE_FIELDS);
   const notifier =
-    store.kind === 'mongodb' && config.mongodbUri
+    changes
       ? createChangeStreamNotifier({
           store,
           logger,
-          source: mongoRecordChanges({ uri: config.mongodbUri, dbName: config.mongodbDb, prefix: 'attempt:', valueFields: ATTEMPT_VALUE_FIELDS }),
+          source: changes,
           intervalMs: overrides.notifyIntervalMs,
           clock: overrides.clock,
         })
@@ -176,7 +180,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     // after the reply: user/info → unionid → the same account as the mini-program / website, so the
     // confirmation link's web authorization is silent (snsapi_base finds the openid)
     identify: follow && oaServerConfig
-      ? (openid) => identifyFollower({ appid: oaServerConfig.appid, store, getFollowerInfo: follow.getFollowerInfo, clock: overrides.clock }, openid)
+      ? (openid) => identifyFollower({ appid: oaServerConfig.appid, store, getFollowerInfo: follow.getFollowerInfo, clock: overrides.clock, userEvents }, openid)
       : undefined,
   };
   const wechatSync: WechatSyncDeps = {
@@ -210,6 +214,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
       sessions,
       sealer,
       logger,
+      userEvents,
       clock: overrides.clock,
       inFlight: createInFlightCodes(), // this instance's own: nothing module-level (tests/isolation.test.ts)
       exchangeCode: (code) => spend(config.mini.appid, () => jscode2session(transport, config.mini, code)),
@@ -244,6 +249,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     decrypt: { appid: config.mini.appid, store, sealer, sessions },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },
     checkNickname,
+    userEvents,
   });
   const stop = () => {
     limiter.stop();
@@ -293,7 +299,7 @@ function oaServerSettings(config: Config, logger: Logger): OaServerDeps['server'
 /** How often an instance deletes expired temporary documents (stores without TTL indexes need it). */
 export const SWEEP_INTERVAL_MS = 60_000;
 
-function startSweeper(store: Store, logger: Logger, intervalMs: number): ReturnType<typeof setInterval> {
+function startSweeper(store: Storage, logger: Logger, intervalMs: number): ReturnType<typeof setInterval> {
   const timer = setInterval(() => {
     store.sweepExpired(new Date()).then(
       (removed) => removed && logger.log('debug', 'store.swept', { removed }),
@@ -309,9 +315,12 @@ export function relayHeaders(config: Config): Record<string, string> | undefined
   return config.wechatTokenRelayKey ? { 'x-relay-key': config.wechatTokenRelayKey } : undefined;
 }
 
-/** The MongoDB store, its driver imported on first use (a health check never loads it). */
-function mongoStore(uri: string, dbName: string): Store {
-  return lazyStore('mongodb', async () => (await import('./store/mongo.js')).createMongoStore({ uri, dbName }));
+/**
+ * MongoDB from `ServerOptions.mongodb` (the env mapping), its driver imported on first use (a health
+ * check never loads it). Collections keep the names they had before prefixes existed ('').
+ */
+function mongoStore(uri: string, dbName: string): Storage {
+  return lazyStorage('mongodb', async () => (await import('./store/mongo.js')).createMongoStore({ uri, dbName }), { changes: true });
 }
 
 /**

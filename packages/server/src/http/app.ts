@@ -16,7 +16,7 @@ import { addressBucket, FOLLOW_QR_LIMIT, pcWatchLimit, rateLimit, RateLimitedErr
 import type { Readiness } from './readiness.js';
 import { currentRequestId, logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
-import type { Store } from '../store/types.js';
+import type { Storage } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
 import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
@@ -25,7 +25,7 @@ import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
 export interface AppDeps {
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   logger: Logger;
   mini: MiniLoginDeps;
@@ -38,6 +38,8 @@ export interface AppDeps {
   decrypt: DecryptDeps;
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
+  /** the host's user hooks (ServerOptions.hooks) */
+  userEvents?: MeDeps['userEvents'];
   /** per address / per AppID limits on anonymous and WeChat-spending endpoints (absent: none) */
   limits?: { limiter: RateLimiter; settings: RateLimitSettings };
   /** /api/auth/ready: the store's readiness (absent: always ready) */
@@ -174,7 +176,7 @@ export function createApp(deps: AppDeps) {
   });
   if (deps.wechatSync) app.route('/api/auth/me/wechat-profile', wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
   if (deps.wechatSync) app.on(['DELETE'], '/api/auth/me', forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
-  app.route('/api/auth', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
+  app.route('/api/auth', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, userEvents: deps.userEvents }));
   app.use('/api/auth/sessions/*', limit);
   app.route('/api/auth/sessions', sessionRoutes(deps.sessions));
   // Called by WeChat's servers only, every request signed: not rate limited by address (WeChat
