@@ -190,7 +190,7 @@ describe('access_token: another instance holds the refresh lease', () => {
       store,
       start: t0,
       onSleep: () => {
-        void getRecord(store, RECORD).then((rec) => compareAndSetRecord(store, RECORD, doc({ token: 'T-new', expiresAt: t0 + 7_200_000 }), rec!.version));
+        void store.records.get([RECORD], new Date()).then((found) => store.records.put(RECORD, doc({ token: 'T-new', expiresAt: t0 + 7_200_000 }), found.get(RECORD)!.version, null, new Date()));
       },
     });
     expect(await h.tokens.get()).toBe('T-new');

@@ -1,4 +1,4 @@
-import { storeStats, withPort } from './support/records.js';
+import { metered, storeStats, withPort } from './support/records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { DuplicateKeyError, type IdentityRecord, type Storage } from '../packages/server/src/store/types.js';
@@ -59,7 +59,7 @@ describe('one person, one account', () => {
       const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(unbound, 'crowd')));
       const results = await Promise.all(codes.map((code) => postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code })));
       expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-      expect(await storeStats(unbound.services.store)).toEqual({ users: 0, identities: 1, sessions: 50, claims: 0 });
+      expect(await storeStats(unbound.services.store)).toEqual({ users: 0, identities: 1, sessions: 50, records: 0 });
       expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
       expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
     } finally {
@@ -106,12 +106,8 @@ describe('a duplicate-key error from the store', () => {
   it('a database outage is a 503, not a crash, and nothing is written', async () => {
     const inner = new EmbeddedStore({ dir: null });
     const { StoreUnavailableError } = await import('../packages/server/src/store/types.js');
-    const down = new Proxy(inner, {
-      get(target, prop) {
-        if (typeof prop === 'string' && /^(update|upsert|insert)/.test(prop)) return async () => { throw new StoreUnavailableError('connection refused'); };
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const down = metered(inner, (call) => {
+      if (/^(accounts|sessions)\.(update|upsert|insert)/.test(call)) throw new StoreUnavailableError('connection refused');
     });
     const stack = await startStack({ overrides: { store: down } });
     try {
@@ -119,7 +115,7 @@ describe('a duplicate-key error from the store', () => {
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('store_unavailable');
       expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(1);
-      expect(await storeStats(inner)).toEqual({ users: 0, identities: 0, sessions: 0, claims: 0 });
+      expect(await storeStats(inner)).toEqual({ users: 0, identities: 0, sessions: 0, records: 0 });
     } finally {
       await stack.close();
     }

@@ -48,7 +48,7 @@ const patchMe = async (token: string, body: unknown) => {
   const res = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
 };
-const blobCount = (store: Storage) => (store as unknown as { blobs: Map<string, unknown> }).blobs.size;
+const blobCount = (store: Storage) => (store as EmbeddedStore).size().blobs;
 
 describe('finding 1 — an uploaded avatar belongs to its uploader', () => {
   let victim: { token: string; user: { id: string } };

@@ -1,5 +1,6 @@
 // The per-request middleware made cheaper for issue 11 (docs/BENCH.md, "API CPU per login") keeps
 // its behaviour: the request scope, the debug access line only when debug lines are written, the deadline.
+import { withPort } from './support/records.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../packages/server/src/log.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
@@ -92,14 +93,8 @@ describe('the request deadline', () => {
   /** A store whose session lookup never settles before `hangMs`. */
   function slowStore(hangMs: number, fail = false): Storage {
     const store = new EmbeddedStore({ dir: null });
-    return new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === 'getSession') {
-          return () => new Promise((resolve, reject) => setTimeout(() => (fail ? reject(new Error('store boom')) : resolve(null)), hangMs));
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    return withPort(store, 'sessions', {
+      get: () => new Promise((resolve, reject) => setTimeout(() => (fail ? reject(new Error('store boom')) : resolve(null)), hangMs)),
     });
   }
 

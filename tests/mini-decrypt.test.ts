@@ -52,13 +52,7 @@ describe('decrypt uses the session_key of this mini-program\'s identity', () => 
     ];
     const { decrypt } = await world(ids, {
       // the store lists them in this order (an order the code must not rely on)
-      store: (inner) => new Proxy(inner, {
-        get(target, prop, receiver) {
-          if (prop === 'getUserIdentities') return async () => ids;
-          const value = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      }),
+      store: (inner) => withPort(inner, 'accounts', { listIdentities: async () => ids }),
     });
     expect(await decrypt(encrypt(KEY, { openGId: 'group-1' }))).toEqual({ openGId: 'group-1' });
   });
@@ -99,18 +93,13 @@ describe('decrypt attempts: 10 per user per minute', () => {
   it('gives up after 5 lost races on the counter with too_many_requests, never spinning', async () => {
     let writes = 0;
     const { decrypt } = await world([identity(MINI, 'o-mini', KEY)], {
-      store: (inner) => new Proxy(inner, {
-        get(target, prop, receiver) {
-          if (prop === 'compareAndSetRecord') {
-            return async () => {
-              if (++writes > 50) throw new Error('runaway');
-              return false; // another request always counted first
-            };
-          }
-          const value = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      }),
+      store: (inner) =>
+        withPort(inner, 'records', {
+          put: async () => {
+            if (++writes > 50) throw new Error('runaway');
+            return null; // another request always counted first
+          },
+        }),
     });
     expect(await codeOf(decrypt(encrypt(KEY, { x: 1 })))).toBe('too_many_requests');
     expect(writes).toBe(5);

@@ -1,4 +1,4 @@
-import { getRecord } from './support/records.js';
+import { getRecord, metered } from './support/records.js';
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../packages/server/src/flows/attempt/attempt.js';
@@ -74,15 +74,8 @@ function fakeSource() {
 /** counts the notifier's reads (one getRecords, or one getRecord per attempt when it watches one or two) */
 function counting(inner: Storage) {
   const counts = { reads: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (prop === 'getRecords' || prop === 'getRecord') counts.reads++;
-        return value.apply(target, args);
-      };
-    },
+  const store = metered(inner, (call) => {
+    if (call === 'records.get') counts.reads++;
   });
   return { store, counts };
 }

@@ -1,4 +1,5 @@
 import { storeStats } from './support/records.js';
+import { metered } from './support/records.js';
 import { describe, expect, it, vi } from 'vitest';
 import type { AppError } from '../packages/server/src/errors.js';
 import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../packages/server/src/flows/oauth/login.js';
@@ -27,17 +28,12 @@ interface Line {
 function harness(door: OAuthDoor = WEB_DOOR, options: { wx?: Partial<OAuthAccessToken>; info?: Partial<SnsUserInfo> | Error; hook?: (prop: string, args: unknown[]) => unknown } = {}) {
   const clock = { t: 1_800_000_000_000 };
   const inner = new EmbeddedStore({ dir: null });
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const hooked = options.hook?.(String(prop), args);
-        if (hooked !== undefined) return hooked;
-        return value.apply(target, args);
-      };
-    },
-  }) as Storage;
+  // hooks see the calls by their flow meaning: a used state's claim, a record write, a user read
+  const store = metered(inner, (call, args) => {
+    const prop = call === 'records.put' ? (String(args[0]).includes('-state-used:') ? 'claim' : 'compareAndSetRecord') : call.slice(call.indexOf('.') + 1);
+    const hooked = options.hook?.(prop, args);
+    return hooked === undefined ? undefined : Promise.resolve(hooked).then((v) => (v === false ? null : v));
+  });
   const lines: Line[] = [];
   const logger: Logger = { log: (level, event, fields) => lines.push({ level, event, ...fields }) };
   const exchanged: string[] = [];

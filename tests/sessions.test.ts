@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { metered } from './support/records.js';
 import { createSessionManager, SESSION_LIFETIME_MS } from '../packages/server/src/sessions/sessions.js';
 import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
@@ -178,16 +179,7 @@ describe('session boundaries', () => {
   it('a malformed token is refused without a database read, and logging it out deletes nothing', async () => {
     const inner = new EmbeddedStore({ dir: null });
     const calls: string[] = [];
-    const store = new Proxy(inner, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          calls.push(String(prop));
-          return value.apply(target, args);
-        };
-      },
-    });
+    const store = metered(inner, (call) => void calls.push(call));
     const sessions = createSessionManager(store);
     const { token, session } = await sessions.create(userRecord('u1'), 'mini');
     calls.length = 0;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createServices, type ServiceOverrides, type Services } from '../../packages/server/src/main.js';
+import type { ServerOptions } from '../../packages/server/src/config.js';
 import { optionsFromEnv } from '../../packages/server/src/env.js';
 import { createSimulator } from '../../packages/sim/src/app.js';
 import type { SimState } from '../../packages/sim/src/state.js';
@@ -25,6 +26,8 @@ export interface StackOptions {
   host?: string;
   env?: Record<string, string | undefined>;
   overrides?: ServiceOverrides;
+  /** options beside the env mapping's (e.g. `storage`, `hooks`), applied over it */
+  serverOptions?: Partial<ServerOptions>;
   /** fixed seed → the same simulated user gets the same openid across restarts */
   simSeed?: string;
   openPlatformId?: string | null;
@@ -136,18 +139,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const simServer = await listen(sim.app.fetch, options.simPort ?? 0, host, { variable: 'WECHAT_SIM_PORT', what: 'WeChat simulator' });
   const services = createServices(
-    optionsFromEnv({
-      ...options.env,
-      WECHAT_MINI_APPID: appid,
-      WECHAT_MINI_SECRET: secret,
-      WECHAT_API_BASE: simServer.url,
-      WECHAT_API_FAILOVER: '',
-      ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
-      ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
-      ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simServer.url.replace(host, options.simPublicHost) : simServer.url } : {}),
-      // showqrcode (mp.weixin.qq.com) is served by the simulator too
-      ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
-    }),
+    {
+      ...optionsFromEnv({
+        ...options.env,
+        WECHAT_MINI_APPID: appid,
+        WECHAT_MINI_SECRET: secret,
+        WECHAT_API_BASE: simServer.url,
+        WECHAT_API_FAILOVER: '',
+        ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
+        ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
+        ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simServer.url.replace(host, options.simPublicHost) : simServer.url } : {}),
+        // showqrcode (mp.weixin.qq.com) is served by the simulator too
+        ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
+      }),
+      ...options.serverOptions,
+    },
     options.overrides,
   );
   let apiServer: { server: ServerType; url: string };

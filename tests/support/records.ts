@@ -35,3 +35,34 @@ export function withPort<P extends keyof Ports>(inner: Storage, port: P, overrid
     close: () => inner.close(),
   };
 }
+
+const PORT_NAMES = ['sessions', 'accounts', 'records', 'blobs', 'counters'] as const;
+
+/**
+ * `inner` with every port method call reported as `<port>.<method>` (before it runs; `before` may
+ * delay it, throw, or answer instead of it), and ping/sweepExpired as their own names.
+ */
+export function metered(inner: Storage, before: (call: string, args: unknown[]) => unknown): Storage {
+  const wrap = (port: (typeof PORT_NAMES)[number]) =>
+    Object.fromEntries(
+      Object.entries(inner[port] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>).map(([name, fn]) => [
+        name,
+        async (...args: unknown[]) => {
+          // an answer from `before` (not undefined) stands for the call's own
+          const answer = await before(`${port}.${name}`, args);
+          return answer !== undefined ? answer : fn(...args);
+        },
+      ]),
+    );
+  return {
+    kind: inner.kind,
+    sessions: wrap('sessions') as unknown as Storage['sessions'],
+    accounts: wrap('accounts') as unknown as Storage['accounts'],
+    records: wrap('records') as unknown as Storage['records'],
+    blobs: wrap('blobs') as unknown as Storage['blobs'],
+    counters: wrap('counters') as unknown as Storage['counters'],
+    ping: async () => (await before('ping', []), inner.ping()),
+    sweepExpired: async (now: Date) => (await before('sweepExpired', [now]), inner.sweepExpired(now)),
+    close: () => inner.close(),
+  };
+}
