@@ -466,7 +466,7 @@ export class MongoStore implements Storage {
    * database handle, used as it is (never closed, never renewed).
    */
   constructor(
-    private clientPromise: Promise<MongoClient>,
+    private clientPromise: Promise<MongoClient> | null,
     private readonly dbName: string,
     private readonly ownsClient: boolean,
     /** a new client in place of `stale` (see noteFailure); absent: never renewed */
@@ -496,7 +496,8 @@ export class MongoStore implements Storage {
     return this.dbPromise;
   }
 
-  private useClient(clientPromise: Promise<MongoClient>): void {
+  private useClient(clientPromise: Promise<MongoClient> | null): void {
+    if (!clientPromise) return;
     this.clientPromise = clientPromise;
     this.dbPromise = clientPromise.then((client) => client.db(this.dbName));
     // Rejections are reported by the operations that await it.
@@ -530,7 +531,7 @@ export class MongoStore implements Storage {
     // The shared client was closed under us (another store renewed it): take the current one.
     if (!this.ownsClient && error instanceof MongoError && CLOSED_CLIENT_NAMES.has(error.name)) {
       this.selectionFailingSince = 0;
-      this.useClient(this.renew(this.clientPromise));
+      if (this.clientPromise) this.useClient(this.renew(this.clientPromise));
       return;
     }
     if (!(error instanceof MongoServerSelectionError)) return;
@@ -541,7 +542,7 @@ export class MongoStore implements Storage {
     }
     if (now - this.selectionFailingSince < CLIENT_RENEW_AFTER_MS) return;
     this.selectionFailingSince = 0;
-    this.useClient(this.renew(this.clientPromise));
+    if (this.clientPromise) this.useClient(this.renew(this.clientPromise));
   }
 
   private identityDocs(db: Db): Collection<IdentityDoc> {
@@ -923,7 +924,7 @@ export class MongoStore implements Storage {
   }
 
   async close(): Promise<void> {
-    if (!this.ownsClient) return;
+    if (!this.ownsClient || !this.clientPromise) return;
     const client = await this.clientPromise.catch(() => null);
     await client?.close();
   }
