@@ -437,6 +437,34 @@ export function runStoreContract(name: string, makeStore: () => Promise<Storage>
 
     describe('RecordPort', () => {
       describe('versioned records', () => {
+        it('put answers the version it wrote (null when refused); delete removes every version', async () => {
+          const id = rid('rec');
+          const now = new Date();
+          expect(await store.records.put(id, { n: 1 }, null, null, now)).toBe(1);
+          expect(await store.records.put(id, { n: 2 }, 1, null, now)).toBe(2);
+          expect(await store.records.put(id, { n: 3 }, 1, null, now)).toBeNull();
+          expect(await store.records.put(id, { n: 3 }, null, null, now)).toBeNull(); // live: not absent
+          expect((await store.records.get([id], now)).get(id)).toEqual({ value: { n: 2 }, version: 2, expiresAt: null });
+          await store.records.delete(id);
+          expect((await store.records.get([id], now)).size).toBe(0);
+          await store.records.delete(id); // already gone: no-op
+          expect(await store.records.put(id, { n: 4 }, null, null, now)).toBe(1);
+        });
+
+        it("put over a record expired at the caller's now takes it over (the version goes on); live at now it is refused", async () => {
+          const id = rid('rec');
+          const t0 = new Date(Date.now() + 3_600_000); // ahead of the store's own clock
+          const until = new Date(t0.getTime() + 60_000);
+          expect(await store.records.put(id, { n: 1 }, null, until, t0)).toBe(1);
+          // live at until - 1 ms, by the caller's clock
+          expect(await store.records.put(id, { n: 2 }, null, until, new Date(until.getTime() - 1))).toBeNull();
+          expect((await store.records.get([id], new Date(until.getTime() - 1))).get(id)?.value).toEqual({ n: 1 });
+          // expired at until (though not by Date.now(), which is an hour behind)
+          expect((await store.records.get([id], until)).size).toBe(0);
+          expect(await store.records.put(id, { n: 3 }, null, new Date(until.getTime() + 60_000), until)).toBe(2);
+          expect((await store.records.get([id], until)).get(id)).toEqual({ value: { n: 3 }, version: 2, expiresAt: new Date(until.getTime() + 60_000) });
+        });
+
         it('compareAndSetRecord writes only over the expected version', async () => {
           const id = rid('rec');
           expect(await getRecord(store, id)).toBeNull();
