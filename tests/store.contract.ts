@@ -203,7 +203,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Storage>
           expect(await store.sessions.get(expired.id)).toEqual(expired);
         });
 
-        it('a session carries a copy of its user, rewritten by setUserSnapshot', async () => {
+        it('a session carries a copy of its user, rewritten by setUserCopy', async () => {
           const user = makeUser({ phone: { phoneNumber: '13800000000', purePhoneNumber: '13800000000', countryCode: '86', verifiedAt: at('2026-06-07T08:09:10.111Z') }, mergedInto: null });
           await store.accounts.insertUserIfAbsent(user);
           const session = makeSession(user.id, { user });
@@ -290,7 +290,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Storage>
           expect((await store.accounts.getIdentity(uid.key))?.userId).toBe(user.id);
         });
 
-        it('setUserSnapshot rewrites the copy on every identity of that user only', async () => {
+        it('setUserCopy rewrites the copy on every identity of that user only', async () => {
           const user = makeUser();
           const a = makeIdentity({ userId: user.id, user });
           const b = makeIdentity({ userId: user.id });

@@ -5,7 +5,7 @@ import type { StoredRecord } from './types.js';
 /**
  * Change streams over the MongoDB store's `records` collection (the PC-login notifier's push
  * source, flows/attempt/change-stream.ts). Kept beside the store because it knows the collection's
- * layout (store/mongo.ts compareAndSetRecord): every version of a record is an INSERTED document
+ * layout (store/mongo.ts MongoStore.records.put): every version of a record is an INSERTED document
  * `{ _id: '<id>@v<n>', rid, version, value, createdAt, expiresAt }`, so an insert event carries the
  * whole new version in `fullDocument` — no 'updateLookup' read is needed.
  *

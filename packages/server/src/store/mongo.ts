@@ -44,7 +44,7 @@ import {
  * (no atomic compare-and-write), so a filtered update such as `{_id, version: 3}` can succeed for
  * several concurrent writers. The only reliable atomic primitive on both servers is the unique
  * `_id` of an insert. Every operation that must not let two racers both win (claim, the takeover of
- * an expired claim, compareAndSetRecord) is therefore built on insertOne + duplicate key 11000.
+ * an expired record, RecordPort.put) is therefore built on insertOne + duplicate key 11000.
  * Plain last-writer-wins updates (profile fields, session expiry) use ordinary updates.
  *
  * TTL indexes are created by migrateMongo where supported (real MongoDB), but expiry is always
@@ -109,7 +109,7 @@ interface SessionDoc {
   wxSessionKey?: { identity: string; sealed: EncryptedValue } | null;
 }
 
-/** One document per version of a record: `_id` = `<id>@v<version>` (see compareAndSetRecord). */
+/** One document per version of a record: `_id` = `<id>@v<version>` (see MongoStore.records.put). */
 interface RecordVersionDoc {
   _id: string;
   rid: string;

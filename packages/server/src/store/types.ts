@@ -51,7 +51,7 @@ export interface IdentityRecord {
   /**
    * A copy of the user record this identity points at, so a returning login learns the account in
    * the same round trip that updates the session_key (no separate user read). The `users` document
-   * stays the truth; the copy is rewritten by setUserSnapshot after every change (docs/ACCOUNTS.md,
+   * stays the truth; the copy is rewritten by AccountPort/SessionPort setUserCopy (users/accounts.ts setUserCopies) after every change (docs/ACCOUNTS.md,
    * "Profile snapshots"). Absent on documents written before snapshots existed.
    */
   user?: UserRecord | null;
