@@ -120,3 +120,18 @@ describe.skipIf(!uri)('mongoStorage with the host\'s own Db / MongoClient and a 
     expect(await host.db(dbName).collection('srv_users').countDocuments({})).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('ServerOptions.storage and the production check', () => {
+  it('a host MongoDB storage satisfies the storage requirement without MONGODB_URI; an embedded one does not', async () => {
+    const { checkConfig, resolveConfig } = await import('../packages/server/src/config.js');
+    const { optionsFromEnv } = await import('../packages/server/src/env.js');
+    const { EmbeddedStore } = await import('../packages/server/src/store/embedded.js');
+    const env = { NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: '0123456789abcdef0123456789abcdef', SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+    const unconnected = new MongoClient('mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200');
+    const problems = (storage?: Parameters<typeof resolveConfig>[0]['storage']) => checkConfig(resolveConfig({ ...optionsFromEnv(env), storage })).problems.join('\n');
+    expect(problems()).toContain('MONGODB_URI is not set');
+    expect(problems(mongoStorage({ db: unconnected.db('x') }))).not.toContain('MONGODB_URI');
+    expect(problems(new EmbeddedStore({ dir: null }))).toContain('MONGODB_URI is not set');
+    await unconnected.close();
+  });
+});
