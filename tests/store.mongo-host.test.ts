@@ -121,6 +121,20 @@ describe.skipIf(!uri)('mongoStorage with the host\'s own Db / MongoClient and a 
   });
 });
 
+describe('mongoStorage without a server', () => {
+  it("the PC-login change stream watches the prefixed records collection; a host client is never put in the URI cache", async () => {
+    const unconnected = new MongoClient('mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200');
+    const storage = mongoStorage({ client: unconnected, dbName: 'hostdb', prefix: 'p_' });
+    const stream = (await storage.recordChanges!('attempt:', ['status']).open()) as unknown as { namespace: { db: string; collection?: string }; close(): Promise<void> };
+    expect(stream.namespace).toMatchObject({ db: 'hostdb', collection: 'p_records' });
+    await stream.close();
+    const cache = (globalThis as Record<symbol, Map<string, Promise<MongoClient>> | undefined>)[Symbol.for('wechat-login.mongoClients')];
+    const cached = cache ? await Promise.all([...cache.values()].map((p) => p.catch(() => null))) : [];
+    expect(cached).not.toContain(unconnected);
+    await unconnected.close();
+  });
+});
+
 describe('ServerOptions.storage and the production check', () => {
   it('a host MongoDB storage satisfies the storage requirement without MONGODB_URI; an embedded one does not', async () => {
     const { checkConfig, resolveConfig } = await import('../packages/server/src/config.js');
