@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createServices, type ServiceOverrides, type Services } from '../../packages/server/src/main.js';
-import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { optionsFromEnv } from '../../api/_host.js';
 import { createSimulator } from '../../packages/sim/src/app.js';
 import type { SimState } from '../../packages/sim/src/state.js';
 
