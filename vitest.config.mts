@@ -5,10 +5,17 @@ import { defineConfig } from 'vitest/config';
 // tsx): the tests, `npm run dev` and the type check need no built dist. Only the tarball tests
 // (tests/pack.test.ts, tests/host-*.test.ts) and `vercel build` use the package's dist.
 const serverSrc = fileURLToPath(new URL('./packages/server/src/', import.meta.url));
-const alias = [
-  { find: /^wlu-wxlogin-server$/, replacement: `${serverSrc}index.ts` },
-  { find: /^wlu-wxlogin-server\/(node|next|vercel|mongodb)$/, replacement: `${serverSrc}$1.ts` },
-];
+const ENTRY = /^wlu-wxlogin-server(?:\/(node|next|vercel|mongodb))?$/;
+/** Built output (the Vercel functions under .vercel/output) keeps Node's resolution: the package's dist. */
+const workspaceSource = {
+  name: 'workspace-source',
+  enforce: 'pre' as const,
+  resolveId(source: string, importer: string | undefined) {
+    const match = ENTRY.exec(source);
+    if (!match || importer?.includes('/.vercel/output/')) return null;
+    return `${serverSrc}${match[1] ?? 'index'}.ts`;
+  },
+};
 
 // Two projects: the server side (Node) and the client side (uni-app pages under jsdom).
 // The uni vite plugin is deliberately NOT loaded here.
@@ -16,9 +23,9 @@ export default defineConfig({
   test: {
     projects: [
       {
+        plugins: [workspaceSource],
         test: {
           name: 'server',
-          alias,
           include: ['tests/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['tests/setup/global.ts'],

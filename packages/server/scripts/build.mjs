@@ -3,9 +3,15 @@
 // the type declarations. `npm pack` runs it (prepack); `vercel build` runs it through `npm run build:api`.
 // The repo's own tests, `npm run dev` and the type check read src/ through tsconfig paths and need no dist.
 //
-// The bundles keep the Vercel function's cold start (docs/BENCH.md): code splitting keeps the lazy
-// imports lazy, so importing the package loads neither zod, qrcode, fast-xml-parser nor the MongoDB
-// store; the dependencies and the optional peers stay external (resolved from the host's node_modules).
+// The bundles keep the Vercel function's size and cold start (docs/BENCH.md): zod, qrcode,
+// fast-xml-parser and the MongoDB driver are bundled in, code-split so each loads on its first use
+// only (importing the package loads none of them; tests/pack.test.ts checks the static import graph).
+// Unbundled they cost the login function 3.3 MB of node_modules (zod alone 1.8 MB: every locale, ESM
+// and CJS), over its 2 MB budget. External, resolved from the host's node_modules: the package's
+// dependencies (hono — shared with a Hono host, @hono/node-server for ./node, @vercel/functions),
+// the optional peers loaded by import() where used (sharp: avatar uploads; ip2region: the PC
+// confirmation page, which reads its databases next to its own files) and the MongoDB driver's own
+// optional modules.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,8 +38,12 @@ const result = await build({
   keepNames: true,
   logLevel: 'warning',
   metafile: true,
-  // The package's dependencies and optional peers (each with its subpaths), and the MongoDB driver's own optional modules.
-  external: [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})].flatMap((n) => [n, `${n}/*`]),
+  external: [
+    ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
+    ...['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'],
+  ],
+  // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
 
 // Declarations: tsc over the entries (src imports the repo's shared/, so the tree is rooted at the
