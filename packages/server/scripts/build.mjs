@@ -53,4 +53,4 @@ execFileSync(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json')],
 for (const entry of ENTRIES) writeFileSync(join(dist, `${entry}.d.ts`), `export * from './types/packages/server/src/${entry}.js';\n`);
 
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-console.log(`wlu-wxlogin-server dist: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024).toFixed(0)} KB of JS`);
+console.error(`wlu-wxlogin-server dist: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024).toFixed(0)} KB of JS`);
