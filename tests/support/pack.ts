@@ -63,7 +63,7 @@ export function installHost(dir: string, tarball: string, extra: string[]): 'npm
   mkdirSync(target, { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', target, '--strip-components=1']);
   const deps = Object.keys(JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')).dependencies ?? {});
-  for (const name of [...deps, ...extra]) {
+  for (const name of new Set([...deps, ...extra])) {
     const link = join(dir, 'node_modules', name);
     mkdirSync(join(link, '..'), { recursive: true });
     symlinkSync(join(root, 'node_modules', name), link);
