@@ -3,7 +3,7 @@
 // `npm pack` tarball into an empty folder and serves mini login → /api/auth/me → logout → 401
 // against the simulator, with a host route protected by getSession. Goal: ≤ 10 host lines.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,8 @@ describe('an Express host from the npm pack tarball', () => {
     const lines = EXPRESS_HOST.trimEnd().split('\n').length;
     console.log(`Express host: ${lines} lines (server.mjs); package installed by ${installedBy}`);
     expect(lines).toBeLessThanOrEqual(10);
+    // the host docs/INTEGRATE.md shows is this one, verbatim
+    expect(readFileSync('docs/INTEGRATE.md', 'utf8')).toContain(EXPRESS_HOST.trimEnd());
     const started = await startHostProcess(dir, 'server.mjs', { WX_APPID: sim.app.appid, WX_SECRET: sim.app.secret, WX_API_BASE: sim.url });
     host = started.child;
     const { orders } = await loginJourney(started.url, await sim.code('express-host'));
