@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from '../../../scripts/lib/bundle-options.mjs';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(pkgDir, 'dist');
@@ -29,14 +30,8 @@ const result = await build({
   entryPoints: Object.fromEntries(ENTRIES.map((e) => [e, `src/${e}.ts`])),
   outdir: dist,
   chunkNames: 'chunks/[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
+  // bundle, splitting, esm, node20, minify, keepNames: the settings bench/cold.ts compares with
+  ...BUNDLE_OPTIONS,
   metafile: true,
   external: [
     ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
