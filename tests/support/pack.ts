@@ -2,7 +2,7 @@
 // unpacked into an empty folder's node_modules. Test files share one tarball per source state
 // (.cache/pack, rebuilt when a source file is newer), under a lock so parallel files never race the build.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -54,19 +54,29 @@ export function tarballFiles(tarball: string): string[] {
  * node_modules/wlu-wxlogin-server and its dependencies and `extra` are linked from this repository's
  * node_modules (no network here). Returns how it was installed.
  */
-export function installHost(dir: string, tarball: string, extra: string[]): 'npm install --offline' | 'unpacked + linked dependencies' {
+export function installHost(dir: string, tarball: string, extra: string[], how: { copy?: boolean } = {}): 'npm install --offline' | 'unpacked + linked dependencies' | 'unpacked + copied dependencies' {
   mkdirSync(dir, { recursive: true });
-  const npm = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball, ...extra], { cwd: dir, encoding: 'utf8' });
-  if (npm.status === 0) return 'npm install --offline';
+  if (!how.copy) {
+    const npm = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball, ...extra], { cwd: dir, encoding: 'utf8' });
+    if (npm.status === 0) return 'npm install --offline';
+    rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
+  }
   const target = join(dir, 'node_modules/wlu-wxlogin-server');
-  rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
+  rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', target, '--strip-components=1']);
   const deps = Object.keys(JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')).dependencies ?? {});
-  for (const name of new Set([...deps, ...extra])) {
-    const link = join(dir, 'node_modules', name);
-    mkdirSync(join(link, '..'), { recursive: true });
-    symlinkSync(join(root, 'node_modules', name), link);
-  }
-  return 'unpacked + linked dependencies';
+  // Copied (a bundler such as Turbopack does not follow links out of the project), with their own dependencies.
+  const place = (name: string, seen: Set<string>) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const at = join(dir, 'node_modules', name);
+    mkdirSync(join(at, '..'), { recursive: true });
+    if (!how.copy) return symlinkSync(join(root, 'node_modules', name), at);
+    cpSync(realpathSync(join(root, 'node_modules', name)), at, { recursive: true, dereference: true });
+    for (const dep of Object.keys(JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')).dependencies ?? {})) place(dep, seen);
+  };
+  const seen = new Set<string>();
+  for (const name of new Set([...deps, ...extra])) place(name, seen);
+  return how.copy ? 'unpacked + copied dependencies' : 'unpacked + linked dependencies';
 }

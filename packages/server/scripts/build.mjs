@@ -41,6 +41,16 @@ const result = await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
 
+// The optional peers stay Node's to load: a host's bundler (Next.js: Turbopack or webpack) must not try
+// to resolve them at build time (a host without sharp or ip2region would fail to build). esbuild drops
+// comments when minifying, so the bundler hints are added to the built files.
+for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))) {
+  const path = join(pkgDir, file);
+  const text = readFileSync(path, 'utf8');
+  const hinted = text.replace(/import\("(sharp|ip2region)"\)/g, 'import(/* webpackIgnore: true */ /* turbopackIgnore: true */ "$1")');
+  if (hinted !== text) writeFileSync(path, hinted);
+}
+
 // Declarations: tsc over the entries (src imports the repo's shared/, so the tree is rooted at the
 // repository); each entry's dist/<entry>.d.ts re-exports its declaration.
 const tsc = join(pkgDir, '../../node_modules/typescript/bin/tsc');

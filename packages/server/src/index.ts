@@ -96,7 +96,9 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
   } catch (error) {
     problems =
       error instanceof ConfigError ? error.problems : error instanceof SealKeyError ? [`SESSION_KEY_ENCRYPTION_KEYS: ${error.message}`] : ['the server failed to start (see the log)'];
-    console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems }));
+    // the cause of an unexpected failure, by name and message (the options' values are never logged)
+    const cause = error instanceof ConfigError || error instanceof SealKeyError ? undefined : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems, ...(cause && { cause }) }));
   }
   const app: Hono = services ? (services.app as unknown as Hono) : misconfiguredApp(problems);
   const sessions = services ? createSessionManager(services.store) : null;
