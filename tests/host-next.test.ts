@@ -3,7 +3,7 @@
 // runs `next build` and `next start`, and serves mini login → /me → logout → 401 with a route of its
 // own protected by getSession. Skipped, saying why, when npm's cache cannot install Next.js offline.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,9 @@ describe('a Next.js (App Router) host from the npm pack tarball', () => {
     const lines = Object.values(NEXT_HOST).reduce((n, text) => n + text.trimEnd().split('\n').length, 0);
     console.log(`Next.js host: ${lines} lines (${Object.keys(NEXT_HOST).join(', ')}) + Next's own app/layout.js`);
     expect(lines).toBeLessThanOrEqual(10);
+    // docs/INTEGRATE.md shows these files verbatim, each under a comment naming it
+    const doc = readFileSync('docs/INTEGRATE.md', 'utf8');
+    for (const [file, text] of Object.entries(NEXT_HOST)) expect(doc, file).toContain(`// ${file}\n${text}`);
     const env = { NEXT_TELEMETRY_DISABLED: '1', HOME: process.env.HOME ?? dir };
     const build = spawnSync(process.execPath, ['node_modules/next/dist/bin/next', 'build'], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
     expect(build.status, build.stdout + build.stderr).toBe(0);
