@@ -1,6 +1,8 @@
 // Avatar uploads only. vercel.json rewrites /api/auth/me/avatar here (before the catch-all to /api), so
 // image re-encoding (sharp + libvips, ~19 MB) ships in this function alone and the function that
-// serves logins (api/index, which excludes sharp) stays small and starts fast. Same app, same routes.
-import app from './_build/app.js';
+// serves logins (api/index, which excludes sharp) stays small and starts fast. Same package, same routes.
+import { createWechatLogin } from 'wlu-wxlogin-server';
+import { toVercel } from 'wlu-wxlogin-server/vercel';
+import { optionsFromEnv } from './_host.js';
 
-export default app;
+export default toVercel(createWechatLogin(optionsFromEnv(process.env)));

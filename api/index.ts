@@ -1,17 +1,16 @@
 // The Vercel function that serves every /api/* path (vercel.json rewrites them here, and the
-// MP_verify file) except the avatar upload. It serves the bundled app (api/_build/app.js, written by
-// `npm run build:api`, which `vercel build` runs first): one small file to load instead of hundreds;
-// see scripts/bundle-api.mjs. The server code lives in api/_lib (underscore folders are not turned
-// into functions); locally, scripts/serve.ts and the tests run that source directly.
+// MP_verify file) except the avatar upload and the PC confirmation page. It is a host of the
+// server package, exactly as a stranger's would be: the package by name, the options from this
+// repository's environment (api/_host.ts). `vercel build` first builds the package's dist
+// (`npm run build:api`), then traces node_modules/wlu-wxlogin-server (a workspace link to packages/server).
 //
 // Runtime: @vercel/node, pinned in package.json to the version the pinned vercel CLI builds with.
 // Its launcher serves a default export whose `fetch` is a function as a Web handler (Request →
-// Response); @vercel/node's published types cover only the (req, res) shape, so the entry states
-// the Web shape here and tests/vercel-runtime.test.ts checks the launcher still accepts it.
-import app from './_build/app.js';
+// Response); tests/vercel-runtime.test.ts checks the launcher still accepts that shape.
+import { createWechatLogin } from 'wlu-wxlogin-server';
+import { toVercel, type VercelFetchEntry } from 'wlu-wxlogin-server/vercel';
+import { optionsFromEnv } from './_host.js';
 
-export interface VercelFetchEntry {
-  fetch(request: Request): Response | Promise<Response>;
-}
+const entry = toVercel(createWechatLogin(optionsFromEnv(process.env)));
 
-export default app satisfies VercelFetchEntry;
+export default entry satisfies VercelFetchEntry;

@@ -41,7 +41,7 @@ export function buildProduct(): string {
 
 /**
  * A hello-world Hono function (the repository's hono version), built the same way as the product:
- * its app bundled by esbuild with the options of scripts/bundle-api.mjs into api/_build/app.js,
+ * its app bundled by esbuild with the options of scripts/lib/bundle-options.mjs into api/_build/app.js,
  * served by a two-line api/index.ts, then `vercel build`.
  */
 export async function buildHello(): Promise<{ funcDir: string; cleanup(): void }> {

@@ -455,7 +455,7 @@ counts on both stores).
 Built with \`vercel build\` (the deploy artifact), each run a fresh \`node\` process: spawn → import the
 function → listen → first 200 (\`bench/cold-launch.mjs\`, a dependency-free node:http adapter used for both).
 Median of ${COLD_RUNS}; the hello-world is Hono's \`c.json\`, built the same way in a temp dir (esbuild bundle
-with the options of \`scripts/bundle-api.mjs\`, a two-line \`api/index.ts\`, \`vercel build\`).
+with the options of \`scripts/lib/bundle-options.mjs\`, a two-line \`api/index.ts\`, \`vercel build\`).
 
 | function | spawn → first 200 | vs hello-world | of which: process start + import | MongoDB driver loaded |
 |---|---|---|---|---|

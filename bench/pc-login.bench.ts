@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../packages/server/src/log.js';
 import { createServices, type Services } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { scanAttempt } from '../packages/server/src/flows/attempt/attempt.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore, getMongoClient, migrateMongo } from '../packages/server/src/store/mongo.js';

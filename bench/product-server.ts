@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { silentLogger } from '../packages/server/src/log.js';
 import { createServices } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { getMongoClient } from '../packages/server/src/store/mongo.js';
 
 // monitorCommands is a public connection-string option; the store then uses the process-wide

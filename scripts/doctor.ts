@@ -1,6 +1,7 @@
 // `npm run doctor`: the production guard's checks for any environment, plus a reachability probe.
 import { checkConfig } from '../packages/server/src/config.js';
-import { isProduction, loadConfig } from '../packages/server/src/env.js';
+import { isProduction } from '../api/_host.js';
+import { loadConfig } from './lib/load-config.js';
 import { formatLines, probeFollowQr, probeMongo, probeWechat } from './lib/deploy-check.js';
 
 const config = loadConfig(process.env);

@@ -1,5 +1,5 @@
 // `npm run migrate`: creates the MongoDB indexes (never done on the login path). Run once per deploy.
-import { loadConfig } from '../packages/server/src/env.js';
+import { loadConfig } from './lib/load-config.js';
 
 import { getMongoClient, migrateMongo } from '../packages/server/src/store/mongo.js';
 

@@ -16,7 +16,7 @@ const LIB = resolve(import.meta.dirname, '../packages/server/src');
 const CASTS_IN_FLOWS_CEILING = 0;
 
 export const LAYERS: { name: string; paths: string[] }[] = [
-  { name: 'root (wiring: config, env, process)', paths: ['main.ts', 'vercel.ts', 'env.ts', 'config.ts', 'mongodb.ts'] },
+  { name: 'root (the public entries and the wiring: config, process)', paths: ['index.ts', 'node.ts', 'next.ts', 'vercel.ts', 'mongodb.ts', 'main.ts', 'config.ts'] },
   { name: 'doors (descriptors: a door\'s routes, limits, checks)', paths: ['doors/'] },
   { name: 'http (routes, middleware, the error edge)', paths: ['http/'] },
   { name: 'flows (one folder per login door)', paths: ['flows/'] },
@@ -91,18 +91,26 @@ describe('server package layering', () => {
     expect(crossing).toEqual([]);
   });
 
-  // Options in, env out (issue 20 step 4): the wiring takes ServerOptions; the variable names live in env.ts.
-  it('reads the environment in env.ts only (vercel.ts hands process.env to it)', () => {
+  // Options in, env out (issue 20 step 4): the package takes options; the variable names live in the
+  // host (api/_host.ts, the repo's own mapping), never in the package.
+  it('the package reads no environment variable (the host maps its own: api/_host.ts)', () => {
     const readers = sources(LIB)
       .map((path) => relative(LIB, path).split('\\').join('/'))
-      .filter((file) => file !== 'env.ts')
       .flatMap((file) => {
         const text = readFileSync(join(LIB, file), 'utf8');
-        const reads = [...text.matchAll(/\b(?:process\.)?env\.[A-Z][A-Z0-9_]*|\bprocess\.env\b/g)].map((m) => m[0]);
-        const allowed = file === 'vercel.ts' ? reads.filter((r) => r !== 'process.env') : reads;
-        return allowed.map((r) => `${file}: ${r}`);
+        return [...text.matchAll(/\b(?:process\.)?env\.[A-Z][A-Z0-9_]*|\bprocess\.env\b/g)].map((m) => `${file}: ${m[0]}`);
       });
     expect(readers).toEqual([]);
+  });
+
+  // Issue 20 §3: api/ is a thin host that uses the package exactly as a stranger would.
+  it('api/ imports the server package by name only (wlu-wxlogin-server/...), never its files', () => {
+    const API = resolve(import.meta.dirname, '../api');
+    const hostFiles = readdirSync(API).filter((f) => f.endsWith('.ts'));
+    expect(hostFiles.sort()).toEqual(['_host.ts', 'avatar.ts', 'confirm.ts', 'index.ts']);
+    const specs = hostFiles.flatMap((f) => importsOf(readFileSync(join(API, f), 'utf8')).map((spec) => `${f}: ${spec}`));
+    expect(specs.filter((s) => /packages\/|_build|_lib/.test(s))).toEqual([]);
+    for (const f of ['index.ts', 'avatar.ts', 'confirm.ts']) expect(specs).toContain(`${f}: wlu-wxlogin-server/vercel`);
   });
 
   // Typed temporary records (issue 20 step 6): flows read and write record values through

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';

@@ -30,7 +30,7 @@ vi.mock('ip2region', async (importOriginal) => {
 });
 
 const { createServices } = await import('../packages/server/src/main.js');
-const { optionsFromEnv } = await import('../packages/server/src/env.js');
+const { optionsFromEnv } = await import('../api/_host.js');
 
 describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   // An unreachable server: nothing in these tests may need a database answer to pass.

@@ -1,7 +1,8 @@
 import { describe, expect, inject, it } from 'vitest';
 import { ConfigError, checkConfig } from '../packages/server/src/config.js';
 import { createServices } from '../packages/server/src/main.js';
-import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
+import { loadConfig } from '../scripts/lib/load-config.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 

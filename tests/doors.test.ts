@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkConfig, resolveConfig, type ServerOptions } from '../packages/server/src/config.js';
 import { createLogger, silentLogger } from '../packages/server/src/log.js';
 import { createServices, type Services } from '../packages/server/src/main.js';
-import { doorsFromEnv } from '../packages/server/src/env.js';
+import { doorsFromEnv } from '../api/_host.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr } from '../packages/server/src/doors/index.js';
 import { createSimulator } from '../packages/sim/src/app.js';

@@ -9,7 +9,7 @@ import { miniLogin } from '../packages/server/src/flows/mini/login.js';
 import { toAppError } from '../packages/server/src/http/errors.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { createServices } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { StoreUnavailableError } from '../packages/server/src/store/types.js';
 import { stableToken } from '../packages/server/src/wechat/auth/stable_token.js';

@@ -11,7 +11,8 @@ import { createSealer, parseSealKeys } from '../packages/server/src/crypto/seal.
 import { DECRYPT_PER_MINUTE } from '../packages/server/src/flows/mini/decrypt.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { createServices, type Services } from '../packages/server/src/main.js';
-import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
+import { loadConfig } from '../scripts/lib/load-config.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import type { Storage } from '../packages/server/src/store/types.js';
 import { createAccessTokens } from '../packages/server/src/wechat/access-token.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../packages/server/src/log.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createServices } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import type { Storage } from '../packages/server/src/store/types.js';
 
 const stops: (() => void)[] = [];

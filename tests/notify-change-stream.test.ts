@@ -6,7 +6,7 @@ import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from '../packages/se
 import type { AttemptNotifier } from '../packages/server/src/flows/attempt/notify.js';
 import { silentLogger, type Logger } from '../packages/server/src/log.js';
 import { createServices } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { mongoRecordChanges, type ChangeStreamLike, type RecordChangeSource } from '../packages/server/src/store/mongo-changes.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkConfig } from '../packages/server/src/config.js';
-import { loadConfig } from '../packages/server/src/env.js';
+import { loadConfig } from '../scripts/lib/load-config.js';
 import { testServices } from './support/services.js';
 
 /** The server URL's settings (docs/DEPLOY.md §13): the doctor names every wrong one; the endpoint stays off meanwhile. */

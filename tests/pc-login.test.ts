@@ -1,7 +1,7 @@
 import { followAsPhone } from './support/wechat-phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { startStack, type Stack } from './support/stack.js';
 import { cookieBrowser } from './support/cookie-browser.js';

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { metered } from './support/records.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { createFunctionApp } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore } from '../packages/server/src/store/mongo.js';
 import { StoreUnavailableError, type Storage } from '../packages/server/src/store/types.js';

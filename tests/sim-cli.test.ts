@@ -3,7 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../packages/server/src/main.js';
-import { optionsFromEnv } from '../packages/server/src/env.js';
+import { optionsFromEnv } from '../api/_host.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { ensureSimBuilt } from '../scripts/lib/sim-bin.js';

@@ -138,7 +138,7 @@ describe('mongoStorage without a server', () => {
 describe('ServerOptions.storage and the production check', () => {
   it('a host MongoDB storage satisfies the storage requirement without MONGODB_URI; an embedded one does not', async () => {
     const { checkConfig, resolveConfig } = await import('../packages/server/src/config.js');
-    const { optionsFromEnv } = await import('../packages/server/src/env.js');
+    const { optionsFromEnv } = await import('../api/_host.js');
     const { EmbeddedStore } = await import('../packages/server/src/store/embedded.js');
     const env = { NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: '0123456789abcdef0123456789abcdef', SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
     const unconnected = new MongoClient('mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200');

@@ -101,7 +101,7 @@ describe.skipIf(!built)('the built Vercel output', () => {
     stack ??= await startStack();
     const base = await serveFunction('index');
     const res = await postJson(`${base}/api/auth/mini/login`, { code: await simCode(stack, 'deployed') });
-    expect(res.status).toBe(200);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
     const me = await fetch(`${base}/api/auth/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
     expect((await me.json()).user.id).toBe(res.body.user.id);
     const missing = await fetch(`${base}/api/nope`);

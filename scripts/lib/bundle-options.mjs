@@ -1,4 +1,4 @@
-// The esbuild options every bundled function is built with: the product's API (scripts/bundle-api.mjs)
+// The esbuild options every bundled function is built with: the server package's dist (packages/server/scripts/build.mjs uses the same settings)
 // and the hello-world it is compared with (bench/cold.ts), so a cold-start ratio compares like with like.
 export const BUNDLE_OPTIONS = {
   bundle: true,

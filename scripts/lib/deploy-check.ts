@@ -11,7 +11,8 @@ import { describeDeployment, startupProblems, type Config, type DeploymentKind }
 import { parseSealKeys } from '../../packages/server/src/crypto/seal.js';
 import { redact, silentLogger } from '../../packages/server/src/log.js';
 import { relayHeaders } from '../../packages/server/src/main.js';
-import { loadConfig, type Env } from '../../packages/server/src/env.js';
+import type { Env } from '../../api/_host.js';
+import { loadConfig } from './load-config.js';
 import { clientOptions, missingIndexes } from '../../packages/server/src/store/mongo.js';
 import { stableToken } from '../../packages/server/src/wechat/auth/stable_token.js';
 import { createTemporaryQrCode } from '../../packages/server/src/wechat/oa/qrcode_create.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createServices, type ServiceOverrides, type Services } from '../../packages/server/src/main.js';
 import type { ServerOptions } from '../../packages/server/src/config.js';
-import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { optionsFromEnv } from '../../api/_host.js';
 // The simulator package's public entry ("." of wlu-wxlogin-sim): what a host's tests import.
 import { SimPortInUseError, startSimulator, type SimApp, type SimState } from '../../packages/sim/src/index.js';
 import { SimPortBusy, spawnSimulator } from './sim-bin.js';

@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createServices } from '../../packages/server/src/main.js';
-import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { optionsFromEnv } from '../../api/_host.js';
 import { createLogger } from '../../packages/server/src/log.js';
 
 const services = createServices(optionsFromEnv(process.env), { logger: createLogger((line) => process.stderr.write(line + '\n'), 'info') });

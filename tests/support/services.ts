@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServices, type ServiceOverrides } from '../../packages/server/src/main.js';
-import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { optionsFromEnv } from '../../api/_host.js';
 import { EmbeddedStore } from '../../packages/server/src/store/embedded.js';
 import { silentLogger } from '../../packages/server/src/log.js';
 

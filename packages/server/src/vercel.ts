@@ -1,9 +1,14 @@
-// What the Vercel functions serve: the app built from the environment (env.ts optionsFromEnv, the host's mapping). scripts/bundle-api.mjs bundles
-// this module (and everything it imports) into api/_build/app.js for api/index.ts and api/avatar.ts.
-// A configuration problem answers every request with a JSON 503 naming it, instead of crashing at import.
-import { optionsFromEnv } from './env.js';
-import { createFunctionApp } from './main.js';
+// wlu-wxlogin-server/vercel: a Vercel function's default export. Vercel's Node.js runtime
+// (@vercel/node) serves a default export whose `fetch` is a function as a Web handler
+// (tests/vercel-runtime.test.ts checks the launcher still accepts that shape):
+//   // api/auth.ts (vercel.json rewrites /api/auth/(.*) to /api/auth)
+//   export default toVercel(createWechatLogin(options));
+import type { WechatLogin } from './index.js';
 
-const app = createFunctionApp(optionsFromEnv(process.env));
+export interface VercelFetchEntry {
+  fetch(request: Request): Promise<Response>;
+}
 
-export default app;
+export function toVercel(auth: Pick<WechatLogin, 'handler'>): VercelFetchEntry {
+  return { fetch: (request) => auth.handler(request) };
+}

@@ -1,12 +1,12 @@
-import { resolveConfig, type Config, type DeploymentKind, type LogLevel, type OaMessageMode, type ServerOptions } from './config.js';
-import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr } from './doors/index.js';
+import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr, type DeploymentKind, type LogLevel, type OaMessageMode, type ServerOptions } from 'wlu-wxlogin-server';
 
 /**
- * The host's environment → `ServerOptions`: the one place that knows the environment variable
- * names (docs/DEPLOY.md lists them). The wiring (main.ts) reads no environment; the repo's own hosts
- * — the Vercel functions (vercel.ts), `npm start` (scripts/serve.ts), `npm run dev`, the bench
- * servers and the tests — call `createServices(optionsFromEnv(env))`. Another host may build the
- * options itself, from its own settings and secret store.
+ * This repository's own host: its environment → the package's options. It is the one place that
+ * knows the environment variable names (docs/DEPLOY.md lists them); the package (wlu-wxlogin-server)
+ * reads no environment. The Vercel functions (api/index.ts, avatar.ts, confirm.ts), `npm start`
+ * (scripts/serve.ts), `npm run dev`, the bench servers and the tests build their server from
+ * `optionsFromEnv(env)`. Another host builds the options itself, from its own settings and secret store.
+ * (An underscore file: Vercel does not turn it into a function.)
  */
 export type Env = Record<string, string | undefined>;
 
@@ -80,11 +80,6 @@ export function optionsFromEnv(env: Env): ServerOptions {
     appName: text(env.APP_NAME),
     pc: { eventsStreamMs: int(env.PC_EVENTS_STREAM_MS), attemptTtlMs: int(env.PC_ATTEMPT_TTL_MS) },
   };
-}
-
-/** The configuration the environment describes (doctor, migrate, the deploy check). */
-export function loadConfig(env: Env): Config {
-  return resolveConfig(optionsFromEnv(env));
 }
 
 function text(value: string | undefined): string | undefined {

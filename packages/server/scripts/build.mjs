@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Builds the package into dist/ (gitignored): one ESM bundle per public entry, with shared chunks, and
+// the type declarations. `npm pack` runs it (prepack); `vercel build` runs it through `npm run build:api`.
+// The repo's own tests, `npm run dev` and the type check read src/ through tsconfig paths and need no dist.
+//
+// The bundles keep the Vercel function's size and cold start (docs/BENCH.md): zod, qrcode,
+// fast-xml-parser and the MongoDB driver are bundled in, code-split so each loads on its first use
+// only (importing the package loads none of them; tests/pack.test.ts checks the static import graph).
+// Unbundled they cost the login function 3.3 MB of node_modules (zod alone 1.8 MB: every locale, ESM
+// and CJS), over its 2 MB budget. External, resolved from the host's node_modules: the package's
+// dependencies (hono — shared with a Hono host, @hono/node-server for ./node, @vercel/functions),
+// the optional peers loaded by import() where used (sharp: avatar uploads; ip2region: the PC
+// confirmation page, which reads its databases next to its own files) and the MongoDB driver's own
+// optional modules.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from '../../../scripts/lib/bundle-options.mjs';
+
+const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(pkgDir, 'dist');
+const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+const ENTRIES = ['index', 'node', 'next', 'vercel', 'mongodb'];
+
+rmSync(dist, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: pkgDir,
+  entryPoints: Object.fromEntries(ENTRIES.map((e) => [e, `src/${e}.ts`])),
+  outdir: dist,
+  chunkNames: 'chunks/[name]-[hash]',
+  // bundle, splitting, esm, node20, minify, keepNames: the settings bench/cold.ts compares with
+  ...BUNDLE_OPTIONS,
+  metafile: true,
+  external: [
+    ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
+    ...['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'],
+  ],
+  // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+});
+
+// The optional peers stay Node's to load: a host's bundler (Next.js: Turbopack or webpack) must not try
+// to resolve them at build time (a host without sharp or ip2region would fail to build). esbuild drops
+// comments when minifying, so the bundler hints are added to the built files.
+for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))) {
+  const path = join(pkgDir, file);
+  const text = readFileSync(path, 'utf8');
+  const hinted = text.replace(/import\("(sharp|ip2region)"\)/g, 'import(/* webpackIgnore: true */ /* turbopackIgnore: true */ "$1")');
+  if (hinted !== text) writeFileSync(path, hinted);
+}
+
+// Declarations: tsc over the entries (src imports the repo's shared/, so the tree is rooted at the
+// repository); each entry's dist/<entry>.d.ts re-exports its declaration.
+const tsc = join(pkgDir, '../../node_modules/typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json')], { stdio: 'inherit' });
+for (const entry of ENTRIES) writeFileSync(join(dist, `${entry}.d.ts`), `export * from './types/packages/server/src/${entry}.js';\n`);
+
+const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+console.error(`wlu-wxlogin-server dist: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1024).toFixed(0)} KB of JS`);

@@ -1,0 +1,95 @@
+// Issue 20 §1: "The package's public API is small and stable; internal modules are not importable
+// (exports). Its dependencies are what it needs at run time." Checked on the `npm pack` tarball.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installHost, packServer, tarballFiles } from './support/pack.js';
+
+let tarball: string;
+let files: string[];
+let host: string;
+beforeAll(async () => {
+  tarball = await packServer();
+  files = tarballFiles(tarball);
+  host = mkdtempSync(join(tmpdir(), 'wx-pack-'));
+  installHost(host, tarball, []);
+}, 180_000);
+afterAll(() => rmSync(host, { recursive: true, force: true }));
+
+const pkg = () => JSON.parse(readFileSync(join(host, 'node_modules/wlu-wxlogin-server/package.json'), 'utf8'));
+
+/** Runs an ES module in the host folder (Node's own resolution, not the test runner's); its stdout. */
+function runInHost(code: string): string {
+  const file = join(host, `probe-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(file, code);
+  return execFileSync(process.execPath, [file], { cwd: host, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+describe('the server package tarball', () => {
+  it('ships only dist, package.json and the readme', () => {
+    expect(files.length).toBeGreaterThan(5);
+    const stray = files.filter((f) => !f.startsWith('dist/') && !['package.json', 'readme.md'].includes(f));
+    expect(stray).toEqual([]);
+    expect(files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toBe(false);
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
+
+  it('every exports target exists in the tarball', () => {
+    const targets = Object.values(pkg().exports as Record<string, string | Record<string, string>>).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
+    expect(targets.length).toBeGreaterThanOrEqual(11);
+    for (const target of targets) expect(files, target).toContain(target.replace(/^\.\//, ''));
+    expect(Object.keys(pkg().exports).sort()).toEqual(['.', './mongodb', './next', './node', './package.json', './vercel']);
+  });
+
+  it('each public entry loads in a bare host and exports what the readme shows', () => {
+    const out = runInHost(`
+      const main = await import('wlu-wxlogin-server');
+      const node = await import('wlu-wxlogin-server/node');
+      const next = await import('wlu-wxlogin-server/next');
+      const vercel = await import('wlu-wxlogin-server/vercel');
+      console.log(JSON.stringify([typeof main.createWechatLogin, typeof node.toNodeHandler, typeof node.fromNodeHeaders, typeof next.toNextJsHandler, typeof vercel.toVercel]));
+    `);
+    expect(JSON.parse(out)).toEqual(['function', 'function', 'function', 'function', 'function']);
+  });
+
+  it('a deep import of dist or src throws ERR_PACKAGE_PATH_NOT_EXPORTED', () => {
+    const out = runInHost(`
+      const codes = [];
+      for (const spec of ['wlu-wxlogin-server/dist/index.js', 'wlu-wxlogin-server/src/main.ts', 'wlu-wxlogin-server/dist/chunks/x.js']) {
+        try { await import(spec); codes.push('loaded ' + spec); } catch (e) { codes.push(e.code); }
+      }
+      console.log(JSON.stringify(codes));
+    `);
+    expect(JSON.parse(out)).toEqual(['ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_PACKAGE_PATH_NOT_EXPORTED']);
+  });
+
+  it('importing the package loads neither zod, the MongoDB driver, the QR code nor the XML parser (cold start)', () => {
+    // Names only the libraries define: zod, the MongoDB driver, qrcode, fast-xml-parser.
+    const LIBRARY_MARKERS = ['ZodError', 'MongoNetworkError', 'getPenaltyN1', 'OrderedObjParser'];
+    // The static import graph from each entry: the files Node loads at import time.
+    const dist = join(host, 'node_modules/wlu-wxlogin-server/dist');
+    const loaded = new Set<string>();
+    const visit = (file: string) => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      const text = readFileSync(join(dist, file), 'utf8');
+      for (const m of text.matchAll(/(?:^|[;}\s])(?:import|export)\s*(?:[^'"();]*?\sfrom\s*)?["'](\.\.?\/[^"']+)["']/g)) visit(join(file, '..', m[1]!));
+    };
+    for (const entry of ['index.js', 'node.js', 'next.js', 'vercel.js']) visit(entry);
+    const text = [...loaded].map((f) => readFileSync(join(dist, f), 'utf8')).join('\n');
+    expect(loaded.size).toBeGreaterThan(2);
+    for (const marker of LIBRARY_MARKERS) expect(text.includes(marker), marker).toBe(false);
+    // …and they are in the package, loaded on first use
+    const all = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dist, f.slice('dist/'.length)), 'utf8')).join('\n');
+    for (const marker of LIBRARY_MARKERS) expect(all.includes(marker), marker).toBe(true);
+  });
+
+  it('declares only run-time dependencies; mongodb, sharp and ip2region are optional peers', () => {
+    expect(Object.keys(pkg().dependencies).sort()).toEqual(['@hono/node-server', '@vercel/functions', 'hono']);
+    expect(pkg().peerDependenciesMeta).toEqual({ mongodb: { optional: true }, sharp: { optional: true }, ip2region: { optional: true } });
+    expect(pkg().devDependencies).toBeUndefined();
+    expect(pkg().engines.node).toBe('>=20.19');
+  });
+});
