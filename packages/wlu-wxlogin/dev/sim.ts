@@ -6,9 +6,10 @@
  * `#ifdef DEV_SIM` block (a flag scripts/uni.mjs sets only for `dev mp-weixin`) and behind
  * `import.meta.env.DEV`; CI greps dist/build for the simulator path to prove it is gone.
  */
-import { MP_APPID } from '../config';
 
 const SETTINGS_KEY = 'dev.simCode';
+/** The mini-program AppID (manifest.json `mp-weixin.appid`, passed by scripts/uni.mjs in dev builds). */
+const MP_APPID = import.meta.env.VITE_MP_APPID || '';
 
 export interface SimSettings {
   enabled: boolean;

@@ -1,7 +1,10 @@
 /**
- * The auth store owns the session: login, a single-flight ensureSession, logout, and the
- * persisted token with its CURRENT expiry (the server slides it; GET /api/me tells the new one).
- * request.ts is transport only; the in-flight login lives here, one per Pinia instance.
+ * The auth store owns the session and EVERY change to it: login (mini-program, browser handoffs,
+ * web-view ticket, PC attempt), a single-flight ensureSession, the profile/phone/avatar calls that
+ * return the user, logout and account deletion, and the persisted token with its CURRENT expiry
+ * (the server slides it; GET <basePath>/me tells the new one). Nothing outside store/ writes its
+ * state (client/tests/store-owns-state.test.ts). request/ is transport only and never imports this
+ * file. The plugin's options live here too (`config`, set by install()): no module-level state.
  *
  * - login(): ONE wx.login code, then POST /api/auth/mini/login; `code_already_used` /
  *   `code_invalid` → one more try with a fresh code; `wechat_user_blocked` is never retried.
@@ -12,11 +15,13 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { RELOGIN_CODES, type ErrorCode } from '../../shared/errors';
-import type { LoginResponse, MeResponse, MiniLoginRequest, PublicUser } from '../../shared/api';
-import { ApiError, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest } from '../api/request';
+import { RELOGIN_CODES, type ErrorCode } from '../shared/errors';
+import type { LoginResponse, MeResponse, MiniLoginRequest, PublicUser, UpdateMeRequest } from '../shared/api';
+import { ApiError, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest, rawUpload, type Method } from '../request/transport';
+import { WEBVIEW_TICKET_PARAM, type BrowserLoginDoor } from '../request/messages';
 import { loginCode } from '../platform/code';
 import { isH5, isMpWeixin } from '../platform/env';
+import { LOGIN_PAGE, resolveOptions, type ResolvedOptions, type WechatLoginOptions } from '../options';
 
 /** Storage key of the persisted session (uni.setStorageSync). */
 export const AUTH_STORAGE_KEY = 'auth.session';
@@ -25,7 +30,7 @@ export const PROFILE_SKIPPED_KEY = 'auth.profileSkipped';
 /** Storage key: this device's person agreed to 用户协议 / 隐私政策 and logged in (silent re-login allowed). */
 export const AGREED_KEY = 'auth.agreed';
 
-export const LOGIN_PAGE = '/pages/login/index';
+export { LOGIN_PAGE };
 export const MSG_LOGIN_REQUIRED = '请先登录';
 
 interface PersistedSession {
@@ -85,7 +90,9 @@ async function freshCode(): Promise<string> {
   }
 }
 
-export const useAuthStore = defineStore('auth', () => {
+export const useWluAuthStore = defineStore('wlu-auth', () => {
+  /** The plugin's options (install() sets them); the defaults until then. */
+  const config = ref<ResolvedOptions>(resolveOptions());
   const saved = readPersisted();
   const token = ref<string | null>(saved?.token ?? null);
   const expiresAt = ref<string | null>(saved?.expiresAt ?? null);
@@ -102,6 +109,22 @@ export const useAuthStore = defineStore('auth', () => {
   const isLoggedIn = computed(() => !!token.value && !!expiresAt.value && Date.parse(expiresAt.value) > Date.now());
   /** true when the profile page should be offered: incomplete and not skipped by this user. */
   const needsProfile = computed(() => !!user.value && !user.value.profileComplete && !profileSkipped.value.includes(user.value.id));
+
+  /** Applies the plugin's options (install()). */
+  function configure(options: WechatLoginOptions): void {
+    config.value = resolveOptions(options);
+  }
+
+  /** `${apiBase}${basePath}${path}`: every server URL the module calls. */
+  function url(path: string): string {
+    return `${config.value.apiBase}${config.value.basePath}${path}`;
+  }
+
+  /** Avatars the API stores come back as a path on the API origin (`<basePath>/avatars/…`). */
+  function assetUrl(value: string | null | undefined): string {
+    if (!value) return '';
+    return value.startsWith('/') ? config.value.apiBase + value : value;
+  }
 
   function persist(): void {
     if (!token.value || !expiresAt.value) return;
@@ -168,7 +191,7 @@ export const useAuthStore = defineStore('auth', () => {
     for (let attempt = 0; ; attempt++) {
       const body: MiniLoginRequest = profile ? { code, profile } : { code };
       try {
-        const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/mini/login', data: body });
+        const res = await rawRequest<LoginResponse>({ method: 'POST', url: url('/mini/login'), data: body });
         blocked = null;
         setSession(res);
         return res;
@@ -256,13 +279,111 @@ export const useAuthStore = defineStore('auth', () => {
     clear();
     if (!current) return;
     try {
-      await rawRequest<void>({ method: 'POST', path: '/api/auth/logout', token: current });
+      await rawRequest<void>({ method: 'POST', url: url('/logout'), token: current });
     } catch {
       // offline or already revoked: the local session is gone either way
     }
   }
 
+  /** One authenticated call: a token from the store (at most one new session and one retry on 401). */
+  function authed<T>(method: Method, path: string, data?: unknown): Promise<T> {
+    return withSession((current) => rawRequest<T>({ method, url: url(path), data, token: current }));
+  }
+
+  /** The current user, and the session's current expiry (the server slides it while it is used). */
+  async function fetchMe(): Promise<PublicUser> {
+    const res = await authed<MeResponse>('GET', '/me');
+    applyMe(res);
+    return res.user;
+  }
+
+  /** PUT, not PATCH: wx.request has no PATCH (`request:fail method is invalid`). */
+  async function updateMe(patch: UpdateMeRequest): Promise<PublicUser> {
+    const res = await authed<MeResponse>('PUT', '/me', patch);
+    setUser(res.user);
+    return res.user;
+  }
+
+  /**
+   * Uploads a local image (chooseAvatar temp path). The API re-encodes it, stores it, sets it as
+   * the user's avatar and answers with its URL (a path on the API origin) and the user.
+   */
+  async function uploadAvatar(filePath: string): Promise<PublicUser> {
+    const res = await withSession((current) =>
+      rawUpload<{ avatarUrl: string; user: PublicUser }>({ url: url('/me/avatar'), filePath, name: 'file', token: current }),
+    );
+    setUser(res.user);
+    return res.user;
+  }
+
+  /** Saves the phone number the person agreed to share (e.detail.code of open-type="getPhoneNumber"). */
+  async function savePhone(code: string): Promise<PublicUser> {
+    const res = await authed<MeResponse>('POST', '/me/phone', { code });
+    setUser(res.user);
+    return res.user;
+  }
+
+  /** 退出所有设备: ends every session of this account, this one included. */
+  async function logoutEverywhere(): Promise<void> {
+    await authed<void>('DELETE', '/sessions');
+    clear();
+  }
+
+  /** 注销账号: deletes the account and everything the server keeps about it. */
+  async function deleteAccount(): Promise<void> {
+    await authed<void>('DELETE', '/me');
+    clear();
+  }
+
+  /**
+   * Browser login, second half: after WeChat's redirect the API sends the browser to the login
+   * page with ?<door>_login=<state>; the session it parked for this browser (bound by an HttpOnly
+   * cookie, taken once within 60 s) is collected here and stored like any login.
+   */
+  async function completeBrowserLogin(door: BrowserLoginDoor, state: string): Promise<LoginResponse> {
+    const res = await rawRequest<LoginResponse>({ method: 'POST', url: url(`/${door}/session`), data: { state } });
+    setSession(res);
+    return res;
+  }
+
+  /** PC login (own QR / follow): the session of this browser's confirmed attempt. */
+  async function collectPcAttempt(): Promise<LoginResponse> {
+    const res = await rawRequest<LoginResponse>({ method: 'POST', url: url('/pc/session'), data: {} });
+    setSession(res);
+    return res;
+  }
+
+  /**
+   * Mini-program side: the URL to open in a <web-view> so the H5 page is logged in as this account
+   * (a one-time ticket, 60 s, from this session — never the session token itself).
+   */
+  async function webviewUrl(pageUrl: string): Promise<string> {
+    const { ticket } = await authed<{ ticket: string; expiresIn: number }>('POST', '/webview/ticket');
+    return `${pageUrl}${pageUrl.includes('?') ? '&' : '?'}${WEBVIEW_TICKET_PARAM}=${ticket}`;
+  }
+
+  /** H5 side, inside the web-view: exchange the ticket once (POST) for this page's own session. */
+  async function exchangeWebviewTicket(ticket: string): Promise<LoginResponse> {
+    const res = await rawRequest<LoginResponse>({ method: 'POST', url: url('/webview/session'), data: { ticket } });
+    setSession(res);
+    return res;
+  }
+
   return {
+    config,
+    configure,
+    url,
+    assetUrl,
+    fetchMe,
+    updateMe,
+    uploadAvatar,
+    savePhone,
+    logoutEverywhere,
+    deleteAccount,
+    completeBrowserLogin,
+    collectPcAttempt,
+    webviewUrl,
+    exchangeWebviewTicket,
     token,
     expiresAt,
     user,
@@ -271,8 +392,6 @@ export const useAuthStore = defineStore('auth', () => {
     isLoggedIn,
     needsProfile,
     restore,
-    setSession,
-    setUser,
     applyMe,
     clear,
     skipProfile,

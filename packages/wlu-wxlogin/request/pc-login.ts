@@ -1,6 +1,9 @@
-import type { LoginResponse } from '../../shared/api';
-import { ApiError, rawRequest } from './request';
-import { useAuthStore } from '../stores/auth';
+import { FINAL_ATTEMPT_STATUSES as FINAL, type AttemptState } from '../shared/api';
+import { ApiError, rawRequest } from './transport';
+
+export type { AttemptState, AttemptStatus } from '../shared/api';
+/** Builds a server URL from a path under basePath (useWluAuthStore().url). */
+export type UrlOf = (path: string) => string;
 
 /**
  * PC login (issue 13), H5 only: WeChat's QR inside our page (WxLogin) and our own QR confirmed on
@@ -18,18 +21,10 @@ export interface WxLoginOptions {
 }
 
 /** WxLogin's options for this browser (the state cookie is set by the response). */
-export function embedOptions(selfRedirect: boolean, next: string): Promise<WxLoginOptions> {
-  return rawRequest<WxLoginOptions>({ method: 'POST', path: '/api/auth/web/embed', data: { selfRedirect, next } });
+export function embedOptions(url: UrlOf, selfRedirect: boolean, next: string): Promise<WxLoginOptions> {
+  return rawRequest<WxLoginOptions>({ method: 'POST', url: url('/web/embed'), data: { selfRedirect, next } });
 }
 
-export type AttemptStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'taken' | 'expired';
-export interface AttemptState {
-  status: AttemptStatus;
-  version: number;
-  expiresAt: string;
-  /** the two digits the person picks on the phone's confirmation page (number matching, docs/SECURITY.md) */
-  match: string;
-}
 /** A QR code the PC page shows. */
 export interface ShownQr {
   /** data: URL of the QR code (our URL for this attempt, or the official account's parametric QR) */
@@ -45,15 +40,15 @@ export interface ShownQr {
 export type NewAttempt = AttemptState & (ShownQr | { form: 'follow'; qr?: undefined });
 
 /** A new attempt; `follow` asks for the official account's parametric QR (关注公众号登录). */
-export function createAttempt(form: 'own-qr' | 'follow' = 'own-qr'): Promise<NewAttempt> {
-  return rawRequest<NewAttempt>({ method: 'POST', path: '/api/auth/pc/attempt', data: form === 'follow' ? { form } : {} });
+export function createAttempt(url: UrlOf, form: 'own-qr' | 'follow' = 'own-qr'): Promise<NewAttempt> {
+  return rawRequest<NewAttempt>({ method: 'POST', url: url('/pc/attempt'), data: form === 'follow' ? { form } : {} });
 }
 
 /**
  * The follow form's QR for this browser's attempt, asked only when the page is visible: WeChat's
  * parametric QR (reused by this browser while it lives), or our own QR when the account can't make one.
  */
-export async function followQr(): Promise<ShownQr> {
+export async function followQr(url: UrlOf): Promise<ShownQr> {
   if (typeof document !== 'undefined' && document.visibilityState === 'hidden') {
     await new Promise<void>((resolve) => {
       const shown = () => {
@@ -64,16 +59,9 @@ export async function followQr(): Promise<ShownQr> {
       document.addEventListener('visibilitychange', shown);
     });
   }
-  return rawRequest<ShownQr>({ method: 'POST', path: '/api/auth/pc/follow-qr', data: {} });
+  return rawRequest<ShownQr>({ method: 'POST', url: url('/pc/follow-qr'), data: {} });
 }
 
-export async function collectAttempt(): Promise<LoginResponse> {
-  const res = await rawRequest<LoginResponse>({ method: 'POST', path: '/api/auth/pc/session', data: {} });
-  useAuthStore().setSession(res);
-  return res;
-}
-
-const FINAL: readonly AttemptStatus[] = ['confirmed', 'cancelled', 'taken', 'expired'];
 export type Transport = 'sse' | 'long-poll' | 'poll';
 
 /** The longest wait a Retry-After may impose (the API's limits count in one-minute windows). */
@@ -91,6 +79,7 @@ const MAX_BACKOFF_MS = 60_000;
  * Returns a stop function.
  */
 export function watchAttempt(
+  url: UrlOf,
   initial: AttemptState,
   onStatus: (state: AttemptState, via: Transport) => void,
   options: { sseTimeoutMs?: number; pollMs?: number } = {},
@@ -104,7 +93,7 @@ export function watchAttempt(
     onStatus(state, via);
     if (FINAL.includes(state.status)) stop();
   };
-  const status = (wait: boolean) => rawRequest<AttemptState>({ method: 'GET', path: `/api/auth/pc/status${wait ? `?wait=1&version=${version}` : ''}` });
+  const status = (wait: boolean) => rawRequest<AttemptState>({ method: 'GET', url: url(`/pc/status${wait ? `?wait=1&version=${version}` : ''}`) });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** 429: how long the API asked to wait (plus up to 1 s so many PCs do not return at once); else null */
   const backoffMs = (error: unknown): number | null => {
@@ -154,7 +143,7 @@ export function watchAttempt(
   function sse(): void {
     if (typeof EventSource === 'undefined') return void longPoll();
     let heard = false;
-    source = new EventSource('/api/auth/pc/events');
+    source = new EventSource(url('/pc/events'));
     const fallback = () => {
       if (stopped) return;
       source?.close();

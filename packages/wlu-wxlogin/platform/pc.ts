@@ -15,11 +15,11 @@ export function isPcBrowser(): boolean {
 }
 
 /**
- * The form: the build's VITE_PC_LOGIN (a deployment setting), or `?pc_login=` on the login page's URL
+ * The form: the plugin's `pcLogin` option (a deployment setting), or `?pc_login=` on the login page's URL
  * (demos and tests). Unknown values fall back to redirect, which needs nothing but the website app.
  */
-export function pcLoginForm(query?: string | null, door?: string): PcLoginForm {
-  return pickPcForm(query, import.meta.env.VITE_PC_LOGIN, door);
+export function pcLoginForm(configured: string, query?: string | null, door?: string): PcLoginForm {
+  return pickPcForm(query, configured, door);
 }
 
 /**
@@ -32,5 +32,3 @@ export function pickPcForm(query: string | null | undefined, configured: string 
   const chosen = query || configured || 'redirect';
   return (FORMS as readonly string[]).includes(chosen) ? (chosen as PcLoginForm) : 'redirect';
 }
-
-export const APP_NAME = import.meta.env.VITE_APP_NAME || '微信登录';

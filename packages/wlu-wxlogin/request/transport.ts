@@ -1,14 +1,15 @@
 /**
- * Transport only: one HTTP exchange with the API, no session logic (the auth store owns login,
- * ensureSession and logout).
- * - base URL from configuration (config.ts: the API base the build was configured with)
+ * Transport only: one HTTP exchange with the API, no session logic and no state (the auth store
+ * owns login, ensureSession and logout, and builds every URL from the plugin's apiBase + basePath).
+ * A host's own request wrapper may reuse it: `rawRequest({ method, url, token })` with the token of
+ * `useWluAuthStore().withSession(...)` (one new session and one retry on a 401).
  * - the token, when given, in `Authorization: Bearer …`
  * - a ~10 s timeout (uni's own `timeout` plus a timer, whichever fires first)
  * - the error envelope `{ error: { code, message } }` becomes an ApiError with Chinese text
  * - only methods `wx.request` has (no PATCH: WeChat answers `request:fail method is invalid`)
  */
-import { ERROR_CODES, isErrorBody, type ErrorCode } from '../../shared/errors';
-import { REQUEST_TIMEOUT_MS, defaultApiBase } from '../config';
+import { ERROR_CODES, isErrorBody, type ErrorCode } from '../shared/errors';
+import { REQUEST_TIMEOUT_MS } from '../options';
 
 export const MSG_NETWORK = '网络不可用，请重试';
 export const MSG_LOGIN_FAILED = '登录失败，请稍后再试';
@@ -36,11 +37,6 @@ export class ApiError extends Error {
   }
 }
 
-/** The API origin the build was configured with ('' on H5: same origin). Read per call. */
-function apiBase(): string {
-  return defaultApiBase();
-}
-
 // ---------------------------------------------------------------------------------------------
 // One HTTP exchange, no session logic.
 
@@ -52,7 +48,8 @@ export type Method = NonNullable<UniApp.RequestOptions['method']>;
 
 export interface RawRequest {
   method: Method;
-  path: string;
+  /** the full URL (useWluAuthStore().url(path) builds `${apiBase}${basePath}${path}`) */
+  url: string;
   data?: unknown;
   token?: string | null;
 }
@@ -138,10 +135,10 @@ function settleResponse<T>(statusCode: number, data: unknown, ok: (value: T) => 
   else ko(envelopeError(statusCode, body, retryAfterOf(header)));
 }
 
-export function rawRequest<T>({ method, path, data, token }: RawRequest): Promise<T> {
+export function rawRequest<T>({ method, url, data, token }: RawRequest): Promise<T> {
   return settleOnce<T>((ok, ko) =>
     uni.request({
-      url: apiBase() + path,
+      url,
       method,
       data: data as UniApp.RequestOptions['data'],
       header: headersFor(token, data !== undefined),
@@ -154,16 +151,17 @@ export function rawRequest<T>({ method, path, data, token }: RawRequest): Promis
 }
 
 export interface RawUpload {
-  path: string;
+  /** the full URL */
+  url: string;
   filePath: string;
   name?: string;
   token?: string | null;
 }
 
-export function rawUpload<T>({ path, filePath, name = 'file', token }: RawUpload): Promise<T> {
+export function rawUpload<T>({ url, filePath, name = 'file', token }: RawUpload): Promise<T> {
   return settleOnce<T>((ok, ko) =>
     uni.uploadFile({
-      url: apiBase() + path,
+      url,
       filePath,
       name,
       header: headersFor(token, false),
@@ -172,12 +170,6 @@ export function rawUpload<T>({ path, filePath, name = 'file', token }: RawUpload
       fail: () => ko(new ApiError('network_error', 0, MSG_NETWORK)),
     }),
   );
-}
-
-/** Avatars the API stores come back as a path on the API origin (`/api/avatars/…`). */
-export function assetUrl(url: string | null | undefined): string {
-  if (!url) return '';
-  return url.startsWith('/') ? apiBase() + url : url;
 }
 
 /** Text for a person: blocked / network / privacy refused / anything else during login. */

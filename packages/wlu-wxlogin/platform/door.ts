@@ -55,7 +55,7 @@ export const DOOR_TEXT = {
 } as const;
 
 /**
- * What the deployment offers, from the H5 build's VITE_LOGIN_DOORS (comma-separated: `web` 网站应用扫码,
+ * What the deployment offers, from the plugin's `doors` option (createWechatLogin; this repo's host passes VITE_LOGIN_DOORS) (comma-separated: `web` 网站应用扫码,
  * `oa` 公众号网页授权, `oa-follow` 关注公众号登录 — the official account's server URL is set up; default
  * `web,oa`). A site with only an official account builds with `oa,oa-follow`: a PC then gets the
  * follow QR instead of a website QR that would fail.
@@ -64,8 +64,6 @@ export function configuredDoors(value: string | undefined): DoorEnvironment['con
   const listed = new Set((value ?? 'web,oa').split(',').map((d) => d.trim()).filter(Boolean));
   return { web: listed.has('web'), oa: listed.has('oa'), oaFollow: listed.has('oa-follow') };
 }
-
-export const LOGIN_DOORS: DoorEnvironment['configured'] = configuredDoors(import.meta.env.VITE_LOGIN_DOORS);
 
 /** Doors where the login page shows DoorNotice instead of a login button. */
 export function doorHasNoButton(door: Door): boolean {

@@ -1,6 +1,6 @@
-import { ApiError } from '../api/request';
-import { OA_LOGIN_PATH } from '../config';
-import { OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../shared/oauth';
+import { ApiError } from '../request/transport';
+import { OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../shared/oauth';
+import type { UrlOf } from '../request/pc-login';
 
 /**
  * The official-account door of the H5 login page (inside WeChat's in-app browser), kept out of the
@@ -19,13 +19,14 @@ export function isInWechat(): boolean {
   return typeof navigator !== 'undefined' && /MicroMessenger/i.test(navigator.userAgent);
 }
 
-function startUrl(scope: string, next: string): string {
-  return `${OA_LOGIN_PATH}?scope=${scope}&next=${encodeURIComponent(next)}`;
+/** Official-account web authorization: the server route (under basePath) the login page hands over to. */
+function startUrl(url: UrlOf, scope: string, next: string): string {
+  return `${url('/oa/start')}?scope=${scope}&next=${encodeURIComponent(next)}`;
 }
 
 /** Where 微信授权登录 sends the browser: the userinfo authorization. */
-export function oaUserinfoLoginUrl(next: string): string {
-  return startUrl(OA_SCOPE_USERINFO, next);
+export function oaUserinfoLoginUrl(url: UrlOf, next: string): string {
+  return startUrl(url, OA_SCOPE_USERINFO, next);
 }
 
 /**
@@ -33,7 +34,7 @@ export function oaUserinfoLoginUrl(next: string): string {
  * 退出登录 followed by the login page does not log the person straight back in). Returns true
  * when the browser is being sent away.
  */
-export function trySilentOaLogin(next: string): boolean {
+export function trySilentOaLogin(url: UrlOf, next: string): boolean {
   if (!isInWechat() || typeof window === 'undefined') return false;
   try {
     if (window.sessionStorage.getItem(SILENT_TRIED_KEY)) return false;
@@ -41,7 +42,7 @@ export function trySilentOaLogin(next: string): boolean {
   } catch {
     return false; // no storage: no automatic redirect loop risk, the button still works
   }
-  window.location.replace(startUrl(OA_SCOPE_BASE, next));
+  window.location.replace(startUrl(url, OA_SCOPE_BASE, next));
   return true;
 }
 
