@@ -5,7 +5,7 @@
 // (briefly) a hello-world Hono server. Before timing, each side's tables hold >= 100,000 users (and
 // the product's >= 100,000 identities and sessions); the filler is kept in the `bench_product` /
 // `bench_seed` databases so a re-run skips it. Then three interleaved rounds of: returning-user mini
-// login (users that logged in before; no first logins mixed in), first login, GET /api/me (product),
+// login (users that logged in before; no first logins mixed in), first login, GET /api/auth/me (product),
 // at concurrency 32. Per scenario: req/s, p50/p99, MongoDB commands per request (driver command
 // monitoring in each API process), CPU ms per request of the API process and of the database
 // processes (FerretDB + PostgreSQL, from /proc). Then cold start and size of the built functions,
@@ -22,7 +22,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
-import { migrateMongo } from '../api/_lib/store/mongo.js';
+import { migrateMongo } from '../packages/server/src/store/mongo.js';
 import { buildHello, buildProduct, coldOnce, dirBytes, funcEntry, type ColdResult } from './cold.js';
 import { startToxiproxy } from '../scripts/toxiproxy.mjs';
 import { BENCH_LIMITS, cpuMs, dbCpuMs, envNumber as num, findDbProcesses, json, median, percentile, pool, request, startChild, type ChildServer } from './lib.js';
@@ -254,12 +254,12 @@ try {
     const cs = await codes(sim, returningUsers.slice(0, 200));
     await pool(cs, C, async (code) => void (await login(target, code, false)));
   }
-  // Fresh tokens for GET /api/me (the ones above may be from a first run's first logins).
+  // Fresh tokens for GET /api/auth/me (the ones above may be from a first run's first logins).
   tokens.length = 0;
   const meCodes = await codes(sim, returningUsers);
   await pool(meCodes, C, async (code) => void tokens.push(await login(product, code, false)));
 
-  type Key = 'product returning' | 'seed-003 returning' | 'product first' | 'seed-003 first' | 'product GET /api/me';
+  type Key = 'product returning' | 'seed-003 returning' | 'product first' | 'seed-003 first' | 'product GET /api/auth/me';
   const samples = new Map<Key, Sample[]>();
   const add = (key: Key, s: Sample) => samples.set(key, [...(samples.get(key) ?? []), s]);
   for (let round = 1; round <= ROUNDS; round++) {
@@ -277,10 +277,10 @@ try {
     }
     const meTokens = Array.from({ length: N.me }, (_, i) => tokens[i % tokens.length]!);
     add(
-      'product GET /api/me',
+      'product GET /api/auth/me',
       await measure(product, meTokens, async (token) => {
-        const res = await request(`${product.server.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
-        if (res.status !== 200) throw new Error(`GET /api/me → ${res.status}`);
+        const res = await request(`${product.server.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+        if (res.status !== 200) throw new Error(`GET /api/auth/me → ${res.status}`);
       }),
     );
     log(`round ${round}/${ROUNDS} done (${((performance.now() - started) / 1000).toFixed(0)} s)`);
@@ -335,7 +335,7 @@ try {
   const cold: Record<'hello' | 'health' | 'login', ColdResult[]> = { hello: [], health: [], login: [] };
   for (let i = 0; i < COLD_RUNS; i++) {
     cold.hello.push(await coldOnce(funcEntry(helloBuild.funcDir), {}, '/api/hello'));
-    cold.health.push(await coldOnce(funcEntry(join(funcs, 'index.func')), coldEnv, '/api/health'));
+    cold.health.push(await coldOnce(funcEntry(join(funcs, 'index.func')), coldEnv, '/api/auth/health'));
     const [code] = await codes(sim, ['returning0']);
     cold.login.push(await coldOnce(funcEntry(join(funcs, 'index.func')), coldEnv, '/api/auth/mini/login', { code }));
   }
@@ -373,7 +373,7 @@ function render(r: {
   const sr = get('seed-003 returning');
   const pf = get('product first');
   const sf = get('seed-003 first');
-  const me = get('product GET /api/me');
+  const me = get('product GET /api/auth/me');
   const breakdown = (s: ReturnType<typeof get>) =>
     Object.entries(s.byName)
       .map(([k, v]) => `${k} ${f2(v)}`)
@@ -397,7 +397,7 @@ Database: \`MONGODB_URI\` = FerretDB 1.24 on PostgreSQL 15 (\`scripts/ferretdb.m
 ## Product vs the seed-003 handler / 本项目与种子 003 处理函数对比
 
 Same database server, same WeChat simulator (its own process), same load generator, concurrency ${C},
-${ROUNDS} interleaved rounds (${N.returning} returning logins, ${N.first} first logins per side per round; ${N.me} \`GET /api/me\`).
+${ROUNDS} interleaved rounds (${N.returning} returning logins, ${N.first} first logins per side per round; ${N.me} \`GET /api/auth/me\`).
 Tables before timing: product ${r.prepared.counts.productUsers} users, ${r.prepared.counts.productIdentities} identities,
 ${r.prepared.counts.productSessions} sessions; seed-003 ${r.prepared.counts.seedUsers} users.
 Returning logins are users who logged in before (checked on every response: \`isNewUser: false\` /
@@ -414,7 +414,7 @@ ${row('product — returning mini login', pr)}
 ${row('seed-003 — returning login', sr)}
 ${row('product — first login', pf)}
 ${row('seed-003 — first login', sf)}
-${row('product — `GET /api/me`', me)}
+${row('product — `GET /api/auth/me`', me)}
 
 **Ratios product / seed-003** (throughput > 1 and CPU < 1 favour the product):
 
@@ -424,7 +424,7 @@ ${row('product — `GET /api/me`', me)}
 | first login | ${ratio(pf.rps, sf.rps)} | ${ratio(pf.p50, sf.p50)} | ${ratio(pf.trips, sf.trips)} | ${ratio(totalCpu(pf), totalCpu(sf))} |
 
 Commands per request: product returning — ${breakdown(pr)}; product first — ${breakdown(pf)};
-\`GET /api/me\` — ${breakdown(me)}; seed returning — ${breakdown(sr)}; seed first — ${breakdown(sf)}.
+\`GET /api/auth/me\` — ${breakdown(me)}; seed returning — ${breakdown(sr)}; seed first — ${breakdown(sf)}.
 
 The product does more per login than the seed handler (sealed session_key, unionid linking, a
 hashed session with expiry and a copy of the user, rate limiting, a typed error for every WeChat
@@ -442,10 +442,10 @@ counts on both stores).
 
 | goal | measured | met |
 |---|---|---|
-| returning login ≤ 2 DB round trips; first ≤ 3; \`GET /api/me\` ≤ 1 | ${f2(pr.trips)} / ${f2(pf.trips)} / ${f2(me.trips)} | ${yes(pr.trips <= 2 && pf.trips <= 3 && me.trips <= 1)} |
+| returning login ≤ 2 DB round trips; first ≤ 3; \`GET /api/auth/me\` ≤ 1 | ${f2(pr.trips)} / ${f2(pf.trips)} / ${f2(me.trips)} | ${yes(pr.trips <= 2 && pf.trips <= 3 && me.trips <= 1)} |
 | returning-login throughput ≥ 1.5× seed-003 | ${ratio(pr.rps, sr.rps)} | ${yes(pr.rps >= 1.5 * sr.rps)} |
 | less CPU per returning login than seed-003 | ${ratio(totalCpu(pr), totalCpu(sr))} | ${yes(totalCpu(pr) < totalCpu(sr))} |
-| cold start of the built function ≤ 1.5× hello-world (\`/api/health\`, no driver loaded) | ${ratio(coldMed('health'), coldMed('hello'))} | ${yes(coldMed('health') <= 1.5 * coldMed('hello'))} |
+| cold start of the built function ≤ 1.5× hello-world (\`/api/auth/health\`, no driver loaded) | ${ratio(coldMed('health'), coldMed('hello'))} | ${yes(coldMed('health') <= 1.5 * coldMed('hello'))} |
 | (no goal) a cold returning login: driver import + connection + jscode2session | ${ratio(coldMed('login'), coldMed('hello'))} | — |
 | login function ≤ 2 MB unpacked | ${mb(r.sizes.index)} | ${yes(r.sizes.index <= 2 * 1024 * 1024)} |
 | \`/api/*\` header middleware, rate vs none: before \`next()\` (now); after (was) | ${ratio(mwMed('before'), mwMed('plain'))}; ${ratio(mwMed('after'), mwMed('plain'))} | see below |
@@ -460,12 +460,12 @@ with the options of \`scripts/bundle-api.mjs\`, a two-line \`api/index.ts\`, \`v
 | function | spawn → first 200 | vs hello-world | of which: process start + import | MongoDB driver loaded |
 |---|---|---|---|---|
 | hello-world Hono | ${f0(coldMed('hello'))} ms | 1.00× | ${f0(importMed('hello'))} ms | no |
-| product \`GET /api/health\` | ${f0(coldMed('health'))} ms | ${ratio(coldMed('health'), coldMed('hello'))} | ${f0(importMed('health'))} ms | ${r.cold.health.some((c) => c.mongodbLoaded) ? '**yes**' : 'no'} |
+| product \`GET /api/auth/health\` | ${f0(coldMed('health'))} ms | ${ratio(coldMed('health'), coldMed('hello'))} | ${f0(importMed('health'))} ms | ${r.cold.health.some((c) => c.mongodbLoaded) ? '**yes**' : 'no'} |
 | product returning login | ${f0(coldMed('login'))} ms | ${ratio(coldMed('login'), coldMed('hello'))} | ${f0(importMed('login'))} ms | ${r.cold.login.every((c) => c.mongodbLoaded) ? 'yes (needed)' : '**no?**'} |
 
-\`/api/health\` loads neither the MongoDB driver (the store's module is imported on first use,
-\`api/_lib/store/lazy.ts\`) nor zod (request schemas are built on first use, \`lazySchema\` in
-\`api/_lib/http/json.ts\`). A cold login pays for both once, plus connecting to the database and
+\`/api/auth/health\` loads neither the MongoDB driver (the store's module is imported on first use,
+\`packages/server/src/store/lazy.ts\`) nor zod (request schemas are built on first use, \`lazySchema\` in
+\`packages/server/src/http/json.ts\`). A cold login pays for both once, plus connecting to the database and
 its round trips on a cold connection; the simulator's jscode2session is in it too. The product's
 functions serve a bundle (\`npm run build:api\`: one ~70 KB entry file, lazy chunks for MongoDB and
 zod). Unbundled (\`vercel build\` alone), the same function shipped 4.3 MB and its import read hundreds of files.
@@ -475,7 +475,7 @@ zod). Unbundled (\`vercel build\` alone), the same function shipped 4.3 MB and i
 | function | size | serves |
 |---|---|---|
 | \`api/index\` | ${mb(r.sizes.index)} | every \`/api/*\` route except the avatar upload (sharp and @img excluded) |
-| \`api/avatar\` | ${mb(r.sizes.avatar)} | \`/api/me/avatar\` only (vercel.json rewrite placed before the catch-all), with sharp + libvips |
+| \`api/avatar\` | ${mb(r.sizes.avatar)} | \`/api/auth/me/avatar\` only (vercel.json rewrite placed before the catch-all), with sharp + libvips |
 | hello-world Hono | ${mb(r.sizes.hello)} | — |
 
 ${r.sizes.mp} (\`node scripts/sizes.mjs mp\`; \`.ci/run\` enforces both budgets).
@@ -486,7 +486,7 @@ Hello-world Hono on \`@hono/node-server\`, ${N.hello} requests × ${ROUNDS} roun
 no middleware **${f0(mwMed('plain'))}**; header set after \`await next()\` **${f0(mwMed('after'))}** (${ratio(mwMed('after'), mwMed('plain'))});
 header set before \`await next()\` **${f0(mwMed('before'))}** (${ratio(mwMed('before'), mwMed('plain'))}).
 After \`next()\` the response already exists, so \`c.header()\` makes Hono re-create it from its body
-stream, and \`@hono/node-server\` loses its fast path for a buffered body. \`api/_lib/http/app.ts\` now
+stream, and \`@hono/node-server\` loses its fast path for a buffered body. \`packages/server/src/http/app.ts\` now
 sets \`x-content-type-options\` before \`next()\`; the header is still on every response, errors included.
 
 ## FerretDB v1 and the \`_id\` scan / FerretDB v1 的全表扫描

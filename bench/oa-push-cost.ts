@@ -1,4 +1,4 @@
-// What hostile pushes to /api/oa/push cost other people's logins (issue 18 §4, docs/SECURITY.md
+// What hostile pushes to /api/auth/oa/push cost other people's logins (issue 18 §4, docs/SECURITY.md
 // "Push endpoint cost"). One process: API + WeChat simulator + load, in-memory store. Three phases:
 //   1. logins alone (concurrency 4),
 //   2. the same logins while ONE client on ONE keep-alive connection sends unsigned 64 KiB bodies of
@@ -7,9 +7,9 @@
 // Short on purpose (~10 s). Run: npx tsx bench/oa-push-cost.ts   (prints a Markdown table)
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { MAX_PUSH_BYTES } from '../api/_lib/wechat/push/xml.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { MAX_PUSH_BYTES } from '../packages/server/src/wechat/push/xml.js';
 import { startStack } from '../scripts/lib/stack.js';
 import { percentile, pool, request } from './lib.js';
 
@@ -31,7 +31,7 @@ const stack = await startStack({
 const body = `<xml><Encrypt>${'<![CDATA['.repeat(Math.floor((MAX_PUSH_BYTES - 100) / 9))}`;
 function hostileUrl(i: number): string {
   const fake = createHash('sha1').update(`bench${i}`).digest('hex');
-  return `${stack.apiUrl}/api/oa/push?timestamp=${Math.floor(Date.now() / 1000)}&nonce=${i}&encrypt_type=aes&msg_signature=${fake}`;
+  return `${stack.apiUrl}/api/auth/oa/push?timestamp=${Math.floor(Date.now() / 1000)}&nonce=${i}&encrypt_type=aes&msg_signature=${fake}`;
 }
 /** One keep-alive connection for the hostile client (bench/lib's request() JSON-encodes bodies). */
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -10,15 +10,15 @@
 // Embedded store by default; `--mongo` adds MONGODB_URI. Replaces only its own section of docs/BENCH.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { silentLogger, type Logger } from '../api/_lib/log.js';
-import { createServices, type Services } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import { scanAttempt } from '../api/_lib/flows/attempt/attempt.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createMongoStore, getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
-import type { Store } from '../api/_lib/store/types.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
-import { resolveAccount } from '../api/_lib/users/accounts.js';
+import { silentLogger, type Logger } from '../packages/server/src/log.js';
+import { createServices, type Services } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import { scanAttempt } from '../packages/server/src/flows/attempt/attempt.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { createMongoStore, getMongoClient, migrateMongo } from '../packages/server/src/store/mongo.js';
+import type { Store } from '../packages/server/src/store/types.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
+import { resolveAccount } from '../packages/server/src/users/accounts.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const useMongo = process.argv.includes('--mongo');

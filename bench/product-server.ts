@@ -3,10 +3,10 @@
 // monitoring: one commandStarted event per command on the wire).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { silentLogger } from '../api/_lib/log.js';
-import { createServices } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import { getMongoClient } from '../api/_lib/store/mongo.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createServices } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import { getMongoClient } from '../packages/server/src/store/mongo.js';
 
 // monitorCommands is a public connection-string option; the store then uses the process-wide
 // cached client for exactly this URI, which we subscribe to here.

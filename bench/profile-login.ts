@@ -178,8 +178,8 @@ function moduleOf(url: string, functionName: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith('node:')) return url.replace(/^node:internal\/(deps\/)?/, 'node:').replace(/\/.*$/, '').replace(/\.js$/, '');
-  const ours = url.indexOf('/api/_lib/');
-  if (ours >= 0) return `api/_lib/${url.slice(ours + 10).split('/')[0]!.replace(/\.ts$/, '')}`;
+  const ours = url.indexOf('/packages/server/src/');
+  if (ours >= 0) return `packages/server/src/${url.slice(ours + 21).split('/')[0]!.replace(/\.ts$/, '')}`;
   if (url.includes('/bench/')) return 'bench';
   return url.replace(/^file:\/\//, '');
 }

@@ -1,7 +1,7 @@
 // The WeChat simulator in its own process, so its CPU is not charged to either API under test.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createSimulator } from '../simulator/app.js';
+import { createSimulator } from '../packages/sim/src/app.js';
 
 const appid = process.env.BENCH_APPID!;
 const secret = process.env.BENCH_SECRET!;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run build:api`: bundles the API (api/_lib/vercel.ts and everything it imports, node_modules
+// `npm run build:api`: bundles the API (packages/server/src/vercel.ts and everything it imports, node_modules
 // included) into api/_build/, minified, for the Vercel functions api/index.ts and api/avatar.ts.
 // `vercel build` runs it first (vercel.json buildCommand), then traces the functions' files from it.
 //
@@ -7,7 +7,7 @@
 // driver and its URL parser, zod with its 40 locales twice — ESM and CJS — source maps) and a cold
 // start read hundreds of files. Bundled it is ~1.4 MB and starts from one ~70 KB file (docs/BENCH.md).
 // Code splitting keeps the lazy imports lazy: the MongoDB store and zod are separate chunks, loaded
-// on first use, so /api/health loads neither. sharp stays an external package, imported only on an
+// on first use, so /api/auth/health loads neither. sharp stays an external package, imported only on an
 // avatar upload; vercel.json ships it in api/avatar alone. Likewise ip2region (the IP-region
 // databases of the phone's PC-login confirmation page): external, shipped in api/confirm alone.
 import { rmSync } from 'node:fs';
@@ -22,7 +22,7 @@ rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { app: 'api/_lib/vercel.ts' },
+  entryPoints: { app: 'packages/server/src/vercel.ts' },
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
   ...BUNDLE_OPTIONS,

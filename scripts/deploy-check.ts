@@ -2,7 +2,7 @@
 // for Production and Preview: a deployment whose configuration would refuse or fail users fails
 // to build instead, with the reason. On a mainland host run it before `npm start`.
 // Also checks WeChat (one stable_token call) with --wechat or DEPLOY_CHECK_WECHAT=1.
-import { deploymentKind } from '../api/_lib/env.js';
+import { deploymentKind } from '../packages/server/src/env.js';
 import { formatLines, runDeployChecks } from './lib/deploy-check.js';
 
 const env = process.env;

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PortInUseError, stackDomains, startStack } from './lib/stack.js';
-import { OA_ACCOUNT_TYPES, type OaAccountType } from '../simulator/state.js';
+import { OA_ACCOUNT_TYPES, type OaAccountType } from '../packages/sim/src/state.js';
 
 const dataDir = process.env.DATA_DIR ?? '.data';
 mkdirSync(dataDir, { recursive: true });
@@ -76,7 +76,7 @@ console.log(`
   微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
   电脑登录形式     /pages/login/index?pc_login=embedded|own-qr|follow  (the card's link 在模拟器里用手机打开 plays the phone)
   微信授权登录     ${stack.apiUrl}/api/auth/oa/start  (H5 opened with a MicroMessenger User-Agent; the simulator's user: ?sim_user=alice)
-  公众号服务器配置  ${stack.apiUrl}/api/oa/push  (safe mode; the simulated phone: POST ${stack.simUrl}/__sim/oa/scan {"user","qr"})
+  公众号服务器配置  ${stack.apiUrl}/api/auth/oa/push  (safe mode; the simulated phone: POST ${stack.simUrl}/__sim/oa/scan {"user","qr"})
   Get a login code / 获取登录 code:
     curl -s -X POST ${stack.simUrl}/__sim/mini/code -H 'content-type: application/json' -d '{"appid":"${stack.appid}","user":"alice"}'
 `);

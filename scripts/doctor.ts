@@ -1,6 +1,6 @@
 // `npm run doctor`: the production guard's checks for any environment, plus a reachability probe.
-import { checkConfig } from '../api/_lib/config.js';
-import { isProduction, loadConfig } from '../api/_lib/env.js';
+import { checkConfig } from '../packages/server/src/config.js';
+import { isProduction, loadConfig } from '../packages/server/src/env.js';
 import { formatLines, probeFollowQr, probeMongo, probeWechat } from './lib/deploy-check.js';
 
 const config = loadConfig(process.env);

@@ -1,7 +1,7 @@
 // `npm run migrate`: creates the MongoDB indexes (never done on the login path). Run once per deploy.
-import { loadConfig } from '../api/_lib/env.js';
+import { loadConfig } from '../packages/server/src/env.js';
 
-import { getMongoClient, migrateMongo } from '../api/_lib/store/mongo.js';
+import { getMongoClient, migrateMongo } from '../packages/server/src/store/mongo.js';
 
 const config = loadConfig(process.env);
 if (!config.mongodbUri) {

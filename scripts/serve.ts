@@ -1,7 +1,7 @@
 // `npm start`: the API as a plain Node server (same app as the Vercel function), configured by the environment.
 import { serve } from '@hono/node-server';
-import { createServices } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
+import { createServices } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
 
 const { app, logger, store } = createServices(optionsFromEnv(process.env));
 const port = Number(process.env.PORT ?? 3000);

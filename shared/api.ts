@@ -26,7 +26,7 @@ export interface LoginResponse {
 
 export interface MeResponse {
   user: PublicUser;
-  /** GET /api/me only: the session's current expiry (ISO 8601); it slides while the session is used. */
+  /** GET /api/auth/me only: the session's current expiry (ISO 8601); it slides while the session is used. */
   expiresAt?: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The browser OAuth rules defined once, for the API (api/_lib/flows/oauth), the WeChat simulator and
+ * The browser OAuth rules defined once, for the API (packages/server/src/flows/oauth), the WeChat simulator and
  * the H5 client (docs/WECHAT.md).
  */
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createSealer } from '../api/_lib/crypto/seal.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createAccessTokens } from '../api/_lib/wechat/access-token.js';
-import { WechatApiError } from '../api/_lib/wechat/transport.js';
-import { toAppError } from '../api/_lib/http/errors.js';
+import { createSealer } from '../packages/server/src/crypto/seal.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { createAccessTokens } from '../packages/server/src/wechat/access-token.js';
+import { WechatApiError } from '../packages/server/src/wechat/transport.js';
+import { toAppError } from '../packages/server/src/http/errors.js';
 
 // stable_token with force_refresh=true is limited by WeChat (wechat-api-facts.md §6): at most
 // 20 a day and at least 30 s apart. The service must never spend a forced refresh outside those

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createSealer, type Sealer } from '../api/_lib/crypto/seal.js';
-import type { Logger } from '../api/_lib/log.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { Store } from '../api/_lib/store/types.js';
-import type { StableToken } from '../api/_lib/wechat/auth/stable_token.js';
-import { createAccessTokens } from '../api/_lib/wechat/access-token.js';
-import { WechatApiError, WechatConfigError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
+import { createSealer, type Sealer } from '../packages/server/src/crypto/seal.js';
+import type { Logger } from '../packages/server/src/log.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { Store } from '../packages/server/src/store/types.js';
+import type { StableToken } from '../packages/server/src/wechat/auth/stable_token.js';
+import { createAccessTokens } from '../packages/server/src/wechat/access-token.js';
+import { WechatApiError, WechatConfigError, WechatUnavailableError } from '../packages/server/src/wechat/transport.js';
 
 // The shared access_token (docs/WECHAT.md "Access token", wechat-api-facts.md §6): refresh 10 minutes
 // ahead, one refresher at a time across instances (a lease in the shared record), repair a refused
@@ -51,7 +51,7 @@ function harness(options: { store?: Store; sealer?: Sealer; start?: number; fetc
   return { tokens, store, clock, calls, sleeps, lines };
 }
 
-/** The record another instance would have written (its shape: api/_lib/wechat/access-token.ts TokenDoc). */
+/** The record another instance would have written (its shape: packages/server/src/wechat/access-token.ts TokenDoc). */
 function doc(fields: { token?: string | null; expiresAt?: number; leaseOwner?: string | null; leaseUntil?: number }) {
   return {
     token: fields.token ? sealer.seal(fields.token, CONTEXT) : null,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createSealer } from '../api/_lib/crypto/seal.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createAccessTokens, REFRESH_AHEAD_MS } from '../api/_lib/wechat/access-token.js';
-import { WechatApiError } from '../api/_lib/wechat/transport.js';
+import { createSealer } from '../packages/server/src/crypto/seal.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { createAccessTokens, REFRESH_AHEAD_MS } from '../packages/server/src/wechat/access-token.js';
+import { WechatApiError } from '../packages/server/src/wechat/transport.js';
 import { postJson, simCode, startStack } from './support/stack.js';
 import { accessTokenSuite } from './support/access-token-suite.js';
 
@@ -85,7 +85,7 @@ describe('IP whitelist', () => {
       const login = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'ip') });
       expect(login.status).toBe(200); // jscode2session is not whitelisted
       const code = (await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user: 'ip' })).body.code;
-      const res = await postJson(`${stack.apiUrl}/api/me/phone`, { code }, { authorization: `Bearer ${login.body.token}` });
+      const res = await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code }, { authorization: `Bearer ${login.body.token}` });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('wechat_ip_not_whitelisted');
       expect(res.body.error.message).toContain('IP 白名单');

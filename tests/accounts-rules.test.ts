@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { DuplicateKeyError, StoreUnavailableError, type IdentityRecord, type Store, type UserRecord } from '../api/_lib/store/types.js';
-import { currentUser, mergeAccounts, openidKey, resolveAccount, saveProfile, unionidKey } from '../api/_lib/users/accounts.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { DuplicateKeyError, StoreUnavailableError, type IdentityRecord, type Store, type UserRecord } from '../packages/server/src/store/types.js';
+import { currentUser, mergeAccounts, openidKey, resolveAccount, saveProfile, unionidKey } from '../packages/server/src/users/accounts.js';
 
 // users/accounts.ts against the embedded store (docs/ACCOUNTS.md): merge policy, the `uid:` link,
 // profile copies. Every expectation is written out here, not computed by the code under test.

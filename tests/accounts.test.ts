@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { DuplicateKeyError, type IdentityRecord, type Store } from '../api/_lib/store/types.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { DuplicateKeyError, type IdentityRecord, type Store } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -49,12 +49,12 @@ describe('one person, one account', () => {
     expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
     // 50 devices changing the profile at once write one user record, and every session sees it.
     const patched = await Promise.all(
-      results.map((r, i) => fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ avatarUrl: `https://thirdwx.qlogo.cn/mmopen/vi_32/a${i}/132` }) })),
+      results.map((r, i) => fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ avatarUrl: `https://thirdwx.qlogo.cn/mmopen/vi_32/a${i}/132` }) })),
     );
     expect(patched.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect((await stack.services.store.stats()).users - before.users).toBe(1);
     const stored = (await stack.services.store.getUser([...ids][0]!))!.avatarUrl;
-    const seen = await Promise.all(results.map(async (r) => (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${r.body.token}` } })).json()).user.avatarUrl));
+    const seen = await Promise.all(results.map(async (r) => (await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${r.body.token}` } })).json()).user.avatarUrl));
     expect(new Set(seen)).toEqual(new Set([stored]));
   });
 
@@ -80,8 +80,8 @@ describe('one person, one account', () => {
     expect(alice.user.id).toMatch(/^[0-9a-f]{24}$/);
     expect(bob.user.id).toMatch(/^[0-9a-f]{24}$/);
     expect(alice.user.id).not.toBe(bob.user.id);
-    const me = async (token: string) => (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user;
-    const renamed = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: JSON.stringify({ nickname: '爱丽丝' }) });
+    const me = async (token: string) => (await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user;
+    const renamed = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` }, body: JSON.stringify({ nickname: '爱丽丝' }) });
     expect(renamed.status).toBe(200);
     expect((await me(alice.token)).nickname).toBe('爱丽丝');
     expect((await me(bob.token)).nickname).not.toBe('爱丽丝');
@@ -99,7 +99,7 @@ describe('a duplicate-key error from the store', () => {
       const stats = await inner.stats();
       expect(stats.users).toBe(1);
       expect(stats.identities).toBe(2);
-      const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
+      const me = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
       expect((await me.json()).user.id).toBe('competitor0000000000000');
     } finally {
       await stack.close();
@@ -110,7 +110,7 @@ describe('a duplicate-key error from the store', () => {
   // docs/API.md): a store outage is met on the first identity write, after WeChat answered.
   it('a database outage is a 503, not a crash, and nothing is written', async () => {
     const inner = new EmbeddedStore({ dir: null });
-    const { StoreUnavailableError } = await import('../api/_lib/store/types.js');
+    const { StoreUnavailableError } = await import('../packages/server/src/store/types.js');
     const down = new Proxy(inner, {
       get(target, prop) {
         if (typeof prop === 'string' && /^(update|upsert|insert)/.test(prop)) return async () => { throw new StoreUnavailableError('connection refused'); };
@@ -143,7 +143,7 @@ describe('documents written before user copies existed', () => {
       const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'veteran') });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ isNewUser: false, user: { id: 'veteran0000000000000000', nickname: '老用户' } });
-      const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
+      const me = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
       expect((await me.json()).user.nickname).toBe('老用户');
     } finally {
       await stack.close();

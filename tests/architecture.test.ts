@@ -5,14 +5,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
-const LIB = resolve(import.meta.dirname, '../api/_lib');
+const LIB = resolve(import.meta.dirname, '../packages/server/src');
 
 /**
  * Highest first. A file may import its own row or any row below it (flow folders among themselves:
  * only the shared OAuth machinery, next test). The bottom rows are one layer ("wechat, store,
  * crypto") read in the one order they already use, so it has no cycle either.
  */
-/** `as unknown as` casts left under api/_lib/flows and api/_lib/wechat (lower it when one goes; see docs/ARCHITECTURE.md). */
+/** `as unknown as` casts left under packages/server/src/flows and packages/server/src/wechat (lower it when one goes; see docs/ARCHITECTURE.md). */
 const CASTS_IN_FLOWS_CEILING = 0;
 
 export const LAYERS: { name: string; paths: string[] }[] = [
@@ -71,7 +71,7 @@ export function upwardImports(files: Record<string, string>): string[] {
   return problems;
 }
 
-describe('api/_lib layering', () => {
+describe('server package layering', () => {
   it('every import points down: http → flows → sessions → users → errors → wechat → crypto → store → log', () => {
     const files = Object.fromEntries(sources(LIB).map((path) => [relative(LIB, path).split('\\').join('/'), readFileSync(path, 'utf8')]));
     expect(Object.keys(files).length).toBeGreaterThan(30);

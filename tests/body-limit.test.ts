@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { limitBody } from '../api/_lib/http/json.js';
+import { limitBody } from '../packages/server/src/http/json.js';
 import { simCode, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -52,14 +52,14 @@ describe('JSON body limit on the login endpoint', () => {
   });
 });
 
-describe('JSON body limit on PATCH /api/me', () => {
+describe('JSON body limit on PATCH /api/auth/me', () => {
   it.each([false, true])('a body over 16 KB is refused with 413 before the profile is touched (chunked: %s)', async (chunked) => {
     const login = await post('/api/auth/mini/login', JSON.stringify({ code: await simCode(stack, `me-limit-${chunked}`) }), false);
     const res = await new Promise<{ status: number; body: any }>((resolve, reject) => {
       const body = JSON.stringify({ nickname: 'x'.repeat(20_000) });
       const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${login.body.token}`, connection: 'close' };
       if (!chunked) headers['content-length'] = String(Buffer.byteLength(body));
-      const req = request(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers }, (r) => {
+      const req = request(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers }, (r) => {
         let text = '';
         r.setEncoding('utf8');
         r.on('data', (c) => (text += c));

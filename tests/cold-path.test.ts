@@ -1,12 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../api/_lib/log.js';
-import { lazyStore } from '../api/_lib/store/lazy.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { lazyStore } from '../packages/server/src/store/lazy.js';
+import type { Store } from '../packages/server/src/store/types.js';
 
 // Counts when the MongoDB store module and zod are first imported (vitest calls a mock's factory
 // on the module's first import). Nothing else here may import zod: not the simulator, for one.
 const loaded = vi.hoisted(() => ({ mongo: 0, zod: 0, qrcode: 0, xml: 0, ip2region: 0 }));
-vi.mock('../api/_lib/store/mongo.js', async (importOriginal) => {
+vi.mock('../packages/server/src/store/mongo.js', async (importOriginal) => {
   loaded.mongo++;
   return importOriginal();
 });
@@ -29,8 +29,8 @@ vi.mock('ip2region', async (importOriginal) => {
   return importOriginal();
 });
 
-const { createServices } = await import('../api/_lib/main.js');
-const { optionsFromEnv } = await import('../api/_lib/env.js');
+const { createServices } = await import('../packages/server/src/main.js');
+const { optionsFromEnv } = await import('../packages/server/src/env.js');
 
 describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   // An unreachable server: nothing in these tests may need a database answer to pass.
@@ -46,9 +46,9 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   };
   const { app } = createServices(optionsFromEnv(env), { logger: silentLogger });
 
-  it('GET /api/health loads neither the MongoDB driver nor zod, and still names the store', async () => {
+  it('GET /api/auth/health loads neither the MongoDB driver nor zod, and still names the store', async () => {
     expect(loaded).toEqual({ mongo: 0, zod: 0, qrcode: 0, xml: 0, ip2region: 0 });
-    const res = await app.request('/api/health');
+    const res = await app.request('/api/auth/health');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, store: 'mongodb' });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -68,7 +68,7 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   });
 
   it('the first request that needs the store loads the MongoDB module (here: unreachable → 503)', async () => {
-    const res = await app.request('/api/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
+    const res = await app.request('/api/auth/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe('store_unavailable');
     expect(loaded.mongo).toBe(1);

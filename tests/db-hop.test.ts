@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentile, pool, request, startChild, type ChildServer } from '../bench/lib.js';
 import { startToxiproxy } from '../scripts/toxiproxy.mjs';
-import { createMongoStore } from '../api/_lib/store/mongo.js';
-import { StoreUnavailableError } from '../api/_lib/store/types.js';
+import { createMongoStore } from '../packages/server/src/store/mongo.js';
+import { StoreUnavailableError } from '../packages/server/src/store/types.js';
 import { startApiProcess, type ApiProcess } from './support/api-process.js';
 import { testMongo } from './support/mongo.js';
 
@@ -87,14 +87,14 @@ describe.skipIf(!mongo.uri)('one network hop away from the database (Toxiproxy b
     return outcomes;
   }
 
-  /** Tokens the API answered 200 with that do not open GET /api/me (acknowledged, then lost). */
+  /** Tokens the API answered 200 with that do not open GET /api/auth/me (acknowledged, then lost). */
   async function lostTokens(outcomes: Outcome[]): Promise<number> {
     let lost = 0;
     await pool(
       outcomes.filter((o) => o.token),
       8,
       async (o) => {
-        const res = await request(`${api.url}/api/me`, { method: 'GET', headers: { authorization: `Bearer ${o.token}` } });
+        const res = await request(`${api.url}/api/auth/me`, { method: 'GET', headers: { authorization: `Bearer ${o.token}` } });
         if (res.status !== 200) lost++;
       },
     );
@@ -176,7 +176,7 @@ describe.skipIf(!mongo.uri)('one network hop away from the database (Toxiproxy b
       // after the cut, without a restart: every login succeeds
       expect(after.length).toBeGreaterThan(20);
       expect(summary(after).counts).toEqual({ '200': after.length });
-      // nothing acknowledged is lost: every token answered 200 opens GET /api/me
+      // nothing acknowledged is lost: every token answered 200 opens GET /api/auth/me
       expect(await lostTokens(outcomes)).toBe(0);
     });
   }

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openidKey, resolveAccount, unionidKey } from '../api/_lib/users/accounts.js';
+import { openidKey, resolveAccount, unionidKey } from '../packages/server/src/users/accounts.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -20,13 +20,13 @@ describe('deleting an account after a late-unionid merge', () => {
     const store = stack.services.store;
     // Account A: the mini-program, before it was bound to the open platform — with a full profile.
     const a = await login('lee');
-    await fetch(`${stack.apiUrl}/api/me`, authed(a.token, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '小李' }) }));
+    await fetch(`${stack.apiUrl}/api/auth/me`, authed(a.token, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '小李' }) }));
     const phoneCode = (await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user: 'lee', phone: '13800001111' })).body.code;
-    expect((await postJson(`${stack.apiUrl}/api/me/phone`, { code: phoneCode }, { authorization: `Bearer ${a.token}` })).status).toBe(200);
+    expect((await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: phoneCode }, { authorization: `Bearer ${a.token}` })).status).toBe(200);
     const png = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#36c' } }).png().toBuffer();
-    const upload = await fetch(`${stack.apiUrl}/api/me/avatar`, authed(a.token, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
+    const upload = await fetch(`${stack.apiUrl}/api/auth/me/avatar`, authed(a.token, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }));
     const { avatarUrl } = (await upload.json()) as { avatarUrl: string };
-    const blobId = /\/api\/avatars\/([0-9a-f]{32})\.jpg$/.exec(avatarUrl)![1]!;
+    const blobId = /\/api\/auth\/avatars\/([0-9a-f]{32})\.jpg$/.exec(avatarUrl)![1]!;
 
     // Account B: the same person through the official account, with its own WeChat avatar; then the
     // mini-program login brings the unionid and A is merged into B.
@@ -38,7 +38,7 @@ describe('deleting an account after a late-unionid merge', () => {
     expect((await store.getUser(a.user.id))!.mergedInto).toBe(b.user.id);
     expect((await store.getUser(a.user.id))!.phone?.purePhoneNumber).toBe('13800001111');
 
-    const res = await fetch(`${stack.apiUrl}/api/me`, authed(merged.token, { method: 'DELETE' }));
+    const res = await fetch(`${stack.apiUrl}/api/auth/me`, authed(merged.token, { method: 'DELETE' }));
     expect(res.status).toBe(204);
 
     // Nothing of either account remains.
@@ -52,7 +52,7 @@ describe('deleting an account after a late-unionid merge', () => {
     expect(await store.getUserSessions(a.user.id)).toEqual([]);
     expect(await store.getUserSessions(b.user.id)).toEqual([]);
     for (const token of [a.token, merged.token]) {
-      expect((await fetch(`${stack.apiUrl}/api/me`, authed(token))).status).toBe(401);
+      expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(token))).status).toBe(401);
     }
     expect((await fetch(`${stack.apiUrl}${avatarUrl}`)).status).toBe(404);
     // The same person logging in again starts a brand-new account.
@@ -65,7 +65,7 @@ describe('deleting an account after a late-unionid merge', () => {
     stack = await startStack({ openPlatformId: null });
     const store = stack.services.store;
     const now = new Date();
-    const { deleteAccount } = await import('../api/_lib/users/delete.js');
+    const { deleteAccount } = await import('../packages/server/src/users/delete.js');
     for (const [id, into] of [['b', null], ['a', 'b'], ['c', 'a']] as const) {
       await store.insertUserIfAbsent({ id, nickname: id, avatarUrl: null, createdAt: now, updatedAt: now });
       if (into) await store.updateUser(id, { mergedInto: into, phone: { phoneNumber: '138', purePhoneNumber: '138', countryCode: '86', verifiedAt: now } }, now);

@@ -1,9 +1,9 @@
 import { describe, expect, inject, it } from 'vitest';
-import { ConfigError, checkConfig } from '../api/_lib/config.js';
-import { createServices } from '../api/_lib/main.js';
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import { ConfigError, checkConfig } from '../packages/server/src/config.js';
+import { createServices } from '../packages/server/src/main.js';
+import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 
 /** Issue 12: WeChat access points and preview deployments. */
 const keys = {
@@ -105,29 +105,29 @@ describe('preview deployments (VERCEL_ENV=preview)', () => {
     );
   });
 
-  it('an opted-in ephemeral preview starts and says what it runs on, in /api/health and in its log', async () => {
+  it('an opted-in ephemeral preview starts and says what it runs on, in /api/auth/health and in its log', async () => {
     const lines: string[] = [];
     const services = createServices(
       optionsFromEnv({ ...preview, ...keys, ALLOW_EPHEMERAL_PREVIEW: '1', DATA_DIR: `/tmp/h6-preview-${process.pid}` }),
       { logger: { log: (level, event, fields) => lines.push(JSON.stringify({ level, event, ...fields })) } },
     );
-    const health = await (await services.app.request('/api/health')).json();
+    const health = await (await services.app.request('/api/auth/health')).json();
     expect(health).toMatchObject({ ok: true, store: 'embedded', environment: 'preview', ephemeral: true });
     expect(lines.join('\n')).toContain('deployment.ephemeral_preview');
     await services.store.close();
   });
 
-  // /api/health is readiness: it answers 200 only while the database does, so these two use the test server.
+  // /api/auth/health is readiness: it answers 200 only while the database does, so these two use the test server.
   const reachable = { ...full, MONGODB_URI: inject('mongodbUri') };
   it.skipIf(!inject('mongodbUri'))('a preview with its own database is a real staging deployment: not ephemeral', async () => {
     const services = createServices(optionsFromEnv({ ...preview, ...reachable }), { logger: silentLogger });
-    const health = await (await services.app.request('/api/health')).json();
+    const health = await (await services.app.request('/api/auth/health')).json();
     expect(health).toMatchObject({ environment: 'preview', ephemeral: false, store: 'mongodb' });
   });
 
   it.skipIf(!inject('mongodbUri'))('production says so too, and ALLOW_EPHEMERAL_PREVIEW means nothing there', async () => {
     expect(() => createServices(optionsFromEnv({ VERCEL_ENV: 'production', ...keys, ALLOW_EPHEMERAL_PREVIEW: '1' }), { logger: silentLogger })).toThrow(ConfigError);
     const services = createServices(optionsFromEnv({ VERCEL_ENV: 'production', ...reachable }), { logger: silentLogger });
-    expect(await (await services.app.request('/api/health')).json()).toMatchObject({ environment: 'production', ephemeral: false });
+    expect(await (await services.app.request('/api/auth/health')).json()).toMatchObject({ environment: 'production', ephemeral: false });
   });
 });

@@ -4,7 +4,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**

@@ -3,17 +3,17 @@
 // one place that turns the others into stable codes.
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../shared/errors.js';
-import { UnknownSealKeyError } from '../api/_lib/crypto/seal.js';
-import { AppError } from '../api/_lib/errors.js';
-import { miniLogin } from '../api/_lib/flows/mini/login.js';
-import { toAppError } from '../api/_lib/http/errors.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { createServices } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { StoreUnavailableError } from '../api/_lib/store/types.js';
-import { stableToken } from '../api/_lib/wechat/auth/stable_token.js';
-import { WechatApiError, WechatConfigError, WechatUnavailableError, type WechatTransport } from '../api/_lib/wechat/transport.js';
+import { UnknownSealKeyError } from '../packages/server/src/crypto/seal.js';
+import { AppError } from '../packages/server/src/errors.js';
+import { miniLogin } from '../packages/server/src/flows/mini/login.js';
+import { toAppError } from '../packages/server/src/http/errors.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createServices } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { StoreUnavailableError } from '../packages/server/src/store/types.js';
+import { stableToken } from '../packages/server/src/wechat/auth/stable_token.js';
+import { WechatApiError, WechatConfigError, WechatUnavailableError, type WechatTransport } from '../packages/server/src/wechat/transport.js';
 
 describe('toAppError: the edge translation', () => {
   const cases: [string, unknown, string][] = [
@@ -101,7 +101,7 @@ describe('over HTTP', () => {
       const login = await services.app.request('/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'seam-code-1' }) });
       expect(login.status).toBe(200);
       const { token } = (await login.json()) as { token: string };
-      const res = await services.app.request('/api/me/phone', {
+      const res = await services.app.request('/api/auth/me/phone', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ code: 'phone-code-1' }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, checkConfig } from '../api/_lib/config.js';
-import { createServices } from '../api/_lib/main.js';
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
+import { ConfigError, checkConfig } from '../packages/server/src/config.js';
+import { createServices } from '../packages/server/src/main.js';
+import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
 
 const good = {
   WECHAT_MINI_APPID: 'wx0123456789abcdef',

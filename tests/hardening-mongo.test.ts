@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../api/_lib/crypto/tokens.js';
+import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 import { testMongo } from './support/mongo.js';
 
@@ -47,23 +47,23 @@ describe.skipIf(!uri)('issue 10 on MongoDB', () => {
         const bytes = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: i * 10, g: 0, b: 0 } } }).png().toBuffer();
         const form = new FormData();
         form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'a.png');
-        return (await fetch(`${stack.apiUrl}/api/me/avatar`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })).status;
+        return (await fetch(`${stack.apiUrl}/api/auth/me/avatar`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })).status;
       }),
     );
     expect(uploads).toEqual(Array(20).fill(200));
     const owned = await mongo.db().collection('blobs').find({ ownerId: login.body.user.id }).toArray();
     expect(owned).toHaveLength(1);
-    const me = (await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as any;
-    expect(me.user.avatarUrl).toBe(`/api/avatars/${owned[0]!._id}.jpg`);
+    const me = (await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json()) as any;
+    expect(me.user.avatarUrl).toBe(`/api/auth/avatars/${owned[0]!._id}.jpg`);
   });
 
   it('finding 4: two instances on one MongoDB with overlapping key sets lose 0 logins', async () => {
     const k1 = `k1:${randomBytes(32).toString('base64')}`;
     const k2 = `k2:${randomBytes(32).toString('hex')}`;
     const a = await startStack({ oa: false, env: { SESSION_KEY_ENCRYPTION_KEYS: k1 }, overrides: { store: await mongoStore() } });
-    const { createServices } = await import('../api/_lib/main.js');
-    const { optionsFromEnv } = await import('../api/_lib/env.js');
-    const { silentLogger } = await import('../api/_lib/log.js');
+    const { createServices } = await import('../packages/server/src/main.js');
+    const { optionsFromEnv } = await import('../packages/server/src/env.js');
+    const { silentLogger } = await import('../packages/server/src/log.js');
     const c = a.services.config;
     const b = createServices(
       optionsFromEnv({

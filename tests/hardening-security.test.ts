@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, checkConfig } from '../api/_lib/config.js';
-import { createSealer, parseSealKeys } from '../api/_lib/crypto/seal.js';
-import { DECRYPT_PER_MINUTE } from '../api/_lib/flows/mini/decrypt.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { createServices, type Services } from '../api/_lib/main.js';
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { Store } from '../api/_lib/store/types.js';
-import { createAccessTokens } from '../api/_lib/wechat/access-token.js';
-import { stableToken } from '../api/_lib/wechat/auth/stable_token.js';
-import { createTransport } from '../api/_lib/wechat/transport.js';
+import { ConfigError, checkConfig } from '../packages/server/src/config.js';
+import { createSealer, parseSealKeys } from '../packages/server/src/crypto/seal.js';
+import { DECRYPT_PER_MINUTE } from '../packages/server/src/flows/mini/decrypt.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createServices, type Services } from '../packages/server/src/main.js';
+import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { Store } from '../packages/server/src/store/types.js';
+import { createAccessTokens } from '../packages/server/src/wechat/access-token.js';
+import { stableToken } from '../packages/server/src/wechat/auth/stable_token.js';
+import { createTransport } from '../packages/server/src/wechat/transport.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -40,11 +40,11 @@ const png = (seed: number) => sharp({ create: { width: 32, height: 32, channels:
 async function upload(token: string, bytes: Buffer, s: Stack = stack) {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'avatar.png');
-  const res = await fetch(`${s.apiUrl}/api/me/avatar`, { method: 'POST', headers: bearer(token), body: form });
+  const res = await fetch(`${s.apiUrl}/api/auth/me/avatar`, { method: 'POST', headers: bearer(token), body: form });
   return { status: res.status, body: (await res.json()) as any };
 }
 const patchMe = async (token: string, body: unknown) => {
-  const res = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
 };
 const blobCount = (store: Store) => (store as unknown as { blobs: Map<string, unknown> }).blobs.size;
@@ -70,9 +70,9 @@ describe('finding 1 — an uploaded avatar belongs to its uploader', () => {
       `${stack.apiUrl}${victimUrl}`, // absolute on our origin
       `http://attacker@${api.host}${victimUrl}`, // userinfo
       `http://other.example${victimUrl}`, // another host
-      `/api/avatars/%${blobId.charCodeAt(0).toString(16)}${blobId.slice(1)}.jpg`, // percent-encoded
+      `/api/auth/avatars/%${blobId.charCodeAt(0).toString(16)}${blobId.slice(1)}.jpg`, // percent-encoded
       `/api%2Favatars/${blobId}.jpg`,
-      `/api/avatars/../avatars/${blobId}.jpg`, // dot segments
+      `/api/auth/avatars/../avatars/${blobId}.jpg`, // dot segments
       `/api/x/../avatars/${blobId}.jpg`,
       `\\api\\avatars\\${blobId}.jpg`, // backslashes
       `${stack.apiUrl}\\api\\avatars\\${blobId}.jpg`,
@@ -115,7 +115,7 @@ describe('finding 1 — an uploaded avatar belongs to its uploader', () => {
     expect((await upload(attacker.token, await png(3))).status).toBe(200);
     expect((await fetch(`${stack.apiUrl}${victimUrl}`)).status).toBe(200);
     await stack.services.store.updateUser(attacker.user.id, { avatarUrl: victimUrl }, new Date());
-    expect((await fetch(`${stack.apiUrl}/api/me`, { method: 'DELETE', headers: bearer(attacker.token) })).status).toBe(204);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'DELETE', headers: bearer(attacker.token) })).status).toBe(204);
     expect((await fetch(`${stack.apiUrl}${victimUrl}`)).status).toBe(200);
     expect((await stack.services.store.getBlob(blobId))?.ownerId).toBe(victim.user.id);
   });
@@ -133,7 +133,7 @@ describe('finding 8 — avatar uploads leave no orphaned images', () => {
       expect(blobCount(own.services.store)).toBe(1);
       expect((await fetch(`${own.apiUrl}${stored}`)).status).toBe(200);
       // Switching to a WeChat avatar deletes the uploaded one too.
-      const res = await fetch(`${own.apiUrl}/api/me`, { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/x/132' }) });
+      const res = await fetch(`${own.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify({ avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/x/132' }) });
       expect(res.status).toBe(200);
       expect(blobCount(own.services.store)).toBe(0);
     } finally {
@@ -146,12 +146,12 @@ describe('finding 8 — small ones', () => {
   it('accepts the Bearer scheme in any letter case (RFC 9110 §11.1)', async () => {
     const { token, user } = await loginAs('casey');
     for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR']) {
-      const res = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `${scheme} ${token}` } });
+      const res = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `${scheme} ${token}` } });
       expect([scheme, res.status]).toEqual([scheme, 200]);
       expect(((await res.json()) as any).user.id).toBe(user.id);
     }
-    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Basic ${token}` } })).status).toBe(401);
-    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `bearer${token}` } })).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Basic ${token}` } })).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `bearer${token}` } })).status).toBe(401);
   });
 
   it('counts decrypt attempts per user: more sessions buy no more tries', async () => {
@@ -282,7 +282,7 @@ describe('finding 5 — one stable_token call per instance at a time', () => {
       const users = await Promise.all(Array.from({ length: 20 }, (_, i) => loginAs(`binder-${i}`, own)));
       const codes = await Promise.all(users.map((_, i) => postJson(`${own.simUrl}/__sim/mini/phone-code`, { appid: own.appid, user: `binder-${i}` })));
       expect(own.sim.tokens.stableFetches.get(own.appid)).toBeUndefined(); // cold
-      const results = await Promise.all(users.map((u, i) => postJson(`${own.apiUrl}/api/me/phone`, { code: codes[i]!.body.code }, bearer(u.token))));
+      const results = await Promise.all(users.map((u, i) => postJson(`${own.apiUrl}/api/auth/me/phone`, { code: codes[i]!.body.code }, bearer(u.token))));
       expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
       expect(own.sim.tokens.stableFetches.get(own.appid)).toEqual({ normal: 1, force: 0 });
     } finally {
@@ -343,7 +343,7 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
   }
 
   it('finding 3: a completed handoff holds no token, sealed or plain — before or after it is taken', async () => {
-    const { sha256Hex } = await import('../api/_lib/crypto/tokens.js');
+    const { sha256Hex } = await import('../packages/server/src/crypto/tokens.js');
     const login = await webLogin('handoff-check', doorA, doorA);
     const id = `web-login:${sha256Hex(login.state)}`;
     const waiting = JSON.stringify((await a.services.store.getRecord(id))!.value);
@@ -354,7 +354,7 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
     const after = JSON.stringify(await a.services.store.getRecord(id));
     expect(after).not.toContain(token);
     expect(after).not.toMatch(/"kid"|"data"/);
-    expect((await doorA.fetch('/api/me', { headers: bearer(token) })).status).toBe(200);
+    expect((await doorA.fetch('/api/auth/me', { headers: bearer(token) })).status).toBe(200);
   });
 
   it('finding 4: two instances whose key sets overlap (rotation under way) lose 0 of 20 logins', async () => {
@@ -367,7 +367,7 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
       outcomes.push(res.status);
       if (res.status !== 200) continue;
       const { token } = (await res.json()) as { token: string };
-      for (const door of [doorA, doorB]) expect((await door.fetch('/api/me', { headers: bearer(token) })).status).toBe(200);
+      for (const door of [doorA, doorB]) expect((await door.fetch('/api/auth/me', { headers: bearer(token) })).status).toBe(200);
     }
     expect(outcomes).toEqual(Array(20).fill(200));
   });
@@ -392,10 +392,10 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
   it('finding 4/9: the phone bind keeps working while the access_token is sealed with a key one instance lacks', async () => {
     const code = async (user: string) => (await postJson(`${a.simUrl}/__sim/mini/phone-code`, { appid: a.appid, user })).body.code as string;
     const tokenOnB = ((await (await b.app.request('http://b.internal/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: await simCode(a, 'phone-k2') }) })).json()) as any).token;
-    const viaB = await b.app.request('http://b.internal/api/me/phone', { method: 'POST', headers: { ...bearer(tokenOnB), 'content-type': 'application/json' }, body: JSON.stringify({ code: await code('phone-k2') }) });
+    const viaB = await b.app.request('http://b.internal/api/auth/me/phone', { method: 'POST', headers: { ...bearer(tokenOnB), 'content-type': 'application/json' }, body: JSON.stringify({ code: await code('phone-k2') }) });
     expect(viaB.status).toBe(200);
     expect((await a.services.store.getRecord(`wechat_token:${a.appid}`))!.value.token).toMatchObject({ kid: 'k2' });
-    const onA = await postJson(`${a.apiUrl}/api/me/phone`, { code: await code('phone-k2') }, bearer(tokenOnB));
+    const onA = await postJson(`${a.apiUrl}/api/auth/me/phone`, { code: await code('phone-k2') }, bearer(tokenOnB));
     expect(onA.status).toBe(200);
   });
 });
@@ -432,7 +432,7 @@ describe('finding 4 — the rotation procedure of docs/DEPLOY.md, step by step',
           const login = await call(first, '/api/auth/mini/login', { code: await simCode(sim, user) });
           const decrypted = await call(second, '/api/auth/mini/decrypt', encrypt(sim.sim.currentSessionKey(sim.appid, user)!), login.body.token);
           const phoneCode = (await postJson(`${sim.simUrl}/__sim/mini/phone-code`, { appid: sim.appid, user })).body.code;
-          const phone = await call(second, '/api/me/phone', { code: phoneCode }, login.body.token);
+          const phone = await call(second, '/api/auth/me/phone', { code: phoneCode }, login.body.token);
           seen.push(`${name}: login ${login.status}, decrypt ${decrypted.status}, phone ${phone.status}`);
         }
       }

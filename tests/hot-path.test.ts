@@ -1,11 +1,11 @@
 // The per-request middleware made cheaper for issue 11 (docs/BENCH.md, "API CPU per login") keeps
 // its behaviour: the request scope, the debug access line only when debug lines are written, the deadline.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../api/_lib/log.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createServices } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../packages/server/src/log.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { createServices } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import type { Store } from '../packages/server/src/store/types.js';
 
 const stops: (() => void)[] = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
@@ -59,11 +59,11 @@ describe('the request scope middleware', () => {
   it('writes the access line (with the request id) when debug lines are written, once per request', async () => {
     const { logger, lines } = recorder();
     const s = services(logger);
-    const res = await s.app.request('/api/health', { headers: { 'x-request-id': 'rid-hot-path-0001' } });
+    const res = await s.app.request('/api/auth/health', { headers: { 'x-request-id': 'rid-hot-path-0001' } });
     expect(res.status).toBe(200);
     const access = lines.filter((l) => l.event === 'http.request');
     expect(access).toHaveLength(1);
-    expect(access[0]!.fields).toMatchObject({ method: 'GET', path: '/api/health', status: 200 });
+    expect(access[0]!.fields).toMatchObject({ method: 'GET', path: '/api/auth/health', status: 200 });
     expect(res.headers.get('x-request-id')).toBe('rid-hot-path-0001');
   });
 
@@ -106,7 +106,7 @@ describe('the request deadline', () => {
   it('a request that ends before the deadline keeps its own answer, and a late failure after the deadline is harmless', async () => {
     const { logger, lines } = recorder();
     const fast = services(logger, { REQUEST_DEADLINE_MS: '1000' });
-    const ok = await fast.app.request('/api/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
+    const ok = await fast.app.request('/api/auth/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
     expect(ok.status).toBe(401);
     expect(lines.filter((l) => l.event === 'http.deadline')).toHaveLength(0);
 
@@ -116,7 +116,7 @@ describe('the request deadline', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       const started = Date.now();
-      const res = await late.app.request('/api/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
+      const res = await late.app.request('/api/auth/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
       expect(res.status).toBe(503);
       expect((await res.json()).error.code).toBe('request_timeout');
       expect(Date.now() - started).toBeLessThan(1400);

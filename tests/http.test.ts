@@ -29,7 +29,7 @@ describe('every failure answers with the JSON error envelope', () => {
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
     expect(await envelope(res)).toBe('method_not_allowed');
-    const post = await app.request('/api/me', { method: 'POST' });
+    const post = await app.request('/api/auth/me', { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, PUT, PATCH, DELETE');
   });
@@ -64,13 +64,13 @@ describe('every failure answers with the JSON error envelope', () => {
     expect(await envelope(res)).toBe('unsupported_media_type');
   });
 
-  it('401 for /api/me without a token, with a garbage token, or with a token in the URL', async () => {
+  it('401 for /api/auth/me without a token, with a garbage token, or with a token in the URL', async () => {
     for (const init of [{}, { headers: { authorization: 'Bearer not-a-token' } }, { headers: { authorization: 'Basic abc' } }]) {
-      const res = await app.request('/api/me', init);
+      const res = await app.request('/api/auth/me', init);
       expect(res.status).toBe(401);
       expect(await envelope(res)).toBe('unauthorized');
     }
-    const res = await app.request('/api/me?token=abcdefghijklmnopqrstuvwxyz234567');
+    const res = await app.request('/api/auth/me?token=abcdefghijklmnopqrstuvwxyz234567');
     expect(res.status).toBe(401);
   });
 

@@ -1,7 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DECRYPT_PER_MINUTE } from '../api/_lib/flows/mini/decrypt.js';
+import { DECRYPT_PER_MINUTE } from '../packages/server/src/flows/mini/decrypt.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -22,19 +22,19 @@ const phoneCode = async (user: string, phone?: string, s = stack) =>
 describe('phone number', () => {
   it('is saved from WeChat\'s server-to-server answer and shown masked', async () => {
     const { token } = await loginAs('phoebe');
-    const res = await postJson(`${stack.apiUrl}/api/me/phone`, { code: await phoneCode('phoebe', '13912345678') }, { authorization: `Bearer ${token}` });
+    const res = await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: await phoneCode('phoebe', '13912345678') }, { authorization: `Bearer ${token}` });
     expect(res.status).toBe(200);
     expect(res.body.user.phoneMasked).toBe('139****5678');
-    const me = await (await fetch(`${stack.apiUrl}/api/me`, authed(token))).json();
+    const me = await (await fetch(`${stack.apiUrl}/api/auth/me`, authed(token))).json();
     expect(me.user.phoneMasked).toBe('139****5678');
   });
 
   it('refuses a reused or unknown phone code with a clear message', async () => {
     const { token } = await loginAs('phil');
     const code = await phoneCode('phil');
-    expect((await postJson(`${stack.apiUrl}/api/me/phone`, { code }, { authorization: `Bearer ${token}` })).status).toBe(200);
+    expect((await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code }, { authorization: `Bearer ${token}` })).status).toBe(200);
     for (const c of [code, 'f'.repeat(64)]) {
-      const again = await postJson(`${stack.apiUrl}/api/me/phone`, { code: c }, { authorization: `Bearer ${token}` });
+      const again = await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: c }, { authorization: `Bearer ${token}` });
       expect(again.status).toBe(400);
       expect(again.body.error).toMatchObject({ code: 'phone_code_invalid', message: '手机号授权已失效，请重新点击获取手机号' });
     }
@@ -92,7 +92,7 @@ describe('avatar upload', () => {
   const upload = (token: string, bytes: Buffer, type = 'image/png') => {
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(bytes)], { type }), 'avatar');
-    return fetch(`${stack.apiUrl}/api/me/avatar`, authed(token, { method: 'POST', body: form }));
+    return fetch(`${stack.apiUrl}/api/auth/me/avatar`, authed(token, { method: 'POST', body: form }));
   };
 
   it('re-encodes a real image without its EXIF, serves it cached, and sets it on the user', async () => {
@@ -105,7 +105,7 @@ describe('avatar upload', () => {
     const res = await upload(token, jpeg, 'image/jpeg');
     expect(res.status).toBe(200);
     const { avatarUrl, user } = await res.json();
-    expect(avatarUrl).toMatch(/^\/api\/avatars\/[0-9a-f]{32}\.jpg$/);
+    expect(avatarUrl).toMatch(/^\/api\/auth\/avatars\/[0-9a-f]{32}\.jpg$/);
     expect(user.avatarUrl).toBe(avatarUrl);
     const image = await fetch(`${stack.apiUrl}${avatarUrl}`);
     expect(image.headers.get('content-type')).toBe('image/jpeg');
@@ -134,7 +134,7 @@ describe('avatar upload', () => {
       const { token } = await loginAs('bigfoot', own);
       const form = new FormData();
       form.append('file', new Blob([new Uint8Array(randomBytes(2 * 1024 * 1024))], { type: 'image/png' }), 'a.png');
-      const big = await fetch(`${own.apiUrl}/api/me/avatar`, authed(token, { method: 'POST', body: form }));
+      const big = await fetch(`${own.apiUrl}/api/auth/me/avatar`, authed(token, { method: 'POST', body: form }));
       expect(big.status).toBe(413);
       expect((await big.json()).error.code).toBe('payload_too_large');
     } finally {
@@ -146,10 +146,10 @@ describe('avatar upload', () => {
 describe('nickname content check', () => {
   it('refuses a nickname WeChat\'s msg_sec_check calls risky', async () => {
     const { token } = await loginAs('nick');
-    const res = await fetch(`${stack.apiUrl}/api/me`, authed(token, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '我是违禁词' }) }));
+    const res = await fetch(`${stack.apiUrl}/api/auth/me`, authed(token, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '我是违禁词' }) }));
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe('content_risky');
-    const ok = await fetch(`${stack.apiUrl}/api/me`, authed(token, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '小昵' }) }));
+    const ok = await fetch(`${stack.apiUrl}/api/auth/me`, authed(token, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '小昵' }) }));
     expect(ok.status).toBe(200);
   });
 });
@@ -158,26 +158,26 @@ describe('sessions', () => {
   it('lists mine, ends one, ends all (退出所有设备)', async () => {
     const phone = await loginAs('sam');
     const pad = await loginAs('sam');
-    const list = await (await fetch(`${stack.apiUrl}/api/sessions`, authed(phone.token))).json();
+    const list = await (await fetch(`${stack.apiUrl}/api/auth/sessions`, authed(phone.token))).json();
     expect(list.sessions).toHaveLength(2);
     expect(list.sessions.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
     const other = list.sessions.find((s: { current: boolean }) => !s.current);
-    expect((await fetch(`${stack.apiUrl}/api/sessions/${other.id}`, authed(phone.token, { method: 'DELETE' }))).status).toBe(204);
-    expect((await fetch(`${stack.apiUrl}/api/me`, authed(pad.token))).status).toBe(401);
-    expect((await fetch(`${stack.apiUrl}/api/me`, authed(phone.token))).status).toBe(200);
+    expect((await fetch(`${stack.apiUrl}/api/auth/sessions/${other.id}`, authed(phone.token, { method: 'DELETE' }))).status).toBe(204);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(pad.token))).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(phone.token))).status).toBe(200);
     const third = await loginAs('sam');
-    expect((await fetch(`${stack.apiUrl}/api/sessions`, authed(phone.token, { method: 'DELETE' }))).status).toBe(204);
-    expect((await fetch(`${stack.apiUrl}/api/me`, authed(phone.token))).status).toBe(401);
-    expect((await fetch(`${stack.apiUrl}/api/me`, authed(third.token))).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/sessions`, authed(phone.token, { method: 'DELETE' }))).status).toBe(204);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(phone.token))).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(third.token))).status).toBe(401);
   });
 
   it('cannot end someone else\'s session', async () => {
     const a = await loginAs('alpha');
     const b = await loginAs('beta');
-    const bList = await (await fetch(`${stack.apiUrl}/api/sessions`, authed(b.token))).json();
-    const res = await fetch(`${stack.apiUrl}/api/sessions/${bList.sessions[0].id}`, authed(a.token, { method: 'DELETE' }));
+    const bList = await (await fetch(`${stack.apiUrl}/api/auth/sessions`, authed(b.token))).json();
+    const res = await fetch(`${stack.apiUrl}/api/auth/sessions/${bList.sessions[0].id}`, authed(a.token, { method: 'DELETE' }));
     expect(res.status).toBe(404);
-    expect((await fetch(`${stack.apiUrl}/api/me`, authed(b.token))).status).toBe(200);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(b.token))).status).toBe(200);
   });
 });
 
@@ -185,16 +185,16 @@ describe('account deletion (注销账号)', () => {
   it('leaves nothing behind, and a later login starts fresh', async () => {
     const before = await stack.services.store.stats();
     const first = await loginAs('dana');
-    await postJson(`${stack.apiUrl}/api/me/phone`, { code: await phoneCode('dana') }, { authorization: `Bearer ${first.token}` });
+    await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: await phoneCode('dana') }, { authorization: `Bearer ${first.token}` });
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(await sharp({ create: { width: 10, height: 10, channels: 3, background: '#000' } }).png().toBuffer())]), 'a.png');
-    const { avatarUrl } = await (await fetch(`${stack.apiUrl}/api/me/avatar`, authed(first.token, { method: 'POST', body: form }))).json();
-    const del = await fetch(`${stack.apiUrl}/api/me`, authed(first.token, { method: 'DELETE' }));
+    const { avatarUrl } = await (await fetch(`${stack.apiUrl}/api/auth/me/avatar`, authed(first.token, { method: 'POST', body: form }))).json();
+    const del = await fetch(`${stack.apiUrl}/api/auth/me`, authed(first.token, { method: 'DELETE' }));
     expect(del.status).toBe(204);
     expect(await stack.services.store.stats()).toMatchObject({ users: before.users, identities: before.identities, sessions: before.sessions });
     expect(await stack.services.store.getUser(first.user.id)).toBeNull();
     expect((await fetch(`${stack.apiUrl}${avatarUrl}`)).status).toBe(404);
-    expect((await fetch(`${stack.apiUrl}/api/me`, authed(first.token))).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(first.token))).status).toBe(401);
     const again = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'dana') });
     expect(again.body.isNewUser).toBe(true);
     expect(again.body.user.id).not.toBe(first.user.id);

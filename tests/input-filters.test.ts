@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../api/_lib/errors.js';
-import { safeNext } from '../api/_lib/flows/oauth/login.js';
-import { readBearerToken, requireSession, type AuthVariables } from '../api/_lib/http/auth.js';
-import type { SessionManager } from '../api/_lib/sessions/sessions.js';
-import { verifyRawDataSignature } from '../api/_lib/wechat/crypto.js';
+import { AppError } from '../packages/server/src/errors.js';
+import { safeNext } from '../packages/server/src/flows/oauth/login.js';
+import { readBearerToken, requireSession, type AuthVariables } from '../packages/server/src/http/auth.js';
+import type { SessionManager } from '../packages/server/src/sessions/sessions.js';
+import { verifyRawDataSignature } from '../packages/server/src/wechat/crypto.js';
 
 // Small filters that stand between attacker-chosen text and a security decision. Each test
 // probes both ends of a rule (what must pass, and the nearest thing that must not).

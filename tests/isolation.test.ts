@@ -8,7 +8,7 @@ import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 const PC_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const RATE_LIMIT = 5;
 
-const me = (stack: Stack, token: string) => fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+const me = (stack: Stack, token: string) => fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
 
 async function login(stack: Stack, user: string): Promise<string> {
   const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });

@@ -2,16 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Hono } from 'hono';
-import { addressKey, RateLimiter } from '../api/_lib/http/rate-limit.js';
-import { canonicalAddress, clientAddress, parseTrustedProxies, type ClientAddressSettings } from '../api/_lib/http/client-address.js';
-import { checkConfig } from '../api/_lib/config.js';
+import { addressKey, RateLimiter } from '../packages/server/src/http/rate-limit.js';
+import { canonicalAddress, clientAddress, parseTrustedProxies, type ClientAddressSettings } from '../packages/server/src/http/client-address.js';
+import { checkConfig } from '../packages/server/src/config.js';
 import { cookieBrowser } from './support/cookie-browser.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { createServices } from '../api/_lib/main.js';
-import { loadConfig, optionsFromEnv } from '../api/_lib/env.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createServices } from '../packages/server/src/main.js';
+import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
+import type { Store } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**

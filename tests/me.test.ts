@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../api/_lib/crypto/tokens.js';
-import { SESSION_LIFETIME_MS } from '../api/_lib/sessions/sessions.js';
+import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
+import { SESSION_LIFETIME_MS } from '../packages/server/src/sessions/sessions.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -12,15 +12,15 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 const patch = (body: unknown) =>
-  fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-describe('PATCH /api/me', () => {
+describe('PATCH /api/auth/me', () => {
   it('completes the profile with a nickname and a WeChat avatar', async () => {
     const res = await patch({ nickname: '  小明 😀 ', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/abc/132' });
     expect(res.status).toBe(200);
     const { user } = await res.json();
     expect(user).toMatchObject({ nickname: '小明 😀', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/abc/132', profileComplete: true });
-    const me = await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const me = await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json();
     expect(me.user.nickname).toBe('小明 😀');
   });
 
@@ -35,7 +35,7 @@ describe('PATCH /api/me', () => {
     [{ avatarUrl: 'javascript:alert(1)' }, 'avatar_not_allowed'],
     [{ avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132' }, 'avatar_not_allowed'],
   ])('rejects %j with %s and changes nothing', async (body, code) => {
-    const before = (await stack.services.store.getUser((await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user.id))!;
+    const before = (await stack.services.store.getUser((await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user.id))!;
     const res = await patch(body);
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe(code);
@@ -45,9 +45,9 @@ describe('PATCH /api/me', () => {
 
 // wx.request knows OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT — no PATCH (wechat-api-facts.md, toolchain
 // notes): the mini-program saves its profile with PUT, the same update as PATCH.
-describe('PUT /api/me (the mini-program\'s profile update)', () => {
+describe('PUT /api/auth/me (the mini-program\'s profile update)', () => {
   const put = (body: unknown) =>
-    fetch(`${stack.apiUrl}/api/me`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('updates the nickname like PATCH', async () => {
     const res = await put({ nickname: '  小红 ' });
@@ -59,22 +59,22 @@ describe('PUT /api/me (the mini-program\'s profile update)', () => {
     const res = await put({ nickname: '微信用户' });
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe('invalid_request');
-    const me = await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const me = await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json();
     expect(me.user.nickname).toBe('小红');
   });
 });
 
-describe('GET /api/me tells the session\'s current expiry', () => {
+describe('GET /api/auth/me tells the session\'s current expiry', () => {
   it('answers expiresAt, and the slid expiry once the session is used in its second half', async () => {
     const login = (await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'slider') })).body;
-    const first = await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${login.token}` } })).json();
+    const first = await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${login.token}` } })).json();
     expect(first.expiresAt).toBe(login.expiresAt);
 
     // ten days left: the next use slides the session to a full lifetime from now
     const near = new Date(Date.now() + 10 * 24 * 3600_000);
     await stack.services.store.updateSessionExpiration(sha256Hex(login.token), near);
     const before = Date.now();
-    const res = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${login.token}` } });
+    const res = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${login.token}` } });
     const slid = Date.parse((await res.json()).expiresAt);
     expect(slid).toBeGreaterThanOrEqual(before + SESSION_LIFETIME_MS - 1000);
     expect(slid).toBeLessThanOrEqual(Date.now() + SESSION_LIFETIME_MS);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openidKey, resolveAccount, unionidKey } from '../api/_lib/users/accounts.js';
+import { openidKey, resolveAccount, unionidKey } from '../packages/server/src/users/accounts.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -22,9 +22,9 @@ describe('a unionid that arrives late merges two accounts into one', () => {
   it('keeps the survivor\'s profile, fills what it lacks, and moves identities and sessions', async () => {
     stack = await startStack({ openPlatformId: null });
     const mini = await login('lee');
-    await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { authorization: `Bearer ${mini.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '小李' }) });
+    await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { authorization: `Bearer ${mini.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ nickname: '小李' }) });
     const phoneCode = (await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user: 'lee', phone: '13800001111' })).body.code;
-    await postJson(`${stack.apiUrl}/api/me/phone`, { code: phoneCode }, { authorization: `Bearer ${mini.token}` });
+    await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: phoneCode }, { authorization: `Bearer ${mini.token}` });
 
     const unionid = bindOpenPlatform();
     const oa = await oaDoor('oa-openid-lee', unionid); // the person logs in on the website first: account B, no profile
@@ -40,7 +40,7 @@ describe('a unionid that arrives late merges two accounts into one', () => {
     expect((await store.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'lee'))))!.userId).toBe(oa.user.id);
     expect((await store.getIdentity(unionidKey(unionid)))!.userId).toBe(oa.user.id);
     // the old mini-program session now opens the merged account
-    const me = await (await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${mini.token}` } })).json();
+    const me = await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${mini.token}` } })).json();
     expect(me.user.id).toBe(oa.user.id);
   });
 

@@ -1,10 +1,10 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSealer } from '../api/_lib/crypto/seal.js';
-import { decryptForSession, type DecryptInput } from '../api/_lib/flows/mini/decrypt.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { IdentityRecord, SessionRecord, Store } from '../api/_lib/store/types.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
+import { createSealer } from '../packages/server/src/crypto/seal.js';
+import { decryptForSession, type DecryptInput } from '../packages/server/src/flows/mini/decrypt.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { IdentityRecord, SessionRecord, Store } from '../packages/server/src/store/types.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { codeOf } from './support/app-error.js';
 
 // POST /api/auth/mini/decrypt, the flow without HTTP (docs/WECHAT.md "Mini-program open data",

@@ -1,6 +1,6 @@
-import { sha256Hex } from '../api/_lib/crypto/tokens.js';
+import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openidKey } from '../api/_lib/users/accounts.js';
+import { openidKey } from '../packages/server/src/users/accounts.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -10,11 +10,11 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 const login = (body: unknown) => postJson(`${stack.apiUrl}/api/auth/mini/login`, body);
-const me = (token: string) => fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+const me = (token: string) => fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
 const calls = () => stack.sim.calls.get('jscode2session') ?? 0;
 
 describe('POST /api/auth/mini/login', () => {
-  it('logs a new user in, and the token opens /api/me', async () => {
+  it('logs a new user in, and the token opens /api/auth/me', async () => {
     const res = await login({ code: await simCode(stack, 'alice') });
     expect(res.status).toBe(200);
     expect(res.body.token).toMatch(/^[a-z2-7]{32}$/);
@@ -79,7 +79,7 @@ describe('POST /api/auth/mini/login', () => {
 
   it('lists the new session under 登录设备 as a mini-program session (via "mini")', async () => {
     const res = await login({ code: await simCode(stack, 'via-mini') });
-    const listed = await fetch(`${stack.apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } });
+    const listed = await fetch(`${stack.apiUrl}/api/auth/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } });
     expect(listed.status).toBe(200);
     expect((await listed.json()).sessions).toMatchObject([{ via: 'mini', current: true }]);
   });

@@ -1,6 +1,6 @@
 import { MongoClientClosedError, type MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { MongoStore } from '../api/_lib/store/mongo.js';
+import { MongoStore } from '../packages/server/src/store/mongo.js';
 
 /**
  * MongoStore.noteFailure (issue 19): a client that fails is replaced once. Operations still in

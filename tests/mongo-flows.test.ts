@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../api/_lib/store/types.js';
-import { resolveAccount, unionidKey } from '../api/_lib/users/accounts.js';
+import type { Store } from '../packages/server/src/store/types.js';
+import { resolveAccount, unionidKey } from '../packages/server/src/users/accounts.js';
 import { accessTokenSuite } from './support/access-token-suite.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 import { testMongo } from './support/mongo.js';
@@ -19,13 +19,13 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
   });
   afterAll(() => stack?.close());
 
-  it('logs in, reads /api/me, logs out', async () => {
+  it('logs in, reads /api/auth/me, logs out', async () => {
     const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'm-alice') });
     expect(res.status).toBe(200);
     const auth = { authorization: `Bearer ${res.body.token}` };
-    expect((await (await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).json()).user.id).toBe(res.body.user.id);
+    expect((await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: auth })).json()).user.id).toBe(res.body.user.id);
     expect((await fetch(`${stack.apiUrl}/api/auth/logout`, { method: 'POST', headers: auth })).status).toBe(204);
-    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: auth })).status).toBe(401);
   });
 
   it('website QR login: state, handoff and replay protection on MongoDB; one user with the mini-program', async () => {
@@ -45,7 +45,7 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
     expect(taken.map((r) => r.status).sort()).toEqual([200, 409, 409]);
     const winner = taken.find((r) => r.status === 200)!;
     expect(winner.body.user.id).toBe(mini.body.user.id);
-    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${winner.body.token}` } })).status).toBe(200);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${winner.body.token}` } })).status).toBe(200);
   });
 
   it('a repeated code is refused locally', async () => {
@@ -70,7 +70,7 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
     expect(userIds).toEqual([...ids]);
     // 50 devices changing the profile at once write one user record (FerretDB: really concurrent).
     const patched = await Promise.all(
-      results.map((r, i) => fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ nickname: `设备${i}` }) })),
+      results.map((r, i) => fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ nickname: `设备${i}` }) })),
     );
     expect(patched.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(await db.collection('users').countDocuments({ _id: [...ids][0] as never })).toBe(1);

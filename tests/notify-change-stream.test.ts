@@ -1,15 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../api/_lib/flows/attempt/attempt.js';
-import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from '../api/_lib/flows/attempt/change-stream.js';
-import type { AttemptNotifier } from '../api/_lib/flows/attempt/notify.js';
-import { silentLogger, type Logger } from '../api/_lib/log.js';
-import { createServices } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { mongoRecordChanges, type ChangeStreamLike, type RecordChangeSource } from '../api/_lib/store/mongo-changes.js';
-import type { Store, VersionedRecord } from '../api/_lib/store/types.js';
+import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../packages/server/src/flows/attempt/attempt.js';
+import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from '../packages/server/src/flows/attempt/change-stream.js';
+import type { AttemptNotifier } from '../packages/server/src/flows/attempt/notify.js';
+import { silentLogger, type Logger } from '../packages/server/src/log.js';
+import { createServices } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { mongoRecordChanges, type ChangeStreamLike, type RecordChangeSource } from '../packages/server/src/store/mongo-changes.js';
+import type { Store, VersionedRecord } from '../packages/server/src/store/types.js';
 
 /**
  * The change-stream notifier of PC logins (issue 13 §3).
@@ -237,7 +237,7 @@ describe('ChangeStreamNotifier stream handling (driver stand-in)', () => {
     // once started, the new stream delivers to the waiter registered before the error
     fake.last().init();
     const { confirmKey } = scanned;
-    const { confirmationPage, decideAttempt } = await import('../api/_lib/flows/attempt/attempt.js');
+    const { confirmationPage, decideAttempt } = await import('../packages/server/src/flows/attempt/attempt.js');
     const { nonce, view: shown } = await confirmationPage(deps, confirmKey);
     await decideAttempt(deps, { confirmKey, nonce, action: 'confirm', pick: shown.match });
     fake.last().insert({ t: 8 }, `attempt:${id}`, await record(id));

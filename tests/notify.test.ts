@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../api/_lib/log.js';
-import { createAttempt, decideAttempt, confirmationPage, scanAttempt, type AttemptDeps } from '../api/_lib/flows/attempt/attempt.js';
-import { createDbNotifier, type AttemptNotifier } from '../api/_lib/flows/attempt/notify.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createAttempt, decideAttempt, confirmationPage, scanAttempt, type AttemptDeps } from '../packages/server/src/flows/attempt/attempt.js';
+import { createDbNotifier, type AttemptNotifier } from '../packages/server/src/flows/attempt/notify.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { Store } from '../packages/server/src/store/types.js';
 
 /** The database notifier of PC logins (issue 13 §3): budgets and cross-instance delivery. */
 function counting(inner: Store) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
+import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -80,7 +80,7 @@ async function oaLogin(user: string, scope?: 'snsapi_base' | 'snsapi_userinfo'):
   return res.body as LoginBody;
 }
 
-const me = (token: string) => fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+const me = (token: string) => fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('official-account login, end to end', () => {
   it('start → authorize → 允许 → callback → handoff → a working session via oa', async () => {
@@ -116,7 +116,7 @@ describe('official-account login, end to end', () => {
 
     const meRes = await me(res.body.token);
     expect(meRes.status).toBe(200);
-    const sessions = (await (await fetch(`${stack.apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } })).json()) as {
+    const sessions = (await (await fetch(`${stack.apiUrl}/api/auth/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } })).json()) as {
       sessions: { via: string; current: boolean }[];
     };
     expect(sessions.sessions.find((s) => s.current)?.via).toBe('oa');
@@ -271,7 +271,7 @@ describe('a profile that stays empty after consent (issue 9 item 10)', () => {
   it('never overwrites what the person set: only the missing avatar is filled', async () => {
     const user = 'own-nickname';
     const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
-    const named = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${mini.body.token}` }, body: JSON.stringify({ nickname: '我自己起的' }) });
+    const named = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${mini.body.token}` }, body: JSON.stringify({ nickname: '我自己起的' }) });
     expect(named.status).toBe(200);
     const res = await oaLogin(user);
     expect(res.user.nickname).toBe('我自己起的');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkConfig } from '../api/_lib/config.js';
-import { loadConfig } from '../api/_lib/env.js';
+import { checkConfig } from '../packages/server/src/config.js';
+import { loadConfig } from '../packages/server/src/env.js';
 import { testServices } from './support/services.js';
 
 /** The server URL's settings (docs/DEPLOY.md §13): the doctor names every wrong one; the endpoint stays off meanwhile. */
@@ -31,10 +31,10 @@ describe('server URL configuration (WECHAT_OA_TOKEN, _ENCODING_AES_KEY, _MESSAGE
   it('in development a wrong setting turns the endpoint off (503 oa_push_not_configured), never a crash', async () => {
     const services = testServices({}, { ...OA, WECHAT_OA_TOKEN: 'tok123', WECHAT_OA_MESSAGE_MODE: 'safe' });
     try {
-      const res = await services.app.request('/api/oa/push?signature=x&timestamp=1&nonce=1&echostr=1');
+      const res = await services.app.request('/api/auth/oa/push?signature=x&timestamp=1&nonce=1&echostr=1');
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ error: { code: 'oa_push_not_configured' } });
-      const wrongMethod = await services.app.request('/api/oa/push', { method: 'PUT' });
+      const wrongMethod = await services.app.request('/api/auth/oa/push', { method: 'PUT' });
       expect(wrongMethod.status).toBe(405);
     } finally {
       services.stop();

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
-import { extractEncrypt, MAX_PUSH_BYTES, parsePushXml, PushXmlError, scanPushXml } from '../api/_lib/wechat/push/xml.js';
-import { simEncrypt } from '../simulator/oa-server.js';
-import { PushGate } from '../api/_lib/http/push-limits.js';
+import { extractEncrypt, MAX_PUSH_BYTES, parsePushXml, PushXmlError, scanPushXml } from '../packages/server/src/wechat/push/xml.js';
+import { simEncrypt } from '../packages/sim/src/oa-server.js';
+import { PushGate } from '../packages/server/src/http/push-limits.js';
 import { testServices } from './support/services.js';
 
 /**
- * The cost of /api/oa/push for someone who is not WeChat (issue 18 §4, docs/SECURITY.md "Push
+ * The cost of /api/auth/oa/push for someone who is not WeChat (issue 18 §4, docs/SECURITY.md "Push
  * endpoint cost"). Deterministic first: an unsigned or badly signed push never reaches a parser
  * (a spy on fast-xml-parser and on JSON.parse stays at 0), and every check before the parser
  * looks at each character a bounded number of times (counted, not timed). Then one measurement
@@ -43,7 +43,7 @@ function signedPush(inner: string, nonce = String(Math.floor(Math.random() * 1e9
   const ts = now();
   const encrypt = simEncrypt(KEY, OA_APPID, inner);
   return {
-    url: `/api/oa/push?signature=${sha1(TOKEN, ts, nonce)}&timestamp=${ts}&nonce=${nonce}&openid=x&encrypt_type=aes&msg_signature=${sha1(TOKEN, ts, nonce, encrypt)}`,
+    url: `/api/auth/oa/push?signature=${sha1(TOKEN, ts, nonce)}&timestamp=${ts}&nonce=${nonce}&openid=x&encrypt_type=aes&msg_signature=${sha1(TOKEN, ts, nonce, encrypt)}`,
     body: `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
   };
 }
@@ -55,7 +55,7 @@ const fill = (unit: string, prefix = '', suffix = '') => prefix + unit.repeat(Ma
 function hostile(i: number): { url: string; body: string } {
   const ts = now();
   const fake = createHash('sha1').update(`forged${i}`).digest('hex');
-  const encrypted = `/api/oa/push?timestamp=${ts}&nonce=${i}&encrypt_type=aes&msg_signature=${fake}&signature=${fake}`;
+  const encrypted = `/api/auth/oa/push?timestamp=${ts}&nonce=${i}&encrypt_type=aes&msg_signature=${fake}&signature=${fake}`;
   const bodies = [
     // the issue's body: unterminated CDATA sections, again and again
     fill('<![CDATA[', '<xml><Encrypt>'),
@@ -136,7 +136,7 @@ describe('the guard before the parser is one linear pass', () => {
   });
 });
 
-describe('/api/oa/push: nothing is parsed before the signature is verified', () => {
+describe('/api/auth/oa/push: nothing is parsed before the signature is verified', () => {
   let services: Services;
   let parses: MockInstance<XMLParser['parse']>;
   let jsonParse: MockInstance<typeof JSON.parse>;
@@ -172,7 +172,7 @@ describe('/api/oa/push: nothing is parsed before the signature is verified', () 
     const small = (i: number) => {
       const ts = now();
       const fake = createHash('sha1').update(`small${i}`).digest('hex');
-      return { url: `/api/oa/push?timestamp=${ts}&nonce=${i}&encrypt_type=aes&msg_signature=${fake}`, body: '<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[QUFBQUFBQUFBQUFBQUFBQQ==]]></Encrypt></xml>' };
+      return { url: `/api/auth/oa/push?timestamp=${ts}&nonce=${i}&encrypt_type=aes&msg_signature=${fake}`, body: '<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[QUFBQUFBQUFBQUFBQUFBQQ==]]></Encrypt></xml>' };
     };
     // Alternate batches of the two kinds, so that whatever else the machine does falls on both.
     let hostileUs = 0;
@@ -216,7 +216,7 @@ describe('/api/oa/push: nothing is parsed before the signature is verified', () 
   });
 });
 
-describe('/api/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endpoint cost")', () => {
+describe('/api/auth/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endpoint cost")', () => {
   it('a signed query serves WeChat\'s push and its three retries; a 5th use is a replay, refused before parsing', async () => {
     const services = oaServices('safe');
     const parses = vi.spyOn(XMLParser.prototype, 'parse');
@@ -232,7 +232,7 @@ describe('/api/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endp
       const plain = oaServices('plain');
       try {
         const ts = now();
-        const url = `/api/oa/push?signature=${sha1(TOKEN, ts, '7')}&timestamp=${ts}&nonce=7&openid=x`;
+        const url = `/api/auth/oa/push?signature=${sha1(TOKEN, ts, '7')}&timestamp=${ts}&nonce=7&openid=x`;
         for (let i = 0; i < 4; i++) expect((await post(plain, { url, body: event(`oPlain${i}`, ts) })).status).toBe(200);
         expect((await post(plain, { url, body: event('oPlain5', ts) })).status).toBe(401);
       } finally {
@@ -251,7 +251,7 @@ describe('/api/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endp
       const stalled = () => {
         const body = new ReadableStream({ start: (ctl) => ctl.enqueue(new TextEncoder().encode('<xml>')) });
         const ts = now();
-        return services.app.request(`/api/oa/push?timestamp=${ts}&nonce=1&encrypt_type=aes&msg_signature=${'a'.repeat(40)}`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+        return services.app.request(`/api/auth/oa/push?timestamp=${ts}&nonce=1&encrypt_type=aes&msg_signature=${'a'.repeat(40)}`, { method: 'POST', body, duplex: 'half' } as RequestInit);
       };
       const held = [stalled(), stalled()];
       await new Promise((r) => setTimeout(r, 50));
@@ -309,7 +309,7 @@ describe('/api/oa/push: limits WeChat never reaches (docs/SECURITY.md "Push endp
   });
 });
 
-describe('PushGate (api/_lib/http/push-limits.ts)', () => {
+describe('PushGate (packages/server/src/http/push-limits.ts)', () => {
   it('counts uses per signed query, forgets after twice the window, and remembers a bounded number', () => {
     const gate = new PushGate({ maxUsesPerSignature: 2, rememberSignatures: 2 }, 1_000);
     expect([gate.use('AA', 0), gate.use('aa', 10), gate.use('aa', 20)]).toEqual([true, true, false]);

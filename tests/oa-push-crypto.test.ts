@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { aesKeyOf, MsgCrypt, MsgCryptError } from '../api/_lib/wechat/push/msg-crypt.js';
-import { pushSignature, signatureMatches } from '../api/_lib/wechat/push/signature.js';
-import { encryptedReplyXml, parsePushXml, PushXmlError } from '../api/_lib/wechat/push/xml.js';
-import { dedupeKey, parsePushMessage } from '../api/_lib/wechat/push/events.js';
+import { aesKeyOf, MsgCrypt, MsgCryptError } from '../packages/server/src/wechat/push/msg-crypt.js';
+import { pushSignature, signatureMatches } from '../packages/server/src/wechat/push/signature.js';
+import { encryptedReplyXml, parsePushXml, PushXmlError } from '../packages/server/src/wechat/push/xml.js';
+import { dedupeKey, parsePushMessage } from '../packages/server/src/wechat/push/events.js';
 
 // Official and SDK vectors: wechat-api-facts.md §8 (signatures) and §9 (WXBizMsgCrypt, vectors A–E).
 const SAMPLE_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';

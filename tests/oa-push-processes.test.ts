@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
+import type { Store } from '../packages/server/src/store/types.js';
 import { postJson, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -81,7 +81,7 @@ describe.skipIf(!uri)('follow-to-login across two API processes', () => {
     });
     child = api.child;
     // 服务器配置 points at the second process (the console's GET check is its first request)
-    expect((await postJson(`${stack.simUrl}/__sim/oa/server`, { appid: stack.oaAppid, url: `${api.apiUrl}/api/oa/push`, token: TOKEN, encodingAesKey: KEY, mode: 'safe' })).body).toEqual({ ok: true });
+    expect((await postJson(`${stack.simUrl}/__sim/oa/server`, { appid: stack.oaAppid, url: `${api.apiUrl}/api/auth/oa/push`, token: TOKEN, encodingAesKey: KEY, mode: 'safe' })).body).toEqual({ ok: true });
     for (const name of ['stable_token', 'user_info', 'sns_userinfo', 'token']) {
       await postJson(`${stack.simUrl}/__sim/faults`, { api: name, mode: 'slow', delayMs: 3000 });
     }

@@ -3,13 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
-import { createMongoStore, migrateMongo } from '../api/_lib/store/mongo.js';
-import { followQrs, identifyFollower, REPLY } from '../api/_lib/flows/follow/login.js';
-import type { Store } from '../api/_lib/store/types.js';
-import { createAttempt, readAttempt, type AttemptDeps } from '../api/_lib/flows/attempt/attempt.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { simDecrypt, simEncrypt } from '../simulator/oa-server.js';
+import { createLogger } from '../packages/server/src/log.js';
+import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
+import { followQrs, identifyFollower, REPLY } from '../packages/server/src/flows/follow/login.js';
+import type { Store } from '../packages/server/src/store/types.js';
+import { createAttempt, readAttempt, type AttemptDeps } from '../packages/server/src/flows/attempt/attempt.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { simDecrypt, simEncrypt } from '../packages/sim/src/oa-server.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -31,7 +31,7 @@ async function oaStack(mode: 'plain' | 'compatible' | 'safe', extraEnv: Record<s
 }
 
 /** 服务器配置 in the simulated console: it checks the URL with a signed GET before saving. */
-async function configureServer(stack: Stack, mode: string, key: string | null = KEY, token = TOKEN, url = `${stack.apiUrl}/api/oa/push`) {
+async function configureServer(stack: Stack, mode: string, key: string | null = KEY, token = TOKEN, url = `${stack.apiUrl}/api/auth/oa/push`) {
   return postJson(`${stack.simUrl}/__sim/oa/server`, { appid: stack.oaAppid, url, token, encodingAesKey: mode === 'plain' ? null : key, mode });
 }
 
@@ -71,13 +71,13 @@ describe('server URL verification (GET, wechat-api-facts.md §8)', () => {
     expect((await configureServer(stack, 'safe')).body).toEqual({ ok: true });
     expect((await configureServer(stack, 'safe', KEY, 'wrongToken')).status).toBe(409);
     const ts = String(Math.floor(Date.now() / 1000));
-    const ok = await fetch(`${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, ts, '42')}&timestamp=${ts}&nonce=42&echostr=987654321`);
+    const ok = await fetch(`${stack.apiUrl}/api/auth/oa/push?signature=${sha1(TOKEN, ts, '42')}&timestamp=${ts}&nonce=42&echostr=987654321`);
     expect([ok.status, await ok.text()]).toEqual([200, '987654321']);
-    const forged = await fetch(`${stack.apiUrl}/api/oa/push?signature=${sha1('other', ts, '42')}&timestamp=${ts}&nonce=42&echostr=1`);
+    const forged = await fetch(`${stack.apiUrl}/api/auth/oa/push?signature=${sha1('other', ts, '42')}&timestamp=${ts}&nonce=42&echostr=1`);
     expect(forged.status).toBe(401);
     expect(await forged.json()).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
     const old = String(Number(ts) - 3600);
-    const stale = await fetch(`${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, old, '42')}&timestamp=${old}&nonce=42&echostr=1`);
+    const stale = await fetch(`${stack.apiUrl}/api/auth/oa/push?signature=${sha1(TOKEN, old, '42')}&timestamp=${old}&nonce=42&echostr=1`);
     expect(await stale.json()).toMatchObject({ error: { code: 'oa_push_timestamp_stale' } });
   });
 });
@@ -138,7 +138,7 @@ describe('follow-to-login: safety', () => {
     const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
     const nonce = String(Math.floor(Math.random() * 1e9));
     const encrypt = simEncrypt(opts.key ?? KEY, stack.oaAppid!, inner);
-    const url = `${stack.apiUrl}/api/oa/push?signature=${sha1(opts.token ?? TOKEN, ts, nonce)}&timestamp=${ts}&nonce=${nonce}&openid=x&encrypt_type=aes&msg_signature=${sha1(opts.token ?? TOKEN, ts, nonce, encrypt)}`;
+    const url = `${stack.apiUrl}/api/auth/oa/push?signature=${sha1(opts.token ?? TOKEN, ts, nonce)}&timestamp=${ts}&nonce=${nonce}&openid=x&encrypt_type=aes&msg_signature=${sha1(opts.token ?? TOKEN, ts, nonce, encrypt)}`;
     return { url, body: `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>` };
   }
   const scanXml = (openid: string, scene: string, createTime: number) =>
@@ -179,14 +179,14 @@ describe('follow-to-login: safety', () => {
       expect(JSON.parse(res.text)).toMatchObject({ error: { code } });
       // the server's own time for the request (http.request log line), and the whole round trip
       const served = lines.map((l) => JSON.parse(l)).find((l) => l.event === 'http.request');
-      expect(served).toMatchObject({ path: '/api/oa/push', status: res.status });
+      expect(served).toMatchObject({ path: '/api/auth/oa/push', status: res.status });
       expect(served.ms).toBeLessThan(50);
       if (process.env.REPORT_TIMINGS) console.log(`refused ${code}: server ${served.ms} ms, round trip ${res.ms.toFixed(1)} ms`);
       expect(res.ms).toBeLessThan(250);
     }
     // plaintext in safe mode is refused too
     const ts = String(Math.floor(Date.now() / 1000));
-    const plain = await post({ url: `${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, ts, '1')}&timestamp=${ts}&nonce=1`, body: inner });
+    const plain = await post({ url: `${stack.apiUrl}/api/auth/oa/push?signature=${sha1(TOKEN, ts, '1')}&timestamp=${ts}&nonce=1`, body: inner });
     expect(JSON.parse(plain.text)).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
     expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'waiting', version: 1 });
   });
@@ -196,7 +196,7 @@ describe('follow-to-login: safety', () => {
     const res = await post(big);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text)).toMatchObject({ error: { code: 'oa_push_body_invalid' } });
-    const bare = await post({ url: `${stack.apiUrl}/api/oa/push`, body: '<xml/>' });
+    const bare = await post({ url: `${stack.apiUrl}/api/auth/oa/push`, body: '<xml/>' });
     expect(JSON.parse(bare.text)).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
   });
 
@@ -278,7 +278,7 @@ describe('follow-to-login: compatible mode uses the ciphertext only (wechat-api-
     const { scene } = await newAttempt(stack);
     // a real push's query as WeChat signed it (signature over Token, timestamp, nonce: no body)
     const ts = String(Math.floor(Date.now() / 1000));
-    const url = `${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, ts, '77')}&timestamp=${ts}&nonce=77&openid=oMallory`;
+    const url = `${stack.apiUrl}/api/auth/oa/push?signature=${sha1(TOKEN, ts, '77')}&timestamp=${ts}&nonce=77&openid=oMallory`;
     const res = await fetch(url, { method: 'POST', body: scanXml('oMallory', scene, Number(ts)), headers: { 'content-type': 'text/xml' } });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: { code: 'oa_push_signature_invalid' } });
@@ -291,7 +291,7 @@ describe('follow-to-login: compatible mode uses the ciphertext only (wechat-api-
     // WeChat signed a scan of a poster by oHonest; someone rewrote the plaintext copy to scan the login QR
     const encrypt = simEncrypt(KEY, stack.oaAppid!, scanXml('oHonest', 'shop_poster_1', ts));
     const body = scanXml('oMallory', scene, ts).replace('</xml>', `<Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`);
-    const url = `${stack.apiUrl}/api/oa/push?signature=${sha1(TOKEN, String(ts), '78')}&timestamp=${ts}&nonce=78&openid=oHonest&encrypt_type=aes&msg_signature=${sha1(TOKEN, String(ts), '78', encrypt)}`;
+    const url = `${stack.apiUrl}/api/auth/oa/push?signature=${sha1(TOKEN, String(ts), '78')}&timestamp=${ts}&nonce=78&openid=oHonest&encrypt_type=aes&msg_signature=${sha1(TOKEN, String(ts), '78', encrypt)}`;
     const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
     expect([res.status, await res.text()]).toEqual([200, 'success']);
     expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'waiting', version: 1 });
@@ -345,7 +345,7 @@ describe('follow-to-login: rotation, retries, latency', () => {
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
     try {
       const port = (slow.address() as AddressInfo).port;
-      expect((await configureServer(stack, 'safe', KEY, TOKEN, `http://127.0.0.1:${port}/api/oa/push`)).body).toEqual({ ok: true });
+      expect((await configureServer(stack, 'safe', KEY, TOKEN, `http://127.0.0.1:${port}/api/auth/oa/push`)).body).toEqual({ ok: true });
       const { scene, qr } = await newAttempt(stack);
       const res = await scan(stack, 'frank', qr.content);
       expect(res.body.attempts).toHaveLength(2);

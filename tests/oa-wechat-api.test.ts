@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createTemporaryQrCode } from '../api/_lib/wechat/oa/qrcode_create.js';
-import { showQrCodeUrl } from '../api/_lib/wechat/oa/showqrcode.js';
-import { getFollowerInfo } from '../api/_lib/wechat/oa/user_info.js';
-import { oauth2RefreshToken } from '../api/_lib/wechat/sns/oauth2_refresh_token.js';
-import { snsAuth } from '../api/_lib/wechat/sns/auth.js';
-import { WechatApiError, WechatUnavailableError, type WechatTransport } from '../api/_lib/wechat/transport.js';
+import { createTemporaryQrCode } from '../packages/server/src/wechat/oa/qrcode_create.js';
+import { showQrCodeUrl } from '../packages/server/src/wechat/oa/showqrcode.js';
+import { getFollowerInfo } from '../packages/server/src/wechat/oa/user_info.js';
+import { oauth2RefreshToken } from '../packages/server/src/wechat/sns/oauth2_refresh_token.js';
+import { snsAuth } from '../packages/server/src/wechat/sns/auth.js';
+import { WechatApiError, WechatUnavailableError, type WechatTransport } from '../packages/server/src/wechat/transport.js';
 
 /** The official account's API functions against a recording fake transport (wechat-api-facts.md §5, §7). */
 function fake(reply: (path: string) => unknown) {

@@ -1,14 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { AppError } from '../api/_lib/errors.js';
-import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../api/_lib/flows/oauth/login.js';
-import { OA_DOOR } from '../api/_lib/flows/oa/door.js';
-import { WEB_DOOR } from '../api/_lib/flows/web/door.js';
-import type { Logger } from '../api/_lib/log.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { StoreUnavailableError, type Store } from '../api/_lib/store/types.js';
-import type { OAuthAccessToken } from '../api/_lib/wechat/sns/oauth2_access_token.js';
-import type { SnsUserInfo } from '../api/_lib/wechat/sns/userinfo.js';
+import type { AppError } from '../packages/server/src/errors.js';
+import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../packages/server/src/flows/oauth/login.js';
+import { OA_DOOR } from '../packages/server/src/flows/oa/door.js';
+import { WEB_DOOR } from '../packages/server/src/flows/web/door.js';
+import type { Logger } from '../packages/server/src/log.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
+import type { OAuthAccessToken } from '../packages/server/src/wechat/sns/oauth2_access_token.js';
+import type { SnsUserInfo } from '../packages/server/src/wechat/sns/userinfo.js';
 import { codeOf } from './support/app-error.js';
 
 // The browser OAuth doors (website QR login, official-account H5) without HTTP: start → callback →

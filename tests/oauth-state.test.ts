@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../api/_lib/flows/oauth/login.js';
-import { OA_DOOR } from '../api/_lib/flows/oa/door.js';
-import { WEB_DOOR } from '../api/_lib/flows/web/door.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../packages/server/src/flows/oauth/login.js';
+import { OA_DOOR } from '../packages/server/src/flows/oa/door.js';
+import { WEB_DOOR } from '../packages/server/src/flows/web/door.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { Store } from '../packages/server/src/store/types.js';
 import { testMongo } from './support/mongo.js';
 
 // The OAuth `state` of the browser doors (website QR login, official-account H5):

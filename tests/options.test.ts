@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, type ServerOptions } from '../api/_lib/config.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { createServices, type Services } from '../api/_lib/main.js';
-import { createSimulator } from '../simulator/app.js';
+import { ConfigError, type ServerOptions } from '../packages/server/src/config.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createServices, type Services } from '../packages/server/src/main.js';
+import { createSimulator } from '../packages/sim/src/app.js';
 
 const APP_A = { appid: 'wx00000000000f0a01', secret: randomBytes(16).toString('hex') };
 const APP_B = { appid: 'wx00000000000f0b01', secret: randomBytes(16).toString('hex') };
@@ -63,7 +63,7 @@ async function login(services: Services, code: string): Promise<{ status: number
   return { status: res.status, body: await res.json() };
 }
 
-const me = (services: Services, token: string) => services.app.request('/api/me', { headers: { authorization: `Bearer ${token}` } });
+const me = (services: Services, token: string) => services.app.request('/api/auth/me', { headers: { authorization: `Bearer ${token}` } });
 
 describe('the server from options alone (no environment variable)', () => {
   const saved: Record<string, string | undefined> = {};
@@ -81,7 +81,7 @@ describe('the server from options alone (no environment variable)', () => {
     for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
   });
 
-  it('logs a user in against the simulator, and the token opens /api/me', async () => {
+  it('logs a user in against the simulator, and the token opens /api/auth/me', async () => {
     const services = start(options(APP_A));
     expect(services.config.mini.appid).toBe(APP_A.appid);
     expect(services.config.wechatBaseUrls).toEqual([simUrl]);

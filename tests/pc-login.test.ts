@@ -1,8 +1,8 @@
 import { followAsPhone } from './support/wechat-phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServices, type Services } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import { silentLogger } from '../api/_lib/log.js';
+import { createServices, type Services } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import { silentLogger } from '../packages/server/src/log.js';
 import { startStack, type Stack } from './support/stack.js';
 import { cookieBrowser } from './support/cookie-browser.js';
 
@@ -98,7 +98,7 @@ describe('own QR code confirmed on the phone', () => {
     const session = await collect(pc);
     expect(session.status).toBe(200);
     expect(session.body.user.nickname).toBe('pc-alice');
-    const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${session.body.token}` } });
+    const me = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${session.body.token}` } });
     expect(me.status).toBe(200);
     // collected once: the cookie is gone, and the attempt answers used
     expect((await collect(pc)).body).toMatchObject({ error: { code: 'pc_login_invalid' } });

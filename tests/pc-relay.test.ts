@@ -1,6 +1,6 @@
 import { followAsPhone } from './support/wechat-phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseLoaded } from '../api/_lib/flows/attempt/location.js';
+import { databaseLoaded } from '../packages/server/src/flows/attempt/location.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 import { cookieBrowser, type CookieBrowser } from './support/cookie-browser.js';
 
@@ -70,8 +70,8 @@ const collect = async (pc: CookieBrowser) => {
 };
 
 describe('the IP-region database', () => {
-  it('is loaded by the first confirmation page only: not by /api/health, a mini login or a new PC attempt', async () => {
-    expect((await fetch(`${stack.apiUrl}/api/health`)).status).toBe(200);
+  it('is loaded by the first confirmation page only: not by /api/auth/health, a mini login or a new PC attempt', async () => {
+    expect((await fetch(`${stack.apiUrl}/api/auth/health`)).status).toBe(200);
     expect((await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'relay-mini') })).status).toBe(200);
     const pc = browserAt(PC_UA, SHENZHEN);
     const attempt = await createAttempt(pc);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSimulator } from '../simulator/app.js';
+import { createSimulator } from '../packages/sim/src/app.js';
 import { startApiProcess } from './support/api-process.js';
 import { cookieBrowser } from './support/cookie-browser.js';
 import { followAsPhone } from './support/wechat-phone.js';
@@ -101,6 +101,6 @@ describe.skipIf(!uri)('two API processes on one MongoDB', () => {
     const body = (await session.json()) as { token: string; user: { nickname: string } };
     expect(body.user.nickname).toBe('two-proc');
     // the session works on either process
-    expect((await fetch(`${apiA}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
+    expect((await fetch(`${apiA}/api/auth/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
   }, 60_000);
 });

@@ -85,11 +85,11 @@ describe.skipIf(!uri)('npm start in production (the mainland-host shape)', () =>
 
     const started = await start();
     server = started.child;
-    const health = await fetch(`${started.url}/api/health`);
+    const health = await fetch(`${started.url}/api/auth/health`);
     expect(await health.json()).toMatchObject({ ok: true, store: 'mongodb', environment: 'production', ephemeral: false });
     const verify = await fetch(`${started.url}/MP_verify_Q1w2E3r4T5y6U7i8.txt`);
     expect(await verify.text()).toBe('Q1w2E3r4T5y6U7i8');
-    const missing = await fetch(`${started.url}/api/me`);
+    const missing = await fetch(`${started.url}/api/auth/me`);
     expect(missing.status).toBe(401);
     const body = await missing.json();
     expect(body.error.requestId).toBe(missing.headers.get('x-request-id'));
@@ -107,6 +107,6 @@ describe.skipIf(!uri)('npm start in production (the mainland-host shape)', () =>
     process.kill(-started.child.pid!, 'SIGTERM');
     const { code, signal } = await exit;
     expect(code === 0 || signal === 'SIGTERM', `code ${code}, signal ${signal}`).toBe(true);
-    await expect(fetch(`${started.url}/api/health`)).rejects.toThrow();
+    await expect(fetch(`${started.url}/api/auth/health`)).rejects.toThrow();
   });
 });

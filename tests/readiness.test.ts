@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../api/_lib/log.js';
-import { createFunctionApp } from '../api/_lib/main.js';
-import { optionsFromEnv } from '../api/_lib/env.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { createMongoStore } from '../api/_lib/store/mongo.js';
-import { StoreUnavailableError, type Store } from '../api/_lib/store/types.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createFunctionApp } from '../packages/server/src/main.js';
+import { optionsFromEnv } from '../packages/server/src/env.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { createMongoStore } from '../packages/server/src/store/mongo.js';
+import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
 import { testServices } from './support/services.js';
 
 /** Issue 10 findings 7 (readiness) and 10 (misconfiguration → JSON 503, bounded request time). */
@@ -28,12 +28,12 @@ function flaky(inner: Store) {
   return { store, state };
 }
 
-describe('/api/ready reflects the store (/api/health stays a cheap liveness check)', () => {
+describe('/api/auth/ready reflects the store (/api/auth/health stays a cheap liveness check)', () => {
   it('200 while the store answers, 503 store_unavailable during an outage, 200 again after it — one ping a second at most', async () => {
     const { store, state } = flaky(new EmbeddedStore({ dir: null }));
     const services = testServices({ store });
     stops.push(services.stop);
-    const health = () => services.app.request('/api/ready');
+    const health = () => services.app.request('/api/auth/ready');
     const up = await health();
     expect(up.status).toBe(200);
     expect(await up.json()).toMatchObject({ ok: true, store: 'embedded' });
@@ -57,11 +57,11 @@ describe('/api/ready reflects the store (/api/health stays a cheap liveness chec
     const store = createMongoStore({ uri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300', privateClient: true });
     const services = testServices({ store });
     stops.push(services.stop, () => void store.close());
-    const res = await services.app.request('/api/ready');
+    const res = await services.app.request('/api/auth/ready');
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe('store_unavailable');
     // liveness does not touch the store: the process is up, it is the database that is not
-    expect((await services.app.request('/api/health')).status).toBe(200);
+    expect((await services.app.request('/api/auth/health')).status).toBe(200);
   });
 });
 
@@ -70,9 +70,9 @@ describe('a misconfigured function', () => {
     const secret = 'not-a-real-secret-1234';
     const app = createFunctionApp(optionsFromEnv({ NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx123', WECHAT_MINI_SECRET: secret, SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' }));
     for (const [path, init] of [
-      ['/api/health', {}],
+      ['/api/auth/health', {}],
       ['/api/auth/mini/login', { method: 'POST', body: '{"code":"x"}', headers: { 'content-type': 'application/json' } }],
-      ['/api/me', {}],
+      ['/api/auth/me', {}],
     ] as const) {
       const res = await app.fetch(new Request(`https://api.example.com${path}`, init));
       expect(res.status).toBe(503);
@@ -90,7 +90,7 @@ describe('a misconfigured function', () => {
 
   it('a seal key that does not parse is named too', async () => {
     const app = createFunctionApp(optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=', DATA_DIR: '/tmp/h4-misconfig-test' }));
-    const res = await app.fetch(new Request('https://api.example.com/api/health'));
+    const res = await app.fetch(new Request('https://api.example.com/api/auth/health'));
     expect(res.status).toBe(503);
     expect((await res.json()).error.message).toContain('SESSION_KEY_ENCRYPTION_KEYS');
   });
@@ -103,7 +103,7 @@ describe('request deadline', () => {
     stops.push(services.stop);
     state.hangMs = 4000;
     const started = Date.now();
-    const res = await services.app.request('/api/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
+    const res = await services.app.request('/api/auth/me', { headers: { authorization: `Bearer ${'a'.repeat(32)}` } });
     const took = Date.now() - started;
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe('request_timeout');

@@ -35,9 +35,9 @@ describe('README', () => {
     expect(run.stderr).toBe('');
     // curl prints the bodies without a newline: {"user":…}204\n{"error":…}
     const [, me, logout, after] = /^(\{.*\})(\d{3})\n(\{.*\})$/s.exec(run.stdout.trim()) ?? [];
-    expect(JSON.parse(me!).user).toBeTruthy(); // /api/me while logged in
+    expect(JSON.parse(me!).user).toBeTruthy(); // /api/auth/me while logged in
     expect(logout).toBe('204');
-    expect(JSON.parse(after!).error.code).toBe('unauthorized'); // /api/me afterwards
+    expect(JSON.parse(after!).error.code).toBe('unauthorized'); // /api/auth/me afterwards
   });
 
   it('the browser walkthrough names the buttons the home page and the PC login card show', () => {

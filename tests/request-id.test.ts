@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
+import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -40,7 +40,7 @@ describe('request ids', () => {
 
   it('every error envelope has one, and two requests never share it', async () => {
     const a = await fetch(`${stack.apiUrl}/api/nope`);
-    const b = await fetch(`${stack.apiUrl}/api/me`);
+    const b = await fetch(`${stack.apiUrl}/api/auth/me`);
     const [ba, bb] = [await a.json(), await b.json()];
     expect([ba.error.code, bb.error.code]).toEqual(['not_found', 'unauthorized']);
     expect(ba.error.requestId).toBe(a.headers.get('x-request-id'));
@@ -49,7 +49,7 @@ describe('request ids', () => {
   });
 
   it('successful responses carry the header too', async () => {
-    const res = await fetch(`${stack.apiUrl}/api/health`);
+    const res = await fetch(`${stack.apiUrl}/api/auth/health`);
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });

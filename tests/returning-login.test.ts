@@ -1,12 +1,12 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSealer } from '../api/_lib/crypto/seal.js';
-import { decryptForSession } from '../api/_lib/flows/mini/decrypt.js';
-import { miniLogin } from '../api/_lib/flows/mini/login.js';
-import { silentLogger } from '../api/_lib/log.js';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { Code2SessionResult } from '../api/_lib/wechat/mini/jscode2session.js';
+import { createSealer } from '../packages/server/src/crypto/seal.js';
+import { decryptForSession } from '../packages/server/src/flows/mini/decrypt.js';
+import { miniLogin } from '../packages/server/src/flows/mini/login.js';
+import { silentLogger } from '../packages/server/src/log.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { Code2SessionResult } from '../packages/server/src/wechat/mini/jscode2session.js';
 
 // A returning person's jscode2session answer carries a NEW session_key (wechat-api-facts.md §1:
 // every wx.login may rotate it) and sometimes a unionid that was missing before. The stored

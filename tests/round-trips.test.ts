@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import { migrateMongo, MongoStore } from '../api/_lib/store/mongo.js';
-import type { Store } from '../api/_lib/store/types.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import { migrateMongo, MongoStore } from '../packages/server/src/store/mongo.js';
+import type { Store } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -11,7 +11,7 @@ import { postJson, simCode, startStack, type Stack } from './support/stack.js';
  *   MongoDB (FerretDB in CI): on the wire, with the driver's command monitoring — every
  *   `commandStarted` except the connection's own handshake/hello/ping/auth commands.
  *   Embedded store: every call into the Store interface, on the same logic paths.
- * Goals: returning mini login ≤ 2, first login ≤ 3 (with or without a unionid), GET /api/me ≤ 1.
+ * Goals: returning mini login ≤ 2, first login ≤ 3 (with or without a unionid), GET /api/auth/me ≤ 1.
  */
 const uri = inject('mongodbUri');
 const dbName = `round_trips_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
@@ -90,7 +90,7 @@ for (const [name, makeMeter, skip] of stores) {
 
   describe.skipIf(skip)(`round trips: ${name}`, () => {
     for (const unionid of [true, false]) {
-      it(`mini login ${unionid ? 'with' : 'without'} a unionid: first ≤ 3, returning ≤ 2, GET /api/me ≤ 1`, async () => {
+      it(`mini login ${unionid ? 'with' : 'without'} a unionid: first ≤ 3, returning ≤ 2, GET /api/auth/me ≤ 1`, async () => {
         const meter = await makeMeter();
         const stack: Stack = await startStack({ ...(unionid ? {} : { openPlatformId: null }), overrides: { store: meter.store } });
         const started = Date.now();
@@ -113,7 +113,7 @@ for (const [name, makeMeter, skip] of stores) {
           expect(returning).toEqual(unionid ? expected.returning : expected.returningNoUnionid);
           expect(returning.length).toBeLessThanOrEqual(2);
           const me = await measure(meter, async () => {
-            const res = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+            const res = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
             expect(res.status).toBe(200);
             expect((await res.json()).user.id).toBeTruthy();
           });
@@ -129,14 +129,14 @@ for (const [name, makeMeter, skip] of stores) {
       });
     }
 
-    it('GET /api/me writes the expiry only in the second half of the session\'s life', async () => {
+    it('GET /api/auth/me writes the expiry only in the second half of the session\'s life', async () => {
       const meter = await makeMeter();
       let now = Date.now();
       const stack = await startStack({ overrides: { store: meter.store, clock: () => new Date(now) } });
       try {
         const { body } = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'sliding') });
         const me = () => measure(meter, async () => {
-          expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
+          expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${body.token}` } })).status).toBe(200);
         });
         now += 14 * 24 * 3600_000; // day 14 of 30: first half
         expect(await me()).toEqual(expected.me);
@@ -149,18 +149,18 @@ for (const [name, makeMeter, skip] of stores) {
       }
     });
 
-    it('a profile change is seen by GET /api/me, still in one round trip', async () => {
+    it('a profile change is seen by GET /api/auth/me, still in one round trip', async () => {
       const meter = await makeMeter();
       const stack = await startStack({ overrides: { store: meter.store } });
       try {
         const { body } = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'renamed') });
         const auth = { authorization: `Bearer ${body.token}` };
         const avatarUrl = 'https://thirdwx.qlogo.cn/mmopen/vi_32/renamed/132';
-        const patched = await fetch(`${stack.apiUrl}/api/me`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ avatarUrl }) });
+        const patched = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ avatarUrl }) });
         expect(patched.status).toBe(200);
         let seen: unknown;
         const me = await measure(meter, async () => {
-          seen = (await (await fetch(`${stack.apiUrl}/api/me`, { headers: auth })).json()).user.avatarUrl;
+          seen = (await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: auth })).json()).user.avatarUrl;
         });
         expect(seen).toBe(avatarUrl);
         expect(me).toEqual(expected.me);

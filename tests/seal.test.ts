@@ -1,6 +1,6 @@
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSealer, parseSealKeys, SealKeyError, UnknownSealKeyError } from '../api/_lib/crypto/seal.js';
+import { createSealer, parseSealKeys, SealKeyError, UnknownSealKeyError } from '../packages/server/src/crypto/seal.js';
 
 // SESSION_KEY_ENCRYPTION_KEYS = kid:key[,kid:key…]; each key 32 bytes as base64 (44 chars),
 // unpadded base64/base64url (43) or hex (64). The first key seals; every listed key opens.

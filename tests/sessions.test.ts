@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createSessionManager, SESSION_LIFETIME_MS } from '../api/_lib/sessions/sessions.js';
-import { sha256Hex } from '../api/_lib/crypto/tokens.js';
-import { EmbeddedStore } from '../api/_lib/store/embedded.js';
-import type { UserRecord } from '../api/_lib/store/types.js';
+import { createSessionManager, SESSION_LIFETIME_MS } from '../packages/server/src/sessions/sessions.js';
+import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
+import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
+import type { UserRecord } from '../packages/server/src/store/types.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const userRecord = (id: string, at = new Date()): UserRecord => ({ id, nickname: null, avatarUrl: null, createdAt: at, updatedAt: at });

@@ -9,8 +9,8 @@ import {
   type SessionRecord,
   type Store,
   type UserRecord,
-} from '../api/_lib/store/types.js';
-import { defineRecord } from '../api/_lib/store/records.js';
+} from '../packages/server/src/store/types.js';
+import { defineRecord } from '../packages/server/src/store/records.js';
 import { z } from 'zod';
 
 const rid = (prefix: string) => `${prefix}-${randomUUID()}`;

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createMongoStore, getMongoClient, migrateMongo, MongoStore } from '../api/_lib/store/mongo.js';
-import { StoreUnavailableError } from '../api/_lib/store/types.js';
+import { createMongoStore, getMongoClient, migrateMongo, MongoStore } from '../packages/server/src/store/mongo.js';
+import { StoreUnavailableError } from '../packages/server/src/store/types.js';
 import { runStoreContract } from './store.contract.js';
 
 const uri = inject('mongodbUri');

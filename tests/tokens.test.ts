@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateToken } from '../api/_lib/crypto/tokens.js';
+import { generateToken } from '../packages/server/src/crypto/tokens.js';
 
 // The bearer token is 160 random bits in lower-case base32 (RFC 4648 alphabet a–z, 2–7):
 // 160 / 5 = 32 characters, no padding. These tests judge the output only, so a token that

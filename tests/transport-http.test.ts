@@ -4,8 +4,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
-import { createTransport, IDLE_SOCKET_MS, WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
+import { createLogger } from '../packages/server/src/log.js';
+import { createTransport, IDLE_SOCKET_MS, WechatApiError, WechatUnavailableError } from '../packages/server/src/wechat/transport.js';
 
 interface Fake {
   url: string;

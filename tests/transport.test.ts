@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
-import { createTransport, WechatApiError, WechatUnavailableError } from '../api/_lib/wechat/transport.js';
-import { jscode2session } from '../api/_lib/wechat/mini/jscode2session.js';
+import { createLogger } from '../packages/server/src/log.js';
+import { createTransport, WechatApiError, WechatUnavailableError } from '../packages/server/src/wechat/transport.js';
+import { jscode2session } from '../packages/server/src/wechat/mini/jscode2session.js';
 import { simCode, startStack } from './support/stack.js';
 
 describe('WeChat transport', () => {

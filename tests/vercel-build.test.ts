@@ -76,14 +76,14 @@ describe.skipIf(!built)('the built Vercel output', () => {
     expect(shipped.filter((f) => /node_modules\/(sharp|@img)\//.test(f))).toEqual([]);
   });
 
-  it('routes POST /api/me/avatar to api/avatar, /api/auth/pc/confirm to api/confirm and every other /api path to api/index', () => {
+  it('routes POST /api/auth/me/avatar to api/avatar, /api/auth/pc/confirm to api/confirm and every other /api path to api/index', () => {
     // Vercel applies the generated routes in order; the first matching `dest` wins.
     const routes = (JSON.parse(readFileSync(join(output, 'config.json'), 'utf8')).routes as { src?: string; dest?: string }[]).filter((r) => r.src && r.dest);
     const destination = (path: string) => routes.find((r) => new RegExp(r.src!).test(path))?.dest;
-    expect(destination('/api/me/avatar')).toBe('/api/avatar');
+    expect(destination('/api/auth/me/avatar')).toBe('/api/avatar');
     expect(destination('/api/auth/pc/confirm')).toBe('/api/confirm');
     for (const path of ['/api/auth/pc/attempt', '/api/auth/pc/scan', '/api/auth/pc/session']) expect(destination(path), path).toBe('/api');
-    for (const path of ['/api/auth/mini/login', '/api/me', '/api/avatars/0123456789abcdef0123456789abcdef.jpg', '/api/me/phone', '/api/health']) {
+    for (const path of ['/api/auth/mini/login', '/api/auth/me', '/api/auth/avatars/0123456789abcdef0123456789abcdef.jpg', '/api/auth/me/phone', '/api/auth/health']) {
       expect(destination(path), path).toBe('/api');
     }
   });
@@ -102,7 +102,7 @@ describe.skipIf(!built)('the built Vercel output', () => {
     const base = await serveFunction('index');
     const res = await postJson(`${base}/api/auth/mini/login`, { code: await simCode(stack, 'deployed') });
     expect(res.status).toBe(200);
-    const me = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
+    const me = await fetch(`${base}/api/auth/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
     expect((await me.json()).user.id).toBe(res.body.user.id);
     const missing = await fetch(`${base}/api/nope`);
     expect(missing.status).toBe(404);
@@ -116,7 +116,7 @@ describe.skipIf(!built)('the built Vercel output', () => {
     const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3a7' } }).png().toBuffer();
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'avatar');
-    const res = await fetch(`${base}/api/me/avatar`, { method: 'POST', body: form, headers: { authorization: `Bearer ${login.body.token}` } });
+    const res = await fetch(`${base}/api/auth/me/avatar`, { method: 'POST', body: form, headers: { authorization: `Bearer ${login.body.token}` } });
     expect(res.status).toBe(200);
     const { avatarUrl } = await res.json();
     const image = await fetch(`${base}${avatarUrl}`);

@@ -143,17 +143,17 @@ describe.skipIf(!built)('routes of the built Vercel output', () => {
     const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#08c' } }).png().toBuffer();
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'avatar.png');
-    const uploaded = await edge('/api/me/avatar', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+    const uploaded = await edge('/api/auth/me/avatar', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
     expect(uploaded.target).toBe('function:api/avatar');
     expect(uploaded.status).toBe(200);
     const avatarPath = new URL(JSON.parse(uploaded.body.toString()).avatarUrl, 'https://login.example.cn').pathname;
-    expect(avatarPath).toMatch(/^\/api\/avatars\/[0-9a-f]{32}\.jpg$/);
+    expect(avatarPath).toMatch(/^\/api\/auth\/avatars\/[0-9a-f]{32}\.jpg$/);
 
     const avatar = await edge(avatarPath);
     expect(avatar.target).toBe('function');
     expect(avatar.status).toBe(200);
     expect(avatar.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    const me = await edge('/api/me', { headers: { authorization: `Bearer ${token}` } });
+    const me = await edge('/api/auth/me', { headers: { authorization: `Bearer ${token}` } });
     expect(me.headers.get('cache-control')).toBe('no-store');
     const missing = await edge('/api/nope');
     expect(missing.status).toBe(404);

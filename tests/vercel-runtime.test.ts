@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { MONGO_MAX_IDLE_MS, MONGO_TIMEOUTS, getMongoClient } from '../api/_lib/store/mongo.js';
+import { MONGO_MAX_IDLE_MS, MONGO_TIMEOUTS, getMongoClient } from '../packages/server/src/store/mongo.js';
 
 /**
  * Issue 12: the function rests explicitly on the Vercel Node.js runtime (@vercel/node, pinned to
@@ -43,7 +43,7 @@ describe('@vercel/functions: attachDatabasePool on the MongoDB client', () => {
 
   it('is a real dependency, not an optional import', () => {
     expect(pkg.dependencies['@vercel/functions']).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(readFileSync('api/_lib/store/mongo.ts', 'utf8')).toMatch(/^import \{ attachDatabasePool \} from '@vercel\/functions';$/m);
+    expect(readFileSync('packages/server/src/store/mongo.ts', 'utf8')).toMatch(/^import \{ attachDatabasePool \} from '@vercel\/functions';$/m);
   });
 
   it.skipIf(!uri)('on Vercel, a MongoDB operation keeps the instance alive (waitUntil) until idle connections can close', async () => {

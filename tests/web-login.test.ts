@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
+import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -84,7 +84,7 @@ async function webLogin(user: string) {
   return res.body as { token: string; expiresAt: string; isNewUser: boolean; user: { id: string; nickname: string | null; avatarUrl: string | null; profileComplete: boolean } };
 }
 
-const me = (token: string) => fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+const me = (token: string) => fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('website QR login, end to end', () => {
   it('qr → WeChat page → scan + confirm → callback → handoff → a working session', async () => {
@@ -128,7 +128,7 @@ describe('website QR login, end to end', () => {
     const meRes = await me(res.body.token);
     expect(meRes.status).toBe(200);
     expect(((await meRes.json()) as { user: { id: string } }).user.id).toBe(res.body.user.id);
-    const sessions = (await (await fetch(`${stack.apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } })).json()) as {
+    const sessions = (await (await fetch(`${stack.apiUrl}/api/auth/sessions`, { headers: { authorization: `Bearer ${res.body.token}` } })).json()) as {
       sessions: { via: string; current: boolean }[];
     };
     expect(sessions.sessions.find((s) => s.current)?.via).toBe('web-qr');
@@ -271,7 +271,7 @@ describe('bad, replayed and foreign callbacks end on the login page with a code'
     await callback(await phoneConfirms(await qrUuid(started.location), 'late'), started.cookie);
     const base = stack.services.store;
     // Age the handoff record by rewriting its expiry (the API clock is the real one).
-    const { sha256Hex } = await import('../api/_lib/crypto/tokens.js');
+    const { sha256Hex } = await import('../packages/server/src/crypto/tokens.js');
     const id = `web-login:${sha256Hex(started.state)}`;
     const record = (await base.getRecord(id))!;
     await base.compareAndSetRecord(id, { ...record.value, expiresAt: new Date(Date.now() - 1000).toISOString() }, record.version);

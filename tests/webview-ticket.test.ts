@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSessionManager } from '../api/_lib/sessions/sessions.js';
+import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -31,7 +31,7 @@ describe('web-view ticket', () => {
     expect(h5.status).toBe(200);
     expect(h5.body.user.id).toBe(mini.user.id);
     expect(h5.body.token).not.toBe(mini.token);
-    const me = await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${h5.body.token}` } });
+    const me = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${h5.body.token}` } });
     expect(me.status).toBe(200);
     const again = await exchange(t.body.ticket);
     expect(again.status).toBe(401);
@@ -94,7 +94,7 @@ describe('web-view ticket', () => {
     const mini = await miniLogin('wv-erin');
     const h5 = await exchange((await ticketFor(mini.token)).body.ticket);
     expect(h5.status).toBe(200);
-    const sessions = await fetch(`${stack.apiUrl}/api/sessions`, { headers: { authorization: `Bearer ${h5.body.token}` } });
+    const sessions = await fetch(`${stack.apiUrl}/api/auth/sessions`, { headers: { authorization: `Bearer ${h5.body.token}` } });
     const current = ((await sessions.json()) as { sessions: Array<{ via: string; current: boolean }> }).sessions.find((s) => s.current);
     expect(current?.via).toBe('webview');
     const again = await ticketFor(h5.body.token);

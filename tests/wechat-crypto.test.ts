@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecryptError, decryptUserData, sessionKeySignature, verifyRawDataSignature } from '../api/_lib/wechat/crypto.js';
+import { DecryptError, decryptUserData, sessionKeySignature, verifyRawDataSignature } from '../packages/server/src/wechat/crypto.js';
 
 // Official vectors, ../shared/wechat-api-facts.md §1 and §3.
 const APPID = 'wx4f4bc4dec97d474b';

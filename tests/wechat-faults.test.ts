@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
+import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 const lines: string[] = [];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, silentLogger } from '../api/_lib/log.js';
-import { createTransport, parseWechatJson, WechatApiError } from '../api/_lib/wechat/transport.js';
-import { snsUserInfo } from '../api/_lib/wechat/sns/userinfo.js';
+import { createLogger, silentLogger } from '../packages/server/src/log.js';
+import { createTransport, parseWechatJson, WechatApiError } from '../packages/server/src/wechat/transport.js';
+import { snsUserInfo } from '../packages/server/src/wechat/sns/userinfo.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -20,7 +20,7 @@ const fault = (api: string, mode: string | null, times = 1) => postJson(`${stack
 const login = async (user: string) => (await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) })).body;
 const bindPhone = async (token: string, user: string) => {
   const code = (await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user, phone: '13912345678' })).body.code;
-  return postJson(`${stack.apiUrl}/api/me/phone`, { code }, { authorization: `Bearer ${token}` });
+  return postJson(`${stack.apiUrl}/api/auth/me/phone`, { code }, { authorization: `Bearer ${token}` });
 };
 
 describe('wrong AppSecret (wechat-api-facts.md §6)', () => {
@@ -45,7 +45,7 @@ describe('wrong AppSecret (wechat-api-facts.md §6)', () => {
       // The secret was changed on the platform after the server was configured.
       own.sim.apps.get(own.appid)!.secret = 'e'.repeat(32);
       const code = (await postJson(`${own.simUrl}/__sim/mini/phone-code`, { appid: own.appid, user: 'badsecret' })).body.code;
-      const res = await postJson(`${own.apiUrl}/api/me/phone`, { code }, { authorization: `Bearer ${user.token}` });
+      const res = await postJson(`${own.apiUrl}/api/auth/me/phone`, { code }, { authorization: `Bearer ${user.token}` });
       expect(res.status).toBe(500);
       expect(res.body.error).toMatchObject({ code: 'wechat_config_invalid', message: '服务端微信配置有误，请联系管理员' });
       expect(lines.some((l) => l.includes('wechat.token.config_invalid'))).toBe(true);
@@ -55,9 +55,9 @@ describe('wrong AppSecret (wechat-api-facts.md §6)', () => {
   });
 
   it('a 40001 from the token endpoint itself is a configuration error too (cgi-bin/token wording)', async () => {
-    const { createAccessTokens } = await import('../api/_lib/wechat/access-token.js');
-    const { EmbeddedStore } = await import('../api/_lib/store/embedded.js');
-    const { createSealer, parseSealKeys } = await import('../api/_lib/crypto/seal.js');
+    const { createAccessTokens } = await import('../packages/server/src/wechat/access-token.js');
+    const { EmbeddedStore } = await import('../packages/server/src/store/embedded.js');
+    const { createSealer, parseSealKeys } = await import('../packages/server/src/crypto/seal.js');
     const tokens = createAccessTokens({
       appid: 'wx0000000000000001',
       store: new EmbeddedStore({ dir: null }),
@@ -90,7 +90,7 @@ describe('-1 system busy is retried once only where the call is safe to repeat',
       const user = (await postJson(`${own.apiUrl}/api/auth/mini/login`, { code: await simCode(own, 'busy') })).body;
       await postJson(`${own.simUrl}/__sim/faults`, { api: 'stable_token', mode: 'system_error', times: 1 });
       const code = (await postJson(`${own.simUrl}/__sim/mini/phone-code`, { appid: own.appid, user: 'busy' })).body.code;
-      const res = await postJson(`${own.apiUrl}/api/me/phone`, { code }, { authorization: `Bearer ${user.token}` });
+      const res = await postJson(`${own.apiUrl}/api/auth/me/phone`, { code }, { authorization: `Bearer ${user.token}` });
       expect(res.status).toBe(200);
       expect(own.sim.calls.get('stable_token')).toBe(2);
     } finally {

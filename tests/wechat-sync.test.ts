@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../api/_lib/log.js';
+import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -35,7 +35,7 @@ async function oaUserinfoLogin(user: string): Promise<{ token: string; user: { i
   expect(session.status).toBe(200);
   return session.body;
 }
-const sync = (token: string) => postJson(`${stack.apiUrl}/api/me/wechat-profile`, {}, { authorization: `Bearer ${token}` });
+const sync = (token: string) => postJson(`${stack.apiUrl}/api/auth/me/wechat-profile`, {}, { authorization: `Bearer ${token}` });
 const setWechatProfile = (user: string, nickname: string) => postJson(`${stack.simUrl}/__sim/users/profile`, { user, nickname });
 
 describe('同步微信头像昵称', () => {
@@ -94,7 +94,7 @@ describe('同步微信头像昵称', () => {
   });
 
   it('a mini-program-only account has no grant: wechat_reauthorize_required; no Bearer: 401', async () => {
-    expect((await postJson(`${stack.apiUrl}/api/me/wechat-profile`, {})).body).toMatchObject({ error: { code: 'unauthorized' } });
+    expect((await postJson(`${stack.apiUrl}/api/auth/me/wechat-profile`, {})).body).toMatchObject({ error: { code: 'unauthorized' } });
     const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'mini-only') });
     expect((await sync(mini.body.token)).body).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
   });
@@ -119,7 +119,7 @@ describe('同步微信头像昵称', () => {
     const openid = (await stack.services.store.getUserIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
     const id = `wechat-grant:${stack.oaAppid}:${openid}`;
     expect(await stack.services.store.getRecord(id)).not.toBeNull();
-    const res = await fetch(`${stack.apiUrl}/api/me`, { method: 'DELETE', headers: { authorization: `Bearer ${login.token}` } });
+    const res = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'DELETE', headers: { authorization: `Bearer ${login.token}` } });
     expect(res.status).toBeLessThan(300);
     expect(await stack.services.store.getRecord(id)).toBeNull();
   });

@@ -48,6 +48,6 @@ it('Should remember a skipped profile page per user', () => {
   const next = useAuthStore();
   next.setSession({ token: 't-2', expiresAt: future(), user: user('u-2') });
   expect(next.needsProfile).toBe(true);
-  next.setUser({ ...user('u-2'), nickname: '小明', avatarUrl: '/api/avatars/x.jpg', profileComplete: true });
+  next.setUser({ ...user('u-2'), nickname: '小明', avatarUrl: '/api/auth/avatars/x.jpg', profileComplete: true });
   expect(next.needsProfile).toBe(false);
 });

@@ -35,7 +35,7 @@ describe('wx.request', () => {
   it('Should refuse PATCH like WeChat (request:fail method is invalid) and send nothing', async () => {
     const fake = fakeWx();
     const before = received.length;
-    const { ok, res } = await call(fake, 'request', { url: `${TEST_API_BASE}/api/me`, method: 'PATCH', data: { nickname: 'x' } });
+    const { ok, res } = await call(fake, 'request', { url: `${TEST_API_BASE}/api/auth/me`, method: 'PATCH', data: { nickname: 'x' } });
     expect(ok).toBe(false);
     expect(res.errMsg).toBe('request:fail method is invalid');
     expect(received.length).toBe(before);
@@ -53,13 +53,13 @@ describe('wx.request', () => {
 
   it('Should resolve only the API base the bundle was built with (no rewriting of every /api/ URL)', async () => {
     const fake = fakeWx();
-    const other = await call(fake, 'request', { url: 'https://api.somewhere-else.example/api/me' });
+    const other = await call(fake, 'request', { url: 'https://api.somewhere-else.example/api/auth/me' });
     expect(other).toMatchObject({ ok: false, res: { errMsg: 'request:fail url not in domain list' } });
-    const local = await call(fake, 'request', { url: 'http://127.0.0.1:3000/api/me' });
+    const local = await call(fake, 'request', { url: 'http://127.0.0.1:3000/api/auth/me' });
     expect(local.ok).toBe(false);
-    const configured = await call(fake, 'request', { url: `${TEST_API_BASE}/api/me?x=1` });
+    const configured = await call(fake, 'request', { url: `${TEST_API_BASE}/api/auth/me?x=1` });
     expect(configured.ok).toBe(true);
-    expect(received.at(-1)?.url).toBe('/api/me?x=1');
+    expect(received.at(-1)?.url).toBe('/api/auth/me?x=1');
   });
 });
 
@@ -68,11 +68,11 @@ describe('wx.uploadFile', () => {
     const fake = fakeWx();
     const bytes = Buffer.from('the exact bytes of this avatar \u0000\u0001\u0002');
     const path = fake.addTempFile(bytes);
-    const { ok } = await call(fake, 'uploadFile', { url: `${TEST_API_BASE}/api/me/avatar`, filePath: path, name: 'file' });
+    const { ok } = await call(fake, 'uploadFile', { url: `${TEST_API_BASE}/api/auth/me/avatar`, filePath: path, name: 'file' });
     expect(ok).toBe(true);
     expect(received.at(-1)!.body.includes(bytes)).toBe(true);
 
-    const missing = await call(fake, 'uploadFile', { url: `${TEST_API_BASE}/api/me/avatar`, filePath: 'wxfile://tmp_nothing.png', name: 'file' });
+    const missing = await call(fake, 'uploadFile', { url: `${TEST_API_BASE}/api/auth/me/avatar`, filePath: 'wxfile://tmp_nothing.png', name: 'file' });
     expect(missing).toMatchObject({ ok: false, res: { errMsg: 'uploadFile:fail file not found' } });
   });
 });

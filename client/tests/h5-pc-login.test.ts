@@ -132,7 +132,7 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     // logged out here and on the server; a new QR code instead of the account page
     await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 5_000 });
     expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
-    expect((await fetch(`${stack.apiUrl}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
     await page.waitForTimeout(3500);
     expect(page.url()).toContain('/pages/login/index');
     await Promise.all([page.close(), phone.close()]);

@@ -1,4 +1,4 @@
-/// <reference path="../../simulator/qrcode.d.ts" />
+/// <reference path="../../packages/sim/src/qrcode.d.ts" />
 /// <reference path="../../tests/setup/provided.d.ts" />
 // @vitest-environment node
 // PC login in headless Chromium with TWO API PROCESSES on one MongoDB (issue 13 Done-means: "the
@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSimulator } from '../../simulator/app';
+import { createSimulator } from '../../packages/sim/src/app';
 import { startApiProcess } from '../../tests/support/api-process';
 import { CHROMIUM, digitsOn, launchBrowser, reachPicks, TWO_SITES, WECHAT_UA, type Browser } from './support/browser';
 import { ensureBuild } from './support/build';

@@ -1,13 +1,13 @@
 // Cold starts of a logged-in person on the compiled bundle: wx.login only when a login is
 // actually coming (none while WeChat's login state is valid, exactly one when checkSession fails),
-// and the session's current expiry learned from GET /api/me (sliding sessions).
+// and the session's current expiry learned from GET /api/auth/me (sliding sessions).
 import { expect, it, vi } from 'vitest';
 import { createFakeWx, loadPage, simulatorLogin } from './support/mp';
 import { apiLogin, useScenario } from './support/scenario';
 
 const scenario = useScenario();
 
-it('Should not call wx.login on a cold start while checkSession is fine, and update the expiry from /api/me', async () => {
+it('Should not call wx.login on a cold start while checkSession is fine, and update the expiry from /api/auth/me', async () => {
   const { stack, dist } = scenario;
   const session = await apiLogin(stack, 'mp-cold-user');
   const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-cold-user') });
@@ -18,7 +18,7 @@ it('Should not call wx.login on a cold start while checkSession is fine, and upd
   await vi.waitFor(() => expect(fake.calls.checkSession).toBe(1));
   fake.wx.switchTab({ url: '/pages/account/index' });
   const account = await home.app.waitFor('pages/account/index');
-  await vi.waitFor(() => expect(fake.calls.request.some((r) => r.url === '/api/me')).toBe(true));
+  await vi.waitFor(() => expect(fake.calls.request.some((r) => r.url === '/api/auth/me')).toBe(true));
   await vi.waitFor(() => expect((fake.storage.get('auth.session') as { expiresAt: string }).expiresAt).toBe(session.expiresAt));
   expect(account.text()).toContain('退出登录');
   expect(fake.calls.login).toBe(0);

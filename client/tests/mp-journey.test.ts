@@ -81,9 +81,9 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
   const account = await app.waitFor('pages/account/index', 15_000);
   expect(fake.calls.refused).toEqual([]);
   expect(fake.calls.request.map((r) => r.method)).not.toContain('PATCH');
-  expect(fake.calls.request.find((r) => r.url === '/api/me' && r.method === 'PUT')?.data).toEqual({ nickname: '小明' });
+  expect(fake.calls.request.find((r) => r.url === '/api/auth/me' && r.method === 'PUT')?.data).toEqual({ nickname: '小明' });
   const token = (fake.storage.get('auth.session') as { token: string }).token;
-  const me = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${token}` });
+  const me = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${token}` });
   expect(me.body.user).toMatchObject({ nickname: '小明', profileComplete: true });
   const avatar = await fetch(`${stack.apiUrl}${me.body.user.avatarUrl}`);
   const stats = await sharp(Buffer.from(await avatar.arrayBuffer())).stats();
@@ -129,7 +129,7 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
   expect(app.routes()).toEqual(['pages/index/index']);
   expect(back.text()).toContain('欢迎，你可以先随便看看');
   expect(fake.storage.has('auth.session')).toBe(false);
-  const after = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${token}` });
+  const after = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${token}` });
   expect(after.status).toBe(401);
   expect(fake.calls.login).toBe(1); // one wx.login in the whole journey
 });

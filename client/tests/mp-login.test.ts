@@ -1,13 +1,13 @@
 // The compiled mp-weixin login page against the real API + WeChat simulator: no login wall
 // (暂不登录 goes back), the agreement is unticked and a tap asks to agree (同意并登录), then ONE
-// wx.login — none on page show — and a token /api/me accepts.
+// wx.login — none on page show — and a token /api/auth/me accepts.
 import { expect, it, vi } from 'vitest';
 import { createFakeWx, httpJson, loadPage, simulatorLogin } from './support/mp';
 import { useScenario } from './support/scenario';
 
 const scenario = useScenario();
 
-it('Should ask to agree first, then log in with one wx.login and store a token /api/me accepts', async () => {
+it('Should ask to agree first, then log in with one wx.login and store a token /api/auth/me accepts', async () => {
   const { stack, dist } = scenario;
   const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-tap-user') });
   const home = await loadPage(dist, 'pages/index/index', fake);
@@ -43,7 +43,7 @@ it('Should ask to agree first, then log in with one wx.login and store a token /
   expect(fake.storage.get('auth.agreed')).toBe(true);
 
   const session = fake.storage.get('auth.session') as { token: string; user: { id: string } };
-  const me = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${session.token}` });
+  const me = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${session.token}` });
   expect(me.status).toBe(200);
   expect(me.body.user.id).toBe(session.user.id);
 

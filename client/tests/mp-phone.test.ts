@@ -24,11 +24,11 @@ it('Should save the phone number the person agreed to share, and explain when it
   await press({ errMsg: 'getPhoneNumber:fail no permission' });
   await vi.waitFor(() => expect(view.text()).toContain('需完成微信认证'));
   expect(view.text()).not.toContain('获取手机号失败，请重试');
-  expect(fake.calls.request.filter((r) => r.url === '/api/me/phone')).toEqual([]);
+  expect(fake.calls.request.filter((r) => r.url === '/api/auth/me/phone')).toEqual([]);
 
   const { body } = await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user: 'mp-phone-user', phone: '13700002222' });
   await press({ errMsg: 'getPhoneNumber:ok', code: body.code });
   await vi.waitFor(() => expect(view.text()).toContain('137****2222'), { timeout: 10_000 });
-  const me = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${session.token}` });
+  const me = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${session.token}` });
   expect(me.body.user.phoneMasked).toBe('137****2222');
 });

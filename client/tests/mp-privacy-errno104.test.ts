@@ -34,7 +34,7 @@ it('Should log in at once on an old base library while the privacy popup is stil
   await view.tap('.privacy-disagree');
   await vi.waitFor(() => expect(view.find('.privacy-mask')).toBeNull());
   expect(view.text()).toContain('未同意《用户隐私保护指引》');
-  expect(fake.calls.request.filter((r) => r.url === '/api/me' && r.method === 'PUT')).toEqual([]); // nothing to save
+  expect(fake.calls.request.filter((r) => r.url === '/api/auth/me' && r.method === 'PUT')).toEqual([]); // nothing to save
   // the page waited for the answer; now it goes on to the fill-in
   await view.app.waitFor('pages/profile/index');
 });

@@ -33,7 +33,7 @@ it('Should ask for privacy consent on demand only, and end a refused 绑定手�
   await view.tap('.privacy-disagree');
   await attempt;
   await vi.waitFor(() => expect(view.text()).toContain('未同意《用户隐私保护指引》，无法绑定手机号'));
-  expect(fake.calls.request.filter((r) => r.url === '/api/me/phone')).toEqual([]);
+  expect(fake.calls.request.filter((r) => r.url === '/api/auth/me/phone')).toEqual([]);
 
   // page shown again: the popup stays away
   view.page.instance.onHide?.();

@@ -1,5 +1,5 @@
 // The compiled profile page: chooseAvatar + <input type="nickname"> in a <form>, saved through
-// the API with methods wx.request has (uploadFile → POST /api/me/avatar, PUT /api/me), then the
+// the API with methods wx.request has (uploadFile → POST /api/auth/me/avatar, PUT /api/auth/me), then the
 // account page. An avatar that fails to load shows the placeholder, not a blank slot.
 import sharp from 'sharp';
 import { expect, it, vi } from 'vitest';
@@ -27,10 +27,10 @@ it('Should save the chosen avatar file and nickname through the API', async () =
 
   await view.app.waitFor('pages/account/index', 10_000);
   expect(fake.calls.uploads).toHaveLength(1);
-  expect(fake.calls.request.find((r) => r.url === '/api/me/avatar')?.header.authorization).toBe(`Bearer ${session.token}`);
-  expect(fake.calls.request.filter((r) => r.url === '/api/me').map((r) => r.method)).toEqual(['PUT', 'GET']);
-  const me = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${session.token}` });
-  expect(me.body.user).toMatchObject({ nickname: '小明', avatarUrl: expect.stringMatching(/^\/api\/avatars\/[0-9a-f]{32}\.jpg$/), profileComplete: true });
+  expect(fake.calls.request.find((r) => r.url === '/api/auth/me/avatar')?.header.authorization).toBe(`Bearer ${session.token}`);
+  expect(fake.calls.request.filter((r) => r.url === '/api/auth/me').map((r) => r.method)).toEqual(['PUT', 'GET']);
+  const me = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${session.token}` });
+  expect(me.body.user).toMatchObject({ nickname: '小明', avatarUrl: expect.stringMatching(/^\/api\/auth\/avatars\/[0-9a-f]{32}\.jpg$/), profileComplete: true });
   const stats = await sharp(Buffer.from(await (await fetch(`${stack.apiUrl}${me.body.user.avatarUrl}`)).arrayBuffer())).stats();
   expect(stats.channels[2]!.mean).toBeGreaterThan(170); // the blue file chosen, not a stand-in
   expect((fake.storage.get('auth.session') as { user: { nickname: string } }).user.nickname).toBe('小明');

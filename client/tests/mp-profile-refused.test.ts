@@ -24,7 +24,7 @@ it('Should not call getUserProfile on a current base library, and open the fill-
   expect(fake.calls.getUserProfile).toEqual([]);
   expect(fake.privacy.prompts).toEqual([]); // nothing privacy-gated on the way to a login
   const session = fake.storage.get('auth.session') as { token: string };
-  const me = await httpJson('GET', `${stack.apiUrl}/api/me`, undefined, { authorization: `Bearer ${session.token}` });
+  const me = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${session.token}` });
   expect(me.body.user.profileComplete).toBe(false);
   await view.app.waitFor('pages/profile/index');
 });

@@ -1,6 +1,6 @@
 // The request transport and the auth store's session handling with a stubbed `uni`: token restore,
 // single-flight re-login (owned by the store), no loops, timeouts, the error envelope in Chinese,
-// blocked accounts, login on demand, and the sliding expiry learned from GET /api/me.
+// blocked accounts, login on demand, and the sliding expiry learned from GET /api/auth/me.
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchMe, updateMe } from '../api/endpoints';
@@ -24,7 +24,7 @@ function installAgreed(handler: Handler) {
 
 const BASE = 'https://api.example.test';
 
-/** A tiny API: login hands out tok-1, tok-2, …; /api/me accepts what `valid` allows. */
+/** A tiny API: login hands out tok-1, tok-2, …; /api/auth/me accepts what `valid` allows. */
 function api(options: { valid?: (token: string | undefined) => boolean; login?: Handler } = {}) {
   const counts = { login: 0, me: 0 };
   let issued = 0;
@@ -36,7 +36,7 @@ function api(options: { valid?: (token: string | undefined) => boolean; login?: 
       await new Promise((r) => setTimeout(r, 5));
       return { statusCode: 200, data: { token: `tok-${++issued}`, expiresAt: future(), user: user(), isNewUser: false } };
     }
-    if (path === '/api/me') {
+    if (path === '/api/auth/me') {
       counts.me++;
       const token = req.header.authorization?.replace(/^Bearer /, '');
       const ok = options.valid ? options.valid(token) : token?.startsWith('tok-');
@@ -68,7 +68,7 @@ describe('session restore', () => {
     expect(useAuthStore().user?.id).toBe('u-saved');
     await fetchMe();
     expect(uniStub.request.mock.calls[0]![0].header.authorization).toBe('Bearer saved-token');
-    expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/me`);
+    expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/auth/me`);
     expect(uniStub.login).not.toHaveBeenCalled();
     expect(counts.login).toBe(0);
   });
@@ -93,7 +93,7 @@ describe('single-flight ensureSession()', () => {
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'revoked', expiresAt: future(), user: user() });
     setActivePinia(createPinia());
 
-    const results = await Promise.all(Array.from({ length: 10 }, () => request<{ user: unknown }>({ path: '/api/me' })));
+    const results = await Promise.all(Array.from({ length: 10 }, () => request<{ user: unknown }>({ path: '/api/auth/me' })));
 
     expect(results).toHaveLength(10);
     expect(uniStub.login).toHaveBeenCalledTimes(1);
@@ -119,14 +119,14 @@ describe('single-flight ensureSession()', () => {
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'revoked', expiresAt: future(), user: user() });
     setActivePinia(createPinia());
 
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/me' })));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/auth/me' })));
 
     expect(results.every((r) => r.status === 'rejected' && (r.reason as ApiError).code === 'unauthorized')).toBe(true);
     expect((results[0] as PromiseRejectedResult).reason.message).toBe('登录已失效，请重新登录');
     expect(counts.login).toBe(1); // one re-login for all ten
     expect(counts.me).toBe(20); // one retry each, then the error
     // later calls try again (once each), they do not spin
-    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'unauthorized' });
+    await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'unauthorized' });
     expect(counts.login).toBe(2);
     expect(counts.me).toBe(22);
   });
@@ -136,7 +136,7 @@ describe('single-flight ensureSession()', () => {
     const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/me' })));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/auth/me' })));
 
     expect(results.every((r) => r.status === 'rejected' && r.reason.message === '微信服务暂时不可用，请稍后再试')).toBe(true);
     expect(counts.login).toBe(1);
@@ -180,7 +180,7 @@ describe('single-flight ensureSession()', () => {
     const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
-    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'login_required', status: 401, message: '请先登录' });
+    await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'login_required', status: 401, message: '请先登录' });
     expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/pages/login/index' });
     expect(uniStub.login).not.toHaveBeenCalled();
     expect(counts.login + counts.me).toBe(0);
@@ -191,7 +191,7 @@ describe('single-flight ensureSession()', () => {
     const uniStub = installUni(handler); // no AGREED_KEY
     setActivePinia(createPinia());
 
-    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'login_required' });
+    await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'login_required' });
     expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/pages/login/index' });
     expect(uniStub.login).not.toHaveBeenCalled();
     expect(counts.login + counts.me).toBe(0);
@@ -209,8 +209,8 @@ describe('blocked accounts (WeChat 40226)', () => {
     const uniStub = installAgreed(handler);
     setActivePinia(createPinia());
 
-    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked', message: '账号存在风险，暂时无法登录' });
-    await expect(request({ path: '/api/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked' });
+    await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked', message: '账号存在风险，暂时无法登录' });
+    await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked' });
     await expect(ensureSession()).rejects.toMatchObject({ code: 'wechat_user_blocked' });
     expect(counts.login).toBe(1);
     expect(uniStub.login).toHaveBeenCalledTimes(1);
@@ -227,7 +227,7 @@ describe('errors and timeouts', () => {
     setActivePinia(createPinia());
     vi.useFakeTimers();
 
-    const pending = request({ path: '/api/health', auth: false });
+    const pending = request({ path: '/api/auth/health', auth: false });
     const outcome = expect(pending).rejects.toMatchObject({ code: 'network_error', status: 0, message: '网络不可用，请重试' });
     await vi.advanceTimersByTimeAsync(9_999);
     expect(uniStub.aborted).toBe(0);
@@ -240,7 +240,7 @@ describe('errors and timeouts', () => {
   it('Should turn request:fail into 网络不可用，请重试', async () => {
     installUni(() => 'network_error');
     setActivePinia(createPinia());
-    await expect(request({ path: '/api/health', auth: false })).rejects.toMatchObject({ code: 'network_error', message: '网络不可用，请重试' });
+    await expect(request({ path: '/api/auth/health', auth: false })).rejects.toMatchObject({ code: 'network_error', message: '网络不可用，请重试' });
   });
 
   it('Should surface the envelope message and code', async () => {
@@ -254,7 +254,7 @@ describe('errors and timeouts', () => {
   it('Should give a Chinese message for a 5xx without an envelope', async () => {
     installUni(() => ({ statusCode: 502, data: '<html>Bad Gateway</html>' }));
     setActivePinia(createPinia());
-    await expect(request({ path: '/api/health', auth: false })).rejects.toMatchObject({ code: 'bad_response', status: 502, message: '服务暂时不可用，请稍后再试' });
+    await expect(request({ path: '/api/auth/health', auth: false })).rejects.toMatchObject({ code: 'bad_response', status: 502, message: '服务暂时不可用，请稍后再试' });
   });
 
   it('Should send JSON with a content-type only when there is a body', async () => {
@@ -274,7 +274,7 @@ describe('methods wx.request has', () => {
     setActivePinia(createPinia());
     await updateMe({ nickname: '小明' });
     expect(uniStub.request.mock.calls.map((c) => c[0].method)).toEqual(['PUT']);
-    expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/me`);
+    expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/auth/me`);
   });
 
   it('Should not admit PATCH in the Method type', () => {
@@ -286,7 +286,7 @@ describe('methods wx.request has', () => {
 });
 
 describe('sliding sessions', () => {
-  it('Should take the current expiry from GET /api/me and persist it', async () => {
+  it('Should take the current expiry from GET /api/auth/me and persist it', async () => {
     const soon = new Date(Date.now() + 60_000).toISOString();
     const later = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
     const uniStub = installUni(() => ({ statusCode: 200, data: { user: user('u-slide'), expiresAt: later } }));

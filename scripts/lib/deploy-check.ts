@@ -7,15 +7,15 @@
  * Nothing secret is printed: no AppSecret, no token, no password from MONGODB_URI.
  */
 import { MongoClient } from 'mongodb';
-import { describeDeployment, startupProblems, type Config, type DeploymentKind } from '../../api/_lib/config.js';
-import { parseSealKeys } from '../../api/_lib/crypto/seal.js';
-import { redact, silentLogger } from '../../api/_lib/log.js';
-import { relayHeaders } from '../../api/_lib/main.js';
-import { loadConfig, type Env } from '../../api/_lib/env.js';
-import { clientOptions, missingIndexes } from '../../api/_lib/store/mongo.js';
-import { stableToken } from '../../api/_lib/wechat/auth/stable_token.js';
-import { createTemporaryQrCode } from '../../api/_lib/wechat/oa/qrcode_create.js';
-import { WechatApiError, createTransport } from '../../api/_lib/wechat/transport.js';
+import { describeDeployment, startupProblems, type Config, type DeploymentKind } from '../../packages/server/src/config.js';
+import { parseSealKeys } from '../../packages/server/src/crypto/seal.js';
+import { redact, silentLogger } from '../../packages/server/src/log.js';
+import { relayHeaders } from '../../packages/server/src/main.js';
+import { loadConfig, type Env } from '../../packages/server/src/env.js';
+import { clientOptions, missingIndexes } from '../../packages/server/src/store/mongo.js';
+import { stableToken } from '../../packages/server/src/wechat/auth/stable_token.js';
+import { createTemporaryQrCode } from '../../packages/server/src/wechat/oa/qrcode_create.js';
+import { WechatApiError, createTransport } from '../../packages/server/src/wechat/transport.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'warn';
 export interface CheckLine {
@@ -136,7 +136,7 @@ export async function runDeployChecks(env: Env, options: { wechat?: boolean; fet
   const lines = checkKeys(config);
   const { ephemeral } = describeDeployment(config);
   if (ephemeral) {
-    lines.push({ status: 'warn', text: 'ALLOW_EPHEMERAL_PREVIEW=1 and no MONGODB_URI: this preview runs on a throwaway /tmp embedded store with a random seal key — users and sessions vanish; /api/health says "ephemeral": true' });
+    lines.push({ status: 'warn', text: 'ALLOW_EPHEMERAL_PREVIEW=1 and no MONGODB_URI: this preview runs on a throwaway /tmp embedded store with a random seal key — users and sessions vanish; /api/auth/health says "ephemeral": true' });
   }
   lines.push(...(await probeMongo(config)));
   const keysOk = lines.every((l) => l.status !== 'fail');

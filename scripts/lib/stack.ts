@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { createServices, type ServiceOverrides, type Services } from '../../api/_lib/main.js';
-import { optionsFromEnv } from '../../api/_lib/env.js';
-import { createSimulator } from '../../simulator/app.js';
-import type { SimState } from '../../simulator/state.js';
+import { createServices, type ServiceOverrides, type Services } from '../../packages/server/src/main.js';
+import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { createSimulator } from '../../packages/sim/src/app.js';
+import type { SimState } from '../../packages/sim/src/state.js';
 
 /** The mini-program AppID the simulator registers in development: the one in manifest.json. */
 export function manifestAppid(root = process.cwd()): string {
@@ -164,7 +164,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (oa && oaToken) {
     const key = options.env?.WECHAT_OA_ENCODING_AES_KEY ?? null;
     const mode = options.env?.WECHAT_OA_MESSAGE_MODE ?? (key ? 'safe' : 'plain');
-    sim.state.oaServer.servers.set(oa.appid, { url: `${apiServer.url}/api/oa/push`, token: oaToken, encodingAesKey: key, mode: mode as 'plain' | 'compatible' | 'safe' });
+    sim.state.oaServer.servers.set(oa.appid, { url: `${apiServer.url}/api/auth/oa/push`, token: oaToken, encodingAesKey: key, mode: mode as 'plain' | 'compatible' | 'safe' });
   }
   return {
     apiUrl: apiServer.url,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../api/_lib/log.js';
-import type { Store } from '../../api/_lib/store/types.js';
-import { createAccessTokens } from '../../api/_lib/wechat/access-token.js';
-import { stableToken } from '../../api/_lib/wechat/auth/stable_token.js';
+import { silentLogger } from '../../packages/server/src/log.js';
+import type { Store } from '../../packages/server/src/store/types.js';
+import { createAccessTokens } from '../../packages/server/src/wechat/access-token.js';
+import { stableToken } from '../../packages/server/src/wechat/auth/stable_token.js';
 import { postJson, simCode, startStack, type Stack } from './stack.js';
 
 /** Runs the shared-token behaviour against a store; the MongoDB suite reuses it. */
@@ -30,7 +30,7 @@ export function accessTokenSuite(name: string, makeStore: () => Promise<Store>) 
     it('recovers from another system\'s force refresh without spending our own', async () => {
       const login = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'tok') });
       const phone = async () =>
-        postJson(`${stack.apiUrl}/api/me/phone`, { code: (await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user: 'tok' })).body.code }, { authorization: `Bearer ${login.body.token}` });
+        postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: (await postJson(`${stack.simUrl}/__sim/mini/phone-code`, { appid: stack.appid, user: 'tok' })).body.code }, { authorization: `Bearer ${login.body.token}` });
       expect((await phone()).status).toBe(200);
       const before = fetches();
       await postJson(`${stack.simUrl}/__sim/tokens/stable/force`, { appid: stack.appid }); // the outside system

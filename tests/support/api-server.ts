@@ -3,9 +3,9 @@
 // listening; exits when stdin closes. Used by tests/oa-push-processes.test.ts.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createServices } from '../../api/_lib/main.js';
-import { optionsFromEnv } from '../../api/_lib/env.js';
-import { createLogger } from '../../api/_lib/log.js';
+import { createServices } from '../../packages/server/src/main.js';
+import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { createLogger } from '../../packages/server/src/log.js';
 
 const services = createServices(optionsFromEnv(process.env), { logger: createLogger((line) => process.stderr.write(line + '\n'), 'info') });
 const server = serve({ fetch: services.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {

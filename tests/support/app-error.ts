@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { AppError } from '../../api/_lib/errors.js';
+import { AppError } from '../../packages/server/src/errors.js';
 
 /** The stable code of the AppError `promise` rejects with; fails the test when it resolves or throws anything else. */
 export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {

@@ -1,7 +1,7 @@
 // Child process for tests/embedded-durability.test.ts: writes users to an embedded store as fast as
 // it can (20 in flight at a time) and prints each id once its write has resolved (acknowledged).
 // The parent kills it with SIGKILL mid-stream and checks that every acknowledged write survived.
-import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
+import { EmbeddedStore } from '../../packages/server/src/store/embedded.js';
 
 const dir = process.argv[2]!;
 const store = new EmbeddedStore({ dir });

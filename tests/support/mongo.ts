@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, inject } from 'vitest';
-import { createMongoStore, migrateMongo } from '../../api/_lib/store/mongo.js';
-import type { Store } from '../../api/_lib/store/types.js';
+import { createMongoStore, migrateMongo } from '../../packages/server/src/store/mongo.js';
+import type { Store } from '../../packages/server/src/store/types.js';
 
 /**
  * A database of its own on the test MongoDB (FerretDB in CI) for one test file: `store()` gives a

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServices, type ServiceOverrides } from '../../api/_lib/main.js';
-import { optionsFromEnv } from '../../api/_lib/env.js';
-import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
-import { silentLogger } from '../../api/_lib/log.js';
+import { createServices, type ServiceOverrides } from '../../packages/server/src/main.js';
+import { optionsFromEnv } from '../../packages/server/src/env.js';
+import { EmbeddedStore } from '../../packages/server/src/store/embedded.js';
+import { silentLogger } from '../../packages/server/src/log.js';
 
 /** The app without a network listener, for Hono-style `app.request()` tests. */
 export function testServices(overrides: ServiceOverrides = {}, env: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
-import { EmbeddedStore } from '../../api/_lib/store/embedded.js';
-import { silentLogger } from '../../api/_lib/log.js';
+import { EmbeddedStore } from '../../packages/server/src/store/embedded.js';
+import { silentLogger } from '../../packages/server/src/log.js';
 import { startStack as start, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
 
 export type { Stack };

@@ -42,7 +42,7 @@ export class ApiError extends Error {
 
 /**
  * The methods wx.request has: OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT (uni's own type).
- * PATCH is not one of them; profile updates use PUT /api/me.
+ * PATCH is not one of them; profile updates use PUT <basePath>/me.
  */
 export type Method = NonNullable<UniApp.RequestOptions['method']>;
 

@@ -154,7 +154,7 @@ export const useWluAuthStore = defineStore('wlu-auth', () => {
     persist();
   }
 
-  /** GET /api/me's answer: the user, and the session's current (slid) expiry. */
+  /** GET <basePath>/me answer: the user, and the session's current (slid) expiry. */
   function applyMe(res: MeResponse): void {
     user.value = res.user;
     if (res.expiresAt && Date.parse(res.expiresAt) > 0) expiresAt.value = res.expiresAt;
