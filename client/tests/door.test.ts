@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDoor, configuredDoors, type Door } from '../platform/door';
-import { pickPcForm } from '../platform/pc';
+import { chooseDoor, configuredDoors, type Door } from '../uni_modules/wlu-wxlogin/platform/door';
+import { pickPcForm } from '../uni_modules/wlu-wxlogin/platform/pc';
 
 /**
  * The door table with real User-Agent strings (as sent by the named clients; WeChat's own are from

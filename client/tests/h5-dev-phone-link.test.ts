@@ -73,7 +73,7 @@ async function pcCard(form: string) {
   await pc.context.clearCookies();
   await page.goto(`${dev}/static/`).catch(() => undefined);
   await page.evaluate(() => localStorage.clear());
-  await page.goto(`${dev}/pages/login/index?pc_login=${form}`);
+  await page.goto(`${dev}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=${form}`);
   const link = page.getByText(LINK, { exact: true });
   await link.waitFor({ timeout: 120_000 }); // the dev server compiles on first request
   const href = (await link.getAttribute('href'))!;

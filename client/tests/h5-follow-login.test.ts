@@ -63,7 +63,7 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     // the attempt calls no WeChat API; the card, once shown, asks for the official account's QR
     const created = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
     const shown = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/follow-qr'));
-    await page.goto(`${app}/pages/login/index?pc_login=follow`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=follow`);
     expect(((await (await created).json()) as { form: string; qr?: string })).toMatchObject({ form: 'follow' });
     const attempt = (await (await shown).json()) as { form: string; scanUrl: string; qrImageUrl: string };
     expect(attempt.form).toBe('follow');

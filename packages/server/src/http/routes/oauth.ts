@@ -24,7 +24,7 @@ function toH5Page(query: string): string {
  * Everything a door's HTTP surface is named after, from its name (`web`, `oa`):
  *   routes       /api/auth/<name>/{start path, callback, session}
  *   cookie       wx_<name>_state (HttpOnly, path /api/auth/<name>): binds the state to the browser
- *   login page   /pages/login/index?<name>_login=<state> | ?<name>_login_error=<code>
+ *   login page   /uni_modules/wlu-wxlogin/pages/login/index?<name>_login=<state> | ?<name>_login_error=<code>
  */
 export function doorNames(door: OAuthDoor) {
   return {
