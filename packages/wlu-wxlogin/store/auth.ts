@@ -392,7 +392,6 @@ export const useWluAuthStore = defineStore('wlu-auth', () => {
     isLoggedIn,
     needsProfile,
     restore,
-    applyMe,
     clear,
     skipProfile,
     rememberAgreement,

@@ -1,0 +1,80 @@
+// createWechatLogin(options): the Vue plugin a host installs after Pinia. Its options live in the
+// Pinia store (no module-level state: two apps keep their own), every server URL is
+// `${apiBase}${basePath}/…`, and the optional guard sends a logged-out person to the login page.
+import { createPinia } from 'pinia';
+import { createApp } from 'vue';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createWechatLogin, LOGIN_PAGE, MSG_PINIA_FIRST, useWluAuthStore } from '../uni_modules/wlu-wxlogin';
+import { AGREED_KEY } from '../uni_modules/wlu-wxlogin/store/auth';
+import { future, installUni, user } from './support/uni-stub';
+
+type Interceptor = { invoke: (args: { url?: string }) => boolean };
+let stub: ReturnType<typeof installUni> & { addInterceptor?: unknown };
+let interceptors: Map<string, Interceptor>;
+
+beforeEach(() => {
+  vi.stubEnv('UNI_PLATFORM', 'mp-weixin');
+  stub = installUni((req) => ({ statusCode: 200, data: { token: `tok:${req.url}`, expiresAt: future(), user: user(), isNewUser: false } }));
+  interceptors = new Map();
+  (stub as unknown as { addInterceptor: unknown }).addInterceptor = vi.fn((api: string, hooks: Interceptor) => void interceptors.set(api, hooks));
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.unstubAllGlobals();
+});
+
+function host(options: Parameters<typeof createWechatLogin>[0]) {
+  const app = createApp({});
+  const pinia = createPinia();
+  app.use(pinia);
+  app.use(createWechatLogin(options));
+  return { app, auth: useWluAuthStore(pinia) };
+}
+
+describe('createWechatLogin', () => {
+  it('Should refuse to install before Pinia, saying what to do', () => {
+    const app = createApp({});
+    expect(() => app.use(createWechatLogin({ apiBase: 'https://api.example.test' }))).toThrow(MSG_PINIA_FIRST);
+    expect(MSG_PINIA_FIRST).toContain('app.use(createPinia())');
+  });
+
+  it('Should build every server URL from apiBase and basePath, per app (two apps, two configurations)', async () => {
+    const one = host({ apiBase: 'https://one.example.test/', basePath: '/auth/' });
+    const two = host({ apiBase: 'https://two.example.test' });
+    expect(one.auth.config).toMatchObject({ apiBase: 'https://one.example.test', basePath: '/auth' });
+    expect(two.auth.config).toMatchObject({ apiBase: 'https://two.example.test', basePath: '/api/auth' });
+
+    await one.auth.login();
+    await two.auth.login();
+    expect(one.auth.token).toBe('tok:https://one.example.test/auth/mini/login');
+    expect(two.auth.token).toBe('tok:https://two.example.test/api/auth/mini/login');
+    expect(one.auth.assetUrl('/auth/avatars/a.jpg')).toBe('https://one.example.test/auth/avatars/a.jpg');
+  });
+
+  it('Should take the H5 doors, the PC form and the pages to return to from the options', () => {
+    const { auth } = host({ apiBase: 'https://api.example.test', doors: 'oa,oa-follow', pcLogin: 'own-qr', after: '/pages/me/index', appName: '示例' });
+    expect(auth.config.doors).toEqual({ web: false, oa: true, oaFollow: true });
+    expect(auth.config).toMatchObject({ pcLogin: 'own-qr', after: '/pages/me/index', home: '/pages/index/index', appName: '示例' });
+    expect(auth.config.agreement.userPage).toBe('/uni_modules/wlu-wxlogin/pages/legal/index?doc=user');
+    expect(host({ apiBase: 'x', doors: ['web'] }).auth.config.doors).toEqual({ web: true, oa: false, oaFollow: false });
+  });
+
+  it('Should install no guard unless pages are listed', () => {
+    host({ apiBase: 'https://api.example.test' });
+    expect(interceptors.size).toBe(0);
+  });
+
+  it('Should open the login page instead of a guarded page while logged out, and let it through once logged in', async () => {
+    stub.storage.set(AGREED_KEY, true);
+    const { auth } = host({ apiBase: 'https://api.example.test', guard: { pages: ['/pages/orders/index'] } });
+    expect([...interceptors.keys()].sort()).toEqual(['navigateTo', 'reLaunch', 'redirectTo', 'switchTab']);
+    const navigateTo = interceptors.get('navigateTo')!;
+
+    expect(navigateTo.invoke({ url: '/pages/index/index' })).toBe(true); // not listed
+    expect(navigateTo.invoke({ url: '/pages/orders/index?id=7' })).toBe(false);
+    expect(stub.navigateTo).toHaveBeenCalledWith({ url: `${LOGIN_PAGE}?next=${encodeURIComponent('/pages/orders/index')}` });
+
+    await auth.login();
+    expect(interceptors.get('redirectTo')!.invoke({ url: 'pages/orders/index' })).toBe(true);
+  });
+});
