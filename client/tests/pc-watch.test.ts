@@ -101,7 +101,7 @@ class RefusedReconnectEventSource {
 }
 
 /** Resolves with the first final status the watcher delivers, or 'nothing' after `ms`. */
-function firstFinal(options: Parameters<typeof watchAttempt>[2], ms: number) {
+function firstFinal(options: Parameters<typeof watchAttempt>[3], ms: number) {
   const seen: [string, string][] = [];
   return new Promise<{ seen: [string, string][]; result: string }>((done) => {
     const stop = watchAttempt(url, initial, (state, via) => {

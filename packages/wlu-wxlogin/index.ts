@@ -1,3 +1,4 @@
+/// <reference path="./global.d.ts" />
 /**
  * wlu-wxlogin — 微信登录 for uni-app (Vue 3 + Pinia; mp-weixin and H5).
  *
