@@ -149,7 +149,7 @@ if (platform === 'mp-weixin') {
   delete env.VITE_API_BASE;
   delete env.VITE_SIM_BASE;
   // Development only: `#ifdef DEV_PHONE_LINK` blocks (the PC card's "open as the phone" link to the
-  // WeChat simulator, client/components/DevPhoneLink.vue) exist only in this dev server.
+  // WeChat simulator, packages/wlu-wxlogin/components/wlu-dev-phone-link) exist only in this dev server.
   if (dev) env.UNI_CUSTOM_CONTEXT = JSON.stringify({ DEV_PHONE_LINK: true });
 }
 

@@ -24,7 +24,7 @@ export function pcLoginForm(configured: string, query?: string | null, door?: st
 
 /**
  * The form for a PC: `?pc_login=`, else the build's setting, else redirect. A PC whose door is the
- * official account's follow QR (only an official account configured, client/platform/door.ts)
+ * official account's follow QR (only an official account configured, platform/door.ts)
  * always gets `follow`: the website forms need a website app it does not have.
  */
 export function pickPcForm(query: string | null | undefined, configured: string | undefined, door?: string): PcLoginForm {

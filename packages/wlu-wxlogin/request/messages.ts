@@ -53,7 +53,7 @@ export function browserLoginErrorMessage(door: BrowserLoginDoor, error: unknown)
   }
 }
 
-// The mini-program's web-view door (issue 14, client/platform/door.ts → 'mini-webview').
+// The mini-program's web-view door (issue 14, platform/door.ts → 'mini-webview').
 /** Query parameter of the H5 page URL that carries the one-time ticket. */
 export const WEBVIEW_TICKET_PARAM = 'wv_ticket';
 
