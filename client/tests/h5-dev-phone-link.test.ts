@@ -82,7 +82,7 @@ async function pcCard(form: string) {
 }
 
 async function loggedIn(page: import('playwright-core').Page) {
-  await page.waitForURL(new RegExp(`^${dev}/pages/(account|profile)/index`), { timeout: 30_000 });
+  await page.waitForURL(new RegExp(`^${dev}/(pages/account|uni_modules/wlu-wxlogin/pages/profile)/index`), { timeout: 30_000 });
   expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
 }
 

@@ -97,7 +97,7 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
 
     // logged in: the account page, or the profile page for a person whose profile is still empty
     // (identified from the follow alone: cgi-bin/user/info gives no nickname)
-    await page.waitForURL(new RegExp(`^${app}/pages/(account|profile)/index`), { timeout: 15_000 });
+    await page.waitForURL(new RegExp(`^${app}/(pages/account|uni_modules/wlu-wxlogin/pages/profile)/index`), { timeout: 15_000 });
     expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
     expect(errors).toEqual([]);
     await Promise.all([page.close(), phone.close()]);
