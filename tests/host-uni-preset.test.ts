@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mpMainPackageBytes } from '../scripts/sizes.mjs';
-import { CHROMIUM, digitsOn, launchBrowser, reachPicks, TWO_SITES, WECHAT_UA, type Browser } from '../client/tests/support/browser';
-import { TEST_API_BASE } from '../client/tests/support/build';
-import { createFakeWx, httpJson, loadPage, runnableCopy, simulatorLogin } from '../client/tests/support/mp';
-import { startStackProcess, type StackHandle } from '../client/tests/support/stack-process';
-import { serveStatic } from '../client/tests/support/static-server';
-import { files, HAVE_UNI_PRESET, linkNodeModules, rel, ROOT, UNI_PRESET, uniBuild } from './support/uni-host';
+import { CHROMIUM, digitsOn, launchBrowser, reachPicks, TWO_SITES, WECHAT_UA, type Browser } from '../client/tests/support/browser.js';
+import { TEST_API_BASE } from '../client/tests/support/build.js';
+import { createFakeWx, httpJson, loadPage, runnableCopy, simulatorLogin } from '../client/tests/support/mp.js';
+import { startStackProcess, type StackHandle } from '../client/tests/support/stack-process.js';
+import { serveStatic } from '../client/tests/support/static-server.js';
+import { files, HAVE_UNI_PRESET, linkNodeModules, rel, ROOT, UNI_PRESET, uniBuild } from './support/uni-host.js';
 
 const ID = 'wlu-wxlogin';
 const MODULE = join(ROOT, 'packages', ID);

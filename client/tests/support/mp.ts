@@ -22,7 +22,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import { TEST_API_BASE } from './build';
+import { TEST_API_BASE } from './build.js';
 
 const require = createRequire(import.meta.url);
 
