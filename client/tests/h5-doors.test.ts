@@ -84,7 +84,7 @@ it.skipIf(!CHROMIUM)('Should log the mini-program web-view in from the mini-prog
     });
     await page.goto(url);
     // logged in: the page leaves (to the profile fill-in, as after any first login without a nickname)
-    await page.waitForURL((u) => !u.pathname.startsWith('/pages/login/'), { timeout: 15_000 });
+    await page.waitForURL((u) => !u.pathname.startsWith('/uni_modules/wlu-wxlogin/pages/login/'), { timeout: 15_000 });
     expect(new URL(page.url()).pathname).toMatch(/^\/(pages\/account|uni_modules\/wlu-wxlogin\/pages\/profile)\/index$/);
     expect(page.url()).not.toContain('wv_ticket');
     // no second authorization: WeChat's authorize page was never opened
