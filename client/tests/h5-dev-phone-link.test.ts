@@ -93,6 +93,12 @@ async function confirmOnPhone(mobile: import('playwright-core').Page, pcPage: im
 }
 
 describe.skipIf(!CHROMIUM)('development: "open as the phone" under the PC card QR', () => {
+  it('loads ONE copy of the login module in the dev server (the symlinked uni_module, not an npm copy)', { timeout: 240_000 }, async () => {
+    const { page } = await pcCard('own-qr');
+    expect(await page.evaluate(() => (globalThis as unknown as Record<symbol, Set<unknown> | undefined>)[Symbol.for('wlu-wxlogin.copies')]?.size)).toBe(1);
+    await page.close();
+  });
+
   it('embedded WxLogin: the link opens the simulator phone page of the QR inside the iframe; 确认登录 logs the PC in', { timeout: 240_000 }, async () => {
     const { page, href } = await pcCard('embedded');
     const mobile = await pc.context.newPage(); // the website QR's phone page needs no WeChat browser

@@ -4,7 +4,7 @@
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createWechatLogin, LOGIN_PAGE, MSG_PINIA_FIRST, useWluAuthStore } from '../uni_modules/wlu-wxlogin';
+import { createWechatLogin, loadedCopies, LOGIN_PAGE, MSG_PINIA_FIRST, MSG_TWO_COPIES, useWluAuthStore } from '../uni_modules/wlu-wxlogin';
 import { AGREED_KEY } from '../uni_modules/wlu-wxlogin/store/auth';
 import { future, installUni, user } from './support/uni-stub';
 
@@ -76,5 +76,22 @@ describe('createWechatLogin', () => {
 
     await auth.login();
     expect(interceptors.get('redirectTo')!.invoke({ url: 'pages/orders/index' })).toBe(true);
+  });
+
+  it('Should count one copy of itself in development, and warn when a second one is loaded (the npm name imported beside the link)', () => {
+    expect(loadedCopies()).toBe(1);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    host({ apiBase: 'https://api.example.test' });
+    expect(warn).not.toHaveBeenCalled();
+    const registry = (globalThis as unknown as Record<symbol, Set<unknown>>)[Symbol.for('wlu-wxlogin.copies')]!;
+    const second = Symbol('a second copy');
+    registry.add(second);
+    try {
+      host({ apiBase: 'https://api.example.test' });
+      expect(warn).toHaveBeenCalledWith(`wlu-wxlogin: ${MSG_TWO_COPIES} (2 copies)`);
+    } finally {
+      registry.delete(second);
+      warn.mockRestore();
+    }
   });
 });

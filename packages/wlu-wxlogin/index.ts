@@ -30,6 +30,13 @@ export const WLU_OPTIONS: InjectionKey<ResolvedOptions> = Symbol.for('wlu-wxlogi
 
 export const MSG_PINIA_FIRST = 'wlu-wxlogin: install pinia first — app.use(createPinia()) before app.use(createWechatLogin(...))';
 
+export const MSG_TWO_COPIES = "loaded twice — import it as '@/uni_modules/wlu-wxlogin', never by its npm name (two copies split the login state)";
+
+/** Development only: how many copies of the store module this page loaded (store/auth.ts registers itself). */
+export function loadedCopies(): number {
+  return (globalThis as unknown as Record<symbol, Set<unknown> | undefined>)[Symbol.for('wlu-wxlogin.copies')]?.size ?? 0;
+}
+
 /** The Vue plugin: `app.use(createWechatLogin(options))`, after `app.use(createPinia())`. */
 export function createWechatLogin(options: WechatLoginOptions = {}): { install(app: App): void } {
   return {
@@ -46,10 +53,8 @@ export function createWechatLogin(options: WechatLoginOptions = {}): { install(a
       if (problem) console.warn(problem);
       installGuard(pinia, auth.config.guard.pages);
       if (import.meta.env.DEV) {
-        // H5 dev: the pre-bundler can load a package twice (import it as @/uni_modules/wlu-wxlogin); counted for the docs' check
-        const key = Symbol.for('wlu-wxlogin.copies');
-        const seen = globalThis as unknown as Record<symbol, Set<unknown> | undefined>;
-        (seen[key] ??= new Set()).add(createWechatLogin);
+        const copies = loadedCopies();
+        if (copies > 1) console.warn(`wlu-wxlogin: ${MSG_TWO_COPIES} (${copies} copies)`);
       }
       // mp-weixin, logged in: uni.checkSession; only an expired WeChat login state costs a wx.login
       void auth.refreshWechatSession();

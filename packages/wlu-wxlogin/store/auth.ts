@@ -90,6 +90,14 @@ async function freshCode(): Promise<string> {
   }
 }
 
+// Development only: each copy of this file adds itself to a global set, so a second copy (the npm name
+// imported beside @/uni_modules/wlu-wxlogin, or a bundler that resolved the link) shows (index.ts loadedCopies).
+if (import.meta.env.DEV && typeof globalThis !== 'undefined') {
+  const key = Symbol.for('wlu-wxlogin.copies');
+  const registry = globalThis as unknown as Record<symbol, Set<unknown> | undefined>;
+  (registry[key] ??= new Set()).add(Symbol('wlu-wxlogin store/auth.ts')); // a new identity per evaluated copy
+}
+
 export const useWluAuthStore = defineStore('wlu-auth', () => {
   /** The plugin's options (install() sets them); the defaults until then. */
   const config = ref<ResolvedOptions>(resolveOptions());
