@@ -1,6 +1,8 @@
 // createWechatLogin(options): the Vue plugin a host installs after Pinia. Its options live in the
 // Pinia store (no module-level state: two apps keep their own), every server URL is
 // `${apiBase}${basePath}/…`, and the optional guard sends a logged-out person to the login page.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -93,5 +95,26 @@ describe('createWechatLogin', () => {
       registry.delete(second);
       warn.mockRestore();
     }
+  });
+});
+
+describe('client/ is a host like any other', () => {
+  const HOST = resolve(import.meta.dirname, '..');
+  const sources = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      if (name === 'tests' || name === 'uni_modules' || name === 'node_modules') return [];
+      return statSync(path).isDirectory() ? sources(path) : /\.(ts|vue)$/.test(name) ? [path] : [];
+    });
+
+  it("Should import the module only through its entry '@/uni_modules/wlu-wxlogin' (no private files, never the npm name)", () => {
+    const imports = sources(HOST).flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/from\s+['"]([^'"]+)['"]/g)].map((m) => ({ file: relative(HOST, file), spec: m[1]! })),
+    );
+    const moduleImports = imports.filter((i) => i.spec.includes('wlu-wxlogin'));
+    expect(moduleImports.map((i) => i.file).sort()).toEqual(['main.ts', 'pages/index/index.vue']);
+    expect(moduleImports.filter((i) => i.spec !== '@/uni_modules/wlu-wxlogin')).toEqual([]);
+    // nothing of the login reaches into the host's own folders any more
+    expect(imports.filter((i) => /(^|\/)(stores|api|platform)\//.test(i.spec))).toEqual([]);
   });
 });
