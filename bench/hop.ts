@@ -63,7 +63,7 @@ try {
   let simUrl: string;
   let simAppid = appid;
   if (process.env.HOP_API === 'dev') {
-    // `npm run dev:api` as the issue ran it: simulator + API in one process, request log on stdout
+    // `npm run dev:api` as the issue ran it: the API (request log on stdout) with the simulator bin as its child
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', '--no-h5'], {
       cwd: ROOT,
       env: { ...process.env, MONGODB_URI: uri, MONGODB_DB: db, PORT: '3319', WECHAT_SIM_PORT: '3419', DATA_DIR: `/tmp/${db}`, CLIENT_ADDRESS_HEADER: 'x-forwarded-for' },

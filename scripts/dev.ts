@@ -1,10 +1,10 @@
 // `npm run dev`: WeChat simulator + API + H5 dev server, embedded store, no account needed.
+// The simulator runs as a host runs it: the `wlu-wxlogin-sim` bin (packages/sim), its own process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PortInUseError, stackDomains, startStack } from './lib/stack.js';
-import { OA_ACCOUNT_TYPES, type OaAccountType } from '../packages/sim/src/state.js';
+import { PortInUseError, stackDomains, startDevStack } from './lib/stack.js';
 
 const dataDir = process.env.DATA_DIR ?? '.data';
 mkdirSync(dataDir, { recursive: true });
@@ -25,11 +25,14 @@ const apiPort = Number(process.env.PORT ?? 3000);
 const simPort = Number(process.env.WECHAT_SIM_PORT ?? 3100);
 const host = process.env.HOST ?? '127.0.0.1';
 
-const stack = await startStack({
+const stack = await startDevStack({
   apiPort,
   simPort,
   host,
   simSeed: persisted('sim-seed', () => randomBytes(16).toString('hex')),
+  // 公众号类型 of the simulated official account (docs/SIMULATOR.md): WECHAT_SIM_OA_TYPE=unverified-service or
+  // subscription makes qrcode/create answer 48001 as WeChat does — follow-to-login then shows our own QR.
+  oaType: process.env.WECHAT_SIM_OA_TYPE || undefined,
   // 授权回调域 / 网页授权域名 of the simulated apps: the stack's own hosts, plus WECHAT_SIM_DOMAINS
   // (comma-separated, e.g. a LAN IP a phone opens the H5 dev server on).
   domains: [...stackDomains(host, process.env.PUBLIC_BASE_URL), ...(process.env.WECHAT_SIM_DOMAINS ?? '').split(',').map((d) => d.trim()).filter(Boolean)],
@@ -58,16 +61,15 @@ const stack = await startStack({
     console.error(`\n  ${error.message}\n  端口 ${error.port} 已被占用：请结束占用它的进程，或设置 ${error.variable}=<端口> 换一个端口。\n`);
     process.exit(1);
   }
+  // The simulator refused its command line (e.g. WECHAT_SIM_OA_TYPE → --oa-type, or an AppID from the
+  // environment that is not wx + 16 hex digits): its own message says what it takes.
+  if (error instanceof Error && error.message.startsWith('the simulator exited')) {
+    const hint = error.message.includes('--oa-type') ? 'WECHAT_SIM_OA_TYPE (the simulator\'s --oa-type): ' : '';
+    console.error(`\n  ${hint}${error.message}\n`);
+    process.exit(1);
+  }
   throw error;
 });
-
-// 公众号类型 of the simulated official account (docs/SIMULATOR.md): WECHAT_SIM_OA_TYPE=unverified-service or
-// subscription makes qrcode/create answer 48001 as WeChat does — follow-to-login then shows our own QR.
-const oaType = process.env.WECHAT_SIM_OA_TYPE;
-if (oaType && stack.oaAppid) {
-  if (!(OA_ACCOUNT_TYPES as readonly string[]).includes(oaType)) throw new Error(`WECHAT_SIM_OA_TYPE must be one of ${OA_ACCOUNT_TYPES.join(', ')}`);
-  stack.sim.apps.get(stack.oaAppid)!.oaType = oaType as OaAccountType;
-}
 
 console.log(`
   微信登录 dev stack / 开发环境已启动

@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { AppError } from '../packages/server/src/errors.js';
-import { completeOAuthCallback, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../packages/server/src/flows/oauth/login.js';
+import { randomBytes } from 'node:crypto';
+import { completeOAuthCallback, ConsentRequiredError, startOAuthLogin, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../packages/server/src/flows/oauth/login.js';
+import { createSealer, parseSealKeys } from '../packages/server/src/crypto/seal.js';
 import { OA_DOOR } from '../packages/server/src/flows/oa/door.js';
 import { WEB_DOOR } from '../packages/server/src/flows/web/door.js';
 import type { Logger } from '../packages/server/src/log.js';
@@ -283,5 +285,63 @@ describe('OAuth handoff', () => {
     await h.handoff(state);
     expect(await codeOf(takeOAuthHandoff(h.deps, { state, cookieState: undefined }))).toBe('web_login_state_used');
     expect(await codeOf(takeOAuthHandoff(h.deps, { state: 'not-a-state', cookieState: undefined }))).toBe('web_login_state_invalid');
+  });
+});
+
+// Issue 20 "Also in this change": the official account keeping the WeChat grant is done in the flow
+// (deps.keepGrant, asked for by the door), not by wrapping exchangeCode in the wiring; and the PC
+// attempt a phone confirms rides in the state's own record, not in the OAuth `next`.
+describe('what the flow keeps with the state', () => {
+  const grantOf = (h: ReturnType<typeof harness>) => h.inner.getRecord(`wechat-grant:${APPID}:${h.openid}`);
+
+  it('keepGrant: an snsapi_userinfo login keeps the grant sealed; without it nothing is kept', async () => {
+    const sealer = createSealer(parseSealKeys(`k1:${randomBytes(32).toString('base64')}`));
+    const kept = harness(OA_DOOR);
+    kept.deps.keepGrant = { sealer };
+    await kept.callback(await kept.start());
+    const record = await grantOf(kept);
+    expect(record?.value).toMatchObject({ openid: kept.openid });
+    expect(JSON.stringify(record?.value)).not.toContain('"RT"'); // sealed, not the refresh_token in clear
+    expect(JSON.parse(sealer.open((record!.value as { sealed: { kid: string; data: string } }).sealed, `wechat-grant:${APPID}:${kept.openid}`))).toMatchObject({ refreshToken: 'RT', accessToken: 'AT' });
+
+    const dropped = harness(OA_DOOR);
+    await dropped.callback(await dropped.start());
+    expect(await grantOf(dropped)).toBeNull();
+  });
+
+  it('keepGrant: a person refused by checkPerson leaves no grant behind', async () => {
+    const h = harness(OA_DOOR);
+    h.deps.keepGrant = { sealer: createSealer(parseSealKeys(`k1:${randomBytes(32).toString('base64')}`)) };
+    const state = await h.start();
+    const refused = await completeOAuthCallback(h.deps, {
+      code: 'CODE_1',
+      state,
+      cookieState: state,
+      checkPerson: async () => {
+        throw new Error('not the scanner');
+      },
+    }).catch((e: Error) => e);
+    expect(refused).toBeInstanceOf(Error);
+    expect(await grantOf(h)).toBeNull();
+  });
+
+  it('the PC attempt id is kept in the state record and handed back; `next` stays a page', async () => {
+    const h = harness(OA_DOOR);
+    const attemptId = 'A'.repeat(22);
+    const { state } = await startOAuthLogin(h.deps, { redirectUri: 'https://api.example.com/cb', attemptId });
+    const seen: unknown[] = [];
+    const done = await completeOAuthCallback(h.deps, { code: 'CODE_1', state, cookieState: state, checkPerson: async (_who, bound) => void seen.push(bound) });
+    expect(done).toMatchObject({ attemptId, next: '/pages/account/index' });
+    expect(seen).toEqual([{ next: '/pages/account/index', attemptId }]);
+  });
+
+  it('snsapi_base for an unknown person: the consent answer carries the attempt id, not a `next` naming it', async () => {
+    const h = harness(OA_DOOR, { wx: { scope: 'snsapi_base' } });
+    const attemptId = 'B'.repeat(22);
+    const { state } = await startOAuthLogin(h.deps, { redirectUri: 'https://api.example.com/cb', attemptId });
+    const error = await completeOAuthCallback(h.deps, { code: 'CODE_1', state, cookieState: state }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConsentRequiredError);
+    expect((error as ConsentRequiredError).attemptId).toBe(attemptId);
+    expect((error as ConsentRequiredError).next).toBe('/pages/account/index');
   });
 });

@@ -13,6 +13,7 @@ import { ConfigError, type ServerOptions } from '../packages/server/src/config.j
 import { silentLogger } from '../packages/server/src/log.js';
 import { createServices, type Services } from '../packages/server/src/main.js';
 import { createSimulator } from '../packages/sim/src/app.js';
+import { miniProgram } from '../packages/server/src/doors/index.js';
 
 const APP_A = { appid: 'wx00000000000f0a01', secret: randomBytes(16).toString('hex') };
 const APP_B = { appid: 'wx00000000000f0b01', secret: randomBytes(16).toString('hex') };
@@ -44,7 +45,7 @@ afterEach(() => {
 function options(app: { appid: string; secret: string }, more: Partial<ServerOptions> = {}): ServerOptions {
   const dataDir = mkdtempSync(join(tmpdir(), 'wx-options-'));
   dirs.push(dataDir);
-  return { mini: { ...app }, wechat: { apiBase: simUrl, failover: [] }, dataDir, ...more };
+  return { doors: [miniProgram({ ...app })], wechat: { apiBase: simUrl, failover: [] }, dataDir, ...more };
 }
 
 function start(opts: ServerOptions): Services {
@@ -138,14 +139,18 @@ describe('two instances with different options in one process', () => {
 
   it("an instance keeps the options it was built with: changing the host's object afterwards changes nothing", async () => {
     const verify = ['KeptK333'];
-    const opts = options(APP_A, { mpVerify: verify });
+    const credentials = { ...APP_A };
+    const doors = [miniProgram(credentials)];
+    const opts = options(APP_A, { mpVerify: verify, doors });
     const a = start(opts);
-    opts.mini.appid = APP_B.appid;
-    opts.mini.secret = APP_B.secret;
+    credentials.appid = APP_B.appid;
+    credentials.secret = APP_B.secret;
+    doors.push(miniProgram({ name: 'late', ...APP_B }));
     verify.push('LateL444');
     const b = start(options(APP_B));
     expect(a.config.mini).toEqual(APP_A);
     expect((await a.app.request('/MP_verify_LateL444.txt')).status).toBe(404);
+    expect((await a.app.request('/api/auth/late/login', { method: 'POST' })).status).toBe(404);
     expect((await login(a, await simCode(APP_A.appid, 'options-carol'))).status).toBe(200);
     expect((await login(b, await simCode(APP_B.appid, 'options-carol'))).status).toBe(200);
   });

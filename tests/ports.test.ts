@@ -40,7 +40,16 @@ describe('a busy port', () => {
     expect(res.stderr).not.toMatch(/EADDRINUSE|at Server\./);
   });
 
-  it('npm run dev: names the simulator port and WECHAT_SIM_PORT', async () => {
+  it('npm run dev: the simulator bin on a busy port names WECHAT_SIM_PORT, exits 1 without a stack trace', { timeout: 90_000 }, async () => {
+    const port = await busyPort();
+    const res = run('scripts/dev.ts', { PORT: '0', WECHAT_SIM_PORT: String(port) });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain(`Port ${port} (WeChat simulator) is already in use`);
+    expect(res.stderr).toContain('WECHAT_SIM_PORT=<port>');
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('test stacks: names the simulator port and WECHAT_SIM_PORT', async () => {
     const port = await busyPort();
     const error = await startStack({ simPort: port }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PortInUseError);

@@ -27,7 +27,7 @@ describe('README', () => {
     expect([apiPort, simPort]).not.toContain('3000');
     const script = block!.replaceAll('wxd0c0ffee00000001', stack.appid);
     // asynchronously: the stack answers from this process
-    const run = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {
+    const run = await promisify(execFile)('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script], {
       env: { ...process.env, PORT: apiPort, WECHAT_SIM_PORT: simPort },
       encoding: 'utf8',
       timeout: 30_000,

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createServices, type ServiceOverrides, type Services } from '../../packages/server/src/main.js';
 import { optionsFromEnv } from '../../packages/server/src/env.js';
-import { createSimulator } from '../../packages/sim/src/app.js';
-import type { SimState } from '../../packages/sim/src/state.js';
+// The simulator package's public entry ("." of wlu-wxlogin-sim): what a host's tests import.
+import { SimPortInUseError, startSimulator, type SimApp, type SimState } from '../../packages/sim/src/index.js';
+import { SimPortBusy, spawnSimulator } from './sim-bin.js';
 
 /** The mini-program AppID the simulator registers in development: the one in manifest.json. */
 export function manifestAppid(root = process.cwd()): string {
@@ -116,8 +117,18 @@ function listen(
   });
 }
 
-/** Starts the WeChat simulator and the API (wired to it) as two local HTTP servers. */
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
+/** What the stack registers with the simulator: its apps (mini-program, website, official account) and where they redirect. */
+export interface StackPlan {
+  host: string;
+  appid: string;
+  secret: string;
+  openPlatformId: string | null;
+  web: { appid: string; secret: string } | null;
+  oa: { appid: string; secret: string } | null;
+  apps: SimApp[];
+}
+
+export function planStack(options: StackOptions = {}): StackPlan {
   const host = options.host ?? '127.0.0.1';
   const appid = options.env?.WECHAT_MINI_APPID ?? manifestAppid();
   const secret = options.env?.WECHAT_MINI_SECRET ?? randomBytes(16).toString('hex');
@@ -125,59 +136,130 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const web = optionalApp(options.web, options.env, 'WECHAT_WEB', derivedAppid(appid, 1));
   const oa = optionalApp(options.oa, options.env, 'WECHAT_OA', derivedAppid(appid, 2));
   const domains = options.domains ?? stackDomains(host, options.env?.PUBLIC_BASE_URL);
-  const sim = createSimulator({
-    apps: [
-      { appid, secret, openPlatformId },
-      ...(web ? [{ ...web, openPlatformId, kind: 'web' as const, domains: [...domains] }] : []),
-      ...(oa ? [{ ...oa, openPlatformId, kind: 'oa' as const, domains: [...domains] }] : []),
-    ],
-    seed: options.simSeed,
-    clock: options.simClock,
-  });
-  const simServer = await listen(sim.app.fetch, options.simPort ?? 0, host, { variable: 'WECHAT_SIM_PORT', what: 'WeChat simulator' });
+  const apps: SimApp[] = [
+    { appid, secret, openPlatformId, kind: 'mini' },
+    ...(web ? [{ ...web, openPlatformId, kind: 'web' as const, domains: [...domains] }] : []),
+    ...(oa ? [{ ...oa, openPlatformId, kind: 'oa' as const, domains: [...domains] }] : []),
+  ];
+  return { host, appid, secret, openPlatformId, web, oa, apps };
+}
+
+/** The command line that makes the `wlu-wxlogin-sim` bin register the plan's apps (npm run dev). */
+export function simulatorArgs(plan: StackPlan, options: { port: number; seed?: string; oaType?: string }): string[] {
+  const args = ['--port', String(options.port), '--host', plan.host, '--open-platform', plan.openPlatformId ?? 'none'];
+  for (const app of plan.apps) args.push('--app', `${app.kind ?? 'mini'}:${app.appid}:${app.secret}`);
+  for (const domain of plan.apps.find((a) => a.domains)?.domains ?? []) args.push('--domain', domain);
+  if (options.seed) args.push('--seed', options.seed);
+  if (options.oaType) args.push('--oa-type', options.oaType);
+  return args;
+}
+
+export interface ApiHandle {
+  apiUrl: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Starts the API wired to a simulator already listening at `simUrl`, as a host's environment would point it there. */
+export async function startApi(plan: StackPlan, simUrl: string, options: StackOptions = {}): Promise<ApiHandle> {
+  const { web, oa } = plan;
   const services = createServices(
     optionsFromEnv({
       ...options.env,
-      WECHAT_MINI_APPID: appid,
-      WECHAT_MINI_SECRET: secret,
-      WECHAT_API_BASE: simServer.url,
+      WECHAT_MINI_APPID: plan.appid,
+      WECHAT_MINI_SECRET: plan.secret,
+      WECHAT_API_BASE: simUrl,
       WECHAT_API_FAILOVER: '',
       ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
       ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
-      ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simServer.url.replace(host, options.simPublicHost) : simServer.url } : {}),
+      ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simUrl.replace(plan.host, options.simPublicHost) : simUrl } : {}),
       // showqrcode (mp.weixin.qq.com) is served by the simulator too
-      ...(oa ? { WECHAT_MP_BASE: simServer.url } : {}),
+      ...(oa ? { WECHAT_MP_BASE: simUrl } : {}),
     }),
     options.overrides,
   );
   let apiServer: { server: ServerType; url: string };
   try {
-    apiServer = await listen(services.app.fetch, options.apiPort ?? 0, host, { variable: 'PORT', what: 'API' });
+    apiServer = await listen(services.app.fetch, options.apiPort ?? 0, plan.host, { variable: 'PORT', what: 'API' });
   } catch (error) {
-    simServer.server.close();
     services.stop();
     throw error;
   }
+  const close = async () => {
+    await new Promise<void>((r) => apiServer.server.close(() => r()));
+    services.stop();
+    await services.store.close();
+  };
   // 服务器配置: when the API has a Token for the official account, the simulated account pushes its
-  // events to this API (what the console's 服务器配置 would say) — follow-to-login works locally.
+  // events to this API — entered the way the MP console does it (the simulator checks the URL with
+  // a signed echostr first), so follow-to-login works locally.
   const oaToken = options.env?.WECHAT_OA_TOKEN;
   if (oa && oaToken) {
     const key = options.env?.WECHAT_OA_ENCODING_AES_KEY ?? null;
     const mode = options.env?.WECHAT_OA_MESSAGE_MODE ?? (key ? 'safe' : 'plain');
-    sim.state.oaServer.servers.set(oa.appid, { url: `${apiServer.url}/api/auth/oa/push`, token: oaToken, encodingAesKey: key, mode: mode as 'plain' | 'compatible' | 'safe' });
+    const res = await fetch(`${simUrl}/__sim/oa/server`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ appid: oa.appid, url: `${apiServer.url}/api/auth/oa/push`, token: oaToken, encodingAesKey: key, mode }),
+    });
+    if (!res.ok) {
+      await close();
+      throw new Error(`the simulator refused the official account's server URL (${res.status}): ${await res.text()}`);
+    }
+  }
+  return { apiUrl: apiServer.url, services, close };
+}
+
+/** Starts the WeChat simulator (in process, through the package's `startSimulator`) and the API wired to it. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const plan = planStack(options);
+  const sim = await startSimulator({ port: options.simPort ?? 0, host: plan.host, apps: plan.apps, seed: options.simSeed, clock: options.simClock }).catch((error: unknown) => {
+    throw error instanceof SimPortInUseError ? new PortInUseError(error.port, 'WECHAT_SIM_PORT', 'WeChat simulator') : error;
+  });
+  let api: ApiHandle;
+  try {
+    api = await startApi(plan, sim.url, options);
+  } catch (error) {
+    await sim.close();
+    throw error;
   }
   return {
-    apiUrl: apiServer.url,
-    simUrl: simServer.url,
-    appid,
-    webAppid: web?.appid ?? null,
-    oaAppid: oa?.appid ?? null,
-    services,
+    apiUrl: api.apiUrl,
+    simUrl: sim.url,
+    appid: plan.appid,
+    webAppid: plan.web?.appid ?? null,
+    oaAppid: plan.oa?.appid ?? null,
+    services: api.services,
     sim: sim.state,
     async close() {
-      await Promise.all([apiServer, simServer].map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
-      services.stop();
-      await services.store.close();
+      await Promise.all([api.close(), sim.close()]);
+    },
+  };
+}
+
+/** The dev stack (npm run dev): the simulator as its own process through the package's bin, then the API. */
+export async function startDevStack(options: StackOptions & { oaType?: string }): Promise<Omit<Stack, 'sim'>> {
+  const plan = planStack(options);
+  const port = options.simPort ?? 3100;
+  const sim = await spawnSimulator(simulatorArgs(plan, { port, seed: options.simSeed, oaType: options.oaType })).catch((error: unknown) => {
+    throw error instanceof SimPortBusy ? new PortInUseError(port, 'WECHAT_SIM_PORT', 'WeChat simulator') : error;
+  });
+  let api: ApiHandle;
+  try {
+    api = await startApi(plan, sim.url, options);
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+  return {
+    apiUrl: api.apiUrl,
+    simUrl: sim.url,
+    appid: plan.appid,
+    webAppid: plan.web?.appid ?? null,
+    oaAppid: plan.oa?.appid ?? null,
+    services: api.services,
+    async close() {
+      await Promise.all([api.close(), sim.close()]);
     },
   };
 }

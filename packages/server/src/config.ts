@@ -1,5 +1,9 @@
 import { parseSealKeys, SealKeyError } from './crypto/seal.js';
 import { parseTrustedProxies, type ClientAddressSettings } from './http/client-address.js';
+import { DEFAULT_H5_LOGIN_PAGE, normalizeBasePath } from './http/urls.js';
+import type { Door } from './doors/door.js';
+import type { MiniProgramDoor } from './doors/mini.js';
+import type { OfficialAccountDoor } from './doors/oa.js';
 
 /**
  * Configuration comes in as typed options (`ServerOptions`), resolved here into `Config`; the host
@@ -20,6 +24,9 @@ export interface Config {
   deployment: DeploymentKind;
   /** preview only: ALLOW_EPHEMERAL_PREVIEW=1 lets a preview run on the /tmp embedded store with a throwaway seal key */
   ephemeralPreview: boolean;
+  /** the listed login doors (ServerOptions.doors) */
+  doors: readonly Door[];
+  /** the first mini-program door's app ('' when none): /me/phone, the nickname check, doctor */
   mini: { appid: string; secret: string };
   /** website app (open platform) for the QR login; null when WECHAT_WEB_APPID is not set (the flow is optional) */
   web: { appid: string; secret: string } | null;
@@ -37,6 +44,10 @@ export interface Config {
   openBaseUrl: string;
   /** the API's public origin for redirect_uri (PUBLIC_BASE_URL); null = derived from the request */
   publicBaseUrl: string | null;
+  /** where the handler is mounted ('' = the root): every route and every URL built follows it */
+  basePath: string;
+  /** the H5 login page browsers return to, '{query}' replaced */
+  h5LoginPage: string;
   wechatBaseUrls: string[];
   wechatTimeoutMs: number;
   /** optional fixed-egress-IP relay for access-token fetches (WeChat IP whitelist) */
@@ -111,34 +122,36 @@ export interface ServerOptions {
    * @default 'node'
    */
   platform?: 'vercel' | 'node' | undefined;
-  /** The mini-program (required in production). Env: WECHAT_MINI_APPID, WECHAT_MINI_SECRET. */
-  mini: AppCredentials;
   /**
-   * The website app (open platform) for QR login (微信扫码登录); null/absent: the door is off and its
-   * endpoints answer web_login_not_configured. Env: WECHAT_WEB_APPID, WECHAT_WEB_SECRET.
-   * @default null
+   * The login doors this deployment offers, each with its own app credentials (doors/): e.g.
+   * `[miniProgram({ appid, secret }), websiteQr({ appid, secret }), officialAccount({ appid, secret, push }),
+   * pcLogin({ via: oa }), followToLogin({ via: oa }), webviewTicket({ from: mini })]`. Several
+   * mini-programs of one open-platform account each get a `name` (routes <basePath>/<name>/…) and
+   * share users through unionid. Routes, rate limits, the 405 table, GET <basePath>/doors and the
+   * production checks come from this list. Env: optionsFromEnv builds it from WECHAT_MINI_*,
+   * WECHAT_WEB_*, WECHAT_OA_* (a door whose AppID is unset is listed but off: <door>_login_not_configured).
    */
-  web?: AppCredentials | null | undefined;
-  /**
-   * The official account (公众号) for web authorization inside WeChat and PC login by phone;
-   * null/absent: off (oa_login_not_configured). Env: WECHAT_OA_APPID, WECHAT_OA_SECRET.
-   * @default null
-   */
-  oa?: AppCredentials | null | undefined;
-  /**
-   * The official account's server URL (服务器配置) for follow-to-login: its Token, its
-   * EncodingAESKeys (current first, the previous one during a rotation) and the message mode.
-   * null/absent: /api/auth/oa/push answers oa_push_not_configured.
-   * Env: WECHAT_OA_TOKEN, WECHAT_OA_ENCODING_AES_KEY, WECHAT_OA_ENCODING_AES_KEY_PREVIOUS, WECHAT_OA_MESSAGE_MODE.
-   * @default null; mode: 'safe' when a key is given, else 'plain'
-   */
-  oaServer?: { token: string; encodingAesKeys?: readonly string[] | undefined; mode?: OaMessageMode | undefined } | null | undefined;
+  doors: readonly Door[];
   /**
    * The API's public https origin (no path), used for every redirect_uri and reply link; null: the
    * request's own origin (development only — refused in production when a browser door is on).
    * Env: PUBLIC_BASE_URL. @default null
    */
   publicBaseUrl?: string | null | undefined;
+  /**
+   * Where the handler is mounted: every route is relative to it, and every URL the product builds
+   * (OAuth redirect_uri, the follow reply link, PC scan URLs, avatar paths, the phone pages' links)
+   * follows it. Register `<publicBaseUrl><basePath>/oa/push` as the official account's server URL.
+   * @default '/api/auth'
+   */
+  basePath?: string | undefined;
+  /**
+   * The H5 login page browsers return to after WeChat's redirect; '{query}' is replaced by the
+   * result (`web_login=<state>`, `oa_login_error=<code>`, `next=`). History-router hosts keep the
+   * trailing '#' (it drops WeChat's `#wechat_redirect`); hash-router hosts write '/#/uni_modules/wlu-wxlogin/pages/login/index?{query}'.
+   * @default '/uni_modules/wlu-wxlogin/pages/login/index?{query}#' (the wlu-wxlogin module's login page, history router)
+   */
+  h5LoginPage?: string | undefined;
   /** Where WeChat is: its real hosts in production (checked), the simulator in development. */
   wechat?: {
     /** Server API base (jscode2session, stable_token, …). Env: WECHAT_API_BASE. @default 'https://api.weixin.qq.com' */
@@ -232,13 +245,16 @@ export function resolveConfig(options: ServerOptions): Config {
     production: deployment === 'production',
     deployment,
     ephemeralPreview: deployment === 'preview' && options.allowEphemeralPreview === true,
-    mini: { appid: options.mini.appid.trim(), secret: options.mini.secret.trim() },
-    web: optionalApp(options.web),
-    oa: optionalApp(options.oa),
-    oaServer: oaServerConfig(options.oaServer),
+    doors: [...options.doors],
+    mini: options.doors.find((d): d is MiniProgramDoor => d.kind === 'mini')?.app ?? { appid: '', secret: '' },
+    web: options.doors.find((d) => d.kind === 'web')?.app ?? null,
+    oa: firstOa(options.doors)?.app ?? null,
+    oaServer: firstOa(options.doors)?.push ?? null,
     mpBaseUrl: (wechat.mpBase?.trim() || 'https://mp.weixin.qq.com').replace(/\/+$/, ''),
     openBaseUrl: (wechat.openBase?.trim() || WECHAT_OPEN_BASE).replace(/\/+$/, ''),
     publicBaseUrl: options.publicBaseUrl?.trim().replace(/\/+$/, '') || null,
+    basePath: normalizeBasePath(options.basePath),
+    h5LoginPage: options.h5LoginPage?.trim() || DEFAULT_H5_LOGIN_PAGE,
     wechatBaseUrls: [base, ...failover.map((s) => s.trim()).filter(Boolean)],
     wechatTokenBaseUrl: wechat.tokenRelay?.url.trim() || null,
     wechatTokenRelayKey: wechat.tokenRelay?.key?.trim() || null,
@@ -279,8 +295,16 @@ export interface ConfigCheck {
 export function checkConfig(config: Config): ConfigCheck {
   const problems: string[] = [];
   const notes: string[] = [];
-  if (!/^wx[0-9a-f]{16}$/.test(config.mini.appid)) problems.push('WECHAT_MINI_APPID is missing or not an AppID (wx + 16 hex characters)');
-  if (!/^[0-9a-f]{32}$/.test(config.mini.secret)) problems.push('WECHAT_MINI_SECRET is missing or not a 32-character AppSecret');
+  // each door's own slice (doors/): its app's AppID and AppSecret, redirect_uri's origin, the server URL
+  if (!config.doors.length) problems.push('doors: no login door is listed (e.g. doors: [miniProgram({ appid, secret })])');
+  const names = new Set<string>();
+  for (const door of config.doors) {
+    if (names.has(door.name)) problems.push(`doors: "${door.name}" is listed twice (each door needs its own name: miniProgram({ name: 'mini-shop', ... }))`);
+    names.add(door.name);
+    const slice = door.check({ deployment: config.deployment, publicBaseUrl: config.publicBaseUrl, openBaseUrl: config.openBaseUrl });
+    problems.push(...slice.problems);
+    notes.push(...slice.notes);
+  }
   for (const url of config.wechatBaseUrls) {
     let host = '';
     try {
@@ -307,36 +331,11 @@ export function checkConfig(config: Config): ConfigCheck {
       problems.push(`SESSION_KEY_ENCRYPTION_KEYS: ${error.message}`);
     }
   }
-  // The browser logins are optional; once an AppID is configured it must be complete and real.
-  const doors = [
-    { app: config.web, env: 'WECHAT_WEB', what: 'Website QR login (微信扫码登录)', errorCode: 'web_login_not_configured', registered: '授权回调域 on the open platform' },
-    { app: config.oa, env: 'WECHAT_OA', what: 'Official-account web authorization (公众号网页授权)', errorCode: 'oa_login_not_configured', registered: '网页授权域名 of the official account' },
-  ];
-  for (const door of doors) {
-    if (!door.app) {
-      notes.push(`${door.what} is off: ${door.env}_APPID is not set; its endpoints answer ${door.errorCode}`);
-      continue;
-    }
-    if (!/^wx[0-9a-f]{16}$/.test(door.app.appid)) problems.push(`${door.env}_APPID is not an AppID (wx + 16 hex characters)`);
-    if (!/^[0-9a-f]{32}$/.test(door.app.secret)) problems.push(`${door.env}_APPID is set but ${door.env}_SECRET is missing or not a 32-character AppSecret`);
-    // Behind a mainland CDN the function sees the origin's Host, not the filed domain: production needs it explicit.
-    if (!config.publicBaseUrl) {
-      (config.deployment === 'development' ? notes : problems).push(`PUBLIC_BASE_URL is not set: ${door.what} derives its redirect_uri from the request host, which must be the domain registered as ${door.registered}${config.deployment === 'development' ? '' : ' — behind a CDN or proxy that is the origin host, so production and previews require it'}`);
-    }
-  }
-  if (config.oaServer) {
-    const { token, encodingAesKeys, mode } = config.oaServer;
-    if (!config.oa) problems.push('WECHAT_OA_TOKEN is set but WECHAT_OA_APPID is not: the server URL checks the AppID inside every encrypted message');
-    if (!/^[A-Za-z0-9]{3,32}$/.test(token)) problems.push('WECHAT_OA_TOKEN must be the 3–32 letters/digits entered as Token (令牌) in 服务器配置');
-    if (!['plain', 'compatible', 'safe'].includes(mode)) problems.push('WECHAT_OA_MESSAGE_MODE must be plain, compatible or safe (明文 / 兼容 / 安全模式)');
-    if (mode !== 'plain' && !encodingAesKeys.length) problems.push(`WECHAT_OA_MESSAGE_MODE=${mode} needs WECHAT_OA_ENCODING_AES_KEY (消息加解密密钥)`);
-    if (encodingAesKeys.some((k) => !/^[A-Za-z0-9]{43}$/.test(k))) problems.push('WECHAT_OA_ENCODING_AES_KEY / _PREVIOUS must be the 43-letter/digit EncodingAESKey');
-    if (mode === 'plain' && encodingAesKeys.length) problems.push('WECHAT_OA_MESSAGE_MODE=plain with WECHAT_OA_ENCODING_AES_KEY set: with a key, plaintext pushes are refused (a captured URL would take any body for 300 s) — choose safe (安全模式) in 服务器配置, or remove the key');
-    if (mode === 'plain') notes.push('WECHAT_OA_MESSAGE_MODE=plain: event pushes travel unencrypted; safe mode (安全模式) is recommended');
-  } else if (config.oa) notes.push('Follow-to-login (关注公众号登录) is off: WECHAT_OA_TOKEN is not set, so /api/auth/oa/push answers oa_push_not_configured');
   if ((config.web || config.oa) && config.openBaseUrl !== WECHAT_OPEN_BASE) {
     problems.push(`WECHAT_OPEN_BASE "${config.openBaseUrl}" is not ${WECHAT_OPEN_BASE} — is the simulator still configured?`);
   }
+  if (config.basePath && !/^(\/[A-Za-z0-9._~-]+)+$/.test(config.basePath)) problems.push(`basePath "${config.basePath}" must be a path like /api/auth (letters, digits, . _ ~ -)`);
+  if (!config.h5LoginPage.includes('{query}')) problems.push(`h5LoginPage "${config.h5LoginPage}" must contain {query} (where the login result goes)`);
   if (config.publicBaseUrl && !/^https:\/\/[^/]+$/.test(config.publicBaseUrl)) problems.push('PUBLIC_BASE_URL must be an https:// origin without a path (e.g. https://api.example.com)');
   if (config.rateLimit.perAddress === 0 || config.rateLimit.perAppid === 0 || config.rateLimit.perPcAttempt === 0) notes.push('a rate limit is off (RATE_LIMIT_PER_ADDRESS / RATE_LIMIT_PER_APPID / RATE_LIMIT_PER_PC_ATTEMPT = 0)');
   const header = config.clientAddressHeader;
@@ -413,16 +412,8 @@ function addressSource(header: string | null, platform: ServerOptions['platform'
   return platform === 'vercel' ? 'x-forwarded-for' : 'socket';
 }
 
-function oaServerConfig(server: ServerOptions['oaServer']): Config['oaServer'] {
-  const token = server?.token.trim();
-  if (!server || !token) return null;
-  const encodingAesKeys = (server.encodingAesKeys ?? []).map((k) => k.trim()).filter(Boolean);
-  const mode = server.mode?.trim() || (encodingAesKeys.length ? 'safe' : 'plain');
-  return { token, encodingAesKeys, mode };
-}
-
-function optionalApp(app: AppCredentials | null | undefined): AppCredentials | null {
-  return app?.appid.trim() ? { appid: app.appid.trim(), secret: app.secret.trim() } : null;
+function firstOa(doors: readonly Door[]): OfficialAccountDoor | undefined {
+  return doors.find((d): d is OfficialAccountDoor => d.kind === 'oa');
 }
 
 /** A list option given as one comma-separated string or as an array. */

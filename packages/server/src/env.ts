@@ -1,4 +1,5 @@
 import { resolveConfig, type Config, type DeploymentKind, type LogLevel, type OaMessageMode, type ServerOptions } from './config.js';
+import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr } from './doors/index.js';
 
 /**
  * The host's environment → `ServerOptions`: the one place that knows the environment variable
@@ -18,18 +19,19 @@ export function deploymentKind(env: Env): DeploymentKind {
   return env.VERCEL_ENV === 'preview' ? 'preview' : 'development';
 }
 
-export function optionsFromEnv(env: Env): ServerOptions {
-  const tokenBase = text(env.WECHAT_TOKEN_BASE);
+/**
+ * The doors today's variables describe: the mini-program (always listed: production requires it),
+ * the website app and the official account (listed even when unset, so their endpoints answer
+ * <door>_login_not_configured), PC login through the official account, follow-to-login when the
+ * account's server URL has a Token, and the web-view ticket from the mini-program.
+ */
+export function doorsFromEnv(env: Env): ServerOptions['doors'] {
   const oaToken = text(env.WECHAT_OA_TOKEN);
-  const mongodbUri = text(env.MONGODB_URI);
-  return {
-    environment: deploymentKind(env),
-    allowEphemeralPreview: env.ALLOW_EPHEMERAL_PREVIEW?.trim() === '1',
-    platform: env.VERCEL ? 'vercel' : 'node',
-    mini: { appid: env.WECHAT_MINI_APPID ?? '', secret: env.WECHAT_MINI_SECRET ?? '' },
-    web: app(env.WECHAT_WEB_APPID, env.WECHAT_WEB_SECRET),
-    oa: app(env.WECHAT_OA_APPID, env.WECHAT_OA_SECRET),
-    oaServer: oaToken
+  const mini = miniProgram({ appid: env.WECHAT_MINI_APPID ?? '', secret: env.WECHAT_MINI_SECRET ?? '' });
+  const oa = officialAccount({
+    appid: env.WECHAT_OA_APPID ?? '',
+    secret: env.WECHAT_OA_SECRET ?? '',
+    push: oaToken
       ? {
           token: oaToken,
           encodingAesKeys: [env.WECHAT_OA_ENCODING_AES_KEY, env.WECHAT_OA_ENCODING_AES_KEY_PREVIOUS].map((k) => k?.trim() ?? '').filter(Boolean),
@@ -37,6 +39,25 @@ export function optionsFromEnv(env: Env): ServerOptions {
           mode: text(env.WECHAT_OA_MESSAGE_MODE) as OaMessageMode | undefined,
         }
       : null,
+  });
+  return [
+    mini,
+    websiteQr({ appid: env.WECHAT_WEB_APPID ?? '', secret: env.WECHAT_WEB_SECRET ?? '' }),
+    oa,
+    pcLogin({ via: oa }),
+    ...(oaToken ? [followToLogin({ via: oa })] : []),
+    webviewTicket({ from: mini }),
+  ];
+}
+
+export function optionsFromEnv(env: Env): ServerOptions {
+  const tokenBase = text(env.WECHAT_TOKEN_BASE);
+  const mongodbUri = text(env.MONGODB_URI);
+  return {
+    environment: deploymentKind(env),
+    allowEphemeralPreview: env.ALLOW_EPHEMERAL_PREVIEW?.trim() === '1',
+    platform: env.VERCEL ? 'vercel' : 'node',
+    doors: doorsFromEnv(env),
     publicBaseUrl: text(env.PUBLIC_BASE_URL) ?? null,
     wechat: {
       apiBase: text(env.WECHAT_API_BASE),
@@ -73,8 +94,4 @@ function text(value: string | undefined): string | undefined {
 function int(value: string | undefined): number | undefined {
   const n = Number.parseInt(value ?? '', 10);
   return Number.isFinite(n) ? n : undefined;
-}
-
-function app(appid: string | undefined, secret: string | undefined): { appid: string; secret: string } | null {
-  return appid?.trim() ? { appid, secret: secret ?? '' } : null;
 }

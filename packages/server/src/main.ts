@@ -7,8 +7,12 @@ import { Hono } from 'hono';
 import { ERROR_CODES, type ErrorBody } from '../../../shared/errors.js';
 import { ConfigError } from './config.js';
 import { SealKeyError } from './crypto/seal.js';
-import { createApp } from './http/app.js';
-import { appidQuota, RateLimiter } from './http/rate-limit.js';
+import { createApp, errorResponse, MAX_JSON_BYTES } from './http/app.js';
+import { limitBody } from './http/json.js';
+import type { DoorContext } from './doors/door.js';
+import type { OfficialAccountDoor } from './doors/oa.js';
+import { followOf } from './doors/follow.js';
+import { appidQuota, followQrLimiter, RateLimiter } from './http/rate-limit.js';
 import { clientAddress } from './http/client-address.js';
 import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
@@ -17,26 +21,21 @@ import { EmbeddedStore } from './store/embedded.js';
 import { lazyStore } from './store/lazy.js';
 import type { Store } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
-import { jscode2session } from './wechat/mini/jscode2session.js';
-import { createInFlightCodes } from './flows/mini/login.js';
 import { getUserPhoneNumber } from './wechat/mini/getuserphonenumber.js';
 import { msgSecCheck } from './wechat/security/msg_sec_check.js';
 import { stableToken } from './wechat/auth/stable_token.js';
-import { oauth2AccessToken } from './wechat/sns/oauth2_access_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
 import { createDbNotifier, type AttemptNotifier } from './flows/attempt/notify.js';
 import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from './flows/attempt/change-stream.js';
 import { mongoRecordChanges } from './store/mongo-changes.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
-import { createTemporaryQrCode } from './wechat/oa/qrcode_create.js';
-import { showQrCodeUrl } from './wechat/oa/showqrcode.js';
-import { getFollowerInfo } from './wechat/oa/user_info.js';
 import { followerKey, type AttemptPort } from './flows/follow/attempt-port.js';
-import { followQrs, identifyFollower, type FollowQrs } from './flows/follow/login.js';
 import { markAttemptScanned, type AttemptDeps } from './flows/attempt/attempt.js';
-import { PC_BASE_PATH } from './http/routes/pc.js';
+import { PC_PATH } from './http/routes/pc.js';
+import { createUrls, type Urls } from './http/urls.js';
 import type { OaServerDeps } from './http/oa-server.js';
-import { keepGrant, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
+import type { FollowCapability } from './doors/follow.js';
+import type { WechatSyncDeps } from './flows/wechat-sync/sync.js';
 import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
 import { snsAuth } from './wechat/sns/auth.js';
 
@@ -56,14 +55,7 @@ export interface Services {
   /** the official account's access_token (null without WECHAT_OA_APPID/SECRET) */
   oaAccessTokens: AccessTokens | null;
   /** follow-to-login: the adapter over the PC login attempt (followAttemptPort) and the OA calls */
-  follow: {
-    port: AttemptPort;
-    createQrCode(scene: string, expireSeconds: number): ReturnType<typeof createTemporaryQrCode>;
-    showQrCodeUrl(ticket: string): string;
-    getFollowerInfo(openid: string): ReturnType<typeof getFollowerInfo>;
-    /** one follow QR per browser, made when its PC page shows the card (flows/follow followQrs) */
-    qrs: FollowQrs;
-  } | null;
+  follow: (FollowCapability & { port: AttemptPort }) | null;
   /** tells waiting PC pages that their login attempt changed (flows/attempt/notify.ts) */
   notifier: AttemptNotifier;
   app: ReturnType<typeof createApp>;
@@ -93,6 +85,8 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
+  // every URL the product builds follows the base path and the public origin (http/urls.ts)
+  const urls = createUrls(config);
   const limiter = new RateLimiter({ store, logger });
   // The per-AppID limit: charged just before each WeChat call made for a request (after validation)
   const spend = appidQuota(limiter, config.rateLimit.perAppid);
@@ -100,13 +94,18 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   const tokenTransport = config.wechatTokenBaseUrl
     ? createTransport({ baseUrls: [config.wechatTokenBaseUrl], timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch, headers: relayHeaders(config) })
     : transport;
-  const accessTokens = createAccessTokens({
-    appid: config.mini.appid,
-    store,
-    sealer,
-    logger,
-    fetchToken: (force) => stableToken(tokenTransport, config.mini, force),
-  });
+  // One access_token per AppID and instance, shared by every door of that app (doors/ ask for it).
+  const tokensByAppid = new Map<string, AccessTokens>();
+  const accessTokensOf = (app: { appid: string; secret: string }) => {
+    let tokens = tokensByAppid.get(app.appid);
+    if (!tokens) {
+      tokens = createAccessTokens({ appid: app.appid, store, sealer, logger, fetchToken: (force) => stableToken(tokenTransport, app, force) });
+      tokensByAppid.set(app.appid, tokens);
+    }
+    return tokens;
+  };
+  // The first mini-program: /me/phone and the nickname check use its access_token.
+  const accessTokens = accessTokensOf(config.mini);
   const checkNickname = async (nickname: string, userId: string) => {
     const identity = (await store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
     if (!identity?.openid) return true; // no mini-program identity to check against
@@ -122,24 +121,6 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
       }
     });
   };
-  /** The shared dependencies of a browser OAuth door (website QR login, official account). */
-  const oauthApp = (credentials: { appid: string; secret: string } | null) => ({
-    appid: credentials?.appid && credentials.secret ? credentials.appid : null,
-    openBaseUrl: config.openBaseUrl,
-    publicBaseUrl: config.publicBaseUrl,
-    production: config.production,
-    store,
-    sessions,
-    logger,
-    clock: overrides.clock,
-    exchangeCode: (code: string) => spend(credentials?.appid, () => oauth2AccessToken(transport, credentials!, code)),
-    getUserInfo: (accessToken: string, openid: string) => spend(credentials?.appid, () => snsUserInfo(transport, accessToken, openid)),
-  });
-  // The official account: its own access_token (shared by instances) for qrcode/create and user/info.
-  const oaCredentials = config.oa?.appid && config.oa.secret ? config.oa : null;
-  const oaAccessTokens = oaCredentials
-    ? createAccessTokens({ appid: oaCredentials.appid, store, sealer, logger, fetchToken: (force) => stableToken(tokenTransport, oaCredentials, force) })
-    : null;
   // PC login live status: MongoDB → one change stream per instance (polling when the server refuses
   // change streams: FerretDB, a standalone mongod); the embedded store → polling + in-process wake-ups
   const notifier =
@@ -153,32 +134,46 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
         })
       : createDbNotifier(store, { intervalMs: overrides.notifyIntervalMs, clock: overrides.clock });
   const attemptDeps: AttemptDeps = { store, sessions, logger, clock: overrides.clock, ttlMs: config.pcAttemptTtlMs };
-  const followPort = followAttemptPort(attemptDeps, notifier, config.publicBaseUrl);
-  const createQrCode = (scene: string, seconds: number) => spend(oaCredentials?.appid, () => oaAccessTokens!.withToken((token) => createTemporaryQrCode(transport, token, scene, seconds)));
-  const qrImageUrl = (ticket: string) => showQrCodeUrl(ticket, config.mpBaseUrl);
-  const follow: Services['follow'] = oaAccessTokens
-    ? {
-        port: followPort,
-        createQrCode,
-        showQrCodeUrl: qrImageUrl,
-        getFollowerInfo: (openid) => oaAccessTokens.withToken((token) => getFollowerInfo(transport, token, openid)),
-        qrs: followQrs({ store, logger, createQrCode, showQrCodeUrl: qrImageUrl, clock: overrides.clock }),
-      }
-    : null;
-  const oaServerConfig = oaServerSettings(config, logger);
-  const oaServer: OaServerDeps = {
-    server: oaServerConfig,
+  const followPort = followAttemptPort(attemptDeps, notifier, urls);
+  const rateSettings = { ...config.rateLimit, address: config.clientAddress };
+  // Everything a door's routes are built from (doors/door.ts), once per instance.
+  const doorState = new Map<string, unknown>();
+  const ctx: DoorContext = {
+    doors: config.doors,
+    urls,
     store,
+    sessions,
+    sealer,
     logger,
-    port: followPort,
     clock: overrides.clock,
-    limits: overrides.oaPushLimits,
-    // after the reply: user/info → unionid → the same account as the mini-program / website, so the
-    // confirmation link's web authorization is silent (snsapi_base finds the openid)
-    identify: follow && oaServerConfig
-      ? (openid) => identifyFollower({ appid: oaServerConfig.appid, store, getFollowerInfo: follow.getFollowerInfo, clock: overrides.clock }, openid)
-      : undefined,
+    production: config.production,
+    appName: config.appName,
+    openBaseUrl: config.openBaseUrl,
+    mpBaseUrl: config.mpBaseUrl,
+    wechat: { transport, spend, accessTokens: accessTokensOf },
+    limitBody: limitBody(MAX_JSON_BYTES, (c) => errorResponse(c, 'payload_too_large')),
+    attempt: attemptDeps,
+    notifier,
+    followPort,
+    pc: {
+      streamMs: config.pcEventsStreamMs,
+      longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
+      // the PC's and the phone's network addresses (shown on the confirmation page), derived as the rate limits do
+      clientAddress: (c) => clientAddress(c, config.clientAddress),
+    },
+    followQrLimit: followQrLimiter(limiter, rateSettings, logger),
+    oaPushLimits: overrides.oaPushLimits,
+    once: (door, key, make) => {
+      const id = `${door.kind}:${door.name}:${key}`;
+      if (!doorState.has(id)) doorState.set(id, make());
+      return doorState.get(id) as ReturnType<typeof make>;
+    },
   };
+  const oaDoor = config.doors.find((d): d is OfficialAccountDoor => d.kind === 'oa');
+  const oaCredentials = oaDoor?.app?.appid && oaDoor.app.secret ? oaDoor.app : null;
+  const oaAccessTokens = oaCredentials ? accessTokensOf(oaCredentials) : null;
+  const followCapability = oaDoor ? followOf(ctx, oaDoor) : null;
+  const follow: Services['follow'] = followCapability ? { port: followPort, ...followCapability } : null;
   const wechatSync: WechatSyncDeps = {
     appid: oaCredentials?.appid ?? null,
     store,
@@ -195,53 +190,26 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     logger.log('warn', 'deployment.ephemeral_preview', { message: 'preview on a throwaway /tmp embedded store with a random seal key: users and sessions vanish with the instance' });
   }
   const app = createApp({
+    urls,
     store,
     sessions,
     logger,
-    limits: { limiter, settings: { ...config.rateLimit, address: config.clientAddress } },
+    limits: { limiter, settings: rateSettings },
     readiness: createReadiness({ store, logger }),
     requestDeadlineMs: config.requestDeadlineMs,
     deployment,
     mpVerify: config.mpVerify,
-    oaServer,
-    mini: {
-      appid: config.mini.appid,
-      store,
-      sessions,
-      sealer,
-      logger,
-      clock: overrides.clock,
-      inFlight: createInFlightCodes(), // this instance's own: nothing module-level (tests/isolation.test.ts)
-      exchangeCode: (code) => spend(config.mini.appid, () => jscode2session(transport, config.mini, code)),
-    },
-    // Optional doors: without a complete app their endpoints answer <door>_login_not_configured.
-    web: oauthApp(config.web),
-    oa: {
-      ...oauthApp(config.oa),
-      // 同步微信头像昵称: an snsapi_userinfo grant is kept sealed right after the code exchange (flows/wechat-sync)
-      exchangeCode: async (code: string) => {
-        const wx = await spend(config.oa?.appid, () => oauth2AccessToken(transport, config.oa!, code));
-        if (oaCredentials) await keepGrant({ appid: oaCredentials.appid, store, sealer, logger, clock: overrides.clock }, wx);
-        return wx;
-      },
-    },
+    // the listed doors: each builds its own routes from the context; app.ts derives the rest from them
+    doors: config.doors.map((door) => ({
+      name: door.name,
+      routes: door.routes(ctx),
+      allowed: door.allowed,
+      limits: door.limits,
+      logsFailures: door.logsFailures,
+      quiet: door.quiet,
+      info: door.publicInfo(),
+    })),
     wechatSync,
-    // PC login with our own QR code, confirmed on the phone through the official account's web authorization
-    pc: {
-      attempt: attemptDeps,
-      notifier,
-      // 关注公众号登录 (form: 'follow'): the attempt's parametric QR, when the server URL and the OA's access_token exist
-      followQrs: follow && oaServerConfig ? follow.qrs : null,
-      oauth: oauthApp(config.oa),
-      publicBaseUrl: config.publicBaseUrl,
-      production: config.production,
-      appName: config.appName,
-      streamMs: config.pcEventsStreamMs,
-      longPollMs: Math.max(1000, Math.min(20_000, config.requestDeadlineMs - 1000)),
-      // the PC's and the phone's network addresses (shown on the confirmation page), derived as the rate limits do
-      clientAddress: (c) => clientAddress(c, config.clientAddress),
-    },
-    decrypt: { appid: config.mini.appid, store, sealer, sessions },
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },
     checkNickname,
   });
@@ -261,7 +229,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
  * the person who scanned — anyone else (a forwarded link) is refused (http/routes/pc.ts). Without
  * PUBLIC_BASE_URL (development) the link's origin is the one the push reached: this API.
  */
-export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, publicOrigin: string | null): AttemptPort {
+export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, urls: Urls): AttemptPort {
   return {
     async markScanned(attemptId, who) {
       const { result, view } = await markAttemptScanned(deps, attemptId, followerKey(who.appid, who.openid));
@@ -269,25 +237,9 @@ export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, 
       return result;
     },
     confirmUrl(attemptId, requestOrigin) {
-      return `${publicOrigin ?? requestOrigin}${PC_BASE_PATH}/scan?a=${encodeURIComponent(attemptId)}`;
+      return urls.api(requestOrigin, `${PC_PATH}/scan?a=${encodeURIComponent(attemptId)}`);
     },
   };
-}
-
-/** The server URL's settings, or null (not configured, or — in development — configured wrongly: logged). */
-function oaServerSettings(config: Config, logger: Logger): OaServerDeps['server'] {
-  const s = config.oaServer;
-  if (!s || !config.oa) return null;
-  const valid =
-    /^[A-Za-z0-9]{3,32}$/.test(s.token) &&
-    ['plain', 'compatible', 'safe'].includes(s.mode) &&
-    s.encodingAesKeys.every((k) => /^[A-Za-z0-9]{43}$/.test(k)) &&
-    (s.mode === 'plain' || s.encodingAesKeys.length > 0);
-  if (!valid) {
-    logger.log('error', 'oa.push.misconfigured', { message: 'WECHAT_OA_TOKEN / ENCODING_AES_KEY / MESSAGE_MODE invalid: /api/auth/oa/push is off (npm run doctor)' });
-    return null;
-  }
-  return { appid: config.oa.appid, token: s.token, encodingAesKeys: s.encodingAesKeys, mode: s.mode as 'plain' | 'compatible' | 'safe' };
 }
 
 /** How often an instance deletes expired temporary documents (stores without TTL indexes need it). */

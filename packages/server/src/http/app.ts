@@ -1,41 +1,35 @@
 import { Hono, type Context } from 'hono';
-import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../../../../shared/errors.js';
 import { AppError } from '../errors.js';
-import { toAppError } from './errors.js';
-import { miniRoutes } from './routes/mini.js';
-import type { MiniLoginDeps } from '../flows/mini/login.js';
-import type { DecryptDeps } from '../flows/mini/decrypt.js';
-import { webRoutes, type WebRouteDeps } from './routes/web.js';
-import { oaRoutes, type OaRouteDeps } from './routes/oa.js';
+import { errorResponse, failureOf, logFailure } from './failure.js';
+
+export { errorResponse };
 import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
-import { pcAttemptIdOf, pcRoutes, type PcRouteDeps } from './routes/pc.js';
+import { pcAttemptIdOf } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
 import { limitBody } from './json.js';
-import { addressBucket, FOLLOW_QR_LIMIT, pcWatchLimit, rateLimit, RateLimitedError, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
+import { pcWatchLimit, rateLimit, RateLimitedError, type LimitClass, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
-import { currentRequestId, logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
+import { logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
 import type { Store } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
-import { oaServerRoutes, type OaServerDeps } from './oa-server.js';
-import { webviewRoutes } from './webview.js';
 import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
+import { createUrls, type Urls } from './urls.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
 export interface AppDeps {
+  /** every URL the product builds and the base path every route is under (absent: /api/auth, the request's origin) */
+  urls?: Urls;
   store: Store;
   sessions: SessionManager;
   logger: Logger;
-  mini: MiniLoginDeps;
-  /** website QR login; its endpoints answer web_login_not_configured when `appid` is null */
-  web: WebRouteDeps;
-  /** official-account web authorization (H5 inside WeChat); oa_login_not_configured when `appid` is null */
-  oa: OaRouteDeps;
-  /** PC login with our own QR code confirmed on the phone (flows/attempt); absent: /api/auth/pc is 404 */
-  pc?: PcRouteDeps;
-  decrypt: DecryptDeps;
+  /**
+   * The login doors, mounted at <basePath>/<name> (doors/ builds them from ServerOptions.doors): their
+   * routes, rate-limit classes, 405 entries and failure log names come from here, nothing per door below.
+   */
+  doors: readonly MountedDoor[];
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
   /** per address / per AppID limits on anonymous and WeChat-spending endpoints (absent: none) */
@@ -50,29 +44,51 @@ export interface AppDeps {
   mpVerify?: string[];
   /** 同步微信头像昵称 with the official account's kept grant (absent: wechat_sync_unavailable) */
   wechatSync?: WechatSyncDeps;
-  /** the official account's server URL /api/auth/oa/push (absent: answers oa_push_not_configured) */
-  oaServer?: OaServerDeps;
 }
 
-/** The PC's own requests about its attempt, limited per attempt (pcWatchLimit) instead of per address. */
-function isPcWatch(method: string, path: string): boolean {
-  return (method === 'GET' && (path === '/api/auth/pc/status' || path === '/api/auth/pc/events')) || (method === 'POST' && path === '/api/auth/pc/session');
+/** A door as the HTTP edge mounts it at <basePath>/<name> (doors/door.ts Door, its routes built). */
+export interface MountedDoor {
+  name: string;
+  /** null: the door adds to others and has no routes of its own */
+  routes: Hono<any> | null;
+  /** sub-path → the methods it answers (405 with Allow otherwise) */
+  allowed: Readonly<Record<string, string>>;
+  /** sub-path (exact, or '/*') → how it is rate limited; first match wins, unlisted: per address */
+  limits: Readonly<Record<string, LimitClass>>;
+  /** failures under it are logged `auth.<name>.failed` */
+  logsFailures: boolean;
+  /** sub-paths whose failures are not a login's */
+  quiet?: readonly string[] | undefined;
+  /** what GET <basePath>/doors says about it (names and public AppIDs only); null: not shown */
+  info: Record<string, unknown> | null;
 }
 
-/** The official account's server URL (消息推送): its own body limit and verification, no per-address limit. */
-const OA_PUSH_PATH = '/api/auth/oa/push';
+/** The door a path (relative to the base path) is under, and the rest of the path. */
+function doorOf(doors: readonly MountedDoor[], path: string): { door: MountedDoor; sub: string } | null {
+  const name = /^\/([^/]+)(\/.*)?$/.exec(path);
+  const door = name ? doors.find((d) => d.name === name[1]) : undefined;
+  return door ? { door, sub: name?.[2] ?? '' } : null;
+}
+
+/** A door's limit class for a sub-path: the first matching entry (exact, or a '/*' prefix), else per address. */
+export function limitClassOf(door: Pick<MountedDoor, 'limits'>, sub: string): LimitClass {
+  for (const [pattern, cls] of Object.entries(door.limits)) {
+    if (pattern === sub || (pattern.endsWith('/*') && sub.startsWith(pattern.slice(0, -1)))) return cls;
+  }
+  return 'address';
+}
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
-export function errorResponse(c: Context, code: ErrorCode, message?: string, headers?: Record<string, string>) {
-  const requestId = currentRequestId();
-  const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message, ...(requestId ? { requestId } : {}) } };
-  return c.json(body, ERROR_CODES[code].status as 400, { 'cache-control': 'no-store', ...headers });
-}
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();
+  const urls = deps.urls ?? createUrls({ publicBaseUrl: null });
+  /** a route's full path: every route is relative to the base path */
+  const at = urls.path;
+  /** the request's path relative to the base path (null: outside it) */
+  const relative = (path: string) => (path === urls.basePath || path.startsWith(`${urls.basePath}/`) ? path.slice(urls.basePath.length) : null);
   const limit = limitBody(MAX_JSON_BYTES, (c) => errorResponse(c, 'payload_too_large'));
 
   // One id per request: on every log line written while it runs, in every error body, and in x-request-id.
@@ -93,7 +109,8 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.use('/api/*', async (c, next) => {
+  // every answer, inside the base path or not (404s included)
+  app.use('*', async (c, next) => {
     c.header('x-content-type-options', 'nosniff');
     await next();
   });
@@ -105,7 +122,7 @@ export function createApp(deps: AppDeps) {
     const deadlineMs = deps.requestDeadlineMs;
     // One timer and one promise per request (a Promise.race over three promises cost more, and every
     // promise pays the request scope's async hook).
-    app.use('/api/*', (c, next) =>
+    app.use(at('/*'), (c, next) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           deps.logger.log('warn', 'http.deadline', { path: c.req.path, deadlineMs });
@@ -137,56 +154,44 @@ export function createApp(deps: AppDeps) {
     const limited = rateLimit(limiter, settings, refuse);
     // a PC's own status / events / collect with its attempt cookie: per attempt, not per address
     const pcWatch = pcWatchLimit(limiter, settings, pcAttemptIdOf, refuse);
-    app.use('/api/auth/mini/login', limited);
-    app.use('/api/auth/web/*', limited);
-    // not the push endpoint below: WeChat's servers call it (signed), from a few addresses
-    app.use('/api/auth/oa/*', (c, next) => (c.req.path === OA_PUSH_PATH ? next() : limited(c, next)));
-    app.use('/api/auth/pc/*', (c, next) => (isPcWatch(c.req.method, c.req.path) ? pcWatch(c, next) : limited(c, next)));
-    app.use('/api/auth/logout', limited);
-    app.use('/api/auth/webview/*', limited);
-    app.on(['POST'], '/api/auth/me/wechat-profile', limited);
-    app.on(['POST'], '/api/auth/me/phone', limited);
-    app.on(['PATCH', 'PUT'], '/api/auth/me', limited);
+    for (const door of deps.doors) {
+      if (!door.routes) continue;
+      // one middleware per door: its table picks the class (the push endpoint: none — WeChat's servers call it, signed)
+      app.use(at(`/${door.name}/*`), (c, next) => {
+        const cls = limitClassOf(door, relative(c.req.path)?.slice(door.name.length + 1) ?? '');
+        return cls === 'none' ? next() : cls === 'attempt' ? pcWatch(c, next) : limited(c, next);
+      });
+    }
+    app.use(at('/logout'), limited);
+    app.use(at('/webview/*'), limited);
+    app.on(['POST'], at('/me/wechat-profile'), limited);
+    app.on(['POST'], at('/me/phone'), limited);
+    app.on(['PATCH', 'PUT'], at('/me'), limited);
   }
 
-  app.route('/api/auth/mini', new Hono().use(limit).route('/', miniRoutes({ ...deps.mini, decrypt: deps.decrypt, sessions: deps.sessions })));
-  app.route('/api/auth/web', new Hono().use(limit).route('/', webRoutes(deps.web)));
-  app.route('/api/auth/oa', new Hono().use((c, next) => (c.req.path === OA_PUSH_PATH ? next() : limit(c, next))).route('/', oaRoutes(deps.oa)));
-  app.route('/api/auth/webview', new Hono().use(limit).route('/', webviewRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, clock: deps.mini.clock })));
-  // 关注公众号登录: a new parametric QR spends the official account's qrcode/create quota — its own per-address limit
-  const limits = deps.limits;
-  const followQrLimit = limits
-    ? (c: Context) => {
-        const key = `follow-qr:${addressBucket(c, limits.settings)}`;
-        const decision = limits.limiter.hit([{ key, ...FOLLOW_QR_LIMIT, limit: limits.settings.perAddress === 0 ? 0 : FOLLOW_QR_LIMIT.limit }]);
-        if (decision.allowed) return;
-        deps.logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter: decision.retryAfter });
-        throw new RateLimitedError(decision.retryAfter); // 429 + Retry-After (onError), as the per-AppID limit
-      }
-    : undefined;
-  if (deps.pc) app.route('/api/auth/pc', new Hono().use(limit).route('/', pcRoutes({ followQrLimit, ...deps.pc })));
-  app.post('/api/auth/logout', async (c) => {
+  for (const door of deps.doors) if (door.routes) app.route(at(`/${door.name}`), door.routes);
+  // which doors exist (names and public AppIDs, never a secret): the client shows its buttons from it
+  const doorList = deps.doors.flatMap((d) => (d.info ? [d.info] : []));
+  app.get(at('/doors'), (c) => c.json({ doors: doorList }, 200, { 'cache-control': 'no-store' }));
+  app.post(at('/logout'), async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
     // Logging out an unknown or already revoked token is not an error: the result is the same.
     await deps.sessions.invalidate(token);
     return c.body(null, 204);
   });
-  if (deps.wechatSync) app.route('/api/auth/me/wechat-profile', wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
-  if (deps.wechatSync) app.on(['DELETE'], '/api/auth/me', forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
-  app.route('/api/auth', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname }));
-  app.use('/api/auth/sessions/*', limit);
-  app.route('/api/auth/sessions', sessionRoutes(deps.sessions));
-  // Called by WeChat's servers only, every request signed: not rate limited by address (WeChat
-  // pushes from a few addresses); a forged one costs a sha1 and no store call.
-  app.route(OA_PUSH_PATH, oaServerRoutes(deps.oaServer ?? { server: null, store: deps.store, logger: deps.logger, port: { markScanned: async () => 'unknown', confirmUrl: () => '' } }));
+  if (deps.wechatSync) app.route(at('/me/wechat-profile'), wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
+  if (deps.wechatSync) app.on(['DELETE'], at('/me'), forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
+  app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/') }));
+  app.use(at('/sessions/*'), limit);
+  app.route(at('/sessions'), sessionRoutes(deps.sessions));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));
   // Liveness: the process runs and its configuration passed the start-up checks. Cheap on purpose —
   // it loads no database driver (a cold start measured on it pays for nothing else; docs/BENCH.md).
-  app.get('/api/auth/health', (c) => c.json({ ok: true, store: deps.store.kind, ready: '/api/auth/ready', ...deps.deployment }, 200, { 'cache-control': 'no-store' }));
+  app.get(at('/health'), (c) => c.json({ ok: true, store: deps.store.kind, ready: at('/ready'), ...deps.deployment }, 200, { 'cache-control': 'no-store' }));
   // Readiness: the store answered a ping within the last second (cached), else 503. Point uptime
   // checks and load balancers here (docs/DEPLOY.md).
-  app.get('/api/auth/ready', async (c) => {
+  app.get(at('/ready'), async (c) => {
     const ready = deps.readiness ? await deps.readiness.check() : { ok: true };
     if (!ready.ok) return errorResponse(c, 'store_unavailable', undefined, { 'retry-after': '1' });
     return c.json({ ok: true, store: deps.store.kind, ...deps.deployment }, 200, { 'cache-control': 'no-store' });
@@ -194,36 +199,18 @@ export function createApp(deps: AppDeps) {
 
   // Known paths with a wrong method answer 405 with Allow, everything else 404 — both in the envelope.
   const allowed: Record<string, string> = {
-    '/api/auth/mini/login': 'POST',
-    '/api/auth/mini/decrypt': 'POST',
-    '/api/auth/web/qr': 'GET',
-    '/api/auth/web/embed': 'POST',
-    '/api/auth/web/callback': 'GET',
-    '/api/auth/web/session': 'POST',
-    '/api/auth/oa/start': 'GET',
-    '/api/auth/oa/callback': 'GET',
-    '/api/auth/oa/session': 'POST',
-    '/api/auth/oa/push': 'GET, POST',
-    '/api/auth/webview/ticket': 'POST',
-    '/api/auth/me/wechat-profile': 'POST',
-    '/api/auth/webview/session': 'POST',
-    '/api/auth/pc/attempt': 'POST',
-    '/api/auth/pc/follow-qr': 'POST',
-    '/api/auth/pc/status': 'GET',
-    '/api/auth/pc/events': 'GET',
-    '/api/auth/pc/session': 'POST',
-    '/api/auth/pc/scan': 'GET',
-    '/api/auth/pc/callback': 'GET',
-    '/api/auth/pc/confirm': 'GET, POST',
-    '/api/auth/logout': 'POST',
-    '/api/auth/me': 'GET, PUT, PATCH, DELETE',
-    '/api/auth/me/avatar': 'POST',
-    '/api/auth/me/phone': 'POST',
-    '/api/auth/avatars/:file': 'GET',
-    '/api/auth/sessions': 'GET, DELETE',
-    '/api/auth/sessions/:id': 'DELETE',
-    '/api/auth/health': 'GET',
-    '/api/auth/ready': 'GET',
+    ...Object.fromEntries(deps.doors.flatMap((d) => Object.entries(d.allowed).map(([sub, allow]) => [at(`/${d.name}${sub}`), allow]))),
+    [at('/doors')]: 'GET',
+    [at('/me/wechat-profile')]: 'POST',
+    [at('/logout')]: 'POST',
+    [at('/me')]: 'GET, PUT, PATCH, DELETE',
+    [at('/me/avatar')]: 'POST',
+    [at('/me/phone')]: 'POST',
+    [at('/avatars/:file')]: 'GET',
+    [at('/sessions')]: 'GET, DELETE',
+    [at('/sessions/:id')]: 'DELETE',
+    [at('/health')]: 'GET',
+    [at('/ready')]: 'GET',
   };
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (c) => errorResponse(c, 'method_not_allowed', undefined, { allow }));
@@ -231,16 +218,16 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => errorResponse(c, 'not_found'));
 
   app.onError((error, c) => {
-    const known = toAppError(error);
+    const failure = failureOf(error);
     // Failed logins are logged with their error code, like the successful ones (auth.<door>.login).
-    const door = c.req.path === OA_PUSH_PATH ? undefined : /^\/api\/auth\/(mini|web|oa|pc)\//.exec(c.req.path)?.[1];
-    if (known) {
-      if (known.status >= 500) deps.logger.log('warn', 'http.failed', { path: c.req.path, errorCode: known.code, cause: known.cause ?? error });
-      else if (door) deps.logger.log('info', `auth.${door}.failed`, { path: c.req.path, errorCode: known.code, status: known.status });
-      return errorResponse(c, known.code, known.message, known instanceof RateLimitedError ? { 'retry-after': String(known.retryAfter) } : undefined);
-    }
-    deps.logger.log('error', 'http.unhandled', { path: c.req.path, error });
-    return errorResponse(c, 'internal_error');
+    const path = relative(c.req.path);
+    const under = path === null ? null : doorOf(deps.doors, path);
+    const door = under && under.door.logsFailures && under.sub.startsWith('/') && !under.door.quiet?.includes(under.sub) ? under.door.name : undefined;
+    if (!failure.known) logFailure(deps.logger, 'http.unhandled', c, failure, error);
+    else if (failure.status >= 500) logFailure(deps.logger, 'http.failed', c, failure, error);
+    else if (door) logFailure(deps.logger, `auth.${door}.failed`, c, failure, error, { status: failure.status });
+    const known = failure.known;
+    return errorResponse(c, failure.code, known ? failure.message : undefined, known instanceof RateLimitedError ? { 'retry-after': String(known.retryAfter) } : undefined);
   });
   return app;
 }

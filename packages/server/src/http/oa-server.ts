@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { waitUntil } from '@vercel/functions';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,6 +9,7 @@ import { MsgCrypt, MsgCryptError } from '../wechat/push/msg-crypt.js';
 import { signatureMatches } from '../wechat/push/signature.js';
 import { encryptedReplyXml, extractEncrypt, MAX_PUSH_BYTES, parsePushFields, PushXmlError, textReplyXml } from '../wechat/push/xml.js';
 import { PushGate, readPushBody, type PushLimits } from './push-limits.js';
+import { failureOf, logFailure } from './failure.js';
 
 /**
  * The official account's server URL (服务器配置, docs/WECHAT.md, facts §8–§9), at /api/auth/oa/push:
@@ -61,13 +62,16 @@ export function oaServerRoutes(deps: OaServerDeps) {
   const server = deps.server;
   const crypt = server && server.mode !== 'plain' ? new MsgCrypt({ token: server.token, appid: server.appid, encodingAesKeys: server.encodingAesKeys }) : null;
   const now = () => (deps.clock?.() ?? new Date()).getTime();
-  const refuse = (code: 'oa_push_signature_invalid' | 'oa_push_timestamp_stale' | 'oa_push_body_invalid', reason: string): never => {
-    deps.logger.log('warn', 'oa.push.refused', { errorCode: code, reason });
-    throw new AppError(code);
+  // A refused push is logged at warn by the edge's failure policy (failure.ts), though the sender is
+  // at fault: a forged or replayed push is worth seeing; onError then answers the envelope.
+  const refuse = (c: Context, code: 'oa_push_signature_invalid' | 'oa_push_timestamp_stale' | 'oa_push_body_invalid' | 'too_many_requests', reason: string): never => {
+    const error = new AppError(code);
+    logFailure(deps.logger, 'oa.push.refused', c, failureOf(error), error, { reason }, 'warn');
+    throw error;
   };
-  const fresh = (timestamp: string | undefined) => {
-    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) refuse('oa_push_timestamp_stale', 'timestamp missing');
-    if (Math.abs(now() / 1000 - Number(timestamp)) > PUSH_MAX_SKEW_S) refuse('oa_push_timestamp_stale', 'timestamp outside the window');
+  const fresh = (c: Context, timestamp: string | undefined) => {
+    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) refuse(c, 'oa_push_timestamp_stale', 'timestamp missing');
+    if (Math.abs(now() / 1000 - Number(timestamp)) > PUSH_MAX_SKEW_S) refuse(c, 'oa_push_timestamp_stale', 'timestamp outside the window');
   };
   const gate = new PushGate(deps.limits, PUSH_MAX_SKEW_S * 1000);
   const configured = () => {
@@ -79,9 +83,9 @@ export function oaServerRoutes(deps: OaServerDeps) {
     .get('/', (c) => {
       const { token } = configured();
       const { signature, timestamp, nonce, echostr } = c.req.query();
-      if (!signatureMatches(signature, token, timestamp ?? '', nonce ?? '')) refuse('oa_push_signature_invalid', 'GET signature');
-      fresh(timestamp);
-      if (!echostr || echostr.length > 128) refuse('oa_push_body_invalid', 'echostr');
+      if (!signatureMatches(signature, token, timestamp ?? '', nonce ?? '')) refuse(c, 'oa_push_signature_invalid', 'GET signature');
+      fresh(c, timestamp);
+      if (!echostr || echostr.length > 128) refuse(c, 'oa_push_body_invalid', 'echostr');
       return c.text(echostr!, 200, { 'cache-control': 'no-store' });
     })
     .post(
@@ -89,9 +93,8 @@ export function oaServerRoutes(deps: OaServerDeps) {
       async (c, next) => {
         // Before anything is read: a slot among the pushes in flight (push-limits.ts).
         if (!gate.enter()) {
-          deps.logger.log('warn', 'oa.push.refused', { errorCode: 'too_many_requests', reason: 'pushes in flight' });
           c.header('retry-after', '1');
-          throw new AppError('too_many_requests');
+          refuse(c, 'too_many_requests', 'pushes in flight');
         }
         try {
           await next();
@@ -105,18 +108,18 @@ export function oaServerRoutes(deps: OaServerDeps) {
         const encrypted = q.encrypt_type === 'aes';
         // Cheap checks first: the query, the clock — no body, no store.
         if (encrypted) {
-          if (!crypt) refuse('oa_push_signature_invalid', 'encrypted message in plain mode');
-          if (!/^[0-9a-fA-F]{40}$/.test(q.msg_signature ?? '')) refuse('oa_push_signature_invalid', 'msg_signature missing');
+          if (!crypt) refuse(c, 'oa_push_signature_invalid', 'encrypted message in plain mode');
+          if (!/^[0-9a-fA-F]{40}$/.test(q.msg_signature ?? '')) refuse(c, 'oa_push_signature_invalid', 'msg_signature missing');
         } else {
           // With an EncodingAESKey (compatible or safe mode) WeChat adds encrypt_type=aes and
           // msg_signature to every push (facts §9): a plaintext one is a forgery or a downgrade.
-          if (mode !== 'plain') refuse('oa_push_signature_invalid', `plaintext message in ${mode} mode`);
-          if (!signatureMatches(q.signature, token, q.timestamp ?? '', q.nonce ?? '')) refuse('oa_push_signature_invalid', 'signature');
+          if (mode !== 'plain') refuse(c, 'oa_push_signature_invalid', `plaintext message in ${mode} mode`);
+          if (!signatureMatches(q.signature, token, q.timestamp ?? '', q.nonce ?? '')) refuse(c, 'oa_push_signature_invalid', 'signature');
         }
-        fresh(q.timestamp);
+        fresh(c, q.timestamp);
         const text = await readPushBody(c, MAX_PUSH_BYTES, gate.limits.bodyDeadlineMs);
-        if (text === 'too_large') refuse('oa_push_body_invalid', 'too large');
-        if (text === 'late') refuse('oa_push_body_invalid', 'body not received in time');
+        if (text === 'too_large') refuse(c, 'oa_push_body_invalid', 'too large');
+        if (text === 'late') refuse(c, 'oa_push_body_invalid', 'body not received in time');
         let keyIndex = 0;
         let fields: Record<string, string>;
         try {
@@ -125,24 +128,24 @@ export function oaServerRoutes(deps: OaServerDeps) {
             // msg_signature covers exactly that value; the rest of the outer body (compatible mode's
             // plaintext copy) is never used.
             const encrypt = extractEncrypt(text!);
-            if (!signatureMatches(q.msg_signature, token, q.timestamp!, q.nonce ?? '', encrypt)) refuse('oa_push_signature_invalid', 'msg_signature');
-            if (!gate.use(q.msg_signature!, now())) refuse('oa_push_signature_invalid', 'signed query used too often');
+            if (!signatureMatches(q.msg_signature, token, q.timestamp!, q.nonce ?? '', encrypt)) refuse(c, 'oa_push_signature_invalid', 'msg_signature');
+            if (!gate.use(q.msg_signature!, now())) refuse(c, 'oa_push_signature_invalid', 'signed query used too often');
             const opened = crypt!.decrypt(encrypt);
             keyIndex = opened.keyIndex;
             fields = await parsePushFields(opened.message);
           } else {
-            if (!gate.use(q.signature!, now())) refuse('oa_push_signature_invalid', 'signed query used too often');
+            if (!gate.use(q.signature!, now())) refuse(c, 'oa_push_signature_invalid', 'signed query used too often');
             fields = await parsePushFields(text!);
           }
         } catch (error) {
-          if (error instanceof MsgCryptError || error instanceof PushXmlError) refuse('oa_push_body_invalid', error.message);
+          if (error instanceof MsgCryptError || error instanceof PushXmlError) refuse(c, 'oa_push_body_invalid', error.message);
           throw error;
         }
         let message;
         try {
           message = parsePushMessage(fields);
         } catch (error) {
-          if (error instanceof PushMessageError) refuse('oa_push_body_invalid', error.message);
+          if (error instanceof PushMessageError) refuse(c, 'oa_push_body_invalid', error.message);
           throw error;
         }
         const { reply, identifyAfterReply } = await handlePush({ ...deps, appid: configured().appid }, message, new URL(c.req.url).origin);

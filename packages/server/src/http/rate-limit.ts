@@ -163,6 +163,23 @@ export const MINUTE_MS = 60_000;
 export const FOLLOW_QR_LIMIT = { limit: 10, windowMs: 10 * MINUTE_MS };
 
 /**
+ * How a door's sub-path is limited: per client address, per PC login attempt (a PC's own status
+ * requests), or not at all (WeChat's signed pushes). Doors declare it (doors/), app.ts applies it.
+ */
+export type LimitClass = 'address' | 'attempt' | 'none';
+
+/** 关注公众号登录: a new parametric QR spends the official account's qrcode/create quota — its own per-address limit; throws too_many_requests. */
+export function followQrLimiter(limiter: RateLimiter, settings: RateLimitSettings, logger: { log(level: 'info', event: string, fields: Record<string, unknown>): void }) {
+  return (c: Context) => {
+    const key = `follow-qr:${addressBucket(c, settings)}`;
+    const decision = limiter.hit([{ key, ...FOLLOW_QR_LIMIT, limit: settings.perAddress === 0 ? 0 : FOLLOW_QR_LIMIT.limit }]);
+    if (decision.allowed) return;
+    logger.log('info', 'http.rate_limited', { path: c.req.path, errorCode: 'too_many_requests', retryAfter: decision.retryAfter });
+    throw new RateLimitedError(decision.retryAfter); // 429 + Retry-After (onError), as the per-AppID limit
+  };
+}
+
+/**
  * The rate-limit key of an address: IPv4 as is (also when IPv4-mapped, `::ffff:1.2.3.4`); IPv6 by
  * its /64 prefix, since one subscriber usually gets a whole /64 and could rotate through it.
  */

@@ -8,9 +8,12 @@ export const MAX_AVATAR_BYTES = 1024 * 1024;
 const AVATAR_SIZE = 256;
 const FORMATS = new Set(['jpeg', 'png', 'gif', 'webp']);
 
+/** Uploaded avatars' path under the default base path; a host's own base path gives `<basePath>/avatars/`. */
 export const AVATAR_PATH = '/api/auth/avatars/';
-/** The one spelling of an uploaded avatar's URL that we store and accept: `/api/auth/avatars/<32 hex>.jpg`. */
-const OWN_AVATAR_PATH = /^\/api\/auth\/avatars\/([0-9a-f]{32})\.jpg$/;
+/** The one spelling of an uploaded avatar's URL that we store and accept: `<avatarPath><32 hex>.jpg`. */
+const ownAvatarPath = (avatarPath: string) => new RegExp(`^${avatarPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([0-9a-f]{32})\\.jpg$`);
+/** A stored avatar path under any base path (a deployment may have moved its base path since it was stored). */
+const STORED_AVATAR_PATH = /^(?:\/[A-Za-z0-9._~-]+)*\/avatars\/([0-9a-f]{32})\.jpg$/;
 
 /**
  * Accepts only real images and re-encodes them (which drops EXIF and anything hidden after the
@@ -35,19 +38,19 @@ export async function encodeAvatar(bytes: Buffer): Promise<Buffer> {
  * origin). No normalisation happens here, so other spellings (percent-encoding, `..`, `\`,
  * `user@host`, another host, a query) are simply not ours — and are then refused by the caller.
  */
-export function ownAvatarId(url: string, origins: readonly string[]): string | null {
+export function ownAvatarId(url: string, origins: readonly string[], avatarPath = AVATAR_PATH): string | null {
   let path = url;
   if (!url.startsWith('/')) {
     const origin = origins.find((o) => url.startsWith(`${o}/`));
     if (!origin) return null;
     path = url.slice(origin.length);
   }
-  return OWN_AVATAR_PATH.exec(path)?.[1] ?? null;
+  return ownAvatarPath(avatarPath).exec(path)?.[1] ?? null;
 }
 
 /** The blob id behind a stored avatarUrl (always stored in the canonical relative form). */
 function storedAvatarId(user: UserRecord | null): string | null {
-  return user?.avatarUrl ? ownAvatarId(user.avatarUrl, []) : null;
+  return user?.avatarUrl ? (STORED_AVATAR_PATH.exec(user.avatarUrl)?.[1] ?? null) : null;
 }
 
 /**
@@ -124,9 +127,9 @@ async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: s
 }
 
 /** Stores an uploaded (already encoded) image as the user's avatar, owned by them. */
-export async function setUploadedAvatar(store: Store, userId: string, jpeg: Buffer, now: Date): Promise<{ avatarUrl: string; user: UserRecord }> {
+export async function setUploadedAvatar(store: Store, userId: string, jpeg: Buffer, now: Date, avatarPath = AVATAR_PATH): Promise<{ avatarUrl: string; user: UserRecord }> {
   const blobId = randomBytes(16).toString('hex');
-  const avatarUrl = `${AVATAR_PATH}${blobId}.jpg`;
+  const avatarUrl = `${avatarPath}${blobId}.jpg`;
   await store.putBlob({ id: blobId, contentType: 'image/jpeg', data: jpeg, ownerId: userId, createdAt: now });
   try {
     return { avatarUrl, user: await replaceAvatar(store, userId, { avatarUrl }, now) };
@@ -142,10 +145,10 @@ export async function setUploadedAvatar(store: Store, userId: string, jpeg: Buff
  * (canonical path) or a WeChat avatar URL. Anything else — someone else's upload, however spelled —
  * is `avatar_not_allowed`.
  */
-export async function chooseAvatar(store: Store, user: UserRecord, url: string, origins: readonly string[], isWechatAvatar: (url: string) => boolean): Promise<string> {
-  const ownId = ownAvatarId(url, origins);
+export async function chooseAvatar(store: Store, user: UserRecord, url: string, origins: readonly string[], isWechatAvatar: (url: string) => boolean, avatarPath = AVATAR_PATH): Promise<string> {
+  const ownId = ownAvatarId(url, origins, avatarPath);
   if (ownId !== null) {
-    const canonical = `${AVATAR_PATH}${ownId}.jpg`;
+    const canonical = `${avatarPath}${ownId}.jpg`;
     // Keeping the current avatar is always fine (also a legacy image without a recorded owner).
     if (canonical === user.avatarUrl || (await ownsBlob(store, ownId, user.id))) return canonical;
     throw new AppError('avatar_not_allowed');

@@ -15,6 +15,8 @@ import { WechatApiError } from '../../wechat/transport.js';
  */
 export interface MiniLoginDeps {
   appid: string;
+  /** the door's name in log events (`auth.<name>.login`): several mini-programs are told apart. @default 'mini' */
+  name?: string;
   store: Store;
   sessions: SessionManager;
   sealer: Sealer;
@@ -70,7 +72,7 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
     // session_key lives"): a returning login reads the identity and writes one session.
     const wxSessionKey = { identity: key, sealed: deps.sealer.seal(wx.sessionKey, key) };
     const { token, session } = await deps.sessions.create(user, 'mini', { wxSessionKey });
-    deps.logger.log('info', 'auth.mini.login', { userId: user.id, isNewUser, unionid: !!wx.unionid });
+    deps.logger.log('info', `auth.${deps.name ?? 'mini'}.login`, { userId: user.id, isNewUser, unionid: !!wx.unionid });
     return { token, expiresAt: session.expiresAt, user, isNewUser };
   } finally {
     inFlight.delete(flight);

@@ -12,6 +12,8 @@ import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed }
 import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
+import type { Sealer } from '../../crypto/seal.js';
+import { keepGrant } from './grants.js';
 
 /**
  * WeChat's browser OAuth2 logins, without HTTP — one core for two doors:
@@ -57,6 +59,12 @@ export interface OAuthLoginDeps {
   exchangeCode(code: string): Promise<OAuthAccessToken>;
   getUserInfo(accessToken: string, openid: string): Promise<SnsUserInfo>;
   clock?: () => Date;
+  /**
+   * Keep the person's snsapi_userinfo grant, sealed, for 同步微信头像昵称 (./grants.ts): the official
+   * account's door asks for it (`officialAccount({ keepGrant })`); absent/null: the grant is dropped
+   * after the one sns/userinfo call.
+   */
+  keepGrant?: { sealer: Sealer } | null | undefined;
 }
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
@@ -82,12 +90,14 @@ export function safeNext(next: string | undefined | null): string | null {
 /**
  * One versioned record per login attempt, `<door>-login:<sha256(state)>` (its expiry is judged by
  * store/records.ts only, on deps.clock):
- *   v1 { next, framed? }                          started (10 minutes)
+ *   v1 { next, framed?, attemptId? }              started (10 minutes)
  *   v2 { userId, isNewUser }                      callback done (60 s); no token, nothing sealed
  *   v3 { taken: true }                            collected; the session exists only as its hash
  */
 const LoginRecord = (z: Zod) => z.object({
   next: z.string().optional(),
+  /** the PC login attempt this state confirms (the pc door's phone side): carried here, never in `next` */
+  attemptId: z.string().optional(),
   framed: z.boolean().optional(),
   userId: z.string().optional(),
   isNewUser: z.boolean().optional(),
@@ -113,7 +123,7 @@ function sameState(a: string | undefined, b: string | undefined): boolean {
 
 /** snsapi_base did not find the person: the login page asks for consent and then continues to `next`. */
 export class ConsentRequiredError extends AppError {
-  constructor(code: ErrorCode, readonly next: string | null) {
+  constructor(code: ErrorCode, readonly next: string | null, readonly attemptId: string | null = null) {
     super(code);
   }
 }
@@ -136,6 +146,8 @@ export async function startOAuthLogin(
      * session still goes only to the browser holding it (takeOAuthHandoff), never to the iframe.
      */
     framed?: boolean;
+    /** the PC login attempt the phone is confirming (pc door): kept in the state's record, handed back by the callback */
+    attemptId?: string | null;
   },
 ): Promise<OAuthLoginStart> {
   const appid = requireConfigured(deps);
@@ -144,7 +156,7 @@ export async function startOAuthLogin(
   const scope = input.scope && door.scopes.includes(input.scope) ? input.scope : door.scopes[0];
   const state = generateState();
   const expiresAt = new Date(now(deps).getTime() + STATE_TTL_MS);
-  const written = await loginRecords(door).create(deps, sha256Hex(state), { next: safeNext(input.next) ?? DEFAULT_NEXT, ...(input.framed ? { framed: true } : {}) }, { expiresAt });
+  const written = await loginRecords(door).create(deps, sha256Hex(state), { next: safeNext(input.next) ?? DEFAULT_NEXT, ...(input.framed ? { framed: true } : {}), ...(input.attemptId ? { attemptId: input.attemptId } : {}) }, { expiresAt });
   if (!written) throw new AppError('internal_error'); // 190 random bits collided: not expected
   const query = new URLSearchParams({ appid, redirect_uri: input.redirectUri, response_type: 'code', scope, state });
   return { state, expiresAt, authorizeUrl: `${deps.openBaseUrl}${door.authorizePath}?${query}#wechat_redirect` };
@@ -159,11 +171,11 @@ export interface OAuthCallbackInput {
    * Runs right after the code exchange, before any account is found or created: may refuse the
    * person (throw) — e.g. a follow reply link opened by someone other than the scanner (http/routes/pc.ts).
    */
-  checkPerson?: (who: { appid: string; openid: string }, next: string | null) => Promise<void>;
+  checkPerson?: (who: { appid: string; openid: string }, bound: { next: string | null; attemptId: string | null }) => Promise<void>;
 }
 
 /** Completes WeChat's redirect. Returns where the H5 login page should continue (`next`). */
-export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean; framed: boolean }> {
+export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCallbackInput): Promise<{ state: string; next: string; isNewUser: boolean; framed: boolean; attemptId: string | null }> {
   const appid = requireConfigured(deps);
   const { door } = deps;
   const at = now(deps);
@@ -192,7 +204,9 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
 
   // WeChat's errors on the code (40029, 40163, 42003…) mean what they mean on every door: the edge translates them.
   const wx: OAuthAccessToken = await deps.exchangeCode(input.code);
-  await input.checkPerson?.({ appid, openid: wx.openid }, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
+  const attemptId = record.value.attemptId ?? null;
+  await input.checkPerson?.({ appid, openid: wx.openid }, { next: typeof record.value.next === 'string' ? safeNext(record.value.next) : null, attemptId });
+  if (deps.keepGrant) await keepGrant({ appid, store: deps.store, sealer: deps.keepGrant.sealer, logger: deps.logger, clock: deps.clock }, wx);
 
   const { unionid } = wx;
   if (door.oa) {
@@ -204,7 +218,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
     // snsapi_base: only a known openid logs in; the unionid that would link a mini-program
     // account comes with snsapi_userinfo only.
     if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.getIdentity(openidKey(appid, wx.openid)))) {
-      throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null);
+      throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null, attemptId);
     }
   }
   const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
@@ -214,7 +228,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   if (!(await loginRecords(door).update(deps, record, { userId: user.id, isNewUser }, { ttlMs: HANDOFF_TTL_MS }))) throw new AppError(door.errors.stateUsed);
   deps.logger.log('info', `auth.${door.name}.login`, { userId: user.id, isNewUser, unionid: !!unionid });
   const next = typeof record.value.next === 'string' ? safeNext(record.value.next) : null;
-  return { state, next: next ?? DEFAULT_NEXT, isNewUser, framed: record.value.framed === true };
+  return { state, next: next ?? DEFAULT_NEXT, isNewUser, framed: record.value.framed === true, attemptId };
 }
 
 /**

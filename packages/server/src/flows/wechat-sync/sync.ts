@@ -7,9 +7,12 @@ import type { Store, UserRecord } from '../../store/types.js';
 import { saveProfile } from '../../users/accounts.js';
 import { seedProfile } from '../../users/profile.js';
 import { WechatApiError } from '../../wechat/transport.js';
-import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
+import { context, grantKey, grants, writeGrant, type Grant } from '../oauth/grants.js';
 import type { RefreshedOAuthToken } from '../../wechat/sns/oauth2_refresh_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
+
+export { keepGrant, REFRESH_TOKEN_LIFETIME_MS } from '../oauth/grants.js';
+const REAUTHORIZE = new Set([42002, 40030, 42007]);
 
 /**
  * 同步微信头像昵称 (issue 14): the official account's web authorization (snsapi_userinfo) yields a
@@ -20,26 +23,6 @@ import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
  * 42002 (refresh_token expired), 40030 (invalid) and 42007 (password changed) drop the grant and
  * answer wechat_reauthorize_required: the page sends the person through snsapi_userinfo again.
  */
-export const REFRESH_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000;
-const REAUTHORIZE = new Set([42002, 40030, 42007]);
-
-interface Grant {
-  refreshToken: string;
-  accessToken: string;
-  /** ms since epoch */
-  accessExpiresAt: number;
-}
-
-/**
- * `wechat-grant:<appid>:<openid>`; its expiry is the refresh_token's end of life (judged by
- * store/records.ts only). A dropped grant keeps `dropped: true` and no sealed value.
- */
-const GrantDoc = (z: Zod) => z.object({
-  openid: z.string().optional(),
-  sealed: z.object({ kid: z.string(), data: z.string() }).nullable().optional(),
-  dropped: z.boolean().optional(),
-});
-const grants = defineRecord({ prefix: 'wechat-grant', schema: GrantDoc, ttlMs: REFRESH_TOKEN_LIFETIME_MS });
 
 export interface WechatSyncDeps {
   /** the official account's AppID; null = not configured */
@@ -53,31 +36,6 @@ export interface WechatSyncDeps {
   clock?: () => Date;
 }
 
-const grantKey = (appid: string, openid: string) => `${appid}:${openid}`;
-const context = (appid: string, openid: string) => `wechat-grant:${appid}:${openid}`;
-
-/**
- * Called right after the official account's code exchange (api/_lib/main.ts wraps exchangeCode):
- * keeps an snsapi_userinfo grant sealed, keyed by the openid — whose identity names the account.
- * Best effort: a failure is logged, the login goes on (a later sync asks to authorize again).
- */
-export async function keepGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'logger' | 'clock'> & { appid: string }, wx: OAuthAccessToken): Promise<void> {
-  if (!wx.refreshToken || wx.snapshotUser || wx.scope !== 'snsapi_userinfo') return;
-  const now = (deps.clock?.() ?? new Date()).getTime();
-  try {
-    await writeGrant(deps, wx.openid, { refreshToken: wx.refreshToken, accessToken: wx.accessToken, accessExpiresAt: now + wx.expiresIn * 1000 }, new Date(now + REFRESH_TOKEN_LIFETIME_MS), null);
-  } catch (error) {
-    deps.logger.log('warn', 'wechat.sync.grant_not_kept', { error: error instanceof Error ? error.name : 'error' });
-  }
-}
-
-async function writeGrant(deps: Pick<WechatSyncDeps, 'store' | 'sealer' | 'clock'> & { appid: string }, openid: string, grant: Grant, refreshExpiresAt: Date, held: HeldRecord<z.infer<ReturnType<typeof GrantDoc>>> | null): Promise<void> {
-  const key = grantKey(deps.appid, openid);
-  const doc = { openid, sealed: deps.sealer.seal(JSON.stringify(grant), context(deps.appid, openid)) };
-  const current = held ?? (await grants.read(deps, key));
-  if (current) await grants.update(deps, current, doc, { expiresAt: refreshExpiresAt });
-  else await grants.create(deps, key, doc, { expiresAt: refreshExpiresAt });
-}
 
 export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord): Promise<UserRecord> {
   const appid = deps.appid;

@@ -32,6 +32,8 @@ export interface MeDeps {
   phone: PhoneDeps | null;
   /** WeChat content-safety check for a nickname; null when no mini-program token is available. */
   checkNickname: ((nickname: string, userId: string) => Promise<boolean>) | null;
+  /** where uploaded avatars are served: `<basePath>/avatars/` (absent: /api/auth/avatars/) */
+  avatarPath?: string;
 }
 
 export function meRoutes(deps: MeDeps) {
@@ -60,7 +62,7 @@ export function meRoutes(deps: MeDeps) {
       if (body.avatarUrl !== undefined) {
         // Only the caller's own upload or a (non-anonymous) WeChat avatar; another user's image is refused.
         const wechatAvatar = (url: string) => isWechatAvatarUrl(url) && !isAnonymousAvatar(url);
-        patch.avatarUrl = await chooseAvatar(deps.store, c.var.user, body.avatarUrl, [new URL(c.req.url).origin], wechatAvatar);
+        patch.avatarUrl = await chooseAvatar(deps.store, c.var.user, body.avatarUrl, [new URL(c.req.url).origin], wechatAvatar, deps.avatarPath);
       }
       const user = patch.avatarUrl !== undefined
         ? await updateProfileWithAvatar(deps.store, c.var.user.id, { ...patch, avatarUrl: patch.avatarUrl }, new Date())
@@ -88,7 +90,7 @@ export function meRoutes(deps: MeDeps) {
         throw new AppError('unsupported_media_type', '请求体必须是 multipart/form-data 或图片');
       }
       // The image it replaces is deleted by the same (per-user serialised) change, if it is theirs.
-      const { avatarUrl, user } = await setUploadedAvatar(deps.store, c.var.user.id, await encodeAvatar(bytes), new Date());
+      const { avatarUrl, user } = await setUploadedAvatar(deps.store, c.var.user.id, await encodeAvatar(bytes), new Date(), deps.avatarPath);
       return c.json({ avatarUrl, user: toPublicUser(user) });
     })
     .post('/me/phone', jsonLimit, auth, async (c) => {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { toAppError } from '../errors.js';
+import { failureOf, logFailure } from '../failure.js';
 import { lazySchema, readJson } from '../json.js';
 import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../../shared/oauth.js';
+import { createUrls, type Urls } from '../urls.js';
+import { cookieJar } from '../cookies.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
 
@@ -11,25 +12,15 @@ import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLo
 export { H5_LOGIN_PAGE };
 
 /**
- * Where the browser goes back to the H5 page. The explicit empty fragment matters: a browser keeps
- * the current URL's fragment across a redirect whose Location has none, so WeChat's required
- * `#wechat_redirect` (docs/WECHAT.md "The authorize URLs") would ride along start → authorize → callback → page
- * and stay in the address bar.
- */
-function toH5Page(query: string): string {
-  return `${H5_LOGIN_PAGE}?${query}#`;
-}
-
-/**
  * Everything a door's HTTP surface is named after, from its name (`web`, `oa`):
- *   routes       /api/auth/<name>/{start path, callback, session}
- *   cookie       wx_<name>_state (HttpOnly, path /api/auth/<name>): binds the state to the browser
- *   login page   /uni_modules/wlu-wxlogin/pages/login/index?<name>_login=<state> | ?<name>_login_error=<code>
+ *   routes       <basePath>/<name>/{start path, callback, session}
+ *   cookie       wx_<name>_state (HttpOnly, path <basePath>/<name>): binds the state to the browser
+ *   login page   h5LoginPage with <name>_login=<state> | <name>_login_error=<code>
  */
-export function doorNames(door: OAuthDoor) {
+export function doorNames(door: OAuthDoor, urls: Urls = createUrls({ publicBaseUrl: null })) {
   return {
     cookie: `wx_${door.name}_state`,
-    basePath: `/api/auth/${door.name}`,
+    basePath: urls.path(`/${door.name}`),
     handoffParam: `${door.name}_login`,
     errorParam: `${door.name}_login_error`,
   };
@@ -39,6 +30,12 @@ export interface OAuthRouteDeps extends OAuthLoginDeps {
   /** PUBLIC_BASE_URL: the API's public origin; null = the request's own origin */
   publicBaseUrl: string | null;
   production: boolean;
+  /** every URL built (redirect_uri, cookie path, the H5 login page); absent: /api/auth + publicBaseUrl */
+  urls?: Urls;
+}
+
+function urlsOf(deps: OAuthRouteDeps): Urls {
+  return deps.urls ?? createUrls({ publicBaseUrl: deps.publicBaseUrl });
 }
 
 /** WeChat's own WxLogin script (docs/WECHAT.md, "WxLogin"); against the simulator, the simulator's copy. */
@@ -67,26 +64,16 @@ function framedResult(c: Context, origin: string, result: { ok: true } | { ok: f
 
 const SessionBody = lazySchema((z) => z.object({ state: z.string().regex(OAUTH_STATE_PATTERN, 'must be the login state from the login page URL') }));
 
-function isSecure(c: Context, production: boolean): boolean {
-  return production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-}
-
-function cookieOptions(c: Context, production: boolean, path: string, maxAge?: number) {
-  return { httpOnly: true, sameSite: 'Lax' as const, path, ...(maxAge === undefined ? {} : { maxAge }), secure: isSecure(c, production) };
-}
-
 /** A browser navigation never gets a JSON error page: it goes back to the login page with a code. */
 function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
-  const known = toAppError(error);
-  const event = `auth.${deps.door.name}.failed`;
-  if (!known) deps.logger.log('error', event, { path: c.req.path, error });
-  else if (known.status >= 500) deps.logger.log('warn', event, { path: c.req.path, errorCode: known.code, cause: known.cause ?? known });
-  else deps.logger.log('info', event, { path: c.req.path, errorCode: known.code });
-  const code = known?.code ?? 'internal_error';
-  const query = new URLSearchParams({ [doorNames(deps.door).errorParam]: code });
+  const failure = failureOf(error);
+  logFailure(deps.logger, `auth.${deps.door.name}.failed`, c, failure, error);
+  const code = failure.code;
+  const urls = urlsOf(deps);
+  const query = new URLSearchParams({ [doorNames(deps.door, urls).errorParam]: code });
   // the second (snsapi_userinfo) attempt continues where the first was going
   if (error instanceof ConsentRequiredError && error.next && error.next !== DEFAULT_NEXT) query.set('next', error.next);
-  return c.redirect(toH5Page(query.toString()), 302);
+  return c.redirect(urls.h5Login(query), 302);
 }
 
 function noStore(c: Context) {
@@ -100,16 +87,17 @@ function noStore(c: Context) {
  * page collects the session with `POST /session {state}`.
  */
 export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { embeddable?: boolean } = {}) {
-  const names = doorNames(deps.door);
+  const urls = urlsOf(deps);
+  const names = doorNames(deps.door, urls);
+  const cookies = cookieJar({ path: names.basePath, production: deps.production });
   const app = new Hono();
   if (options.embeddable) {
     // WxLogin (WeChat's QR inside our page): the options for `new WxLogin({...})`, the state bound to this browser
     app.post('/embed', async (c) => {
       const body = await readJson(c, EmbedBody);
-      const origin = deps.publicBaseUrl ?? new URL(c.req.url).origin;
-      const redirectUri = `${origin}${names.basePath}/callback`;
+      const redirectUri = urls.api(c, `/${deps.door.name}/callback`);
       const { state, authorizeUrl, expiresAt } = await startOAuthLogin(deps, { redirectUri, next: body.next, framed: body.selfRedirect });
-      setCookie(c, names.cookie, state, cookieOptions(c, deps.production, names.basePath, STATE_TTL_MS / 1000));
+      cookies.set(c, names.cookie, state, STATE_TTL_MS / 1000);
       const params = new URL(authorizeUrl).searchParams;
       return c.json(
         { appid: params.get('appid'), scope: params.get('scope'), redirectUri, state, selfRedirect: body.selfRedirect, scriptUrl: wxLoginScriptUrl(deps.openBaseUrl), expiresAt: expiresAt.toISOString() },
@@ -122,13 +110,12 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { 
     .get(startPath, async (c) => {
       noStore(c);
       try {
-        const origin = deps.publicBaseUrl ?? new URL(c.req.url).origin;
         const { state, authorizeUrl } = await startOAuthLogin(deps, {
-          redirectUri: `${origin}${names.basePath}/callback`,
+          redirectUri: urls.api(c, `/${deps.door.name}/callback`),
           next: c.req.query('next'),
           scope: c.req.query('scope'),
         });
-        setCookie(c, names.cookie, state, cookieOptions(c, deps.production, names.basePath, STATE_TTL_MS / 1000));
+        cookies.set(c, names.cookie, state, STATE_TTL_MS / 1000);
         return c.redirect(authorizeUrl, 302);
       } catch (error) {
         return toLoginPage(c, error, deps);
@@ -140,25 +127,25 @@ export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { 
         const { state, next, framed } = await completeOAuthCallback(deps, {
           code: c.req.query('code'),
           state: c.req.query('state'),
-          cookieState: getCookie(c, names.cookie),
+          cookieState: cookies.get(c, names.cookie),
         });
-        if (framed && c.req.header('sec-fetch-dest') !== 'document') return framedResult(c, deps.publicBaseUrl ?? new URL(c.req.url).origin, { ok: true });
+        if (framed && c.req.header('sec-fetch-dest') !== 'document') return framedResult(c, urls.origin(c), { ok: true });
         const query = new URLSearchParams({ [names.handoffParam]: state });
         if (next !== DEFAULT_NEXT) query.set('next', next);
-        return c.redirect(toH5Page(query.toString()), 302);
+        return c.redirect(urls.h5Login(query), 302);
       } catch (error) {
         if (options.embeddable && c.req.header('sec-fetch-dest') === 'iframe') {
-          const known = toAppError(error);
-          deps.logger.log(known && known.status < 500 ? 'info' : 'warn', `auth.${deps.door.name}.failed`, { path: c.req.path, errorCode: known?.code ?? 'internal_error' });
-          return framedResult(c, deps.publicBaseUrl ?? new URL(c.req.url).origin, { ok: false, code: known?.code ?? 'internal_error' });
+          const failure = failureOf(error);
+          logFailure(deps.logger, `auth.${deps.door.name}.failed`, c, failure, error);
+          return framedResult(c, urls.origin(c), { ok: false, code: failure.code });
         }
         return toLoginPage(c, error, deps);
       }
     })
     .post('/session', async (c) => {
       const { state } = await readJson(c, SessionBody);
-      const result = await takeOAuthHandoff(deps, { state, cookieState: getCookie(c, names.cookie) });
-      deleteCookie(c, names.cookie, cookieOptions(c, deps.production, names.basePath));
+      const result = await takeOAuthHandoff(deps, { state, cookieState: cookies.get(c, names.cookie) });
+      cookies.clear(c, names.cookie);
       return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
     });
 }

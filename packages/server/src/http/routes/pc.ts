@@ -1,10 +1,9 @@
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { OA_SCOPE_USERINFO } from '../../../../../shared/oauth.js';
 import { OA_DOOR } from '../../flows/oa/door.js';
 import { AppError } from '../../errors.js';
-import { toAppError } from '../errors.js';
+import { failureOf, logFailure } from '../failure.js';
 import { lazySchema } from '../json.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, startOAuthLogin, STATE_TTL_MS, takeOAuthIdentity, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
@@ -15,6 +14,8 @@ import { followerKey } from '../../flows/follow/attempt-port.js';
 import type { FollowQrs } from '../../flows/follow/login.js';
 import { locate } from '../../flows/attempt/location.js';
 import { clientAddress, type ClientAddressSettings } from '../client-address.js';
+import { createUrls, type Urls } from '../urls.js';
+import { cookieJar, readCookie } from '../cookies.js';
 
 /**
  * 电脑扫码登录 with our own QR code (for a site with an official account but no website app):
@@ -44,7 +45,8 @@ export const PC_SCAN_DOOR: OAuthDoor = {
   errors: { notConfigured: 'pc_login_not_configured', stateInvalid: 'pc_login_invalid', stateUsed: 'pc_login_used', denied: 'oa_login_denied' },
 };
 
-export const PC_BASE_PATH = '/api/auth/pc';
+/** The PC door's routes, relative to the base path. */
+export const PC_PATH = '/pc';
 export const PC_ATTEMPT_COOKIE = 'wx_pc_attempt';
 export const PC_STATE_COOKIE = 'wx_pc_state';
 export const PC_CONFIRM_COOKIE = 'wx_pc_confirm';
@@ -59,6 +61,8 @@ export interface PcRouteDeps {
   oauth: Omit<OAuthLoginDeps, 'door'>;
   publicBaseUrl: string | null;
   production: boolean;
+  /** every URL built (scan URL, redirect_uri, the phone pages' links, cookie path); absent: /api/auth + publicBaseUrl */
+  urls?: Urls;
   /** the name the phone's page shows (APP_NAME) */
   appName: string;
   /** one SSE stream's length (≤ 25 s; inside the function's maxDuration) */
@@ -81,14 +85,6 @@ export interface PcRouteDeps {
   clientAddress?: (c: Context) => string | null;
 }
 
-const isSecure = (c: Context, production: boolean) => production || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-const cookieOptions = (c: Context, production: boolean, maxAge?: number) => ({
-  httpOnly: true,
-  sameSite: 'Lax' as const,
-  path: PC_BASE_PATH,
-  secure: isSecure(c, production),
-  ...(maxAge === undefined ? {} : { maxAge }),
-});
 
 function noStore(c: Context) {
   c.header('cache-control', 'no-store');
@@ -96,14 +92,14 @@ function noStore(c: Context) {
 }
 
 function readPcCookie(c: Context): { id: string; pcKey: string } {
-  const [id = '', pcKey = ''] = (getCookie(c, PC_ATTEMPT_COOKIE) ?? '').split('.');
+  const [id = '', pcKey = ''] = (readCookie(c, PC_ATTEMPT_COOKIE) ?? '').split('.');
   if (!ATTEMPT_ID_PATTERN.test(id)) throw new AppError('pc_login_invalid');
   return { id, pcKey };
 }
 
 /** The attempt id of this browser's attempt cookie when well-formed (not verified: the key is checked by the flow). */
 export function pcAttemptIdOf(c: Context): string | null {
-  const id = (getCookie(c, PC_ATTEMPT_COOKIE) ?? '').split('.')[0] ?? '';
+  const id = (readCookie(c, PC_ATTEMPT_COOKIE) ?? '').split('.')[0] ?? '';
   return ATTEMPT_ID_PATTERN.test(id) ? id : null;
 }
 
@@ -120,7 +116,9 @@ const DecideForm = lazySchema((z) =>
 
 export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
-  const origin = (c: Context) => deps.publicBaseUrl ?? new URL(c.req.url).origin;
+  const urls = deps.urls ?? createUrls({ publicBaseUrl: deps.publicBaseUrl });
+  const pcPath = urls.path(PC_PATH);
+  const cookies = cookieJar({ path: pcPath, production: deps.production });
   const addressOf = deps.clientAddress ?? ((c: Context) => clientAddress(c, SOCKET_ONLY));
 
   /** A QR code image (data URL) of `content`. */
@@ -130,7 +128,7 @@ export function pcRoutes(deps: PcRouteDeps) {
   };
   /** Our own QR for an attempt: the phone's entry /scan?a=<id>. */
   const ownQr = async (c: Context, id: string) => {
-    const scanUrl = `${origin(c)}${PC_BASE_PATH}/scan?a=${id}`;
+    const scanUrl = urls.api(c, `${PC_PATH}/scan?a=${id}`);
     return { qr: await qrDataUrl(scanUrl), scanUrl };
   };
 
@@ -142,11 +140,9 @@ export function pcRoutes(deps: PcRouteDeps) {
     return c.html(html, status as 200);
   };
   const phoneError = (c: Context, error: unknown, event: string) => {
-    const known = toAppError(error);
-    if (!known) deps.attempt.logger.log('error', event, { path: c.req.path, error });
-    else deps.attempt.logger.log(known.status >= 500 ? 'warn' : 'info', event, { path: c.req.path, errorCode: known.code });
-    const message = known?.message ?? '服务器内部错误';
-    return phone(c, resultPageHtml('error', message), known?.status ?? 500);
+    const failure = failureOf(error);
+    logFailure(deps.attempt.logger, event, c, failure, error);
+    return phone(c, resultPageHtml('error', failure.message), failure.status);
   };
 
   return (
@@ -156,7 +152,7 @@ export function pcRoutes(deps: PcRouteDeps) {
         const wanted = c.req.query('form') ?? (await c.req.json().catch(() => null) as { form?: unknown } | null)?.form;
         const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent'), address: addressOf(c) });
         const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
-        setCookie(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, cookieOptions(c, deps.production, seconds + 60));
+        cookies.set(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, seconds + 60);
         // follow: no WeChat call here — the page asks POST /follow-qr when it shows the card
         if (wanted === 'follow' && deps.followQrs) return c.json({ ...statusBody(view), form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
         return c.json({ ...statusBody(view), ...(await ownQr(c, id)), form: 'own-qr' as const }, 200, { 'cache-control': 'no-store' });
@@ -168,13 +164,13 @@ export function pcRoutes(deps: PcRouteDeps) {
         if (view.status === 'expired') throw new AppError('pc_login_expired');
         if (view.status !== 'waiting') throw new AppError('pc_login_used');
         const got = deps.followQrs
-          ? await deps.followQrs.forBrowser({ browserKey: getCookie(c, PC_FOLLOW_COOKIE), attemptId: id, attemptExpiresAt: view.expiresAt, beforeCreate: () => deps.followQrLimit?.(c) })
+          ? await deps.followQrs.forBrowser({ browserKey: cookies.get(c, PC_FOLLOW_COOKIE), attemptId: id, attemptExpiresAt: view.expiresAt, beforeCreate: () => deps.followQrLimit?.(c) })
           : { unavailable: 'not_configured' };
         // WeChat refused (48001 on an unverified account, 45009 quota, -1, timeout): our own QR works as well
         if ('unavailable' in got) return c.json({ ...(await ownQr(c, id)), form: 'own-qr' as const }, 200, { 'cache-control': 'no-store' });
         if (got.browserKey) {
           const maxAge = Math.max(0, Math.floor((got.qr.expiresAt.getTime() - Date.now()) / 1000));
-          setCookie(c, PC_FOLLOW_COOKIE, got.browserKey, cookieOptions(c, deps.production, maxAge));
+          cookies.set(c, PC_FOLLOW_COOKIE, got.browserKey, maxAge);
         }
         const qr = await qrDataUrl(got.qr.content);
         return c.json({ qr, scanUrl: got.qr.content, qrImageUrl: got.qr.imageUrl, form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
@@ -213,7 +209,7 @@ export function pcRoutes(deps: PcRouteDeps) {
       .post('/session', async (c) => {
         const { id, pcKey } = readPcCookie(c);
         const result = await collectAttempt(deps.attempt, id, pcKey);
-        deleteCookie(c, PC_ATTEMPT_COOKIE, cookieOptions(c, deps.production));
+        cookies.clear(c, PC_ATTEMPT_COOKIE);
         return c.json(toLoginResponse(result), 200, { 'cache-control': 'no-store' });
       })
       // ---- phone ----
@@ -224,12 +220,13 @@ export function pcRoutes(deps: PcRouteDeps) {
           if (!view || view.status === 'expired') throw new AppError('pc_login_expired');
           if (view.status !== 'waiting' && view.status !== 'scanned') throw new AppError(view.status === 'cancelled' ? 'pc_login_cancelled' : 'pc_login_used');
           const { state, authorizeUrl } = await startOAuthLogin(oauth, {
-            redirectUri: `${origin(c)}${PC_BASE_PATH}/callback`,
-            next: `/pc/${id}`,
+            redirectUri: urls.api(c, `${PC_PATH}/callback`),
+            // the attempt rides in the state's own record (never in `next`, which is a page to go to)
+            attemptId: id,
             scope: c.req.query('scope'),
           });
           noStore(c);
-          setCookie(c, PC_STATE_COOKIE, state, cookieOptions(c, deps.production, STATE_TTL_MS / 1000));
+          cookies.set(c, PC_STATE_COOKIE, state, STATE_TTL_MS / 1000);
           return c.redirect(authorizeUrl, 302);
         } catch (error) {
           return phoneError(c, error, 'auth.pc.scan_failed');
@@ -237,8 +234,8 @@ export function pcRoutes(deps: PcRouteDeps) {
       })
       .get('/callback', async (c) => {
         try {
-          const cookieState = getCookie(c, PC_STATE_COOKIE);
-          let completed: { state: string; next: string };
+          const cookieState = cookies.get(c, PC_STATE_COOKIE);
+          let completed: { state: string; attemptId: string | null };
           try {
             completed = await completeOAuthCallback(oauth, {
               code: c.req.query('code'),
@@ -246,8 +243,7 @@ export function pcRoutes(deps: PcRouteDeps) {
               cookieState,
               // a follow attempt's link belongs to the person who scanned its QR: a forwarded link
               // opened by anyone else is refused here, before any account or the attempt changes
-              checkPerson: async (who, next) => {
-                const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(next ?? '')?.[1];
+              checkPerson: async (who, { attemptId }) => {
                 if (attemptId && !(await isAttemptScanner(deps.attempt, attemptId, followerKey(who.appid, who.openid)))) {
                   deps.attempt.logger.log('warn', 'auth.pc.not_scanner', { errorCode: 'pc_login_not_scanner' });
                   throw new AppError('pc_login_not_scanner');
@@ -256,19 +252,19 @@ export function pcRoutes(deps: PcRouteDeps) {
             });
           } catch (error) {
             // snsapi_base did not find the person: one tap, then snsapi_userinfo (reusing the OA door's rule)
-            const attemptId = error instanceof ConsentRequiredError ? /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(error.next ?? '')?.[1] : undefined;
-            if (attemptId) return phone(c, consentPageHtml(`${PC_BASE_PATH}/scan?a=${attemptId}&scope=${OA_SCOPE_USERINFO}`));
+            const attemptId = error instanceof ConsentRequiredError ? error.attemptId : null;
+            if (attemptId) return phone(c, consentPageHtml(`${pcPath}/scan?a=${attemptId}&scope=${OA_SCOPE_USERINFO}`));
             throw error;
           }
-          const attemptId = /^\/pc\/([A-Za-z0-9_-]{22})$/.exec(completed.next)?.[1];
-          if (!attemptId) throw new AppError('pc_login_invalid');
+          const attemptId = completed.attemptId;
+          if (!attemptId || !ATTEMPT_ID_PATTERN.test(attemptId)) throw new AppError('pc_login_invalid');
           const { user } = await takeOAuthIdentity(oauth, { state: completed.state, cookieState });
-          deleteCookie(c, PC_STATE_COOKIE, cookieOptions(c, deps.production));
+          cookies.clear(c, PC_STATE_COOKIE);
           const { confirmKey, view } = await scanAttempt(deps.attempt, attemptId, { userId: user.id, source: 'oa-web' });
           deps.notifier.changed(view);
-          setCookie(c, PC_CONFIRM_COOKIE, confirmKey, cookieOptions(c, deps.production, Math.ceil((view.expiresAt.getTime() - Date.now()) / 1000)));
+          cookies.set(c, PC_CONFIRM_COOKIE, confirmKey, Math.ceil((view.expiresAt.getTime() - Date.now()) / 1000));
           noStore(c);
-          return c.redirect(`${PC_BASE_PATH}/confirm`, 302);
+          return c.redirect(`${pcPath}/confirm`, 302);
         } catch (error) {
           return phoneError(c, error, 'auth.pc.callback_failed');
         }
@@ -277,10 +273,10 @@ export function pcRoutes(deps: PcRouteDeps) {
         try {
           // The confirm key lives only in the cookie set by /callback (after the web authorization):
           // no query parameter can plant one (login CSRF).
-          const page = await confirmationPage(deps.attempt, getCookie(c, PC_CONFIRM_COOKIE));
+          const page = await confirmationPage(deps.attempt, cookies.get(c, PC_CONFIRM_COOKIE));
           // the IP-region database is loaded by locate, on the first confirmation page, and nowhere else
           const [pcLocation, phoneLocation] = await Promise.all([locate(page.pcAddress), locate(addressOf(c))]);
-          return phone(c, confirmPageHtml({ ...page, pcLocation, phoneLocation }, deps.appName, `${PC_BASE_PATH}/confirm`));
+          return phone(c, confirmPageHtml({ ...page, pcLocation, phoneLocation }, deps.appName, `${pcPath}/confirm`));
         } catch (error) {
           return phoneError(c, error, 'auth.pc.confirm_failed');
         }
@@ -292,9 +288,9 @@ export function pcRoutes(deps: PcRouteDeps) {
           const form = (await DecideForm.get()).safeParse(await c.req.parseBody());
           if (!form.success) throw new AppError('invalid_request', '请选择电脑上显示的数字，或点「取消」');
           const action = form.data.action === 'cancel' ? 'cancel' : 'confirm';
-          const { wrongPick, ...view } = await decideAttempt(deps.attempt, { confirmKey: getCookie(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action, pick: form.data.pick });
+          const { wrongPick, ...view } = await decideAttempt(deps.attempt, { confirmKey: cookies.get(c, PC_CONFIRM_COOKIE), nonce: form.data.nonce, action, pick: form.data.pick });
           deps.notifier.changed(view);
-          deleteCookie(c, PC_CONFIRM_COOKIE, cookieOptions(c, deps.production));
+          cookies.clear(c, PC_CONFIRM_COOKIE);
           if (wrongPick) return phone(c, resultPageHtml('cancelled', '数字与电脑上显示的不一致，已取消此次登录，电脑上不会登录。如果你没有在电脑前操作，请不要按别人的要求扫码或确认。'));
           return action === 'confirm'
             ? phone(c, resultPageHtml('confirmed', '已确认，请回到电脑上继续'))
