@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLinks } from './links.mjs';
 import { mpMainPackageBytes, mpModuleMainBytes } from './sizes.mjs';
 
 const MODES = ['dev', 'build', 'check'];
@@ -99,6 +100,10 @@ if (!dev && platform === 'mp-weixin') {
   }
 }
 if (checkOnly) process.exit(0);
+
+// --- the login uni_module's links (a clone without symlinks has text files there) --------------
+for (const path of ensureLinks(root)) console.log(`[uni.mjs] ${path} was a plain file (a clone without symlinks): made it a link again`);
+
 if (dev && platform === 'mp-weixin') {
   // Development only: the dev API is a LAN http:// address, which WeChat's domain check refuses.
   // Release builds keep the manifest's urlCheck (true).
