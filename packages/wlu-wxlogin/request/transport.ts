@@ -13,7 +13,7 @@ import { REQUEST_TIMEOUT_MS } from '../options';
 
 export const MSG_NETWORK = '网络不可用，请重试';
 export const MSG_LOGIN_FAILED = '登录失败，请稍后再试';
-export const MSG_BLOCKED = ERROR_CODES.wechat_user_blocked.message; // 账号存在风险，暂时无法登录
+export const MSG_BLOCKED = ERROR_CODES.wechat_user_blocked.message; // the API's own text for a blocked account
 export const MSG_SERVER = '服务暂时不可用，请稍后再试';
 
 /** API error codes plus the client's own: no network / timeout, and an unreadable response. */
