@@ -51,6 +51,11 @@ describe('createWechatLogin', () => {
     expect(one.auth.token).toBe('tok:https://one.example.test/auth/mini/login');
     expect(two.auth.token).toBe('tok:https://two.example.test/api/auth/mini/login');
     expect(one.auth.assetUrl('/auth/avatars/a.jpg')).toBe('https://one.example.test/auth/avatars/a.jpg');
+
+    // a second mini-program of the same account logs in through its own door name
+    const shop = host({ apiBase: 'https://one.example.test', miniProgram: 'mini-shop' });
+    await shop.auth.login();
+    expect(shop.auth.token).toBe('tok:https://one.example.test/api/auth/mini-shop/login');
   });
 
   it('Should take the H5 doors, the PC form and the pages to return to from the options', () => {

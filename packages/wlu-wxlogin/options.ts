@@ -19,6 +19,12 @@ export interface WechatLoginOptions {
   /** Where the server package is mounted on that origin. Default `/api/auth`. */
   basePath?: string;
   /**
+   * This mini-program's door name on the server (`miniProgram({ name })` in the server's doors; several
+   * mini-programs of one open-platform account each have their own). Logins go to `<basePath>/<name>/login`.
+   * Default `mini`.
+   */
+  miniProgram?: string;
+  /**
    * H5 doors the server has configured (default `['web', 'oa']`); a comma-separated string is
    * accepted too (e.g. from an env variable). The mini-program door needs no entry.
    */
@@ -48,6 +54,7 @@ export interface WechatLoginOptions {
 export interface ResolvedOptions {
   apiBase: string;
   basePath: string;
+  miniProgram: string;
   doors: { web: boolean; oa: boolean; oaFollow: boolean };
   pcLogin: string;
   appName: string;
@@ -81,6 +88,7 @@ export function resolveOptions(options: WechatLoginOptions = {}): ResolvedOption
   return {
     apiBase: (options.apiBase ?? '').trim().replace(/\/+$/, ''),
     basePath,
+    miniProgram: /^[a-z0-9][a-z0-9-]*$/.test(options.miniProgram ?? '') ? options.miniProgram! : 'mini',
     doors: doorsOf(options.doors),
     pcLogin: options.pcLogin ?? '',
     appName: options.appName || '微信登录',

@@ -193,13 +193,13 @@ export const useWluAuthStore = defineStore('wlu-auth', () => {
     uni.setStorageSync(AGREED_KEY, true);
   }
 
-  /** wx.login + POST /api/auth/mini/login (one retry with a fresh code on a spent/invalid code). */
+  /** wx.login + POST <basePath>/<miniProgram>/login (one retry with a fresh code on a spent/invalid code). */
   async function exchange(profile?: Profile): Promise<LoginResponse> {
     let code = await freshCode();
     for (let attempt = 0; ; attempt++) {
       const body: MiniLoginRequest = profile ? { code, profile } : { code };
       try {
-        const res = await rawRequest<LoginResponse>({ method: 'POST', url: url('/mini/login'), data: body });
+        const res = await rawRequest<LoginResponse>({ method: 'POST', url: url(`/${config.value.miniProgram}/login`), data: body });
         blocked = null;
         setSession(res);
         return res;
