@@ -16,7 +16,7 @@ import { optionsFromEnv } from '../packages/server/src/env.js';
 import { scanAttempt } from '../packages/server/src/flows/attempt/attempt.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore, getMongoClient, migrateMongo } from '../packages/server/src/store/mongo.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { resolveAccount } from '../packages/server/src/users/accounts.js';
 
@@ -27,7 +27,7 @@ const SIZES = (arg('sizes') ?? '1,50,200').split(',').map(Number);
 const SAMPLES = Number(arg('samples') ?? 200);
 const WAIT_WINDOW_MS = 10_000;
 
-function counting(inner: Store) {
+function counting(inner: Storage) {
   const counts = { reads: [] as number[], queryMs: [] as number[] };
   const store = new Proxy(inner, {
     get(target, prop) {
@@ -101,7 +101,7 @@ async function waitingPc(b: Services) {
 
 const pctOf = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 
-async function run(inner: Store, n: number, mongoEnv: Record<string, string>, countRows: () => Promise<number | null>) {
+async function run(inner: Storage, n: number, mongoEnv: Record<string, string>, countRows: () => Promise<number | null>) {
   const { store, counts } = counting(inner);
   const fallbacks: string[] = [];
   const bLogger: Logger = { log: (_level, event, fields) => event.startsWith('pc.notifier.') && fallbacks.push(`${event} ${JSON.stringify(fields ?? {})}`) };
@@ -173,7 +173,7 @@ async function run(inner: Store, n: number, mongoEnv: Record<string, string>, co
   };
 }
 
-const stores: { label: string; store: Store; env: Record<string, string>; countRows: () => Promise<number | null> }[] = [
+const stores: { label: string; store: Storage; env: Record<string, string>; countRows: () => Promise<number | null> }[] = [
   { label: 'embedded', store: new EmbeddedStore({ dir: null }), env: {}, countRows: async () => null },
 ];
 if (useMongo) {

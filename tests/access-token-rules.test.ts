@@ -1,8 +1,9 @@
+import { compareAndSetRecord, getRecord, withPort } from './support/records.js';
 import { describe, expect, it } from 'vitest';
 import { createSealer, type Sealer } from '../packages/server/src/crypto/seal.js';
 import type { Logger } from '../packages/server/src/log.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { RecordPort, Storage } from '../packages/server/src/store/types.js';
 import type { StableToken } from '../packages/server/src/wechat/auth/stable_token.js';
 import { createAccessTokens } from '../packages/server/src/wechat/access-token.js';
 import { WechatApiError, WechatConfigError, WechatUnavailableError } from '../packages/server/src/wechat/transport.js';
@@ -24,7 +25,7 @@ interface Line {
   [field: string]: unknown;
 }
 
-function harness(options: { store?: Store; sealer?: Sealer; start?: number; fetchToken?: (force: boolean) => Promise<StableToken>; onSleep?: (ms: number, clock: { t: number }) => void } = {}) {
+function harness(options: { store?: Storage; sealer?: Sealer; start?: number; fetchToken?: (force: boolean) => Promise<StableToken>; onSleep?: (ms: number, clock: { t: number }) => void } = {}) {
   const clock = { t: options.start ?? 1_800_000_000_000 };
   const store = options.store ?? new EmbeddedStore({ dir: null });
   const calls: boolean[] = [];
@@ -129,7 +130,7 @@ describe('access_token: what a failing stable_token call becomes', () => {
     expect(error).toBeInstanceOf(WechatApiError);
     expect(error).toMatchObject({ errcode: -1 });
     expect(h.lines.filter((l) => l.level === 'error')).toEqual([]);
-    const stored = (await h.store.getRecord(RECORD))!.value;
+    const stored = (await getRecord(h.store, RECORD))!.value;
     expect(stored).toMatchObject({ leaseOwner: null, leaseUntil: 0 });
   });
 });
@@ -150,7 +151,7 @@ describe('access_token: seal keys', () => {
     const rotated = createSealer(new Map([['new', NEW_KEY], ['old', OLD_KEY]]));
     const h = harness({ store, sealer: rotated, fetchToken: async () => ({ accessToken: 'T-other', expiresIn: 7200 }) });
     expect(await h.tokens.get()).toBe('T1');
-    const after = (await store.getRecord(RECORD))!;
+    const after = (await getRecord(store, RECORD))!;
     expect((after.value.token as { kid: string }).kid).toBe('new');
     // A fresh instance with the new key only (the old one removed) still reads it without WeChat.
     const later = harness({ store, sealer: createSealer(new Map([['new', NEW_KEY]])), fetchToken: async () => ({ accessToken: 'T-other', expiresIn: 7200 }) });
@@ -158,13 +159,13 @@ describe('access_token: seal keys', () => {
     expect(await later.tokens.get()).toBe('T1');
     expect(later.calls).toEqual([]);
     expect(h.calls).toEqual([]);
-    expect((await store.getRecord(RECORD))!.version).toBe(after.version); // no write per read
+    expect((await getRecord(store, RECORD))!.version).toBe(after.version); // no write per read
   });
 
   it('a token record copied under another app\'s id does not open there', async () => {
     const store = new EmbeddedStore({ dir: null });
     // The other app's record holds a token sealed for that app: it must not be used for this one.
-    await store.compareAndSetRecord(RECORD, { ...doc({}), token: sealer.seal('T-of-another-app', 'access_token:wx00000000000000b8'), expiresAt: 1_800_000_000_000 + 7_200_000 }, null);
+    await compareAndSetRecord(store, RECORD, { ...doc({}), token: sealer.seal('T-of-another-app', 'access_token:wx00000000000000b8'), expiresAt: 1_800_000_000_000 + 7_200_000 }, null);
     const h = harness({ store, fetchToken: async () => ({ accessToken: 'T-mine', expiresIn: 7200 }) });
     expect(await h.tokens.get()).toBe('T-mine');
   });
@@ -175,7 +176,7 @@ describe('access_token: another instance holds the refresh lease', () => {
 
   it('the still-valid token is used at once while the other instance refreshes early', async () => {
     const store = new EmbeddedStore({ dir: null });
-    await store.compareAndSetRecord(RECORD, doc({ token: 'T-old', expiresAt: t0 + 300_000, leaseOwner: 'other', leaseUntil: t0 + 8_000 }), null);
+    await compareAndSetRecord(store, RECORD, doc({ token: 'T-old', expiresAt: t0 + 300_000, leaseOwner: 'other', leaseUntil: t0 + 8_000 }), null);
     const h = harness({ store, start: t0 });
     expect(await h.tokens.get()).toBe('T-old');
     expect(h.calls).toEqual([]);
@@ -184,12 +185,12 @@ describe('access_token: another instance holds the refresh lease', () => {
 
   it('a token expiring this very millisecond is not used: it waits for the other instance\'s new one', async () => {
     const store = new EmbeddedStore({ dir: null });
-    await store.compareAndSetRecord(RECORD, doc({ token: 'T-old', expiresAt: t0, leaseOwner: 'other', leaseUntil: t0 + 8_000 }), null);
+    await compareAndSetRecord(store, RECORD, doc({ token: 'T-old', expiresAt: t0, leaseOwner: 'other', leaseUntil: t0 + 8_000 }), null);
     const h = harness({
       store,
       start: t0,
       onSleep: () => {
-        void store.getRecord(RECORD).then((rec) => store.compareAndSetRecord(RECORD, doc({ token: 'T-new', expiresAt: t0 + 7_200_000 }), rec!.version));
+        void store.records.get([RECORD], new Date()).then((found) => store.records.put(RECORD, doc({ token: 'T-new', expiresAt: t0 + 7_200_000 }), found.get(RECORD)!.version, null, new Date()));
       },
     });
     expect(await h.tokens.get()).toBe('T-new');
@@ -199,7 +200,7 @@ describe('access_token: another instance holds the refresh lease', () => {
 
   it('waits at most 5 s (150 ms steps), then answers WeChat unavailable', async () => {
     const store = new EmbeddedStore({ dir: null });
-    await store.compareAndSetRecord(RECORD, doc({ leaseOwner: 'other', leaseUntil: t0 + 60_000 }), null);
+    await compareAndSetRecord(store, RECORD, doc({ leaseOwner: 'other', leaseUntil: t0 + 60_000 }), null);
     // The first wait lands exactly on the 5 s deadline (still allowed), the next one just past it.
     const h = harness({ store, start: t0, onSleep: (_ms, clock) => (clock.t += clock.t === t0 ? 5_000 : 1) });
     const error = await capture(h.tokens.get());
@@ -211,7 +212,7 @@ describe('access_token: another instance holds the refresh lease', () => {
 
   it('a lease that runs out this very millisecond holds no one back', async () => {
     const store = new EmbeddedStore({ dir: null });
-    await store.compareAndSetRecord(RECORD, doc({ leaseOwner: 'other', leaseUntil: t0 }), null);
+    await compareAndSetRecord(store, RECORD, doc({ leaseOwner: 'other', leaseUntil: t0 }), null);
     const h = harness({ store, start: t0 });
     expect(await h.tokens.get()).toBe('T1');
     expect(h.sleeps).toEqual([]);
@@ -221,22 +222,16 @@ describe('access_token: another instance holds the refresh lease', () => {
   it('its own lease, left behind by a store failure, does not make an instance wait for itself', async () => {
     const inner = new EmbeddedStore({ dir: null });
     let writes = 0;
-    const store = new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop === 'compareAndSetRecord') {
-          return async (...args: Parameters<Store['compareAndSetRecord']>) => {
-            // the second write of the first refresh (saving the token) fails: the lease stays
-            if (++writes === 2) throw new Error('store unavailable');
-            return target.compareAndSetRecord(...args);
-          };
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
+    const store = withPort(inner, 'records', {
+      put: async (...args: Parameters<RecordPort['put']>) => {
+        // the second write of the first refresh (saving the token) fails: the lease stays
+        if (++writes === 2) throw new Error('store unavailable');
+        return inner.records.put(...args);
       },
     });
     const h = harness({ store, start: t0 });
     expect(await capture(h.tokens.get())).toBeInstanceOf(Error);
-    expect((await inner.getRecord(RECORD))!.value.leaseUntil).toBeGreaterThan(t0); // still leased, by itself
+    expect((await getRecord(inner, RECORD))!.value.leaseUntil).toBeGreaterThan(t0); // still leased, by itself
     expect(await h.tokens.get()).toBe('T1');
     expect(h.sleeps).toEqual([]);
   });

@@ -1,3 +1,4 @@
+import { getRecord } from './support/records.js';
 import { describe, expect, it } from 'vitest';
 import { createSealer } from '../packages/server/src/crypto/seal.js';
 import { silentLogger } from '../packages/server/src/log.js';
@@ -53,7 +54,7 @@ describe('access_token repair rules', () => {
     };
     expect(await f.tokens.withToken(rejecting(new Set(['T1'])))).toBe('T2');
     expect(f.calls).toEqual([false, false, true]);
-    expect((await f.store.getRecord('wechat_token:wx0000000000000001'))!.value.forceCount).toBe(1);
+    expect((await getRecord(f.store, 'wechat_token:wx0000000000000001'))!.value.forceCount).toBe(1);
     now.t += 5_000;
     const error = await f.tokens.withToken(rejecting(new Set(['T2']))).catch((e) => e);
     expect(error).toMatchObject({ name: 'WechatUnavailableError', reason: 'token_refresh' }); // → 503 wechat_token_unavailable at the edge

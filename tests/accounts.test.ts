@@ -1,28 +1,23 @@
+import { metered, storeStats, withPort } from './support/records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import { DuplicateKeyError, type IdentityRecord, type Store } from '../packages/server/src/store/types.js';
+import { DuplicateKeyError, type IdentityRecord, type Storage } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
  * A store whose first identity insert for a new person loses a race: another writer (a concurrent
  * first login of the same person) links the same keys to its own user first.
  */
-function racingStore(inner: Store, competitorUserId: string): Store {
+function racingStore(inner: Storage, competitorUserId: string): Storage {
   let raced = false;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'insertIdentities') {
-        return async (identities: IdentityRecord[]) => {
-          if (!raced) {
-            raced = true;
-            for (const identity of identities) await target.insertIdentity({ ...identity, userId: competitorUserId, user: undefined });
-            throw new DuplicateKeyError(identities[0]!.key);
-          }
-          return target.insertIdentities(identities);
-        };
+  return withPort(inner, 'accounts', {
+    insertIdentities: async (identities: IdentityRecord[]) => {
+      if (!raced) {
+        raced = true;
+        for (const identity of identities) await inner.accounts.insertIdentity({ ...identity, userId: competitorUserId, user: undefined });
+        throw new DuplicateKeyError(identities[0]!.key);
       }
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
+      return inner.accounts.insertIdentities(identities);
     },
   });
 }
@@ -36,10 +31,10 @@ describe('one person, one account', () => {
 
   it('50 parallel first logins of one person create exactly one user', async () => {
     const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(stack, 'crowd')));
-    const before = await stack.services.store.stats();
+    const before = await storeStats(stack.services.store);
     const results = await Promise.all(codes.map((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-    const after = await stack.services.store.stats();
+    const after = await storeStats(stack.services.store);
     // A new account is born as the copy on its identities; its user record comes with the first change.
     expect(after.users - before.users).toBe(0);
     expect(after.identities - before.identities).toBe(2); // oid:<appid>:<openid> and uid:<unionid>
@@ -52,8 +47,8 @@ describe('one person, one account', () => {
       results.map((r, i) => fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${r.body.token}` }, body: JSON.stringify({ avatarUrl: `https://thirdwx.qlogo.cn/mmopen/vi_32/a${i}/132` }) })),
     );
     expect(patched.map((r) => r.status)).toEqual(Array(50).fill(200));
-    expect((await stack.services.store.stats()).users - before.users).toBe(1);
-    const stored = (await stack.services.store.getUser([...ids][0]!))!.avatarUrl;
+    expect((await storeStats(stack.services.store)).users - before.users).toBe(1);
+    const stored = (await stack.services.store.accounts.getUser([...ids][0]!))!.avatarUrl;
     const seen = await Promise.all(results.map(async (r) => (await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${r.body.token}` } })).json()).user.avatarUrl));
     expect(new Set(seen)).toEqual(new Set([stored]));
   });
@@ -64,7 +59,7 @@ describe('one person, one account', () => {
       const codes = await Promise.all(Array.from({ length: 50 }, () => simCode(unbound, 'crowd')));
       const results = await Promise.all(codes.map((code) => postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code })));
       expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-      expect(await unbound.services.store.stats()).toEqual({ users: 0, identities: 1, sessions: 50, claims: 0 });
+      expect(await storeStats(unbound.services.store)).toEqual({ users: 0, identities: 1, sessions: 50, records: 0 });
       expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
       expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
     } finally {
@@ -96,7 +91,7 @@ describe('a duplicate-key error from the store', () => {
       const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'racer') });
       expect(res.status).toBe(200);
       expect(res.body.user.id).toBe('competitor0000000000000');
-      const stats = await inner.stats();
+      const stats = await storeStats(inner);
       expect(stats.users).toBe(1);
       expect(stats.identities).toBe(2);
       const me = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${res.body.token}` } });
@@ -111,12 +106,8 @@ describe('a duplicate-key error from the store', () => {
   it('a database outage is a 503, not a crash, and nothing is written', async () => {
     const inner = new EmbeddedStore({ dir: null });
     const { StoreUnavailableError } = await import('../packages/server/src/store/types.js');
-    const down = new Proxy(inner, {
-      get(target, prop) {
-        if (typeof prop === 'string' && /^(update|upsert|insert)/.test(prop)) return async () => { throw new StoreUnavailableError('connection refused'); };
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const down = metered(inner, (call) => {
+      if (/^(accounts|sessions)\.(update|upsert|insert)/.test(call)) throw new StoreUnavailableError('connection refused');
     });
     const stack = await startStack({ overrides: { store: down } });
     try {
@@ -124,7 +115,7 @@ describe('a duplicate-key error from the store', () => {
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('store_unavailable');
       expect(stack.sim.calls.get('jscode2session') ?? 0).toBe(1);
-      expect(await inner.stats()).toEqual({ users: 0, identities: 0, sessions: 0, claims: 0 });
+      expect(await storeStats(inner)).toEqual({ users: 0, identities: 0, sessions: 0, records: 0 });
     } finally {
       await stack.close();
     }
@@ -138,8 +129,8 @@ describe('documents written before user copies existed', () => {
       const store = stack.services.store;
       const then = new Date('2026-01-01T00:00:00.000Z');
       const openid = stack.sim.openid(stack.appid, 'veteran');
-      await store.insertUserIfAbsent({ id: 'veteran0000000000000000', nickname: '老用户', avatarUrl: null, createdAt: then, updatedAt: then });
-      await store.insertIdentity({ key: `oid:${stack.appid}:${openid}`, kind: 'oid', userId: 'veteran0000000000000000', appid: stack.appid, openid, unionid: null, sessionKey: null, createdAt: then, updatedAt: then });
+      await store.accounts.insertUserIfAbsent({ id: 'veteran0000000000000000', nickname: '老用户', avatarUrl: null, createdAt: then, updatedAt: then });
+      await store.accounts.insertIdentity({ key: `oid:${stack.appid}:${openid}`, kind: 'oid', userId: 'veteran0000000000000000', appid: stack.appid, openid, unionid: null, sessionKey: null, createdAt: then, updatedAt: then });
       const res = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'veteran') });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ isNewUser: false, user: { id: 'veteran0000000000000000', nickname: '老用户' } });
@@ -158,11 +149,11 @@ describe('unionid', () => {
     try {
       await postJson(`${bound.apiUrl}/api/auth/mini/login`, { code: await simCode(bound, 'u1') });
       await postJson(`${unbound.apiUrl}/api/auth/mini/login`, { code: await simCode(unbound, 'u1') });
-      const boundId = await bound.services.store.getIdentity(`oid:${bound.appid}:${bound.sim.openid(bound.appid, 'u1')}`);
-      const unboundId = await unbound.services.store.getIdentity(`oid:${unbound.appid}:${unbound.sim.openid(unbound.appid, 'u1')}`);
+      const boundId = await bound.services.store.accounts.getIdentity(`oid:${bound.appid}:${bound.sim.openid(bound.appid, 'u1')}`);
+      const unboundId = await unbound.services.store.accounts.getIdentity(`oid:${unbound.appid}:${unbound.sim.openid(unbound.appid, 'u1')}`);
       expect(boundId!.unionid).toMatch(/^o[\w-]{27}$/);
       expect(unboundId!.unionid).toBeNull();
-      expect((await unbound.services.store.stats()).identities).toBe(1);
+      expect((await storeStats(unbound.services.store)).identities).toBe(1);
     } finally {
       await Promise.all([bound.close(), unbound.close()]);
     }

@@ -16,7 +16,7 @@ const LIB = resolve(import.meta.dirname, '../packages/server/src');
 const CASTS_IN_FLOWS_CEILING = 0;
 
 export const LAYERS: { name: string; paths: string[] }[] = [
-  { name: 'root (wiring: config, env, process)', paths: ['main.ts', 'vercel.ts', 'env.ts', 'config.ts'] },
+  { name: 'root (wiring: config, env, process)', paths: ['main.ts', 'vercel.ts', 'env.ts', 'config.ts', 'mongodb.ts'] },
   { name: 'doors (descriptors: a door\'s routes, limits, checks)', paths: ['doors/'] },
   { name: 'http (routes, middleware, the error edge)', paths: ['http/'] },
   { name: 'flows (one folder per login door)', paths: ['flows/'] },

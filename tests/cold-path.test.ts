@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../packages/server/src/log.js';
-import { lazyStore } from '../packages/server/src/store/lazy.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import { lazyStorage } from '../packages/server/src/store/lazy.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 
 // Counts when the MongoDB store module and zod are first imported (vitest calls a mock's factory
 // on the module's first import). Nothing else here may import zod: not the simulator, for one.
@@ -81,21 +81,21 @@ describe('cold path: what a request loads (docs/BENCH.md, cold start)', () => {
   });
 });
 
-describe('lazyStore', () => {
+describe('lazyStorage', () => {
   const fake = () => {
     const calls: unknown[][] = [];
-    const store = { kind: 'mongodb', getUser: async (id: string) => (calls.push(['getUser', id]), { id }), close: async () => void calls.push(['close']) };
-    return { store: store as unknown as Store, calls };
+    const store = { kind: 'mongodb', accounts: { getUser: async (id: string) => (calls.push(['getUser', id]), { id }) }, close: async () => void calls.push(['close']) };
+    return { store: store as unknown as Storage, calls };
   };
 
   it('answers kind and close() without loading; loads once on the first method call and forwards it', async () => {
     const { store, calls } = fake();
     const load = vi.fn(async () => store);
-    const lazy = lazyStore('mongodb', load);
+    const lazy = lazyStorage('mongodb', load);
     expect(lazy.kind).toBe('mongodb');
     await lazy.close();
     expect(load).not.toHaveBeenCalled();
-    expect(await Promise.all([lazy.getUser('u1'), lazy.getUser('u2')])).toEqual([{ id: 'u1' }, { id: 'u2' }]);
+    expect(await Promise.all([lazy.accounts.getUser('u1'), lazy.accounts.getUser('u2')])).toEqual([{ id: 'u1' }, { id: 'u2' }]);
     expect(load).toHaveBeenCalledTimes(1);
     await lazy.close();
     expect(calls).toEqual([['getUser', 'u1'], ['getUser', 'u2'], ['close']]);
@@ -104,11 +104,12 @@ describe('lazyStore', () => {
   it('is not a thenable (awaiting it does not call a method), and retries a failed load', async () => {
     const { store } = fake();
     const load = vi.fn().mockRejectedValueOnce(new Error('import failed')).mockResolvedValue(store);
-    const lazy = lazyStore('mongodb', load);
+    const lazy = lazyStorage('mongodb', load);
     expect(await lazy).toBe(lazy);
+    expect(await lazy.accounts).toBe(lazy.accounts);
     expect(load).not.toHaveBeenCalled();
-    await expect(lazy.getUser('u1')).rejects.toThrow('import failed');
-    expect(await lazy.getUser('u1')).toEqual({ id: 'u1' });
+    await expect(lazy.accounts.getUser('u1')).rejects.toThrow('import failed');
+    expect(await lazy.accounts.getUser('u1')).toEqual({ id: 'u1' });
     expect(load).toHaveBeenCalledTimes(2);
   });
 });

@@ -191,11 +191,11 @@ describe.skipIf(!mongo.uri)('one network hop away from the database (Toxiproxy b
     try {
       const now = new Date();
       const session = (n: number) => ({ id: `hop-ack-${n}-${randomBytes(8).toString('hex')}`, userId: 'u-hop', via: 'mini' as const, createdAt: now, expiresAt: new Date(now.getTime() + 3600_000) });
-      await store.insertSession(session(0)); // connected
+      await store.sessions.insert(session(0)); // connected
       await hop.cut();
       const started = performance.now();
       const batch = [1, 2, 3].map(session);
-      const outcomes = await Promise.all(batch.map((s) => store.insertSession(s).then(() => 'acknowledged', (error: unknown) => error)));
+      const outcomes = await Promise.all(batch.map((s) => store.sessions.insert(s).then(() => 'acknowledged', (error: unknown) => error)));
       const took = performance.now() - started;
       await hop.heal();
       for (const outcome of outcomes) expect(outcome).toBeInstanceOf(StoreUnavailableError);

@@ -35,22 +35,22 @@ describe('deleting an account after a late-unionid merge', () => {
     const b = await resolveAccount(store, { appid: OA_APPID, openid: 'oa-openid-lee', unionid }, { nickname: null, avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/b/132' }, new Date());
     const merged = await login('lee');
     expect(merged.user.id).toBe(b.user.id);
-    expect((await store.getUser(a.user.id))!.mergedInto).toBe(b.user.id);
-    expect((await store.getUser(a.user.id))!.phone?.purePhoneNumber).toBe('13800001111');
+    expect((await store.accounts.getUser(a.user.id))!.mergedInto).toBe(b.user.id);
+    expect((await store.accounts.getUser(a.user.id))!.phone?.purePhoneNumber).toBe('13800001111');
 
     const res = await fetch(`${stack.apiUrl}/api/auth/me`, authed(merged.token, { method: 'DELETE' }));
     expect(res.status).toBe(204);
 
     // Nothing of either account remains.
-    expect(await store.getUser(a.user.id)).toBeNull();
-    expect(await store.getUser(b.user.id)).toBeNull();
-    expect(await store.getBlob(blobId)).toBeNull();
-    expect(await store.getUserIdentities(a.user.id)).toEqual([]);
-    expect(await store.getUserIdentities(b.user.id)).toEqual([]);
-    expect(await store.getIdentity(unionidKey(unionid))).toBeNull();
-    expect(await store.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'lee')))).toBeNull();
-    expect(await store.getUserSessions(a.user.id)).toEqual([]);
-    expect(await store.getUserSessions(b.user.id)).toEqual([]);
+    expect(await store.accounts.getUser(a.user.id)).toBeNull();
+    expect(await store.accounts.getUser(b.user.id)).toBeNull();
+    expect(await store.blobs.get(blobId)).toBeNull();
+    expect(await store.accounts.listIdentities(a.user.id)).toEqual([]);
+    expect(await store.accounts.listIdentities(b.user.id)).toEqual([]);
+    expect(await store.accounts.getIdentity(unionidKey(unionid))).toBeNull();
+    expect(await store.accounts.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'lee')))).toBeNull();
+    expect(await store.sessions.listByUser(a.user.id)).toEqual([]);
+    expect(await store.sessions.listByUser(b.user.id)).toEqual([]);
     for (const token of [a.token, merged.token]) {
       expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(token))).status).toBe(401);
     }
@@ -67,15 +67,15 @@ describe('deleting an account after a late-unionid merge', () => {
     const now = new Date();
     const { deleteAccount } = await import('../packages/server/src/users/delete.js');
     for (const [id, into] of [['b', null], ['a', 'b'], ['c', 'a']] as const) {
-      await store.insertUserIfAbsent({ id, nickname: id, avatarUrl: null, createdAt: now, updatedAt: now });
-      if (into) await store.updateUser(id, { mergedInto: into, phone: { phoneNumber: '138', purePhoneNumber: '138', countryCode: '86', verifiedAt: now } }, now);
-      await store.insertIdentity({ key: openidKey('wx1', id), kind: 'oid', userId: id, appid: 'wx1', openid: id, unionid: null, sessionKey: null, createdAt: now, updatedAt: now });
+      await store.accounts.insertUserIfAbsent({ id, nickname: id, avatarUrl: null, createdAt: now, updatedAt: now });
+      if (into) await store.accounts.updateUser(id, { mergedInto: into, phone: { phoneNumber: '138', purePhoneNumber: '138', countryCode: '86', verifiedAt: now } }, now);
+      await store.accounts.insertIdentity({ key: openidKey('wx1', id), kind: 'oid', userId: id, appid: 'wx1', openid: id, unionid: null, sessionKey: null, createdAt: now, updatedAt: now });
     }
     await deleteAccount(store, 'b');
     await deleteAccount(store, 'b');
     for (const id of ['a', 'b', 'c']) {
-      expect(await store.getUser(id)).toBeNull();
-      expect(await store.getIdentity(openidKey('wx1', id))).toBeNull();
+      expect(await store.accounts.getUser(id)).toBeNull();
+      expect(await store.accounts.getIdentity(openidKey('wx1', id))).toBeNull();
     }
   });
 });

@@ -2,6 +2,7 @@
 // ServerOptions.doors; routes, rate limits, the 405 table, failure log names, GET <basePath>/doors
 // and the production checks come from the list. Several mini-programs of one open-platform account
 // share users through unionid.
+import { getRecord } from './support/records.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -77,7 +78,7 @@ describe('several mini-programs of one open-platform account in one deployment',
     expect(lines.filter((l) => l.includes('"auth.mini.login"'))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('"auth.mini-shop.login"'))).toHaveLength(1);
     // one account, an identity per app (oid:<appid>:<openid>) plus the shared unionid
-    const identities = await services.store.getUserIdentities(main.body.user.id);
+    const identities = await services.store.accounts.listIdentities(main.body.user.id);
     expect(identities.filter((i) => i.kind === 'oid').map((i) => i.appid).sort()).toEqual([MINI.appid, SHOP.appid].sort());
     // another person on the shop mini-program is another user
     const other = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-otto') });
@@ -182,7 +183,7 @@ describe('the official account door in the flow (issue 20 "Also in this change")
     const dropping = start({ doors: [miniProgram(MINI), officialAccount({ ...OA, keepGrant: false })] });
     const other = await oaLogin(dropping, 'doors-grant-no');
     expect(await sync(dropping, other)).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
-    expect((await dropping.store.getRecord(`wechat-grant:${OA.appid}:${sim.state.openid(OA.appid, 'doors-grant-no')}`))).toBeNull();
+    expect((await getRecord(dropping.store, `wechat-grant:${OA.appid}:${sim.state.openid(OA.appid, 'doors-grant-no')}`))).toBeNull();
   });
 
   it('the PC attempt id rides in the phone\'s state record, not in its `next`', async () => {
@@ -194,7 +195,7 @@ describe('the official account door in the flow (issue 20 "Also in this change")
     const phone = phoneFor(services);
     const scanned = await phone.request(scanUrl);
     const state = new URL(scanned.headers.get('location')!).searchParams.get('state')!;
-    const record = await services.store.getRecord(`pc-login:${createHash('sha256').update(state).digest('hex')}`);
+    const record = await getRecord(services.store, `pc-login:${createHash('sha256').update(state).digest('hex')}`);
     expect(record?.value).toMatchObject({ attemptId, next: '/pages/account/index' });
     expect(JSON.stringify(record?.value.next)).not.toContain(attemptId);
     // and the phone still reaches the confirmation page of that attempt

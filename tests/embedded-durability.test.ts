@@ -1,3 +1,4 @@
+import { storeStats } from './support/records.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -53,8 +54,8 @@ describe('embedded store on disk under a burst of first logins', () => {
       // every acknowledged login is on disk: a fresh process sees the same users and sessions
       const reopened = new EmbeddedStore({ dir });
       // (a new account is born as the copy on its identities: docs/ACCOUNTS.md "Profile copies")
-      expect((await reopened.stats()).sessions).toBe(logins);
-      for (const r of results) expect((await reopened.getUser(r.body.user.id))?.id).toBe(r.body.user.id);
+      expect((await storeStats(reopened)).sessions).toBe(logins);
+      for (const r of results) expect((await reopened.accounts.getUser(r.body.user.id))?.id).toBe(r.body.user.id);
       await reopened.close();
     });
   }
@@ -78,7 +79,7 @@ describe('embedded store durability', () => {
     });
     const store = new EmbeddedStore({ dir });
     const missing = [];
-    for (const id of acked) if (!(await store.getUser(id))) missing.push(id);
+    for (const id of acked) if (!(await store.accounts.getUser(id))) missing.push(id);
     console.log(`[kill -9] ${acked.length} acknowledged writes, ${(await store.stats()).users} users on disk after the kill, ${missing.length} lost`);
     expect(missing).toEqual([]);
     await store.close();
@@ -89,7 +90,7 @@ describe('embedded store durability', () => {
     const store = new EmbeddedStore({ dir });
     const now = new Date();
     for (let batch = 0; batch < 10; batch++) {
-      await Promise.all(Array.from({ length: 500 }, (_, i) => store.insertUserIfAbsent({ id: `pre-${batch}-${i}`, nickname: '预置用户', avatarUrl: null, createdAt: now, updatedAt: now })));
+      await Promise.all(Array.from({ length: 500 }, (_, i) => store.accounts.insertUserIfAbsent({ id: `pre-${batch}-${i}`, nickname: '预置用户', avatarUrl: null, createdAt: now, updatedAt: now })));
     }
     // 5,000 users stored; now 1,000 parallel updates while a 1 ms timer measures how late it fires
     let worst = 0;
@@ -100,7 +101,7 @@ describe('embedded store durability', () => {
       last = t;
     }, 1);
     const started = performance.now();
-    await Promise.all(Array.from({ length: 1000 }, (_, i) => store.updateUser(`pre-${Math.floor(i / 100)}-${i % 500}`, { nickname: `改名${i}` }, new Date())));
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => store.accounts.updateUser(`pre-${Math.floor(i / 100)}-${i % 500}`, { nickname: `改名${i}` }, new Date())));
     const took = performance.now() - started;
     clearInterval(probe);
     console.log(`[event loop] 1,000 parallel writes on a 5,000-user store in ${took.toFixed(0)} ms; worst timer delay ${worst.toFixed(1)} ms`);
@@ -108,8 +109,8 @@ describe('embedded store durability', () => {
     expect(took).toBeGreaterThan(0);
     await store.close();
     const reopened = new EmbeddedStore({ dir });
-    expect((await reopened.getUser('pre-7-207'))?.nickname).toBe('改名707');
-    expect((await reopened.getUser('pre-0-0'))?.nickname).toBe('改名0');
-    expect((await reopened.stats()).users).toBe(5000);
+    expect((await reopened.accounts.getUser('pre-7-207'))?.nickname).toBe('改名707');
+    expect((await reopened.accounts.getUser('pre-0-0'))?.nickname).toBe('改名0');
+    expect((await storeStats(reopened)).users).toBe(5000);
   });
 });

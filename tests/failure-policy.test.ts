@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../packages/server/src/log.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
+import { StoreUnavailableError } from '../packages/server/src/store/types.js';
+import { metered } from './support/records.js';
 import { testServices } from './support/services.js';
 
 interface Line {
@@ -21,17 +22,11 @@ function harness() {
   const logger: Logger = { log: (level, event, fields) => lines.push({ level, event, ...fields }) };
   const fail: { with: 'store' | 'bug' | null } = { with: null };
   const inner = new EmbeddedStore({ dir: null });
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || prop === 'kind' || prop === 'close') return value;
-      return (...args: unknown[]) => {
-        if (fail.with === 'store') throw new StoreUnavailableError('database down');
-        if (fail.with === 'bug') throw new TypeError('cannot read properties of undefined');
-        return value.apply(target, args);
-      };
-    },
-  }) as Store;
+  const store = metered(inner, () => {
+    if (fail.with === 'store') throw new StoreUnavailableError('database down');
+    if (fail.with === 'bug') throw new TypeError('cannot read properties of undefined');
+    return undefined;
+  });
   const services = testServices(
     { store, logger },
     {

@@ -1,3 +1,4 @@
+import { storeStats } from './support/records.js';
 import { followAsPhone } from './support/wechat-phone.js';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -85,7 +86,7 @@ const scan = (user: string, qr: string) => postJson(`${stack.simUrl}/__sim/oa/sc
 /** The background identification (after the reply) has linked the OA openid to an account. */
 async function identified(openid: string): Promise<string> {
   for (let i = 0; i < 50; i++) {
-    const identity = await stack.services.store.getIdentity(openidKey(stack.oaAppid!, openid));
+    const identity = await stack.services.store.accounts.getIdentity(openidKey(stack.oaAppid!, openid));
     if (identity) return identity.userId;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -149,7 +150,7 @@ describe('follow-to-login wired to the PC login attempt', () => {
   });
 
   it('a scanned QR that is never confirmed logs nobody in; a second person scanning it is told it is taken', async () => {
-    const before = (await stack.services.store.stats()).sessions;
+    const before = (await storeStats(stack.services.store)).sessions;
     const pc = browser(PC_UA);
     const attempt = await pcAttempt(pc);
     const first = await scan('pia', attempt.scanUrl);
@@ -160,7 +161,7 @@ describe('follow-to-login wired to the PC login attempt', () => {
     expect(second.body).toMatchObject({ delivered: true, shown: REPLY.taken, links: [] });
     expect(await pcStatus(pc)).toMatchObject({ status: 'scanned', version: 2 });
     expect((await collect(pc)).body).toMatchObject({ error: { code: 'pc_login_not_confirmed' } });
-    expect((await stack.services.store.stats()).sessions).toBe(before);
+    expect((await storeStats(stack.services.store)).sessions).toBe(before);
   });
 
   it('without form follow the attempt keeps our own QR code', async () => {

@@ -1,3 +1,4 @@
+import { getRecord } from './support/records.js';
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { silentLogger } from '../packages/server/src/log.js';
 import { createServices, type Services } from '../packages/server/src/main.js';
 import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { createAccessTokens } from '../packages/server/src/wechat/access-token.js';
 import { stableToken } from '../packages/server/src/wechat/auth/stable_token.js';
 import { createTransport } from '../packages/server/src/wechat/transport.js';
@@ -47,7 +48,7 @@ const patchMe = async (token: string, body: unknown) => {
   const res = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'PATCH', headers: { ...bearer(token), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as any };
 };
-const blobCount = (store: Store) => (store as unknown as { blobs: Map<string, unknown> }).blobs.size;
+const blobCount = (store: Storage) => (store as EmbeddedStore).size().blobs;
 
 describe('finding 1 — an uploaded avatar belongs to its uploader', () => {
   let victim: { token: string; user: { id: string } };
@@ -80,12 +81,12 @@ describe('finding 1 — an uploaded avatar belongs to its uploader', () => {
       `${victimUrl}?v=1`,
       `/API/AVATARS/${blobId.toUpperCase()}.JPG`,
     ];
-    const before = await stack.services.store.getUser(attacker.user.id);
+    const before = await stack.services.store.accounts.getUser(attacker.user.id);
     for (const avatarUrl of spellings) {
       const res = await patchMe(attacker.token, { avatarUrl });
       expect([avatarUrl, res.status, res.body.error?.code]).toEqual([avatarUrl, 400, 'avatar_not_allowed']);
     }
-    expect(await stack.services.store.getUser(attacker.user.id)).toEqual(before);
+    expect(await stack.services.store.accounts.getUser(attacker.user.id)).toEqual(before);
   });
 
   it('refuses WeChat-looking URLs that are not plainly on a WeChat avatar host', async () => {
@@ -111,13 +112,13 @@ describe('finding 1 — an uploaded avatar belongs to its uploader', () => {
 
   it('an account that already points at someone else\'s image (old data) never deletes it', async () => {
     // As left by the old code: the attacker's record names the victim's image.
-    await stack.services.store.updateUser(attacker.user.id, { avatarUrl: victimUrl }, new Date());
+    await stack.services.store.accounts.updateUser(attacker.user.id, { avatarUrl: victimUrl }, new Date());
     expect((await upload(attacker.token, await png(3))).status).toBe(200);
     expect((await fetch(`${stack.apiUrl}${victimUrl}`)).status).toBe(200);
-    await stack.services.store.updateUser(attacker.user.id, { avatarUrl: victimUrl }, new Date());
+    await stack.services.store.accounts.updateUser(attacker.user.id, { avatarUrl: victimUrl }, new Date());
     expect((await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'DELETE', headers: bearer(attacker.token) })).status).toBe(204);
     expect((await fetch(`${stack.apiUrl}${victimUrl}`)).status).toBe(200);
-    expect((await stack.services.store.getBlob(blobId))?.ownerId).toBe(victim.user.id);
+    expect((await stack.services.store.blobs.get(blobId))?.ownerId).toBe(victim.user.id);
   });
 });
 
@@ -129,7 +130,7 @@ describe('finding 8 — avatar uploads leave no orphaned images', () => {
       const images = await Promise.all(Array.from({ length: 20 }, (_, i) => png(i)));
       const results = await Promise.all(images.map((bytes) => upload(token, bytes, own)));
       expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
-      const stored = (await own.services.store.getUser(user.id))!.avatarUrl!;
+      const stored = (await own.services.store.accounts.getUser(user.id))!.avatarUrl!;
       expect(blobCount(own.services.store)).toBe(1);
       expect((await fetch(`${own.apiUrl}${stored}`)).status).toBe(200);
       // Switching to a WeChat avatar deletes the uploaded one too.
@@ -267,11 +268,11 @@ describe('finding 9 — doctor parses what production parses', () => {
     expect(await tokens(k1).get()).toBe('token-1');
     // k1 removed: the stored token cannot be opened → one new fetch, sealed with k2.
     expect(await tokens(k2).get()).toBe('token-2');
-    expect((await store.getRecord('wechat_token:wx0000000000000099'))!.value.token).toMatchObject({ kid: 'k2' });
+    expect((await getRecord(store, 'wechat_token:wx0000000000000099'))!.value.token).toMatchObject({ kid: 'k2' });
     // k3 added first, k2 still held: the token is kept (no fetch) and re-sealed with k3.
     expect(await tokens(`k3:${key32()},${k2}`).get()).toBe('token-2');
     expect(fetches).toEqual([1, 2]);
-    expect((await store.getRecord('wechat_token:wx0000000000000099'))!.value.token).toMatchObject({ kid: 'k3' });
+    expect((await getRecord(store, 'wechat_token:wx0000000000000099'))!.value.token).toMatchObject({ kid: 'k3' });
   });
 });
 
@@ -346,12 +347,12 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
     const { sha256Hex } = await import('../packages/server/src/crypto/tokens.js');
     const login = await webLogin('handoff-check', doorA, doorA);
     const id = `web-login:${sha256Hex(login.state)}`;
-    const waiting = JSON.stringify((await a.services.store.getRecord(id))!.value);
+    const waiting = JSON.stringify((await getRecord(a.services.store, id))!.value);
     expect(waiting).not.toMatch(/"kid"|"data"|handoff|token/i);
     const res = await login.take();
     expect(res.status).toBe(200);
     const { token } = (await res.json()) as { token: string };
-    const after = JSON.stringify(await a.services.store.getRecord(id));
+    const after = JSON.stringify(await getRecord(a.services.store, id));
     expect(after).not.toContain(token);
     expect(after).not.toMatch(/"kid"|"data"/);
     expect((await doorA.fetch('/api/auth/me', { headers: bearer(token) })).status).toBe(200);
@@ -394,7 +395,7 @@ describe('findings 3 and 4 — browser-login handoffs, seal keys and rotation', 
     const tokenOnB = ((await (await b.app.request('http://b.internal/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: await simCode(a, 'phone-k2') }) })).json()) as any).token;
     const viaB = await b.app.request('http://b.internal/api/auth/me/phone', { method: 'POST', headers: { ...bearer(tokenOnB), 'content-type': 'application/json' }, body: JSON.stringify({ code: await code('phone-k2') }) });
     expect(viaB.status).toBe(200);
-    expect((await a.services.store.getRecord(`wechat_token:${a.appid}`))!.value.token).toMatchObject({ kid: 'k2' });
+    expect((await getRecord(a.services.store, `wechat_token:${a.appid}`))!.value.token).toMatchObject({ kid: 'k2' });
     const onA = await postJson(`${a.apiUrl}/api/auth/me/phone`, { code: await code('phone-k2') }, bearer(tokenOnB));
     expect(onA.status).toBe(200);
   });

@@ -1,16 +1,17 @@
 // The per-request middleware made cheaper for issue 11 (docs/BENCH.md, "API CPU per login") keeps
 // its behaviour: the request scope, the debug access line only when debug lines are written, the deadline.
+import { withPort } from './support/records.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, logs, silentLogger, type Logger, type LogLevel } from '../packages/server/src/log.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createServices } from '../packages/server/src/main.js';
 import { optionsFromEnv } from '../packages/server/src/env.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 
 const stops: (() => void)[] = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
 
-function services(logger: Logger, env: Record<string, string> = {}, store: Store = new EmbeddedStore({ dir: null })) {
+function services(logger: Logger, env: Record<string, string> = {}, store: Storage = new EmbeddedStore({ dir: null })) {
   const s = createServices(optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wx0123456789abcdef', WECHAT_MINI_SECRET: 'a'.repeat(32), ...env }), { store, logger });
   stops.push(s.stop);
   return s;
@@ -90,16 +91,10 @@ describe('the request scope middleware', () => {
 
 describe('the request deadline', () => {
   /** A store whose session lookup never settles before `hangMs`. */
-  function slowStore(hangMs: number, fail = false): Store {
+  function slowStore(hangMs: number, fail = false): Storage {
     const store = new EmbeddedStore({ dir: null });
-    return new Proxy(store, {
-      get(target, prop, receiver) {
-        if (prop === 'getSession') {
-          return () => new Promise((resolve, reject) => setTimeout(() => (fail ? reject(new Error('store boom')) : resolve(null)), hangMs));
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    return withPort(store, 'sessions', {
+      get: () => new Promise((resolve, reject) => setTimeout(() => (fail ? reject(new Error('store boom')) : resolve(null)), hangMs)),
     });
   }
 

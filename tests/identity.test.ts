@@ -1,3 +1,4 @@
+import { storeStats } from './support/records.js';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,7 +184,7 @@ describe('sessions', () => {
 
 describe('account deletion (注销账号)', () => {
   it('leaves nothing behind, and a later login starts fresh', async () => {
-    const before = await stack.services.store.stats();
+    const before = await storeStats(stack.services.store);
     const first = await loginAs('dana');
     await postJson(`${stack.apiUrl}/api/auth/me/phone`, { code: await phoneCode('dana') }, { authorization: `Bearer ${first.token}` });
     const form = new FormData();
@@ -191,8 +192,8 @@ describe('account deletion (注销账号)', () => {
     const { avatarUrl } = await (await fetch(`${stack.apiUrl}/api/auth/me/avatar`, authed(first.token, { method: 'POST', body: form }))).json();
     const del = await fetch(`${stack.apiUrl}/api/auth/me`, authed(first.token, { method: 'DELETE' }));
     expect(del.status).toBe(204);
-    expect(await stack.services.store.stats()).toMatchObject({ users: before.users, identities: before.identities, sessions: before.sessions });
-    expect(await stack.services.store.getUser(first.user.id)).toBeNull();
+    expect(await storeStats(stack.services.store)).toMatchObject({ users: before.users, identities: before.identities, sessions: before.sessions });
+    expect(await stack.services.store.accounts.getUser(first.user.id)).toBeNull();
     expect((await fetch(`${stack.apiUrl}${avatarUrl}`)).status).toBe(404);
     expect((await fetch(`${stack.apiUrl}/api/auth/me`, authed(first.token))).status).toBe(401);
     const again = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'dana') });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { metered } from './support/records.js';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Hono } from 'hono';
@@ -11,7 +12,7 @@ import { createServices } from '../packages/server/src/main.js';
 import { loadConfig, optionsFromEnv } from '../packages/server/src/env.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 const WEB_APPID = 'wxd0c0ffee00000002';
-function instance(store: Store, env: Record<string, string> = {}) {
+function instance(store: Storage, env: Record<string, string> = {}) {
   const services = createServices(
     optionsFromEnv({
       NODE_ENV: 'test',
@@ -101,7 +102,7 @@ describe('addressKey', () => {
 
 for (const kind of ['embedded', 'mongodb'] as const) {
   describe(`limits shared by two instances (${kind} store)`, () => {
-    const stores = async (): Promise<[Store, Store]> => {
+    const stores = async (): Promise<[Storage, Storage]> => {
       if (kind === 'embedded') {
         const shared = new EmbeddedStore({ dir: null });
         return [shared, shared];
@@ -201,17 +202,10 @@ describe('limits over HTTP (real sockets)', () => {
     const calls: string[] = [];
     const inner = new EmbeddedStore({ dir: null });
     // a store whose counter sync takes 3 s: a login that waited for it would take as long
-    const counting = new Proxy(inner, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          calls.push(String(prop));
-          if (prop === 'syncCounters') await new Promise((r) => setTimeout(r, 3000));
-          return value.apply(target, args);
-        };
-      },
-    }) as Store;
+    const counting = metered(inner, async (call) => {
+      calls.push(call);
+      if (call === 'counters.sync') await new Promise((r) => setTimeout(r, 3000));
+    });
     stack = await startStack({ env: { RATE_LIMIT_PER_ADDRESS: '3', RATE_LIMIT_PER_APPID: '1000' }, overrides: { store: counting } });
     const codes = await Promise.all(Array.from({ length: 4 }, () => simCode(stack, 'walker')));
     for (const code of codes.slice(0, 3)) {
@@ -224,7 +218,7 @@ describe('limits over HTTP (real sockets)', () => {
     expect(refused.body.error.code).toBe('too_many_requests');
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     // the counts did reach the store, in the background
-    await waitFor(async () => calls.includes('syncCounters'));
+    await waitFor(async () => calls.includes('counters.sync'));
   });
 
   it('a returning login makes the same store calls with limits on as with limits off', async () => {
@@ -232,16 +226,9 @@ describe('limits over HTTP (real sockets)', () => {
       await stack.close();
       const calls: string[] = [];
       const inner = new EmbeddedStore({ dir: null });
-      const counting = new Proxy(inner, {
-        get(target, prop, receiver) {
-          const value = Reflect.get(target, prop, receiver);
-          if (typeof value !== 'function') return value;
-          return (...args: unknown[]) => {
-            if (prop !== 'syncCounters') calls.push(String(prop));
-            return value.apply(target, args);
-          };
-        },
-      }) as Store;
+      const counting = metered(inner, (call) => {
+        if (call !== 'counters.sync') calls.push(call);
+      });
       stack = await startStack({ env, overrides: { store: counting } });
       await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, 'back') });
       const code = await simCode(stack, 'back');

@@ -35,11 +35,11 @@ describe('PATCH /api/auth/me', () => {
     [{ avatarUrl: 'javascript:alert(1)' }, 'avatar_not_allowed'],
     [{ avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132' }, 'avatar_not_allowed'],
   ])('rejects %j with %s and changes nothing', async (body, code) => {
-    const before = (await stack.services.store.getUser((await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user.id))!;
+    const before = (await stack.services.store.accounts.getUser((await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json()).user.id))!;
     const res = await patch(body);
     expect(res.status).toBe(400);
     expect((await res.json()).error.code).toBe(code);
-    expect(await stack.services.store.getUser(before.id)).toEqual(before);
+    expect(await stack.services.store.accounts.getUser(before.id)).toEqual(before);
   });
 });
 
@@ -72,7 +72,7 @@ describe('GET /api/auth/me tells the session\'s current expiry', () => {
 
     // ten days left: the next use slides the session to a full lifetime from now
     const near = new Date(Date.now() + 10 * 24 * 3600_000);
-    await stack.services.store.updateSessionExpiration(sha256Hex(login.token), near);
+    await stack.services.store.sessions.updateExpiration(sha256Hex(login.token), near);
     const before = Date.now();
     const res = await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${login.token}` } });
     const slid = Date.parse((await res.json()).expiresAt);

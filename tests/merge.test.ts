@@ -36,9 +36,9 @@ describe('a unionid that arrives late merges two accounts into one', () => {
     expect(again.isNewUser).toBe(false);
 
     const store = stack.services.store;
-    expect((await store.getUser(mini.user.id))!.mergedInto).toBe(oa.user.id);
-    expect((await store.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'lee'))))!.userId).toBe(oa.user.id);
-    expect((await store.getIdentity(unionidKey(unionid)))!.userId).toBe(oa.user.id);
+    expect((await store.accounts.getUser(mini.user.id))!.mergedInto).toBe(oa.user.id);
+    expect((await store.accounts.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'lee'))))!.userId).toBe(oa.user.id);
+    expect((await store.accounts.getIdentity(unionidKey(unionid)))!.userId).toBe(oa.user.id);
     // the old mini-program session now opens the merged account
     const me = await (await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${mini.token}` } })).json();
     expect(me.user.id).toBe(oa.user.id);
@@ -52,9 +52,9 @@ describe('a unionid that arrives late merges two accounts into one', () => {
       postJson(`${stack.apiUrl}/api/auth/mini/login`, { code }),
       oaDoor('oa-openid-racer', unionid, '网页用户'),
     ]);
-    const holder = (await stack.services.store.getIdentity(unionidKey(unionid)))!.userId;
-    const miniLink = await stack.services.store.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'racer')));
-    const oaLink = await stack.services.store.getIdentity(openidKey(OA_APPID, 'oa-openid-racer'));
+    const holder = (await stack.services.store.accounts.getIdentity(unionidKey(unionid)))!.userId;
+    const miniLink = await stack.services.store.accounts.getIdentity(openidKey(stack.appid, stack.sim.openid(stack.appid, 'racer')));
+    const oaLink = await stack.services.store.accounts.getIdentity(openidKey(OA_APPID, 'oa-openid-racer'));
     expect([miniLink!.userId, oaLink!.userId]).toEqual([holder, holder]);
     expect([mini.body.user.id, oa.user.id]).toContain(holder);
     const next = await login('racer');
@@ -69,9 +69,9 @@ describe('a unionid that arrives late merges two accounts into one', () => {
     const codes = await Promise.all([simCode(stack, 'lee'), simCode(stack, 'lee')]);
     const results = await Promise.all(codes.map((code) => postJson(`${stack.apiUrl}/api/auth/mini/login`, { code })));
     expect(results.map((r) => r.body.user.id)).toEqual([oa.user.id, oa.user.id]);
-    expect((await stack.services.store.getUser(mini.user.id))!.mergedInto).toBe(oa.user.id);
-    expect((await stack.services.store.getUserIdentities(oa.user.id)).map((i) => i.key).sort()).toHaveLength(3);
-    expect(await stack.services.store.getUserIdentities(mini.user.id)).toEqual([]);
+    expect((await stack.services.store.accounts.getUser(mini.user.id))!.mergedInto).toBe(oa.user.id);
+    expect((await stack.services.store.accounts.listIdentities(oa.user.id)).map((i) => i.key).sort()).toHaveLength(3);
+    expect(await stack.services.store.accounts.listIdentities(mini.user.id)).toEqual([]);
   });
 
   it('client-supplied data never triggers a merge', async () => {

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createSealer } from '../packages/server/src/crypto/seal.js';
 import { decryptForSession, type DecryptInput } from '../packages/server/src/flows/mini/decrypt.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import type { IdentityRecord, SessionRecord, Store } from '../packages/server/src/store/types.js';
+import type { IdentityRecord, SessionRecord, Storage } from '../packages/server/src/store/types.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { codeOf } from './support/app-error.js';
+import { withPort } from './support/records.js';
 
 // POST /api/auth/mini/decrypt, the flow without HTTP (docs/WECHAT.md "Mini-program open data",
 // wechat-api-facts.md §3). encryptedData is made here the way WeChat makes it (AES-128-CBC under the
@@ -30,9 +31,9 @@ function identity(appid: string, openid: string, sessionKey: string | null): Ide
 
 const session: SessionRecord = { id: 'a'.repeat(64), userId: 'u1', via: 'mini', createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) };
 
-async function world(identities: IdentityRecord[], options: { clock?: () => number; store?: (inner: Store) => Store } = {}) {
+async function world(identities: IdentityRecord[], options: { clock?: () => number; store?: (inner: Storage) => Storage } = {}) {
   const inner = new EmbeddedStore({ dir: null });
-  for (const i of identities) await inner.insertIdentity(i);
+  for (const i of identities) await inner.accounts.insertIdentity(i);
   const store = options.store ? options.store(inner) : inner;
   const decrypt = (input: DecryptInput) => decryptForSession({ appid: MINI, store, sealer, sessions: createSessionManager(store), clock: options.clock }, session, input);
   return { decrypt, inner };
@@ -51,13 +52,7 @@ describe('decrypt uses the session_key of this mini-program\'s identity', () => 
     ];
     const { decrypt } = await world(ids, {
       // the store lists them in this order (an order the code must not rely on)
-      store: (inner) => new Proxy(inner, {
-        get(target, prop, receiver) {
-          if (prop === 'getUserIdentities') return async () => ids;
-          const value = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      }),
+      store: (inner) => withPort(inner, 'accounts', { listIdentities: async () => ids }),
     });
     expect(await decrypt(encrypt(KEY, { openGId: 'group-1' }))).toEqual({ openGId: 'group-1' });
   });
@@ -98,18 +93,13 @@ describe('decrypt attempts: 10 per user per minute', () => {
   it('gives up after 5 lost races on the counter with too_many_requests, never spinning', async () => {
     let writes = 0;
     const { decrypt } = await world([identity(MINI, 'o-mini', KEY)], {
-      store: (inner) => new Proxy(inner, {
-        get(target, prop, receiver) {
-          if (prop === 'compareAndSetRecord') {
-            return async () => {
-              if (++writes > 50) throw new Error('runaway');
-              return false; // another request always counted first
-            };
-          }
-          const value = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      }),
+      store: (inner) =>
+        withPort(inner, 'records', {
+          put: async () => {
+            if (++writes > 50) throw new Error('runaway');
+            return null; // another request always counted first
+          },
+        }),
     });
     expect(await codeOf(decrypt(encrypt(KEY, { x: 1 })))).toBe('too_many_requests');
     expect(writes).toBe(5);
@@ -135,18 +125,14 @@ describe("decrypt uses the session_key of the person's NEWEST mini-program sessi
 
   async function worldOf(sessions: SessionRecord[], options: { shuffle?: boolean; legacy?: string } = {}) {
     const inner = new EmbeddedStore({ dir: null });
-    for (const s of sessions) await inner.insertSession(s);
-    if (options.legacy) await inner.insertIdentity(identity(MINI, 'o-mini', options.legacy));
+    for (const s of sessions) await inner.sessions.insert(s);
+    if (options.legacy) await inner.accounts.insertIdentity(identity(MINI, 'o-mini', options.legacy));
     // a store that lists them newest-first and interleaved: an order the code must not rely on
-    const store: Store = options.shuffle
-      ? new Proxy(inner, {
-          get(target, prop, receiver) {
-            if (prop === 'getUserSessions') return async (userId: string) => {
-              const all = await target.getUserSessions(userId);
-              return [...all.filter((_, i) => i % 2), ...all.filter((_, i) => !(i % 2))].reverse();
-            };
-            const value = Reflect.get(target, prop, receiver);
-            return typeof value === 'function' ? value.bind(target) : value;
+    const store: Storage = options.shuffle
+      ? withPort(inner, 'sessions', {
+          listByUser: async (userId: string) => {
+            const all = await inner.sessions.listByUser(userId);
+            return [...all.filter((_, i) => i % 2), ...all.filter((_, i) => !(i % 2))].reverse();
           },
         })
       : inner;

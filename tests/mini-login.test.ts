@@ -1,3 +1,4 @@
+import { storeStats } from './support/records.js';
 import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openidKey } from '../packages/server/src/users/accounts.js';
@@ -113,14 +114,14 @@ describe('POST /api/auth/mini/login', () => {
 
   it('rejects a malformed code before touching the database or WeChat', async () => {
     const before = calls();
-    const stats = await stack.services.store.stats();
+    const stats = await storeStats(stack.services.store);
     for (const body of [{}, { code: '' }, { code: 'has spaces in it' }, { code: 42 }, { code: 'x'.repeat(500) }]) {
       const res = await login(body);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
     }
     expect(calls()).toBe(before);
-    expect(await stack.services.store.stats()).toEqual(stats);
+    expect(await storeStats(stack.services.store)).toEqual(stats);
   });
 
   it('keeps the session_key only encrypted at rest', async () => {
@@ -129,12 +130,12 @@ describe('POST /api/auth/mini/login', () => {
     const plain = stack.sim.currentSessionKey(stack.appid, 'heidi')!;
     const key = openidKey(stack.appid, stack.sim.openid(stack.appid, 'heidi'));
     // It rides on the session this login created (docs/ACCOUNTS.md "Where session_key lives").
-    const session = await stack.services.store.getSession(sha256Hex(res.body.token));
+    const session = await stack.services.store.sessions.get(sha256Hex(res.body.token));
     const sealed = session!.wxSessionKey!;
     expect(sealed.identity).toBe(key);
     expect(sealed.sealed.kid).toMatch(/^dev-[0-9a-f]{8}$/); // a generated development key
     expect(JSON.stringify(session)).not.toContain(plain);
-    expect(JSON.stringify(await stack.services.store.getIdentity(key))).not.toContain(plain);
+    expect(JSON.stringify(await stack.services.store.accounts.getIdentity(key))).not.toContain(plain);
     expect(stack.services.sealer.open(sealed.sealed, key)).toBe(plain);
     expect(() => stack.services.sealer.open(sealed.sealed, 'oid:other')).toThrow();
     expect(JSON.stringify(res.body)).not.toContain(plain);

@@ -1,3 +1,4 @@
+import { getRecord } from './support/records.js';
 import { MongoClientClosedError, type MongoClient } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { MongoStore } from '../packages/server/src/store/mongo.js';
@@ -22,11 +23,11 @@ describe('MongoStore client renewal', () => {
       return Promise.resolve(fakeClient(async () => null));
     });
     // three operations in flight on the client when it is closed under them
-    const results = await Promise.allSettled([store.getRecord('a'), store.getRecord('b'), store.getRecord('c')]);
+    const results = await Promise.allSettled([getRecord(store, 'a'), getRecord(store, 'b'), getRecord(store, 'c')]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(renewedFrom).toEqual([stale]);
     // the successor serves the next operation
-    await expect(store.getRecord('a')).resolves.toBeNull();
+    await expect(getRecord(store, 'a')).resolves.toBeNull();
     expect(renewedFrom).toHaveLength(1);
   });
 });

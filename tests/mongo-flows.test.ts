@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { resolveAccount, unionidKey } from '../packages/server/src/users/accounts.js';
 import { accessTokenSuite } from './support/access-token-suite.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
@@ -12,7 +12,7 @@ const mongoStore = mongo.store;
 
 describe.skipIf(!uri)('login flows on MongoDB', () => {
   let stack: Stack;
-  let store: Store;
+  let store: Storage;
   beforeAll(async () => {
     store = await mongoStore();
     stack = await startStack({ overrides: { store } });
@@ -101,8 +101,8 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
       postJson(`${stack.apiUrl}/api/auth/mini/login`, { code }),
       resolveAccount(store, { appid: 'wx00000000000000aa', openid: 'oa-m-racer', unionid }, { nickname: null, avatarUrl: null }, new Date()),
     ]);
-    const holder = (await store.getIdentity(unionidKey(unionid)))!.userId;
-    const keys = (await store.getUserIdentities(holder)).map((i) => i.key);
+    const holder = (await store.accounts.getIdentity(unionidKey(unionid)))!.userId;
+    const keys = (await store.accounts.listIdentities(holder)).map((i) => i.key);
     expect(keys).toHaveLength(3);
   });
 });

@@ -1,3 +1,4 @@
+import { getRecord, metered } from './support/records.js';
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { createAttempt, scanAttempt, type AttemptDeps, type AttemptView } from '../packages/server/src/flows/attempt/attempt.js';
@@ -9,7 +10,7 @@ import { optionsFromEnv } from '../packages/server/src/env.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { mongoRecordChanges, type ChangeStreamLike, type RecordChangeSource } from '../packages/server/src/store/mongo-changes.js';
-import type { Store, VersionedRecord } from '../packages/server/src/store/types.js';
+import type { Storage, StoredRecord } from '../packages/server/src/store/types.js';
 
 /**
  * The change-stream notifier of PC logins (issue 13 §3).
@@ -39,7 +40,7 @@ class FakeChangeStream extends EventEmitter implements ChangeStreamLike {
     this.emit('init', {});
   }
   /** an insert of a record version, as the server sends it (the `_id` is the resume token; the value projected to ATTEMPT_VALUE_FIELDS, as the pipeline's $project does) */
-  insert(token: unknown, rid: string, record: VersionedRecord) {
+  insert(token: unknown, rid: string, record: Pick<StoredRecord, 'value' | 'version'>) {
     const value = Object.fromEntries(ATTEMPT_VALUE_FIELDS.filter((f) => f in record.value).map((f) => [f, record.value[f]]));
     this.emit('change', { _id: token, operationType: 'insert', fullDocument: { rid, version: record.version, value } });
     this.emit('resumeTokenChanged', token);
@@ -57,7 +58,7 @@ class FakeChangeStream extends EventEmitter implements ChangeStreamLike {
 }
 
 function fakeSource() {
-  const real = mongoRecordChanges({ uri: 'mongodb://127.0.0.1:1/', dbName: 'unused', prefix: 'attempt:', valueFields: ATTEMPT_VALUE_FIELDS });
+  const real = mongoRecordChanges({ records: () => Promise.reject(new Error('unused')), prefix: 'attempt:', valueFields: ATTEMPT_VALUE_FIELDS });
   const streams: FakeChangeStream[] = [];
   const source: RecordChangeSource = {
     async open(resumeAfter) {
@@ -71,17 +72,10 @@ function fakeSource() {
 }
 
 /** counts the notifier's reads (one getRecords, or one getRecord per attempt when it watches one or two) */
-function counting(inner: Store) {
+function counting(inner: Storage) {
   const counts = { reads: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (prop === 'getRecords' || prop === 'getRecord') counts.reads++;
-        return value.apply(target, args);
-      };
-    },
+  const store = metered(inner, (call) => {
+    if (call === 'records.get') counts.reads++;
   });
   return { store, counts };
 }
@@ -113,7 +107,7 @@ function setup(options: { intervalMs?: number; maxFailures?: number; idleCloseMs
   const notifier = createChangeStreamNotifier({ store, source: fake.source, logger, intervalMs: options.intervalMs ?? 500, minIntervalMs: 100, retryDelayMs: 10, maxFailures: options.maxFailures, idleCloseMs: options.idleCloseMs });
   notifiers.push(notifier);
   /** what another instance wrote, read back as the stream would carry it */
-  const record = async (id: string) => (await inner.getRecord(`attempt:${id}`))!;
+  const record = async (id: string) => (await getRecord(inner, `attempt:${id}`))!;
   return { inner, deps, store, counts, fake, lines, notifier, record };
 }
 
@@ -123,7 +117,7 @@ describe.skipIf(!testMongoUri)('ChangeStreamNotifier against FerretDB (change st
   const uri = testMongoUri;
   const dbName = `h14_cs_${process.pid}`;
   const ENV = { NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', WECHAT_MINI_SECRET: '0'.repeat(32), WECHAT_API_BASE: 'http://127.0.0.1:9', WECHAT_API_FAILOVER: '', MONGODB_URI: uri, MONGODB_DB: dbName, SESSION_KEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}` };
-  const stores: Store[] = [];
+  const stores: Storage[] = [];
   afterAll(async () => {
     const { MongoClient } = await import('mongodb');
     const client = new MongoClient(uri);

@@ -4,20 +4,15 @@ import { createAttempt, decideAttempt, confirmationPage, scanAttempt, type Attem
 import { createDbNotifier, type AttemptNotifier } from '../packages/server/src/flows/attempt/notify.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
+import { metered } from './support/records.js';
 
 /** The database notifier of PC logins (issue 13 §3): budgets and cross-instance delivery. */
-function counting(inner: Store) {
+function counting(inner: Storage) {
   const counts = { getRecord: 0, getRecords: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (prop === 'getRecord' || prop === 'getRecords') counts[prop]++;
-        return value.apply(target, args);
-      };
-    },
+  // records.get of one id is the indexed equality read, of several the batched one
+  const store = metered(inner, (call, args) => {
+    if (call === 'records.get') counts[(args[0] as string[]).length === 1 ? 'getRecord' : 'getRecords']++;
   });
   return { store, counts };
 }
@@ -86,16 +81,10 @@ describe('DbNotifier', () => {
     const { inner, deps } = setup();
     const starts: number[] = [];
     // a store whose reads take 250 ms (a loaded database)
-    const slow = new Proxy(inner, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop);
-        if (prop !== 'getRecords' && prop !== 'getRecord') return typeof value === 'function' ? value.bind(target) : value;
-        return async (arg: never) => {
-          starts.push(performance.now());
-          await new Promise((r) => setTimeout(r, 250));
-          return (value as (a: never) => Promise<unknown>).call(target, arg);
-        };
-      },
+    const slow = metered(inner, async (call) => {
+      if (call !== 'records.get') return;
+      starts.push(performance.now());
+      await new Promise((r) => setTimeout(r, 250));
     });
     const notifier = createDbNotifier(slow, { intervalMs: 400, minIntervalMs: 100 });
     notifiers.push(notifier);

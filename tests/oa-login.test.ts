@@ -183,7 +183,7 @@ describe('silent first: snsapi_base recognises, snsapi_userinfo links (wechat-ap
   it('a person known from the mini-program who arrives silently never becomes a second, empty account', async () => {
     const user = 'silent-mini';
     const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
-    const identities = () => stack.services.store.getUserIdentities(mini.body.user.id);
+    const identities = () => stack.services.store.accounts.listIdentities(mini.body.user.id);
     const before = (await identities()).length;
 
     // silent snsapi_base: no consent page, no unionid → an openid the server does not know
@@ -195,7 +195,7 @@ describe('silent first: snsapi_base recognises, snsapi_userinfo links (wechat-ap
     expect(errorOf(cb.location)).toBe('oa_login_consent_required');
     expect(cb.location.endsWith('#')).toBe(true);
     const oaOpenidKey = `oid:${stack.oaAppid}:${stack.sim.openid(stack.oaAppid!, user)}`;
-    expect(await stack.services.store.getIdentity(oaOpenidKey)).toBeNull(); // nothing was created
+    expect(await stack.services.store.accounts.getIdentity(oaOpenidKey)).toBeNull(); // nothing was created
     expect((await takeSession(silent.state, silent.cookie)).status).toBe(400);
 
     // the tap on 微信授权登录: snsapi_userinfo carries the unionid → the mini-program's account
@@ -243,14 +243,14 @@ describe('snapshot-page users (快照页, wechat-api-facts.md §5)', () => {
   it.each(['snsapi_base', 'snsapi_userinfo'] as const)('%s: the API creates or changes no account and answers oa_login_snapshot_user', async (scope) => {
     const user = `snap-${scope}`;
     const mini = await postJson(`${stack.apiUrl}/api/auth/mini/login`, { code: await simCode(stack, user) });
-    const before = await stack.services.store.getUserIdentities(mini.body.user.id);
+    const before = await stack.services.store.accounts.listIdentities(mini.body.user.id);
     await postJson(`${stack.simUrl}/__sim/users/profile`, { user, snapshot: true });
     const started = await start({ scope });
     const page = await authorize(started.location, user);
     const cb = await callback(page.location!, started.cookie);
     expect(errorOf(cb.location)).toBe('oa_login_snapshot_user');
-    expect(await stack.services.store.getUserIdentities(mini.body.user.id)).toEqual(before);
-    expect((await stack.services.store.getUser(mini.body.user.id))!.nickname).toBeNull();
+    expect(await stack.services.store.accounts.listIdentities(mini.body.user.id)).toEqual(before);
+    expect((await stack.services.store.accounts.getUser(mini.body.user.id))!.nickname).toBeNull();
     const { ERROR_CODES } = await import('../shared/errors.js');
     expect(ERROR_CODES.oa_login_snapshot_user.message).toContain('使用完整服务');
     await postJson(`${stack.simUrl}/__sim/users/profile`, { user, snapshot: false });

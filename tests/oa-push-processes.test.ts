@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { postJson, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -35,7 +35,7 @@ function startApiProcess(env: Record<string, string>): Promise<{ apiUrl: string;
 
 describe.skipIf(!uri)('follow-to-login across two API processes', () => {
   const dbName = `oaproc_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const stores: Store[] = [];
+  const stores: Storage[] = [];
   let admin: MongoClient | undefined;
   let stack: Stack | undefined;
   let child: ChildProcess | undefined;

@@ -1,3 +1,4 @@
+import { storeStats } from './support/records.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../packages/server/src/log.js';
 import { createMongoStore, migrateMongo } from '../packages/server/src/store/mongo.js';
 import { followQrs, identifyFollower, REPLY } from '../packages/server/src/flows/follow/login.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { createAttempt, readAttempt, type AttemptDeps } from '../packages/server/src/flows/attempt/attempt.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { simDecrypt, simEncrypt } from '../packages/sim/src/oa-server.js';
@@ -53,7 +54,7 @@ async function newAttempt(stack: Stack) {
 }
 
 /** What the attempt module says about the attempt behind a scene (any instance on the store). */
-const attemptOf = (store: Store, scene: string) => readAttempt({ store, logger: silentLogger } as unknown as AttemptDeps, scene.slice(3));
+const attemptOf = (store: Storage, scene: string) => readAttempt({ store, logger: silentLogger } as unknown as AttemptDeps, scene.slice(3));
 const confirmLink = (scene: string) => `https://login.example.com/api/auth/pc/scan?a=${scene.slice(3)}`;
 
 async function scan(stack: Stack, user: string, qr: string) {
@@ -99,7 +100,7 @@ for (const mode of ['plain', 'compatible', 'safe'] as const) {
       expect(res.body.links).toEqual([confirmLink(scene)]);
       expect(res.body.shown).toBe(REPLY.confirm(res.body.links[0]));
       expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
-      expect((await stack.services.store.stats()).sessions).toBe(0);
+      expect((await storeStats(stack.services.store)).sessions).toBe(0);
     });
 
     it('the simulated WeChat browser opens the reply link as that person (sim_user), and only links they were sent', async () => {
@@ -157,7 +158,7 @@ describe('follow-to-login: safety', () => {
     expect(await attemptOf(stack.services.store, scene)).toMatchObject({ status: 'scanned', version: 2 });
     // the attempt stays with the first person: alice scanning again still gets her link
     expect((await scan(stack, 'alice', qr.content)).body).toMatchObject({ links: [confirmLink(scene)] });
-    expect((await stack.services.store.stats()).sessions).toBe(0);
+    expect((await storeStats(stack.services.store)).sessions).toBe(0);
   });
 
   it('forged signature, stale timestamp, wrong key, entity bomb: refused in < 50 ms and change nothing', async () => {
@@ -381,7 +382,7 @@ describe('follow-to-login: rotation, retries, latency', () => {
 const uri = inject('mongodbUri');
 describe.skipIf(!uri)('two API processes on one MongoDB', () => {
   const dbName = `oapush_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const stores: Store[] = [];
+  const stores: Storage[] = [];
   let admin: MongoClient;
   afterAll(async () => {
     await Promise.all(stores.map((s) => s.close()));

@@ -1,3 +1,6 @@
+import { storeStats } from './support/records.js';
+import { getRecord } from './support/records.js';
+import { metered } from './support/records.js';
 import { describe, expect, it, vi } from 'vitest';
 import type { AppError } from '../packages/server/src/errors.js';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +11,7 @@ import { WEB_DOOR } from '../packages/server/src/flows/web/door.js';
 import type { Logger } from '../packages/server/src/log.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
+import { StoreUnavailableError, type Storage } from '../packages/server/src/store/types.js';
 import type { OAuthAccessToken } from '../packages/server/src/wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../packages/server/src/wechat/sns/userinfo.js';
 import { codeOf } from './support/app-error.js';
@@ -28,17 +31,12 @@ interface Line {
 function harness(door: OAuthDoor = WEB_DOOR, options: { wx?: Partial<OAuthAccessToken>; info?: Partial<SnsUserInfo> | Error; hook?: (prop: string, args: unknown[]) => unknown } = {}) {
   const clock = { t: 1_800_000_000_000 };
   const inner = new EmbeddedStore({ dir: null });
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const hooked = options.hook?.(String(prop), args);
-        if (hooked !== undefined) return hooked;
-        return value.apply(target, args);
-      };
-    },
-  }) as Store;
+  // hooks see the calls by their flow meaning: a used state's claim, a record write, a user read
+  const store = metered(inner, (call, args) => {
+    const prop = call === 'records.put' ? (String(args[0]).includes('-state-used:') ? 'claim' : 'compareAndSetRecord') : call.slice(call.indexOf('.') + 1);
+    const hooked = options.hook?.(prop, args);
+    return hooked === undefined ? undefined : Promise.resolve(hooked).then((v) => (v === false ? null : v));
+  });
   const lines: Line[] = [];
   const logger: Logger = { log: (level, event, fields) => lines.push({ level, event, ...fields }) };
   const exchanged: string[] = [];
@@ -169,7 +167,7 @@ describe('OAuth: seeding and filling the profile from sns/userinfo', () => {
     const h = harness(OA_DOOR, { wx: { snapshotUser: true, scope: 'snsapi_userinfo' } });
     expect(await codeOf(h.callback(await h.start()))).toBe('oa_login_snapshot_user');
     expect(h.lines).toEqual([{ level: 'info', event: 'auth.oa.snapshot_user', scope: 'snsapi_userinfo' }]);
-    expect((await h.inner.stats()).identities).toBe(0);
+    expect((await storeStats(h.inner)).identities).toBe(0);
   });
 
   it('userinfo of another openid does not seed the new account', async () => {
@@ -198,18 +196,18 @@ describe('OAuth: seeding and filling the profile from sns/userinfo', () => {
     const h = harness(OA_DOOR, { wx: { scope: 'snsapi_userinfo' }, info: { nickname: '新昵称', headimgurl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/new/132' } });
     // The person exists with an avatar of their own and no nickname.
     const user = { id: 'u-known', nickname: null, avatarUrl: AVATAR, createdAt: new Date(0), updatedAt: new Date(0) };
-    await h.inner.insertUserIfAbsent(user);
-    await h.inner.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-known', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
+    await h.inner.accounts.insertUserIfAbsent(user);
+    await h.inner.accounts.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-known', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
     const state = await h.start();
     await h.callback(state);
     expect((await h.handoff(state)).user).toMatchObject({ id: 'u-known', nickname: '新昵称', avatarUrl: AVATAR });
     expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toEqual([{ level: 'info', event: 'auth.oa.profile_filled', userId: 'u-known', fields: ['nickname'] }]);
     // Nothing left to fill: no write, no log line.
-    const written = (await h.inner.getUser('u-known'))!.updatedAt.getTime();
+    const written = (await h.inner.accounts.getUser('u-known'))!.updatedAt.getTime();
     h.clock.t += 1_000;
     const again = await h.start();
     await h.callback(again, 'CODE_2');
-    expect((await h.inner.getUser('u-known'))!.updatedAt.getTime()).toBe(written);
+    expect((await h.inner.accounts.getUser('u-known'))!.updatedAt.getTime()).toBe(written);
     expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toHaveLength(1);
   });
 });
@@ -218,12 +216,12 @@ describe('OAuth: nothing to fill', () => {
   it('when userinfo has nothing the profile lacks, nothing is written or logged', async () => {
     const h = harness(OA_DOOR, { wx: { scope: 'snsapi_userinfo' }, info: { nickname: null, headimgurl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/other/132' } });
     const user = { id: 'u-nonick', nickname: null, avatarUrl: AVATAR, createdAt: new Date(0), updatedAt: new Date(0) };
-    await h.inner.insertUserIfAbsent(user);
-    await h.inner.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-nonick', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
+    await h.inner.accounts.insertUserIfAbsent(user);
+    await h.inner.accounts.insertIdentity({ key: `oid:${APPID}:${h.openid}`, kind: 'oid', userId: 'u-nonick', appid: APPID, openid: h.openid, unionid: null, sessionKey: null, user, createdAt: new Date(0), updatedAt: new Date(0) });
     const state = await h.start();
     await h.callback(state);
     expect((await h.handoff(state)).user).toMatchObject({ id: 'u-nonick', nickname: null, avatarUrl: AVATAR });
-    expect((await h.inner.getUser('u-nonick'))!.updatedAt).toEqual(new Date(0));
+    expect((await h.inner.accounts.getUser('u-nonick'))!.updatedAt).toEqual(new Date(0));
     expect(h.lines.filter((l) => l.event === 'auth.oa.profile_filled')).toEqual([]);
   });
 });
@@ -249,7 +247,7 @@ describe('OAuth handoff', () => {
     await h.callback(state);
     deleted = true; // 注销账号 ran in between: the user is gone
     expect(await codeOf(h.handoff(state))).toBe('web_login_state_invalid');
-    expect((await h.inner.stats()).sessions).toBe(0);
+    expect((await storeStats(h.inner)).sessions).toBe(0);
   });
 
   it('a taker that loses the race, or whose write fails, leaves no session behind and gets no token', async () => {
@@ -274,7 +272,7 @@ describe('OAuth handoff', () => {
       expect(result, outcome).toBeUndefined();
       if (outcome === 'lost') expect((error as AppError).code).toBe('web_login_state_used');
       else expect(error).toBeInstanceOf(StoreUnavailableError);
-      expect((await h.inner.stats()).sessions, outcome).toBe(0);
+      expect((await storeStats(h.inner)).sessions, outcome).toBe(0);
     }
   });
 
@@ -292,7 +290,7 @@ describe('OAuth handoff', () => {
 // (deps.keepGrant, asked for by the door), not by wrapping exchangeCode in the wiring; and the PC
 // attempt a phone confirms rides in the state's own record, not in the OAuth `next`.
 describe('what the flow keeps with the state', () => {
-  const grantOf = (h: ReturnType<typeof harness>) => h.inner.getRecord(`wechat-grant:${APPID}:${h.openid}`);
+  const grantOf = (h: ReturnType<typeof harness>) => getRecord(h.inner, `wechat-grant:${APPID}:${h.openid}`);
 
   it('keepGrant: an snsapi_userinfo login keeps the grant sealed; without it nothing is kept', async () => {
     const sealer = createSealer(parseSealKeys(`k1:${randomBytes(32).toString('base64')}`));

@@ -6,7 +6,7 @@ import { WEB_DOOR } from '../packages/server/src/flows/web/door.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { createSessionManager } from '../packages/server/src/sessions/sessions.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { testMongo } from './support/mongo.js';
 
 // The OAuth `state` of the browser doors (website QR login, official-account H5):
@@ -21,7 +21,7 @@ const testDb = testMongo('oauth_state');
 const uri = testDb.uri;
 
 
-function setup(door: OAuthDoor, store: Store) {
+function setup(door: OAuthDoor, store: Storage) {
   const clock = { t: T0 };
   const exchanged: string[] = [];
   const deps: OAuthLoginDeps = {

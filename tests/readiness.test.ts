@@ -1,30 +1,24 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { metered } from './support/records.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { createFunctionApp } from '../packages/server/src/main.js';
 import { optionsFromEnv } from '../packages/server/src/env.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore } from '../packages/server/src/store/mongo.js';
-import { StoreUnavailableError, type Store } from '../packages/server/src/store/types.js';
+import { StoreUnavailableError, type Storage } from '../packages/server/src/store/types.js';
 import { testServices } from './support/services.js';
 
 /** Issue 10 findings 7 (readiness) and 10 (misconfiguration → JSON 503, bounded request time). */
 const stops: (() => void)[] = [];
 afterAll(() => stops.forEach((s) => s()));
 
-function flaky(inner: Store) {
+function flaky(inner: Storage) {
   const state = { down: false, pings: 0, hangMs: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        if (prop === 'ping') state.pings++;
-        if (state.hangMs && prop === 'getSession') await new Promise((r) => setTimeout(r, state.hangMs));
-        if (state.down) throw new StoreUnavailableError('database down (test)');
-        return value.apply(target, args);
-      };
-    },
-  }) as Store;
+  const store = metered(inner, async (call) => {
+    if (call === 'ping') state.pings++;
+    if (state.hangMs && call === 'sessions.get') await new Promise((r) => setTimeout(r, state.hangMs));
+    if (state.down) throw new StoreUnavailableError('database down (test)');
+  });
   return { store, state };
 }
 

@@ -76,11 +76,11 @@ describe('a returning mini-program login stores what WeChat answered this time',
   it('a unionid that arrives on a later login is recorded and linked to the same user', async () => {
     const s = setup();
     const first = await s.login({ openid: 'oRET2', sessionKey: keyA, unionid: null });
-    expect(await s.store.getIdentity('uid:uLATE0000000000000000000001')).toBeNull();
+    expect(await s.store.accounts.getIdentity('uid:uLATE0000000000000000000001')).toBeNull();
     const second = await s.login({ openid: 'oRET2', sessionKey: keyB, unionid: 'uLATE0000000000000000000001' });
     expect(second.user.id).toBe(first.user.id);
-    expect((await s.store.getIdentity('uid:uLATE0000000000000000000001'))?.userId).toBe(first.user.id);
-    const oid = await s.store.getIdentity(`oid:${APPID}:oRET2`);
+    expect((await s.store.accounts.getIdentity('uid:uLATE0000000000000000000001'))?.userId).toBe(first.user.id);
+    const oid = await s.store.accounts.getIdentity(`oid:${APPID}:oRET2`);
     expect(oid?.unionid).toBe('uLATE0000000000000000000001');
     expect(await s.decrypt(second.session, wechatEncrypt(keyB, { n: 5 }))).toEqual({ n: 5 });
   });

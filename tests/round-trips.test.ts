@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { metered } from './support/records.js';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { migrateMongo, MongoStore } from '../packages/server/src/store/mongo.js';
-import type { Store } from '../packages/server/src/store/types.js';
+import type { Storage } from '../packages/server/src/store/types.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 
 /**
@@ -22,7 +23,7 @@ interface Meter {
   calls: string[];
   /** the rate limiter's counter sync: background, at most once a second per instance, on no request's path */
   background: string[];
-  store: Store;
+  store: Storage;
   close(): Promise<void>;
 }
 
@@ -44,16 +45,7 @@ async function embeddedMeter(): Promise<Meter> {
   const calls: string[] = [];
   const background: string[] = [];
   const inner = new EmbeddedStore({ dir: null });
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        (prop === 'syncCounters' ? background : calls).push(String(prop));
-        return value.apply(target, args);
-      };
-    },
-  });
+  const store = metered(inner, (call) => void (call === 'counters.sync' ? background : calls).push(call));
   return { calls, background, store, close: async () => {} };
 }
 
@@ -81,11 +73,11 @@ for (const [name, makeMeter, skip] of stores) {
   const expected = {
     // A returning login READS its identity (no findAndModify: nothing on it changes, the session_key
     // rides on the new session) and writes one session (group-committed with concurrent ones).
-    first: mongo ? ['find identities', 'insert identities', 'insert sessions'] : ['getIdentity', 'insertIdentities', 'insertSession'],
-    firstNoUnionid: mongo ? ['find identities', 'insert identities', 'insert sessions'] : ['getIdentity', 'insertIdentity', 'insertSession'],
-    returning: mongo ? ['find identities', 'insert sessions'] : ['getIdentity', 'insertSession'],
-    returningNoUnionid: mongo ? ['find identities', 'insert sessions'] : ['getIdentity', 'insertSession'],
-    me: mongo ? ['find sessions'] : ['getSession'],
+    first: mongo ? ['find identities', 'insert identities', 'insert sessions'] : ['accounts.getIdentity', 'accounts.insertIdentities', 'sessions.insert'],
+    firstNoUnionid: mongo ? ['find identities', 'insert identities', 'insert sessions'] : ['accounts.getIdentity', 'accounts.insertIdentity', 'sessions.insert'],
+    returning: mongo ? ['find identities', 'insert sessions'] : ['accounts.getIdentity', 'sessions.insert'],
+    returningNoUnionid: mongo ? ['find identities', 'insert sessions'] : ['accounts.getIdentity', 'sessions.insert'],
+    me: mongo ? ['find sessions'] : ['sessions.get'],
   };
 
   describe.skipIf(skip)(`round trips: ${name}`, () => {
@@ -141,7 +133,7 @@ for (const [name, makeMeter, skip] of stores) {
         now += 14 * 24 * 3600_000; // day 14 of 30: first half
         expect(await me()).toEqual(expected.me);
         now += 2 * 24 * 3600_000; // day 16: second half → slides once
-        expect(await me()).toEqual([...expected.me, mongo ? 'update sessions' : 'updateSessionExpiration']);
+        expect(await me()).toEqual([...expected.me, mongo ? 'update sessions' : 'sessions.updateExpiration']);
         expect(await me()).toEqual(expected.me); // slid: first half again
       } finally {
         await stack.close();

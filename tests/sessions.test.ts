@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { metered } from './support/records.js';
 import { createSessionManager, SESSION_LIFETIME_MS } from '../packages/server/src/sessions/sessions.js';
 import { sha256Hex } from '../packages/server/src/crypto/tokens.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import type { UserRecord } from '../packages/server/src/store/types.js';
+import { setUserCopies } from '../packages/server/src/users/accounts.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const userRecord = (id: string, at = new Date()): UserRecord => ({ id, nickname: null, avatarUrl: null, createdAt: at, updatedAt: at });
@@ -20,9 +22,9 @@ describe('sessions', () => {
     const store = new EmbeddedStore({ dir: null });
     const now = new Date();
     const user = userRecord('u1', now);
-    await store.insertUserIfAbsent(user);
+    await store.accounts.insertUserIfAbsent(user);
     // A session stored under the known hash is found by the known token, and by nothing else.
-    await store.insertSession({ id: KNOWN_TOKEN_SHA256, userId: 'u1', via: 'mini', createdAt: now, expiresAt: new Date(now.getTime() + DAY), user });
+    await store.sessions.insert({ id: KNOWN_TOKEN_SHA256, userId: 'u1', via: 'mini', createdAt: now, expiresAt: new Date(now.getTime() + DAY), user });
     const sessions = createSessionManager(store);
     expect((await sessions.validate(KNOWN_TOKEN)).session?.id).toBe(KNOWN_TOKEN_SHA256);
     expect((await sessions.validate('bbcdefghijklmnopqrstuvwxyz234567')).session).toBeNull();
@@ -31,7 +33,7 @@ describe('sessions', () => {
     expect(token).toMatch(/^[a-z2-7]{32}$/);
     expect(session.id).toMatch(/^[0-9a-f]{64}$/);
     expect(session.id).not.toContain(token);
-    const stored = (await store.getUserSessions('u1')).map((s) => s.id);
+    const stored = (await store.sessions.listByUser('u1')).map((s) => s.id);
     expect(stored).toHaveLength(2);
     expect(JSON.stringify(stored)).not.toContain(token);
   });
@@ -41,17 +43,17 @@ describe('sessions', () => {
     let now = Date.now();
     const sessions = createSessionManager(store, () => new Date(now));
     const user = userRecord('u1', new Date(now));
-    await store.insertUserIfAbsent(user);
+    await store.accounts.insertUserIfAbsent(user);
     const { token, session } = await sessions.create(user, 'mini');
     now += 10 * DAY;
     expect((await sessions.validate(token)).session!.expiresAt).toEqual(session.expiresAt); // first half: unchanged
     now += 10 * DAY;
     const slid = (await sessions.validate(token)).session!;
     expect(slid.expiresAt.getTime()).toBe(now + SESSION_LIFETIME_MS); // validate reports the new expiry
-    expect((await store.getSession(slid.id))!.expiresAt.getTime()).toBe(now + SESSION_LIFETIME_MS);
+    expect((await store.sessions.get(slid.id))!.expiresAt.getTime()).toBe(now + SESSION_LIFETIME_MS);
     now += SESSION_LIFETIME_MS + 1;
     expect((await sessions.validate(token)).session).toBeNull();
-    expect(await store.getSession(slid.id)).toBeNull(); // removed on sight
+    expect(await store.sessions.get(slid.id)).toBeNull(); // removed on sight
   });
 
   it('one clock decides expiry: the manager\'s, not the store\'s Date.now()', async () => {
@@ -75,7 +77,7 @@ describe('sessions', () => {
     const { token } = await sessions.create(user, 'mini');
     // No users record at all: the copy is what validate hands out.
     expect((await sessions.validate(token)).user).toEqual(user);
-    await store.setUserSnapshot({ ...user, nickname: '小红' });
+    await setUserCopies(store, { ...user, nickname: '小红' });
     expect((await sessions.validate(token)).user?.nickname).toBe('小红');
   });
 
@@ -107,7 +109,7 @@ describe('sessions', () => {
     const store = new EmbeddedStore({ dir: null });
     const sessions = createSessionManager(store);
     const now = new Date();
-    await store.insertSession({ id: KNOWN_TOKEN_SHA256, userId: 'ghost', via: 'mini', createdAt: now, expiresAt: new Date(now.getTime() + DAY) });
+    await store.sessions.insert({ id: KNOWN_TOKEN_SHA256, userId: 'ghost', via: 'mini', createdAt: now, expiresAt: new Date(now.getTime() + DAY) });
     expect((await sessions.validate(KNOWN_TOKEN)).session).toBeNull();
     expect((await store.stats()).sessions).toBe(0);
   });
@@ -130,7 +132,7 @@ describe('session boundaries', () => {
     expect((await sessions.validate(early.token)).session?.id).toBe(early.session.id);
     now = t0 + LIFE;
     expect((await sessions.validate(onTime.token))).toEqual({ session: null, user: null });
-    expect(await store.getSession(onTime.session.id)).toBeNull();
+    expect(await store.sessions.get(onTime.session.id)).toBeNull();
   });
 
   it('slide only once less than half of their life is left (exactly half: no write)', async () => {
@@ -142,10 +144,10 @@ describe('session boundaries', () => {
     expect(session.expiresAt.getTime()).toBe(t0 + LIFE);
     now = t0 + LIFE / 2; // exactly half left
     expect((await sessions.validate(token)).session!.expiresAt.getTime()).toBe(t0 + LIFE);
-    expect((await store.getSession(session.id))!.expiresAt.getTime()).toBe(t0 + LIFE);
+    expect((await store.sessions.get(session.id))!.expiresAt.getTime()).toBe(t0 + LIFE);
     now = t0 + LIFE / 2 + 1; // a millisecond less than half left
     expect((await sessions.validate(token)).session!.expiresAt.getTime()).toBe(now + LIFE);
-    expect((await store.getSession(session.id))!.expiresAt.getTime()).toBe(now + LIFE);
+    expect((await store.sessions.get(session.id))!.expiresAt.getTime()).toBe(now + LIFE);
   });
 
   it('an expired session is not listed under 登录设备 and cannot be revoked', async () => {
@@ -177,16 +179,7 @@ describe('session boundaries', () => {
   it('a malformed token is refused without a database read, and logging it out deletes nothing', async () => {
     const inner = new EmbeddedStore({ dir: null });
     const calls: string[] = [];
-    const store = new Proxy(inner, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          calls.push(String(prop));
-          return value.apply(target, args);
-        };
-      },
-    });
+    const store = metered(inner, (call) => void calls.push(call));
     const sessions = createSessionManager(store);
     const { token, session } = await sessions.create(userRecord('u1'), 'mini');
     calls.length = 0;
@@ -199,7 +192,7 @@ describe('session boundaries', () => {
     expect((await sessions.validate(token)).session?.id).toBe(session.id);
     // Logout of the real token ends exactly that session.
     await sessions.invalidate(token);
-    expect(await inner.getSession(session.id)).toBeNull();
+    expect(await inner.sessions.get(session.id)).toBeNull();
     expect((await sessions.validate(token)).session).toBeNull();
   });
 
@@ -208,18 +201,18 @@ describe('session boundaries', () => {
     const sessions = createSessionManager(store);
     const now = new Date();
     const alive = new Date(now.getTime() + DAY);
-    await store.insertUserIfAbsent({ ...userRecord('u2', now), nickname: '新账号' });
-    await store.insertUserIfAbsent({ ...userRecord('u3', now), nickname: '幸存者' });
+    await store.accounts.insertUserIfAbsent({ ...userRecord('u2', now), nickname: '新账号' });
+    await store.accounts.insertUserIfAbsent({ ...userRecord('u3', now), nickname: '幸存者' });
     // No copy (written before copies existed): the record.
-    await store.insertSession({ id: sha256Hex(KNOWN_TOKEN), userId: 'u2', via: 'mini', createdAt: now, expiresAt: alive });
+    await store.sessions.insert({ id: sha256Hex(KNOWN_TOKEN), userId: 'u2', via: 'mini', createdAt: now, expiresAt: alive });
     expect((await sessions.validate(KNOWN_TOKEN)).user?.nickname).toBe('新账号');
     // Moved by a merge from u1 to u2, its copy not rewritten yet: u2's record, not u1's copy.
     const moved = 'bbcdefghijklmnopqrstuvwxyz234567';
-    await store.insertSession({ id: sha256Hex(moved), userId: 'u2', via: 'mini', createdAt: now, expiresAt: alive, user: { ...userRecord('u1', now), nickname: '旧账号' } });
+    await store.sessions.insert({ id: sha256Hex(moved), userId: 'u2', via: 'mini', createdAt: now, expiresAt: alive, user: { ...userRecord('u1', now), nickname: '旧账号' } });
     expect((await sessions.validate(moved)).user).toMatchObject({ id: 'u2', nickname: '新账号' });
     // The copy says its account was merged into u3: the survivor.
     const merged = 'cbcdefghijklmnopqrstuvwxyz234567';
-    await store.insertSession({ id: sha256Hex(merged), userId: 'u4', via: 'mini', createdAt: now, expiresAt: alive, user: { ...userRecord('u4', now), nickname: '并入', mergedInto: 'u3' } });
+    await store.sessions.insert({ id: sha256Hex(merged), userId: 'u4', via: 'mini', createdAt: now, expiresAt: alive, user: { ...userRecord('u4', now), nickname: '并入', mergedInto: 'u3' } });
     expect((await sessions.validate(merged)).user).toMatchObject({ id: 'u3', nickname: '幸存者' });
   });
 });

@@ -59,16 +59,16 @@ describe.skipIf(!uri)('MongoStore against a MongoDB-compatible server', () => {
     const store = new MongoStore(Promise.resolve(client), dbName, true);
     const now = new Date();
     const sessions = Array.from({ length: 20 }, () => ({ id: randomBytes(32).toString('hex'), userId: 'u-batch', via: 'mini' as const, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) }));
-    await Promise.all(sessions.map((s) => store.insertSession(s)));
+    await Promise.all(sessions.map((s) => store.sessions.insert(s)));
     expect(inserts).toEqual([1, 19]);
-    for (const s of sessions) expect(await store.getSession(s.id)).toEqual(s);
+    for (const s of sessions) expect(await store.sessions.get(s.id)).toEqual(s);
     await store.close();
   });
 
   it('stores documents keyed by _id, without leaking driver fields', async () => {
     const store = createMongoStore({ uri, dbName, privateClient: true });
     const now = new Date();
-    const user = await store.insertUserIfAbsent({ id: `u-${randomUUID()}`, nickname: null, avatarUrl: null, createdAt: now, updatedAt: now });
+    const user = await store.accounts.insertUserIfAbsent({ id: `u-${randomUUID()}`, nickname: null, avatarUrl: null, createdAt: now, updatedAt: now });
     expect(Object.keys(user).sort()).toEqual(['avatarUrl', 'createdAt', 'id', 'nickname', 'updatedAt']);
     const raw = await admin!.db(dbName).collection('users').findOne({ _id: user.id as never });
     expect(raw?._id).toBe(user.id);
@@ -81,10 +81,10 @@ describe('MongoStore without a server', () => {
     const store = createMongoStore({ uri: 'mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500', dbName: 'unreachable', privateClient: true });
     expect(store.kind).toBe('mongodb');
     const started = Date.now();
-    const error = await store.getUser('u1').catch((e: unknown) => e);
+    const error = await store.accounts.getUser('u1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(3000);
-    await expect(store.claim('k', new Date(), new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.records.put('k', {}, null, new Date(), new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
     await store.close();
   });
 

@@ -1,3 +1,4 @@
+import { compareAndSetRecord, getRecord } from './support/records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
@@ -273,8 +274,8 @@ describe('bad, replayed and foreign callbacks end on the login page with a code'
     // Age the handoff record by rewriting its expiry (the API clock is the real one).
     const { sha256Hex } = await import('../packages/server/src/crypto/tokens.js');
     const id = `web-login:${sha256Hex(started.state)}`;
-    const record = (await base.getRecord(id))!;
-    await base.compareAndSetRecord(id, { ...record.value, expiresAt: new Date(Date.now() - 1000).toISOString() }, record.version);
+    const record = (await getRecord(base, id))!;
+    await compareAndSetRecord(base, id, { ...record.value, expiresAt: new Date(Date.now() - 1000).toISOString() }, record.version);
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('web_login_state_invalid');

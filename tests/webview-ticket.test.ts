@@ -81,7 +81,7 @@ describe('web-view ticket', () => {
   it('no Bearer → 401; only a mini-program session mints tickets (a website / official-account session gets 403)', async () => {
     expect((await postJson(`${stack.apiUrl}/api/auth/webview/ticket`, {})).status).toBe(401);
     const mini = await miniLogin('wv-dan');
-    const user = (await stack.services.store.getUser(mini.user.id))!;
+    const user = (await stack.services.store.accounts.getUser(mini.user.id))!;
     for (const via of ['web-qr', 'oa'] as const) {
       const { token } = await createSessionManager(stack.services.store).create(user, via);
       const res = await ticketFor(token);

@@ -1,3 +1,4 @@
+import { getRecord } from './support/records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
@@ -80,12 +81,12 @@ describe('同步微信头像昵称', () => {
 
   it('42007 (the person withdrew the authorization in WeChat): wechat_reauthorize_required, the grant is dropped, a new authorization works', async () => {
     const login = await oaUserinfoLogin('withdrawer');
-    const openid = (await stack.services.store.getUserIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
+    const openid = (await stack.services.store.accounts.listIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
     expect((await postJson(`${stack.simUrl}/__sim/users/revoke`, { appid: stack.oaAppid, user: 'withdrawer' })).status).toBe(200);
     const res = await sync(login.token);
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
-    expect((await stack.services.store.getRecord(`wechat-grant:${stack.oaAppid}:${openid}`))?.value).toMatchObject({ sealed: null, dropped: true });
+    expect((await getRecord(stack.services.store, `wechat-grant:${stack.oaAppid}:${openid}`))?.value).toMatchObject({ sealed: null, dropped: true });
     expect((await sync(login.token)).body).toMatchObject({ error: { code: 'wechat_reauthorize_required' } });
     // 允许 again (WeChat asks again after a withdrawal): the kept grant is back and syncing works
     const again = await oaUserinfoLogin('withdrawer');
@@ -106,9 +107,9 @@ describe('同步微信头像昵称', () => {
     for (const secret of secrets) expect(logText).not.toContain(secret);
     // the kept grant is sealed: its record holds ciphertext only
     const login = await oaUserinfoLogin('syncer4');
-    const identities = await stack.services.store.getUserIdentities(login.user.id);
+    const identities = await stack.services.store.accounts.listIdentities(login.user.id);
     const openid = identities.find((i) => i.appid === stack.oaAppid)!.openid!;
-    const record = await stack.services.store.getRecord(`wechat-grant:${stack.oaAppid}:${openid}`);
+    const record = await getRecord(stack.services.store, `wechat-grant:${stack.oaAppid}:${openid}`);
     expect(record).not.toBeNull();
     const text = JSON.stringify(record);
     for (const secret of stack.sim.web.issuedSecrets) expect(text).not.toContain(secret);
@@ -116,11 +117,11 @@ describe('同步微信头像昵称', () => {
 
   it('deleting the account drops the kept grant at once (not 30 days later)', async () => {
     const login = await oaUserinfoLogin('leaver');
-    const openid = (await stack.services.store.getUserIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
+    const openid = (await stack.services.store.accounts.listIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
     const id = `wechat-grant:${stack.oaAppid}:${openid}`;
-    expect(await stack.services.store.getRecord(id)).not.toBeNull();
+    expect(await getRecord(stack.services.store, id)).not.toBeNull();
     const res = await fetch(`${stack.apiUrl}/api/auth/me`, { method: 'DELETE', headers: { authorization: `Bearer ${login.token}` } });
     expect(res.status).toBeLessThan(300);
-    expect(await stack.services.store.getRecord(id)).toBeNull();
+    expect(await getRecord(stack.services.store, id)).toBeNull();
   });
 });

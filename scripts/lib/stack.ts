@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createServices, type ServiceOverrides, type Services } from '../../packages/server/src/main.js';
+import type { ServerOptions } from '../../packages/server/src/config.js';
 import { optionsFromEnv } from '../../packages/server/src/env.js';
 // The simulator package's public entry ("." of wlu-wxlogin-sim): what a host's tests import.
 import { SimPortInUseError, startSimulator, type SimApp, type SimState } from '../../packages/sim/src/index.js';
@@ -26,6 +27,8 @@ export interface StackOptions {
   host?: string;
   env?: Record<string, string | undefined>;
   overrides?: ServiceOverrides;
+  /** options beside the env mapping's (e.g. `storage`, `hooks`), applied over it */
+  serverOptions?: Partial<ServerOptions>;
   /** fixed seed → the same simulated user gets the same openid across restarts */
   simSeed?: string;
   openPlatformId?: string | null;
@@ -164,18 +167,21 @@ export interface ApiHandle {
 export async function startApi(plan: StackPlan, simUrl: string, options: StackOptions = {}): Promise<ApiHandle> {
   const { web, oa } = plan;
   const services = createServices(
-    optionsFromEnv({
-      ...options.env,
-      WECHAT_MINI_APPID: plan.appid,
-      WECHAT_MINI_SECRET: plan.secret,
-      WECHAT_API_BASE: simUrl,
-      WECHAT_API_FAILOVER: '',
-      ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
-      ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
-      ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simUrl.replace(plan.host, options.simPublicHost) : simUrl } : {}),
-      // showqrcode (mp.weixin.qq.com) is served by the simulator too
-      ...(oa ? { WECHAT_MP_BASE: simUrl } : {}),
-    }),
+    {
+      ...optionsFromEnv({
+        ...options.env,
+        WECHAT_MINI_APPID: plan.appid,
+        WECHAT_MINI_SECRET: plan.secret,
+        WECHAT_API_BASE: simUrl,
+        WECHAT_API_FAILOVER: '',
+        ...(web ? { WECHAT_WEB_APPID: web.appid, WECHAT_WEB_SECRET: web.secret } : {}),
+        ...(oa ? { WECHAT_OA_APPID: oa.appid, WECHAT_OA_SECRET: oa.secret } : {}),
+        ...(web || oa ? { WECHAT_OPEN_BASE: options.simPublicHost ? simUrl.replace(plan.host, options.simPublicHost) : simUrl } : {}),
+        // showqrcode (mp.weixin.qq.com) is served by the simulator too
+        ...(oa ? { WECHAT_MP_BASE: simUrl } : {}),
+      }),
+      ...options.serverOptions,
+    },
     options.overrides,
   );
   let apiServer: { server: ServerType; url: string };

@@ -1,15 +1,16 @@
+import { getRecord } from './records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../packages/server/src/log.js';
-import type { Store } from '../../packages/server/src/store/types.js';
+import type { Storage } from '../../packages/server/src/store/types.js';
 import { createAccessTokens } from '../../packages/server/src/wechat/access-token.js';
 import { stableToken } from '../../packages/server/src/wechat/auth/stable_token.js';
 import { postJson, simCode, startStack, type Stack } from './stack.js';
 
 /** Runs the shared-token behaviour against a store; the MongoDB suite reuses it. */
-export function accessTokenSuite(name: string, makeStore: () => Promise<Store>) {
+export function accessTokenSuite(name: string, makeStore: () => Promise<Storage>) {
   describe(`shared access_token (${name})`, () => {
     let stack: Stack;
-    let store: Store;
+    let store: Storage;
     beforeAll(async () => {
       store = await makeStore();
       stack = await startStack({ overrides: { store } });
@@ -39,7 +40,7 @@ export function accessTokenSuite(name: string, makeStore: () => Promise<Store>) 
       const after = fetches();
       expect(after.force - before.force).toBe(1); // only the outside system's
       expect(after.normal - before.normal).toBe(1); // one normal call picked up the new token
-      const record = await store.getRecord(`wechat_token:${stack.appid}`);
+      const record = await getRecord(store, `wechat_token:${stack.appid}`);
       expect(record!.value.forceCount).toBe(0);
       expect(JSON.stringify(record)).not.toContain(await instance().get());
     });

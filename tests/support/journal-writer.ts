@@ -11,7 +11,7 @@ async function worker(): Promise<void> {
   for (;;) {
     const id = `u${n++}`;
     const now = new Date();
-    await store.insertUserIfAbsent({ id, nickname: `${id}-${padding}`, avatarUrl: null, createdAt: now, updatedAt: now });
+    await store.accounts.insertUserIfAbsent({ id, nickname: `${id}-${padding}`, avatarUrl: null, createdAt: now, updatedAt: now });
     process.stdout.write(`${id}\n`);
   }
 }

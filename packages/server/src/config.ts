@@ -4,6 +4,8 @@ import { DEFAULT_H5_LOGIN_PAGE, normalizeBasePath } from './http/urls.js';
 import type { Door } from './doors/door.js';
 import type { MiniProgramDoor } from './doors/mini.js';
 import type { OfficialAccountDoor } from './doors/oa.js';
+import type { Storage } from './store/types.js';
+import type { UserHooks } from './users/hooks.js';
 
 /**
  * Configuration comes in as typed options (`ServerOptions`), resolved here into `Config`; the host
@@ -56,6 +58,9 @@ export interface Config {
   wechatTokenRelayKey: string | null;
   mongodbUri: string | null;
   mongodbDb: string;
+  /** ServerOptions.storage: the host's own Storage (e.g. mongoStorage({ db })); wins over mongodbUri */
+  storage: Storage | null;
+  hooks: UserHooks | null;
   dataDir: string;
   sealKeys: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -178,6 +183,18 @@ export interface ServerOptions {
    * Env: MONGODB_URI, MONGODB_DB. @default null; dbName 'wechat_login'
    */
   mongodb?: { uri: string; dbName?: string | undefined } | null | undefined;
+  /**
+   * The storage ports (store/types.ts Storage), e.g. `mongoStorage({ db })` from
+   * `wlu-wxlogin-server/mongodb` with the host's own MongoDB `Db` / `MongoClient` and a collection
+   * prefix. Wins over `mongodb`. A host-given client is never closed by the server.
+   * @default null: MongoDB from `mongodb` (collections without a prefix), else the embedded store in `dataDir`
+   */
+  storage?: Storage | null | undefined;
+  /**
+   * For a host that keeps its own user table (joined on `user.id`): called after the change is
+   * stored; a hook that throws is logged and never undoes the login. @default null
+   */
+  hooks?: UserHooks | null | undefined;
   /** The embedded store's folder (and the development seal key's). Env: DATA_DIR. @default '.data' ('/tmp/wechat-login-data' on Vercel) */
   dataDir?: string | undefined;
   /**
@@ -261,6 +278,8 @@ export function resolveConfig(options: ServerOptions): Config {
     wechatTimeoutMs: clampInt(wechat.timeoutMs, 5000, 500, 15000),
     mongodbUri: options.mongodb?.uri.trim() || null,
     mongodbDb: options.mongodb?.dbName?.trim() || 'wechat_login',
+    storage: options.storage ?? null,
+    hooks: options.hooks ?? null,
     // On Vercel only /tmp is writable (preview deployments without MONGODB_URI; production refuses).
     dataDir: options.dataDir?.trim() || (options.platform === 'vercel' ? '/tmp/wechat-login-data' : '.data'),
     sealKeys: list(options.sealKeys ?? undefined).trim() || null,
@@ -320,7 +339,7 @@ export function checkConfig(config: Config): ConfigCheck {
   if (config.wechatTokenBaseUrl && (config.wechatTokenRelayKey ?? '').length < 32) {
     problems.push('WECHAT_TOKEN_BASE is set but WECHAT_TOKEN_RELAY_KEY is missing or shorter than 32 characters: the relay must refuse callers other than this API (docs/DEPLOY.md, "relay")');
   }
-  if (!config.mongodbUri) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
+  if (!config.mongodbUri && (!config.storage || config.storage.kind === 'embedded')) problems.push('MONGODB_URI is not set: the embedded store keeps data on local disk, which a serverless function does not have');
   if (!config.sealKeys) problems.push('SESSION_KEY_ENCRYPTION_KEYS is not set (kid:base64 32-byte key) — session_key must be encrypted at rest');
   else {
     // The very parser the server runs at cold start: doctor and production judge a key alike.
@@ -378,7 +397,7 @@ export function startupProblems(config: Config): string[] {
 
 /** What the running deployment stands on, as /api/auth/health and the first log line tell it. */
 export function describeDeployment(config: Config): { environment: DeploymentKind; ephemeral: boolean } {
-  return { environment: config.deployment, ephemeral: config.ephemeralPreview && !config.mongodbUri };
+  return { environment: config.deployment, ephemeral: config.ephemeralPreview && !config.mongodbUri && !config.storage };
 }
 
 export function assertProductionReady(config: Config): void {

@@ -18,8 +18,8 @@ import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
 import { createSessionManager } from './sessions/sessions.js';
 import { EmbeddedStore } from './store/embedded.js';
-import { lazyStore } from './store/lazy.js';
-import type { Store } from './store/types.js';
+import { lazyStorage } from './store/lazy.js';
+import type { Storage } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
 import { getUserPhoneNumber } from './wechat/mini/getuserphonenumber.js';
 import { msgSecCheck } from './wechat/security/msg_sec_check.js';
@@ -27,7 +27,6 @@ import { stableToken } from './wechat/auth/stable_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
 import { createDbNotifier, type AttemptNotifier } from './flows/attempt/notify.js';
 import { ATTEMPT_VALUE_FIELDS, createChangeStreamNotifier } from './flows/attempt/change-stream.js';
-import { mongoRecordChanges } from './store/mongo-changes.js';
 import { createAccessTokens, type AccessTokens } from './wechat/access-token.js';
 import { followerKey, type AttemptPort } from './flows/follow/attempt-port.js';
 import { markAttemptScanned, type AttemptDeps } from './flows/attempt/attempt.js';
@@ -46,7 +45,7 @@ import { snsAuth } from './wechat/sns/auth.js';
  */
 export interface Services {
   config: Config;
-  store: Store;
+  store: Storage;
   logger: Logger;
   transport: WechatTransport;
   sealer: Sealer;
@@ -64,7 +63,7 @@ export interface Services {
 }
 
 export interface ServiceOverrides {
-  store?: Store;
+  store?: Storage;
   logger?: Logger;
   fetch?: typeof fetch;
   clock?: () => Date;
@@ -79,9 +78,12 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   const config = resolveConfig(options);
   assertProductionReady(config);
   const logger = overrides.logger ?? createLogger(undefined, config.logLevel);
-  const store =
+  const store: Storage =
     overrides.store ??
+    config.storage ??
     (config.mongodbUri ? mongoStore(config.mongodbUri, config.mongodbDb) : new EmbeddedStore({ dir: config.dataDir }));
+  // the host's user table (ServerOptions.hooks): told after each account change is stored
+  const userEvents = config.hooks ? { hooks: config.hooks, logger } : undefined;
   const sealer = createSealer(parseSealKeys(config.sealKeys ?? devSealKey(config, !overrides.store)));
   const transport = createTransport({ baseUrls: config.wechatBaseUrls, timeoutMs: config.wechatTimeoutMs, logger, fetch: overrides.fetch });
   const sessions = createSessionManager(store, overrides.clock);
@@ -107,7 +109,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   // The first mini-program: /me/phone and the nickname check use its access_token.
   const accessTokens = accessTokensOf(config.mini);
   const checkNickname = async (nickname: string, userId: string) => {
-    const identity = (await store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
+    const identity = (await store.accounts.listIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
     if (!identity?.openid) return true; // no mini-program identity to check against
     // over the AppID's budget: the edit is refused (429), never saved unchecked
     return spend(config.mini.appid, async () => {
@@ -123,12 +125,13 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
   };
   // PC login live status: MongoDB → one change stream per instance (polling when the server refuses
   // change streams: FerretDB, a standalone mongod); the embedded store → polling + in-process wake-ups
+  const changes = overrides.store ? undefined : store.recordChanges?.('attempt:', ATTEMPT_VALUE_FIELDS);
   const notifier =
-    store.kind === 'mongodb' && config.mongodbUri
+    changes
       ? createChangeStreamNotifier({
           store,
           logger,
-          source: mongoRecordChanges({ uri: config.mongodbUri, dbName: config.mongodbDb, prefix: 'attempt:', valueFields: ATTEMPT_VALUE_FIELDS }),
+          source: changes,
           intervalMs: overrides.notifyIntervalMs,
           clock: overrides.clock,
         })
@@ -168,6 +171,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
       if (!doorState.has(id)) doorState.set(id, make());
       return doorState.get(id) as ReturnType<typeof make>;
     },
+    userEvents,
   };
   const oaDoor = config.doors.find((d): d is OfficialAccountDoor => d.kind === 'oa');
   const oaCredentials = oaDoor?.app?.appid && oaDoor.app.secret ? oaDoor.app : null;
@@ -212,6 +216,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     wechatSync,
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },
     checkNickname,
+    userEvents,
   });
   const stop = () => {
     limiter.stop();
@@ -245,7 +250,7 @@ export function followAttemptPort(deps: AttemptDeps, notifier: AttemptNotifier, 
 /** How often an instance deletes expired temporary documents (stores without TTL indexes need it). */
 export const SWEEP_INTERVAL_MS = 60_000;
 
-function startSweeper(store: Store, logger: Logger, intervalMs: number): ReturnType<typeof setInterval> {
+function startSweeper(store: Storage, logger: Logger, intervalMs: number): ReturnType<typeof setInterval> {
   const timer = setInterval(() => {
     store.sweepExpired(new Date()).then(
       (removed) => removed && logger.log('debug', 'store.swept', { removed }),
@@ -261,9 +266,12 @@ export function relayHeaders(config: Config): Record<string, string> | undefined
   return config.wechatTokenRelayKey ? { 'x-relay-key': config.wechatTokenRelayKey } : undefined;
 }
 
-/** The MongoDB store, its driver imported on first use (a health check never loads it). */
-function mongoStore(uri: string, dbName: string): Store {
-  return lazyStore('mongodb', async () => (await import('./store/mongo.js')).createMongoStore({ uri, dbName }));
+/**
+ * MongoDB from `ServerOptions.mongodb` (the env mapping), its driver imported on first use (a health
+ * check never loads it). Collections keep the names they had before prefixes existed ('').
+ */
+function mongoStore(uri: string, dbName: string): Storage {
+  return lazyStorage('mongodb', async () => (await import('./store/mongo.js')).createMongoStore({ uri, dbName }), { changes: true });
 }
 
 /**

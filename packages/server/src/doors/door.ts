@@ -3,7 +3,8 @@ import type { Urls } from '../http/urls.js';
 import type { Logger } from '../log.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { SessionManager } from '../sessions/sessions.js';
-import type { Store } from '../store/types.js';
+import type { Storage } from '../store/types.js';
+import type { UserEvents } from '../users/hooks.js';
 import type { AccessTokens } from '../wechat/access-token.js';
 import type { WechatTransport } from '../wechat/transport.js';
 import type { AttemptDeps } from '../flows/attempt/attempt.js';
@@ -68,7 +69,9 @@ export interface Door {
 export interface DoorContext {
   doors: readonly Door[];
   urls: Urls;
-  store: Store;
+  store: Storage;
+  /** the host's user hooks (ServerOptions.hooks), handed to every flow that creates or merges users */
+  userEvents?: UserEvents | undefined;
   sessions: SessionManager;
   sealer: Sealer;
   logger: Logger;

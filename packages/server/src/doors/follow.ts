@@ -62,7 +62,7 @@ export function followOf(ctx: DoorContext, oa: OfficialAccountDoor): FollowCapab
       createQrCode,
       showQrCodeUrl: qrImageUrl,
       getFollowerInfo: follower,
-      identify: (openid: string) => identifyFollower({ appid: app.appid, store: ctx.store, getFollowerInfo: follower, clock: ctx.clock }, openid),
+      identify: (openid: string) => identifyFollower({ appid: app.appid, store: ctx.store, getFollowerInfo: follower, clock: ctx.clock, userEvents: ctx.userEvents }, openid),
     };
   });
 }

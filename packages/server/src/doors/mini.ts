@@ -50,6 +50,7 @@ export function miniProgram(options: MiniProgramOptions): MiniProgramDoor {
         sealer: ctx.sealer,
         logger: ctx.logger,
         clock: ctx.clock,
+        userEvents: ctx.userEvents,
         inFlight: createInFlightCodes(), // this instance's own: nothing module-level (tests/isolation.test.ts)
         exchangeCode: (code: string) => ctx.wechat.spend(app.appid, () => jscode2session(ctx.wechat.transport, app, code)),
       };

@@ -17,6 +17,7 @@ export function oauthDeps(ctx: DoorContext, app: DoorApp | null): Omit<OAuthRout
     sessions: ctx.sessions,
     logger: ctx.logger,
     clock: ctx.clock,
+    userEvents: ctx.userEvents,
     exchangeCode: (code: string) => ctx.wechat.spend(configured?.appid, () => oauth2AccessToken(ctx.wechat.transport, configured!, code)),
     getUserInfo: (accessToken: string, openid: string) => ctx.wechat.spend(configured?.appid, () => snsUserInfo(ctx.wechat.transport, accessToken, openid)),
   };

@@ -12,7 +12,7 @@ import { pcWatchLimit, rateLimit, RateLimitedError, type LimitClass, type RateLi
 import type { Readiness } from './readiness.js';
 import { logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
-import type { Store } from '../store/types.js';
+import type { Storage } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
 import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
@@ -22,7 +22,7 @@ import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 export interface AppDeps {
   /** every URL the product builds and the base path every route is under (absent: /api/auth, the request's origin) */
   urls?: Urls;
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   logger: Logger;
   /**
@@ -32,6 +32,8 @@ export interface AppDeps {
   doors: readonly MountedDoor[];
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
+  /** the host's user hooks (ServerOptions.hooks) */
+  userEvents?: MeDeps['userEvents'];
   /** per address / per AppID limits on anonymous and WeChat-spending endpoints (absent: none) */
   limits?: { limiter: RateLimiter; settings: RateLimitSettings };
   /** /api/auth/ready: the store's readiness (absent: always ready) */
@@ -182,7 +184,7 @@ export function createApp(deps: AppDeps) {
   });
   if (deps.wechatSync) app.route(at('/me/wechat-profile'), wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
   if (deps.wechatSync) app.on(['DELETE'], at('/me'), forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
-  app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/') }));
+  app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/'), userEvents: deps.userEvents }));
   app.use(at('/sessions/*'), limit);
   app.route(at('/sessions'), sessionRoutes(deps.sessions));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { clientAddress, type ClientAddressSettings } from './client-address.js';
-import type { CounterWrite, Store } from '../store/types.js';
+import type { CounterWrite, Storage } from '../store/types.js';
 
 /**
  * Fixed-window rate limits that hold across instances without a database round trip per request.
@@ -17,7 +17,7 @@ import type { CounterWrite, Store } from '../store/types.js';
  * instance. Denied requests are not counted: a client that stops is let in again next window.
  */
 export interface RateLimiterOptions {
-  store: Pick<Store, 'syncCounters'>;
+  store: Pick<Storage, 'counters'>;
   logger?: Logger;
   syncIntervalMs?: number;
   /** ms since epoch */
@@ -127,7 +127,7 @@ export class RateLimiter {
       expiresAt: new Date(e.window + 2 * e.windowMs),
     }));
     try {
-      const totals = await this.options.store.syncCounters(this.instance, counts, new Date(now));
+      const totals = await this.options.store.counters.sync(this.instance, counts, new Date(now));
       totals.forEach((t, i) => {
         const e = live[i]!;
         if (t.key === e.key && t.window === e.window) e.others = Math.max(0, t.total - written[i]!);

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { Store } from '../store/types.js';
+import type { Storage } from '../store/types.js';
 
 /**
  * Readiness for /api/auth/health: one cheap store ping (MongoDB `ping`), its answer cached for
@@ -10,7 +10,7 @@ export interface Readiness {
   check(): Promise<{ ok: boolean }>;
 }
 
-export function createReadiness(options: { store: Pick<Store, 'ping'>; logger?: Logger; cacheMs?: number; timeoutMs?: number; clock?: () => number }): Readiness {
+export function createReadiness(options: { store: Pick<Storage, 'ping'>; logger?: Logger; cacheMs?: number; timeoutMs?: number; clock?: () => number }): Readiness {
   const cacheMs = options.cacheMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 2000;
   const clock = options.clock ?? Date.now;

@@ -1,5 +1,5 @@
 import { generateToken, sha256Hex } from '../crypto/tokens.js';
-import type { EncryptedValue, SessionRecord, Store, UserRecord } from '../store/types.js';
+import type { AccountPort, EncryptedValue, SessionPort, SessionRecord, UserRecord } from '../store/types.js';
 import { currentUser } from '../users/accounts.js';
 
 /**
@@ -12,7 +12,7 @@ import { currentUser } from '../users/accounts.js';
  * their own Date.now().
  *
  * An authenticated request costs one store round trip: the session document carries a copy of the
- * user record (kept in step by setUserSnapshot, docs/ACCOUNTS.md "Profile snapshots"), and the
+ * user record (kept in step by SessionPort.setUserCopy, docs/ACCOUNTS.md "Profile snapshots"), and the
  * expiry is written only when the session is used in the second half of its life.
  */
 export const SESSION_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;
@@ -57,11 +57,15 @@ export interface SessionManager {
 const TOKEN_PATTERN = /^[a-z2-7]{32}$/;
 const SHORT_ID_PATTERN = /^[0-9a-f]{16}$/;
 
-export function createSessionManager(store: Store, clock: () => Date = () => new Date(), lifetimeMs = SESSION_LIFETIME_MS): SessionManager {
+/**
+ * The manager writes through the SessionPort only; the user is read (AccountPort.getUser) just for
+ * sessions that carry no current copy (written before copies existed, or moved by a merge).
+ */
+export function createSessionManager(store: { sessions: SessionPort; accounts: Pick<AccountPort, 'getUser'> }, clock: () => Date = () => new Date(), lifetimeMs = SESSION_LIFETIME_MS): SessionManager {
   const live = (session: SessionRecord, now: number) => session.expiresAt.getTime() > now;
   const listLive = async (userId: string) => {
     const now = clock().getTime();
-    return (await store.getUserSessions(userId)).filter((s) => live(s, now));
+    return (await store.sessions.listByUser(userId)).filter((s) => live(s, now));
   };
 
   return {
@@ -77,39 +81,39 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
         user,
         ...(extra?.wxSessionKey && { wxSessionKey: extra.wxSessionKey }),
       };
-      await store.insertSession(session);
+      await store.sessions.insert(session);
       return { token, session };
     },
 
     async validate(token) {
       if (!TOKEN_PATTERN.test(token)) return { session: null, user: null };
-      const session = await store.getSession(sha256Hex(token));
+      const session = await store.sessions.get(sha256Hex(token));
       if (!session) return { session: null, user: null };
       const now = clock().getTime();
       if (!live(session, now)) {
         // Removed on sight; the TTL index (where the server has one) may not have run yet.
-        await store.deleteSession(session.id);
+        await store.sessions.delete(session.id);
         return { session: null, user: null };
       }
       // Sessions written before snapshots existed, and sessions moved by a merge whose copy is not
       // rewritten yet, read the user record (one more round trip).
-      let user = session.user && session.user.id === session.userId ? session.user : await store.getUser(session.userId);
+      let user = session.user && session.user.id === session.userId ? session.user : await store.accounts.getUser(session.userId);
       // A session of an account merged into another (see docs/ACCOUNTS.md) follows the survivor.
       if (user?.mergedInto) user = await currentUser(store, user);
       if (!user) {
-        await store.deleteSession(session.id);
+        await store.sessions.delete(session.id);
         return { session: null, user: null };
       }
       if (session.expiresAt.getTime() - now < lifetimeMs / 2) {
         session.expiresAt = new Date(now + lifetimeMs);
-        await store.updateSessionExpiration(session.id, session.expiresAt);
+        await store.sessions.updateExpiration(session.id, session.expiresAt);
       }
       return { session, user };
     },
 
     async invalidate(token) {
       if (!TOKEN_PATTERN.test(token)) return;
-      await store.deleteSession(sha256Hex(token));
+      await store.sessions.delete(sha256Hex(token));
     },
 
     async list(userId, currentSessionId) {
@@ -122,12 +126,12 @@ export function createSessionManager(store: Store, clock: () => Date = () => new
       if (!SHORT_ID_PATTERN.test(shortId)) return false;
       const target = (await listLive(userId)).find((s) => s.id.startsWith(shortId));
       if (!target) return false;
-      await store.deleteSession(target.id);
+      await store.sessions.delete(target.id);
       return true;
     },
 
     async revokeAll(userId) {
-      await store.deleteUserSessions(userId);
+      await store.sessions.deleteByUser(userId);
     },
 
     async sealedSessionKeys(userId) {

@@ -10,11 +10,16 @@ import {
   type IdentityPatch,
   type IdentityRecord,
   type SessionRecord,
-  type Store,
+  type AccountPort,
+  type BlobPort,
+  type CounterPort,
+  type RecordPort,
+  type SessionPort,
+  type Storage,
+  type StoredRecord,
   type StoreStats,
   type UserPatch,
   type UserRecord,
-  type VersionedRecord,
 } from './types.js';
 
 /**
@@ -36,7 +41,9 @@ interface JournalOp {
   v?: unknown;
 }
 
-interface StoredRecord extends VersionedRecord {
+interface EmbeddedRecord {
+  value: Record<string, unknown>;
+  version: number;
   expiresAt?: Date | null;
 }
 
@@ -47,23 +54,26 @@ interface Snapshot {
   identities: Record<string, IdentityRecord>;
   users: Record<string, UserRecord>;
   sessions: Record<string, SessionRecord>;
-  records?: Record<string, StoredRecord>;
+  records?: Record<string, EmbeddedRecord>;
   blobs?: Record<string, { id: string; contentType: string; data: string; ownerId?: string | null; createdAt: string }>;
 }
 
 /** Compact once the journal is this big and larger than twice the last snapshot. */
 const MIN_COMPACT_BYTES = 1 << 20;
 
-export class EmbeddedStore implements Store {
+export class EmbeddedStore implements Storage {
   readonly kind = 'embedded' as const;
-  private claims = new Map<string, Date>();
-  private identities = new Map<string, IdentityRecord>();
-  private users = new Map<string, UserRecord>();
-  private sessions = new Map<string, SessionRecord>();
-  private records = new Map<string, StoredRecord>();
-  private blobs = new Map<string, BlobRecord>();
-  /** rate-limit counters: `<key>\u0000<window>` → instance → count; memory only (one process) */
-  private counters = new Map<string, { key: string; window: number; expiresAt: number; byInstance: Map<string, number> }>();
+  /** `claims`: only replayed from data written before claims became records (swept as they expire) */
+  private readonly m = {
+    claims: new Map<string, Date>(),
+    identities: new Map<string, IdentityRecord>(),
+    users: new Map<string, UserRecord>(),
+    sessions: new Map<string, SessionRecord>(),
+    records: new Map<string, EmbeddedRecord>(),
+    blobs: new Map<string, BlobRecord>(),
+    /** rate-limit counters: `<key>\u0000<window>` → instance → count; memory only (one process) */
+    counters: new Map<string, { key: string; window: number; expiresAt: number; byInstance: Map<string, number> }>(),
+  };
   private readonly dir: string | null;
 
   private journalNo = 0;
@@ -82,217 +92,204 @@ export class EmbeddedStore implements Store {
     }
   }
 
-  async claim(key: string, expiresAt: Date, now: Date): Promise<void> {
-    const existing = this.claims.get(key);
-    if (existing && existing.getTime() > now.getTime()) throw new DuplicateKeyError(key);
-    this.claims.set(key, expiresAt);
-    await this.write('claims', key, expiresAt.toISOString());
-  }
-
-  async getIdentity(key: string): Promise<IdentityRecord | null> {
-    return clone(this.identities.get(key) ?? null);
-  }
-
-  async insertIdentity(identity: IdentityRecord): Promise<void> {
-    if (this.identities.has(identity.key)) throw new DuplicateKeyError(identity.key);
-    this.identities.set(identity.key, clone(identity));
-    await this.write('identities', identity.key, identity);
-  }
-
-  async updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null> {
-    const current = this.identities.get(key);
-    if (!current) return null;
-    const next = { ...current, ...clone(patch), updatedAt: now };
-    this.identities.set(key, next);
-    await this.write('identities', key, next);
-    return clone(next);
-  }
-
-  async insertIdentities(list: IdentityRecord[]): Promise<void> {
-    for (const identity of list) await this.insertIdentity(identity);
-  }
-
-  async setUserSnapshot(user: UserRecord): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const [name, map] of [['identities', this.identities], ['sessions', this.sessions]] as const) {
-      for (const [key, record] of map as Map<string, IdentityRecord | SessionRecord>) {
-        if (record.userId !== user.id) continue;
-        // Never over a newer copy: of two racing profile changes the later one stays.
-        if (record.user?.id === user.id && record.user.updatedAt.getTime() > user.updatedAt.getTime()) continue;
-        const next = { ...record, user: clone(user) };
-        (map as Map<string, IdentityRecord | SessionRecord>).set(key, next);
-        writes.push(this.write(name, key, next));
+  readonly sessions: SessionPort = {
+    insert: async (session: SessionRecord): Promise<void> => {
+      if (this.m.sessions.has(session.id)) throw new DuplicateKeyError(session.id);
+      this.m.sessions.set(session.id, clone(session));
+      await this.write('sessions', session.id, session);
+    },
+    get: async (id: string): Promise<SessionRecord | null> => {
+      // Expiry is judged by the SessionManager's clock alone (types.ts); expired ones are swept.
+      return clone(this.m.sessions.get(id) ?? null);
+    },
+    updateExpiration: async (id: string, expiresAt: Date): Promise<void> => {
+      const session = this.m.sessions.get(id);
+      if (!session) return;
+      const next = { ...session, expiresAt };
+      this.m.sessions.set(id, next);
+      await this.write('sessions', id, next);
+    },
+    delete: async (id: string): Promise<void> => {
+      if (this.m.sessions.delete(id)) await this.write('sessions', id);
+    },
+    deleteByUser: async (userId: string): Promise<void> => {
+      const writes: Promise<void>[] = [];
+      for (const [id, session] of this.m.sessions) {
+        if (session.userId === userId && this.m.sessions.delete(id)) writes.push(this.write('sessions', id));
       }
+      await Promise.all(writes);
+    },
+    listByUser: async (userId: string): Promise<SessionRecord[]> => {
+      return [...this.m.sessions.values()].filter((s) => s.userId === userId).map((s) => clone(s));
+    },
+    setUserCopy: (user) => this.setUserCopy('sessions', user),
+    reassign: async (fromUserId: string, toUserId: string): Promise<void> => {
+      const writes: Promise<void>[] = [];
+      for (const [id, session] of this.m.sessions) {
+        if (session.userId === fromUserId) {
+          const next = { ...session, userId: toUserId };
+          this.m.sessions.set(id, next);
+          writes.push(this.write('sessions', id, next));
+        }
+      }
+      await Promise.all(writes);
+    },
+  };
+
+  readonly accounts: AccountPort = {
+    getIdentity: async (key: string): Promise<IdentityRecord | null> => {
+      return clone(this.m.identities.get(key) ?? null);
+    },
+    insertIdentity: async (identity: IdentityRecord): Promise<void> => {
+      if (this.m.identities.has(identity.key)) throw new DuplicateKeyError(identity.key);
+      this.m.identities.set(identity.key, clone(identity));
+      await this.write('identities', identity.key, identity);
+    },
+    insertIdentities: async (list: IdentityRecord[]): Promise<void> => {
+      for (const identity of list) await this.accounts.insertIdentity(identity);
+    },
+    updateIdentity: async (key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null> => {
+      const current = this.m.identities.get(key);
+      if (!current) return null;
+      const next = { ...current, ...clone(patch), updatedAt: now };
+      this.m.identities.set(key, next);
+      await this.write('identities', key, next);
+      return clone(next);
+    },
+    listIdentities: async (userId: string): Promise<IdentityRecord[]> => {
+      return [...this.m.identities.values()].filter((i) => i.userId === userId).map((i) => clone(i));
+    },
+    reassignIdentity: async (key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean> => {
+      const current = this.m.identities.get(key);
+      if (!current || current.userId !== fromUserId) return false;
+      const next = { ...current, userId: toUserId, updatedAt: now };
+      this.m.identities.set(key, next);
+      await this.write('identities', key, next);
+      return true;
+    },
+    deleteIdentity: async (key: string): Promise<void> => {
+      if (this.m.identities.delete(key)) await this.write('identities', key);
+    },
+    getUser: async (id: string): Promise<UserRecord | null> => {
+      return clone(this.m.users.get(id) ?? this.userCopy(id));
+    },
+    insertUserIfAbsent: async (user: UserRecord): Promise<UserRecord> => {
+      const existing = this.m.users.get(user.id);
+      if (existing) return clone(existing);
+      this.m.users.set(user.id, clone(user));
+      await this.write('users', user.id, user);
+      return clone(user);
+    },
+    updateUser: async (id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> => {
+      // First change of an account known only by its copy: the record starts from the copy.
+      const current = this.m.users.get(id) ?? this.userCopy(id);
+      if (!current) return null;
+      const next = clone({ ...current, ...patch, updatedAt: now });
+      this.m.users.set(id, next);
+      await this.write('users', id, next);
+      return clone(next);
+    },
+    deleteUser: async (id: string): Promise<void> => {
+      if (this.m.users.delete(id)) await this.write('users', id);
+    },
+    setUserCopy: (user) => this.setUserCopy('identities', user),
+    listMergedInto: async (id: string): Promise<UserRecord[]> => {
+      return [...this.m.users.values()].filter((u) => u.mergedInto === id).map((u) => clone(u));
+    },
+  };
+
+  readonly blobs: BlobPort = {
+    put: async (blob: BlobRecord): Promise<void> => {
+      const copy = { ...blob, data: Buffer.from(blob.data) };
+      this.m.blobs.set(blob.id, copy);
+      await this.write('blobs', blob.id, serializeBlob(copy));
+    },
+    get: async (id: string): Promise<BlobRecord | null> => {
+      const blob = this.m.blobs.get(id);
+      return blob ? { ...blob, data: Buffer.from(blob.data), ownerId: blob.ownerId ?? null } : null;
+    },
+    delete: async (id: string): Promise<void> => {
+      if (this.m.blobs.delete(id)) await this.write('blobs', id);
+    },
+  };
+
+  readonly counters: CounterPort = {
+    sync: async (instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]> => {
+      for (const c of counts) {
+        const id = `${c.key}\u0000${c.window}`;
+        let entry = this.m.counters.get(id);
+        if (!entry) this.m.counters.set(id, (entry = { key: c.key, window: c.window, expiresAt: c.expiresAt.getTime(), byInstance: new Map() }));
+        entry.byInstance.set(instance, c.count);
+        entry.expiresAt = Math.max(entry.expiresAt, c.expiresAt.getTime());
+      }
+      const t = now.getTime();
+      return counts.map((c) => {
+        const entry = this.m.counters.get(`${c.key}\u0000${c.window}`);
+        let total = 0;
+        if (entry && entry.expiresAt > t) for (const n of entry.byInstance.values()) total += n;
+        return { key: c.key, window: c.window, total };
+      });
+    },
+  };
+
+  readonly records: RecordPort = {
+    get: async (ids, now) => {
+      const found = new Map<string, StoredRecord>();
+      for (const id of new Set(ids)) {
+        const record = this.m.records.get(id);
+        // the caller's clock only (types.ts RecordPort): never this process's own
+        if (!record || (record.expiresAt && record.expiresAt.getTime() <= now.getTime())) continue;
+        found.set(id, clone({ value: record.value, version: record.version, expiresAt: record.expiresAt ?? null }));
+      }
+      return found;
+    },
+    put: async (id, value, expected, expiresAt, now) => {
+      const current = this.m.records.get(id);
+      const expired = !!current?.expiresAt && current.expiresAt.getTime() <= now.getTime();
+      // expected null: absent, or expired at `now` (taken over; the version goes on)
+      if (expected === null ? current && !expired : current?.version !== expected) return null;
+      const version = (current?.version ?? 0) + 1;
+      const next: EmbeddedRecord = { value: clone(value), version, ...(expiresAt ? { expiresAt: new Date(expiresAt) } : {}) };
+      this.m.records.set(id, next);
+      await this.write('records', id, next);
+      return version;
+    },
+    delete: async (id) => {
+      if (this.m.records.delete(id)) await this.write('records', id);
+    },
+  };
+
+  /** One half of a profile snapshot (types.ts IdentityRecord.user): never over a newer copy. */
+  private async setUserCopy(name: 'identities' | 'sessions', user: UserRecord): Promise<void> {
+    const map = this.m[name] as Map<string, IdentityRecord | SessionRecord>;
+    const writes: Promise<void>[] = [];
+    for (const [key, record] of map) {
+      if (record.userId !== user.id) continue;
+      // Never over a newer copy: of two racing profile changes the later one stays.
+      if (record.user?.id === user.id && record.user.updatedAt.getTime() > user.updatedAt.getTime()) continue;
+      const next = { ...record, user: clone(user) };
+      map.set(key, next);
+      writes.push(this.write(name, key, next));
     }
     await Promise.all(writes);
-  }
-
-  async getUserIdentities(userId: string): Promise<IdentityRecord[]> {
-    return [...this.identities.values()].filter((i) => i.userId === userId).map((i) => clone(i));
-  }
-
-  async reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean> {
-    const current = this.identities.get(key);
-    if (!current || current.userId !== fromUserId) return false;
-    const next = { ...current, userId: toUserId, updatedAt: now };
-    this.identities.set(key, next);
-    await this.write('identities', key, next);
-    return true;
-  }
-
-  async deleteIdentity(key: string): Promise<void> {
-    if (this.identities.delete(key)) await this.write('identities', key);
-  }
-
-  async deleteUser(id: string): Promise<void> {
-    if (this.users.delete(id)) await this.write('users', id);
-  }
-
-  async getUsersMergedInto(id: string): Promise<UserRecord[]> {
-    return [...this.users.values()].filter((u) => u.mergedInto === id).map((u) => clone(u));
-  }
-
-  async reassignSessions(fromUserId: string, toUserId: string): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const [id, session] of this.sessions) {
-      if (session.userId === fromUserId) {
-        const next = { ...session, userId: toUserId };
-        this.sessions.set(id, next);
-        writes.push(this.write('sessions', id, next));
-      }
-    }
-    await Promise.all(writes);
-  }
-
-  async putBlob(blob: BlobRecord): Promise<void> {
-    const copy = { ...blob, data: Buffer.from(blob.data) };
-    this.blobs.set(blob.id, copy);
-    await this.write('blobs', blob.id, serializeBlob(copy));
-  }
-
-  async getBlob(id: string): Promise<BlobRecord | null> {
-    const blob = this.blobs.get(id);
-    return blob ? { ...blob, data: Buffer.from(blob.data), ownerId: blob.ownerId ?? null } : null;
-  }
-
-  async deleteBlob(id: string): Promise<void> {
-    if (this.blobs.delete(id)) await this.write('blobs', id);
-  }
-
-  async getUser(id: string): Promise<UserRecord | null> {
-    return clone(this.users.get(id) ?? this.userCopy(id));
   }
 
   /** A user whose record is not written yet is known by the copy on its identities (types.ts). */
   private userCopy(id: string): UserRecord | null {
-    for (const identity of this.identities.values()) if (identity.userId === id && identity.user?.id === id) return identity.user;
+    for (const identity of this.m.identities.values()) if (identity.userId === id && identity.user?.id === id) return identity.user;
     return null;
-  }
-
-  async insertUserIfAbsent(user: UserRecord): Promise<UserRecord> {
-    const existing = this.users.get(user.id);
-    if (existing) return clone(existing);
-    this.users.set(user.id, clone(user));
-    await this.write('users', user.id, user);
-    return clone(user);
-  }
-
-  async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
-    // First change of an account known only by its copy: the record starts from the copy.
-    const current = this.users.get(id) ?? this.userCopy(id);
-    if (!current) return null;
-    const next = clone({ ...current, ...patch, updatedAt: now });
-    this.users.set(id, next);
-    await this.write('users', id, next);
-    return clone(next);
-  }
-
-  async insertSession(session: SessionRecord): Promise<void> {
-    if (this.sessions.has(session.id)) throw new DuplicateKeyError(session.id);
-    this.sessions.set(session.id, clone(session));
-    await this.write('sessions', session.id, session);
-  }
-
-  async getSession(id: string): Promise<SessionRecord | null> {
-    // Expiry is judged by the SessionManager's clock alone (types.ts); expired ones are swept.
-    return clone(this.sessions.get(id) ?? null);
-  }
-
-  async updateSessionExpiration(id: string, expiresAt: Date): Promise<void> {
-    const session = this.sessions.get(id);
-    if (!session) return;
-    const next = { ...session, expiresAt };
-    this.sessions.set(id, next);
-    await this.write('sessions', id, next);
-  }
-
-  async deleteSession(id: string): Promise<void> {
-    if (this.sessions.delete(id)) await this.write('sessions', id);
-  }
-
-  async deleteUserSessions(userId: string): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const [id, session] of this.sessions) {
-      if (session.userId === userId && this.sessions.delete(id)) writes.push(this.write('sessions', id));
-    }
-    await Promise.all(writes);
-  }
-
-  async getUserSessions(userId: string): Promise<SessionRecord[]> {
-    return [...this.sessions.values()].filter((s) => s.userId === userId).map((s) => clone(s));
-  }
-
-  async getRecord(id: string, now: Date = new Date()): Promise<VersionedRecord | null> {
-    const record = this.records.get(id);
-    if (!record || (record.expiresAt && record.expiresAt.getTime() <= now.getTime())) return null;
-    return clone({ value: record.value, version: record.version, ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}) });
-  }
-
-  async getRecords(ids: string[], now: Date = new Date()): Promise<Map<string, VersionedRecord>> {
-    const found = new Map<string, VersionedRecord>();
-    for (const id of new Set(ids)) {
-      const record = await this.getRecord(id, now);
-      if (record) found.set(id, record);
-    }
-    return found;
-  }
-
-  async compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean> {
-    const current = this.records.get(id);
-    if ((current?.version ?? null) !== expectedVersion) return false;
-    const next: StoredRecord = { value: clone(value), version: (current?.version ?? 0) + 1, ...(expiresAt ? { expiresAt: new Date(expiresAt) } : {}) };
-    this.records.set(id, next);
-    await this.write('records', id, next);
-    return true;
-  }
-
-  async syncCounters(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]> {
-    for (const c of counts) {
-      const id = `${c.key}\u0000${c.window}`;
-      let entry = this.counters.get(id);
-      if (!entry) this.counters.set(id, (entry = { key: c.key, window: c.window, expiresAt: c.expiresAt.getTime(), byInstance: new Map() }));
-      entry.byInstance.set(instance, c.count);
-      entry.expiresAt = Math.max(entry.expiresAt, c.expiresAt.getTime());
-    }
-    const t = now.getTime();
-    return counts.map((c) => {
-      const entry = this.counters.get(`${c.key}\u0000${c.window}`);
-      let total = 0;
-      if (entry && entry.expiresAt > t) for (const n of entry.byInstance.values()) total += n;
-      return { key: c.key, window: c.window, total };
-    });
   }
 
   async sweepExpired(now: Date): Promise<number> {
     const t = now.getTime();
     const writes: Promise<void>[] = [];
     let removed = 0;
-    for (const [k, exp] of this.claims) if (exp.getTime() <= t && this.claims.delete(k)) writes.push(this.write('claims', k));
-    for (const [k, s] of this.sessions) if (s.expiresAt.getTime() <= t && this.sessions.delete(k)) writes.push(this.write('sessions', k));
-    for (const [k, r] of this.records) if (r.expiresAt && r.expiresAt.getTime() <= t && this.records.delete(k)) writes.push(this.write('records', k));
+    for (const [k, exp] of this.m.claims) if (exp.getTime() <= t && this.m.claims.delete(k)) writes.push(this.write('claims', k));
+    for (const [k, s] of this.m.sessions) if (s.expiresAt.getTime() <= t && this.m.sessions.delete(k)) writes.push(this.write('sessions', k));
+    for (const [k, r] of this.m.records) if (r.expiresAt && r.expiresAt.getTime() <= t && this.m.records.delete(k)) writes.push(this.write('records', k));
     removed = writes.length;
     // one counter per instance, as the MongoDB store keeps them
-    for (const [k, c] of this.counters) if (c.expiresAt <= t && this.counters.delete(k)) removed += c.byInstance.size;
+    for (const [k, c] of this.m.counters) if (c.expiresAt <= t && this.m.counters.delete(k)) removed += c.byInstance.size;
     await Promise.all(writes);
     return removed;
   }
@@ -300,19 +297,19 @@ export class EmbeddedStore implements Store {
   async ping(): Promise<void> {}
 
   async stats(): Promise<StoreStats> {
-    return { users: this.users.size, identities: this.identities.size, sessions: this.sessions.size, claims: this.claims.size };
+    return { users: this.m.users.size, identities: this.m.identities.size, sessions: this.m.sessions.size, records: this.m.records.size };
   }
 
   /** Entries of every kind, temporary ones included (tests and benchmarks watch growth with it). */
   size(): Record<MapName | 'counters', number> {
     return {
-      claims: this.claims.size,
-      identities: this.identities.size,
-      users: this.users.size,
-      sessions: this.sessions.size,
-      records: this.records.size,
-      blobs: this.blobs.size,
-      counters: this.counters.size,
+      claims: this.m.claims.size,
+      identities: this.m.identities.size,
+      users: this.m.users.size,
+      sessions: this.m.sessions.size,
+      records: this.m.records.size,
+      blobs: this.m.blobs.size,
+      counters: this.m.counters.size,
     };
   }
 
@@ -403,12 +400,12 @@ export class EmbeddedStore implements Store {
   private snapshot(journal: number): Snapshot {
     return {
       journal,
-      claims: Object.fromEntries([...this.claims].map(([k, d]) => [k, d.toISOString()])),
-      identities: Object.fromEntries(this.identities),
-      users: Object.fromEntries(this.users),
-      sessions: Object.fromEntries(this.sessions),
-      records: Object.fromEntries(this.records),
-      blobs: Object.fromEntries([...this.blobs].map(([k, b]) => [k, serializeBlob(b)])),
+      claims: Object.fromEntries([...this.m.claims].map(([k, d]) => [k, d.toISOString()])),
+      identities: Object.fromEntries(this.m.identities),
+      users: Object.fromEntries(this.m.users),
+      sessions: Object.fromEntries(this.m.sessions),
+      records: Object.fromEntries(this.m.records),
+      blobs: Object.fromEntries([...this.m.blobs].map(([k, b]) => [k, serializeBlob(b)])),
     };
   }
 
@@ -453,31 +450,31 @@ export class EmbeddedStore implements Store {
   private apply(op: JournalOp): void {
     const { m, k, v } = op;
     if (v === undefined) {
-      this[m].delete(k);
+      this.m[m].delete(k);
       return;
     }
     const o = v as Record<string, any>;
     switch (m) {
       case 'claims':
-        this.claims.set(k, new Date(v as string));
+        this.m.claims.set(k, new Date(v as string));
         break;
       case 'identities':
-        this.identities.set(k, { ...(o as IdentityRecord), ...reviveCopy(o), createdAt: new Date(o.createdAt), updatedAt: new Date(o.updatedAt) });
+        this.m.identities.set(k, { ...(o as IdentityRecord), ...reviveCopy(o), createdAt: new Date(o.createdAt), updatedAt: new Date(o.updatedAt) });
         break;
       case 'users':
-        this.users.set(k, reviveUser(o));
+        this.m.users.set(k, reviveUser(o));
         break;
       case 'sessions':
-        this.sessions.set(k, { ...(o as SessionRecord), ...reviveCopy(o), createdAt: new Date(o.createdAt), expiresAt: new Date(o.expiresAt) });
+        this.m.sessions.set(k, { ...(o as SessionRecord), ...reviveCopy(o), createdAt: new Date(o.createdAt), expiresAt: new Date(o.expiresAt) });
         break;
       case 'records': {
         // Login records written before they carried expiresAt (they lived 10 minutes) expire now.
         const expiresAt = o.expiresAt ? new Date(o.expiresAt) : LEGACY_TEMPORARY_RECORD.test(k) ? new Date() : null;
-        this.records.set(k, { value: o.value, version: o.version, ...(expiresAt ? { expiresAt } : {}) });
+        this.m.records.set(k, { value: o.value, version: o.version, ...(expiresAt ? { expiresAt } : {}) });
         break;
       }
       case 'blobs':
-        this.blobs.set(k, { id: o.id, contentType: o.contentType, data: Buffer.from(o.data, 'base64'), ownerId: o.ownerId ?? null, createdAt: new Date(o.createdAt) });
+        this.m.blobs.set(k, { id: o.id, contentType: o.contentType, data: Buffer.from(o.data, 'base64'), ownerId: o.ownerId ?? null, createdAt: new Date(o.createdAt) });
         break;
     }
   }

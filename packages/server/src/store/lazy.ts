@@ -1,35 +1,58 @@
-import type { Store } from './types.js';
+import type { RecordChangeSource } from './mongo-changes.js';
+import type { Storage } from './types.js';
+
+const PORTS = ['sessions', 'accounts', 'records', 'blobs', 'counters'] as const;
+type Port = (typeof PORTS)[number];
+type AnyPort = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 /**
- * A store whose implementation module is imported on the first call that needs it. The MongoDB
+ * A storage whose implementation module is imported on the first call that needs it. The MongoDB
  * driver costs ~120 ms of a cold start (docs/BENCH.md); with this wrapper a request that touches no
  * data (`/api/auth/health`) never loads it, and the first login loads it once per process.
- * `kind` is known without loading; `close()` before any use loads nothing.
+ * `kind` is known without loading; `close()` before any use loads nothing. Each port is a small
+ * forwarding object built from the port's own method names, so nothing here is a cast of a record.
  */
-export function lazyStore(kind: Store['kind'], load: () => Promise<Store>): Store {
-  let loaded: Promise<Store> | undefined;
+export function lazyStorage(kind: string, load: () => Promise<Storage>, options: { changes?: boolean } = {}): Storage {
+  let loaded: Promise<Storage> | undefined;
   const get = () => {
     loaded ??= load();
     // A failed import (e.g. a broken deploy) is retried by the next request, not cached forever.
     loaded.catch(() => (loaded = undefined));
     return loaded;
   };
-  const methods = new Map<PropertyKey, (...args: unknown[]) => Promise<unknown>>();
-  return new Proxy({} as Store, {
-    get(_target, prop) {
-      if (prop === 'kind') return kind;
-      // Not a thenable: `await lazyStore(...)` must not try to call a `then` method.
-      if (prop === 'then' || typeof prop === 'symbol') return undefined;
-      if (prop === 'close') return async () => (loaded ? (await loaded).close() : undefined);
-      let method = methods.get(prop);
-      if (!method) {
-        method = async (...args: unknown[]) => {
-          const store = (await get()) as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>;
-          return store[prop]!(...args);
-        };
-        methods.set(prop, method);
-      }
-      return method;
-    },
-  });
+  const port = (name: Port): AnyPort =>
+    new Proxy({} as AnyPort, {
+      get(_target, prop) {
+        // Not a thenable: `await storage.sessions` must not try to call a `then` method.
+        if (prop === 'then' || typeof prop === 'symbol') return undefined;
+        return async (...args: unknown[]) => ((await get())[name] as unknown as AnyPort)[prop]!(...args);
+      },
+    });
+  const storage: Storage = {
+    kind,
+    sessions: port('sessions') as unknown as Storage['sessions'],
+    accounts: port('accounts') as unknown as Storage['accounts'],
+    records: port('records') as unknown as Storage['records'],
+    blobs: port('blobs') as unknown as Storage['blobs'],
+    counters: port('counters') as unknown as Storage['counters'],
+    ping: async () => (await get()).ping(),
+    sweepExpired: async (now) => (await get()).sweepExpired(now),
+    migrate: async () => (await get()).migrate?.(),
+    close: async () => (loaded ? (await loaded).close() : undefined),
+  };
+  if (options.changes) {
+    storage.recordChanges = (prefix, valueFields) => {
+      let inner: RecordChangeSource | undefined;
+      return {
+        async open(resumeAfter) {
+          const loadedStorage = await get();
+          inner ??= loadedStorage.recordChanges?.(prefix, valueFields);
+          if (!inner) throw Object.assign(new Error('this storage has no change streams'), { code: 238 });
+          return inner.open(resumeAfter);
+        },
+        parse: (change) => inner?.parse(change) ?? null,
+      };
+    };
+  }
+  return storage;
 }

@@ -1,10 +1,11 @@
 import type { ChangeStreamDocument, Document } from 'mongodb';
-import type { VersionedRecord } from './types.js';
+import type { Collection, Document as MongoDocument } from 'mongodb';
+import type { StoredRecord } from './types.js';
 
 /**
  * Change streams over the MongoDB store's `records` collection (the PC-login notifier's push
  * source, flows/attempt/change-stream.ts). Kept beside the store because it knows the collection's
- * layout (store/mongo.ts compareAndSetRecord): every version of a record is an INSERTED document
+ * layout (store/mongo.ts MongoStore.records.put): every version of a record is an INSERTED document
  * `{ _id: '<id>@v<n>', rid, version, value, createdAt, expiresAt }`, so an insert event carries the
  * whole new version in `fullDocument` — no 'updateLookup' read is needed.
  *
@@ -24,13 +25,13 @@ export interface RecordChangeSource {
   /** opens one change stream of inserted record versions (after `resumeAfter` when given) */
   open(resumeAfter?: unknown): Promise<ChangeStreamLike>;
   /** the record version a change event carries; null when it is not an insert of a record under the prefix */
-  parse(change: unknown): { rid: string; record: VersionedRecord } | null;
+  parse(change: unknown): { rid: string; record: Pick<StoredRecord, 'value' | 'version'> } | null;
 }
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The fields of a record's value a change event carries (nothing else of the value leaves the server). */
-export function mongoRecordChanges(options: { uri: string; dbName: string; prefix: string; valueFields: string[] }): RecordChangeSource {
+export function mongoRecordChanges(options: { records: () => Promise<Collection<MongoDocument>>; prefix: string; valueFields: string[] }): RecordChangeSource {
   const pipeline: Document[] = [
     { $match: { operationType: 'insert', 'fullDocument.rid': { $regex: `^${escapeRegex(options.prefix)}` } } },
     // _id (the resume token) must stay as it is; the rest is trimmed to what the notifier needs
@@ -38,12 +39,7 @@ export function mongoRecordChanges(options: { uri: string; dbName: string; prefi
   ];
   return {
     async open(resumeAfter) {
-      const { getMongoClient } = await import('./mongo.js');
-      const client = await getMongoClient(options.uri);
-      return client
-        .db(options.dbName)
-        .collection('records')
-        .watch(pipeline, resumeAfter === undefined ? {} : { resumeAfter: resumeAfter as Document });
+      return (await options.records()).watch(pipeline, resumeAfter === undefined ? {} : { resumeAfter: resumeAfter as Document });
     },
     parse(change) {
       const event = change as ChangeStreamDocument<Document>;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Binary,
   MongoClient,
@@ -8,9 +7,11 @@ import {
   MongoServerSelectionError,
   type Collection,
   type Db,
+  type Document,
   type MongoClientOptions,
 } from 'mongodb';
 import { attachDatabasePool } from '@vercel/functions';
+import { mongoRecordChanges, type RecordChangeSource } from './mongo-changes.js';
 import {
   DuplicateKeyError,
   LEGACY_TEMPORARY_RECORD,
@@ -24,11 +25,16 @@ import {
   type IdentityRecord,
   type PhoneRecord,
   type SessionRecord,
-  type Store,
+  type AccountPort,
+  type BlobPort,
+  type CounterPort,
+  type RecordPort,
+  type SessionPort,
+  type Storage,
+  type StoredRecord,
   type StoreStats,
   type UserPatch,
   type UserRecord,
-  type VersionedRecord,
 } from './types.js';
 
 /**
@@ -38,7 +44,7 @@ import {
  * (no atomic compare-and-write), so a filtered update such as `{_id, version: 3}` can succeed for
  * several concurrent writers. The only reliable atomic primitive on both servers is the unique
  * `_id` of an insert. Every operation that must not let two racers both win (claim, the takeover of
- * an expired claim, compareAndSetRecord) is therefore built on insertOne + duplicate key 11000.
+ * an expired record, RecordPort.put) is therefore built on insertOne + duplicate key 11000.
  * Plain last-writer-wins updates (profile fields, session expiry) use ordinary updates.
  *
  * TTL indexes are created by migrateMongo where supported (real MongoDB), but expiry is always
@@ -50,19 +56,6 @@ const DEFAULT_DB = 'wechat_login';
 const DUPLICATE_KEY = 11000;
 /** at most this many sessions in one group-committed insert (well under MongoDB's 100,000 writes per batch) */
 const SESSION_BATCH_MAX = 256;
-
-interface ClaimDoc {
-  _id: string;
-  expiresAt: Date;
-  /** random generation id: names the takeover marker when this claim has expired */
-  gen?: string;
-}
-
-interface ClaimTakeoverDoc {
-  /** `<claim key>@<generation>` */
-  _id: string;
-  expiresAt: Date;
-}
 
 interface IdentityDoc {
   _id: string;
@@ -116,7 +109,7 @@ interface SessionDoc {
   wxSessionKey?: { identity: string; sealed: EncryptedValue } | null;
 }
 
-/** One document per version of a record: `_id` = `<id>@v<version>` (see compareAndSetRecord). */
+/** One document per version of a record: `_id` = `<id>@v<version>` (see MongoStore.records.put). */
 interface RecordVersionDoc {
   _id: string;
   rid: string;
@@ -138,7 +131,7 @@ interface CounterDoc {
   expiresAt: Date;
 }
 
-/** Collections whose documents carry `expiresAt` (TTL index or sweep). */
+/** Collections whose documents carry `expiresAt` (TTL index or sweep). `claims`/`claim_takeovers`: one-time claims before they became records (swept). */
 const EXPIRING_COLLECTIONS = ['sessions', 'claims', 'claim_takeovers', 'records', 'rate_counters'] as const;
 
 /** Old record versions are kept this long, which bounds how stale a compare-and-set may be. */
@@ -252,6 +245,8 @@ export interface MongoStoreOptions {
    * true: a private client that the store owns and close() closes (tests, scripts).
    */
   privateClient?: boolean;
+  /** collection name prefix (default '': the names used before prefixes existed) */
+  prefix?: string;
 }
 
 export function createMongoStore(options: MongoStoreOptions): MongoStore {
@@ -262,12 +257,18 @@ export function createMongoStore(options: MongoStoreOptions): MongoStore {
       attachVercelPool(c);
       return c;
     };
-    return new MongoStore(make(), dbName, true, (stale) => {
-      void stale.then((client) => client.close(true)).catch(() => {});
-      return make();
-    });
+    return new MongoStore(
+      make(),
+      dbName,
+      true,
+      (stale) => {
+        void stale.then((client) => client.close(true)).catch(() => {});
+        return make();
+      },
+      { prefix: options.prefix },
+    );
   }
-  return new MongoStore(getMongoClient(options.uri), dbName, false, (stale) => renewMongoClient(options.uri, stale));
+  return new MongoStore(getMongoClient(options.uri), dbName, false, (stale) => renewMongoClient(options.uri, stale), { prefix: options.prefix });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,23 +453,51 @@ function pick<T extends object>(patch: T, fields: readonly (keyof T)[]): Partial
 // ---------------------------------------------------------------------------------------------
 // Store
 
-export class MongoStore implements Store {
+export class MongoStore implements Storage {
   readonly kind = 'mongodb' as const;
   private dbPromise!: Promise<Db>;
   /** when server selection first failed with no success since (0: it did not) */
   private selectionFailingSince = 0;
+  /** every collection's name starts with it ('' = the names used before prefixes existed) */
+  readonly prefix: string;
 
+  /**
+   * `clientPromise`: the client to use (`ownsClient`: close() closes it); or `options.db`, a host's own
+   * database handle, used as it is (never closed, never renewed).
+   */
   constructor(
-    private clientPromise: Promise<MongoClient>,
+    private clientPromise: Promise<MongoClient> | null,
     private readonly dbName: string,
     private readonly ownsClient: boolean,
     /** a new client in place of `stale` (see noteFailure); absent: never renewed */
     private readonly renew?: (stale: Promise<MongoClient>) => Promise<MongoClient>,
+    options: { prefix?: string; db?: Db } = {},
   ) {
-    this.useClient(clientPromise);
+    this.prefix = options.prefix ?? '';
+    if (options.db) {
+      this.dbPromise = Promise.resolve(options.db);
+    } else {
+      this.useClient(clientPromise);
+    }
   }
 
-  private useClient(clientPromise: Promise<MongoClient>): void {
+  /** `<prefix><name>`: the collection as this storage names it. */
+  collection<T extends Document = Document>(db: Db, name: string): Collection<T> {
+    return db.collection<T>(`${this.prefix}${name}`);
+  }
+
+  /** Inserted versions of the records whose id starts with `idPrefix`, as a change stream (flows/attempt/change-stream.ts). */
+  recordChanges(idPrefix: string, valueFields: string[]): RecordChangeSource {
+    return mongoRecordChanges({ records: async () => this.collection(await this.dbPromise, 'records'), prefix: idPrefix, valueFields });
+  }
+
+  /** This storage's database (a host's Db, or its client's). */
+  db(): Promise<Db> {
+    return this.dbPromise;
+  }
+
+  private useClient(clientPromise: Promise<MongoClient> | null): void {
+    if (!clientPromise) return;
     this.clientPromise = clientPromise;
     this.dbPromise = clientPromise.then((client) => client.db(this.dbName));
     // Rejections are reported by the operations that await it.
@@ -502,7 +531,7 @@ export class MongoStore implements Store {
     // The shared client was closed under us (another store renewed it): take the current one.
     if (!this.ownsClient && error instanceof MongoError && CLOSED_CLIENT_NAMES.has(error.name)) {
       this.selectionFailingSince = 0;
-      this.useClient(this.renew(this.clientPromise));
+      if (this.clientPromise) this.useClient(this.renew(this.clientPromise));
       return;
     }
     if (!(error instanceof MongoServerSelectionError)) return;
@@ -513,207 +542,313 @@ export class MongoStore implements Store {
     }
     if (now - this.selectionFailingSince < CLIENT_RENEW_AFTER_MS) return;
     this.selectionFailingSince = 0;
-    this.useClient(this.renew(this.clientPromise));
+    if (this.clientPromise) this.useClient(this.renew(this.clientPromise));
   }
 
-  private claims(db: Db): Collection<ClaimDoc> {
-    return db.collection<ClaimDoc>('claims');
+  private identityDocs(db: Db): Collection<IdentityDoc> {
+    return this.collection<IdentityDoc>(db, 'identities');
   }
 
-  private identities(db: Db): Collection<IdentityDoc> {
-    return db.collection<IdentityDoc>('identities');
+  private userDocs(db: Db): Collection<UserDoc> {
+    return this.collection<UserDoc>(db, 'users');
   }
 
-  private users(db: Db): Collection<UserDoc> {
-    return db.collection<UserDoc>('users');
+  private sessionDocs(db: Db): Collection<SessionDoc> {
+    return this.collection<SessionDoc>(db, 'sessions');
   }
 
-  private sessions(db: Db): Collection<SessionDoc> {
-    return db.collection<SessionDoc>('sessions');
+  private recordDocs(db: Db): Collection<RecordVersionDoc> {
+    return this.collection<RecordVersionDoc>(db, 'records');
   }
 
-  /**
-   * Insert-only, so exactly one of any number of concurrent claimers wins on MongoDB and FerretDB.
-   * An expired claim is taken over through a marker document whose `_id` names the expired claim's
-   * generation: only one claimer can insert it, and only that claimer then rewrites the claim.
-   */
-  async claim(key: string, expiresAt: Date, now: Date): Promise<void> {
-    await this.run(async (db) => {
-      const claims = this.claims(db);
-      const takeovers = db.collection<ClaimTakeoverDoc>('claim_takeovers');
-      for (let attempt = 0; attempt < 5; attempt++) {
+  readonly sessions: SessionPort = {
+    /**
+     * Group commit: a session insert that arrives while another is on the wire waits for it and then
+     * goes with every other waiting one in ONE unordered insert command. Nothing waits when nothing is
+     * on the wire (a lone login pays no delay); under load, N concurrent logins share one round trip
+     * and one database transaction instead of N (docs/BENCH.md). Each caller still learns its own
+     * outcome: it resolves only once its document is acknowledged, and a document the server refused
+     * fails only its own caller (DuplicateKeyError), the others stay inserted.
+     */
+    insert: async (session: SessionRecord): Promise<void> => {
+      const doc = fromSession(session);
+      await new Promise<void>((resolve, reject) => {
+        this.pendingSessions.push({ doc, resolve, reject });
+        if (!this.flushingSessions) void this.flushSessions();
+      });
+    },
+    get: async (id: string): Promise<SessionRecord | null> => {
+      return this.run(async (db) => {
+        const doc = await this.sessionDocs(db).findOne({ _id: id });
+        return doc ? toSession(doc) : null;
+      });
+    },
+    updateExpiration: async (id: string, expiresAt: Date): Promise<void> => {
+      await this.run((db) => this.sessionDocs(db).updateOne({ _id: id }, { $set: { expiresAt } }));
+    },
+    delete: async (id: string): Promise<void> => {
+      await this.run((db) => this.sessionDocs(db).deleteOne({ _id: id }));
+    },
+    deleteByUser: async (userId: string): Promise<void> => {
+      await this.run((db) => this.sessionDocs(db).deleteMany({ userId }));
+    },
+    listByUser: async (userId: string): Promise<SessionRecord[]> => {
+      return this.run(async (db) => {
+        const docs = await this.sessionDocs(db)
+          .find({ userId })
+          .sort({ createdAt: 1 })
+          .toArray();
+        return docs.map(toSession);
+      });
+    },
+    setUserCopy: (user) => this.setUserCopy('sessions', user),
+    reassign: async (fromUserId: string, toUserId: string): Promise<void> => {
+      await this.run((db) => this.sessionDocs(db).updateMany({ userId: fromUserId }, { $set: { userId: toUserId } }));
+    },
+  };
+
+  readonly accounts: AccountPort = {
+    getIdentity: async (key: string): Promise<IdentityRecord | null> => {
+      return this.run(async (db) => {
+        const doc = await this.identityDocs(db).findOne({ _id: key });
+        return doc ? toIdentity(doc) : null;
+      });
+    },
+    insertIdentity: async (identity: IdentityRecord): Promise<void> => {
+      await this.run(async (db) => {
         try {
-          await claims.insertOne({ _id: key, expiresAt, gen: randomUUID() });
-          return;
+          await this.identityDocs(db).insertOne(fromIdentity(identity));
+        } catch (error) {
+          if (isDuplicateKey(error)) throw new DuplicateKeyError(identity.key);
+          throw error;
+        }
+      });
+    },
+    insertIdentities: async (list: IdentityRecord[]): Promise<void> => {
+      await this.run(async (db) => {
+        try {
+          await this.identityDocs(db).insertMany(list.map(fromIdentity), { ordered: true });
+        } catch (error) {
+          if (!isDuplicateKey(error)) throw error;
+          const index = (error as { writeErrors?: { index: number }[] | { index: number } }).writeErrors;
+          const first = Array.isArray(index) ? index[0]?.index : index?.index;
+          throw new DuplicateKeyError(list[first ?? 0]?.key ?? '');
+        }
+      });
+    },
+    updateIdentity: async (key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null> => {
+      return this.run(async (db) => {
+        const set: Partial<IdentityDoc> = { ...pick(patch, ['sessionKey', 'unionid']), updatedAt: now };
+        if (set.sessionKey) set.sessionKey = { kid: set.sessionKey.kid, data: set.sessionKey.data };
+        const doc = await this.identityDocs(db).findOneAndUpdate({ _id: key }, { $set: set }, { returnDocument: 'after' });
+        return doc ? toIdentity(doc) : null;
+      });
+    },
+    listIdentities: async (userId: string): Promise<IdentityRecord[]> => {
+      return this.run(async (db) => {
+        const docs = await this.identityDocs(db).find({ userId }).sort({ _id: 1 }).toArray();
+        return docs.map(toIdentity);
+      });
+    },
+    /**
+     * A filtered update: atomic on MongoDB. On FerretDB v1 two racing reassignments of the same
+     * identity could both report true (last writer wins); mergeAccounts only ever moves towards the
+     * account the unique `uid:` key names, so such a race ends in the same state.
+     */
+    reassignIdentity: async (key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean> => {
+      return this.run(async (db) => {
+        const res = await this.identityDocs(db).updateOne({ _id: key, userId: fromUserId }, { $set: { userId: toUserId, updatedAt: now } });
+        return res.matchedCount === 1;
+      });
+    },
+    deleteIdentity: async (key: string): Promise<void> => {
+      await this.run((db) => this.identityDocs(db).deleteOne({ _id: key }));
+    },
+    getUser: async (id: string): Promise<UserRecord | null> => {
+      return this.run(async (db) => {
+        const doc = await this.userDocs(db).findOne({ _id: id });
+        return doc ? toUser(doc) : this.userCopy(db, id);
+      });
+    },
+    /**
+     * insertOne, and on a duplicate key read the stored user. Not an upsert with `$setOnInsert`:
+     * FerretDB v1 drops top-level null fields from `$setOnInsert` on upsert (e.g. `mergedInto: null`
+     * would not be stored), and concurrent upserts fail with 11000 there anyway. Correct on both.
+     */
+    insertUserIfAbsent: async (user: UserRecord): Promise<UserRecord> => {
+      return this.run(async (db) => {
+        const users = this.userDocs(db);
+        const doc: UserDoc = { _id: user.id, nickname: user.nickname, avatarUrl: user.avatarUrl, ...userFields(user), createdAt: user.createdAt, updatedAt: user.updatedAt };
+        try {
+          await users.insertOne(doc);
+          return toUser(doc);
         } catch (error) {
           if (!isDuplicateKey(error)) throw error;
         }
-        const existing = await claims.findOne({ _id: key });
-        if (!existing) continue; // deleted meanwhile (TTL): insert again
-        if (existing.expiresAt.getTime() > now.getTime()) throw new DuplicateKeyError(key);
-        const generation = existing.gen ?? `t${existing.expiresAt.getTime()}`;
+        const stored = await users.findOne({ _id: user.id });
+        // Only possible if the user was deleted between our insert and this read.
+        if (!stored) throw new DuplicateKeyError(user.id);
+        return toUser(stored);
+      });
+    },
+    updateUser: async (id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> => {
+      return this.run(async (db) => {
+        const set: Partial<UserDoc> = { ...userFields(patch), updatedAt: now };
+        const users = this.userDocs(db);
+        const doc = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+        if (doc) return toUser(doc);
+        // First change of an account known only by its copy: write the record from the copy, then patch.
+        const copy = await this.userCopy(db, id);
+        if (!copy) return null;
         try {
-          await takeovers.insertOne({ _id: `${key}@${generation}`, expiresAt });
+          await users.insertOne({ ...userFields(copy), _id: id, nickname: copy.nickname, avatarUrl: copy.avatarUrl, createdAt: copy.createdAt, updatedAt: copy.updatedAt });
         } catch (error) {
-          if (isDuplicateKey(error)) throw new DuplicateKeyError(key); // another claimer took it over
-          throw error;
+          if (!isDuplicateKey(error)) throw error; // a concurrent first change wrote it
         }
-        // We alone own this generation. The filter on it only matters on MongoDB, where the TTL
-        // monitor may have deleted the expired claim (then someone may have inserted a fresh one).
-        const generationFilter = existing.gen ? { gen: existing.gen } : { gen: { $exists: false }, expiresAt: existing.expiresAt };
-        const replaced = await claims.replaceOne({ _id: key, ...generationFilter }, { expiresAt, gen: randomUUID() });
-        if (replaced.matchedCount === 1) return;
-      }
-      throw new DuplicateKeyError(key);
-    });
-  }
+        const patched = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
+        return patched ? toUser(patched) : null;
+      });
+    },
+    deleteUser: async (id: string): Promise<void> => {
+      await this.run((db) => this.userDocs(db).deleteOne({ _id: id }));
+    },
+    setUserCopy: (user) => this.setUserCopy('identities', user),
+    listMergedInto: async (id: string): Promise<UserRecord[]> => {
+      return this.run(async (db) => (await this.userDocs(db).find({ mergedInto: id }).toArray()).map(toUser));
+    },
+  };
 
-  async getIdentity(key: string): Promise<IdentityRecord | null> {
-    return this.run(async (db) => {
-      const doc = await this.identities(db).findOne({ _id: key });
-      return doc ? toIdentity(doc) : null;
-    });
-  }
+  readonly blobs: BlobPort = {
+    put: async (blob: BlobRecord): Promise<void> => {
+      await this.run((db) =>
+        this.collection<BlobDoc>(db, 'blobs').replaceOne(
+          { _id: blob.id },
+          { contentType: blob.contentType, data: new Binary(blob.data), ownerId: blob.ownerId ?? null, createdAt: blob.createdAt },
+          { upsert: true },
+        ),
+      );
+    },
+    get: async (id: string): Promise<BlobRecord | null> => {
+      return this.run(async (db) => {
+        const doc = await this.collection<BlobDoc>(db, 'blobs').findOne({ _id: id });
+        if (!doc) return null;
+        // A copy: the driver's bytes may be a view into a larger response buffer.
+        return { id: doc._id, contentType: doc.contentType, data: Buffer.from(doc.data.value()), ownerId: doc.ownerId ?? null, createdAt: doc.createdAt };
+      });
+    },
+    delete: async (id: string): Promise<void> => {
+      await this.run((db) => this.collection<BlobDoc>(db, 'blobs').deleteOne({ _id: id }));
+    },
+  };
 
-  async insertIdentity(identity: IdentityRecord): Promise<void> {
-    await this.run(async (db) => {
-      try {
-        await this.identities(db).insertOne(fromIdentity(identity));
-      } catch (error) {
-        if (isDuplicateKey(error)) throw new DuplicateKeyError(identity.key);
-        throw error;
-      }
-    });
-  }
-
-  async updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null> {
-    return this.run(async (db) => {
-      const set: Partial<IdentityDoc> = { ...pick(patch, ['sessionKey', 'unionid']), updatedAt: now };
-      if (set.sessionKey) set.sessionKey = { kid: set.sessionKey.kid, data: set.sessionKey.data };
-      const doc = await this.identities(db).findOneAndUpdate({ _id: key }, { $set: set }, { returnDocument: 'after' });
-      return doc ? toIdentity(doc) : null;
-    });
-  }
-
-  async insertIdentities(list: IdentityRecord[]): Promise<void> {
-    await this.run(async (db) => {
-      try {
-        await this.identities(db).insertMany(list.map(fromIdentity), { ordered: true });
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        const index = (error as { writeErrors?: { index: number }[] | { index: number } }).writeErrors;
-        const first = Array.isArray(index) ? index[0]?.index : index?.index;
-        throw new DuplicateKeyError(list[first ?? 0]?.key ?? '');
-      }
-    });
-  }
-
-  async setUserSnapshot(user: UserRecord): Promise<void> {
-    await this.run(async (db) => {
-      const snapshot = toSnapshot(user);
-      // Never over a newer copy: of two racing profile changes the later one stays.
-      const filter = { userId: user.id, $or: [{ user: null }, { 'user.id': { $ne: user.id } }, { 'user.updatedAt': { $lte: user.updatedAt } }] };
-      await this.identities(db).updateMany(filter, { $set: { user: snapshot } });
-      await this.sessions(db).updateMany(filter, { $set: { user: snapshot } });
-    });
-  }
-
-  async getUserIdentities(userId: string): Promise<IdentityRecord[]> {
-    return this.run(async (db) => {
-      const docs = await this.identities(db).find({ userId }).sort({ _id: 1 }).toArray();
-      return docs.map(toIdentity);
-    });
-  }
+  readonly counters: CounterPort = {
+    /**
+     * This instance's counts are replaced by a delete and an insert of its own documents (one command
+     * each, whatever the number of keys), then everyone's are read: three round trips per sync, on no
+     * request's path. Not a bulk of upserting replaceOne: FerretDB v1 holds one PostgreSQL connection
+     * per matched statement of an `update` command until the command ends, so a sync of >= 50 keys
+     * (50 client addresses in a second; its pool has 50) waited forever for a connection only it
+     * could free, and every later operation of every client waited behind it (issue 19,
+     * docs/BENCH.md "One hop away"). Between the two writes another instance may read this one's
+     * counts as absent: a limit can then be exceeded by one sync interval's worth, as documented.
+     * Only this instance writes these `_id`s; a duplicate key means a write of an earlier sync that
+     * this process gave up on landed late: the sync fails and the next one writes again.
+     */
+    sync: async (instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]> => {
+      if (!counts.length) return [];
+      return this.run(async (db) => {
+        const counters = this.collection<CounterDoc>(db, 'rate_counters');
+        const mine: CounterDoc[] = counts.map((c) => ({ _id: `${c.key}|${c.window}|${instance}`, key: c.key, window: c.window, instance, count: c.count, expiresAt: c.expiresAt }));
+        await counters.deleteMany({ _id: { $in: mine.map((d) => d._id) } });
+        await counters.insertMany(mine, { ordered: false });
+        const keys = [...new Set(counts.map((c) => c.key))];
+        const docs = await counters
+          .find({ key: { $in: keys }, expiresAt: { $gt: now } }, { projection: { key: 1, window: 1, count: 1 } })
+          .toArray();
+        const totals = new Map<string, number>();
+        for (const d of docs) totals.set(`${d.key}|${d.window}`, (totals.get(`${d.key}|${d.window}`) ?? 0) + d.count);
+        return counts.map((c) => ({ key: c.key, window: c.window, total: totals.get(`${c.key}|${c.window}`) ?? 0 }));
+      });
+    },
+  };
 
   /**
-   * A filtered update: atomic on MongoDB. On FerretDB v1 two racing reassignments of the same
-   * identity could both report true (last writer wins); mergeAccounts only ever moves towards the
-   * account the unique `uid:` key names, so such a race ends in the same state.
+   * Each version of a record is its own document with `_id` = `<id>@v<version>`: writing version
+   * n+1 is an insert, which exactly one concurrent writer can win (a filtered update `{version: n}`
+   * is not atomic on FerretDB v1). An expired record (at the caller's `now`) is taken over the same
+   * way, by inserting its next version. Versions older than RECORD_VERSION_RETENTION_MS are pruned,
+   * except the latest; a writer whose read is older than that could in theory re-create a pruned
+   * version. On MongoDB the TTL monitor may delete an expired record's versions while racers take it
+   * over (one inserts v1, another v(n+1)): both win. The one-time claims built on put (OAuth state
+   * use) guard a record that is live until the claim expires, so nothing relies on that case.
    */
-  async reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean> {
-    return this.run(async (db) => {
-      const res = await this.identities(db).updateOne({ _id: key, userId: fromUserId }, { $set: { userId: toUserId, updatedAt: now } });
-      return res.matchedCount === 1;
+  readonly records: RecordPort = {
+    get: async (ids, at) => {
+      const unique = [...new Set(ids)];
+      if (!unique.length) return new Map();
+      return this.run(async (db) => {
+        const records = this.recordDocs(db);
+        const projection = { rid: 1, version: 1, value: 1, expiresAt: 1 };
+        // One id: an indexed equality read of the newest version. Several: every stored version of
+        // them (a few each, pruned), the newest picked here — no server-side sort, which FerretDB v1
+        // does slowly, and it does not push `$in` down to PostgreSQL (flows/attempt/notify.ts).
+        const docs =
+          unique.length === 1
+            ? [await records.findOne({ rid: unique[0]! }, { sort: { version: -1 }, projection })].filter((d): d is RecordVersionDoc => !!d)
+            : await records.find({ rid: { $in: unique } }, { projection }).toArray();
+        const newest = new Map<string, RecordVersionDoc>();
+        for (const doc of docs) if ((newest.get(doc.rid)?.version ?? 0) < doc.version) newest.set(doc.rid, doc);
+        const found = new Map<string, StoredRecord>();
+        // Expiry is checked here with the caller's clock: a TTL index may be missing (FerretDB) or not have run yet.
+        const now = at.getTime();
+        for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version, expiresAt: doc.expiresAt ?? null });
+        return found;
+      });
+    },
+    put: async (id, value, expected, expiresAt, at) => {
+      return this.run(async (db) => {
+        const records = this.recordDocs(db);
+        // Early answer when someone already moved past the expected version (also guards against
+        // re-creating a pruned version).
+        const latest = await records.findOne({ rid: id }, { sort: { version: -1 }, projection: { version: 1, expiresAt: 1 } });
+        const expired = !!latest?.expiresAt && latest.expiresAt.getTime() <= at.getTime();
+        if (expected === null ? latest && !expired : latest?.version !== expected) return null;
+        const version = (latest?.version ?? 0) + 1;
+        const now = new Date();
+        try {
+          await records.insertOne({ _id: `${id}@v${version}`, rid: id, version, value, createdAt: now, ...(expiresAt ? { expiresAt } : {}) });
+        } catch (error) {
+          if (isDuplicateKey(error)) return null;
+          throw error;
+        }
+        await records
+          .deleteMany({ rid: id, version: { $lt: version }, createdAt: { $lt: new Date(now.getTime() - RECORD_VERSION_RETENTION_MS) } })
+          .catch(() => {});
+        return version;
+      });
+    },
+    delete: async (id) => {
+      await this.run((db) => this.recordDocs(db).deleteMany({ rid: id }));
+    },
+  };
+
+  /** One half of a profile snapshot (types.ts IdentityRecord.user): never over a newer copy. */
+  private async setUserCopy(name: 'identities' | 'sessions', user: UserRecord): Promise<void> {
+    await this.run(async (db) => {
+      // Never over a newer copy: of two racing profile changes the later one stays.
+      const filter = { userId: user.id, $or: [{ user: null }, { 'user.id': { $ne: user.id } }, { 'user.updatedAt': { $lte: user.updatedAt } }] };
+      await this.collection(db, name).updateMany(filter, { $set: { user: toSnapshot(user) } });
     });
   }
 
-  async deleteIdentity(key: string): Promise<void> {
-    await this.run((db) => this.identities(db).deleteOne({ _id: key }));
-  }
-
-  async getUser(id: string): Promise<UserRecord | null> {
-    return this.run(async (db) => {
-      const doc = await this.users(db).findOne({ _id: id });
-      return doc ? toUser(doc) : this.userCopy(db, id);
-    });
-  }
-
-  /** A user whose record is not written yet is known by the copy on its identities (types.ts). */
   private async userCopy(db: Db, id: string): Promise<UserRecord | null> {
-    const carrier = await this.identities(db).findOne({ userId: id, 'user.id': id });
+    const carrier = await this.identityDocs(db).findOne({ userId: id, 'user.id': id });
     return carrier?.user ? fromSnapshot(carrier.user) : null;
   }
 
-  async deleteUser(id: string): Promise<void> {
-    await this.run((db) => this.users(db).deleteOne({ _id: id }));
-  }
 
-  /**
-   * insertOne, and on a duplicate key read the stored user. Not an upsert with `$setOnInsert`:
-   * FerretDB v1 drops top-level null fields from `$setOnInsert` on upsert (e.g. `mergedInto: null`
-   * would not be stored), and concurrent upserts fail with 11000 there anyway. Correct on both.
-   */
-  async insertUserIfAbsent(user: UserRecord): Promise<UserRecord> {
-    return this.run(async (db) => {
-      const users = this.users(db);
-      const doc: UserDoc = { _id: user.id, nickname: user.nickname, avatarUrl: user.avatarUrl, ...userFields(user), createdAt: user.createdAt, updatedAt: user.updatedAt };
-      try {
-        await users.insertOne(doc);
-        return toUser(doc);
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-      }
-      const stored = await users.findOne({ _id: user.id });
-      // Only possible if the user was deleted between our insert and this read.
-      if (!stored) throw new DuplicateKeyError(user.id);
-      return toUser(stored);
-    });
-  }
 
-  async updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null> {
-    return this.run(async (db) => {
-      const set: Partial<UserDoc> = { ...userFields(patch), updatedAt: now };
-      const users = this.users(db);
-      const doc = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
-      if (doc) return toUser(doc);
-      // First change of an account known only by its copy: write the record from the copy, then patch.
-      const copy = await this.userCopy(db, id);
-      if (!copy) return null;
-      try {
-        await users.insertOne({ ...userFields(copy), _id: id, nickname: copy.nickname, avatarUrl: copy.avatarUrl, createdAt: copy.createdAt, updatedAt: copy.updatedAt });
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error; // a concurrent first change wrote it
-      }
-      const patched = await users.findOneAndUpdate({ _id: id }, { $set: set }, { returnDocument: 'after' });
-      return patched ? toUser(patched) : null;
-    });
-  }
 
-  /**
-   * Group commit: a session insert that arrives while another is on the wire waits for it and then
-   * goes with every other waiting one in ONE unordered insert command. Nothing waits when nothing is
-   * on the wire (a lone login pays no delay); under load, N concurrent logins share one round trip
-   * and one database transaction instead of N (docs/BENCH.md). Each caller still learns its own
-   * outcome: it resolves only once its document is acknowledged, and a document the server refused
-   * fails only its own caller (DuplicateKeyError), the others stay inserted.
-   */
-  async insertSession(session: SessionRecord): Promise<void> {
-    const doc = fromSession(session);
-    await new Promise<void>((resolve, reject) => {
-      this.pendingSessions.push({ doc, resolve, reject });
-      if (!this.flushingSessions) void this.flushSessions();
-    });
-  }
 
   private readonly pendingSessions: { doc: SessionDoc; resolve(): void; reject(error: unknown): void }[] = [];
   private flushingSessions = false;
@@ -725,7 +860,7 @@ export class MongoStore implements Store {
         const batch = this.pendingSessions.splice(0, SESSION_BATCH_MAX);
         const used = this.dbPromise;
         try {
-          await this.sessions(await used).insertMany(
+          await this.sessionDocs(await used).insertMany(
             batch.map((b) => b.doc),
             { ordered: false },
           );
@@ -750,148 +885,19 @@ export class MongoStore implements Store {
     }
   }
 
-  async getSession(id: string): Promise<SessionRecord | null> {
-    return this.run(async (db) => {
-      const doc = await this.sessions(db).findOne({ _id: id });
-      return doc ? toSession(doc) : null;
-    });
-  }
 
-  async updateSessionExpiration(id: string, expiresAt: Date): Promise<void> {
-    await this.run((db) => this.sessions(db).updateOne({ _id: id }, { $set: { expiresAt } }));
-  }
 
-  async deleteSession(id: string): Promise<void> {
-    await this.run((db) => this.sessions(db).deleteOne({ _id: id }));
-  }
 
-  async deleteUserSessions(userId: string): Promise<void> {
-    await this.run((db) => this.sessions(db).deleteMany({ userId }));
-  }
 
-  async getUserSessions(userId: string): Promise<SessionRecord[]> {
-    return this.run(async (db) => {
-      const docs = await this.sessions(db)
-        .find({ userId })
-        .sort({ createdAt: 1 })
-        .toArray();
-      return docs.map(toSession);
-    });
-  }
 
-  async reassignSessions(fromUserId: string, toUserId: string): Promise<void> {
-    await this.run((db) => this.sessions(db).updateMany({ userId: fromUserId }, { $set: { userId: toUserId } }));
-  }
 
-  async putBlob(blob: BlobRecord): Promise<void> {
-    await this.run((db) =>
-      db.collection<BlobDoc>('blobs').replaceOne(
-        { _id: blob.id },
-        { contentType: blob.contentType, data: new Binary(blob.data), ownerId: blob.ownerId ?? null, createdAt: blob.createdAt },
-        { upsert: true },
-      ),
-    );
-  }
 
-  async getBlob(id: string): Promise<BlobRecord | null> {
-    return this.run(async (db) => {
-      const doc = await db.collection<BlobDoc>('blobs').findOne({ _id: id });
-      if (!doc) return null;
-      // A copy: the driver's bytes may be a view into a larger response buffer.
-      return { id: doc._id, contentType: doc.contentType, data: Buffer.from(doc.data.value()), ownerId: doc.ownerId ?? null, createdAt: doc.createdAt };
-    });
-  }
 
-  async deleteBlob(id: string): Promise<void> {
-    await this.run((db) => db.collection<BlobDoc>('blobs').deleteOne({ _id: id }));
-  }
-
-  async getRecord(id: string, now: Date = new Date()): Promise<VersionedRecord | null> {
-    return this.run(async (db) => {
-      const doc = await db.collection<RecordVersionDoc>('records').findOne({ rid: id }, { sort: { version: -1 } });
-      // Expiry is checked here with the caller's clock: a TTL index may be missing (FerretDB) or not have run yet.
-      if (!doc || (doc.expiresAt && doc.expiresAt.getTime() <= now.getTime())) return null;
-      return { value: doc.value, version: doc.version, ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) };
-    });
-  }
-
-  async getRecords(ids: string[], at: Date = new Date()): Promise<Map<string, VersionedRecord>> {
-    const unique = [...new Set(ids)];
-    if (!unique.length) return new Map();
-    return this.run(async (db) => {
-      // every stored version of these records (a few each, pruned); the newest counts (picked here:
-      // no server-side sort, which FerretDB does slowly)
-      const docs = await db.collection<RecordVersionDoc>('records').find({ rid: { $in: unique } }, { projection: { rid: 1, version: 1, value: 1, expiresAt: 1 } }).toArray();
-      const newest = new Map<string, RecordVersionDoc>();
-      for (const doc of docs) if ((newest.get(doc.rid)?.version ?? 0) < doc.version) newest.set(doc.rid, doc);
-      const found = new Map<string, VersionedRecord>();
-      const now = at.getTime();
-      for (const [rid, doc] of newest) if (!doc.expiresAt || doc.expiresAt.getTime() > now) found.set(rid, { value: doc.value, version: doc.version, ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) });
-      return found;
-    });
-  }
-
-  /**
-   * Each version is its own document with `_id` = `<id>@v<version>`: writing version n+1 is an
-   * insert, which exactly one concurrent writer can win (a filtered update `{version: n}` is not
-   * atomic on FerretDB v1). Versions older than RECORD_VERSION_RETENTION_MS are pruned, except the
-   * latest; a writer whose read is older than that could in theory re-create a pruned version.
-   */
-  async compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean> {
-    return this.run(async (db) => {
-      const records = db.collection<RecordVersionDoc>('records');
-      const version = (expectedVersion ?? 0) + 1;
-      // Early answer when someone already moved past the expected version (also guards against
-      // re-creating a pruned version).
-      const latest = await records.findOne({ rid: id }, { sort: { version: -1 }, projection: { version: 1 } });
-      if ((latest?.version ?? null) !== expectedVersion) return false;
-      const now = new Date();
-      try {
-        await records.insertOne({ _id: `${id}@v${version}`, rid: id, version, value, createdAt: now, ...(expiresAt ? { expiresAt } : {}) });
-      } catch (error) {
-        if (isDuplicateKey(error)) return false;
-        throw error;
-      }
-      await records
-        .deleteMany({ rid: id, version: { $lt: version }, createdAt: { $lt: new Date(now.getTime() - RECORD_VERSION_RETENTION_MS) } })
-        .catch(() => {});
-      return true;
-    });
-  }
-
-  /**
-   * This instance's counts are replaced by a delete and an insert of its own documents (one command
-   * each, whatever the number of keys), then everyone's are read: three round trips per sync, on no
-   * request's path. Not a bulk of upserting replaceOne: FerretDB v1 holds one PostgreSQL connection
-   * per matched statement of an `update` command until the command ends, so a sync of >= 50 keys
-   * (50 client addresses in a second; its pool has 50) waited forever for a connection only it
-   * could free, and every later operation of every client waited behind it (issue 19,
-   * docs/BENCH.md "One hop away"). Between the two writes another instance may read this one's
-   * counts as absent: a limit can then be exceeded by one sync interval's worth, as documented.
-   * Only this instance writes these `_id`s; a duplicate key means a write of an earlier sync that
-   * this process gave up on landed late: the sync fails and the next one writes again.
-   */
-  async syncCounters(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]> {
-    if (!counts.length) return [];
-    return this.run(async (db) => {
-      const counters = db.collection<CounterDoc>('rate_counters');
-      const mine: CounterDoc[] = counts.map((c) => ({ _id: `${c.key}|${c.window}|${instance}`, key: c.key, window: c.window, instance, count: c.count, expiresAt: c.expiresAt }));
-      await counters.deleteMany({ _id: { $in: mine.map((d) => d._id) } });
-      await counters.insertMany(mine, { ordered: false });
-      const keys = [...new Set(counts.map((c) => c.key))];
-      const docs = await counters
-        .find({ key: { $in: keys }, expiresAt: { $gt: now } }, { projection: { key: 1, window: 1, count: 1 } })
-        .toArray();
-      const totals = new Map<string, number>();
-      for (const d of docs) totals.set(`${d.key}|${d.window}`, (totals.get(`${d.key}|${d.window}`) ?? 0) + d.count);
-      return counts.map((c) => ({ key: c.key, window: c.window, total: totals.get(`${c.key}|${c.window}`) ?? 0 }));
-    });
-  }
 
   /** The sweep for servers without TTL indexes (FerretDB v1); harmless where the TTL monitor runs. */
   async sweepExpired(now: Date): Promise<number> {
     return this.run(async (db) => {
-      const results = await Promise.all(EXPIRING_COLLECTIONS.map((name) => db.collection(name).deleteMany({ expiresAt: { $lte: now } })));
+      const results = await Promise.all(EXPIRING_COLLECTIONS.map((name) => this.collection(db, name).deleteMany({ expiresAt: { $lte: now } })));
       return results.reduce((sum, r) => sum + r.deletedCount, 0);
     });
   }
@@ -900,24 +906,25 @@ export class MongoStore implements Store {
     await this.run((db) => db.command({ ping: 1 }));
   }
 
-  async getUsersMergedInto(id: string): Promise<UserRecord[]> {
-    return this.run(async (db) => (await this.users(db).find({ mergedInto: id }).toArray()).map(toUser));
-  }
 
   async stats(): Promise<StoreStats> {
     return this.run(async (db) => {
-      const [users, identities, sessions, claims] = await Promise.all([
-        this.users(db).countDocuments({}),
-        this.identities(db).countDocuments({}),
-        this.sessions(db).countDocuments({}),
-        this.claims(db).countDocuments({}),
+      const [users, identities, sessions, records] = await Promise.all([
+        this.userDocs(db).countDocuments({}),
+        this.identityDocs(db).countDocuments({}),
+        this.sessionDocs(db).countDocuments({}),
+        this.recordDocs(db).countDocuments({}),
       ]);
-      return { users, identities, sessions, claims };
+      return { users, identities, sessions, records };
     });
   }
 
+  async migrate(): Promise<void> {
+    await migrateMongo(await this.dbPromise, this.prefix);
+  }
+
   async close(): Promise<void> {
-    if (!this.ownsClient) return;
+    if (!this.ownsClient || !this.clientPromise) return;
     const client = await this.clientPromise.catch(() => null);
     await client?.close();
   }
@@ -942,16 +949,17 @@ async function createExpiryIndex(collection: Collection<any>): Promise<boolean> 
 }
 
 /** Creates the indexes (idempotent). Returns whether the server accepted TTL indexes. */
-export async function migrateMongo(db: Db): Promise<{ ttl: boolean }> {
+export async function migrateMongo(db: Db, prefix = ''): Promise<{ ttl: boolean }> {
+  const collection = (name: string) => db.collection(`${prefix}${name}`);
   try {
-    await db.collection('sessions').createIndex({ userId: 1 });
-    await db.collection('identities').createIndex({ userId: 1 });
-    await db.collection('records').createIndex({ rid: 1, version: -1 });
-    await db.collection('rate_counters').createIndex({ key: 1 });
-    await db.collection('users').createIndex({ mergedInto: 1 });
-    const ttl = await Promise.all(EXPIRING_COLLECTIONS.map((name) => createExpiryIndex(db.collection(name))));
+    await collection('sessions').createIndex({ userId: 1 });
+    await collection('identities').createIndex({ userId: 1 });
+    await collection('records').createIndex({ rid: 1, version: -1 });
+    await collection('rate_counters').createIndex({ key: 1 });
+    await collection('users').createIndex({ mergedInto: 1 });
+    const ttl = await Promise.all(EXPIRING_COLLECTIONS.map((name) => createExpiryIndex(collection(name))));
     // Login records written before they carried expiresAt would stay forever: they lived 10 minutes.
-    await db.collection('records').deleteMany({
+    await collection('records').deleteMany({
       rid: { $regex: LEGACY_TEMPORARY_RECORD },
       expiresAt: { $exists: false },
       createdAt: { $lt: new Date(Date.now() - 24 * 3600_000) },
@@ -975,14 +983,14 @@ export const REQUIRED_INDEXES: { collection: string; key: Record<string, 1 | -1>
   { collection: 'claim_takeovers', key: { expiresAt: 1 } },
 ];
 
-/** The REQUIRED_INDEXES missing from `db`, as "collection {key}" (empty = migrated). */
-export async function missingIndexes(db: Db): Promise<string[]> {
+/** The REQUIRED_INDEXES missing from `db` (collections named `<prefix><name>`), as "collection {key}" (empty = migrated). */
+export async function missingIndexes(db: Db, prefix = ''): Promise<string[]> {
   const missing: string[] = [];
   const byCollection = new Map<string, string[]>();
   for (const { collection, key } of REQUIRED_INDEXES) {
     if (!byCollection.has(collection)) {
       try {
-        const indexes = await db.collection(collection).listIndexes().toArray();
+        const indexes = await db.collection(`${prefix}${collection}`).listIndexes().toArray();
         byCollection.set(collection, indexes.map((index) => JSON.stringify(index.key)));
       } catch (error) {
         // 26 NamespaceNotFound: the collection does not exist yet, so neither do its indexes.
@@ -990,7 +998,7 @@ export async function missingIndexes(db: Db): Promise<string[]> {
         byCollection.set(collection, []);
       }
     }
-    if (!byCollection.get(collection)!.includes(JSON.stringify(key))) missing.push(`${collection} ${JSON.stringify(key)}`);
+    if (!byCollection.get(collection)!.includes(JSON.stringify(key))) missing.push(`${prefix}${collection} ${JSON.stringify(key)}`);
   }
   return missing;
 }

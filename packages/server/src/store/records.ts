@@ -23,7 +23,7 @@ export function lazySchema<S extends z.ZodType>(build: (zod: Zod) => S): LazySch
     },
   };
 }
-import type { Store, VersionedRecord } from './types.js';
+import { DuplicateKeyError, type Storage, type StoredRecord } from './types.js';
 
 /**
  * Typed temporary records (issue 20, design §4 "one judge of expiry"): the ONE place that decides
@@ -40,7 +40,8 @@ import type { Store, VersionedRecord } from './types.js';
  * treated as absent and logged once per record (per logger, i.e. per instance), never a crash.
  */
 export interface RecordDeps {
-  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
+  /** only the RecordPort is used */
+  store: Pick<Storage, 'records'>;
   clock?: () => Date;
   logger?: Logger;
 }
@@ -62,7 +63,7 @@ export interface RecordKind<T extends Record<string, unknown>> {
   /** The live record, or null (absent, expired at the injected clock, or not parseable). */
   read(deps: RecordDeps, key: string): Promise<HeldRecord<T> | null>;
   /** The live records among `keys` in one store query (absent, expired and unparseable ones left out). */
-  readMany(deps: RecordDeps & { store: Pick<Store, 'getRecords'> }, keys: readonly string[]): Promise<Map<string, HeldRecord<T>>>;
+  readMany(deps: RecordDeps, keys: readonly string[]): Promise<Map<string, HeldRecord<T>>>;
   /** Compare-and-set on `held.version`: the record as now held, or null when another writer got there first. Keeps the expiry unless told. */
   update(deps: RecordDeps, held: HeldRecord<T>, value: T, expiry?: Expiry): Promise<HeldRecord<T> | null>;
 }
@@ -87,7 +88,7 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
   const until = (deps: RecordDeps, expiry: Expiry | undefined): Date =>
     expiry && 'expiresAt' in expiry ? expiry.expiresAt : new Date(nowOf(deps).getTime() + (expiry?.ttlMs ?? def.ttlMs));
 
-  function judge(deps: RecordDeps, parser: z.ZodType<T>, key: string, record: VersionedRecord | null | undefined, now: Date): HeldRecord<T> | null {
+  function judge(deps: RecordDeps, parser: z.ZodType<T>, key: string, record: StoredRecord | null | undefined, now: Date): HeldRecord<T> | null {
     // the judgement: a temporary record is live strictly before its expiresAt, on the injected clock
     if (!record || !record.expiresAt || record.expiresAt.getTime() <= now.getTime()) return null;
     const parsed = parser.safeParse(record.value);
@@ -110,16 +111,17 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
     async create(deps, key, value, expiry) {
       const expiresAt = until(deps, expiry);
       const parsed = (await schema.get()).parse(value);
-      return (await deps.store.compareAndSetRecord(id(key), parsed, null, expiresAt)) ? { key, value: parsed, version: 1, expiresAt } : null;
+      const version = await deps.store.records.put(id(key), parsed, null, expiresAt, nowOf(deps));
+      return version === null ? null : { key, value: parsed, version, expiresAt };
     },
     async read(deps, key) {
       const now = nowOf(deps);
-      const [parser, record] = await Promise.all([schema.get(), deps.store.getRecord(id(key), now)]);
-      return judge(deps, parser, key, record, now);
+      const [parser, found] = await Promise.all([schema.get(), deps.store.records.get([id(key)], now)]);
+      return judge(deps, parser, key, found.get(id(key)), now);
     },
     async readMany(deps, keys) {
       const now = nowOf(deps);
-      const [parser, found] = await Promise.all([schema.get(), deps.store.getRecords(keys.map(id), now)]);
+      const [parser, found] = await Promise.all([schema.get(), deps.store.records.get(keys.map(id), now)]);
       const live = new Map<string, HeldRecord<T>>();
       for (const key of keys) {
         const held = judge(deps, parser, key, found.get(id(key)), now);
@@ -130,7 +132,17 @@ export function defineRecord<T extends Record<string, unknown>>(def: { prefix: s
     async update(deps, held, value, expiry) {
       const expiresAt = expiry ? until(deps, expiry) : held.expiresAt;
       const parsed = (await schema.get()).parse(value);
-      return (await deps.store.compareAndSetRecord(id(held.key), parsed, held.version, expiresAt)) ? { key: held.key, value: parsed, version: held.version + 1, expiresAt } : null;
+      const version = await deps.store.records.put(id(held.key), parsed, held.version, expiresAt, nowOf(deps));
+      return version === null ? null : { key: held.key, value: parsed, version, expiresAt };
     },
   };
+}
+
+/**
+ * A one-time claim of `id` until `expiresAt` (a used OAuth state's hash): throws DuplicateKeyError
+ * while a claim of it is live at the injected clock; an expired claim may be claimed again, by
+ * exactly one of any number of racers (RecordPort.put over an expired record).
+ */
+export async function claimOnce(deps: RecordDeps, id: string, expiresAt: Date): Promise<void> {
+  if ((await deps.store.records.put(id, {}, null, expiresAt, nowOf(deps))) === null) throw new DuplicateKeyError(id);
 }

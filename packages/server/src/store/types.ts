@@ -1,11 +1,9 @@
 /**
- * The storage contract. Domain code (flows/, sessions/, users/) sees only this interface;
- * every implementation is run through the same contract suite (tests/store.contract.ts).
- *
- * Uniqueness is by construction: identity documents are keyed by `oid:<appid>:<openid>` /
- * `uid:<unionid>` and inserted with a unique primary key, so two racing first logins cannot
- * create two links; the loser gets a DuplicateKeyError and re-reads.
+ * The storage contract (the Storage ports below). Domain code (flows/, sessions/, users/) sees only
+ * these ports; every implementation is run through the same contract suite (tests/store.contract.ts).
  */
+
+import type { RecordChangeSource } from './mongo-changes.js';
 
 export interface EncryptedValue {
   /** key id, so keys can be rotated: the key that sealed a value is looked up by it. */
@@ -53,7 +51,7 @@ export interface IdentityRecord {
   /**
    * A copy of the user record this identity points at, so a returning login learns the account in
    * the same round trip that updates the session_key (no separate user read). The `users` document
-   * stays the truth; the copy is rewritten by setUserSnapshot after every change (docs/ACCOUNTS.md,
+   * stays the truth; the copy is rewritten by AccountPort/SessionPort setUserCopy (users/accounts.ts setUserCopies) after every change (docs/ACCOUNTS.md,
    * "Profile snapshots"). Absent on documents written before snapshots existed.
    */
   user?: UserRecord | null;
@@ -92,18 +90,12 @@ export interface BlobRecord {
 }
 export type IdentityPatch = Partial<Pick<IdentityRecord, 'sessionKey' | 'unionid'>>;
 
-export interface VersionedRecord {
-  value: Record<string, unknown>;
-  version: number;
-  /** when the record stops being live (absent: permanent). Judged by store/records.ts with the caller's clock. */
-  expiresAt?: Date | null;
-}
-
+/** Document counts (diagnostics, tests and benchmarks; not part of Storage). */
 export interface StoreStats {
   users: number;
   identities: number;
   sessions: number;
-  claims: number;
+  records: number;
 }
 
 /** This instance's count for one rate-limit key in one fixed window (see http/rate-limit.ts). */
@@ -124,99 +116,124 @@ export interface CounterTotal {
   total: number;
 }
 
-export interface Store {
-  readonly kind: 'embedded' | 'mongodb';
+/**
+ * Storage through small ports (issue 20, docs/design/issue-20-drop-in.md §4). Domain code takes only
+ * the port it needs: the SessionManager a SessionPort, users/accounts an AccountPort, store/records.ts
+ * a RecordPort, the avatar a BlobPort, the rate limiter a CounterPort. Every implementation runs the
+ * contract suite port by port (tests/store.contract.ts).
+ */
+export interface Storage {
+  /** 'embedded' | 'mongodb' (shown by /api/auth/health); a host's own implementation names itself */
+  readonly kind: string;
+  readonly sessions: SessionPort;
+  readonly accounts: AccountPort;
+  readonly records: RecordPort;
+  readonly blobs: BlobPort;
+  readonly counters: CounterPort;
+  /** A cheap round trip proving the storage answers (readiness). Throws StoreUnavailableError. */
+  ping(): Promise<void>;
+  /** Deletes every expired temporary document (sessions, records, counters) at `now`. Returns how many. */
+  sweepExpired(now: Date): Promise<number>;
+  /** Creates indexes (idempotent); absent where there is nothing to create. */
+  migrate?(): Promise<void>;
+  /** Releases what this storage opened itself (never a host's own client). */
+  close(): Promise<void>;
   /**
-   * Records a one-time value (e.g. a used OAuth state's hash). Throws DuplicateKeyError if claimed
-   * and the claim is still live at `now` (the caller's clock: stores never judge expiry by their own).
+   * Optional: a push source of record changes (MongoDB change streams on the records collection),
+   * for records whose id starts with `idPrefix`; the PC-login notifier polls without it.
    */
-  claim(key: string, expiresAt: Date, now: Date): Promise<void>;
+  recordChanges?(idPrefix: string, valueFields: string[]): RecordChangeSource;
+}
 
+/** Sessions (Lucia's adapter shape + the two merges need). Expiry is judged by the SessionManager only. */
+export interface SessionPort {
+  /** Throws DuplicateKeyError when the id exists. */
+  insert(session: SessionRecord): Promise<void>;
+  /** The stored session, expired or not: expiry is judged by the SessionManager's clock only. */
+  get(id: string): Promise<SessionRecord | null>;
+  updateExpiration(id: string, expiresAt: Date): Promise<void>;
+  delete(id: string): Promise<void>;
+  deleteByUser(userId: string): Promise<void>;
+  /** Every stored session of the user, expired ones included (the SessionManager filters). */
+  listByUser(userId: string): Promise<SessionRecord[]>;
+  reassign(fromUserId: string, toUserId: string): Promise<void>;
+  /** Rewrites the user copy on every session of `user.id`, except a copy with a later `updatedAt`. */
+  setUserCopy(user: UserRecord): Promise<void>;
+}
+
+/**
+ * Identities and users. Uniqueness is by construction: identity keys are `oid:<appid>:<openid>` /
+ * `uid:<unionid>`, inserted with a unique primary key (the loser of a race gets DuplicateKeyError).
+ */
+export interface AccountPort {
   getIdentity(key: string): Promise<IdentityRecord | null>;
   /** Throws DuplicateKeyError when the key exists. */
   insertIdentity(identity: IdentityRecord): Promise<void>;
-  /** Returns the identity after the update, or null when it does not exist. */
-  updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null>;
   /**
    * Inserts several identities in one round trip, in order. On the first duplicate key it stops
    * and throws DuplicateKeyError naming that key; the identities before it stay inserted.
    */
   insertIdentities(identities: IdentityRecord[]): Promise<void>;
-  /**
-   * Rewrites the user copy carried by every identity and session of `user.id`, except copies of
-   * this user with a later `updatedAt` (a racing, newer change).
-   */
-  setUserSnapshot(user: UserRecord): Promise<void>;
-
-  getUserIdentities(userId: string): Promise<IdentityRecord[]>;
+  /** Returns the identity after the update, or null when it does not exist. */
+  updateIdentity(key: string, patch: IdentityPatch, now: Date): Promise<IdentityRecord | null>;
+  listIdentities(userId: string): Promise<IdentityRecord[]>;
   /** Moves an identity to another user, only if it still belongs to `fromUserId`. */
   reassignIdentity(key: string, fromUserId: string, toUserId: string, now: Date): Promise<boolean>;
   deleteIdentity(key: string): Promise<void>;
-
   /**
    * A new account is born as the copy on its identities (IdentityRecord.user): the user record is
    * written on the account's first change. getUser returns the record, else that copy; updateUser
    * writes the record from the copy first when there is none yet.
    */
   getUser(id: string): Promise<UserRecord | null>;
-  deleteUser(id: string): Promise<void>;
   /** Inserts the user unless one with the same id exists; returns the stored user either way. */
   insertUserIfAbsent(user: UserRecord): Promise<UserRecord>;
   updateUser(id: string, patch: UserPatch, now: Date): Promise<UserRecord | null>;
-
-  insertSession(session: SessionRecord): Promise<void>;
-  /** The stored session, expired or not: expiry is judged by the SessionManager's clock only. */
-  getSession(id: string): Promise<SessionRecord | null>;
-  updateSessionExpiration(id: string, expiresAt: Date): Promise<void>;
-  deleteSession(id: string): Promise<void>;
-  deleteUserSessions(userId: string): Promise<void>;
-  /** Every stored session of the user, expired ones included (the SessionManager filters). */
-  getUserSessions(userId: string): Promise<SessionRecord[]>;
-  reassignSessions(fromUserId: string, toUserId: string): Promise<void>;
-
-  /** Small binary objects (uploaded avatars) that every instance can serve. */
-  putBlob(blob: BlobRecord): Promise<void>;
-  getBlob(id: string): Promise<BlobRecord | null>;
-  deleteBlob(id: string): Promise<void>;
-
-  /**
-   * Small shared state with optimistic concurrency (the WeChat access_token and its refresh lease).
-   * compareAndSetRecord writes only when the stored version equals `expectedVersion` (null: the
-   * record must not exist yet) and returns false when another writer got there first.
-   */
-  getRecord(id: string, now?: Date): Promise<VersionedRecord | null>;
-  /**
-   * The live (unexpired) records among `ids`, in ONE round trip — the PC-login notifier reads every
-   * attempt an instance watches with one query (flows/attempt/notify.ts). Absent ids are left out.
-   */
-  getRecords(ids: string[], now?: Date): Promise<Map<string, VersionedRecord>>;
-  /**
-   * `expiresAt` makes the record temporary: at or past it, getRecord/getRecords answer null /
-   * leave it out when handed the caller's `now` (only an optimisation: the judge of expiry is
-   * store/records.ts, which flows use; without `now` the process clock is used, for the callers not
-   * yet moved there), and sweepExpired / a TTL index deletes it. Expired ids are not reused
-   * (temporary records have random ids).
-   */
-  compareAndSetRecord(id: string, value: Record<string, unknown>, expectedVersion: number | null, expiresAt?: Date | null): Promise<boolean>;
-
-  /**
-   * Rate-limit counters, shared by instances without a write per request: each instance writes
-   * its own absolute counts (one bulk write) and reads back every instance's totals for the same
-   * keys and windows. Counters are temporary (expiresAt).
-   */
-  syncCounters(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]>;
-
-  /** Deletes every expired temporary document (claims, sessions, records, counters). Returns how many. */
-  sweepExpired(now: Date): Promise<number>;
-
-  /** A cheap round trip proving the store answers (readiness). Throws StoreUnavailableError. */
-  ping(): Promise<void>;
-
+  deleteUser(id: string): Promise<void>;
   /** Users merged into `id` (late unionid), directly; the account deletion follows the chain. */
-  getUsersMergedInto(id: string): Promise<UserRecord[]>;
+  listMergedInto(id: string): Promise<UserRecord[]>;
+  /** Rewrites the user copy on every identity of `user.id`, except a copy with a later `updatedAt`. */
+  setUserCopy(user: UserRecord): Promise<void>;
+}
 
-  stats(): Promise<StoreStats>;
-  close(): Promise<void>;
+/** A record as stored: raw value, its version, and when it stops being live (null: permanent). */
+export interface StoredRecord {
+  value: Record<string, unknown>;
+  version: number;
+  expiresAt: Date | null;
+}
+
+/**
+ * Small shared state with optimistic concurrency: raw and untyped. Expiry is a column the caller
+ * supplies; the judge of a temporary record's liveness is store/records.ts (flows never touch this
+ * port). A port may filter `expiresAt > now` only with the `now` it is handed, never its own clock.
+ */
+export interface RecordPort {
+  /** The live records among `ids` at `now`, in ONE round trip; absent and expired ids are left out. */
+  get(ids: readonly string[], now: Date): Promise<Map<string, StoredRecord>>;
+  /**
+   * Writes `value` as the next version when the stored version equals `expected`; `expected` null:
+   * the record must be absent or expired at `now` (an expired one is taken over: exactly one of any
+   * number of racers wins). Returns the version written, or null when another writer got there first.
+   */
+  put(id: string, value: Record<string, unknown>, expected: number | null, expiresAt: Date | null, now: Date): Promise<number | null>;
+  delete(id: string): Promise<void>;
+}
+
+/** Small binary objects (uploaded avatars) that every instance can serve. */
+export interface BlobPort {
+  put(blob: BlobRecord): Promise<void>;
+  get(id: string): Promise<BlobRecord | null>;
+  delete(id: string): Promise<void>;
+}
+
+/**
+ * Rate-limit counters, shared by instances without a write per request: each instance writes its
+ * own absolute counts (one bulk write) and reads back every instance's totals for the same keys and
+ * windows. Counters are temporary (expiresAt).
+ */
+export interface CounterPort {
+  sync(instance: string, counts: CounterWrite[], now: Date): Promise<CounterTotal[]>;
 }
 
 /**

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { Storage, UserRecord } from '../store/types.js';
+
+/** The avatar writes blobs (BlobPort), the profile (accounts + session copies) and its lock record. */
+type AvatarStores = Pick<Storage, 'accounts' | 'sessions' | 'blobs' | 'records'>;
 import { saveProfile } from './accounts.js';
 
 /** Uploaded avatars: compressed by the client (~200 KB); refused above this. */
@@ -57,17 +60,17 @@ function storedAvatarId(user: UserRecord | null): string | null {
  * Whether `userId` may point at / delete this blob: it uploaded it, or the uploader is an account
  * merged into it. Blobs stored before uploaders were recorded belong to nobody (never deleted here).
  */
-export async function ownsBlob(store: Store, blobId: string, userId: string): Promise<boolean> {
-  const blob = await store.getBlob(blobId);
+export async function ownsBlob(store: Pick<Storage, 'accounts' | 'blobs'>, blobId: string, userId: string): Promise<boolean> {
+  const blob = await store.blobs.get(blobId);
   if (!blob?.ownerId) return false;
   if (blob.ownerId === userId) return true;
-  return (await store.getUser(blob.ownerId))?.mergedInto === userId;
+  return (await store.accounts.getUser(blob.ownerId))?.mergedInto === userId;
 }
 
 /** Deletes the user's current uploaded avatar if it is theirs; another user's image is never touched. */
-export async function deleteOwnedAvatar(store: Store, user: UserRecord | null): Promise<void> {
+export async function deleteOwnedAvatar(store: Pick<Storage, 'accounts' | 'blobs'>, user: UserRecord | null): Promise<void> {
   const id = storedAvatarId(user);
-  if (id && user && (await ownsBlob(store, id, user.id))) await store.deleteBlob(id);
+  if (id && user && (await ownsBlob(store, id, user.id))) await store.blobs.delete(id);
 }
 
 const LOCK_MS = 10_000;
@@ -78,20 +81,22 @@ const LOCK_WAIT_MS = 8_000;
  * change that replaces an uploaded image is the one that deletes it: 20 parallel uploads leave
  * exactly one image, never a dangling reference.
  */
-async function withAvatarLock<T>(store: Store, userId: string, run: () => Promise<T>): Promise<T> {
+async function withAvatarLock<T>(store: Pick<Storage, 'records'>, userId: string, run: () => Promise<T>): Promise<T> {
   const id = `avatar_lock:${userId}`;
   const owner = randomBytes(8).toString('hex');
   const deadline = Date.now() + LOCK_WAIT_MS;
   let version: number;
   let waited = 0;
   for (;;) {
-    const rec = await store.getRecord(id);
+    // a permanent record (no expiry column): the lease is the value's `until`, on this process's clock
+    const rec = (await store.records.get([id], new Date())).get(id);
     const held = rec && typeof rec.value.until === 'number' && rec.value.until > Date.now();
     if (!held) {
       const until = Date.now() + LOCK_MS;
       // expiresAt lets a record sweep drop stale locks; a dropped lock is simply free again.
-      if (await store.compareAndSetRecord(id, { owner, until, expiresAt: new Date(until).toISOString() }, rec?.version ?? null)) {
-        version = (rec?.version ?? 0) + 1;
+      const written = await store.records.put(id, { owner, until, expiresAt: new Date(until).toISOString() }, rec?.version ?? null, null, new Date());
+      if (written !== null) {
+        version = written;
         break;
       }
       continue;
@@ -104,7 +109,7 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
   try {
     return await run();
   } finally {
-    await store.compareAndSetRecord(id, { owner: null, until: 0, expiresAt: new Date().toISOString() }, version).catch(() => false);
+    await store.records.put(id, { owner: null, until: 0, expiresAt: new Date().toISOString() }, version, null, new Date()).catch(() => null);
   }
 }
 
@@ -112,12 +117,12 @@ async function withAvatarLock<T>(store: Store, userId: string, run: () => Promis
  * Sets the user's avatar and deletes the uploaded image it replaces (when that image is theirs).
  * `next` is a canonical own path or a WeChat avatar URL — the caller has checked it.
  */
-async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date): Promise<UserRecord> {
+async function replaceAvatar(store: AvatarStores, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date): Promise<UserRecord> {
   return withAvatarLock(store, userId, async () => {
     // Timed inside the lock: the change that holds it last is the newest, and the profile copies
     // (which never go back to an older updatedAt) must agree with the record.
     now = new Date(Math.max(now.getTime(), Date.now()));
-    const before = await store.getUser(userId);
+    const before = await store.accounts.getUser(userId);
     if (!before) throw new AppError('unauthorized');
     const user = await saveProfile(store, before, patch, now);
     if (!user) throw new AppError('unauthorized');
@@ -127,15 +132,15 @@ async function replaceAvatar(store: Store, userId: string, patch: { avatarUrl: s
 }
 
 /** Stores an uploaded (already encoded) image as the user's avatar, owned by them. */
-export async function setUploadedAvatar(store: Store, userId: string, jpeg: Buffer, now: Date, avatarPath = AVATAR_PATH): Promise<{ avatarUrl: string; user: UserRecord }> {
+export async function setUploadedAvatar(store: AvatarStores, userId: string, jpeg: Buffer, now: Date, avatarPath = AVATAR_PATH): Promise<{ avatarUrl: string; user: UserRecord }> {
   const blobId = randomBytes(16).toString('hex');
   const avatarUrl = `${avatarPath}${blobId}.jpg`;
-  await store.putBlob({ id: blobId, contentType: 'image/jpeg', data: jpeg, ownerId: userId, createdAt: now });
+  await store.blobs.put({ id: blobId, contentType: 'image/jpeg', data: jpeg, ownerId: userId, createdAt: now });
   try {
     return { avatarUrl, user: await replaceAvatar(store, userId, { avatarUrl }, now) };
   } catch (error) {
     // Not set as the avatar (lock wait ran out, store trouble): the image must not stay behind.
-    await store.deleteBlob(blobId).catch(() => {});
+    await store.blobs.delete(blobId).catch(() => {});
     throw error;
   }
 }
@@ -145,7 +150,7 @@ export async function setUploadedAvatar(store: Store, userId: string, jpeg: Buff
  * (canonical path) or a WeChat avatar URL. Anything else — someone else's upload, however spelled —
  * is `avatar_not_allowed`.
  */
-export async function chooseAvatar(store: Store, user: UserRecord, url: string, origins: readonly string[], isWechatAvatar: (url: string) => boolean, avatarPath = AVATAR_PATH): Promise<string> {
+export async function chooseAvatar(store: Pick<Storage, 'accounts' | 'blobs'>, user: UserRecord, url: string, origins: readonly string[], isWechatAvatar: (url: string) => boolean, avatarPath = AVATAR_PATH): Promise<string> {
   const ownId = ownAvatarId(url, origins, avatarPath);
   if (ownId !== null) {
     const canonical = `${avatarPath}${ownId}.jpg`;
@@ -158,6 +163,6 @@ export async function chooseAvatar(store: Store, user: UserRecord, url: string, 
 }
 
 /** PATCH /api/auth/me with an avatar: replaces (and cleans up) like an upload does. */
-export function updateProfileWithAvatar(store: Store, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date): Promise<UserRecord> {
+export function updateProfileWithAvatar(store: AvatarStores, userId: string, patch: { avatarUrl: string; nickname?: string }, now: Date): Promise<UserRecord> {
   return replaceAvatar(store, userId, patch, now);
 }

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import type { Sealer } from '../crypto/seal.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/types.js';
+import type { Storage } from '../store/types.js';
 import { lazySchema, type Zod } from '../store/records.js';
 import { STABLE_TOKEN_PATH, type StableToken } from './auth/stable_token.js';
 import { WechatApiError, WechatConfigError, WechatUnavailableError } from './transport.js';
@@ -45,7 +45,7 @@ const tokenDoc = lazySchema(TokenDoc);
 
 export interface AccessTokenDeps {
   appid: string;
-  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
+  store: Pick<Storage, 'records'>;
   sealer: Sealer;
   logger: Logger;
   fetchToken(forceRefresh: boolean): Promise<StableToken>;
@@ -111,7 +111,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
   async function obtain(failed?: string, expired = false): Promise<string> {
     const deadline = now() + MAX_WAIT_MS;
     for (;;) {
-      const [rec, schema] = await Promise.all([deps.store.getRecord(id), tokenDoc.get()]);
+      const [rec, schema] = await Promise.all([deps.store.records.get([id], new Date(now())).then((found) => found.get(id)), tokenDoc.get()]);
       const parsed = schema.safeParse(rec?.value);
       const doc = parsed.success ? parsed.data : blank();
       const current = open(doc);
@@ -121,7 +121,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         if (doc.token!.kid !== deps.sealer.currentKid && rec) {
           // Sealed with a key being retired: re-seal with the current one (losing this race is fine).
           const resealed: TokenDoc = { ...doc, token: deps.sealer.seal(current, context) };
-          await deps.store.compareAndSetRecord(id, resealed, rec.version).catch(() => false);
+          await deps.store.records.put(id, resealed, rec.version, null, new Date(now())).catch(() => null);
         }
         return current;
       }
@@ -133,8 +133,8 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         continue;
       }
       const lease: TokenDoc = { ...doc, leaseOwner: owner, leaseUntil: t + LEASE_MS };
-      if (!(await deps.store.compareAndSetRecord(id, lease, rec?.version ?? null))) continue;
-      const leaseVersion = (rec?.version ?? 0) + 1;
+      const leaseVersion = await deps.store.records.put(id, lease, rec?.version ?? null, null, new Date(now()));
+      if (leaseVersion === null) continue;
       let fresh: StableToken;
       let forced = false;
       try {
@@ -154,7 +154,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
           lease.lastForceAt = now();
         }
       } catch (error) {
-        await deps.store.compareAndSetRecord(id, { ...lease, leaseOwner: null, leaseUntil: 0 }, leaseVersion);
+        await deps.store.records.put(id, { ...lease, leaseOwner: null, leaseUntil: 0 }, leaseVersion, null, new Date(now()));
         throw error;
       }
       const saved: TokenDoc = {
@@ -164,7 +164,7 @@ export function createAccessTokens(deps: AccessTokenDeps): AccessTokens {
         leaseOwner: null,
         leaseUntil: 0,
       };
-      await deps.store.compareAndSetRecord(id, saved, leaseVersion);
+      await deps.store.records.put(id, saved, leaseVersion, null, new Date(now()));
       deps.logger.log('info', 'wechat.token.refreshed', { appid: deps.appid, forced, expiresIn: fresh.expiresIn });
       return fresh.accessToken;
     }

@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { defineRecord, lazySchema, type HeldRecord, type Zod } from '../../store/records.js';
-import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
+import type { SessionRecord, Storage, UserRecord } from '../../store/types.js';
 import { currentUser } from '../../users/accounts.js';
 import { describeDevice, type AttemptDevice } from './device.js';
 import type { AttemptStatus } from '../../../../../shared/api.js';
@@ -47,7 +47,7 @@ export interface ScanIdentity {
 }
 
 export interface AttemptDeps {
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   logger: Logger;
   clock?: () => Date;
@@ -356,7 +356,7 @@ export async function collectAttempt(deps: AttemptDeps, id: string, pcKey: strin
   if (view.status === 'expired') throw new AppError('pc_login_expired');
   if (view.status !== 'confirmed' || !value.userId) throw new AppError('pc_login_not_confirmed');
   if (new Date(value.expiresAt).getTime() <= now(deps).getTime()) throw new AppError('pc_login_expired');
-  const user = await currentUser(deps.store, await deps.store.getUser(value.userId));
+  const user = await currentUser(deps.store, await deps.store.accounts.getUser(value.userId));
   if (!user) throw new AppError('pc_login_invalid');
   const { token, session } = await deps.sessions.create(user, deps.via ?? 'pc-qr');
   let won = false;

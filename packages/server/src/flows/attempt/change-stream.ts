@@ -1,6 +1,6 @@
 import type { Logger } from '../../log.js';
 import type { ChangeStreamLike, RecordChangeSource } from '../../store/mongo-changes.js';
-import type { Store } from '../../store/types.js';
+import type { Storage } from '../../store/types.js';
 import { ATTEMPT_ID_PATTERN, attemptOfChange, toView, type AttemptViewRecord } from './attempt.js';
 import { createPoller, createWaiters, queriesFor, readAndDeliver, NOTIFY_MIN_INTERVAL_MS, type AttemptNotifier, type PollOptions } from './notify.js';
 
@@ -25,7 +25,7 @@ import { createPoller, createWaiters, queriesFor, readAndDeliver, NOTIFY_MIN_INT
  *     the attempt's expiresAt.
  */
 export interface ChangeStreamNotifierOptions extends PollOptions {
-  store: Store;
+  store: Storage;
   source: RecordChangeSource;
   logger: Logger;
   /** close the stream after this long with nobody waiting (default 10 s) */

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { matchesSha256, sha256Hex } from '../../crypto/tokens.js';
 import { defineRecord, type Zod } from '../../store/records.js';
-import { type Store, type UserRecord } from '../../store/types.js';
+import { type Storage, type UserRecord } from '../../store/types.js';
 import type { Logger } from '../../log.js';
 import { resolveAccount } from '../../users/accounts.js';
+import type { UserEvents } from '../../users/hooks.js';
 import { dedupeKey, type PushMessage } from '../../wechat/push/events.js';
 import type { FollowerInfo } from '../../wechat/oa/user_info.js';
 import type { TemporaryQrCode } from '../../wechat/oa/qrcode_create.js';
@@ -33,7 +34,7 @@ export const RETRY_WAIT_MS = 4000;
 
 export interface FollowEventDeps {
   appid: string;
-  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
+  store: Pick<Storage, 'records'>;
   logger: Logger;
   port: AttemptPort;
   clock?: () => Date;
@@ -114,7 +115,7 @@ async function firstAnswer(deps: FollowEventDeps, key: string): Promise<string |
 }
 
 export interface FollowQrDeps {
-  store: Pick<Store, 'getRecord' | 'compareAndSetRecord'>;
+  store: Pick<Storage, 'records'>;
   logger: Logger;
   createQrCode(scene: string, expireSeconds: number): Promise<TemporaryQrCode>;
   showQrCodeUrl(ticket: string): string;
@@ -206,9 +207,11 @@ export type FollowQrs = ReturnType<typeof followQrs>;
 
 export interface IdentifyDeps {
   appid: string;
-  store: Store;
+  store: Storage;
   getFollowerInfo(openid: string): Promise<FollowerInfo>;
   clock?: () => Date;
+  /** the host's user hooks (users/hooks.ts): userCreated / usersMerged after the account is stored */
+  userEvents?: UserEvents | undefined;
 }
 
 /**
@@ -218,5 +221,5 @@ export interface IdentifyDeps {
  */
 export async function identifyFollower(deps: IdentifyDeps, openid: string): Promise<{ user: UserRecord; isNewUser: boolean }> {
   const info = await deps.getFollowerInfo(openid);
-  return resolveAccount(deps.store, { appid: deps.appid, openid, unionid: info.openid === openid ? info.unionid : null }, { nickname: null, avatarUrl: null }, deps.clock?.() ?? new Date());
+  return resolveAccount(deps.store, { appid: deps.appid, openid, unionid: info.openid === openid ? info.unionid : null }, { nickname: null, avatarUrl: null }, deps.clock?.() ?? new Date(), deps.userEvents);
 }

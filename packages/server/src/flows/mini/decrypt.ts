@@ -2,13 +2,13 @@ import type { Sealer } from '../../crypto/seal.js';
 import { AppError } from '../../errors.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { defineRecord } from '../../store/records.js';
-import type { EncryptedValue, SessionRecord, Store } from '../../store/types.js';
+import type { EncryptedValue, SessionRecord, Storage } from '../../store/types.js';
 import { openidKey } from '../../users/accounts.js';
 import { DecryptError, decryptUserData, verifyRawDataSignature } from '../../wechat/crypto.js';
 
 export interface DecryptDeps {
   appid: string;
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   sealer: Sealer;
   clock?: () => number;
@@ -59,7 +59,7 @@ async function latestSessionKey(deps: DecryptDeps, userId: string): Promise<{ va
   const prefix = openidKey(deps.appid, '');
   const newest = (await deps.sessions.sealedSessionKeys(userId)).find((k) => k.identity.startsWith(prefix));
   if (newest) return { value: newest.sealed, identity: newest.identity };
-  const identity = (await deps.store.getUserIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === deps.appid && i.sessionKey);
+  const identity = (await deps.store.accounts.listIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === deps.appid && i.sessionKey);
   return identity?.sessionKey ? { value: identity.sessionKey, identity: identity.key } : null;
 }
 

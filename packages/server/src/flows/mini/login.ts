@@ -3,8 +3,9 @@ import type { Sealer } from '../../crypto/seal.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import type { Store } from '../../store/types.js';
+import type { Storage } from '../../store/types.js';
 import { openidKey, resolveAccount } from '../../users/accounts.js';
+import type { UserEvents } from '../../users/hooks.js';
 import { seedProfile, type LoginResult } from '../../users/profile.js';
 import type { Code2SessionResult } from '../../wechat/mini/jscode2session.js';
 import { WechatApiError } from '../../wechat/transport.js';
@@ -17,10 +18,12 @@ export interface MiniLoginDeps {
   appid: string;
   /** the door's name in log events (`auth.<name>.login`): several mini-programs are told apart. @default 'mini' */
   name?: string;
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   sealer: Sealer;
   logger: Logger;
+  /** the host's user hooks (users/hooks.ts): userCreated / usersMerged after the account is stored */
+  userEvents?: UserEvents | undefined;
   exchangeCode(code: string): Promise<Code2SessionResult>;
   /**
    * Codes being exchanged by THIS instance right now (sha256 of appid:code), one set per instance
@@ -67,7 +70,7 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
     }
 
     const key = openidKey(deps.appid, wx.openid);
-    const { user, isNewUser } = await resolveAccount(deps.store, { appid: deps.appid, openid: wx.openid, unionid: wx.unionid }, seedProfile(input.profile), now);
+    const { user, isNewUser } = await resolveAccount(deps.store, { appid: deps.appid, openid: wx.openid, unionid: wx.unionid }, seedProfile(input.profile), now, deps.userEvents);
     // The session_key of THIS login rides on the session it creates (docs/ACCOUNTS.md "Where
     // session_key lives"): a returning login reads the identity and writes one session.
     const wxSessionKey = { identity: key, sealed: deps.sealer.seal(wx.sessionKey, key) };

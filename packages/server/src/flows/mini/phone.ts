@@ -1,5 +1,5 @@
 import { AppError } from '../../errors.js';
-import type { Store, UserRecord } from '../../store/types.js';
+import type { Storage, UserRecord } from '../../store/types.js';
 import { saveProfile } from '../../users/accounts.js';
 import type { AccessTokens } from '../../wechat/access-token.js';
 import { WechatApiError } from '../../wechat/transport.js';
@@ -7,7 +7,7 @@ import type { PhoneInfo } from '../../wechat/mini/getuserphonenumber.js';
 
 export interface PhoneDeps {
   appid: string;
-  store: Store;
+  store: Storage;
   accessTokens: AccessTokens;
   getPhoneNumber(accessToken: string, code: string): Promise<PhoneInfo>;
 }

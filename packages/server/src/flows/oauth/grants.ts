@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Logger } from '../../log.js';
 import type { Sealer } from '../../crypto/seal.js';
 import { defineRecord, type HeldRecord, type Zod } from '../../store/records.js';
-import type { Store } from '../../store/types.js';
+import type { Storage } from '../../store/types.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 
 /**
@@ -32,7 +32,7 @@ export const GrantDoc = (z: Zod) => z.object({
 export const grants = defineRecord({ prefix: 'wechat-grant', schema: GrantDoc, ttlMs: REFRESH_TOKEN_LIFETIME_MS });
 
 export interface KeepGrantDeps {
-  store: Store;
+  store: Storage;
   sealer: Sealer;
   logger: Logger;
   clock?: (() => Date) | undefined;

@@ -6,9 +6,10 @@ import { DEFAULT_NEXT, OA_SCOPE_BASE, OA_SCOPE_USERINFO } from '../../../../../s
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { defineRecord, type HeldRecord, type RecordKind, type Zod } from '../../store/records.js';
-import { DuplicateKeyError, type SessionRecord, type Store, type UserRecord } from '../../store/types.js';
+import { claimOnce, defineRecord, type HeldRecord, type RecordKind, type Zod } from '../../store/records.js';
+import { DuplicateKeyError, type SessionRecord, type Storage, type UserRecord } from '../../store/types.js';
 import { currentUser, openidKey, resolveAccount, saveProfile, type ProfileSeed } from '../../users/accounts.js';
+import type { UserEvents } from '../../users/hooks.js';
 import { seedProfile, WECHAT_AVATAR_HOSTS, type LoginResult } from '../../users/profile.js';
 import type { OAuthAccessToken } from '../../wechat/sns/oauth2_access_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
@@ -53,9 +54,11 @@ export interface OAuthLoginDeps {
   appid: string | null;
   /** browser-facing authorize host, e.g. https://open.weixin.qq.com */
   openBaseUrl: string;
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   logger: Logger;
+  /** the host's user hooks (users/hooks.ts): userCreated / usersMerged after the account is stored */
+  userEvents?: UserEvents | undefined;
   exchangeCode(code: string): Promise<OAuthAccessToken>;
   getUserInfo(accessToken: string, openid: string): Promise<SnsUserInfo>;
   clock?: () => Date;
@@ -193,7 +196,7 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
   }
   // …and used once: a replayed callback (back button, reload, a copied URL) stops here.
   try {
-    await deps.store.claim(`${door.name}-state-used:${sha256Hex(state)}`, record.expiresAt, at);
+    await claimOnce(deps, `${door.name}-state-used:${sha256Hex(state)}`, record.expiresAt);
   } catch (error) {
     if (error instanceof DuplicateKeyError) throw new AppError(door.errors.stateUsed);
     throw error;
@@ -217,11 +220,11 @@ export async function completeOAuthCallback(deps: OAuthLoginDeps, input: OAuthCa
     }
     // snsapi_base: only a known openid logs in; the unionid that would link a mini-program
     // account comes with snsapi_userinfo only.
-    if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.getIdentity(openidKey(appid, wx.openid)))) {
+    if (wx.scope !== OA_SCOPE_USERINFO && !(await deps.store.accounts.getIdentity(openidKey(appid, wx.openid)))) {
       throw new ConsentRequiredError(door.oa.consentRequired, typeof record.value.next === 'string' ? safeNext(record.value.next) : null, attemptId);
     }
   }
-  const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at);
+  const resolved = await resolveAccount(deps.store, { appid, openid: wx.openid, unionid }, () => seedFromUserInfo(deps, wx), at, deps.userEvents);
   const { isNewUser } = resolved;
   const user = isNewUser ? resolved.user : await fillMissingProfile(deps, wx, resolved.user, at);
   // The session itself is created when the handoff is taken: what waits here is only who logged in.
@@ -325,7 +328,7 @@ async function readHandoff(deps: OAuthLoginDeps, input: { state: string; cookieS
   if (record?.value.taken) throw new AppError(door.errors.stateUsed);
   // unknown, expired, or the callback has not happened (yet)
   if (!record || typeof record.value.userId !== 'string') throw new AppError(door.errors.stateInvalid);
-  const user = await currentUser(deps.store, await deps.store.getUser(record.value.userId));
+  const user = await currentUser(deps.store, await deps.store.accounts.getUser(record.value.userId));
   if (!user) throw new AppError(door.errors.stateInvalid);
   return { record, user, isNewUser: !!record.value.isNewUser };
 }

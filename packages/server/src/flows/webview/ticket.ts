@@ -2,7 +2,7 @@ import { generateToken, sha256Hex } from '../../crypto/tokens.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import type { SessionRecord, Store, UserRecord } from '../../store/types.js';
+import type { SessionRecord, Storage, UserRecord } from '../../store/types.js';
 import { defineRecord, nowOf, type Zod } from '../../store/records.js';
 import { currentUser } from '../../users/accounts.js';
 
@@ -32,7 +32,7 @@ const TicketDoc = (z: Zod) => z.object({
 const tickets = defineRecord({ prefix: 'webview-ticket', schema: TicketDoc, ttlMs: TICKET_TTL_MS });
 
 export interface WebviewDeps {
-  store: Pick<Store, 'getRecord' | 'compareAndSetRecord' | 'getUser' | 'getSession'>;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sessions: SessionManager;
   logger: Logger;
   clock?: () => Date;
@@ -53,14 +53,14 @@ export async function exchangeWebviewTicket(deps: WebviewDeps, ticket: string): 
   const doc = rec.value;
   const now = nowOf(deps);
   // the mini-program session that minted it must still be live (a logout ends its tickets too)
-  const minting = await deps.store.getSession(doc.sessionId);
+  const minting = await deps.store.sessions.get(doc.sessionId);
   if (!minting || minting.via !== 'mini' || minting.expiresAt <= now) {
     deps.logger.log('info', 'auth.webview.minting_session_gone', { userId: doc.userId });
     throw new AppError('webview_ticket_invalid');
   }
   // spend it first (compare-and-set on its version): of two racing exchanges exactly one wins
   if (!(await tickets.update(deps, rec, { ...doc, used: true }))) throw new AppError('webview_ticket_invalid');
-  const user = await currentUser(deps.store as Store, await deps.store.getUser(doc.userId));
+  const user = await currentUser(deps.store as Storage, await deps.store.accounts.getUser(doc.userId));
   if (!user) throw new AppError('webview_ticket_invalid');
   const { token, session } = await deps.sessions.create(user, 'webview');
   deps.logger.log('info', 'auth.webview.login', { userId: user.id });

@@ -3,7 +3,7 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Sealer } from '../../crypto/seal.js';
 import { defineRecord, type HeldRecord, type Zod } from '../../store/records.js';
-import type { Store, UserRecord } from '../../store/types.js';
+import type { Storage, UserRecord } from '../../store/types.js';
 import { saveProfile } from '../../users/accounts.js';
 import { seedProfile } from '../../users/profile.js';
 import { WechatApiError } from '../../wechat/transport.js';
@@ -27,7 +27,7 @@ const REAUTHORIZE = new Set([42002, 40030, 42007]);
 export interface WechatSyncDeps {
   /** the official account's AppID; null = not configured */
   appid: string | null;
-  store: Store;
+  store: Storage;
   sealer: Sealer;
   logger: Logger;
   refresh(refreshToken: string): Promise<RefreshedOAuthToken>;
@@ -40,7 +40,7 @@ export interface WechatSyncDeps {
 export async function syncWechatProfile(deps: WechatSyncDeps, user: UserRecord): Promise<UserRecord> {
   const appid = deps.appid;
   if (!appid) throw new AppError('wechat_sync_unavailable');
-  const identity = (await deps.store.getUserIdentities(user.id)).find((i) => i.kind === 'oid' && i.appid === appid && i.openid);
+  const identity = (await deps.store.accounts.listIdentities(user.id)).find((i) => i.kind === 'oid' && i.appid === appid && i.openid);
   const rec = identity ? await grants.read(deps, grantKey(appid, identity.openid!)) : null;
   const doc = rec?.value;
   if (!identity || !rec || !doc || !doc.sealed || doc.openid !== identity.openid) throw new AppError('wechat_reauthorize_required');
@@ -82,7 +82,7 @@ export async function forgetGrants(deps: Pick<WechatSyncDeps, 'appid' | 'store' 
   if (!deps.appid) return 0;
   const now = deps.clock?.() ?? new Date();
   let dropped = 0;
-  for (const identity of await deps.store.getUserIdentities(userId)) {
+  for (const identity of await deps.store.accounts.listIdentities(userId)) {
     if (identity.kind !== 'oid' || identity.appid !== deps.appid || !identity.openid) continue;
     const rec = await grants.read(deps, grantKey(deps.appid, identity.openid));
     if (rec && (await grants.update(deps, rec, { dropped: true }, { expiresAt: now }))) dropped++;

@@ -7,10 +7,11 @@ import { requireSession, type AuthVariables } from '../auth.js';
 import { lazySchema, limitBody, readJson } from '../json.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import type { Store } from '../../store/types.js';
+import type { Storage } from '../../store/types.js';
 import { chooseAvatar, encodeAvatar, MAX_AVATAR_BYTES, setUploadedAvatar, updateProfileWithAvatar } from '../../users/avatar.js';
 import { saveProfile } from '../../users/accounts.js';
 import { deleteAccount } from '../../users/delete.js';
+import type { UserEvents } from '../../users/hooks.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from '../../users/profile.js';
 
 const UpdateMe = lazySchema((z) =>
@@ -26,7 +27,7 @@ const UpdateMe = lazySchema((z) =>
 const PhoneBody = lazySchema((z) => z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{8,256}$/, 'must be e.detail.code from getPhoneNumber') }));
 
 export interface MeDeps {
-  store: Store;
+  store: Storage;
   sessions: SessionManager;
   logger: Logger;
   phone: PhoneDeps | null;
@@ -34,6 +35,8 @@ export interface MeDeps {
   checkNickname: ((nickname: string, userId: string) => Promise<boolean>) | null;
   /** where uploaded avatars are served: `<basePath>/avatars/` (absent: /api/auth/avatars/) */
   avatarPath?: string;
+  /** the host's user hooks: userDeleted after 注销 is stored */
+  userEvents?: UserEvents | undefined;
 }
 
 export function meRoutes(deps: MeDeps) {
@@ -71,7 +74,7 @@ export function meRoutes(deps: MeDeps) {
       return c.json<MeResponse>({ user: toPublicUser(user) });
     })
     .delete('/me', auth, async (c) => {
-      await deleteAccount(deps.store, c.var.user.id);
+      await deleteAccount(deps.store, c.var.user.id, deps.userEvents);
       deps.logger.log('info', 'account.deleted', { userId: c.var.user.id });
       return c.body(null, 204);
     })
@@ -101,7 +104,7 @@ export function meRoutes(deps: MeDeps) {
     })
     .get('/avatars/:file', async (c) => {
       const match = /^([0-9a-f]{32})\.jpg$/.exec(c.req.param('file'));
-      const blob = match ? await deps.store.getBlob(match[1]!) : null;
+      const blob = match ? await deps.store.blobs.get(match[1]!) : null;
       if (!blob) throw new AppError('not_found', '头像不存在');
       // Each upload gets a new id, so a stored avatar never changes: cache it for a year.
       return c.body(new Uint8Array(blob.data), 200, {
