@@ -76,7 +76,7 @@ console.log(`
   API            ${stack.apiUrl}   (store: ${stack.services.store.kind}${stack.services.store.kind === 'embedded' ? `, ${dataDir}/ (store.json + journal)` : ''})
   WeChat 模拟器   ${stack.simUrl}   (mini-program appid ${stack.appid}, website appid ${stack.webAppid}, official-account appid ${stack.oaAppid})
   微信扫码登录     ${stack.apiUrl}/api/auth/web/qr  (H5: the 微信扫码登录 button; the QR page links the simulated phone)
-  电脑登录形式     /pages/login/index?pc_login=embedded|own-qr|follow  (the card's link 在模拟器里用手机打开 plays the phone)
+  电脑登录形式     /uni_modules/wlu-wxlogin/pages/login/index?pc_login=embedded|own-qr|follow  (the card's link 在模拟器里用手机打开 plays the phone)
   微信授权登录     ${stack.apiUrl}/api/auth/oa/start  (H5 opened with a MicroMessenger User-Agent; the simulator's user: ?sim_user=alice)
   公众号服务器配置  ${stack.apiUrl}/api/auth/oa/push  (safe mode; the simulated phone: POST ${stack.simUrl}/__sim/oa/scan {"user","qr"})
   Get a login code / 获取登录 code:

@@ -3,6 +3,8 @@
 //   node scripts/sizes.mjs mp         the mp-weixin main package (dist/build/mp-weixin minus
 //                                     subpackages) must stay <= 120 KB (WeChat caps it at 2 MB;
 //                                     a small main package is what makes the first open fast)
+//                                     and prints what the login uni_module (uni_modules/wlu-wxlogin,
+//                                     outside its subpackage) costs in it
 //   node scripts/sizes.mjs functions  prints every built Vercel function's unpacked size; the one
 //                                     that serves logins (api/index) must stay <= 2 MB
 // Exit 1 when a budget is exceeded. KB/MB here are 1024-based, as `du` counts.
@@ -30,6 +32,21 @@ export function mpMainPackageBytes(dir) {
   return bytes(files(dir).filter((f) => !roots.some((root) => relative(dir, f).startsWith(root))));
 }
 
+/** The uni_module the app consumes (packages/wlu-wxlogin, linked as client/uni_modules/wlu-wxlogin). */
+export const MODULE_DIR = 'uni_modules/wlu-wxlogin/';
+
+/** Bytes the module adds to the main package: its files outside every subpackage root. */
+export function mpModuleMainBytes(dir) {
+  const app = JSON.parse(readFileSync(join(dir, 'app.json'), 'utf8'));
+  const roots = [...(app.subPackages ?? []), ...(app.subpackages ?? [])].map((p) => p.root.replace(/\/?$/, '/'));
+  return bytes(
+    files(dir).filter((f) => {
+      const rel = relative(dir, f).split('\\').join('/');
+      return rel.startsWith(MODULE_DIR) && !roots.some((root) => rel.startsWith(root));
+    }),
+  );
+}
+
 function check(label, size, budget, format) {
   const ok = size <= budget;
   console.log(`${label}: ${format(size)} (budget ${format(budget)})${ok ? '' : '  <-- OVER BUDGET'}`);
@@ -47,6 +64,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
       process.exit(2);
     }
     ok = check('mp-weixin main package', mpMainPackageBytes(dir), MP_MAIN_BUDGET, kb);
+    console.log(`  of which the wlu-wxlogin module (${MODULE_DIR}, outside its subpackage): ${kb(mpModuleMainBytes(dir))}`);
   } else if (what === 'functions') {
     const dir = process.argv[3] ?? '.vercel/output/functions/api';
     if (!existsSync(join(dir, 'index.func'))) {

@@ -22,6 +22,8 @@ import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureLinks } from './links.mjs';
+import { mpMainPackageBytes, mpModuleMainBytes } from './sizes.mjs';
 
 const MODES = ['dev', 'build', 'check'];
 const PLATFORMS = ['h5', 'mp-weixin'];
@@ -98,6 +100,10 @@ if (!dev && platform === 'mp-weixin') {
   }
 }
 if (checkOnly) process.exit(0);
+
+// --- the login uni_module's links (a clone without symlinks has text files there) --------------
+for (const path of ensureLinks(root)) console.log(`[uni.mjs] ${path} was a plain file (a clone without symlinks): made it a link again`);
+
 if (dev && platform === 'mp-weixin') {
   // Development only: the dev API is a LAN http:// address, which WeChat's domain check refuses.
   // Release builds keep the manifest's urlCheck (true).
@@ -149,7 +155,7 @@ if (platform === 'mp-weixin') {
   delete env.VITE_API_BASE;
   delete env.VITE_SIM_BASE;
   // Development only: `#ifdef DEV_PHONE_LINK` blocks (the PC card's "open as the phone" link to the
-  // WeChat simulator, client/components/DevPhoneLink.vue) exist only in this dev server.
+  // WeChat simulator, packages/wlu-wxlogin/components/wlu-dev-phone-link) exist only in this dev server.
   if (dev) env.UNI_CUSTOM_CONTEXT = JSON.stringify({ DEV_PHONE_LINK: true });
 }
 
@@ -199,8 +205,11 @@ child.on('exit', (code, signal) => {
     copyFileSync(join(inputDir, 'h5', 'favicon.ico'), join(outputDir, 'favicon.ico'));
   }
   if (code === 0 && !dev && platform === 'mp-weixin' && existsSync(outputDir)) {
-    const bytes = packageBytes(outputDir);
-    console.log(`[uni.mjs] mp-weixin main package: ${(bytes / 1024).toFixed(1)} KB (budget ${MAIN_PACKAGE_BUDGET / 1024} KB) → ${outputDir}`);
+    const bytes = mpMainPackageBytes(outputDir);
+    const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+    console.log(
+      `[uni.mjs] mp-weixin main package: ${kb(bytes)} (budget ${MAIN_PACKAGE_BUDGET / 1024} KB; the wlu-wxlogin module ${kb(mpModuleMainBytes(outputDir))}), all packages ${kb(packageBytes(outputDir))} → ${outputDir}`,
+    );
     if (bytes > MAIN_PACKAGE_BUDGET) {
       console.error(`[uni.mjs] the mp-weixin main package is over its ${MAIN_PACKAGE_BUDGET / 1024} KB budget`);
       process.exit(1);

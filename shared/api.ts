@@ -53,3 +53,18 @@ export function isAnonymousAvatar(url: string | null | undefined): boolean {
     return true;
   }
 }
+
+/** A PC login attempt's statuses (GET <basePath>/pc/status, the events stream), in the order they happen. */
+export const ATTEMPT_STATUSES = ['waiting', 'scanned', 'confirmed', 'cancelled', 'taken', 'expired'] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+/** Statuses after which the attempt never changes again. */
+export const FINAL_ATTEMPT_STATUSES: readonly AttemptStatus[] = ['confirmed', 'cancelled', 'taken', 'expired'];
+
+/** What the PC page is told about its attempt. */
+export interface AttemptState {
+  status: AttemptStatus;
+  version: number;
+  expiresAt: string;
+  /** the two digits the person picks on the phone's confirmation page (number matching, docs/SECURITY.md) */
+  match: string;
+}

@@ -13,8 +13,12 @@ export function isOAuthState(value: unknown): value is string {
   return typeof value === 'string' && OAUTH_STATE_PATTERN.test(value);
 }
 
-/** The H5 login page (history router) the API sends browsers back to after WeChat's redirect. */
-export const H5_LOGIN_PAGE = '/pages/login/index';
+/**
+ * The H5 login page (history router) the API sends browsers back to after WeChat's redirect: the
+ * login page of the uni_module wlu-wxlogin, registered by the host as the subPackages root
+ * `uni_modules/wlu-wxlogin/pages` (packages/wlu-wxlogin/readme.md).
+ */
+export const H5_LOGIN_PAGE = '/uni_modules/wlu-wxlogin/pages/login/index';
 
 /** Where a login continues when no `next` was given. */
 export const DEFAULT_NEXT = '/pages/account/index';

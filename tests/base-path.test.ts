@@ -124,7 +124,7 @@ describe.each([
     expect(polled.redirectUrl.startsWith(`${at('/web/callback')}?`)).toBe(true);
     const callback = await browser.request(polled.redirectUrl);
     expect(callback.status).toBe(302);
-    expect(callback.headers.get('location')).toBe(`/pages/login/index?web_login=${state}#`);
+    expect(callback.headers.get('location')).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?web_login=${state}#`);
     const session = await browser.request(at('/web/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state }) });
     expect(session.status).toBe(200);
     const { token } = (await session.json()) as { token: string };
@@ -144,13 +144,13 @@ describe.each([
     const state = location.searchParams.get('state')!;
     const landed = await followAsPhone(browser.request, location.toString(), { simUrl: sim.simUrl, user: 'bp-oa' }).catch(() => null);
     // the phone ends on the H5 login page (not served here): the last URL is the login page with the handoff
-    expect(landed?.url).toBe(new URL(`/pages/login/index?oa_login=${state}#`, api.url).toString());
+    expect(landed?.url).toBe(new URL(`/uni_modules/wlu-wxlogin/pages/login/index?oa_login=${state}#`, api.url).toString());
     const session = await browser.request(at('/oa/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state }) });
     expect(session.status).toBe(200);
 
     // a callback with a foreign state: back to the login page with the code
     const bad = await fetch(at('/oa/callback?code=abc&state=x'), { redirect: 'manual' });
-    expect(bad.headers.get('location')).toBe('/pages/login/index?oa_login_error=oa_login_state_invalid#');
+    expect(bad.headers.get('location')).toBe('/uni_modules/wlu-wxlogin/pages/login/index?oa_login_error=oa_login_state_invalid#');
   });
 
   it('PC login by phone: scan URL, redirect_uri, confirmation page links and cookies follow the base path', async () => {

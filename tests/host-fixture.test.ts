@@ -9,17 +9,13 @@
 //   - the easycom component is compiled and used by the page (F4),
 //   - H5: the page is routed and bundled, and Vue's runtime is in the bundle exactly once.
 // Nothing is installed: the temp host's node_modules links to the repository's (see HOST NOTES below).
-import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { files, HAVE_UNI_PRESET as HAVE_FIXTURE, linkNodeModules, rel, UNI_PRESET as FIXTURE, uniBuild as uniBuildIn } from './support/uni-host.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-/** The CI clone has shared/ beside the repository (read-only): ../shared/fixtures/hosts/... */
-const FIXTURE = resolve(ROOT, '../shared/fixtures/hosts/uni-preset-vue-vite-ts');
-const HAVE_FIXTURE = existsSync(join(FIXTURE, 'package.json'));
 const SKIP_REASON = `fixture host not found at ${FIXTURE} (../shared/fixtures/hosts beside the repository, as in the CI clone)`;
 
 const ID = 'wlu-spike'; // F7: author id (≥ 2 letters) + '-' + plugin name
@@ -53,41 +49,6 @@ let work = '';
 let host = '';
 const out = { mp: '', h5: '', realpath: '' };
 
-function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
-}
-const rel = (dir: string) => files(dir).map((f) => relative(dir, f).split('\\').join('/')).sort();
-
-/**
- * HOST NOTES — how the temp host gets its packages without a network install:
- * its node_modules is a real folder whose entries are symlinks to the repository's node_modules,
- * so the build runs with the REPOSITORY's uni-app/vite/vue (the fixture asks for an older
- * @dcloudio build; the versions are printed). Two additions, both outside the module under test:
- *   - @vue/tsconfig: the fixture's tsconfig.json extends it (a type-check-only devDependency the
- *     repository does not have); vite's esbuild step refuses an unresolvable `extends`, so a minimal
- *     stand-in with the options esbuild reads is written.
- *   - node_modules/<id>: the dummy module (where `npm i <id>` would put it).
- */
-function linkNodeModules(hostDir: string) {
-  const repoModules = join(ROOT, 'node_modules');
-  const target = join(hostDir, 'node_modules');
-  mkdirSync(target);
-  for (const name of readdirSync(repoModules)) {
-    if (name === '@vue') continue;
-    symlinkSync(join(repoModules, name), join(target, name));
-  }
-  mkdirSync(join(target, '@vue'));
-  for (const name of readdirSync(join(repoModules, '@vue'))) symlinkSync(join(repoModules, '@vue', name), join(target, '@vue', name));
-  if (!existsSync(join(target, '@vue', 'tsconfig'))) {
-    mkdirSync(join(target, '@vue', 'tsconfig'));
-    writeFileSync(join(target, '@vue', 'tsconfig', 'package.json'), JSON.stringify({ name: '@vue/tsconfig', version: '0.0.0-stand-in' }));
-    writeFileSync(
-      join(target, '@vue', 'tsconfig', 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, useDefineForClassFields: true, target: 'ESNext', module: 'ESNext', moduleResolution: 'Node', jsx: 'preserve' } }),
-    );
-  }
-}
-
 /** The fixture's @dcloudio/vue/vite versions against what the repository provides. */
 function versionReport(hostDir: string): string[] {
   const pkg = JSON.parse(readFileSync(join(hostDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
@@ -105,22 +66,7 @@ function versionReport(hostDir: string): string[] {
 }
 
 /** Runs the uni CLI on the temp host the way scripts/uni.mjs does (absolute UNI_INPUT_DIR). */
-function uniBuild(platform: 'mp-weixin' | 'h5', outputDir: string, extra: string[] = []): Promise<void> {
-  const require = createRequire(join(host, 'package.json'));
-  const pkgFile = require.resolve('@dcloudio/vite-plugin-uni/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { bin: string | { uni: string } };
-  const bin = join(dirname(pkgFile), typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.uni);
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', UNI_INPUT_DIR: join(host, 'src'), UNI_OUTPUT_DIR: outputDir };
-  for (const name of ['UNI_CUSTOM_CONTEXT', 'UNI_CUSTOM_DEFINE', 'UNI_PLATFORM', 'VITE_API_BASE', 'VITE_SIM_BASE', 'VITE_DEV_SIM_URL']) delete env[name];
-  return new Promise((done, fail) => {
-    let log = '';
-    const child = spawn(process.execPath, [bin, 'build', '-p', platform, ...extra], { cwd: host, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    child.on('error', fail);
-    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`uni build -p ${platform} failed (${code}):\n${log}`))));
-  });
-}
+const uniBuild = (platform: 'mp-weixin' | 'h5', outputDir: string, extra: string[] = []) => uniBuildIn(host, platform, outputDir, { extra });
 
 if (!HAVE_FIXTURE) console.warn(`[host-fixture] skipped: ${SKIP_REASON}`);
 
@@ -130,7 +76,7 @@ describe.skipIf(!HAVE_FIXTURE)('fixture host uni-preset-vue-vite-ts + a symlinke
     host = join(work, 'host');
     cpSync(FIXTURE, host, { recursive: true });
     for (const f of files(host)) chmodSync(f, 0o644); // the fixture is read-only
-    linkNodeModules(host);
+    linkNodeModules(host, ['wlu-wxlogin']);
     console.log(`[host-fixture] packages (no install; the repository's node_modules):\n  ${versionReport(host).filter((l) => /@dcloudio\/(uni-app|vite-plugin-uni|uni-mp-weixin|uni-h5)"?:|^vue:|^vite:/.test(l)).join('\n  ')}`);
 
     // the module where `npm i wlu-spike` would put it, then the link step: src/uni_modules/<id> -> node_modules/<id>

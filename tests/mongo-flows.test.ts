@@ -38,7 +38,7 @@ describe.skipIf(!uri)('login flows on MongoDB', () => {
     await postJson(`${stack.simUrl}/__sim/web/scan`, { uuid, user: 'm-web' });
     const redirectUrl = (await postJson(`${stack.simUrl}/__sim/web/confirm`, { uuid })).body.redirectUrl as string;
     const cb = await fetch(redirectUrl, { redirect: 'manual', headers: { cookie } });
-    expect(cb.headers.get('location')).toBe(`/pages/login/index?web_login=${state}#`);
+    expect(cb.headers.get('location')).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?web_login=${state}#`);
     const replay = await fetch(redirectUrl, { redirect: 'manual', headers: { cookie } });
     expect(replay.headers.get('location')).toContain('web_login_error=web_login_state_used');
     const taken = await Promise.all([1, 2, 3].map(() => postJson(`${stack.apiUrl}/api/auth/web/session`, { state }, { cookie })));

@@ -74,7 +74,7 @@ async function oaLogin(user: string, scope?: 'snsapi_base' | 'snsapi_userinfo'):
     redirect = page.status === 302 ? page.location! : await consent(page.html, 'allow');
     cb = await callback(redirect, started.cookie);
   }
-  expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}#`);
+  expect(cb.location).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?oa_login=${started.state}#`);
   const res = await takeSession(started.state, started.cookie);
   expect(res.status).toBe(200);
   return res.body as LoginBody;
@@ -107,7 +107,7 @@ describe('official-account login, end to end', () => {
 
     const cb = await callback(redirect.toString(), started.cookie);
     expect(cb.status).toBe(302);
-    expect(cb.location).toBe(`/pages/login/index?oa_login=${started.state}#`);
+    expect(cb.location).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?oa_login=${started.state}#`);
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(200);
     expect(res.headers.get('set-cookie')).toMatch(/^wx_oa_state=; Max-Age=0; Path=\/api\/auth\/oa/);
@@ -133,7 +133,7 @@ describe('official-account login, end to end', () => {
     expect(started.location.searchParams.get('scope')).toBe('snsapi_base');
     const page = await authorize(started.location, 'oa-returning');
     expect(page.status).toBe(302); // no consent page
-    expect((await callback(page.location!, started.cookie)).location).toBe(`/pages/login/index?oa_login=${started.state}#`);
+    expect((await callback(page.location!, started.cookie)).location).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?oa_login=${started.state}#`);
     const res = await takeSession(started.state, started.cookie);
     expect(res.body.user.id).toBe(first.user.id);
     expect(res.body.isNewUser).toBe(false);
@@ -210,12 +210,12 @@ describe('silent first: snsapi_base recognises, snsapi_userinfo links (wechat-ap
   });
 
   it('the consent-required return keeps `next` for the snsapi_userinfo attempt', async () => {
-    const started = await start({ next: '/pages/profile/index' });
+    const started = await start({ next: '/uni_modules/wlu-wxlogin/pages/profile/index' });
     const page = await authorize(started.location, 'silent-next');
     const cb = await callback(page.location!, started.cookie);
     const url = new URL(cb.location, 'http://h5.example');
     expect(url.searchParams.get('oa_login_error')).toBe('oa_login_consent_required');
-    expect(url.searchParams.get('next')).toBe('/pages/profile/index');
+    expect(url.searchParams.get('next')).toBe('/uni_modules/wlu-wxlogin/pages/profile/index');
   });
 
   it('oa_login_consent_required is a stable code with a Chinese message pointing at the button', async () => {
@@ -359,7 +359,7 @@ describe('refusal, bad and replayed callbacks', () => {
     const bare = await startStack({ oa: false });
     try {
       const res = await fetch(`${bare.apiUrl}/api/auth/oa/start`, { redirect: 'manual' });
-      expect(res.headers.get('location')).toBe('/pages/login/index?oa_login_error=oa_login_not_configured#');
+      expect(res.headers.get('location')).toBe('/uni_modules/wlu-wxlogin/pages/login/index?oa_login_error=oa_login_not_configured#');
       const session = await postJson(`${bare.apiUrl}/api/auth/oa/session`, { state: 'A'.repeat(32) });
       expect(session.status).toBe(503);
       expect(session.body.error.code).toBe('oa_login_not_configured');

@@ -45,7 +45,7 @@ describe('README', () => {
     const buttons = [...walkthrough.matchAll(/\*\*([^*]+)\*\*/g)].map((m) => m[1]!);
     expect(buttons.slice(0, 2)).toEqual(['登录', '微信扫码登录']);
     expect(page('pages/index/index.vue')).toMatch(/<button[^>]*>登录<\/button>/);
-    expect(page('components/PcLoginCard.vue')).toMatch(/<button[^>]*>微信扫码登录<\/button>/);
+    expect(page('uni_modules/wlu-wxlogin/components/wlu-pc-login-card/wlu-pc-login-card.vue')).toMatch(/<button[^>]*>微信扫码登录<\/button>/);
     // the first step is the home page's own button, not a button only the login page has
     expect(page('pages/index/index.vue')).not.toContain('微信扫码登录');
   });

@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 async function embed(selfRedirect: boolean) {
-  const res = await fetch(`${stack.apiUrl}/api/auth/web/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ selfRedirect, next: '/pages/profile/index' }) });
+  const res = await fetch(`${stack.apiUrl}/api/auth/web/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ selfRedirect, next: '/uni_modules/wlu-wxlogin/pages/profile/index' }) });
   expect(res.status).toBe(200);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
   return { options: (await res.json()) as { appid: string; scope: string; redirectUri: string; state: string; scriptUrl: string; selfRedirect: boolean }, cookie };
@@ -86,7 +86,7 @@ describe('self_redirect true: the callback in a cross-site iframe, without the c
     const redirect = await confirmedRedirect(options, false, 'embed-top');
     const res = await fetch(redirect, { redirect: 'manual' });
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/pages/login/index?web_login_error=web_login_state_invalid#');
+    expect(res.headers.get('location')).toBe('/uni_modules/wlu-wxlogin/pages/login/index?web_login_error=web_login_state_invalid#');
   });
 
   it('Should answer a bad embed request with a clear error', async () => {

@@ -79,7 +79,7 @@ async function webLogin(user: string) {
   const started = await startQr();
   const redirect = await phoneConfirms(await qrUuid(started.location), user);
   const cb = await callback(redirect, started.cookie);
-  expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}#`);
+  expect(cb.location).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?web_login=${started.state}#`);
   const res = await takeSession(started.state, started.cookie);
   expect(res.status).toBe(200);
   return res.body as { token: string; expiresAt: string; isNewUser: boolean; user: { id: string; nickname: string | null; avatarUrl: string | null; profileComplete: boolean } };
@@ -114,7 +114,7 @@ describe('website QR login, end to end', () => {
 
     const cb = await callback(redirect, started.cookie);
     expect(cb.status).toBe(302);
-    expect(cb.location).toBe(`/pages/login/index?web_login=${started.state}#`);
+    expect(cb.location).toBe(`/uni_modules/wlu-wxlogin/pages/login/index?web_login=${started.state}#`);
 
     const res = await takeSession(started.state, started.cookie);
     expect(res.status).toBe(200);
@@ -145,7 +145,7 @@ describe('website QR login, end to end', () => {
 
   it('passes a same-site `next` on and ignores any other', async () => {
     for (const [next, expected] of [
-      ['/pages/profile/index', '/pages/profile/index'],
+      ['/uni_modules/wlu-wxlogin/pages/profile/index', '/uni_modules/wlu-wxlogin/pages/profile/index'],
       ['//evil.example/x', null],
       ['https://evil.example/', null],
       ['/\\evil.example', null],
@@ -154,7 +154,7 @@ describe('website QR login, end to end', () => {
       const redirect = await phoneConfirms(await qrUuid(started.location), 'nexty');
       const cb = await callback(redirect, started.cookie);
       const url = new URL(cb.location, 'http://h5.example');
-      expect(url.pathname).toBe('/pages/login/index');
+      expect(url.pathname).toBe('/uni_modules/wlu-wxlogin/pages/login/index');
       expect(url.searchParams.get('next')).toBe(expected);
       expect((await takeSession(started.state, started.cookie)).status).toBe(200);
     }
@@ -197,7 +197,7 @@ describe('bad, replayed and foreign callbacks end on the login page with a code'
     const redirect = await phoneConfirms(await qrUuid(attacker.location), 'attacker');
     const cb = await callback(redirect, victim.cookie);
     expect(cb.status).toBe(302);
-    expect(new URL(cb.location, 'http://x').pathname).toBe('/pages/login/index');
+    expect(new URL(cb.location, 'http://x').pathname).toBe('/uni_modules/wlu-wxlogin/pages/login/index');
     expect(errorOf(cb.location)).toBe('web_login_state_invalid');
   });
 
@@ -296,7 +296,7 @@ describe('bad, replayed and foreign callbacks end on the login page with a code'
     try {
       const qr = await fetch(`${bare.apiUrl}/api/auth/web/qr`, { redirect: 'manual' });
       expect(qr.status).toBe(302);
-      expect(qr.headers.get('location')).toBe('/pages/login/index?web_login_error=web_login_not_configured#');
+      expect(qr.headers.get('location')).toBe('/uni_modules/wlu-wxlogin/pages/login/index?web_login_error=web_login_not_configured#');
       const res = await postJson(`${bare.apiUrl}/api/auth/web/session`, { state: 'A'.repeat(32) });
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('web_login_not_configured');

@@ -1,8 +1,10 @@
-// useAuthStore: persisted with uni.setStorageSync, restored at start, profile skip remembered.
+// useWluAuthStore: persisted with uni.setStorageSync, restored at start, profile skip remembered.
+// Sessions only enter the store through its own actions (here: login and updateMe against a stub API).
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { AUTH_STORAGE_KEY, useAuthStore } from '../stores/auth';
+import { AUTH_STORAGE_KEY, useWluAuthStore } from '../uni_modules/wlu-wxlogin/store/auth';
 import { future, installUni, user } from './support/uni-stub';
+import type { PublicUser } from '../../shared/api';
 
 let uniStub: ReturnType<typeof installUni>;
 beforeEach(() => {
@@ -11,20 +13,26 @@ beforeEach(() => {
 });
 afterEach(() => vi.unstubAllGlobals());
 
-it('Should persist a new session and restore it in a fresh app', () => {
+/** A login the stub API answers with this session (POST <basePath>/mini/login). */
+function loggedIn(token: string, who: PublicUser, expiresAt = future()) {
+  uniStub.handler = () => ({ statusCode: 200, data: { token, expiresAt, user: who, isNewUser: false } });
+  return useWluAuthStore().login();
+}
+
+it('Should persist a new session and restore it in a fresh app', async () => {
   const expiresAt = future();
-  useAuthStore().setSession({ token: 't-1', expiresAt, user: user('u-1') });
+  await loggedIn('t-1', user('u-1'), expiresAt);
   expect(uniStub.storage.get(AUTH_STORAGE_KEY)).toEqual({ token: 't-1', expiresAt, user: user('u-1') });
 
   setActivePinia(createPinia()); // the next launch
-  const auth = useAuthStore();
+  const auth = useWluAuthStore();
   expect(auth.isLoggedIn).toBe(true);
   expect(auth.token).toBe('t-1');
 });
 
-it('Should forget the session on clear()', () => {
-  const auth = useAuthStore();
-  auth.setSession({ token: 't-1', expiresAt: future(), user: user() });
+it('Should forget the session on clear()', async () => {
+  await loggedIn('t-1', user());
+  const auth = useWluAuthStore();
   auth.clear();
   expect(auth.isLoggedIn).toBe(false);
   expect(uniStub.storage.has(AUTH_STORAGE_KEY)).toBe(false);
@@ -33,21 +41,22 @@ it('Should forget the session on clear()', () => {
 it('Should ignore unreadable storage', () => {
   uniStub.storage.set(AUTH_STORAGE_KEY, '{not json');
   setActivePinia(createPinia());
-  expect(useAuthStore().token).toBeNull();
+  expect(useWluAuthStore().token).toBeNull();
 });
 
-it('Should remember a skipped profile page per user', () => {
-  const auth = useAuthStore();
-  auth.setSession({ token: 't-1', expiresAt: future(), user: user('u-1') });
+it('Should remember a skipped profile page per user', async () => {
+  await loggedIn('t-1', user('u-1'));
+  const auth = useWluAuthStore();
   expect(auth.needsProfile).toBe(true);
   auth.skipProfile();
   expect(auth.needsProfile).toBe(false);
   setActivePinia(createPinia()); // remembered across launches
-  expect(useAuthStore().needsProfile).toBe(false);
+  expect(useWluAuthStore().needsProfile).toBe(false);
 
-  const next = useAuthStore();
-  next.setSession({ token: 't-2', expiresAt: future(), user: user('u-2') });
+  await loggedIn('t-2', user('u-2'));
+  const next = useWluAuthStore();
   expect(next.needsProfile).toBe(true);
-  next.setUser({ ...user('u-2'), nickname: '小明', avatarUrl: '/api/auth/avatars/x.jpg', profileComplete: true });
+  uniStub.handler = () => ({ statusCode: 200, data: { user: { ...user('u-2'), nickname: '小明', avatarUrl: '/api/auth/avatars/x.jpg', profileComplete: true } } });
+  await next.updateMe({ nickname: '小明' });
   expect(next.needsProfile).toBe(false);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDoor, configuredDoors, type Door } from '../platform/door';
-import { pickPcForm } from '../platform/pc';
+import { chooseDoor, configuredDoors, type Door } from '../uni_modules/wlu-wxlogin/platform/door';
+import { pickPcForm } from '../uni_modules/wlu-wxlogin/platform/pc';
 
 /**
  * The door table with real User-Agent strings (as sent by the named clients; WeChat's own are from
@@ -35,7 +35,7 @@ const rows: Array<{ who: string; ua: string; wxjs?: string; touch?: number; door
   { who: 'Huawei browser on HarmonyOS', ua: 'Mozilla/5.0 (Linux; Android 12; HarmonyOS; NOH-AN00; HMSCore 6.13.0.302) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 HuaweiBrowser/14.0.5.302 Mobile Safari/537.36', door: 'open-in-wechat' },
 ];
 
-describe('the right door on every device (client/platform/door.ts)', () => {
+describe('the right door on every device (packages/wlu-wxlogin/platform/door.ts)', () => {
   for (const row of rows) {
     it(`${row.who} → ${row.door}`, () => {
       const env = { userAgent: row.ua, wxjsEnvironment: row.wxjs, maxTouchPoints: row.touch };

@@ -142,14 +142,14 @@ describe('navigation really navigates (compiled bundle)', () => {
       const { app } = home;
       expect(app.routes()).toEqual(['pages/index/index']);
 
-      expect(await call(fake, 'navigateTo', { url: '/pages/legal/index?doc=privacy' })).toMatchObject({ ok: true });
-      expect(app.routes()).toEqual(['pages/index/index', 'pages/legal/index']);
+      expect(await call(fake, 'navigateTo', { url: '/uni_modules/wlu-wxlogin/pages/legal/index?doc=privacy' })).toMatchObject({ ok: true });
+      expect(app.routes()).toEqual(['pages/index/index', 'uni_modules/wlu-wxlogin/pages/legal/index']);
       await vi.waitFor(() => expect(app.current().text()).toContain('隐私政策'));
 
       expect(await call(fake, 'navigateTo', { url: '/pages/nowhere/index' })).toMatchObject({ ok: false, res: { errMsg: expect.stringContaining('is not found') } });
       expect(await call(fake, 'navigateTo', { url: '/pages/account/index' })).toMatchObject({ ok: false, res: { errMsg: expect.stringContaining('tabbar') } });
-      expect(await call(fake, 'switchTab', { url: '/pages/login/index' })).toMatchObject({ ok: false });
-      expect(app.routes()).toEqual(['pages/index/index', 'pages/legal/index']);
+      expect(await call(fake, 'switchTab', { url: '/uni_modules/wlu-wxlogin/pages/login/index' })).toMatchObject({ ok: false });
+      expect(app.routes()).toEqual(['pages/index/index', 'uni_modules/wlu-wxlogin/pages/legal/index']);
 
       expect((await call(fake, 'navigateBack')).ok).toBe(true);
       expect(app.routes()).toEqual(['pages/index/index']);

@@ -73,7 +73,7 @@ async function pcCard(form: string) {
   await pc.context.clearCookies();
   await page.goto(`${dev}/static/`).catch(() => undefined);
   await page.evaluate(() => localStorage.clear());
-  await page.goto(`${dev}/pages/login/index?pc_login=${form}`);
+  await page.goto(`${dev}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=${form}`);
   const link = page.getByText(LINK, { exact: true });
   await link.waitFor({ timeout: 120_000 }); // the dev server compiles on first request
   const href = (await link.getAttribute('href'))!;
@@ -82,7 +82,7 @@ async function pcCard(form: string) {
 }
 
 async function loggedIn(page: import('playwright-core').Page) {
-  await page.waitForURL(new RegExp(`^${dev}/pages/(account|profile)/index`), { timeout: 30_000 });
+  await page.waitForURL(new RegExp(`^${dev}/(pages/account|uni_modules/wlu-wxlogin/pages/profile)/index`), { timeout: 30_000 });
   expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
 }
 
@@ -93,6 +93,12 @@ async function confirmOnPhone(mobile: import('playwright-core').Page, pcPage: im
 }
 
 describe.skipIf(!CHROMIUM)('development: "open as the phone" under the PC card QR', () => {
+  it('loads ONE copy of the login module in the dev server (the symlinked uni_module, not an npm copy)', { timeout: 240_000 }, async () => {
+    const { page } = await pcCard('own-qr');
+    expect(await page.evaluate(() => (globalThis as unknown as Record<symbol, Set<unknown> | undefined>)[Symbol.for('wlu-wxlogin.copies')]?.size)).toBe(1);
+    await page.close();
+  });
+
   it('embedded WxLogin: the link opens the simulator phone page of the QR inside the iframe; 确认登录 logs the PC in', { timeout: 240_000 }, async () => {
     const { page, href } = await pcCard('embedded');
     const mobile = await pc.context.newPage(); // the website QR's phone page needs no WeChat browser

@@ -44,7 +44,7 @@ it.skipIf(!CHROMIUM)('Should tell a phone browser outside WeChat 请在微信中
     const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${site.url}/pages/login/index`);
+    await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
     await page.getByText('请在微信中打开', { exact: true }).waitFor({ timeout: 15_000 });
     await expect(page.getByText('微信扫码登录', { exact: true }).count()).resolves.toBe(0);
     await expect(page.getByText('微信授权登录', { exact: true }).count()).resolves.toBe(0);
@@ -59,7 +59,7 @@ it.skipIf(!CHROMIUM)('Should explain on WeCom (企业微信) instead of starting
     const page = await browser.context.newPage();
     const seen: string[] = [];
     page.on('request', (request) => request.isNavigationRequest() && seen.push(request.url()));
-    await page.goto(`${site.url}/pages/login/index`);
+    await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
     await page.getByText('企业微信暂不支持微信登录，请在微信中打开本页面', { exact: true }).waitFor({ timeout: 15_000 });
     await page.waitForTimeout(500);
     expect(seen.some((u) => u.includes('/api/auth/oa/start') || u.includes('/connect/oauth2/authorize'))).toBe(false);
@@ -71,7 +71,7 @@ it.skipIf(!CHROMIUM)('Should log the mini-program web-view in from the mini-prog
   const code = (await (await fetch(`${stack.simUrl}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid: stack.appid, user: 'webview-user' }) })).json()).code;
   const mini = await (await fetch(`${stack.apiUrl}/api/auth/mini/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json();
   const { ticket } = await (await fetch(`${stack.apiUrl}/api/auth/webview/ticket`, { method: 'POST', headers: { authorization: `Bearer ${mini.token}` } })).json();
-  const url = `${site.url}/pages/login/index?wv_ticket=${ticket}&next=${encodeURIComponent('/pages/account/index')}`;
+  const url = `${site.url}/uni_modules/wlu-wxlogin/pages/login/index?wv_ticket=${ticket}&next=${encodeURIComponent('/pages/account/index')}`;
 
   await withBrowser(MINI_WEBVIEW, async (browser) => {
     const page = await browser.context.newPage();
@@ -84,8 +84,8 @@ it.skipIf(!CHROMIUM)('Should log the mini-program web-view in from the mini-prog
     });
     await page.goto(url);
     // logged in: the page leaves (to the profile fill-in, as after any first login without a nickname)
-    await page.waitForURL((u) => !u.pathname.startsWith('/pages/login/'), { timeout: 15_000 });
-    expect(new URL(page.url()).pathname).toMatch(/^\/pages\/(account|profile)\/index$/);
+    await page.waitForURL((u) => !u.pathname.startsWith('/uni_modules/wlu-wxlogin/pages/login/'), { timeout: 15_000 });
+    expect(new URL(page.url()).pathname).toMatch(/^\/(pages\/account|uni_modules\/wlu-wxlogin\/pages\/profile)\/index$/);
     expect(page.url()).not.toContain('wv_ticket');
     // no second authorization: WeChat's authorize page was never opened
     expect(seen.some((u) => u.includes('/connect/oauth2/authorize'))).toBe(false);
@@ -102,6 +102,6 @@ it.skipIf(!CHROMIUM)('Should log the mini-program web-view in from the mini-prog
     const page = await browser.context.newPage();
     await page.goto(url);
     await page.getByText('登录票据无效或已过期，请返回小程序重新打开', { exact: true }).waitFor({ timeout: 15_000 });
-    expect(page.url()).toContain('/pages/login/index');
+    expect(page.url()).toContain('/uni_modules/wlu-wxlogin/pages/login/index');
   });
 });

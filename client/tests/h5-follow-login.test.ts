@@ -63,7 +63,7 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
     // the attempt calls no WeChat API; the card, once shown, asks for the official account's QR
     const created = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
     const shown = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/follow-qr'));
-    await page.goto(`${app}/pages/login/index?pc_login=follow`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=follow`);
     expect(((await (await created).json()) as { form: string; qr?: string })).toMatchObject({ form: 'follow' });
     const attempt = (await (await shown).json()) as { form: string; scanUrl: string; qrImageUrl: string };
     expect(attempt.form).toBe('follow');
@@ -97,7 +97,7 @@ describe.skipIf(!CHROMIUM)('关注公众号登录 (follow form)', () => {
 
     // logged in: the account page, or the profile page for a person whose profile is still empty
     // (identified from the follow alone: cgi-bin/user/info gives no nickname)
-    await page.waitForURL(new RegExp(`^${app}/pages/(account|profile)/index`), { timeout: 15_000 });
+    await page.waitForURL(new RegExp(`^${app}/(pages/account|uni_modules/wlu-wxlogin/pages/profile)/index`), { timeout: 15_000 });
     expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toMatch(/[a-z2-7]{32}/);
     expect(errors).toEqual([]);
     await Promise.all([page.close(), phone.close()]);

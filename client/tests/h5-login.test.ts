@@ -32,7 +32,7 @@ it.skipIf(!CHROMIUM)('Should offer 微信扫码登录 on H5 without crashing and
     return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<title>web login</title>网站扫码登录' });
   });
 
-  await page.goto(`${site.url}/pages/login/index`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
   const button = page.getByText('微信扫码登录', { exact: true });
   await button.waitFor({ timeout: 15_000 });
   await expect(page.getByText('请使用微信扫码登录', { exact: false }).count()).resolves.toBe(1);
@@ -63,7 +63,7 @@ it.skipIf(!CHROMIUM)('Should open on the home page without login and offer 登�
   await page.locator('.login-entry').click();
   // the login page (history router: WeChat's OAuth redirects append ?code=&state= to the path, which a hash router would lose)
   await page.getByText('微信扫码登录', { exact: true }).waitFor({ timeout: 15_000 });
-  expect(new URL(page.url()).pathname).toBe('/pages/login/index');
+  expect(new URL(page.url()).pathname).toBe('/uni_modules/wlu-wxlogin/pages/login/index');
   expect(new URL(page.url()).hash).toBe('');
   await page.getByText('暂不登录', { exact: true }).click();
   await page.getByText('未登录').waitFor({ timeout: 15_000 });

@@ -56,7 +56,7 @@ describe.skipIf(!CHROMIUM)('texts a newcomer reads', () => {
   it('own QR: a new person is asked to authorize in words true whether or not they have an account; the PC says 已扫码 once', async () => {
     const page = await pc.context.newPage();
     const attempt = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
-    await page.goto(`${app}/pages/login/index?pc_login=own-qr`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=own-qr`);
     const { scanUrl } = (await (await attempt).json()) as { scanUrl: string };
     await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
 
@@ -82,7 +82,7 @@ describe.skipIf(!CHROMIUM)('texts a newcomer reads', () => {
   it('inside WeChat, the first-use hint is a neutral hint, not a red error', async () => {
     await simUser(phone, 'newcomer-first-wechat');
     const page = await phone.context.newPage();
-    await page.goto(`${app}/pages/login/index`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index`);
     const hint = page.getByText('首次使用请点击「微信授权登录」，允许获取昵称、头像', { exact: true });
     await hint.waitFor({ timeout: 15_000 });
     expect(looksRed(await rgb(hint))).toBe(false);
@@ -95,13 +95,13 @@ describe.skipIf(!CHROMIUM)('texts a newcomer reads', () => {
     const browser = await launchBrowser({ userAgent: IPHONE_SAFARI });
     try {
       const page = await browser.context.newPage();
-      await page.goto(`${site.url}/pages/login/index`);
+      await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
       await page.getByText('请在微信中打开', { exact: true }).waitFor({ timeout: 15_000 });
       await expect(page.getByText('我已阅读并同意').count()).resolves.toBe(0);
       await expect(page.locator('.agree-check').count()).resolves.toBe(0);
       // inside WeChat, where there is a login button, the agreement is still there
       const wechat = await phone.context.newPage();
-      await wechat.goto(`${app}/pages/login/index`);
+      await wechat.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index`);
       await wechat.getByText('微信授权登录', { exact: true }).waitFor({ timeout: 15_000 });
       await expect(wechat.getByText('我已阅读并同意').count()).resolves.toBe(1);
       await wechat.close();
@@ -143,7 +143,7 @@ describe.skipIf(!CHROMIUM)('我的账号 and 完善资料 on a 1366 px desktop',
     await expectCard(page, 'account-guest');
 
     // log in with the website QR (redirect form): the phone scans and confirms through the simulator
-    await page.goto(`${app}/pages/login/index`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index`);
     await page.getByText('微信扫码登录', { exact: true }).click();
     await page.waitForURL('**/connect/qrconnect**', { timeout: 15_000 });
     const uuid = await page.locator('#qr').getAttribute('data-uuid');

@@ -40,7 +40,7 @@ it.skipIf(!CHROMIUM)('Should try snsapi_base silently, then ask a new person to 
   const seen: string[] = [];
   page.on('request', (request) => request.isNavigationRequest() && seen.push(request.url()));
 
-  await page.goto(`${site.url}/pages/login/index`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
   // The silent attempt: snsapi_base, no consent page; the server does not know this openid yet.
   await page.getByText('首次使用请点击「微信授权登录」，允许获取昵称、头像').waitFor({ timeout: 15_000 });
   const silent = seen.map((u) => new URL(u)).find((u) => u.pathname === '/connect/oauth2/authorize');
@@ -79,7 +79,7 @@ it.skipIf(!CHROMIUM)('Should log a known person in silently (snsapi_base): no co
     const page = await fresh.context.newPage();
     const seen: string[] = [];
     page.on('request', (request) => request.isNavigationRequest() && seen.push(request.url()));
-    await page.goto(`${site.url}/pages/login/index`);
+    await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
     await page.waitForURL(`${site.url}/pages/account/index`, { timeout: 15_000 });
     await page.getByText('h5-oa-user').first().waitFor({ timeout: 10_000 });
     const scopes = seen.map((u) => new URL(u)).filter((u) => u.pathname === '/connect/oauth2/authorize').map((u) => u.searchParams.get('scope'));
@@ -96,7 +96,7 @@ it.skipIf(!CHROMIUM)('Should ask a person on WeChat\'s snapshot page to open the
   try {
     await fresh.context.addCookies([{ name: 'sim_user', value: 'h5-snap', url: stack.simUrl }]);
     const page = await fresh.context.newPage();
-    await page.goto(`${site.url}/pages/login/index`);
+    await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
     await page.getByText('当前为快照页，请点击页面底部的「使用完整服务」后再登录').waitFor({ timeout: 15_000 });
     expect(page.url()).not.toContain('wechat_redirect');
   } finally {
@@ -106,7 +106,7 @@ it.skipIf(!CHROMIUM)('Should ask a person on WeChat\'s snapshot page to open the
 
 it.skipIf(!CHROMIUM)('Should say 你已取消微信授权 when the consent was refused', async () => {
   const page = await browser.context.newPage();
-  await page.goto(`${site.url}/pages/login/index?oa_login_error=oa_login_denied`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index?oa_login_error=oa_login_denied`);
   await page.getByText('你已取消微信授权').waitFor({ timeout: 15_000 });
   await expect(page.getByText('微信授权登录', { exact: true }).count()).resolves.toBe(1);
   await page.close();

@@ -54,7 +54,7 @@ async function openOwnQr(browser: Browser, base = app, block?: string) {
   page.on('pageerror', (e) => errors.push(e.message));
   if (block) await page.route(block, (route) => route.abort('blockedbyclient'));
   const attempt = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
-  await page.goto(`${base}/pages/login/index?pc_login=own-qr`);
+  await page.goto(`${base}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=own-qr`);
   const { scanUrl } = (await (await attempt).json()) as { scanUrl: string };
   await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
   return { page, scanUrl, errors };
@@ -134,7 +134,7 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     expect(await page.evaluate(() => localStorage.getItem('auth.session'))).toBeNull();
     expect((await fetch(`${stack.apiUrl}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
     await page.waitForTimeout(3500);
-    expect(page.url()).toContain('/pages/login/index');
+    expect(page.url()).toContain('/uni_modules/wlu-wxlogin/pages/login/index');
     await Promise.all([page.close(), phone.close()]);
   });
 
@@ -180,7 +180,7 @@ describe.skipIf(!CHROMIUM)('own QR code confirmed on the phone', () => {
     const polls: string[] = [];
     page.on('request', (r) => r.url().includes('/api/auth/pc/status') && polls.push(r.url()));
     const attempt = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
-    await page.goto(`${app}/pages/login/index?pc_login=own-qr`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=own-qr`);
     const { scanUrl } = (await (await attempt).json()) as { scanUrl: string };
     await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
     // the first stream ends (PC_EVENTS_STREAM_MS) and the browser's reconnect is refused
@@ -219,7 +219,7 @@ describe.skipIf(!CHROMIUM)("WeChat's QR inside our page (WxLogin)", () => {
     const page = await pc.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${app}/pages/login/index?pc_login=${form}`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=${form}`);
     const frame = page.frameLocator('#wx-login-box iframe');
     await frame.getByText('请使用微信扫一扫登录').waitFor({ timeout: 15_000 });
     const src = await page.locator('#wx-login-box iframe').getAttribute('src');
@@ -269,7 +269,7 @@ describe.skipIf(!CHROMIUM)("WeChat's QR inside our page (WxLogin)", () => {
 
   it('Should show one clear button (redirect form) on a PC and keep the phone page for phones', async () => {
     const page = await pc.context.newPage();
-    await page.goto(`${app}/pages/login/index?pc_login=redirect`);
+    await page.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=redirect`);
     const button = page.locator('.pc-login-btn');
     await button.waitFor({ timeout: 15_000 });
     const box = await button.boundingBox();
@@ -277,7 +277,7 @@ describe.skipIf(!CHROMIUM)("WeChat's QR inside our page (WxLogin)", () => {
     if (shoot) await page.screenshot({ path: join(SHOTS, 'pc-redirect-1366x800.png') });
     await page.close();
     const phone = await phoneBrowser.context.newPage();
-    await phone.goto(`${app}/pages/login/index?pc_login=own-qr`);
+    await phone.goto(`${app}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=own-qr`);
     await phone.getByText('微信授权登录', { exact: true }).first().waitFor({ timeout: 15_000 });
     expect(await phone.locator('.pc-card').count()).toBe(0);
     await phone.close();

@@ -113,7 +113,7 @@ describe.skipIf(!enabled)('own QR code, PC on one API process, phone on another'
       }).observe(document, { subtree: true, childList: true, characterData: true });
     });
     const attempt = page.waitForResponse((r) => r.url().endsWith('/api/auth/pc/attempt'));
-    await page.goto(`${appA}/pages/login/index?pc_login=own-qr`);
+    await page.goto(`${appA}/uni_modules/wlu-wxlogin/pages/login/index?pc_login=own-qr`);
     const { scanUrl } = (await (await attempt).json()) as { scanUrl: string };
     await page.getByText('等待扫码', { exact: true }).waitFor({ timeout: 15_000 });
     expect(new URL(scanUrl).origin).toBe(appA);

@@ -39,7 +39,7 @@ it.skipIf(!CHROMIUM)('Should log in on H5 with 微信扫码登录: QR page, scan
   const seen: string[] = [];
   page.on('request', (request) => request.isNavigationRequest() && seen.push(request.url()));
 
-  await page.goto(`${site.url}/pages/login/index`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
   await page.getByText('微信扫码登录', { exact: true }).click();
   await page.getByText('同意并登录', { exact: true }).click(); // the agreement is unticked by default
 
@@ -85,18 +85,18 @@ it.skipIf(!CHROMIUM)('Should explain a failed or stale web login in Chinese on t
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
 
-  await page.goto(`${site.url}/pages/login/index?web_login_error=wechat_unavailable`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index?web_login_error=wechat_unavailable`);
   await page.getByText('微信服务暂时不可用，请稍后再试').waitFor({ timeout: 15_000 });
 
-  await page.goto(`${site.url}/pages/login/index?web_login_error=web_login_state_used`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index?web_login_error=web_login_state_used`);
   await page.getByText('登录已过期，请重新扫码').waitFor({ timeout: 15_000 });
 
   // a handoff that does not exist for this browser (no cookie): the POST fails cleanly. Logged out
   // first — a logged-in browser just continues (see the test above).
   await page.evaluate(() => localStorage.clear());
-  await page.goto(`${site.url}/pages/login/index?web_login=${'A'.repeat(32)}`);
+  await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index?web_login=${'A'.repeat(32)}`);
   await page.getByText('登录已过期，请重新扫码').waitFor({ timeout: 15_000 });
-  expect(new URL(page.url()).pathname).toBe('/pages/login/index');
+  expect(new URL(page.url()).pathname).toBe('/uni_modules/wlu-wxlogin/pages/login/index');
   await expect(page.getByText('微信扫码登录', { exact: true }).count()).resolves.toBe(1);
   expect(errors).toEqual([]);
   await page.close();

@@ -23,7 +23,7 @@ it('Should show 网络不可用，请重试 when the API is down', async () => {
     apiUrl: `http://127.0.0.1:${await deadPort()}`,
     login: simulatorLogin(stack.simUrl, stack.appid, 'mp-offline-user'),
   });
-  const view = await loadPage(dist, 'pages/login/index', fake);
+  const view = await loadPage(dist, 'uni_modules/wlu-wxlogin/pages/login/index', fake);
 
   await view.tap('.agree-check'); // 我已阅读并同意…
   await vi.waitFor(() => expect(view.find('.agree-checked')).not.toBeNull());
@@ -40,5 +40,5 @@ it('Should show 网络不可用，请重试 when the API is down', async () => {
   fake.behaviour.apiUrl = stack.apiUrl;
   await view.tap('.login-btn');
   await vi.waitFor(() => expect(view.text()).toContain('登录成功'), { timeout: 10_000 });
-  await view.app.waitFor('pages/profile/index');
+  await view.app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index');
 });

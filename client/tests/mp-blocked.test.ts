@@ -11,7 +11,7 @@ it('Should show 账号存在风险，暂时无法登录 for a blocked account an
   const blocked = await postJson(`${stack.simUrl}/__sim/users/block`, { user: 'mp-risky-user', blocked: true });
   expect(blocked.status).toBeLessThan(300);
   const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-risky-user') });
-  const view = await loadPage(dist, 'pages/login/index', fake);
+  const view = await loadPage(dist, 'uni_modules/wlu-wxlogin/pages/login/index', fake);
 
   await view.tap('.agree-check');
   await vi.waitFor(() => expect(view.find('.agree-checked')).not.toBeNull());

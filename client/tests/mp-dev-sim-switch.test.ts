@@ -66,7 +66,7 @@ it('Should log in with a simulator code when the dev switch is on, and ship no s
   // A real phone's wx.login: a code WeChat issued, which the simulator rejects.
   // the dev build was configured with the test API and simulator origins: exactly those resolve
   const fake = createFakeWx({ apiBase: stack.apiUrl, apiUrl: stack.apiUrl, otherOrigins: [stack.simUrl], login: async () => '0a3XNmGa1realWeChatCode' });
-  const view = await loadPage(devDir, 'pages/login/index', fake);
+  const view = await loadPage(devDir, 'uni_modules/wlu-wxlogin/pages/login/index', fake);
   expect(view.text()).toContain('开发模式：用模拟器获取 code');
 
   await view.tap('.dev-sim-switch', 'change', { value: true });
@@ -82,7 +82,7 @@ it('Should log in with a simulator code when the dev switch is on, and ship no s
   const simCalls = fake.calls.request.filter((r) => r.url === '/__sim/mini/code');
   expect(simCalls.at(-1)?.data).toEqual({ appid: stack.appid, user: 'dev-switch-user' });
   expect((fake.storage.get('auth.session') as { token?: string }).token).toEqual(expect.any(String));
-  await view.app.waitFor('pages/profile/index'); // a new user: the fill-in opens (before the test ends)
+  await view.app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index'); // a new user: the fill-in opens (before the test ends)
 
   // the release bundle has neither the switch nor the simulator path
   const release = allText(await ensureMpBuild());

@@ -44,8 +44,8 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
 
   // 3. 登录 on demand → the login page: agreement unticked, 暂不登录 offered
   await mine.tap('.login-entry');
-  const login = await app.waitFor('pages/login/index');
-  expect(app.routes()).toEqual(['pages/account/index', 'pages/login/index']);
+  const login = await app.waitFor('uni_modules/wlu-wxlogin/pages/login/index');
+  expect(app.routes()).toEqual(['pages/account/index', 'uni_modules/wlu-wxlogin/pages/login/index']);
   expect(login.text()).toContain('暂不登录');
   expect(login.text()).toContain('《用户协议》');
   expect(login.text()).toContain('《隐私政策》');
@@ -66,8 +66,8 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
   expect(fake.calls.request.filter((r) => r.url === '/api/auth/mini/login')).toHaveLength(1);
 
   // 6. a new user goes to the fill-in; chooseAvatar waits for privacy consent
-  const profile = await app.waitFor('pages/profile/index');
-  expect(app.routes()).toEqual(['pages/account/index', 'pages/profile/index']);
+  const profile = await app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index');
+  expect(app.routes()).toEqual(['pages/account/index', 'uni_modules/wlu-wxlogin/pages/profile/index']);
   const red = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 230, g: 20, b: 20 } } }).png().toBuffer();
   const avatarPath = fake.addTempFile(red);
   const chosen = profile.tapGated('.avatar-btn', 'chooseavatar', { avatarUrl: avatarPath }, 'chooseAvatar');
@@ -109,8 +109,8 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
   expect(account.find('.privacy-mask')).toBeNull();
 
   // the popup does not come back by itself on the next page show
-  fake.wx.navigateTo({ url: '/pages/legal/index?doc=privacy' });
-  await app.waitFor('pages/legal/index');
+  fake.wx.navigateTo({ url: '/uni_modules/wlu-wxlogin/pages/legal/index?doc=privacy' });
+  await app.waitFor('uni_modules/wlu-wxlogin/pages/legal/index');
   fake.wx.navigateBack({});
   await app.waitFor('pages/account/index');
   await new Promise((r) => setTimeout(r, 100));

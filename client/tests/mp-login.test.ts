@@ -12,7 +12,7 @@ it('Should ask to agree first, then log in with one wx.login and store a token /
   const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-tap-user') });
   const home = await loadPage(dist, 'pages/index/index', fake);
   await home.tap('.home-login-btn');
-  const view = await home.app.waitFor('pages/login/index');
+  const view = await home.app.waitFor('uni_modules/wlu-wxlogin/pages/login/index');
   expect(view.text()).toContain('微信登录');
   await new Promise((r) => setTimeout(r, 100));
   expect(fake.calls.login).toBe(0); // no code fetched on show: no login is coming yet
@@ -21,7 +21,7 @@ it('Should ask to agree first, then log in with one wx.login and store a token /
   await view.tap('.skip-login-btn');
   await home.app.waitFor('pages/index/index');
   await home.tap('.home-login-btn');
-  const again = await home.app.waitFor('pages/login/index');
+  const again = await home.app.waitFor('uni_modules/wlu-wxlogin/pages/login/index');
 
   // unticked: the tap opens the agreement popup; 不同意 closes it, nothing is sent
   await again.tap('.login-btn');
@@ -48,6 +48,6 @@ it('Should ask to agree first, then log in with one wx.login and store a token /
   expect(me.body.user.id).toBe(session.user.id);
 
   // a new user has no real profile yet → the fill-in page is next (really opened)
-  await home.app.waitFor('pages/profile/index');
-  expect(home.app.routes()).toEqual(['pages/index/index', 'pages/profile/index']);
+  await home.app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index');
+  expect(home.app.routes()).toEqual(['pages/index/index', 'uni_modules/wlu-wxlogin/pages/profile/index']);
 });

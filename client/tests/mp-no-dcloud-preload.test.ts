@@ -12,7 +12,7 @@ it('Should not preload DCloud CDN assets from the release bundle', async () => {
     // the runtime still contains the call (so this test means something)…
     expect(readFileSync(join(bundle.dir, 'common/vendor.js'), 'utf8')).toContain('preloadAssets');
     const fake = createFakeWx({ apiUrl: 'http://127.0.0.1:9', login: async () => 'unused' });
-    await loadPage(bundle.dir, 'pages/login/index', fake);
+    await loadPage(bundle.dir, 'uni_modules/wlu-wxlogin/pages/login/index', fake);
     await new Promise((r) => setTimeout(r, 3_500));
     // …but nothing reaches wx.preloadAssets for a DCloud host
     expect(fake.calls.preloadAssets.filter((src) => /dcloud/i.test(src))).toEqual([]);

@@ -15,7 +15,7 @@ it('Should log in at once on an old base library while the privacy popup is stil
     login: simulatorLogin(stack.simUrl, stack.appid, 'mp-old-sdk-user'),
     getUserProfile: (opts) => opts.success?.({ userInfo: { nickName: '老版本用户', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/real/132' }, errMsg: 'getUserProfile:ok' }),
   });
-  const view = await loadPage(dist, 'pages/login/index', fake);
+  const view = await loadPage(dist, 'uni_modules/wlu-wxlogin/pages/login/index', fake);
   expect(view.find('.privacy-mask')).toBeNull();
 
   await view.tap('.agree-check');
@@ -36,5 +36,5 @@ it('Should log in at once on an old base library while the privacy popup is stil
   expect(view.text()).toContain('未同意《用户隐私保护指引》');
   expect(fake.calls.request.filter((r) => r.url === '/api/auth/me' && r.method === 'PUT')).toEqual([]); // nothing to save
   // the page waited for the answer; now it goes on to the fill-in
-  await view.app.waitFor('pages/profile/index');
+  await view.app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index');
 });

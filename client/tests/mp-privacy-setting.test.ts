@@ -24,7 +24,7 @@ it('Should ask for privacy consent on demand only, and end a refused 绑定手�
   await new Promise((r) => setTimeout(r, 100));
   expect(view.find('.privacy-mask')).toBeNull(); // needAuthorization, but nobody used a privacy feature yet
 
-  const wxml = readFileSync(join(dist, 'components/PrivacyPopup.wxml'), 'utf8');
+  const wxml = readFileSync(join(dist, 'uni_modules/wlu-wxlogin/components/wlu-privacy-popup/wlu-privacy-popup.wxml'), 'utf8');
   expect(wxml).toMatch(/<button id="\{\{\w+\}\}"[^>]*open-type="agreePrivacyAuthorization"[^>]*bindagreeprivacyauthorization=/);
 
   const attempt = view.tapGated('.phone-btn', 'getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'never-used-code' }, 'getPhoneNumber');

@@ -14,7 +14,7 @@ it('Should save the chosen avatar file and nickname through the API', async () =
   const fake = createFakeWx({ apiUrl: stack.apiUrl, login: simulatorLogin(stack.simUrl, stack.appid, 'mp-profile-user') });
   fake.privacy.agreed = true;
   fake.storage.set('auth.session', session);
-  const view = await loadPage(dist, 'pages/profile/index', fake);
+  const view = await loadPage(dist, 'uni_modules/wlu-wxlogin/pages/profile/index', fake);
   expect(view.text()).toContain('设置头像和昵称');
 
   const blue = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 30, b: 220 } } }).png().toBuffer();

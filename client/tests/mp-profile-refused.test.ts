@@ -14,7 +14,7 @@ it('Should not call getUserProfile on a current base library, and open the fill-
     login: simulatorLogin(stack.simUrl, stack.appid, 'mp-modern-user'),
     getUserProfile: (opts) => opts.success?.({ userInfo: { nickName: '微信用户', avatarUrl: '' }, errMsg: 'getUserProfile:ok' }),
   });
-  const view = await loadPage(dist, 'pages/login/index', fake);
+  const view = await loadPage(dist, 'uni_modules/wlu-wxlogin/pages/login/index', fake);
 
   await view.tap('.agree-check');
   await vi.waitFor(() => expect(view.find('.agree-checked')).not.toBeNull());
@@ -26,5 +26,5 @@ it('Should not call getUserProfile on a current base library, and open the fill-
   const session = fake.storage.get('auth.session') as { token: string };
   const me = await httpJson('GET', `${stack.apiUrl}/api/auth/me`, undefined, { authorization: `Bearer ${session.token}` });
   expect(me.body.user.profileComplete).toBe(false);
-  await view.app.waitFor('pages/profile/index');
+  await view.app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index');
 });

@@ -4,14 +4,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const calls: string[] = [];
 let answer: (path: string) => Promise<unknown>;
-vi.mock('../api/request', async (original) => {
-  const real = await original<typeof import('../api/request')>();
-  return { ...real, rawRequest: (req: { path: string }) => (calls.push(req.path), answer(req.path)) };
+vi.mock('../uni_modules/wlu-wxlogin/request/transport', async (original) => {
+  const real = await original<typeof import('../uni_modules/wlu-wxlogin/request/transport')>();
+  return { ...real, rawRequest: (req: { url: string }) => (calls.push(req.url), answer(req.url)) };
 });
-vi.mock('../stores/auth', () => ({ useAuthStore: () => ({ setSession: () => {} }) }));
+/** The store's url(): `${apiBase}${basePath}${path}` with apiBase '' (H5 on the API's origin). */
+const url = (path: string) => `/api/auth${path}`;
 
-const { watchAttempt } = await import('../api/pc-login');
-const { ApiError } = await import('../api/request');
+const { watchAttempt } = await import('../uni_modules/wlu-wxlogin/request/pc-login');
+const { ApiError } = await import('../uni_modules/wlu-wxlogin/request/transport');
 
 const initial = { status: 'waiting' as const, version: 1, expiresAt: new Date(Date.now() + 60_000).toISOString(), match: '42' };
 
@@ -36,7 +37,7 @@ describe('watchAttempt', () => {
     const seen: [string, string][] = [];
     let stop = () => {};
     await new Promise<void>((done) => {
-      stop = watchAttempt(initial, (state, via) => {
+      stop = watchAttempt(url, initial, (state, via) => {
         seen.push([state.status, via]);
         done();
       });
@@ -54,7 +55,7 @@ describe('watchAttempt', () => {
     };
     const seen: [string, string][] = [];
     await new Promise<void>((done) => {
-      watchAttempt(initial, (state, via) => {
+      watchAttempt(url, initial, (state, via) => {
         seen.push([state.status, via]);
         done();
       }, { pollMs: 10 });
@@ -100,10 +101,10 @@ class RefusedReconnectEventSource {
 }
 
 /** Resolves with the first final status the watcher delivers, or 'nothing' after `ms`. */
-function firstFinal(options: Parameters<typeof watchAttempt>[2], ms: number) {
+function firstFinal(options: Parameters<typeof watchAttempt>[3], ms: number) {
   const seen: [string, string][] = [];
   return new Promise<{ seen: [string, string][]; result: string }>((done) => {
-    const stop = watchAttempt(initial, (state, via) => {
+    const stop = watchAttempt(url, initial, (state, via) => {
       seen.push([state.status, via]);
       if (state.status === 'confirmed') done({ seen, result: 'confirmed' });
     }, options);

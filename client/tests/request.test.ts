@@ -3,17 +3,23 @@
 // blocked accounts, login on demand, and the sliding expiry learned from GET /api/auth/me.
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { fetchMe, updateMe } from '../api/endpoints';
-import { ApiError, rawRequest, type Method } from '../api/request';
-import { AGREED_KEY, AUTH_STORAGE_KEY, useAuthStore } from '../stores/auth';
+import { ApiError, rawRequest, type Method } from '../uni_modules/wlu-wxlogin/request/transport';
+import { AGREED_KEY, AUTH_STORAGE_KEY, useWluAuthStore } from '../uni_modules/wlu-wxlogin/store/auth';
 import { envelope, future, installUni, user, type Handler } from './support/uni-stub';
 
-/** An authenticated call through the store (what endpoints.ts does). */
+/** An authenticated call through the store's withSession (what a host's own request wrapper does). */
 function request<T>({ method = 'GET', path, data, auth = true }: { method?: Method; path: string; data?: unknown; auth?: boolean }): Promise<T> {
-  if (!auth) return rawRequest<T>({ method, path, data });
-  return useAuthStore().withSession((token) => rawRequest<T>({ method, path, data, token }));
+  if (!auth) return rawRequest<T>({ method, url: BASE + path, data });
+  return useWluAuthStore().withSession((token) => rawRequest<T>({ method, url: BASE + path, data, token }));
 }
-const ensureSession = () => useAuthStore().ensureSession();
+const fetchMe = () => useWluAuthStore().fetchMe();
+const updateMe = (patch: { nickname?: string }) => useWluAuthStore().updateMe(patch);
+/** A new app: a new Pinia with the plugin's options (apiBase = the test API). */
+function freshApp(): void {
+  setActivePinia(createPinia());
+  useWluAuthStore().configure({ apiBase: BASE });
+}
+const ensureSession = () => useWluAuthStore().ensureSession();
 
 /** A person who ticked the agreement and logged in on this device before: silent re-login allowed. */
 function installAgreed(handler: Handler) {
@@ -49,7 +55,6 @@ function api(options: { valid?: (token: string | undefined) => boolean; login?: 
 
 beforeEach(() => {
   vi.stubEnv('UNI_PLATFORM', 'mp-weixin');
-  vi.stubEnv('VITE_API_BASE', BASE); // the API base the build is configured with
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -62,10 +67,10 @@ describe('session restore', () => {
     const { handler, counts } = api({ valid: (t) => t === 'saved-token' });
     const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'saved-token', expiresAt: future(), user: user('u-saved') });
-    setActivePinia(createPinia());
+    freshApp();
 
-    expect(useAuthStore().token).toBe('saved-token');
-    expect(useAuthStore().user?.id).toBe('u-saved');
+    expect(useWluAuthStore().token).toBe('saved-token');
+    expect(useWluAuthStore().user?.id).toBe('u-saved');
     await fetchMe();
     expect(uniStub.request.mock.calls[0]![0].header.authorization).toBe('Bearer saved-token');
     expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/auth/me`);
@@ -77,9 +82,9 @@ describe('session restore', () => {
     const { handler, counts } = api();
     const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'old', expiresAt: new Date(Date.now() - 1000).toISOString(), user: user() });
-    setActivePinia(createPinia());
+    freshApp();
 
-    expect(useAuthStore().token).toBeNull();
+    expect(useWluAuthStore().token).toBeNull();
     await fetchMe();
     expect(counts.login).toBe(1);
     expect((uniStub.storage.get(AUTH_STORAGE_KEY) as { token: string }).token).toBe('tok-1');
@@ -91,7 +96,7 @@ describe('single-flight ensureSession()', () => {
     const { handler, counts } = api({ valid: (t) => t === 'tok-1' });
     const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'revoked', expiresAt: future(), user: user() });
-    setActivePinia(createPinia());
+    freshApp();
 
     const results = await Promise.all(Array.from({ length: 10 }, () => request<{ user: unknown }>({ path: '/api/auth/me' })));
 
@@ -99,13 +104,13 @@ describe('single-flight ensureSession()', () => {
     expect(uniStub.login).toHaveBeenCalledTimes(1);
     expect(counts.login).toBe(1);
     expect(counts.me).toBe(20); // each request: one 401, one retry
-    expect(useAuthStore().token).toBe('tok-1');
+    expect(useWluAuthStore().token).toBe('tok-1');
   });
 
   it('Should log in once for 10 parallel requests made before any session exists', async () => {
     const { handler, counts } = api();
     const uniStub = installAgreed(handler);
-    setActivePinia(createPinia());
+    freshApp();
 
     const tokens = await Promise.all(Array.from({ length: 10 }, () => ensureSession()));
     expect(new Set(tokens)).toEqual(new Set(['tok-1']));
@@ -117,7 +122,7 @@ describe('single-flight ensureSession()', () => {
     const { handler, counts } = api({ valid: () => false });
     const uniStub = installAgreed(handler);
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'revoked', expiresAt: future(), user: user() });
-    setActivePinia(createPinia());
+    freshApp();
 
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/auth/me' })));
 
@@ -134,7 +139,7 @@ describe('single-flight ensureSession()', () => {
   it('Should not loop when the login itself keeps failing', async () => {
     const { handler, counts } = api({ login: () => ({ statusCode: 503, data: envelope('wechat_unavailable', '微信服务暂时不可用，请稍后再试') }) });
     const uniStub = installAgreed(handler);
-    setActivePinia(createPinia());
+    freshApp();
 
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => request({ path: '/api/auth/me' })));
 
@@ -147,7 +152,7 @@ describe('single-flight ensureSession()', () => {
   it('Should retry once with a fresh code on code_already_used, then give up', async () => {
     const { handler, counts } = api({ login: () => ({ statusCode: 409, data: envelope('code_already_used', '登录凭证已使用，请重新获取') }) });
     const uniStub = installAgreed(handler);
-    setActivePinia(createPinia());
+    freshApp();
 
     await expect(ensureSession()).rejects.toMatchObject({ code: 'code_already_used' });
     expect(uniStub.login).toHaveBeenCalledTimes(2);
@@ -168,7 +173,7 @@ describe('single-flight ensureSession()', () => {
       },
     });
     installAgreed(handler);
-    setActivePinia(createPinia());
+    freshApp();
 
     await expect(ensureSession()).resolves.toBe('tok-fresh');
     expect(counts.login).toBe(2);
@@ -178,10 +183,10 @@ describe('single-flight ensureSession()', () => {
     vi.stubEnv('UNI_PLATFORM', 'h5');
     const { handler, counts } = api();
     const uniStub = installAgreed(handler);
-    setActivePinia(createPinia());
+    freshApp();
 
     await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'login_required', status: 401, message: '请先登录' });
-    expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/pages/login/index' });
+    expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/uni_modules/wlu-wxlogin/pages/login/index' });
     expect(uniStub.login).not.toHaveBeenCalled();
     expect(counts.login + counts.me).toBe(0);
   });
@@ -189,15 +194,15 @@ describe('single-flight ensureSession()', () => {
   it('Should never log in silently someone who has not agreed and logged in on this device (login on demand)', async () => {
     const { handler, counts } = api();
     const uniStub = installUni(handler); // no AGREED_KEY
-    setActivePinia(createPinia());
+    freshApp();
 
     await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'login_required' });
-    expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/pages/login/index' });
+    expect(uniStub.navigateTo).toHaveBeenCalledWith({ url: '/uni_modules/wlu-wxlogin/pages/login/index' });
     expect(uniStub.login).not.toHaveBeenCalled();
     expect(counts.login + counts.me).toBe(0);
 
     // the tap on 微信登录 (agreement ticked) logs in and remembers the agreement
-    await useAuthStore().login();
+    await useWluAuthStore().login();
     expect(uniStub.storage.get(AGREED_KEY)).toBe(true);
     expect(uniStub.login).toHaveBeenCalledTimes(1);
   });
@@ -207,7 +212,7 @@ describe('blocked accounts (WeChat 40226)', () => {
   it('Should show 账号存在风险，暂时无法登录 and never retry silently', async () => {
     const { handler, counts } = api({ login: () => ({ statusCode: 403, data: envelope('wechat_user_blocked', '账号存在风险，暂时无法登录') }) });
     const uniStub = installAgreed(handler);
-    setActivePinia(createPinia());
+    freshApp();
 
     await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked', message: '账号存在风险，暂时无法登录' });
     await expect(request({ path: '/api/auth/me' })).rejects.toMatchObject({ code: 'wechat_user_blocked' });
@@ -216,7 +221,7 @@ describe('blocked accounts (WeChat 40226)', () => {
     expect(uniStub.login).toHaveBeenCalledTimes(1);
 
     // only the person tapping 微信登录 again tries again
-    await expect(useAuthStore().login()).rejects.toMatchObject({ code: 'wechat_user_blocked' });
+    await expect(useWluAuthStore().login()).rejects.toMatchObject({ code: 'wechat_user_blocked' });
     expect(counts.login).toBe(2);
   });
 });
@@ -224,7 +229,7 @@ describe('blocked accounts (WeChat 40226)', () => {
 describe('errors and timeouts', () => {
   it('Should turn a request that never answers into 网络不可用，请重试 after the timeout', async () => {
     const uniStub = installUni(() => 'hang');
-    setActivePinia(createPinia());
+    freshApp();
     vi.useFakeTimers();
 
     const pending = request({ path: '/api/auth/health', auth: false });
@@ -239,13 +244,13 @@ describe('errors and timeouts', () => {
 
   it('Should turn request:fail into 网络不可用，请重试', async () => {
     installUni(() => 'network_error');
-    setActivePinia(createPinia());
+    freshApp();
     await expect(request({ path: '/api/auth/health', auth: false })).rejects.toMatchObject({ code: 'network_error', message: '网络不可用，请重试' });
   });
 
   it('Should surface the envelope message and code', async () => {
     installUni(() => ({ statusCode: 429, data: envelope('wechat_rate_limited', '请求过于频繁，请稍后再试') }));
-    setActivePinia(createPinia());
+    freshApp();
     const error = await request({ path: '/api/auth/mini/login', method: 'POST', data: { code: 'x' }, auth: false }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ code: 'wechat_rate_limited', status: 429, message: '请求过于频繁，请稍后再试' });
@@ -253,13 +258,13 @@ describe('errors and timeouts', () => {
 
   it('Should give a Chinese message for a 5xx without an envelope', async () => {
     installUni(() => ({ statusCode: 502, data: '<html>Bad Gateway</html>' }));
-    setActivePinia(createPinia());
+    freshApp();
     await expect(request({ path: '/api/auth/health', auth: false })).rejects.toMatchObject({ code: 'bad_response', status: 502, message: '服务暂时不可用，请稍后再试' });
   });
 
   it('Should send JSON with a content-type only when there is a body', async () => {
     const uniStub = installUni(() => ({ statusCode: 204 }));
-    setActivePinia(createPinia());
+    freshApp();
     await expect(request({ path: '/api/x', method: 'PUT', data: { nickname: '小明' }, auth: false })).resolves.toBeUndefined();
     await request({ path: '/api/y', auth: false });
     expect(uniStub.request.mock.calls[0]![0].header).toEqual({ 'content-type': 'application/json' });
@@ -271,7 +276,7 @@ describe('methods wx.request has', () => {
   it('Should save the profile with PUT, never PATCH (wx.request: request:fail method is invalid)', async () => {
     const uniStub = installUni(() => ({ statusCode: 200, data: { user: { ...user(), nickname: '小明' } } }));
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'tok-x', expiresAt: future(), user: user() });
-    setActivePinia(createPinia());
+    freshApp();
     await updateMe({ nickname: '小明' });
     expect(uniStub.request.mock.calls.map((c) => c[0].method)).toEqual(['PUT']);
     expect(uniStub.request.mock.calls[0]![0].url).toBe(`${BASE}/api/auth/me`);
@@ -291,11 +296,11 @@ describe('sliding sessions', () => {
     const later = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
     const uniStub = installUni(() => ({ statusCode: 200, data: { user: user('u-slide'), expiresAt: later } }));
     uniStub.storage.set(AUTH_STORAGE_KEY, { token: 'tok-s', expiresAt: soon, user: user('u-slide') });
-    setActivePinia(createPinia());
-    expect(useAuthStore().expiresAt).toBe(soon);
+    freshApp();
+    expect(useWluAuthStore().expiresAt).toBe(soon);
 
     await fetchMe();
-    expect(useAuthStore().expiresAt).toBe(later);
+    expect(useWluAuthStore().expiresAt).toBe(later);
     expect((uniStub.storage.get(AUTH_STORAGE_KEY) as { expiresAt: string }).expiresAt).toBe(later);
   });
 });
@@ -303,11 +308,11 @@ describe('sliding sessions', () => {
 describe('Retry-After', () => {
   it('Should carry the seconds of a 429\'s Retry-After on the ApiError (issue 18 §5: the PC page waits that long)', async () => {
     installUni(async () => ({ statusCode: 429, data: envelope('too_many_requests', '操作过于频繁，请稍后再试'), header: { 'Retry-After': '17' } }));
-    const error = await rawRequest({ method: 'GET', path: '/api/auth/pc/status' }).catch((e: unknown) => e);
+    const error = await rawRequest({ method: 'GET', url: `${BASE}/api/auth/pc/status` }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).code).toBe('too_many_requests');
     expect((error as ApiError).retryAfter).toBe(17);
     installUni(async () => ({ statusCode: 400, data: envelope('invalid_request') }));
-    expect(((await rawRequest({ method: 'GET', path: '/x' }).catch((e: unknown) => e)) as ApiError).retryAfter).toBeUndefined();
+    expect(((await rawRequest({ method: 'GET', url: `${BASE}/x` }).catch((e: unknown) => e)) as ApiError).retryAfter).toBeUndefined();
   });
 });

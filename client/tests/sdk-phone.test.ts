@@ -1,8 +1,8 @@
 // Base-library comparison (getUserProfile only below 2.27.1, wechat-api-facts.md §2) and the
 // phone-number button's outcomes in words a person can act on (errno 1400001 = no quota, §2).
 import { expect, it } from 'vitest';
-import { compareVersion, userProfileYieldsRealData } from '../platform/sdk';
-import { MSG_PHONE_DENIED, MSG_PHONE_NOT_VERIFIED, MSG_PHONE_PRIVACY, MSG_PHONE_QUOTA, MSG_PHONE_UNAVAILABLE, phoneButtonResult } from '../platform/phone';
+import { compareVersion, userProfileYieldsRealData } from '../uni_modules/wlu-wxlogin/platform/sdk';
+import { MSG_PHONE_DENIED, MSG_PHONE_NOT_VERIFIED, MSG_PHONE_PRIVACY, MSG_PHONE_QUOTA, MSG_PHONE_UNAVAILABLE, phoneButtonResult } from '../uni_modules/wlu-wxlogin/platform/phone';
 
 it('Should compare base-library versions part by part, not as strings', () => {
   expect(compareVersion('2.9.0', '2.27.1')).toBeLessThan(0); // as strings '2.9.0' > '2.27.1'

@@ -3,8 +3,8 @@
 // POST and keeps the session it gets — never the mini-program's token.
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { exchangeWebviewTicket, webviewUrl, WEBVIEW_TICKET_PARAM } from '../api/endpoints';
-import { AGREED_KEY, useAuthStore } from '../stores/auth';
+import { WEBVIEW_TICKET_PARAM } from '../uni_modules/wlu-wxlogin/request/messages';
+import { AGREED_KEY, useWluAuthStore } from '../uni_modules/wlu-wxlogin/store/auth';
 import { envelope, future, installUni, user, type Handler } from './support/uni-stub';
 
 const BASE = 'https://api.example.test';
@@ -12,7 +12,6 @@ const TICKET = 'abcdefghijklmnopqrstuvwxyz234567';
 
 beforeEach(() => {
   vi.stubEnv('UNI_PLATFORM', 'mp-weixin');
-  vi.stubEnv('VITE_API_BASE', BASE);
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -31,9 +30,10 @@ describe('web-view ticket (client)', () => {
     const stub = installUni(handler);
     stub.storage.set(AGREED_KEY, true);
     setActivePinia(createPinia());
-    await useAuthStore().login();
-    expect(await webviewUrl('https://h5.example.com/pages/login/index')).toBe(`https://h5.example.com/pages/login/index?${WEBVIEW_TICKET_PARAM}=${TICKET}`);
-    expect(await webviewUrl('https://h5.example.com/pages/login/index?next=%2Fpages%2Faccount%2Findex')).toBe(`https://h5.example.com/pages/login/index?next=%2Fpages%2Faccount%2Findex&${WEBVIEW_TICKET_PARAM}=${TICKET}`);
+    useWluAuthStore().configure({ apiBase: BASE });
+    await useWluAuthStore().login();
+    expect(await useWluAuthStore().webviewUrl('https://h5.example.com/uni_modules/wlu-wxlogin/pages/login/index')).toBe(`https://h5.example.com/uni_modules/wlu-wxlogin/pages/login/index?${WEBVIEW_TICKET_PARAM}=${TICKET}`);
+    expect(await useWluAuthStore().webviewUrl('https://h5.example.com/uni_modules/wlu-wxlogin/pages/login/index?next=%2Fpages%2Faccount%2Findex')).toBe(`https://h5.example.com/uni_modules/wlu-wxlogin/pages/login/index?next=%2Fpages%2Faccount%2Findex&${WEBVIEW_TICKET_PARAM}=${TICKET}`);
     const ticketCalls = seen.filter((s) => s.url.endsWith('/api/auth/webview/ticket'));
     expect(ticketCalls).toHaveLength(2);
     expect(ticketCalls.every((s) => s.method === 'POST' && s.auth === 'Bearer tok-1')).toBe(true);
@@ -47,11 +47,12 @@ describe('web-view ticket (client)', () => {
       return { statusCode: 200, data: { token: 'h5-token', expiresAt: future(), user: user(), isNewUser: false } };
     });
     setActivePinia(createPinia());
-    await exchangeWebviewTicket(TICKET);
+    useWluAuthStore().configure({ apiBase: BASE });
+    await useWluAuthStore().exchangeWebviewTicket(TICKET);
     expect(seen).toHaveLength(1);
     expect(seen[0]!.url.endsWith('/api/auth/webview/session')).toBe(true);
     expect(seen[0]!.data).toEqual({ ticket: TICKET });
     expect(seen[0]!.auth).toBeUndefined();
-    expect(useAuthStore().token).toBe('h5-token');
+    expect(useWluAuthStore().token).toBe('h5-token');
   });
 });

@@ -84,7 +84,7 @@ it('captures home, 我的 (logged out), login, the agreement popup, the fill-in 
   await vi.waitFor(() => expect(guest.text()).toContain('未登录'));
   await shoot(guest, '我的账号', 'mp-mine-guest.png', '我的');
   await guest.tap('.login-entry');
-  const login = await home.app.waitFor('pages/login/index');
+  const login = await home.app.waitFor('uni_modules/wlu-wxlogin/pages/login/index');
   await shoot(login, '登录', 'mp-login.png');
   await login.tap('.login-btn');
   await vi.waitFor(() => expect(login.find('.agree-mask')).not.toBeNull());
@@ -92,7 +92,7 @@ it('captures home, 我的 (logged out), login, the agreement popup, the fill-in 
   await login.tap('.agree-login-btn');
   await vi.waitFor(() => expect(login.text()).toContain('登录成功'), { timeout: 10_000 });
   await shoot(login, '登录', 'mp-login-success.png');
-  const profile = await home.app.waitFor('pages/profile/index');
+  const profile = await home.app.waitFor('uni_modules/wlu-wxlogin/pages/profile/index');
   const chosen = profile.tapGated('.avatar-btn', 'chooseavatar', { avatarUrl: fake.addTempFile(Buffer.from('x')) }, 'chooseAvatar');
   await vi.waitFor(() => expect(profile.find('.privacy-mask')).not.toBeNull());
   await shoot(profile, '完善资料', 'mp-privacy-popup.png');
@@ -116,7 +116,7 @@ it('captures the H5 login page (H5 build, Chromium)', async () => {
   try {
     const page = await browser.context.newPage();
     await page.setViewportSize({ width: 375, height: 720 });
-    await page.goto(`${site.url}/pages/login/index`);
+    await page.goto(`${site.url}/uni_modules/wlu-wxlogin/pages/login/index`);
     await page.getByText('微信扫码登录', { exact: true }).waitFor();
     await page.screenshot({ path: join(OUT, 'h5-login.png') });
     await page.close();

@@ -42,7 +42,7 @@ export function buildIsFresh(platform: Platform): boolean {
   if (platform === 'h5' && !existsSync(join(DIST.h5.dir, 'assets'))) return false; // not a placeholder
   const skip = (p: string) =>
     p.includes(join('client', 'tests')) || p.includes(join('client', 'docs')) || p.endsWith(join('client', 'manifest.json'));
-  const inputs = [join(ROOT, 'client'), join(ROOT, 'shared'), join(ROOT, 'manifest.json'), join(ROOT, 'index.html'), join(ROOT, 'vite.config.ts'), join(ROOT, 'scripts/uni.mjs')];
+  const inputs = [join(ROOT, 'client'), join(ROOT, 'packages/wlu-wxlogin'), join(ROOT, 'shared'), join(ROOT, 'manifest.json'), join(ROOT, 'index.html'), join(ROOT, 'vite.config.ts'), join(ROOT, 'scripts/uni.mjs')];
   const newestInput = Math.max(...inputs.map((p) => newestMtime(p, skip)));
   return statSync(marker).mtimeMs >= newestInput;
 }

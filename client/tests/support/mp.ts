@@ -22,7 +22,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import { TEST_API_BASE } from './build';
+import { TEST_API_BASE } from './build.js';
 
 const require = createRequire(import.meta.url);
 
@@ -400,7 +400,7 @@ export function runnableCopy(distDir: string): { dir: string; remove(): void } {
 }
 
 export interface LoadedPage {
-  /** this page's route, e.g. pages/login/index */
+  /** this page's route, e.g. uni_modules/wlu-wxlogin/pages/login/index */
   route: string;
   /** j-component root of the page */
   page: any;
@@ -433,7 +433,15 @@ export interface MpApp {
 
 interface AppJson {
   pages: string[];
+  /** subpackages (the login module's pages: root uni_modules/wlu-wxlogin/pages) */
+  subPackages?: { root: string; pages: string[] }[];
   tabBar?: { list: { pagePath: string }[] };
+}
+
+/** Every page route of app.json: the main package's and each subpackage's (root + page). */
+function routesOf(app: AppJson): Set<string> {
+  const sub = (app.subPackages ?? []).flatMap((p) => p.pages.map((page) => `${p.root.replace(/\/+$/, '')}/${page}`));
+  return new Set([...app.pages, ...sub]);
 }
 
 function parseUrl(url: string): { route: string; query: Record<string, string> } {
@@ -467,6 +475,7 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
   }
   const appJson = JSON.parse(readFileSync(join(distDir, 'app.json'), 'utf8')) as AppJson;
   const tabs = new Set((appJson.tabBar?.list ?? []).map((t) => t.pagePath));
+  const routes = routesOf(appJson);
 
   const g = globalThis as any;
   // miniprogram-simulate installed its own wx api object: keep it, ours wins.
@@ -513,7 +522,7 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
   };
 
   async function render(pageRoute: string, pageQuery: Record<string, string>): Promise<LoadedPage> {
-    if (!appJson.pages.includes(pageRoute)) throw new Error(`page "${pageRoute}" is not found`);
+    if (!routes.has(pageRoute)) throw new Error(`page "${pageRoute}" is not found`);
     loadingRoute = pageRoute;
     const id = simulate.load(join(distDir, pageRoute), { rootPath: distDir, compiler: 'official' });
     const page = simulate.render(id);
@@ -546,7 +555,7 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
       return;
     }
     const { route: target, query: targetQuery } = parseUrl(opts.url);
-    if (!appJson.pages.includes(target)) throw new Error(`page "${target}" is not found`);
+    if (!routes.has(target)) throw new Error(`page "${target}" is not found`);
     if ((api === 'navigateTo' || api === 'redirectTo') && tabs.has(target)) throw new Error('can not navigateTo a tabbar page');
     if (api === 'switchTab' && !tabs.has(target)) throw new Error('can not switch to no-tabBar page');
     if (api === 'navigateTo') {

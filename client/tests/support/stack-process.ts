@@ -1,7 +1,7 @@
 /** Starts client/tests/support/stack-server.ts (tests/support/stack.ts) in a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './build';
+import { ROOT } from './build.js';
 
 export interface StackHandle {
   apiUrl: string;

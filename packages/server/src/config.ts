@@ -153,8 +153,8 @@ export interface ServerOptions {
   /**
    * The H5 login page browsers return to after WeChat's redirect; '{query}' is replaced by the
    * result (`web_login=<state>`, `oa_login_error=<code>`, `next=`). History-router hosts keep the
-   * trailing '#' (it drops WeChat's `#wechat_redirect`); hash-router hosts write '/#/pages/login/index?{query}'.
-   * @default '/pages/login/index?{query}#'
+   * trailing '#' (it drops WeChat's `#wechat_redirect`); hash-router hosts write '/#/uni_modules/wlu-wxlogin/pages/login/index?{query}'.
+   * @default '/uni_modules/wlu-wxlogin/pages/login/index?{query}#' (the wlu-wxlogin module's login page, history router)
    */
   h5LoginPage?: string | undefined;
   /** Where WeChat is: its real hosts in production (checked), the simulator in development. */

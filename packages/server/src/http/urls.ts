@@ -9,7 +9,7 @@ export const DEFAULT_BASE_PATH = '/api/auth';
  * empty fragment matters: a browser keeps the current URL's fragment across a redirect whose
  * Location has none, so WeChat's required `#wechat_redirect` (docs/WECHAT.md "The authorize URLs")
  * would ride along start → authorize → callback → page and stay in the address bar. A hash-router
- * host writes '/#/pages/login/index?{query}' instead.
+ * host writes '/#/uni_modules/wlu-wxlogin/pages/login/index?{query}' instead.
  */
 export const DEFAULT_H5_LOGIN_PAGE = `${H5_LOGIN_PAGE}?{query}#`;
 

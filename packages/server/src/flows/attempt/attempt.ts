@@ -8,6 +8,7 @@ import { defineRecord, lazySchema, type HeldRecord, type Zod } from '../../store
 import type { SessionRecord, Storage, UserRecord } from '../../store/types.js';
 import { currentUser } from '../../users/accounts.js';
 import { describeDevice, type AttemptDevice } from './device.js';
+import type { AttemptStatus } from '../../../../../shared/api.js';
 
 /**
  * A PC login attempt confirmed on a phone — independent of HTTP and of HOW the phone identified
@@ -35,7 +36,8 @@ const COLLECT_GRACE_MS = 10 * 60 * 1000;
 /** pages of one scan whose nonces stay valid at once (a reload or a HEAD must not break the page shown) */
 const NONCES_KEPT = 3;
 
-export type AttemptStatus = 'waiting' | 'scanned' | 'confirmed' | 'cancelled' | 'taken' | 'expired';
+/** the statuses the PC page is told (one list for server and client: shared/api.ts) */
+export type { AttemptStatus };
 
 /** Who scanned: resolved by the caller (OA web authorization, or an event push's openid). */
 export interface ScanIdentity {

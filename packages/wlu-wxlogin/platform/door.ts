@@ -1,0 +1,82 @@
+/**
+ * The right door on every device (issue 14): which login the H5 page offers, from the browser it
+ * runs in. Pure — the User-Agent and the page's environment are passed in — so it is tested with a
+ * table of real User-Agent strings (client/tests/door.test.ts). Order matters:
+ *   1. the mini-program's own web-view: `miniProgram` in the UA (WeChat ≥ 7.0.0) or
+ *      window.__wxjs_environment === 'miniprogram' → log in from the mini-program's session
+ *      through a one-time ticket (no second authorization);
+ *   2. WeCom (`wxwork`, whose UA also says MicroMessenger) → a page that explains;
+ *   3. WeChat's browser (`MicroMessenger`, phone or PC WeChat) → official-account authorization;
+ *   4. a phone / tablet browser outside WeChat → 请在微信中打开 with a copy-link button
+ *      (iPadOS Safari claims to be a Mac: told apart by touch points);
+ *   5. a PC browser → the website QR, or the official account's follow QR when only an official
+ *      account is configured, or the same explanation when neither is.
+ * Sources: developers.weixin.qq.com/miniprogram/dev/component/web-view.html ("从微信7.0.0开始，可以
+ * 通过判断userAgent中包含miniProgram字样来判断小程序web-view环境"; __wxjs_environment).
+ */
+export type Door =
+  | 'mini-webview' // exchange the mini-program's ticket
+  | 'wecom' // 企业微信: explain
+  | 'oa-authorize' // 公众号网页授权
+  | 'open-in-wechat' // 请在微信中打开 + copy link
+  | 'web-qr' // 网站应用扫码登录
+  | 'oa-qr' // 关注公众号登录 (parametric QR)
+  | 'unavailable'; // nothing configured for this device
+
+export interface DoorEnvironment {
+  userAgent: string;
+  /** window.__wxjs_environment ('miniprogram' inside the web-view, 'browser' in WeChat's browser) */
+  wxjsEnvironment?: string;
+  /** navigator.maxTouchPoints (iPadOS reports a Mac User-Agent) */
+  maxTouchPoints?: number;
+  /** what the server has configured */
+  configured: { web: boolean; oa: boolean; oaFollow: boolean };
+}
+
+const MOBILE = /Android|iPhone|iPod|iPad|Mobile|HarmonyOS|OpenHarmony|Windows Phone/i;
+
+export function chooseDoor(env: DoorEnvironment): Door {
+  const ua = env.userAgent ?? '';
+  if (/miniProgram/i.test(ua) || env.wxjsEnvironment === 'miniprogram') return 'mini-webview';
+  if (/wxwork/i.test(ua)) return 'wecom';
+  if (/MicroMessenger/i.test(ua)) return env.configured.oa ? 'oa-authorize' : 'unavailable';
+  const iPadAsMac = /Macintosh/.test(ua) && (env.maxTouchPoints ?? 0) > 1;
+  if (MOBILE.test(ua) || iPadAsMac) return 'open-in-wechat';
+  if (env.configured.web) return 'web-qr';
+  if (env.configured.oaFollow) return 'oa-qr';
+  return 'unavailable';
+}
+
+/** What the page says for the doors that do not log in here. */
+export const DOOR_TEXT = {
+  wecom: '企业微信暂不支持微信登录，请在微信中打开本页面',
+  'open-in-wechat': '请在微信中打开',
+  unavailable: '当前环境暂不支持登录，请在微信中打开本页面',
+} as const;
+
+/**
+ * What the deployment offers, from the plugin's `doors` option (createWechatLogin; this repo's host passes VITE_LOGIN_DOORS) (comma-separated: `web` 网站应用扫码,
+ * `oa` 公众号网页授权, `oa-follow` 关注公众号登录 — the official account's server URL is set up; default
+ * `web,oa`). A site with only an official account builds with `oa,oa-follow`: a PC then gets the
+ * follow QR instead of a website QR that would fail.
+ */
+export function configuredDoors(value: string | undefined): DoorEnvironment['configured'] {
+  const listed = new Set((value ?? 'web,oa').split(',').map((d) => d.trim()).filter(Boolean));
+  return { web: listed.has('web'), oa: listed.has('oa'), oaFollow: listed.has('oa-follow') };
+}
+
+/** Doors where the login page shows DoorNotice instead of a login button. */
+export function doorHasNoButton(door: Door): boolean {
+  return door === 'wecom' || door === 'open-in-wechat' || door === 'mini-webview' || door === 'unavailable';
+}
+
+/** The running page's environment (H5 only). */
+export function currentDoor(configured: DoorEnvironment['configured']): Door {
+  const w = typeof window === 'undefined' ? undefined : (window as unknown as { __wxjs_environment?: string });
+  return chooseDoor({
+    userAgent: typeof navigator === 'undefined' ? '' : navigator.userAgent,
+    wxjsEnvironment: w?.__wxjs_environment,
+    maxTouchPoints: typeof navigator === 'undefined' ? 0 : navigator.maxTouchPoints,
+    configured,
+  });
+}
