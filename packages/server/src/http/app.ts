@@ -165,7 +165,6 @@ export function createApp(deps: AppDeps) {
       });
     }
     app.use(at('/logout'), limited);
-    app.use(at('/webview/*'), limited);
     app.on(['POST'], at('/me/wechat-profile'), limited);
     app.on(['POST'], at('/me/phone'), limited);
     app.on(['PATCH', 'PUT'], at('/me'), limited);
