@@ -18,7 +18,7 @@ export interface MiniLoginDeps {
   appid: string;
   /** the door's name: the session's `via` and the log events (`auth.<name>.login`); several mini-programs are told apart. @default 'mini' */
   name?: string;
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sessions: SessionManager;
   sealer: Sealer;
   logger: Logger;
