@@ -70,26 +70,13 @@ interface IdentityDoc {
   updatedAt: Date;
 }
 
-/** A copy of a user record carried by identity and session documents (types.ts IdentityRecord.user). */
-interface SnapshotDoc {
-  id: string;
-  nickname: string | null;
-  avatarUrl: string | null;
-  phone?: PhoneRecord | null;
-  mergedInto?: string | null;
-  createdAt: Date;
-  updatedAt: Date;
+/** A user document: the record's fields under `_id`. */
+interface UserDoc extends Omit<UserRecord, 'id'> {
+  _id: string;
 }
 
-interface UserDoc {
-  _id: string;
-  nickname: string | null;
-  avatarUrl: string | null;
-  phone?: PhoneRecord | null;
-  mergedInto?: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/** A copy of a user record carried by identity and session documents (types.ts IdentityRecord.user): the record's fields as they are. */
+type SnapshotDoc = UserRecord;
 
 interface BlobDoc {
   _id: string;
