@@ -247,4 +247,23 @@ describe('the official account door in the flow (issue 20 "Also in this change")
     const page = await followAsPhone(phone.request, scanned.headers.get('location')!, { simUrl, base: 'http://localhost', user: 'doors-pc' });
     expect(page.html).toContain('确认在电脑上登录？');
   });
+
+  it('the PC login\'s cookies live as long as the attempt on the server\'s clock, not the machine\'s', async () => {
+    const oa = officialAccount(OA);
+    const behind = () => new Date(Date.now() - 24 * 60 * 60 * 1000); // a server clock a day behind the machine
+    const services = createServices(
+      { doors: [miniProgram(MINI), oa, pcLogin({ via: oa })], wechat: { apiBase: simUrl, failover: [], openBase: simUrl, mpBase: simUrl }, rateLimit: { perAddress: 1_000_000, perAppid: 1_000_000 } },
+      { store: new EmbeddedStore({ dir: null }), logger: silentLogger, clock: behind },
+    );
+    running.push(services);
+    const pc = cookieBrowser(null, (req) => services.app.request(req));
+    const created = await pc.request('http://localhost/api/auth/pc/attempt', { method: 'POST' });
+    // the attempt's 180 s (the default) + 60 s to collect the session, as with the machine's clock
+    expect(created.headers.getSetCookie().join('\n')).toMatch(/Max-Age=240\b/);
+    const { scanUrl } = (await created.json()) as { scanUrl: string };
+    const phone = phoneFor(services);
+    const scanned = await phone.request(scanUrl);
+    const page = await followAsPhone(phone.request, scanned.headers.get('location')!, { simUrl, base: 'http://localhost', user: 'doors-pc-clock' });
+    expect(page.html).toContain('确认在电脑上登录？');
+  });
 });
