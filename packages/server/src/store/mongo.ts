@@ -20,7 +20,6 @@ import {
   type CounterTotal,
   type CounterWrite,
   type EncryptedValue,
-  type IdentityKind,
   type IdentityPatch,
   type IdentityRecord,
   type PhoneRecord,
@@ -57,17 +56,9 @@ const DUPLICATE_KEY = 11000;
 /** at most this many sessions in one group-committed insert (well under MongoDB's 100,000 writes per batch) */
 const SESSION_BATCH_MAX = 256;
 
-interface IdentityDoc {
+/** An identity document: the record's fields, its key under `_id`. */
+interface IdentityDoc extends Omit<IdentityRecord, 'key'> {
   _id: string;
-  kind: IdentityKind;
-  userId: string;
-  appid: string | null;
-  openid: string | null;
-  unionid: string | null;
-  sessionKey: EncryptedValue | null;
-  user?: SnapshotDoc | null;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
 /** A user document: the record's fields under `_id`. */
