@@ -125,6 +125,18 @@ describe('server package layering', () => {
     expect(casts.length, `new casts under flows/ or wechat/ (parse record values: a defineRecord kind from store/records.ts, or zod):\n${casts.join('\n')}`).toBeLessThanOrEqual(CEILING);
   });
 
+  // Stores behind small ports (issue 20, docs/design/issue-20-drop-in.md §4): flows, sessions/ and
+  // users/ name the ports they use (`Pick<Storage, 'records' | …>`, a port type); the whole Storage
+  // (lifecycle included) is the wiring's (main.ts, doors/, http/).
+  it('domain code takes only the ports it uses, never the whole Storage', () => {
+    const whole = [...sources(join(LIB, 'flows')), ...sources(join(LIB, 'sessions')), ...sources(join(LIB, 'users'))].flatMap((path) =>
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/\bstore\??: Storage\b|\(store: Storage\b|as Storage\b/.test(line) ? [`${relative(LIB, path)}:${i + 1}`] : [])),
+    );
+    expect(whole, 'take Pick<Storage, \'<port>\' | …> or the port type instead').toEqual([]);
+  });
+
   // The checker itself: it must see each kind of import and say no to each way up.
   it('catches imports that run back up, of every syntax', () => {
     expect(

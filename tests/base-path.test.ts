@@ -208,6 +208,12 @@ describe.each([
     const other = api.base === '/auth' ? '/api/auth' : '/auth';
     const foreign = await fetch(at('/me'), { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ avatarUrl: avatarUrl.replace(api.base, other) }) });
     expect(foreign.status).toBe(400);
+    // an avatar stored before the upgrade (/api/avatars/<id>.jpg) still shows: sent on to the base path
+    const id = /([0-9a-f]{32})\.jpg$/.exec(avatarUrl)![1];
+    const legacy = await fetch(`${api.url}/api/avatars/${id}.jpg`, { redirect: 'manual' });
+    expect(legacy.status).toBe(308);
+    expect(legacy.headers.get('location')).toBe(`${api.base}/avatars/${id}.jpg`);
+    expect((await fetch(`${api.url}/api/avatars/${id}.jpg`)).headers.get('content-type')).toBe('image/jpeg');
   });
 });
 

@@ -104,8 +104,53 @@ describe('several mini-programs of one open-platform account in one deployment',
     expect(third.headers.get('retry-after')).toBeTruthy();
   });
 
+  it('a named mini-program binds the phone with its OWN app: <name>/phone; /me/phone uses the first listed', async () => {
+    const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })] });
+    const shop = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-phil') });
+    const phoneCode = async () =>
+      ((await (await fetch(`${simUrl}/__sim/mini/phone-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid: SHOP.appid, user: 'doors-phil', phone: '13912345678' }) })).json()) as { code: string }).code;
+    const bind = (path: string, code: string) =>
+      services.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.body.token}` }, body: JSON.stringify({ code }) });
+    // the shop's code through the first mini's token: WeChat refuses it
+    const first = await bind('/api/auth/me/phone', await phoneCode());
+    expect(first.status).toBe(400);
+    expect(((await first.json()) as any).error.code).toBe('phone_code_invalid');
+    const own = await bind('/api/auth/mini-shop/phone', await phoneCode());
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as any).user.phoneMasked).toBe('139****5678');
+    // a session carries the name of the mini door it came through
+    const list = await services.app.request('/api/auth/sessions', { headers: { authorization: `Bearer ${shop.body.token}` } });
+    expect(((await list.json()) as any).sessions[0].via).toBe('mini-shop');
+  });
+
+  it('webviewTicket({ from }) mints only from sessions of THAT mini door', async () => {
+    const shopDoor = miniProgram({ name: 'mini-shop', ...SHOP });
+    const services = start({ doors: [miniProgram(MINI), shopDoor, webviewTicket({ from: shopDoor })] });
+    const mint = async (token: string) => services.app.request('/api/auth/webview/ticket', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const main = await post(services, '/api/auth/mini/login', { code: await simCode(MINI.appid, 'doors-vera') });
+    const refused = await mint(main.body.token);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as any).error.code).toBe('webview_ticket_mini_only');
+    const shop = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-vera') });
+    const minted = await mint(shop.body.token);
+    expect(minted.status).toBe(200);
+    const { ticket } = (await minted.json()) as { ticket: string };
+    const exchanged = await post(services, '/api/auth/webview/session', { ticket });
+    expect(exchanged.status).toBe(200);
+    expect(exchanged.body.user.id).toBe(shop.body.user.id);
+  });
+
+  it('a webview request is charged once against the per-address limit (its door\'s class, nothing else)', async () => {
+    const mini = miniProgram(MINI);
+    const services = start({ doors: [mini, webviewTicket({ from: mini })], rateLimit: { perAddress: 2, perAppid: 1_000_000 } });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post(services, '/api/auth/webview/session', { ticket: 'a'.repeat(32) })).status);
+    expect(statuses).toEqual([401, 401, 429]);
+  });
+
   it('a name that cannot be a path segment, or one listed twice, is refused', () => {
     expect(() => miniProgram({ name: 'Shop/1', ...SHOP })).toThrow(/name "Shop\/1"/);
+    expect(() => miniProgram({ name: 'web-qr', ...SHOP })).toThrow(/another door's session label/);
     const { problems } = checkConfig(resolveConfig({ doors: [miniProgram(MINI), miniProgram(SHOP)] }));
     expect(problems.join('\n')).toContain('doors: "mini" is listed twice');
     expect(checkConfig(resolveConfig({ doors: [] })).problems.join('\n')).toContain('doors: no login door is listed');
@@ -200,6 +245,25 @@ describe('the official account door in the flow (issue 20 "Also in this change")
     expect(JSON.stringify(record?.value.next)).not.toContain(attemptId);
     // and the phone still reaches the confirmation page of that attempt
     const page = await followAsPhone(phone.request, scanned.headers.get('location')!, { simUrl, base: 'http://localhost', user: 'doors-pc' });
+    expect(page.html).toContain('确认在电脑上登录？');
+  });
+
+  it('the PC login\'s cookies live as long as the attempt on the server\'s clock, not the machine\'s', async () => {
+    const oa = officialAccount(OA);
+    const behind = () => new Date(Date.now() - 24 * 60 * 60 * 1000); // a server clock a day behind the machine
+    const services = createServices(
+      { doors: [miniProgram(MINI), oa, pcLogin({ via: oa })], wechat: { apiBase: simUrl, failover: [], openBase: simUrl, mpBase: simUrl }, rateLimit: { perAddress: 1_000_000, perAppid: 1_000_000 } },
+      { store: new EmbeddedStore({ dir: null }), logger: silentLogger, clock: behind },
+    );
+    running.push(services);
+    const pc = cookieBrowser(null, (req) => services.app.request(req));
+    const created = await pc.request('http://localhost/api/auth/pc/attempt', { method: 'POST' });
+    // the attempt's 180 s (the default) + 60 s to collect the session, as with the machine's clock
+    expect(created.headers.getSetCookie().join('\n')).toMatch(/Max-Age=240\b/);
+    const { scanUrl } = (await created.json()) as { scanUrl: string };
+    const phone = phoneFor(services);
+    const scanned = await phone.request(scanUrl);
+    const page = await followAsPhone(phone.request, scanned.headers.get('location')!, { simUrl, base: 'http://localhost', user: 'doors-pc-clock' });
     expect(page.html).toContain('确认在电脑上登录？');
   });
 });

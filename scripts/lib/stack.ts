@@ -222,6 +222,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const sim = await startSimulator({ port: options.simPort ?? 0, host: plan.host, apps: plan.apps, seed: options.simSeed, clock: options.simClock }).catch((error: unknown) => {
     throw error instanceof SimPortInUseError ? new PortInUseError(error.port, 'WECHAT_SIM_PORT', 'WeChat simulator') : error;
   });
+  return { ...(await apiBeside(plan, sim, options)), sim: sim.state };
+}
+
+/** The API started beside a running simulator (closed again when the API cannot start). */
+async function apiBeside(plan: ReturnType<typeof planStack>, sim: { url: string; close(): Promise<void> }, options: StackOptions): Promise<Omit<Stack, 'sim'>> {
   let api: ApiHandle;
   try {
     api = await startApi(plan, sim.url, options);
@@ -236,7 +241,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     webAppid: plan.web?.appid ?? null,
     oaAppid: plan.oa?.appid ?? null,
     services: api.services,
-    sim: sim.state,
     async close() {
       await Promise.all([api.close(), sim.close()]);
     },
@@ -250,22 +254,5 @@ export async function startDevStack(options: StackOptions & { oaType?: string })
   const sim = await spawnSimulator(simulatorArgs(plan, { port, seed: options.simSeed, oaType: options.oaType })).catch((error: unknown) => {
     throw error instanceof SimPortBusy ? new PortInUseError(port, 'WECHAT_SIM_PORT', 'WeChat simulator') : error;
   });
-  let api: ApiHandle;
-  try {
-    api = await startApi(plan, sim.url, options);
-  } catch (error) {
-    await sim.close();
-    throw error;
-  }
-  return {
-    apiUrl: api.apiUrl,
-    simUrl: sim.url,
-    appid: plan.appid,
-    webAppid: plan.web?.appid ?? null,
-    oaAppid: plan.oa?.appid ?? null,
-    services: api.services,
-    async close() {
-      await Promise.all([api.close(), sim.close()]);
-    },
-  };
+  return apiBeside(plan, sim, options);
 }

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { createInFlightCodes } from '../flows/mini/login.js';
 import { miniRoutes } from '../http/routes/mini.js';
 import { jscode2session } from '../wechat/mini/jscode2session.js';
+import { getUserPhoneNumber } from '../wechat/mini/getuserphonenumber.js';
+import type { AccessTokens } from '../wechat/access-token.js';
 import { doorApp, DOOR_NAME, type Door, type DoorApp } from './door.js';
 
 export interface MiniProgramOptions {
@@ -11,12 +13,16 @@ export interface MiniProgramOptions {
   secret: string;
   /**
    * Its routes' segment: <basePath>/<name>/login, /decrypt. Several mini-programs of one open-platform
-   * account get one name each and share users through unionid. @default 'mini'
+   * account get one name each and share users through unionid. Its sessions carry `via: <name>`
+   * (webviewTicket({ from }) mints only from them). @default 'mini'
    */
   name?: string | undefined;
   /** the variable names its problems are reported under (doctor, the production guard). @default 'WECHAT_MINI' for 'mini' */
   label?: string | undefined;
 }
+
+/** The session labels of the other shipped doors (store/types.ts SessionRecord.via). */
+const OTHER_VIAS = ['web-qr', 'oa', 'pc-qr', 'webview'];
 
 export interface MiniProgramDoor extends Door {
   readonly kind: 'mini';
@@ -31,15 +37,17 @@ export interface MiniProgramDoor extends Door {
 export function miniProgram(options: MiniProgramOptions): MiniProgramDoor {
   const name = options.name ?? 'mini';
   if (!DOOR_NAME.test(name)) throw new TypeError(`miniProgram: name "${name}" must be lower-case letters, digits and - (a path segment)`);
+  // its sessions' `via` is its name: it must not read as another door's
+  if (OTHER_VIAS.includes(name)) throw new TypeError(`miniProgram: name "${name}" is another door's session label (${OTHER_VIAS.join(', ')})`);
   const label = options.label ?? (name === 'mini' ? 'WECHAT_MINI' : `miniProgram(${name})`);
   const app = doorApp(options) ?? { appid: '', secret: options.secret?.trim() ?? '' };
   const door: MiniProgramDoor = {
     kind: 'mini',
     name,
     app,
-    allowed: { '/login': 'POST', '/decrypt': 'POST' },
-    // decrypt needs a session (a login happened); the login itself spends jscode2session
-    limits: { '/login': 'address', '/decrypt': 'none' },
+    allowed: { '/login': 'POST', '/decrypt': 'POST', '/phone': 'POST' },
+    // decrypt needs a session (a login happened); the login and the phone spend WeChat calls
+    limits: { '/login': 'address', '/decrypt': 'none', '/phone': 'address' },
     logsFailures: true,
     routes: (ctx) => {
       const deps = {
@@ -55,7 +63,16 @@ export function miniProgram(options: MiniProgramOptions): MiniProgramDoor {
         exchangeCode: (code: string) => ctx.wechat.spend(app.appid, () => jscode2session(ctx.wechat.transport, app, code)),
       };
       const decrypt = { appid: app.appid, store: ctx.store, sealer: ctx.sealer, sessions: ctx.sessions };
-      return new Hono().use(ctx.limitBody).route('/', miniRoutes({ ...deps, decrypt }));
+      // the phone number is bound with THIS app's access_token (made on first use)
+      let tokens: AccessTokens | undefined;
+      const own = () => (tokens ??= ctx.wechat.accessTokens(app));
+      const phone = {
+        appid: app.appid,
+        store: ctx.store,
+        accessTokens: { get: () => own().get(), withToken: <T>(use: (token: string) => Promise<T>) => own().withToken(use) },
+        getPhoneNumber: (token: string, code: string) => ctx.wechat.spend(app.appid, () => getUserPhoneNumber(ctx.wechat.transport, token, code)),
+      };
+      return new Hono().use(ctx.limitBody).route('/', miniRoutes({ ...deps, decrypt, phone }));
     },
     publicInfo: () => (app.appid ? { name, kind: 'mini', appid: app.appid } : null),
     check: () => {

@@ -9,7 +9,7 @@ export interface WebviewTicketDoor extends Door {
 }
 
 /**
- * The mini-program's web-view: POST webview/ticket (Bearer, a mini-program session) → a one-time
+ * The mini-program's web-view: POST webview/ticket (Bearer, a session of the `from` mini-program door) → a one-time
  * ticket; POST webview/session {ticket} → the H5 page's own session (flows/webview).
  */
 export function webviewTicket(options: { from: MiniProgramDoor }): WebviewTicketDoor {
@@ -21,7 +21,7 @@ export function webviewTicket(options: { from: MiniProgramDoor }): WebviewTicket
     allowed: { '/ticket': 'POST', '/session': 'POST' },
     limits: { '/*': 'address' },
     logsFailures: false,
-    routes: (ctx) => new Hono().use(ctx.limitBody).route('/', webviewRoutes({ store: ctx.store, sessions: ctx.sessions, logger: ctx.logger, clock: ctx.clock })),
+    routes: (ctx) => new Hono().use(ctx.limitBody).route('/', webviewRoutes({ from: options.from.name, store: ctx.store, sessions: ctx.sessions, logger: ctx.logger, clock: ctx.clock })),
     publicInfo: () => ({ name: 'webview', kind: 'webview', from: options.from.name }),
     check: () => ({ problems: [], notes: [] }),
   };

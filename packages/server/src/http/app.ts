@@ -80,6 +80,9 @@ export function limitClassOf(door: Pick<MountedDoor, 'limits'>, sub: string): Li
   return 'address';
 }
 
+/** Where uploaded avatars were served before every route moved under the base path. */
+const LEGACY_AVATAR_PATH = '/api/avatars/';
+
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
@@ -165,7 +168,6 @@ export function createApp(deps: AppDeps) {
       });
     }
     app.use(at('/logout'), limited);
-    app.use(at('/webview/*'), limited);
     app.on(['POST'], at('/me/wechat-profile'), limited);
     app.on(['POST'], at('/me/phone'), limited);
     app.on(['PATCH', 'PUT'], at('/me'), limited);
@@ -185,6 +187,11 @@ export function createApp(deps: AppDeps) {
   if (deps.wechatSync) app.route(at('/me/wechat-profile'), wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
   if (deps.wechatSync) app.on(['DELETE'], at('/me'), forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
   app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/'), userEvents: deps.userEvents }));
+  // Avatars uploaded before issue 20 are stored as /api/avatars/<id>.jpg (users' avatarUrl): sent on,
+  // permanently, to where they are served now, so an upgrade breaks no profile picture.
+  if (at('/avatars/') !== LEGACY_AVATAR_PATH) {
+    app.get(`${LEGACY_AVATAR_PATH}:file{[0-9a-f]{32}\\.jpg}`, (c) => c.redirect(at(`/avatars/${c.req.param('file')}`), 308));
+  }
   app.use(at('/sessions/*'), limit);
   app.route(at('/sessions'), sessionRoutes(deps.sessions));
   app.route('/', verifyFileRoutes(deps.mpVerify ?? []));

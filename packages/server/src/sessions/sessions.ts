@@ -42,6 +42,8 @@ export interface SessionManager {
   create(user: UserRecord, via: SessionRecord['via'], extra?: { wxSessionKey?: SessionRecord['wxSessionKey'] }): Promise<{ token: string; session: SessionRecord }>;
   /** The session (with its current, possibly slid `expiresAt`) and its user, or nulls. */
   validate(token: string): Promise<Validated>;
+  /** The session stored under this id (the SHA-256 of its token) while it is live, else null; never slides it. */
+  live(sessionId: string): Promise<SessionRecord | null>;
   /** Logout: ends the session of this token (unknown tokens are fine). */
   invalidate(token: string): Promise<void>;
   /** The user's live sessions, newest first. */
@@ -109,6 +111,11 @@ export function createSessionManager(store: { sessions: SessionPort; accounts: P
         await store.sessions.updateExpiration(session.id, session.expiresAt);
       }
       return { session, user };
+    },
+
+    async live(sessionId) {
+      const session = await store.sessions.get(sessionId);
+      return session && live(session, clock().getTime()) ? session : null;
     },
 
     async invalidate(token) {

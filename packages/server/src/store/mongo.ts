@@ -20,7 +20,6 @@ import {
   type CounterTotal,
   type CounterWrite,
   type EncryptedValue,
-  type IdentityKind,
   type IdentityPatch,
   type IdentityRecord,
   type PhoneRecord,
@@ -57,39 +56,18 @@ const DUPLICATE_KEY = 11000;
 /** at most this many sessions in one group-committed insert (well under MongoDB's 100,000 writes per batch) */
 const SESSION_BATCH_MAX = 256;
 
-interface IdentityDoc {
+/** An identity document: the record's fields, its key under `_id`. */
+interface IdentityDoc extends Omit<IdentityRecord, 'key'> {
   _id: string;
-  kind: IdentityKind;
-  userId: string;
-  appid: string | null;
-  openid: string | null;
-  unionid: string | null;
-  sessionKey: EncryptedValue | null;
-  user?: SnapshotDoc | null;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
-/** A copy of a user record carried by identity and session documents (types.ts IdentityRecord.user). */
-interface SnapshotDoc {
-  id: string;
-  nickname: string | null;
-  avatarUrl: string | null;
-  phone?: PhoneRecord | null;
-  mergedInto?: string | null;
-  createdAt: Date;
-  updatedAt: Date;
+/** A user document: the record's fields under `_id`. */
+interface UserDoc extends Omit<UserRecord, 'id'> {
+  _id: string;
 }
 
-interface UserDoc {
-  _id: string;
-  nickname: string | null;
-  avatarUrl: string | null;
-  phone?: PhoneRecord | null;
-  mergedInto?: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/** A copy of a user record carried by identity and session documents (types.ts IdentityRecord.user): the record's fields as they are. */
+type SnapshotDoc = UserRecord;
 
 interface BlobDoc {
   _id: string;

@@ -63,8 +63,13 @@ export interface SessionRecord {
   /** SHA-256 hex of the bearer token; the token itself is never stored. */
   id: string;
   userId: string;
-  /** which door the session came through ('webview': the H5 page in the mini-program's web-view, from a one-time ticket) */
-  via: 'mini' | 'web-qr' | 'oa' | 'pc-qr' | 'webview';
+  /**
+   * Which door the session came through: a mini-program door's NAME ('mini' by default, 'mini-shop'…:
+   * webviewTicket({ from }) and the door's own routes tell them apart), or the other shipped doors'
+   * labels 'web-qr', 'oa', 'pc-qr', 'webview' (the H5 page in a mini-program's web-view, from a
+   * one-time ticket). A new door writes its own name.
+   */
+  via: string;
   createdAt: Date;
   expiresAt: Date;
   /** Copy of the user record (see IdentityRecord.user): an authenticated request reads one document. */

@@ -93,8 +93,8 @@ async function withAvatarLock<T>(store: Pick<Storage, 'records'>, userId: string
     const held = rec && typeof rec.value.until === 'number' && rec.value.until > Date.now();
     if (!held) {
       const until = Date.now() + LOCK_MS;
-      // expiresAt lets a record sweep drop stale locks; a dropped lock is simply free again.
-      const written = await store.records.put(id, { owner, until, expiresAt: new Date(until).toISOString() }, rec?.version ?? null, null, new Date());
+      // a permanent record (one per user who ever changed an avatar): a stale lock is free once `until` has passed
+      const written = await store.records.put(id, { owner, until }, rec?.version ?? null, null, new Date());
       if (written !== null) {
         version = written;
         break;
@@ -109,7 +109,7 @@ async function withAvatarLock<T>(store: Pick<Storage, 'records'>, userId: string
   try {
     return await run();
   } finally {
-    await store.records.put(id, { owner: null, until: 0, expiresAt: new Date().toISOString() }, version, null, new Date()).catch(() => null);
+    await store.records.put(id, { owner: null, until: 0 }, version, null, new Date()).catch(() => null);
   }
 }
 

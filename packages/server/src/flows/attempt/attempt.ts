@@ -47,7 +47,7 @@ export interface ScanIdentity {
 }
 
 export interface AttemptDeps {
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sessions: SessionManager;
   logger: Logger;
   clock?: () => Date;

@@ -25,7 +25,7 @@ import { createPoller, createWaiters, queriesFor, readAndDeliver, NOTIFY_MIN_INT
  *     the attempt's expiresAt.
  */
 export interface ChangeStreamNotifierOptions extends PollOptions {
-  store: Storage;
+  store: Pick<Storage, 'records'>;
   source: RecordChangeSource;
   logger: Logger;
   /** close the stream after this long with nobody waiting (default 10 s) */

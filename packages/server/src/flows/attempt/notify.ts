@@ -140,7 +140,7 @@ export function createWaiters(): Waiters {
 export const queriesFor = (n: number): number => Math.min(n, 1);
 
 /** The records of `ids` (attempt ids) as stored, and how many queries it took. */
-export async function readAttempts(store: Storage, ids: string[], clock: () => Date): Promise<{ found: Map<string, AttemptRecord>; queries: number }> {
+export async function readAttempts(store: Pick<Storage, 'records'>, ids: string[], clock: () => Date): Promise<{ found: Map<string, AttemptRecord>; queries: number }> {
   const deps = { store, clock };
   if (ids.length === 1) {
     const record = await attempts.read(deps, ids[0]!);
@@ -154,7 +154,7 @@ export async function readAttempts(store: Storage, ids: string[], clock: () => D
  * of queries (0 when the store failed).
  */
 export async function readAndDeliver(
-  store: Storage,
+  store: Pick<Storage, 'records'>,
   waiters: Waiters,
   ids: string[],
   clock: () => Date,
@@ -187,7 +187,7 @@ export interface Poller {
   stop(): void;
 }
 
-export function createPoller(store: Storage, waiters: Waiters, options: PollOptions & { active?: boolean; countReads?: (queries: number) => void } = {}): Poller {
+export function createPoller(store: Pick<Storage, 'records'>, waiters: Waiters, options: PollOptions & { active?: boolean; countReads?: (queries: number) => void } = {}): Poller {
   const intervalMs = options.intervalMs ?? NOTIFY_INTERVAL_MS;
   const minIntervalMs = Math.min(intervalMs, options.minIntervalMs ?? NOTIFY_MIN_INTERVAL_MS);
   const clock = options.clock ?? (() => new Date());
@@ -251,7 +251,7 @@ export function createPoller(store: Storage, waiters: Waiters, options: PollOpti
   };
 }
 
-export function createDbNotifier(store: Storage, options: PollOptions = {}): AttemptNotifier {
+export function createDbNotifier(store: Pick<Storage, 'records'>, options: PollOptions = {}): AttemptNotifier {
   const waiters = createWaiters();
   const poller = createPoller(store, waiters, options);
   return {

@@ -207,7 +207,7 @@ export type FollowQrs = ReturnType<typeof followQrs>;
 
 export interface IdentifyDeps {
   appid: string;
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   getFollowerInfo(openid: string): Promise<FollowerInfo>;
   clock?: () => Date;
   /** the host's user hooks (users/hooks.ts): userCreated / usersMerged after the account is stored */

@@ -8,7 +8,7 @@ import { DecryptError, decryptUserData, verifyRawDataSignature } from '../../wec
 
 export interface DecryptDeps {
   appid: string;
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sessions: SessionManager;
   sealer: Sealer;
   clock?: () => number;

@@ -16,9 +16,9 @@ import { WechatApiError } from '../../wechat/transport.js';
  */
 export interface MiniLoginDeps {
   appid: string;
-  /** the door's name in log events (`auth.<name>.login`): several mini-programs are told apart. @default 'mini' */
+  /** the door's name: the session's `via` and the log events (`auth.<name>.login`); several mini-programs are told apart. @default 'mini' */
   name?: string;
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sessions: SessionManager;
   sealer: Sealer;
   logger: Logger;
@@ -74,7 +74,7 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
     // The session_key of THIS login rides on the session it creates (docs/ACCOUNTS.md "Where
     // session_key lives"): a returning login reads the identity and writes one session.
     const wxSessionKey = { identity: key, sealed: deps.sealer.seal(wx.sessionKey, key) };
-    const { token, session } = await deps.sessions.create(user, 'mini', { wxSessionKey });
+    const { token, session } = await deps.sessions.create(user, deps.name ?? 'mini', { wxSessionKey });
     deps.logger.log('info', `auth.${deps.name ?? 'mini'}.login`, { userId: user.id, isNewUser, unionid: !!wx.unionid });
     return { token, expiresAt: session.expiresAt, user, isNewUser };
   } finally {

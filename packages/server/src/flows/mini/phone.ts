@@ -7,7 +7,7 @@ import type { PhoneInfo } from '../../wechat/mini/getuserphonenumber.js';
 
 export interface PhoneDeps {
   appid: string;
-  store: Storage;
+  store: Pick<Storage, 'accounts' | 'sessions'>;
   accessTokens: AccessTokens;
   getPhoneNumber(accessToken: string, code: string): Promise<PhoneInfo>;
 }

@@ -32,7 +32,7 @@ export const GrantDoc = (z: Zod) => z.object({
 export const grants = defineRecord({ prefix: 'wechat-grant', schema: GrantDoc, ttlMs: REFRESH_TOKEN_LIFETIME_MS });
 
 export interface KeepGrantDeps {
-  store: Storage;
+  store: Pick<Storage, 'records'>;
   sealer: Sealer;
   logger: Logger;
   clock?: (() => Date) | undefined;

@@ -54,7 +54,7 @@ export interface OAuthLoginDeps {
   appid: string | null;
   /** browser-facing authorize host, e.g. https://open.weixin.qq.com */
   openBaseUrl: string;
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sessions: SessionManager;
   logger: Logger;
   /** the host's user hooks (users/hooks.ts): userCreated / usersMerged after the account is stored */

@@ -3,13 +3,13 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import type { SessionRecord, Storage, UserRecord } from '../../store/types.js';
-import { defineRecord, nowOf, type Zod } from '../../store/records.js';
+import { defineRecord, type Zod } from '../../store/records.js';
 import { currentUser } from '../../users/accounts.js';
 
 /**
  * The mini-program's web-view (issue 14, "the right door"): an H5 page opened inside the
  * mini-program is logged in from the mini-program's own session, without a second authorization.
- *   1. the mini-program (Bearer token of a `mini` session) asks for a ticket: 160 random bits,
+ *   1. the mini-program (Bearer token of a session of the `from` mini door) asks for a ticket: 160 random bits,
  *      stored only as its SHA-256 with the minting session's id, valid TICKET_TTL_MS, single use;
  *   2. it opens the web-view at <page>?wv_ticket=<ticket> (the H5 page sends its origin alone as Referer, so the
  *      ticket does not travel to the page's assets: index.html, docs/SECURITY.md);
@@ -32,14 +32,16 @@ const TicketDoc = (z: Zod) => z.object({
 const tickets = defineRecord({ prefix: 'webview-ticket', schema: TicketDoc, ttlMs: TICKET_TTL_MS });
 
 export interface WebviewDeps {
-  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
+  /** the mini-program door whose sessions may mint tickets (its name is their `via`). @default 'mini' */
+  from?: string | undefined;
+  store: Pick<Storage, 'records' | 'accounts'>;
   sessions: SessionManager;
   logger: Logger;
   clock?: () => Date;
 }
 
 export async function issueWebviewTicket(deps: WebviewDeps, session: SessionRecord): Promise<{ ticket: string; expiresIn: number }> {
-  if (session.via !== 'mini') throw new AppError('webview_ticket_mini_only');
+  if (session.via !== (deps.from ?? 'mini')) throw new AppError('webview_ticket_mini_only');
   const ticket = generateToken();
   await tickets.create(deps, sha256Hex(ticket), { userId: session.userId, sessionId: session.id, used: false });
   deps.logger.log('info', 'auth.webview.ticket', { userId: session.userId });
@@ -51,16 +53,16 @@ export async function exchangeWebviewTicket(deps: WebviewDeps, ticket: string): 
   const rec = await tickets.read(deps, sha256Hex(ticket));
   if (!rec || rec.value.used) throw new AppError('webview_ticket_invalid');
   const doc = rec.value;
-  const now = nowOf(deps);
-  // the mini-program session that minted it must still be live (a logout ends its tickets too)
-  const minting = await deps.store.sessions.get(doc.sessionId);
-  if (!minting || minting.via !== 'mini' || minting.expiresAt <= now) {
+  // the mini-program session that minted it must still be live (a logout ends its tickets too);
+  // the SessionManager judges that, as every session's expiry
+  const minting = await deps.sessions.live(doc.sessionId);
+  if (!minting || minting.via !== (deps.from ?? 'mini')) {
     deps.logger.log('info', 'auth.webview.minting_session_gone', { userId: doc.userId });
     throw new AppError('webview_ticket_invalid');
   }
   // spend it first (compare-and-set on its version): of two racing exchanges exactly one wins
   if (!(await tickets.update(deps, rec, { ...doc, used: true }))) throw new AppError('webview_ticket_invalid');
-  const user = await currentUser(deps.store as Storage, await deps.store.accounts.getUser(doc.userId));
+  const user = await currentUser(deps.store, await deps.store.accounts.getUser(doc.userId));
   if (!user) throw new AppError('webview_ticket_invalid');
   const { token, session } = await deps.sessions.create(user, 'webview');
   deps.logger.log('info', 'auth.webview.login', { userId: user.id });

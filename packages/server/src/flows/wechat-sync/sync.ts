@@ -27,7 +27,7 @@ const REAUTHORIZE = new Set([42002, 40030, 42007]);
 export interface WechatSyncDeps {
   /** the official account's AppID; null = not configured */
   appid: string | null;
-  store: Storage;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
   sealer: Sealer;
   logger: Logger;
   refresh(refreshToken: string): Promise<RefreshedOAuthToken>;

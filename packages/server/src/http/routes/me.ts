@@ -4,6 +4,7 @@ import { NICKNAME_MAX_LENGTH, isAnonymousAvatar, isAnonymousNickname, type MeRes
 import { AppError } from '../../errors.js';
 import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
 import { requireSession, type AuthVariables } from '../auth.js';
+import { PhoneBody } from './mini.js';
 import { lazySchema, limitBody, readJson } from '../json.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
@@ -24,7 +25,6 @@ const UpdateMe = lazySchema((z) =>
     .refine((v) => v.nickname !== undefined || v.avatarUrl !== undefined, 'nothing to update'),
 );
 
-const PhoneBody = lazySchema((z) => z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{8,256}$/, 'must be e.detail.code from getPhoneNumber') }));
 
 export interface MeDeps {
   store: Storage;

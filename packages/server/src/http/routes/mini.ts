@@ -2,9 +2,11 @@ import { Hono } from 'hono';
 import { requireSession, type AuthVariables } from '../auth.js';
 import { lazySchema, readJson } from '../json.js';
 import type { SessionManager } from '../../sessions/sessions.js';
-import { toLoginResponse } from '../../users/profile.js';
+import { toLoginResponse, toPublicUser } from '../../users/profile.js';
 import { decryptForSession, type DecryptDeps } from '../../flows/mini/decrypt.js';
 import { miniLogin, type MiniLoginDeps } from '../../flows/mini/login.js';
+import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
+import type { MeResponse } from '../../../../../shared/api.js';
 
 const LoginBody = lazySchema((z) =>
   z.object({
@@ -26,7 +28,10 @@ const DecryptBody = lazySchema((z) =>
   }),
 );
 
-export function miniRoutes(deps: MiniLoginDeps & { decrypt: DecryptDeps; sessions: SessionManager }) {
+/** getPhoneNumber's code (also read by /me/phone, routes/me.ts) */
+export const PhoneBody = lazySchema((z) => z.object({ code: z.string().regex(/^[A-Za-z0-9_-]{8,256}$/, 'must be e.detail.code from getPhoneNumber') }));
+
+export function miniRoutes(deps: MiniLoginDeps & { decrypt: DecryptDeps; phone: PhoneDeps; sessions: SessionManager }) {
   return new Hono<{ Variables: AuthVariables }>()
     .post('/login', async (c) => {
       const body = await readJson(c, LoginBody);
@@ -37,5 +42,11 @@ export function miniRoutes(deps: MiniLoginDeps & { decrypt: DecryptDeps; session
       const body = await readJson(c, DecryptBody);
       const data = await decryptForSession(deps.decrypt, c.var.session, body);
       return c.json({ data }, 200, { 'cache-control': 'no-store' });
+    })
+    // the code comes from THIS mini-program's getPhoneNumber button: bound with its own access_token
+    .post('/phone', requireSession(deps.sessions), async (c) => {
+      const { code } = await readJson(c, PhoneBody);
+      const user = await savePhoneNumber(deps.phone, c.var.user, code, new Date());
+      return c.json<MeResponse>({ user: toPublicUser(user) }, 200, { 'cache-control': 'no-store' });
     });
 }

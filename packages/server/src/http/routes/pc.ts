@@ -145,13 +145,15 @@ export function pcRoutes(deps: PcRouteDeps) {
     return phone(c, resultPageHtml('error', failure.message), failure.status);
   };
 
+  // cookie lifetimes are counted on the clock the attempts' deadlines are set on (never the machine's)
+  const nowMs = () => (deps.attempt.clock?.() ?? new Date()).getTime();
   return (
     new Hono()
       // ---- PC ----
       .post('/attempt', async (c) => {
         const wanted = c.req.query('form') ?? (await c.req.json().catch(() => null) as { form?: unknown } | null)?.form;
         const { id, pcKey, expiresAt, view } = await createAttempt(deps.attempt, { userAgent: c.req.header('user-agent'), address: addressOf(c) });
-        const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+        const seconds = Math.max(60, Math.ceil((expiresAt.getTime() - nowMs()) / 1000));
         cookies.set(c, PC_ATTEMPT_COOKIE, `${id}.${pcKey}`, seconds + 60);
         // follow: no WeChat call here — the page asks POST /follow-qr when it shows the card
         if (wanted === 'follow' && deps.followQrs) return c.json({ ...statusBody(view), form: 'follow' as const }, 200, { 'cache-control': 'no-store' });
@@ -169,7 +171,7 @@ export function pcRoutes(deps: PcRouteDeps) {
         // WeChat refused (48001 on an unverified account, 45009 quota, -1, timeout): our own QR works as well
         if ('unavailable' in got) return c.json({ ...(await ownQr(c, id)), form: 'own-qr' as const }, 200, { 'cache-control': 'no-store' });
         if (got.browserKey) {
-          const maxAge = Math.max(0, Math.floor((got.qr.expiresAt.getTime() - Date.now()) / 1000));
+          const maxAge = Math.max(0, Math.floor((got.qr.expiresAt.getTime() - nowMs()) / 1000));
           cookies.set(c, PC_FOLLOW_COOKIE, got.browserKey, maxAge);
         }
         const qr = await qrDataUrl(got.qr.content);
@@ -262,7 +264,7 @@ export function pcRoutes(deps: PcRouteDeps) {
           cookies.clear(c, PC_STATE_COOKIE);
           const { confirmKey, view } = await scanAttempt(deps.attempt, attemptId, { userId: user.id, source: 'oa-web' });
           deps.notifier.changed(view);
-          cookies.set(c, PC_CONFIRM_COOKIE, confirmKey, Math.ceil((view.expiresAt.getTime() - Date.now()) / 1000));
+          cookies.set(c, PC_CONFIRM_COOKIE, confirmKey, Math.ceil((view.expiresAt.getTime() - nowMs()) / 1000));
           noStore(c);
           return c.redirect(`${pcPath}/confirm`, 302);
         } catch (error) {
