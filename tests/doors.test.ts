@@ -65,6 +65,19 @@ const post = async (services: Services, path: string, body: unknown) => {
 };
 
 describe('several mini-programs of one open-platform account in one deployment', () => {
+  it('the nickname check runs on the mini-program the person logged in through (its own app and openid)', async () => {
+    const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })] });
+    // someone who only ever used the shop mini-program: no identity in the first listed app
+    const shop = await post(services, '/api/auth/mini-shop/login', { code: await simCode(SHOP.appid, 'doors-nick-shop') });
+    expect(shop.status).toBe(200);
+    const patch = (nickname: string) =>
+      services.app.request('/api/auth/me', { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.body.token}` }, body: JSON.stringify({ nickname }) });
+    const risky = await patch('我是违禁词');
+    expect(risky.status).toBe(400);
+    expect(((await risky.json()) as { error: { code: string } }).error.code).toBe('content_risky');
+    expect((await patch('小店主')).status).toBe(200);
+  });
+
   it('each has its own routes and credentials; the same person is ONE user through unionid', async () => {
     const lines: string[] = [];
     const services = start({ doors: [miniProgram(MINI), miniProgram({ name: 'mini-shop', ...SHOP })] }, createLogger((line) => lines.push(line), 'info'));

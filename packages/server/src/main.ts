@@ -11,6 +11,7 @@ import { createApp, errorResponse, MAX_JSON_BYTES } from './http/app.js';
 import { limitBody } from './http/json.js';
 import type { DoorContext } from './doors/door.js';
 import type { OfficialAccountDoor } from './doors/oa.js';
+import type { MiniProgramDoor } from './doors/mini.js';
 import { followOf } from './doors/follow.js';
 import { appidQuota, followQrLimiter, RateLimiter } from './http/rate-limit.js';
 import { clientAddress } from './http/client-address.js';
@@ -106,15 +107,20 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     }
     return tokens;
   };
-  // The first mini-program: /me/phone and the nickname check use its access_token.
+  // The first mini-program: /me/phone (kept for clients that predate <mini>/phone) uses its access_token.
   const accessTokens = accessTokensOf(config.mini);
+  // The nickname check runs on a mini-program the person logged in through: the first listed mini door
+  // whose app holds an openid of theirs (msg_sec_check needs one), with THAT app's token and budget.
+  const minis = config.doors.filter((d): d is MiniProgramDoor => d.kind === 'mini' && Boolean(d.app?.appid && d.app.secret));
   const checkNickname = async (nickname: string, userId: string) => {
-    const identity = (await store.accounts.listIdentities(userId)).find((i) => i.kind === 'oid' && i.appid === config.mini.appid);
-    if (!identity?.openid) return true; // no mini-program identity to check against
+    const identities = (await store.accounts.listIdentities(userId)).filter((i) => i.kind === 'oid' && i.openid);
+    const door = minis.find((d) => identities.some((i) => i.appid === d.app.appid));
+    const identity = door && identities.find((i) => i.appid === door.app.appid);
+    if (!door || !identity?.openid) return true; // no mini-program identity to check against
     // over the AppID's budget: the edit is refused (429), never saved unchecked
-    return spend(config.mini.appid, async () => {
+    return spend(door.app.appid, async () => {
       try {
-        const { suggest } = await accessTokens.withToken((token) => msgSecCheck(transport, token, { content: nickname, openid: identity.openid!, scene: 1 }));
+        const { suggest } = await accessTokensOf(door.app).withToken((token) => msgSecCheck(transport, token, { content: nickname, openid: identity.openid!, scene: 1 }));
         return suggest !== 'risky';
       } catch (error) {
         // Fail open: an unavailable check must not block every profile edit; it is logged for review.
