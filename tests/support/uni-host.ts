@@ -1,10 +1,10 @@
 /**
  * A uni-app host nobody here wrote (dcloudio's uni-preset-vue vite-ts template, ../shared/fixtures/hosts),
  * copied to a temp dir and built with the uni CLI the way its own `npm run build:*` would.
- * Nothing is installed: the host's node_modules is a real folder of symlinks to the repository's
- * node_modules, so the build runs with the REPOSITORY's uni-app/vite/vue (tests/host-fixture.test.ts
- * prints the versions). @vue/tsconfig (the fixture's tsconfig `extends` it; vite refuses an
- * unresolvable extends) gets a minimal stand-in.
+ * Either nothing is installed (linkNodeModules: the host's node_modules is a real folder of symlinks to
+ * the repository's node_modules, so the build runs with the REPOSITORY's uni-app/vite/vue; @vue/tsconfig,
+ * which the fixture's tsconfig `extends` and vite refuses to leave unresolved, gets a minimal stand-in),
+ * or the host installs its OWN package.json with npm (npmInstall: the template's own, older uni-app).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -42,6 +42,29 @@ export function linkNodeModules(hostDir: string, skip: readonly string[] = []): 
       JSON.stringify({ compilerOptions: { strict: true, useDefineForClassFields: true, target: 'ESNext', module: 'ESNext', moduleResolution: 'Node', jsx: 'preserve' } }),
     );
   }
+}
+
+/** `npm install [args]` in hostDir from the registry, as the host's developer would type it; resolves with the seconds it took. */
+export function npmInstall(hostDir: string, args: readonly string[] = []): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // not the repository's npm run context, nor vitest's NODE_ENV (production would drop devDependencies)
+  for (const name of Object.keys(env)) {
+    if (/^(npm_(package|lifecycle)_|npm_config_local_prefix$|INIT_CWD$|NODE_ENV$|VITEST)/.test(name)) delete env[name];
+  }
+  const started = performance.now();
+  return new Promise((done, fail) => {
+    let log = '';
+    const child = spawn('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...args], { cwd: hostDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    child.on('error', fail);
+    child.on('exit', (code) => (code === 0 ? done((performance.now() - started) / 1000) : fail(new Error(`npm install ${args.join(' ')} failed (${code}):\n${log}`))));
+  });
+}
+
+/** The version of `name` in hostDir/node_modules (what the host's build and source resolve). */
+export function hostVersion(hostDir: string, name: string): string {
+  return (JSON.parse(readFileSync(join(hostDir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** `uni build -p <platform>` in hostDir (absolute UNI_INPUT_DIR = hostDir/src), with the host's own VITE_* `env`. */
