@@ -589,7 +589,14 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
       return null;
     }
     async function tap(selector: string, event = 'tap', detail: Record<string, unknown> = {}) {
-      const node = find(selector);
+      // like a person, wait for it to show (the login page shows its buttons once GET /doors answered)
+      let node = find(selector);
+      if (!node) {
+        await vi.waitFor(() => {
+          if (!find(selector)) throw new Error(`no node matches ${selector} on ${pageRoute}`);
+        }, { timeout: 5_000 }).catch(() => undefined);
+        node = find(selector);
+      }
       if (!node) throw new Error(`no node matches ${selector} on ${pageRoute}`);
       node.dispatchEvent(event, { detail });
       await new Promise((r) => setTimeout(r, 0));
@@ -602,6 +609,9 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
       find,
       tap,
       async tapGated(selector, event, detail, api) {
+        await vi.waitFor(() => {
+          if (!find(selector)) throw new Error(`no node matches ${selector} on ${pageRoute}`);
+        }, { timeout: 5_000 }).catch(() => undefined);
         if (!find(selector)) throw new Error(`no node matches ${selector} on ${pageRoute}`);
         const outcome = await fake.privacyGate(api);
         if (outcome === 'agreed') await tap(selector, event, detail);
