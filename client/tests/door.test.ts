@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDoor, configuredDoors, type Door } from '../uni_modules/wlu-wxlogin/platform/door';
+import { chooseDoor, configuredDoors, offeredDoors, parseServerDoors, type Door, type ServerDoor } from '../uni_modules/wlu-wxlogin/platform/door';
 import { pickPcForm } from '../uni_modules/wlu-wxlogin/platform/pc';
 
 /**
@@ -74,5 +74,52 @@ describe('what the deployment configured (VITE_LOGIN_DOORS) and the PC form it l
     expect(pickPcForm('own-qr', 'embedded', web)).toBe('own-qr');
     expect(pickPcForm(null, undefined, web)).toBe('redirect');
     expect(pickPcForm('nonsense', undefined, web)).toBe('redirect');
+  });
+});
+
+describe('what the server lists (GET <basePath>/doors) decides the doors; the host\'s option only hides', () => {
+  const pc = rows[0]!.ua;
+  const wechat = rows[6]!.ua;
+  const mini = { name: 'mini', kind: 'mini', appid: 'wx0000000000000001' };
+  const web = { name: 'web', kind: 'web', appid: 'wx0000000000000002' };
+  const oa = { name: 'oa', kind: 'oa', appid: 'wx0000000000000003' };
+  const pcDoor = { name: 'pc', kind: 'pc' };
+  const follow = { name: 'follow', kind: 'follow' };
+  const notGiven = { doors: configuredDoors(undefined), given: false };
+  const offer = (server: ServerDoor[] | null, host = notGiven, miniProgram = 'mini') => offeredDoors(server, host, miniProgram);
+
+  it('a server without a website AppID: no website QR on a PC, whatever the host\'s default says', () => {
+    expect(chooseDoor({ userAgent: pc, configured: offer([mini, oa]) })).toBe('unavailable');
+    // with the official account's PC login: our own QR, confirmed in WeChat (no website forms)
+    const door = chooseDoor({ userAgent: pc, configured: offer([mini, oa, pcDoor]) });
+    expect(door).toBe('pc-qr');
+    expect(pickPcForm(null, 'redirect', door)).toBe('own-qr');
+    expect(pickPcForm('embedded', undefined, door)).toBe('own-qr');
+    expect(chooseDoor({ userAgent: pc, configured: offer([mini, oa, follow]) })).toBe('oa-qr');
+  });
+  it('a server with it: the website QR; inside WeChat the official account only when listed', () => {
+    expect(chooseDoor({ userAgent: pc, configured: offer([mini, web]) })).toBe('web-qr');
+    expect(chooseDoor({ userAgent: wechat, configured: offer([mini, web]) })).toBe('unavailable');
+    expect(chooseDoor({ userAgent: wechat, configured: offer([mini, web, oa]) })).toBe('oa-authorize');
+  });
+  it('the host\'s doors hide a listed door and never add one the server lacks', () => {
+    const onlyOa = { doors: configuredDoors('oa'), given: true };
+    expect(offer([mini, web, oa, pcDoor], onlyOa)).toEqual({ web: false, oa: true, oaFollow: false, pc: true, mini: true });
+    const all = { doors: configuredDoors('web,oa,oa-follow'), given: true };
+    expect(offer([mini], all)).toEqual({ web: false, oa: false, oaFollow: false, pc: false, mini: true });
+  });
+  it('mp-weixin: the mini door named by the miniProgram option', () => {
+    expect(offer([mini], notGiven, 'mini').mini).toBe(true);
+    expect(offer([mini], notGiven, 'mini-shop').mini).toBe(false);
+    expect(offer([web, oa], notGiven, 'mini').mini).toBe(false);
+  });
+  it('the server could not be asked: the host\'s options alone, as before', () => {
+    expect(offer(null)).toEqual({ web: true, oa: true, oaFollow: false, pc: false, mini: true });
+    expect(offer(null, { doors: configuredDoors('oa,oa-follow'), given: true })).toEqual({ web: false, oa: true, oaFollow: true, pc: false, mini: true });
+  });
+  it('reads only the list shape (an HTML page or an envelope is not a list)', () => {
+    expect(parseServerDoors({ doors: [mini, { name: 1 }, null] })).toEqual([mini]);
+    expect(parseServerDoors('<html>')).toBeNull();
+    expect(parseServerDoors({ error: { code: 'not_found' } })).toBeNull();
   });
 });

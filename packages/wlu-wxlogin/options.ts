@@ -25,8 +25,11 @@ export interface WechatLoginOptions {
    */
   miniProgram?: string;
   /**
-   * H5 doors the server has configured (default `['web', 'oa']`); a comma-separated string is
-   * accepted too (e.g. from an env variable). The mini-program door needs no entry.
+   * Optional filter on the H5 doors. The login page shows the doors the server lists
+   * (GET `<basePath>/doors`, asked once per app start) that this platform allows; listing doors
+   * here hides the others — it never adds one the server lacks. A comma-separated string is
+   * accepted too (e.g. from an env variable). Only while the server cannot be asked (network
+   * error) is this list used alone (default then `['web', 'oa']`). The mini-program door needs no entry.
    */
   doors?: readonly BrowserDoorName[] | string;
   /** PC browser login form (default `redirect`). `?pc_login=` on the login page overrides it (demos). */
@@ -55,7 +58,10 @@ export interface ResolvedOptions {
   apiBase: string;
   basePath: string;
   miniProgram: string;
+  /** the host's `doors` (default `web,oa`): a filter on the server's list when `doorsGiven`, the whole answer when the server cannot be asked */
   doors: { web: boolean; oa: boolean; oaFollow: boolean };
+  /** whether the host passed `doors` (a non-empty list or string) */
+  doorsGiven: boolean;
   pcLogin: string;
   appName: string;
   agreement: { userPage: string; privacyPage: string };
@@ -90,6 +96,7 @@ export function resolveOptions(options: WechatLoginOptions = {}): ResolvedOption
     basePath,
     miniProgram: /^[a-z0-9][a-z0-9-]*$/.test(options.miniProgram ?? '') ? options.miniProgram! : 'mini',
     doors: doorsOf(options.doors),
+    doorsGiven: typeof options.doors === 'string' ? options.doors.trim() !== '' : (options.doors?.length ?? 0) > 0,
     pcLogin: options.pcLogin ?? '',
     appName: options.appName || '微信登录',
     agreement: options.agreement ?? { userPage: `${LEGAL_PAGE}?doc=user`, privacyPage: `${LEGAL_PAGE}?doc=privacy` },

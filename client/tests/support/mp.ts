@@ -92,6 +92,8 @@ export interface FakeWx {
   privacyListener: ((resolve: (r: unknown) => void, info: unknown) => void) | null;
   /** set by loadPage: performs wx.navigateTo/redirectTo/reLaunch/switchTab/navigateBack */
   router: ((api: string, opts: WxCallOptions) => Promise<void>) | null;
+  /** wx.request / wx.uploadFile calls sent and not yet answered */
+  inflight: number;
 }
 
 function done(opts: WxCallOptions, ok: boolean, res: any): void {
@@ -196,6 +198,7 @@ export function createFakeWx(initial: Partial<FakeWxBehaviour> & { apiUrl: strin
     calls: { request: [], refused: [], uploads: [], navigation: [], login: 0, checkSession: 0, getUserProfile: [], preloadAssets: [] },
     privacyListener: null,
     router: null,
+    inflight: 0,
   };
   const sysInfo = () => ({
     platform: 'devtools', system: 'iOS 17.0', brand: 'devtools', model: 'iPhone 15', pixelRatio: 3,
@@ -263,9 +266,11 @@ export function createFakeWx(initial: Partial<FakeWxBehaviour> & { apiUrl: strin
     }
     if (body) header['content-length'] = String(body.length);
     let finished = false;
+    fake.inflight++;
     const finish = (ok: boolean, res: any) => {
       if (finished) return;
       finished = true;
+      fake.inflight--;
       done(opts, ok, res);
     };
     const req = httpRequest(url, { method, headers: header, timeout: opts.timeout ?? 60_000 }, (res) => {
@@ -534,6 +539,12 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
     await vi.waitFor(() => {
       if (!page.instance.$vm) throw new Error('page not mounted');
     });
+    // the page as a person first sees it: its start-up requests answered (the login page's
+    // GET /doors decides its buttons), waiting at most 1 s (a test may hold an answer back)
+    await vi.waitFor(() => {
+      if (fake.inflight > 0) throw new Error('requests in flight');
+    }, { timeout: 1_000, interval: 10 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 0));
     return view;
   }
 
@@ -589,7 +600,14 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
       return null;
     }
     async function tap(selector: string, event = 'tap', detail: Record<string, unknown> = {}) {
-      const node = find(selector);
+      // like a person, wait for it to show (the login page shows its buttons once GET /doors answered)
+      let node = find(selector);
+      if (!node) {
+        await vi.waitFor(() => {
+          if (!find(selector)) throw new Error(`no node matches ${selector} on ${pageRoute}`);
+        }, { timeout: 5_000 }).catch(() => undefined);
+        node = find(selector);
+      }
       if (!node) throw new Error(`no node matches ${selector} on ${pageRoute}`);
       node.dispatchEvent(event, { detail });
       await new Promise((r) => setTimeout(r, 0));
@@ -602,6 +620,9 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
       find,
       tap,
       async tapGated(selector, event, detail, api) {
+        await vi.waitFor(() => {
+          if (!find(selector)) throw new Error(`no node matches ${selector} on ${pageRoute}`);
+        }, { timeout: 5_000 }).catch(() => undefined);
         if (!find(selector)) throw new Error(`no node matches ${selector} on ${pageRoute}`);
         const outcome = await fake.privacyGate(api);
         if (outcome === 'agreed') await tap(selector, event, detail);

@@ -9,8 +9,11 @@
  *   3. WeChat's browser (`MicroMessenger`, phone or PC WeChat) → official-account authorization;
  *   4. a phone / tablet browser outside WeChat → 请在微信中打开 with a copy-link button
  *      (iPadOS Safari claims to be a Mac: told apart by touch points);
- *   5. a PC browser → the website QR, or the official account's follow QR when only an official
- *      account is configured, or the same explanation when neither is.
+ *   5. a PC browser → the website QR; without a website app, our own QR confirmed through the
+ *      official account (`pc` door), else the official account's follow QR; else the same
+ *      explanation when none is offered.
+ * What is offered comes from the server (GET <basePath>/doors, offeredDoors below), filtered by the
+ * host's `doors` option; the host's option alone only while the server cannot be asked.
  * Sources: developers.weixin.qq.com/miniprogram/dev/component/web-view.html ("从微信7.0.0开始，可以
  * 通过判断userAgent中包含miniProgram字样来判断小程序web-view环境"; __wxjs_environment).
  */
@@ -20,6 +23,7 @@ export type Door =
   | 'oa-authorize' // 公众号网页授权
   | 'open-in-wechat' // 请在微信中打开 + copy link
   | 'web-qr' // 网站应用扫码登录
+  | 'pc-qr' // our own QR, confirmed in WeChat through the official account (no website app)
   | 'oa-qr' // 关注公众号登录 (parametric QR)
   | 'unavailable'; // nothing configured for this device
 
@@ -29,8 +33,16 @@ export interface DoorEnvironment {
   wxjsEnvironment?: string;
   /** navigator.maxTouchPoints (iPadOS reports a Mac User-Agent) */
   maxTouchPoints?: number;
-  /** what the server has configured */
-  configured: { web: boolean; oa: boolean; oaFollow: boolean };
+  /** what the deployment offers (offeredDoors) */
+  configured: Configured;
+}
+
+/** The browser doors a deployment offers. `pc` (own QR through the official account) is optional: hand-kept lists have none. */
+export interface Configured {
+  web: boolean;
+  oa: boolean;
+  oaFollow: boolean;
+  pc?: boolean;
 }
 
 const MOBILE = /Android|iPhone|iPod|iPad|Mobile|HarmonyOS|OpenHarmony|Windows Phone/i;
@@ -43,6 +55,7 @@ export function chooseDoor(env: DoorEnvironment): Door {
   const iPadAsMac = /Macintosh/.test(ua) && (env.maxTouchPoints ?? 0) > 1;
   if (MOBILE.test(ua) || iPadAsMac) return 'open-in-wechat';
   if (env.configured.web) return 'web-qr';
+  if (env.configured.pc) return 'pc-qr';
   if (env.configured.oaFollow) return 'oa-qr';
   return 'unavailable';
 }
@@ -60,7 +73,7 @@ export const DOOR_TEXT = {
  * `web,oa`). A site with only an official account builds with `oa,oa-follow`: a PC then gets the
  * follow QR instead of a website QR that would fail.
  */
-export function configuredDoors(value: string | undefined): DoorEnvironment['configured'] {
+export function configuredDoors(value: string | undefined): Configured {
   const listed = new Set((value ?? 'web,oa').split(',').map((d) => d.trim()).filter(Boolean));
   return { web: listed.has('web'), oa: listed.has('oa'), oaFollow: listed.has('oa-follow') };
 }
@@ -70,8 +83,47 @@ export function doorHasNoButton(door: Door): boolean {
   return door === 'wecom' || door === 'open-in-wechat' || door === 'mini-webview' || door === 'unavailable';
 }
 
+/** One entry of GET <basePath>/doors: `{ doors: [{ name, kind, appid? }, …] }` (names and public AppIDs only). */
+export interface ServerDoor {
+  name: string;
+  kind: string;
+  appid?: string;
+}
+
+/** What the login page offers: the browser doors, and whether this mini-program's own door exists. */
+export interface OfferedDoors extends Configured {
+  pc: boolean;
+  /** the mini door named by the `miniProgram` option (mp-weixin's 微信登录) */
+  mini: boolean;
+}
+
+/** GET <basePath>/doors's body → its doors; anything else (an HTML page, a proxy's answer) → null. */
+export function parseServerDoors(body: unknown): ServerDoor[] | null {
+  const list = (body as { doors?: unknown } | null)?.doors;
+  if (!Array.isArray(list)) return null;
+  return list.filter((d): d is ServerDoor => !!d && typeof (d as ServerDoor).name === 'string' && typeof (d as ServerDoor).kind === 'string');
+}
+
+/**
+ * The doors the login page shows. `server`: GET <basePath>/doors's list, or null when it could not be
+ * asked (then the host's options alone, as before the server said). `host`: the host's `doors`
+ * option, a filter when `given` (it hides a door, it never adds one the server lacks).
+ */
+export function offeredDoors(server: readonly ServerDoor[] | null, host: { doors: Configured; given: boolean }, miniProgram: string): OfferedDoors {
+  if (!server) return { web: host.doors.web, oa: host.doors.oa, oaFollow: host.doors.oaFollow, pc: false, mini: true };
+  const has = (kind: string) => server.some((d) => d.kind === kind);
+  const allowed = (flag: boolean) => !host.given || flag;
+  return {
+    web: has('web') && allowed(host.doors.web),
+    oa: has('oa') && allowed(host.doors.oa),
+    oaFollow: has('follow') && allowed(host.doors.oaFollow),
+    pc: has('pc') && allowed(host.doors.oa), // confirmed in WeChat through the official account
+    mini: server.some((d) => d.kind === 'mini' && d.name === miniProgram),
+  };
+}
+
 /** The running page's environment (H5 only). */
-export function currentDoor(configured: DoorEnvironment['configured']): Door {
+export function currentDoor(configured: Configured): Door {
   const w = typeof window === 'undefined' ? undefined : (window as unknown as { __wxjs_environment?: string });
   return chooseDoor({
     userAgent: typeof navigator === 'undefined' ? '' : navigator.userAgent,

@@ -25,10 +25,12 @@ export function pcLoginForm(configured: string, query?: string | null, door?: st
 /**
  * The form for a PC: `?pc_login=`, else the build's setting, else redirect. A PC whose door is the
  * official account's follow QR (only an official account configured, platform/door.ts)
- * always gets `follow`: the website forms need a website app it does not have.
+ * always gets `follow`, and one whose door is our own QR (`pc-qr`: no website app) gets
+ * `own-qr` (or `follow` when asked): the website forms need a website app it does not have.
  */
 export function pickPcForm(query: string | null | undefined, configured: string | undefined, door?: string): PcLoginForm {
   if (door === 'oa-qr') return 'follow';
+  if (door === 'pc-qr') return query === 'follow' || configured === 'follow' ? 'follow' : 'own-qr'; // no website app: no redirect / embedded forms
   const chosen = query || configured || 'redirect';
   return (FORMS as readonly string[]).includes(chosen) ? (chosen as PcLoginForm) : 'redirect';
 }

@@ -12,15 +12,19 @@
  *   happens only for a person who already agreed and logged in on this device (mp-weixin);
  *   anyone else is sent to the login page (no login wall, login on demand).
  * - withSession(send): a 401 drops that token, gets ONE new session and retries once.
+ * - loadDoors(): GET <basePath>/doors ONCE per app start (the answer stays in `serverDoors`);
+ *   `offered` is what the login page shows: the server's doors, filtered by the host's `doors`
+ *   option; null while the answer is pending; the host's options alone when it failed.
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { RELOGIN_CODES, type ErrorCode } from '../shared/errors';
 import type { LoginResponse, MeResponse, MiniLoginRequest, PublicUser, UpdateMeRequest } from '../shared/api';
-import { ApiError, MSG_LOGIN_FAILED, MSG_NETWORK, rawRequest, rawUpload, type Method } from '../request/transport';
+import { ApiError, MSG_LOGIN_FAILED, MSG_NETWORK, errorMessage, rawRequest, rawUpload, type Method } from '../request/transport';
 import { WEBVIEW_TICKET_PARAM, type BrowserLoginDoor } from '../request/messages';
 import { loginCode } from '../platform/code';
 import { isH5, isMpWeixin } from '../platform/env';
+import { offeredDoors, parseServerDoors, type OfferedDoors, type ServerDoor } from '../platform/door';
 import { LOGIN_PAGE, resolveOptions, type ResolvedOptions, type WechatLoginOptions } from '../options';
 
 /** Storage key of the persisted session (uni.setStorageSync). */
@@ -109,14 +113,60 @@ export const useWluAuthStore = defineStore('wlu-auth', () => {
   const profileSkipped = ref<string[]>(readSkipped());
   const agreed = ref(readAgreed());
 
-  // Not state: the login in flight (shared by every caller) and the "blocked" stop.
+  /** GET <basePath>/doors: its list once answered (kept for the app's lifetime), and where the asking is */
+  const serverDoors = ref<ServerDoor[] | null>(null);
+  const doorsState = ref<'idle' | 'pending' | 'ready' | 'failed'>('idle');
+  /** what the login page says when the server could not be asked (网络不可用，请重试); '' otherwise */
+  const doorsError = ref('');
+
+  // Not state: the login in flight (shared by every caller), the "blocked" stop, the doors request in flight.
   let inflight: Promise<string> | null = null;
   let blocked: ApiError | null = null;
+  let doorsInflight: Promise<void> | null = null;
 
   /** A token that has not passed its expiry. */
   const isLoggedIn = computed(() => !!token.value && !!expiresAt.value && Date.parse(expiresAt.value) > Date.now());
   /** true when the profile page should be offered: incomplete and not skipped by this user. */
   const needsProfile = computed(() => !!user.value && !user.value.profileComplete && !profileSkipped.value.includes(user.value.id));
+
+  /**
+   * The doors the login page shows: the server's list filtered by the host's `doors` option; the
+   * host's options alone when the server could not be asked; null while its answer is pending.
+   */
+  const offered = computed<OfferedDoors | null>(() => {
+    if (doorsState.value !== 'ready' && doorsState.value !== 'failed') return null;
+    const host = { doors: config.value.doors, given: config.value.doorsGiven };
+    return offeredDoors(doorsState.value === 'ready' ? serverDoors.value : null, host, config.value.miniProgram);
+  });
+
+  /**
+   * GET <basePath>/doors, once: a later call reuses the answer (or joins the request in flight). A
+   * failure leaves the host's options in force; the next call (the login page opened again) asks again.
+   * No network or a failing server is said on the page (doorsError); a server without the endpoint
+   * (404) or an answer that is not the list falls back silently.
+   */
+  function loadDoors(): Promise<void> {
+    if (doorsState.value === 'ready') return Promise.resolve();
+    if (doorsInflight) return doorsInflight;
+    doorsState.value = 'pending';
+    doorsError.value = '';
+    const run = rawRequest<unknown>({ method: 'GET', url: url('/doors') }).then(
+      (body) => {
+        const list = parseServerDoors(body);
+        if (!list) throw new ApiError('bad_response', 200, MSG_LOGIN_FAILED);
+        serverDoors.value = list;
+        doorsState.value = 'ready';
+      },
+    ).catch((error: unknown) => {
+      doorsState.value = 'failed';
+      const said = error instanceof ApiError && (error.isNetwork || error.status >= 500);
+      doorsError.value = said ? errorMessage(error) : '';
+    });
+    doorsInflight = run.finally(() => {
+      doorsInflight = null;
+    });
+    return doorsInflight;
+  }
 
   /** Applies the plugin's options (install()). */
   function configure(options: WechatLoginOptions): void {
@@ -380,6 +430,11 @@ export const useWluAuthStore = defineStore('wlu-auth', () => {
   return {
     config,
     configure,
+    serverDoors,
+    doorsState,
+    doorsError,
+    offered,
+    loadDoors,
     url,
     assetUrl,
     fetchMe,
