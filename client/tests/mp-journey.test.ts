@@ -47,7 +47,8 @@ it('Should take a new person from the home tab to a saved profile, a phone numbe
   const login = await app.waitFor('uni_modules/wlu-wxlogin/pages/login/index');
   expect(app.routes()).toEqual(['pages/account/index', 'uni_modules/wlu-wxlogin/pages/login/index']);
   expect(login.text()).toContain('暂不登录');
-  expect(login.text()).toContain('《用户协议》');
+  // the button and the agreement line show once the server said it has this mini-program's door (GET /api/auth/doors)
+  await vi.waitFor(() => expect(login.text()).toContain('《用户协议》'));
   expect(login.text()).toContain('《隐私政策》');
   expect(login.find('.agree-checked')).toBeNull();
   expect(login.text()).not.toContain('uni.login');

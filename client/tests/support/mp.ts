@@ -540,10 +540,10 @@ export async function loadPage(distDir: string, route: string, fake: FakeWx, que
       if (!page.instance.$vm) throw new Error('page not mounted');
     });
     // the page as a person first sees it: its start-up requests answered (the login page's
-    // GET /doors decides its buttons), waiting at most 1 s (a test may hold an answer back)
+    // GET /doors decides its buttons), waiting at most 3 s (a test may hold an answer back; a loaded CI machine answers late)
     await vi.waitFor(() => {
       if (fake.inflight > 0) throw new Error('requests in flight');
-    }, { timeout: 1_000, interval: 10 }).catch(() => undefined);
+    }, { timeout: 3_000, interval: 10 }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 0));
     return view;
   }
