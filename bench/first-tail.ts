@@ -72,10 +72,12 @@ async function prepare(client: MongoClient) {
   await fill(seed, 'users', FILLER, (i) => ({ openId: `filler-openid-${i}`, sessionKey: 'x', userType: 2, status: 1, token: `filler-token-${i}`, userName: null, avatarUrl: null }));
 }
 
-type Side = 'product' | 'seed-003';
+type Side = 'product' | 'seed-003' | 'before';
+/** --before <dir>: another checkout's product API (git archive <commit> | tar -x -C <dir>, plus a node_modules symlink), a third side in the same rounds */
+const BEFORE = args.includes('--before') ? resolve(args[args.indexOf('--before') + 1]!) : null;
 
 async function login(side: Side, url: string, code: string, expectNew: boolean): Promise<void> {
-  if (side === 'product') {
+  if (side !== 'seed-003') {
     const res = await request(`${url}/api/auth/mini/login`, { body: { code } });
     if (res.status !== 200) throw new Error(`product login → ${res.status} ${res.body.slice(0, 200)}`);
     if ((JSON.parse(res.body) as { isNewUser: boolean }).isNewUser !== expectNew) throw new Error(`product: expected isNewUser=${expectNew}`);
@@ -94,44 +96,51 @@ try {
   const sim = await startChild(join(ROOT, 'bench/sim-server.ts'), { BENCH_APPID: appid, BENCH_SECRET: secret });
   children.push(sim);
   const wechatEnv = { WECHAT_MINI_APPID: appid, WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: sim.url, WECHAT_API_FAILOVER: '' };
-  const servers: Record<Side, ChildServer> = {
-    product: await startChild(join(ROOT, 'bench/product-server.ts'), { ...wechatEnv, MONGODB_URI: uri, MONGODB_DB: 'bench_product', LOG_LEVEL: 'error', NODE_ENV: 'development', ...BENCH_LIMITS }),
+  const productEnv = { ...wechatEnv, MONGODB_URI: process.env.TAIL_PRODUCT_URI_QUERY ? `${uri}${uri.includes('?') ? '&' : '?'}${process.env.TAIL_PRODUCT_URI_QUERY}` : uri, MONGODB_DB: 'bench_product', LOG_LEVEL: 'error', NODE_ENV: 'development', ...BENCH_LIMITS };
+  const servers: Partial<Record<Side, ChildServer>> = {
+    // TAIL_PRODUCT_URI_QUERY: connection-string options for the product only (an experiment, e.g. maxPoolSize=5)
+    product: await startChild(join(ROOT, 'bench/product-server.ts'), productEnv),
     'seed-003': await startChild(join(ROOT, 'bench/seed003-server.ts'), { ...wechatEnv, MONGODB_URI: uri, BENCH_SEED_DB: 'bench_seed' }),
   };
-  children.push(servers.product, servers['seed-003']);
+  if (BEFORE) servers.before = await startChild(join(BEFORE, 'bench/product-server.ts'), productEnv);
+  const sides = Object.keys(servers) as Side[];
+  children.push(...Object.values(servers));
   const codes = async (users: string[]) => {
     const out: string[] = [];
     await pool(users, C, async (user) => void out.push((await json<{ code: string }>(`${sim.url}/__sim/mini/code`, { body: { appid, user } })).code));
     return out;
   };
-  const memStart = memoryKb(servers.product.pid);
+  const url = (side: Side) => servers[side]!.url;
+  const productPid = servers.product!.pid;
+  const memStart = memoryKb(productPid);
   // Warm both sides (JIT, pools): returning users log in (first time: they are created), twice.
   const returning = Array.from({ length: 400 }, (_, i) => `returning${i}`);
-  for (const side of ['product', 'seed-003'] as Side[]) {
+  for (const side of sides) {
     for (let pass = 0; pass < 2; pass++) {
       await pool(await codes(returning), C, async (code) => {
-        await login(side, servers[side].url, code, false).catch((error) => {
+        await login(side, url(side), code, false).catch((error) => {
           if (!String(error).includes('expected')) throw error;
         });
       });
     }
   }
-  const memWarm = memoryKb(servers.product.pid);
+  const memWarm = memoryKb(productPid);
   let rssPeakSampled = memWarm.rss;
-  const sampler = setInterval(() => (rssPeakSampled = Math.max(rssPeakSampled, memoryKb(servers.product.pid).rss)), 50);
+  const sampler = setInterval(() => (rssPeakSampled = Math.max(rssPeakSampled, memoryKb(productPid).rss)), 50);
   const rows: { round: number; side: Side; kind: string; rps: number; p50: number; p99: number; max: number; errors: number }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    const order: Side[] = round % 2 ? ['product', 'seed-003'] : ['seed-003', 'product'];
+    // who goes first rotates, so no side always runs on a warmer or cooler machine
+    const order: Side[] = sides.map((_, k) => sides[(k + round) % sides.length]!);
     for (const side of order) {
       const cs = await codes(Array.from({ length: N }, (_, i) => `first${runId}r${round}${side[0]}${i}`));
-      const r = await pool(cs, C, (code) => login(side, servers[side].url, code, true));
+      const r = await pool(cs, C, (code) => login(side, url(side), code, true));
       const sorted = [...r.latencies].sort((a, b) => a - b);
       rows.push({ round, side, kind: 'first', rps: sorted.length / r.seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1)!, errors: r.errors });
     }
     if (WITH_RETURNING) {
       for (const side of order) {
         const cs = await codes(Array.from({ length: 800 }, (_, i) => returning[(i * 7 + round) % returning.length]!));
-        const r = await pool(cs, C, (code) => login(side, servers[side].url, code, false));
+        const r = await pool(cs, C, (code) => login(side, url(side), code, false));
         const sorted = [...r.latencies].sort((a, b) => a - b);
         rows.push({ round, side, kind: 'returning', rps: sorted.length / r.seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1)!, errors: r.errors });
       }
@@ -140,26 +149,35 @@ try {
     log(`round ${round}: ${last.map((x) => `${x.side} ${x.rps.toFixed(0)} req/s p99 ${x.p99.toFixed(0)} ms`).join(' | ')} — load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`);
   }
   clearInterval(sampler);
-  const memEnd = memoryKb(servers.product.pid);
+  const memEnd = memoryKb(productPid);
 
   const f0 = (n: number) => n.toFixed(0);
   const out: string[] = [];
   for (const kind of WITH_RETURNING ? ['first', 'returning'] : ['first']) {
     out.push(`\n${kind} logins, c=${C}, ${kind === 'first' ? N : 800} per side per round:\n`);
-    out.push('| round | product req/s | seed req/s | throughput ratio | product p50 / p99 / max ms | seed p50 / p99 / max ms | p99 ratio |', '|---|---|---|---|---|---|---|');
+    out.push(
+      `| round | product req/s | seed req/s | throughput ratio | product p50 / p99 / max ms | seed p50 / p99 / max ms | p99 ratio |${BEFORE ? ' before req/s | before p50 / p99 / max ms | before throughput / p99 ratio |' : ''}`,
+      `|---|---|---|---|---|---|---|${BEFORE ? '---|---|---|' : ''}`,
+    );
     const ratiosT: number[] = [];
     const ratiosP: number[] = [];
+    const ratiosBT: number[] = [];
+    const ratiosBP: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const p = rows.find((x) => x.round === round && x.side === 'product' && x.kind === kind)!;
       const s = rows.find((x) => x.round === round && x.side === 'seed-003' && x.kind === kind)!;
       ratiosT.push(p.rps / s.rps);
       ratiosP.push(p.p99 / s.p99);
-      out.push(`| ${round} | ${f0(p.rps)} | ${f0(s.rps)} | ${(p.rps / s.rps).toFixed(2)}× | ${f0(p.p50)} / ${f0(p.p99)} / ${f0(p.max)} | ${f0(s.p50)} / ${f0(s.p99)} / ${f0(s.max)} | ${(p.p99 / s.p99).toFixed(2)}× |`);
+      const b = rows.find((x) => x.round === round && x.side === 'before' && x.kind === kind);
+      if (b) (ratiosBT.push(b.rps / s.rps), ratiosBP.push(b.p99 / s.p99));
+      const beforeCells = b ? ` ${f0(b.rps)} | ${f0(b.p50)} / ${f0(b.p99)} / ${f0(b.max)} | ${(b.rps / s.rps).toFixed(2)}× / ${(b.p99 / s.p99).toFixed(2)}× |` : '';
+      out.push(`| ${round} | ${f0(p.rps)} | ${f0(s.rps)} | ${(p.rps / s.rps).toFixed(2)}× | ${f0(p.p50)} / ${f0(p.p99)} / ${f0(p.max)} | ${f0(s.p50)} / ${f0(s.p99)} / ${f0(s.max)} | ${(p.p99 / s.p99).toFixed(2)}× |${beforeCells}`);
     }
     const all = (side: Side) => rows.filter((x) => x.side === side && x.kind === kind);
     const sum = (side: Side) => all(side).reduce((a, x) => a + x.rps, 0) / ROUNDS;
     const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-    out.push(`| **median of rounds** | ${f0(med(all('product').map((x) => x.rps)))} | ${f0(med(all('seed-003').map((x) => x.rps)))} | **${med(ratiosT).toFixed(2)}×** (mean of rates ${(sum('product') / sum('seed-003')).toFixed(2)}×) | p99 ${f0(med(all('product').map((x) => x.p99)))} | p99 ${f0(med(all('seed-003').map((x) => x.p99)))} | **${med(ratiosP).toFixed(2)}×** |`);
+    out.push(`| **median of rounds** | ${f0(med(all('product').map((x) => x.rps)))} | ${f0(med(all('seed-003').map((x) => x.rps)))} | **${med(ratiosT).toFixed(2)}×** (mean of rates ${(sum('product') / sum('seed-003')).toFixed(2)}×) | p99 ${f0(med(all('product').map((x) => x.p99)))} | p99 ${f0(med(all('seed-003').map((x) => x.p99)))} | **${med(ratiosP).toFixed(2)}×** |${BEFORE ? ` ${f0(med(all('before').map((x) => x.rps)))} | p99 ${f0(med(all('before').map((x) => x.p99)))} | **${med(ratiosBT).toFixed(2)}× / ${med(ratiosBP).toFixed(2)}×** |` : ''}`);
+    if (BEFORE) out.push(`\nbefore: rounds with p99 > seed p99: ${ratiosBP.filter((r) => r > 1).length} of ${ROUNDS}; rounds with throughput < 1.3×: ${ratiosBT.filter((r) => r < 1.3).length} of ${ROUNDS}`);
     out.push(`\nrounds with product p99 > seed p99: ${ratiosP.filter((r) => r > 1).length} of ${ROUNDS}; rounds with throughput < 1.3×: ${ratiosT.filter((r) => r < 1.3).length} of ${ROUNDS}; errors: product ${all('product').reduce((a, x) => a + x.errors, 0)}, seed ${all('seed-003').reduce((a, x) => a + x.errors, 0)}`);
   }
   out.push(
