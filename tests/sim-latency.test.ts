@@ -28,7 +28,7 @@ describe('simulator latency (startSimulator latencyMs)', () => {
   afterAll(() => Promise.all(sims.map((s) => s.close())));
 
   it('delays every WeChat API answer by latencyMs, never the /__sim control endpoints', async () => {
-    const sim = await startSimulator({ port: 0, apps: [MINI], latencyMs: DELAY });
+    const sim = await startSimulator({ port: 0, apps: [{ ...MINI, openPlatformId: null }], latencyMs: DELAY });
     sims.push(sim);
     await loginTimes(sim.url); // warm sockets and JIT
     const t = await loginTimes(sim.url);
@@ -42,15 +42,15 @@ describe('simulator latency (startSimulator latencyMs)', () => {
   });
 
   it('is off by default', async () => {
-    const sim = await startSimulator({ port: 0, apps: [MINI] });
+    const sim = await startSimulator({ port: 0, apps: [{ ...MINI, openPlatformId: null }] });
     sims.push(sim);
     await loginTimes(sim.url);
     expect((await loginTimes(sim.url)).apiMs).toBeLessThan(DELAY);
   });
 
   it('refuses a latency that is not a whole number of milliseconds', async () => {
-    await expect(async () => startSimulator({ port: 0, apps: [MINI], latencyMs: -1 })).rejects.toThrow(/latencyMs/);
-    await expect(async () => startSimulator({ port: 0, apps: [MINI], latencyMs: 1.5 })).rejects.toThrow(/latencyMs/);
+    await expect(async () => startSimulator({ port: 0, apps: [{ ...MINI, openPlatformId: null }], latencyMs: -1 })).rejects.toThrow(/latencyMs/);
+    await expect(async () => startSimulator({ port: 0, apps: [{ ...MINI, openPlatformId: null }], latencyMs: 1.5 })).rejects.toThrow(/latencyMs/);
   });
 });
 
