@@ -76,12 +76,13 @@ async function serveBuilt(entry: string, env: Record<string, string>): Promise<{
 
 const client = new MongoClient(uri);
 const children: ChildServer[] = [];
+// built before Toxiproxy starts (a minute of build leaves its API's idle keep-alive socket closed under fetch)
+const funcs = args.includes('--skip-build') ? join(ROOT, '.vercel/output/functions/api') : (log('vercel build…'), buildProduct());
 const toxi = await startToxiproxy();
 const results: { label: string; dbMs: number; wechatMs: number; warm: Record<string, ReturnType<typeof stats>>; cold: Record<string, number[]> }[] = [];
 let memory = '';
 try {
   await migrateMongo(client.db(DB));
-  const funcs = args.includes('--skip-build') ? join(ROOT, '.vercel/output/functions/api') : (log('vercel build…'), buildProduct());
   const entry = funcEntry(join(funcs, 'index.func'));
   const target = new URL(uri.replace(/^mongodb:/, 'http:'));
   for (const topo of TOPOLOGIES) {
