@@ -84,6 +84,7 @@ if (args.includes('--serve-b')) {
   const probe = async () => (await (await fetch(`${bUrl}/__probe`)).json()) as { watching: number; source: string; reads: number; notes: string[] };
   const cookieOf = (res: Response, name: string) => res.headers.getSetCookie().map((l) => l.split(';')[0]!).find((p) => p.startsWith(`${name}=`))!;
   const times: number[] = [];
+  const probeUsers: string[] = [];
   const sources = new Set<string>();
   try {
     for (let i = 0; i < samples; i++) {
@@ -111,6 +112,7 @@ if (args.includes('--serve-b')) {
       }
       // the phone scans and confirms on A
       const { user } = await resolveAccount(store, { appid: 'wxprobe', openid: `o-probe-${Date.now()}-${i}`, unionid: null }, async () => ({ nickname: null, avatarUrl: null }), new Date());
+      probeUsers.push(user.id);
       const { confirmKey, view } = await scanAttempt({ store, sessions: createSessionManager(store), logger: silentLogger }, id, { userId: user.id, source: 'probe' });
       // the phone's confirmation page on A (its cookie is what /api/auth/pc/callback sets after the web authorization)
       const phoneCookie = `wx_pc_confirm=${confirmKey}`;
@@ -143,6 +145,12 @@ if (args.includes('--serve-b')) {
     child.kill('SIGTERM');
     a.stop();
     if (!keep) await client.db(dbName).dropDatabase().catch((error) => console.error(`could not drop ${dbName}: ${error}`));
+    else {
+      // an existing (the app's) database: remove the probe's people; its attempt records expire by themselves
+      const db = client.db(dbName);
+      await db.collection<{ userId: string }>('identities').deleteMany({ userId: { $in: probeUsers } });
+      await db.collection<{ _id: string }>('users').deleteMany({ _id: { $in: probeUsers } });
+    }
     await client.close();
   }
   process.exit(0);
