@@ -433,8 +433,8 @@ failure); the seed handler stores the raw session_key and a bearer token on the 
 \`data: null\` to every first login, and turns every failure into \`接口错误\`. The product's returning
 login is one read of the identity (which carries a copy of the user; nothing on it changes) and one
 session insert that carries this login's sealed session_key; concurrent session inserts are
-group-committed (one \`insert\` command for every session waiting while the previous ones — at most two
-at a time — were on the wire), hence fewer than one insert per login under load. A first login adds one insert of the
+group-committed (one \`insert\` command for every session waiting while the previous one was on the
+wire), hence fewer than one insert per login under load. A first login adds one insert of the
 \`oid:\` key (with a unionid: one ordered insert of the \`uid:\` and \`oid:\` keys)
 (docs/ACCOUNTS.md, "Profile copies" and "Where session_key lives"; tests/round-trips.test.ts asserts the
 counts on both stores).

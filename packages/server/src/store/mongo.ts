@@ -55,14 +55,6 @@ const DEFAULT_DB = 'wechat_login';
 const DUPLICATE_KEY = 11000;
 /** at most this many sessions in one group-committed insert (well under MongoDB's 100,000 writes per batch) */
 const SESSION_BATCH_MAX = 256;
-/**
- * at most this many group-committed session inserts on the wire at once. One meant every login
- * waited behind the one insert in flight: when that insert stalled (a busy database, a descheduled
- * backend), every concurrent login stalled with it — the product's first-login tail (docs/BENCH.md,
- * "First-login tail"). Two: a stalled insert no longer holds the others, and logins that arrive
- * while both are on the wire still go together in the next one.
- */
-const SESSION_FLUSHES_MAX = 2;
 
 /** An identity document: the record's fields, its key under `_id`. */
 interface IdentityDoc extends Omit<IdentityRecord, 'key'> {
@@ -549,9 +541,9 @@ export class MongoStore implements Storage {
 
   readonly sessions: SessionPort = {
     /**
-     * Group commit: a session insert that arrives while SESSION_FLUSHES_MAX (2) others are on the wire
-     * waits for one of them and then goes with every other waiting one in ONE unordered insert command.
-     * Nothing waits while fewer are on the wire (a lone login pays no delay); under load, N concurrent logins share one round trip
+     * Group commit: a session insert that arrives while another is on the wire waits for it and then
+     * goes with every other waiting one in ONE unordered insert command. Nothing waits when nothing is
+     * on the wire (a lone login pays no delay); under load, N concurrent logins share one round trip
      * and one database transaction instead of N (docs/BENCH.md). Each caller still learns its own
      * outcome: it resolves only once its document is acknowledged, and a document the server refused
      * fails only its own caller (DuplicateKeyError), the others stay inserted.
@@ -560,7 +552,7 @@ export class MongoStore implements Storage {
       const doc = fromSession(session);
       await new Promise<void>((resolve, reject) => {
         this.pendingSessions.push({ doc, resolve, reject });
-        if (this.sessionFlushes < SESSION_FLUSHES_MAX) void this.flushSessions();
+        if (!this.flushingSessions) void this.flushSessions();
       });
     },
     get: async (id: string): Promise<SessionRecord | null> => {
@@ -837,10 +829,10 @@ export class MongoStore implements Storage {
 
 
   private readonly pendingSessions: { doc: SessionDoc; resolve(): void; reject(error: unknown): void }[] = [];
-  private sessionFlushes = 0;
+  private flushingSessions = false;
 
   private async flushSessions(): Promise<void> {
-    this.sessionFlushes++;
+    this.flushingSessions = true;
     try {
       while (this.pendingSessions.length) {
         const batch = this.pendingSessions.splice(0, SESSION_BATCH_MAX);
@@ -867,7 +859,7 @@ export class MongoStore implements Storage {
         }
       }
     } finally {
-      this.sessionFlushes--;
+      this.flushingSessions = false;
     }
   }
 
