@@ -1,16 +1,18 @@
 // Issue 21, "first-login tail": the product's first login beside the seed-003 handler's, round after
 // round, every round reported (req/s and p50/p99 of each side), plus the product API's peak memory.
 //
-//   MONGODB_URI=mongodb://127.0.0.1:27018/ npx tsx bench/first-tail.ts [--rounds 10] [--n 300] [--returning]
+//   MONGODB_URI=mongodb://127.0.0.1:27018/ npx tsx bench/first-tail.ts [--rounds 10] [--n 300] [--returning] [--before <dir>]
 //
 // Same processes and tables as `npm run bench` (bench/login.bench.ts fills bench_product / bench_seed
 // to 100,000 rows; this fills them too when they are not): the simulator, the product API
 // (bench/product-server.ts) and the seed-003 handler (bench/seed003-server.ts) in their own
-// processes, one load generator, concurrency 32, the two sides interleaved (who goes first alternates).
+// processes, one load generator, concurrency 32, the sides interleaved (who goes first rotates).
+// `--before <dir>`: a third side, another checkout's product API (before/after in the same rounds).
 // `--returning` adds a returning-login round for each side after the first logins (the load that
 // `npm run bench` puts on the API, for the memory peak). Prints a Markdown table on stdout.
 // Memory: the product API process's VmHWM (peak resident set, /proc/<pid>/status) after warm-up and
-// at the end, and its RSS sampled every 50 ms during the rounds. Knobs: BENCH_FILLER (100000).
+// at the end, and its RSS sampled every 50 ms during the rounds. Knobs: BENCH_FILLER (100000),
+// TAIL_PRODUCT_URI_QUERY (connection-string options for the product sides only, e.g. maxPoolSize=5).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
