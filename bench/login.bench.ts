@@ -15,7 +15,8 @@
 // BENCH_FILLER (100000), BENCH_COLD_RUNS (9), BENCH_SKIP_BUILD=1 (reuse .vercel/output),
 // BENCH_OUT (docs/BENCH.md; "-" prints only), BENCH_DB_LATENCY_MS (ms added in EACH direction between
 // both APIs and the database by a Toxiproxy hop, scripts/toxiproxy.mjs: 2 = Vercel beside Atlas,
-// 30 = a mainland host far from its cluster; docs/DEPLOY.md §7).
+// 30 = a mainland host far from its cluster; docs/DEPLOY.md §7), BENCH_WECHAT_LATENCY_MS (ms every
+// WeChat answer of the simulator waits: its latencyMs; bench/latency.ts measures one person's wait with both).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -222,7 +223,7 @@ try {
     apiUri = `mongodb://${hop.listen}/${target.search}`;
     log(`APIs reach the database through Toxiproxy ${hop.listen}, +${DB_LATENCY} ms each way`);
   }
-  const sim = await startChild(join(ROOT, 'bench/sim-server.ts'), { BENCH_APPID: appid, BENCH_SECRET: secret });
+  const sim = await startChild(join(ROOT, 'bench/sim-server.ts'), { BENCH_APPID: appid, BENCH_SECRET: secret, BENCH_SIM_LATENCY_MS: process.env.BENCH_WECHAT_LATENCY_MS ?? '0' });
   children.push(sim);
   const prepared = await prepareDatabases(client);
   log(`tables: ${JSON.stringify(prepared.counts)}; find({_id}): ${prepared.idLookupMs.toFixed(2)} ms on sessions, ${prepared.tinyLookupMs.toFixed(2)} ms on 4 rows`);
@@ -392,7 +393,7 @@ Reproduce: \`export MONGODB_URI=$(node scripts/ferretdb.mjs start | tail -n 1) &
 
 Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${cpus().length} cores (shared with other work:
 absolute numbers are noisy; the **ratios within this one interleaved run** are what to compare).
-Database: \`MONGODB_URI\` = FerretDB 1.24 on PostgreSQL 15 (\`scripts/ferretdb.mjs\`, with its index companions)${DB_LATENCY === null ? '' : `; both APIs reach it through a Toxiproxy hop adding ${DB_LATENCY} ms each way (BENCH_DB_LATENCY_MS)`}.
+Database: \`MONGODB_URI\` = FerretDB 1.24 on PostgreSQL 15 (\`scripts/ferretdb.mjs\`, with its index companions)${DB_LATENCY === null ? '' : `; both APIs reach it through a Toxiproxy hop adding ${DB_LATENCY} ms each way (BENCH_DB_LATENCY_MS)`}${Number(process.env.BENCH_WECHAT_LATENCY_MS ?? 0) ? `; every WeChat answer of the simulator waits ${process.env.BENCH_WECHAT_LATENCY_MS} ms (BENCH_WECHAT_LATENCY_MS)` : ''}.
 
 ## Product vs the seed-003 handler / 本项目与种子 003 处理函数对比
 

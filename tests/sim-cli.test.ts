@@ -117,7 +117,7 @@ describe('npx wlu-wxlogin-sim', () => {
   it('--help lists every flag; --version prints the package version', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
-    for (const flag of ['--port', '--host', '--app', '--open-platform', '--domain', '--oa-type', '--seed', '--public-url', '--json', '--version', '--help']) expect(help.stdout).toContain(flag);
+    for (const flag of ['--port', '--host', '--app', '--open-platform', '--domain', '--oa-type', '--seed', '--public-url', '--latency-ms', '--json', '--version', '--help']) expect(help.stdout).toContain(flag);
     expect(help.stdout).toContain('WECHAT_API_BASE');
     const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);

@@ -15,6 +15,17 @@ export interface SimulatorOptions {
   /** secret for deriving openids/unionids; fixed → stable ids across restarts */
   seed?: string;
   clock?: () => number;
+  /**
+   * Milliseconds every WeChat answer waits before it is sent (a production-like distance to WeChat:
+   * network + WeChat's own time). The `/__sim` control endpoints are never delayed. @default 0
+   */
+  latencyMs?: number;
+}
+
+/** Checks a latency setting: a whole number of milliseconds, 0–60000. */
+export function checkLatencyMs(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 60_000) throw new RangeError(`latencyMs must be a whole number of milliseconds 0-60000 (got ${value})`);
+  return value;
 }
 
 /** A local stand-in for WeChat's servers (api.weixin.qq.com) plus control endpoints under /__sim. */
@@ -22,6 +33,14 @@ export function createSimulator(options: SimulatorOptions) {
   const state = new SimState(options.seed ?? randomBytes(16).toString('hex'), options.clock);
   for (const app of options.apps) state.addApp(app);
   const app = new Hono();
+  const latencyMs = checkLatencyMs(options.latencyMs ?? 0);
+  if (latencyMs) {
+    // before every route: WeChat's answers (API and pages) arrive this much later; /__sim is the test's own channel
+    app.use('*', async (c, next) => {
+      if (c.req.path !== '/__sim' && !c.req.path.startsWith('/__sim/')) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      await next();
+    });
+  }
   app.route('/', miniApi(state));
   app.route('/', tokenApi(state));
   app.route('/', phoneApi(state));

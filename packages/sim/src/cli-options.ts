@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { checkLatencyMs } from './app.js';
 import { OA_ACCOUNT_TYPES, type OaAccountType, type SimApp } from './state.js';
 
 /** Thrown for a command line the CLI cannot run: printed with a pointer to --help, exit code 2. */
@@ -39,6 +40,8 @@ Flags / 参数:
                          the other two answer qrcode/create with 48001 as WeChat does)
   --seed <text>          keep openids/unionids stable across restarts (default: random)
   --public-url <url>     the simulator as browsers reach it (printed as WECHAT_OPEN_BASE), e.g. a LAN address
+  --latency-ms <n>       delay every WeChat answer by n ms, as a real network + WeChat would (benchmarks);
+                         never the /__sim control endpoints (default 0 = off; env WECHAT_SIM_LATENCY_MS)
   --json                 print one JSON line {url, bases, env, apps} instead of the text below
   -v, --version          print the version
   -h, --help             print this help
@@ -61,6 +64,8 @@ export interface CliOptions {
   apps: CliApp[];
   seed: string | undefined;
   publicUrl: string | null;
+  /** ms every WeChat answer is delayed (0 = off) */
+  latencyMs: number;
 }
 
 /** The AppIDs derived from the mini-program's for the default web (+1) and oa (+2) apps. */
@@ -83,8 +88,11 @@ function parseApp(spec: string): { kind: Kind; appid: string; secret: string } {
   return { kind: kind as Kind, appid, secret: given ?? secret() };
 }
 
-/** Reads the command line (without node and the script). Throws UsageError for anything it cannot run. */
-export function parseCli(argv: string[]): CliOptions {
+/**
+ * Reads the command line (without node and the script) and the environment variables it honours
+ * (WECHAT_SIM_LATENCY_MS; a flag wins). Throws UsageError for anything it cannot run.
+ */
+export function parseCli(argv: string[], env: Record<string, string | undefined> = {}): CliOptions {
   let values: ReturnType<typeof parse>['values'];
   try {
     values = parse(argv).values;
@@ -109,6 +117,10 @@ export function parseCli(argv: string[]): CliOptions {
       throw new UsageError(`--public-url "${values['public-url']}": expected an http(s) URL such as http://192.168.1.20:3100`);
     }
   }
+  const latencySource = values['latency-ms'] !== undefined ? '--latency-ms' : 'WECHAT_SIM_LATENCY_MS';
+  const latencyText = values['latency-ms'] ?? (env.WECHAT_SIM_LATENCY_MS?.trim() || '0');
+  if (!/^\d+$/.test(latencyText) || Number(latencyText) > 60_000) throw new UsageError(`${latencySource} "${latencyText}": expected a whole number of milliseconds 0-60000`);
+  const latencyMs = checkLatencyMs(Number(latencyText));
   const domains = values.domain?.length ? values.domain : [...new Set(['localhost', '127.0.0.1', ...(host === '0.0.0.0' || host === '::' ? [] : [host]), ...(publicUrl ? [new URL(publicUrl).hostname] : [])])];
   const specs = values.app?.length
     ? values.app.map(parseApp)
@@ -129,7 +141,7 @@ export function parseCli(argv: string[]): CliOptions {
     ...(s.kind === 'mini' ? {} : { domains: [...domains] }),
     ...(s.kind === 'oa' && oaType ? { oaType: oaType as OaAccountType } : {}),
   }));
-  return { help: !!values.help, version: !!values.version, json: !!values.json, port, host, apps, seed: values.seed, publicUrl };
+  return { help: !!values.help, version: !!values.version, json: !!values.json, port, host, apps, seed: values.seed, publicUrl, latencyMs };
 }
 
 function parse(argv: string[]) {
@@ -146,6 +158,7 @@ function parse(argv: string[]) {
       'oa-type': { type: 'string' },
       seed: { type: 'string' },
       'public-url': { type: 'string' },
+      'latency-ms': { type: 'string' },
       json: { type: 'boolean' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -167,11 +180,12 @@ export function serverEnv(bases: { apiBase: string; openBase: string; mpBase: st
 }
 
 /** The text the CLI prints once it listens. */
-export function banner(url: string, bases: { apiBase: string; openBase: string; mpBase: string }, apps: CliApp[]): string {
+export function banner(url: string, bases: { apiBase: string; openBase: string; mpBase: string }, apps: CliApp[], latencyMs = 0): string {
   const mini = apps.find((a) => a.kind === 'mini');
   const lines = [
     `wlu-wxlogin-sim — WeChat simulator / 微信模拟器 (development only, never production / 仅限开发，切勿用于生产)`,
     `  listening / 监听      ${url}`,
+    ...(latencyMs ? [`  latency / 延迟        every WeChat answer +${latencyMs} ms (not /__sim) / 每个微信接口应答延迟 ${latencyMs} 毫秒`] : []),
     ``,
     `Point your server at it / 服务端配置 (env, or the server options in brackets):`,
     `  WECHAT_API_BASE=${bases.apiBase}     (wechat.apiBase)`,

@@ -11,7 +11,7 @@ function version(): string {
 async function main(argv: string[]): Promise<number> {
   let options: CliOptions;
   try {
-    options = parseCli(argv);
+    options = parseCli(argv, process.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`wlu-wxlogin-sim: ${error.message}\nRun "wlu-wxlogin-sim --help" for the flags. / 运行 wlu-wxlogin-sim --help 查看参数。\n`);
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let sim;
   try {
-    sim = await startSimulator({ port: options.port, host: options.host, apps: options.apps, seed: options.seed });
+    sim = await startSimulator({ port: options.port, host: options.host, apps: options.apps, seed: options.seed, latencyMs: options.latencyMs });
   } catch (error) {
     if (!(error instanceof SimPortInUseError)) throw error;
     if (options.json) process.stdout.write(`${JSON.stringify({ error: 'EADDRINUSE', port: error.port })}\n`);
@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const bases = options.publicUrl ? { ...sim.bases, openBase: options.publicUrl } : sim.bases;
   const apps = options.apps.map(({ kind, appid, secret, openPlatformId, domains, oaType }) => ({ kind, appid, secret, openPlatformId, domains, oaType }));
   process.stdout.write(
-    options.json ? `${JSON.stringify({ url: sim.url, bases, env: serverEnv(bases, options.apps), apps })}\n` : `${banner(sim.url, bases, options.apps)}\n`,
+    options.json ? `${JSON.stringify({ url: sim.url, bases, env: serverEnv(bases, options.apps), apps, latencyMs: options.latencyMs })}\n` : `${banner(sim.url, bases, options.apps, options.latencyMs)}\n`,
   );
   const stop = () => void sim.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
