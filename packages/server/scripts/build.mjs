@@ -37,6 +37,8 @@ const result = await build({
     ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
     ...['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'],
   ],
+  // Node's own URL in place of whatwg-url (see the file): a smaller driver chunk for a cold login.
+  alias: { 'whatwg-url': './scripts/whatwg-url-native.cjs' },
   // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
