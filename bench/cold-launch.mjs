@@ -41,7 +41,7 @@ if (trace) {
         client.on('serverHeartbeatSucceeded', () => mark('db.monitor.ok'));
         client.on('connectionCreated', () => mark('db.pool.connection'));
         client.on('connectionReady', () => mark('db.pool.ready'));
-        client.on('commandStarted', (e) => mark(`db.${e.commandName}.start`));
+        client.on('commandStarted', (e) => mark(`db.${e.commandName} ${typeof e.command[e.commandName] === 'string' ? e.command[e.commandName] : ''}`.trim() + '.start'));
         client.on('commandSucceeded', (e) => mark(`db.${e.commandName}.end`));
         client.on('commandFailed', (e) => mark(`db.${e.commandName}.failed`));
       }, () => {});
@@ -68,5 +68,7 @@ const server = createServer(async (req, res) => {
   res.writeHead(response.status, Object.fromEntries(response.headers));
   res.end(bytes);
   process.stdout.write(`${JSON.stringify({ served: req.url, status: response.status, mongodbLoaded: driverLoaded(), ...(trace ? { trace } : {}) })}\n`);
+  // COLD_EXIT=1: exit after the first response (so `node --cpu-prof` writes its profile)
+  if (process.env.COLD_EXIT === '1') res.on('finish', () => process.exit(0));
 });
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port, importMs })}\n`));

@@ -9,10 +9,13 @@
 //   MONGODB_URI=mongodb://127.0.0.1:27018/ COLD_BEFORE=54a357f npm run bench:cold
 //
 // Knobs: COLD_RUNS (rounds, 15), COLD_TRACE_RUNS (5), COLD_BEFORE (a git revision; unset: no
-// "before"), BENCH_SKIP_BUILD=1 (reuse .vercel/output), COLD_DB (database, bench_cold).
+// "before"), COLD_WECHAT_MS (WeChat's answers that much later, 0), BENCH_SKIP_BUILD=1 (reuse
+// .vercel/output), COLD_DB (database, bench_cold).
 // Prints markdown; writes nothing. Not a test: numbers are reported, never asserted.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +31,7 @@ const RUNS = envNumber('COLD_RUNS', 15);
 const TRACE_RUNS = envNumber('COLD_TRACE_RUNS', 5);
 const BEFORE = process.env.COLD_BEFORE?.trim() || null;
 const DB = process.env.COLD_DB ?? 'bench_cold';
+const WECHAT_MS = envNumber('COLD_WECHAT_MS', 0);
 const log = (...args: unknown[]) => console.error('[cold]', ...args);
 const uri = process.env.MONGODB_URI?.trim();
 if (!uri) {
@@ -80,6 +84,23 @@ async function distAt(rev: string): Promise<string> {
   return join(pkgDir, 'dist');
 }
 
+/**
+ * COLD_WECHAT_MS: WeChat's answers `ms` later (a relay in front of the simulator that holds each
+ * answer), so the overlap of the code exchange with the database connection shows as it would with
+ * WeChat a network away. The simulator itself answers in ~1 ms.
+ */
+async function delayRelay(target: string, ms: number): Promise<{ url: string; close(): void }> {
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const upstream = await fetch(new URL(req.url ?? '/', target), { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    setTimeout(() => res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(body), ms);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
 const appid = 'wxbe0c000000000c21';
 const secret = randomBytes(16).toString('hex');
 const load = () => loadavg()[0]!.toFixed(2);
@@ -97,7 +118,8 @@ const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
 await migrateMongo(client.db(DB));
 await client.close();
 const sim = await startChild(join(ROOT, 'bench/sim-server.ts'), { BENCH_APPID: appid, BENCH_SECRET: secret, BENCH_SIM_SEED: 'cold-login' });
-const env = { WECHAT_MINI_APPID: appid, WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: sim.url, WECHAT_API_FAILOVER: '', MONGODB_URI: uri, MONGODB_DB: DB, LOG_LEVEL: 'error' };
+const relay = WECHAT_MS > 0 ? await delayRelay(sim.url, WECHAT_MS) : null;
+const env = { WECHAT_MINI_APPID: appid, WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: relay?.url ?? sim.url, WECHAT_API_FAILOVER: '', MONGODB_URI: uri, MONGODB_DB: DB, LOG_LEVEL: 'error' };
 const code = async () => (await json<{ code: string }>(`${sim.url}/__sim/mini/code`, { body: { appid, user: 'cold-returning' } })).code;
 
 type Kind = 'hello' | 'health' | 'login' | 'healthBefore' | 'loginBefore';
@@ -131,6 +153,7 @@ try {
   console.log(report(loads));
 } finally {
   await sim.stop();
+  relay?.close();
   hello.cleanup();
   rmSync(work, { recursive: true, force: true });
 }
@@ -149,7 +172,7 @@ function report(loads: string[]): string {
   };
   const rows = kinds.map((k) => `| ${names[k]} | ${f0(med(k))} ms | ${ratio(k).toFixed(2)}× | ${f0(median(results[k].map((r) => r.importMs)))} ms | ${results[k].every((r) => r.mongodbLoaded) ? 'yes' : results[k].some((r) => r.mongodbLoaded) ? 'some' : 'no'} |`);
   const lines = [
-    `${RUNS} interleaved rounds (order rotated each round), median; ratio = median of each round's ratio to that round's hello-world. 1-minute load per round: ${loads.join(', ')}.`,
+    `${RUNS} interleaved rounds (order rotated each round), WeChat answering ${WECHAT_MS ? `${WECHAT_MS} ms late (COLD_WECHAT_MS)` : 'at once (the simulator, ~1 ms)'}, median; ratio = median of each round's ratio to that round's hello-world. 1-minute load per round: ${loads.join(', ')}.`,
     '',
     '| function | spawn → first 200 | vs hello-world | process start + import | MongoDB driver loaded |',
     '|---|---|---|---|---|',
