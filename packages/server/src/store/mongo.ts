@@ -10,7 +10,8 @@ import {
   type Document,
   type MongoClientOptions,
 } from 'mongodb';
-import { attachDatabasePool } from '@vercel/functions';
+// the subpath: the package's root module loads every helper it has (cache, OIDC, purge, …)
+import { attachDatabasePool } from '@vercel/functions/db-connections';
 import { mongoRecordChanges, type RecordChangeSource } from './mongo-changes.js';
 import {
   DuplicateKeyError,
