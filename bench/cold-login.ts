@@ -56,9 +56,11 @@ function functionCopy(funcDir: string, into: string, dist?: string): string {
 }
 
 /**
- * The package's JS dist at git revision `rev`, built as packages/server/scripts/build.mjs builds it
- * (same entries, options and externals; no declarations). The sources are unpacked under .cache/ so
- * the bundled MongoDB driver and zod resolve from the repository's node_modules.
+ * The package's JS dist at git revision `rev`, built as packages/server/scripts/build.mjs built it
+ * before issue 21 (same entries, options and externals; no declarations). The sources are unpacked
+ * under .cache/ so the bundled MongoDB driver and zod resolve from the repository's node_modules.
+ * Meant for revisions before issue 21: it does not apply that build's whatwg-url alias nor bundle
+ * the login's body schema apart, so a later revision is built without them.
  */
 async function distAt(rev: string): Promise<string> {
   const dir = join(ROOT, '.cache', `cold-before-${rev.replace(/[^A-Za-z0-9._-]/g, '_')}`);
