@@ -71,6 +71,8 @@ export interface ColdResult {
   /** from the child's process start to the end of importing the function */
   importMs: number;
   mongodbLoaded: boolean;
+  /** COLD_TRACE=1 in env: the launcher's timeline of the (last) request, [event, ms since the child started] */
+  trace?: [string, number][];
 }
 
 /** Spawns a fresh process on the built `entry`; time from spawn to the first 200 on `path`. */
@@ -82,17 +84,19 @@ export function coldOnce(entry: string, env: Record<string, string>, path: strin
     let ms = 0;
     let importMs = 0;
     let loaded: boolean | undefined;
+    let trace: [string, number][] | undefined;
     const finish = () => {
       if (!ms || loaded === undefined) return;
       child.removeAllListeners('exit');
       child.kill('SIGKILL');
-      resolvePromise({ ms, importMs, mongodbLoaded: loaded });
+      resolvePromise({ ms, importMs, mongodbLoaded: loaded, ...(trace ? { trace } : {}) });
     };
     child.once('exit', (code) => reject(new Error(`cold launcher exited with ${code}`)));
     lines.on('line', async (line) => {
-      const msg = JSON.parse(line) as { port?: number; importMs?: number; mongodbLoaded?: boolean };
+      const msg = JSON.parse(line) as { port?: number; importMs?: number; mongodbLoaded?: boolean; trace?: [string, number][] };
       if (msg.mongodbLoaded !== undefined) {
         loaded = msg.mongodbLoaded;
+        trace = msg.trace;
         return finish();
       }
       if (!msg.port) return;

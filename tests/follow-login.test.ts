@@ -478,7 +478,7 @@ describe('afterReply', () => {
     const logged: string[] = [];
     const logger = createLogger((line) => logged.push(line), 'debug');
     let started = false;
-    afterReply(logger, 'test.after_failed', async () => {
+    await afterReply(logger, 'test.after_failed', async () => {
       started = true;
       throw new Error('boom');
     });

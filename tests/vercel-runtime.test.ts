@@ -43,7 +43,7 @@ describe('@vercel/functions: attachDatabasePool on the MongoDB client', () => {
 
   it('is a real dependency, not an optional import', () => {
     expect(pkg.dependencies['@vercel/functions']).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(readFileSync('packages/server/src/store/mongo.ts', 'utf8')).toMatch(/^import \{ attachDatabasePool \} from '@vercel\/functions';$/m);
+    expect(readFileSync('packages/server/src/store/mongo.ts', 'utf8')).toMatch(/^import \{ attachDatabasePool \} from '@vercel\/functions\/db-connections';$/m);
   });
 
   it.skipIf(!uri)('on Vercel, a MongoDB operation keeps the instance alive (waitUntil) until idle connections can close', async () => {

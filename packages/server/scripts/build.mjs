@@ -14,7 +14,7 @@
 // optional modules.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { BUNDLE_OPTIONS } from '../../../scripts/lib/bundle-options.mjs';
@@ -25,6 +25,16 @@ const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 const ENTRIES = ['index', 'node', 'next', 'vercel', 'mongodb'];
 
 rmSync(dist, { recursive: true, force: true });
+// The mini login's body schema (src/http/routes/login-body.ts, zod/mini) is bundled on its own, not
+// split with the rest: in the split build zod/mini and zod share one chunk with all of zod's core and
+// locales (~430 KB), which the login would then load anyway (docs/BENCH.md "Cold first login").
+const LOGIN_BODY = 'chunks/login-body.js';
+const loginBody = {
+  name: 'login-body-apart',
+  setup(b) {
+    b.onResolve({ filter: /\/login-body\.js$/ }, () => ({ path: `./${LOGIN_BODY}`, external: true }));
+  },
+};
 const result = await build({
   absWorkingDir: pkgDir,
   entryPoints: Object.fromEntries(ENTRIES.map((e) => [e, `src/${e}.ts`])),
@@ -33,13 +43,35 @@ const result = await build({
   // bundle, splitting, esm, node20, minify, keepNames: the settings bench/cold.ts compares with
   ...BUNDLE_OPTIONS,
   metafile: true,
+  plugins: [loginBody],
   external: [
     ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
     ...['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'],
   ],
+  // Node's own URL in place of whatwg-url (see the file): a smaller driver chunk for a cold login.
+  alias: { 'whatwg-url': './scripts/whatwg-url-native.cjs' },
   // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
+
+const apart = await build({
+  absWorkingDir: pkgDir,
+  entryPoints: { 'chunks/login-body': 'src/http/routes/login-body.ts' },
+  outdir: dist,
+  ...BUNDLE_OPTIONS,
+  splitting: false,
+  metafile: true,
+});
+// the import of ./chunks/login-body.js, made relative to the output file that holds it
+for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))) {
+  const path = join(pkgDir, file);
+  const text = readFileSync(path, 'utf8');
+  if (!text.includes(`"./${LOGIN_BODY}"`)) continue;
+  let target = relative(dirname(path), join(dist, LOGIN_BODY));
+  if (!target.startsWith('.')) target = `./${target}`;
+  writeFileSync(path, text.replaceAll(`"./${LOGIN_BODY}"`, JSON.stringify(target)));
+}
+Object.assign(result.metafile.outputs, apart.metafile.outputs);
 
 // The optional peers stay Node's to load: a host's bundler (Next.js: Turbopack or webpack) must not try
 // to resolve them at build time (a host without sharp or ip2region would fail to build). esbuild drops

@@ -7,8 +7,13 @@ import { AppError } from '../errors.js';
 export { lazySchema, type LazySchema } from '../store/records.js';
 import type { LazySchema } from '../store/records.js';
 
+/** What readJson needs of a schema: zod's and zod/mini's both have it. */
+export interface BodySchema<T> {
+  safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
 /** Reads a JSON body and validates it; malformed input becomes a clear 400/415, never a crash. */
-export async function readJson<S extends z.ZodType>(c: Context, lazy: LazySchema<S>): Promise<z.infer<S>> {
+export async function readJson<T>(c: Context, lazy: { get(): Promise<BodySchema<T>> }): Promise<T> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/json\b/i.test(type)) throw new AppError('unsupported_media_type');
   let body: unknown;

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { waitUntil } from '@vercel/functions';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { handlePush, type FollowEventDeps } from '../flows/follow/login.js';
@@ -46,9 +45,12 @@ export interface OaServerDeps extends Omit<FollowEventDeps, 'appid'> {
  * Runs `task` after the current response: on Vercel the function is kept alive for it
  * (`waitUntil` from @vercel/functions); elsewhere (the Node server) it is fire-and-forget. It starts
  * on a later turn of the event loop, never before the handler has returned its answer; errors are
- * logged, never thrown.
+ * logged, never thrown. The handler awaits it (registration, not the task): @vercel/functions is
+ * imported here, on first use — its root module loads all of the package (~13 ms), which every
+ * cold start paid at import for this one official-account path (docs/BENCH.md "Cold first login").
  */
-export function afterReply(logger: Logger, event: string, task: () => Promise<unknown>): void {
+export async function afterReply(logger: Logger, event: string, task: () => Promise<unknown>): Promise<void> {
+  const { waitUntil } = await import('@vercel/functions');
   const run = new Promise<void>((resolve) => setTimeout(resolve, 0))
     .then(task)
     .then(
@@ -150,7 +152,7 @@ export function oaServerRoutes(deps: OaServerDeps) {
         }
         const { reply, identifyAfterReply } = await handlePush({ ...deps, appid: configured().appid }, message, new URL(c.req.url).origin);
         const identify = deps.identify;
-        if (identifyAfterReply && identify) afterReply(deps.logger, 'oa.follow.identify_failed', () => identify(identifyAfterReply));
+        if (identifyAfterReply && identify) await afterReply(deps.logger, 'oa.follow.identify_failed', () => identify(identifyAfterReply));
         if (reply === null) return c.text('success', 200, { 'cache-control': 'no-store' });
         const xml = textReplyXml(message.fromUser, message.toUser, Math.floor(now() / 1000), reply);
         if (!encrypted) return c.body(xml, 200, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-store' });

@@ -39,6 +39,8 @@ export function lazyStorage(kind: string, load: () => Promise<Storage>, options:
     sweepExpired: async (now) => (await get()).sweepExpired(now),
     migrate: async () => (await get()).migrate?.(),
     close: async () => (loaded ? (await loaded).close() : undefined),
+    // the import starts now; a failed one is retried (and reported) by the next operation
+    warm: () => void get().then((inner) => inner.warm?.(), () => {}),
   };
   if (options.changes) {
     storage.recordChanges = (prefix, valueFields) => {

@@ -10,7 +10,8 @@ import {
   type Document,
   type MongoClientOptions,
 } from 'mongodb';
-import { attachDatabasePool } from '@vercel/functions';
+// the subpath: the package's root module loads every helper it has (cache, OIDC, purge, …)
+import { attachDatabasePool } from '@vercel/functions/db-connections';
 import { mongoRecordChanges, type RecordChangeSource } from './mongo-changes.js';
 import {
   DuplicateKeyError,
@@ -436,6 +437,10 @@ export class MongoStore implements Storage {
   private dbPromise!: Promise<Db>;
   /** when server selection first failed with no success since (0: it did not) */
   private selectionFailingSince = 0;
+  /** when an operation last succeeded (0: never) */
+  private lastOkAt = 0;
+  /** the warm-up ping in flight (warm()); settles, never rejects */
+  private warming: Promise<void> | null = null;
   /** every collection's name starts with it ('' = the names used before prefixes existed) */
   readonly prefix: string;
 
@@ -483,10 +488,18 @@ export class MongoStore implements Storage {
   }
 
   private async run<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    // A warm-up in flight is opening the pool's first connection: wait for it rather than open a
+    // second one beside it (on Atlas a second TLS handshake and authentication).
+    if (this.warming) await this.warming;
+    return this.exec(fn);
+  }
+
+  private async exec<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const used = this.dbPromise;
     try {
       const result = await fn(await used);
       if (used === this.dbPromise) this.selectionFailingSince = 0;
+      this.lastOkAt = Date.now();
       return result;
     } catch (error) {
       this.noteFailure(error, used);
@@ -882,6 +895,27 @@ export class MongoStore implements Storage {
 
   async ping(): Promise<void> {
     await this.run((db) => db.command({ ping: 1 }));
+  }
+
+  /**
+   * Storage.warm: a ping, so the driver connects (server monitor, then one pooled connection) while
+   * the caller waits for something else (a login: WeChat's code exchange). Only when no operation
+   * succeeded for MONGO_MAX_IDLE_MS (the pool's idle connections close after that) and the server is
+   * not known to be failing: a warm instance sends nothing, and during an outage a login waits for
+   * one server selection, not two. Its failure counts as any operation's (noteFailure: a client
+   * whose server selection keeps failing is replaced) and is otherwise left to the next operation.
+   * A host's own Db: nothing (the host owns its connection).
+   */
+  warm(): void {
+    if (this.warming || !this.renew || this.selectionFailingSince || Date.now() - this.lastOkAt < MONGO_MAX_IDLE_MS) return;
+    const warming: Promise<void> = this.exec((db) => db.command({ ping: 1 })).then(
+      () => {},
+      () => {},
+    );
+    this.warming = warming;
+    void warming.then(() => {
+      if (this.warming === warming) this.warming = null;
+    });
   }
 
 

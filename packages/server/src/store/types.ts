@@ -144,6 +144,13 @@ export interface Storage {
   /** Releases what this storage opened itself (never a host's own client). */
   close(): Promise<void>;
   /**
+   * Optional: start getting ready for the first operation (load the driver, connect) without
+   * waiting, and never throwing — a failure is reported by the operation that follows. A mini login
+   * calls it before its WeChat code exchange, which needs no storage, so a cold instance connects
+   * while WeChat answers (docs/BENCH.md "Cold first login"). Cheap when already ready.
+   */
+  warm?(): void;
+  /**
    * Optional: a push source of record changes (MongoDB change streams on the records collection),
    * for records whose id starts with `idPrefix`; the PC-login notifier polls without it.
    */

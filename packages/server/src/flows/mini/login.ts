@@ -18,7 +18,7 @@ export interface MiniLoginDeps {
   appid: string;
   /** the door's name: the session's `via` and the log events (`auth.<name>.login`); several mini-programs are told apart. @default 'mini' */
   name?: string;
-  store: Pick<Storage, 'records' | 'accounts' | 'sessions'>;
+  store: Pick<Storage, 'records' | 'accounts' | 'sessions' | 'warm'>;
   sessions: SessionManager;
   sealer: Sealer;
   logger: Logger;
@@ -59,6 +59,8 @@ export async function miniLogin(deps: MiniLoginDeps, input: MiniLoginInput): Pro
   if (inFlight.has(flight)) throw new AppError('code_already_used');
   inFlight.add(flight);
   try {
+    // The code exchange needs no storage: a cold instance loads its driver and connects meanwhile.
+    deps.store.warm?.();
     let wx: Code2SessionResult;
     try {
       wx = await deps.exchangeCode(input.code);

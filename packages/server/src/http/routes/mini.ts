@@ -8,16 +8,8 @@ import { miniLogin, type MiniLoginDeps } from '../../flows/mini/login.js';
 import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
 import type { MeResponse } from '../../../../../shared/api.js';
 
-const LoginBody = lazySchema((z) =>
-  z.object({
-    // uni.login codes are short opaque strings; anything else is rejected before a database write.
-    code: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be the code from uni.login'),
-    profile: z
-      .object({ nickName: z.string().max(200).optional(), avatarUrl: z.string().max(2048).optional() })
-      .passthrough()
-      .optional(),
-  }),
-);
+// zod/mini, in a chunk of its own: a cold instance's first request is usually a login (login-body.ts)
+const LoginBody = { get: () => import('./login-body.js').then((m) => m.LoginBody) };
 
 const DecryptBody = lazySchema((z) =>
   z.object({
