@@ -17,6 +17,21 @@ export function envNumber(name: string, fallback: number): number {
  * Rate limits stay ON (their local counting and background sync are part of the product's cost) but
  * high enough that a benchmark from one address is never refused.
  */
+/** The PC-login benches' API environment: no WeChat is called (the phone's scan is written directly), no limits. */
+export const PC_BENCH_ENV = {
+  NODE_ENV: 'test',
+  WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
+  WECHAT_MINI_SECRET: '0'.repeat(32),
+  WECHAT_API_BASE: 'http://127.0.0.1:9',
+  WECHAT_API_FAILOVER: '',
+  RATE_LIMIT_PER_ADDRESS: '0',
+  RATE_LIMIT_PER_APPID: '0',
+  PC_EVENTS_STREAM_MS: '25000',
+};
+
+/** The `name=value` of the cookie `name` a response sets. */
+export const cookieOf = (res: Response, name: string) => res.headers.getSetCookie().map((l) => l.split(';')[0]!).find((p) => p.startsWith(`${name}=`))!;
+
 export const BENCH_LIMITS = { RATE_LIMIT_PER_ADDRESS: '1000000', RATE_LIMIT_PER_APPID: '10000000' };
 
 /** One client for every target: the same sockets, the same parsing cost on both sides. */

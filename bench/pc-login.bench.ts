@@ -8,6 +8,7 @@
 // B (with `--mongo` B is wired exactly as main.ts wires a MongoDB deployment: the change-stream
 // notifier, which falls back to polling on a server without change streams — FerretDB here).
 // Embedded store by default; `--mongo` adds MONGODB_URI. Replaces only its own section of docs/BENCH.md.
+import { cookieOf, PC_BENCH_ENV } from './lib.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../packages/server/src/log.js';
@@ -41,18 +42,8 @@ function counting(inner: Storage) {
   return { store, counts };
 }
 
-const ENV = {
-  NODE_ENV: 'test',
-  WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
-  WECHAT_MINI_SECRET: '0'.repeat(32),
-  WECHAT_API_BASE: 'http://127.0.0.1:9',
-  WECHAT_API_FAILOVER: '',
-  RATE_LIMIT_PER_ADDRESS: '0',
-  RATE_LIMIT_PER_APPID: '0',
-  PC_EVENTS_STREAM_MS: '25000',
-};
+const ENV = PC_BENCH_ENV;
 
-const cookieOf = (res: Response, name: string) => res.headers.getSetCookie().map((l) => l.split(';')[0]!).find((p) => p.startsWith(`${name}=`))!;
 
 /** A waiting PC on instance B: its attempt and a reconnecting SSE reader that records when each status arrives. */
 async function waitingPc(b: Services) {

@@ -15,6 +15,7 @@
 // readWrite on it (an Atlas user limited to the app's database: pass --db with a scratch collection
 // prefix-free name it may use, e.g. the app's database — then only this probe's `records` rows are
 // added, and they expire). Prints one line per sample and a summary; writes no file.
+import { cookieOf, PC_BENCH_ENV } from './lib.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -36,14 +37,7 @@ if (!uri) {
   process.exit(2);
 }
 const ENV = {
-  NODE_ENV: 'test',
-  WECHAT_MINI_APPID: 'wxd0c0ffee00000001',
-  WECHAT_MINI_SECRET: '0'.repeat(32),
-  WECHAT_API_BASE: 'http://127.0.0.1:9',
-  WECHAT_API_FAILOVER: '',
-  RATE_LIMIT_PER_ADDRESS: '0',
-  RATE_LIMIT_PER_APPID: '0',
-  PC_EVENTS_STREAM_MS: '25000',
+  ...PC_BENCH_ENV,
   MONGODB_URI: uri,
   // the two instances share one deployment's keys (B's sealed attempt is read by A); a fresh one per run
   SESSION_KEY_ENCRYPTION_KEYS: process.env.PROBE_SEAL_KEYS ?? '',
@@ -82,7 +76,6 @@ if (args.includes('--serve-b')) {
     createInterface({ input: child.stdout! }).once('line', (line) => done((JSON.parse(line) as { url: string }).url));
   });
   const probe = async () => (await (await fetch(`${bUrl}/__probe`)).json()) as { watching: number; source: string; reads: number; notes: string[] };
-  const cookieOf = (res: Response, name: string) => res.headers.getSetCookie().map((l) => l.split(';')[0]!).find((p) => p.startsWith(`${name}=`))!;
   const times: number[] = [];
   const probeUsers: string[] = [];
   const sources = new Set<string>();
