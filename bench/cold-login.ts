@@ -21,9 +21,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { MongoClient } from 'mongodb';
-import { BUNDLE_OPTIONS } from '../scripts/lib/bundle-options.mjs';
+import { BUNDLE_OPTIONS, DRIVER_OPTIONAL, REQUIRE_BANNER } from '../scripts/lib/bundle-options.mjs';
 import { migrateMongo } from '../packages/server/src/store/mongo.js';
-import { buildHello, buildProduct, coldOnce, funcEntry, type ColdResult } from './cold.js';
+import { buildFloor, buildHello, buildProduct, coldOnce, funcEntry, type ColdResult } from './cold.js';
 import { envNumber, json, median, startChild } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -79,9 +79,9 @@ async function distAt(rev: string): Promise<string> {
     ...BUNDLE_OPTIONS,
     external: [
       ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
-      ...['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'],
+      ...DRIVER_OPTIONAL,
     ],
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: REQUIRE_BANNER,
   });
   return join(pkgDir, 'dist');
 }
@@ -111,10 +111,12 @@ log(`1-minute load at start: ${load()}`);
 log('building: vercel build (product), hello-world' + (BEFORE ? `, package dist at ${BEFORE}` : ''));
 const funcs = process.env.BENCH_SKIP_BUILD ? join(ROOT, '.vercel/output/functions/api') : buildProduct();
 const hello = await buildHello();
+const floor = await buildFloor();
 const work = mkdtempSync(join(tmpdir(), 'bench-cold-'));
 const after = functionCopy(join(funcs, 'index.func'), join(work, 'after'));
 const before = BEFORE ? functionCopy(join(funcs, 'index.func'), join(work, 'before'), await distAt(BEFORE)) : null;
 const helloEntry = funcEntry(hello.funcDir);
+const floorEntry = funcEntry(floor.funcDir);
 
 const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
 await migrateMongo(client.db(DB));
@@ -124,16 +126,17 @@ const relay = WECHAT_MS > 0 ? await delayRelay(sim.url, WECHAT_MS) : null;
 const env = { WECHAT_MINI_APPID: appid, WECHAT_MINI_SECRET: secret, WECHAT_API_BASE: relay?.url ?? sim.url, WECHAT_API_FAILOVER: '', MONGODB_URI: uri, MONGODB_DB: DB, LOG_LEVEL: 'error' };
 const code = async () => (await json<{ code: string }>(`${sim.url}/__sim/mini/code`, { body: { appid, user: 'cold-returning' } })).code;
 
-type Kind = 'hello' | 'health' | 'login' | 'healthBefore' | 'loginBefore';
-const kinds: Kind[] = before ? ['hello', 'health', 'login', 'healthBefore', 'loginBefore'] : ['hello', 'health', 'login'];
+type Kind = 'hello' | 'floor' | 'health' | 'login' | 'healthBefore' | 'loginBefore';
+const kinds: Kind[] = before ? ['hello', 'floor', 'health', 'login', 'healthBefore', 'loginBefore'] : ['hello', 'floor', 'health', 'login'];
 const runOne = async (kind: Kind, extra: Record<string, string> = {}): Promise<ColdResult> => {
   const entry = kind === 'hello' ? helloEntry : kind.endsWith('Before') ? before! : after;
   if (kind === 'hello') return coldOnce(entry, extra, '/api/hello');
+  if (kind === 'floor') return coldOnce(floorEntry, { MONGODB_URI: uri, MONGODB_DB: DB, ...extra }, '/api/floor', {});
   if (kind.startsWith('health')) return coldOnce(entry, { ...env, ...extra }, '/api/auth/health');
   return coldOnce(entry, { ...env, ...extra }, '/api/auth/mini/login', { code: await code() });
 };
 
-const results: Record<Kind, ColdResult[]> = { hello: [], health: [], login: [], healthBefore: [], loginBefore: [] };
+const results: Record<Kind, ColdResult[]> = { hello: [], floor: [], health: [], login: [], healthBefore: [], loginBefore: [] };
 const traces: Record<'login' | 'loginBefore', [string, number][][]> = { login: [], loginBefore: [] };
 try {
   // the person's first login (creates the account); every timed login below is a returning one
@@ -157,6 +160,7 @@ try {
   await sim.stop();
   relay?.close();
   hello.cleanup();
+  floor.cleanup();
   rmSync(work, { recursive: true, force: true });
 }
 
@@ -167,6 +171,7 @@ function report(loads: string[]): string {
   const ratio = (k: Kind) => median(results[k].map((r, i) => r.ms / results.hello[i]!.ms));
   const names: Record<Kind, string> = {
     hello: 'hello-world Hono',
+    floor: 'floor: hello-world + MongoDB driver, connect, find + insert',
     health: '`GET /api/auth/health` (after)',
     login: 'cold returning login (after)',
     healthBefore: `\`GET /api/auth/health\` (before, ${BEFORE})`,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
-import { BUNDLE_OPTIONS } from '../scripts/lib/bundle-options.mjs';
+import { BUNDLE_OPTIONS, DRIVER_ALIAS, DRIVER_OPTIONAL, REQUIRE_BANNER } from '../scripts/lib/bundle-options.mjs';
 import { request } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -44,14 +44,49 @@ export function buildProduct(): string {
  * its app bundled by esbuild with the options of scripts/lib/bundle-options.mjs into api/_build/app.js,
  * served by a two-line api/index.ts, then `vercel build`.
  */
-export async function buildHello(): Promise<{ funcDir: string; cleanup(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-hello-'));
+export function buildHello(): Promise<{ funcDir: string; cleanup(): void }> {
+  return buildHonoFunction('hello', "import { Hono } from 'hono';\n\nconst app = new Hono();\napp.get('/api/*', (c) => c.json({ hello: 'world' }));\n\nexport default app;\n");
+}
+
+/**
+ * The floor of any cold login that keeps its accounts in MongoDB: the hello-world function plus, on
+ * `POST /api/floor`, what such a login cannot skip — import the MongoDB driver (bundled as the package
+ * bundles it: same options, Node's URL for whatwg-url), connect, one `find` and one `insert`, the two
+ * round trips of a returning login. No WeChat call, no validation, no rate limit: a lower bound, not a
+ * product.
+ */
+export function buildFloor(): Promise<{ funcDir: string; cleanup(): void }> {
+  return buildHonoFunction(
+    'floor',
+    `import { Hono } from 'hono';
+
+const app = new Hono();
+let client;
+app.post('/api/floor', async (c) => {
+  const { MongoClient } = await import('./driver.js');
+  client ??= await new MongoClient(process.env.MONGODB_URI).connect();
+  const db = client.db(process.env.MONGODB_DB);
+  const found = await db.collection('floor_identities').findOne({ _id: 'returning' });
+  await db.collection('floor_sessions').insertOne({ at: new Date(), found: !!found });
+  return c.json({ ok: true });
+});
+
+export default app;
+`,
+    { 'driver.js': "export { MongoClient } from 'mongodb';\n" },
+    { alias: DRIVER_ALIAS, nodePaths: [join(ROOT, 'node_modules')], external: DRIVER_OPTIONAL, banner: REQUIRE_BANNER },
+  );
+}
+
+async function buildHonoFunction(name: string, source: string, modules: Record<string, string> = {}, extra: Parameters<typeof build>[0] = {}): Promise<{ funcDir: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   mkdirSync(join(dir, 'src'));
   mkdirSync(join(dir, 'api'));
-  writeFileSync(join(dir, 'src/app.ts'), "import { Hono } from 'hono';\n\nconst app = new Hono();\napp.get('/api/*', (c) => c.json({ hello: 'world' }));\n\nexport default app;\n");
+  writeFileSync(join(dir, 'src/app.ts'), source);
+  for (const [file, text] of Object.entries(modules)) writeFileSync(join(dir, 'src', file.replace(/\.js$/, '.ts')), text);
   writeFileSync(join(dir, 'api/index.ts'), "// @ts-nocheck -- the bundle has no types here\nimport app from './_build/app.js';\n\nexport default app;\n");
   const hono = JSON.parse(readFileSync(join(ROOT, 'node_modules/hono/package.json'), 'utf8')).version;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-hello', private: true, type: 'module', dependencies: { hono } }));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `bench-${name}`, private: true, type: 'module', dependencies: { hono } }));
   writeFileSync(join(dir, 'vercel.json'), JSON.stringify({ rewrites: [{ source: '/api/(.*)', destination: '/api' }] }));
   mkdirSync(join(dir, 'node_modules'));
   cpSync(join(ROOT, 'node_modules/hono'), join(dir, 'node_modules/hono'), { recursive: true });
@@ -61,6 +96,7 @@ export async function buildHello(): Promise<{ funcDir: string; cleanup(): void }
     entryPoints: { app: 'src/app.ts' },
     outdir: join(dir, 'api/_build'),
     ...BUNDLE_OPTIONS,
+    ...extra,
   });
   vercelBuild(dir);
   return { funcDir: join(dir, '.vercel/output/functions/api/index.func'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -3,7 +3,7 @@ import { metered } from './support/records.js';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Hono } from 'hono';
-import { addressKey, RateLimiter } from '../packages/server/src/http/rate-limit.js';
+import { addressKey, rateLimit, RateLimiter } from '../packages/server/src/http/rate-limit.js';
 import { canonicalAddress, clientAddress, parseTrustedProxies, type ClientAddressSettings } from '../packages/server/src/http/client-address.js';
 import { checkConfig } from '../packages/server/src/config.js';
 import { cookieBrowser } from './support/cookie-browser.js';
@@ -83,6 +83,54 @@ describe('RateLimiter', () => {
     expect(limiter.hit([{ key: 'addr:5.6.7.8', limit: 3, windowMs: 60_000 }]).allowed).toBe(true);
     now += 45_000; // next window
     expect(limiter.hit(rules).allowed).toBe(true);
+    limiter.stop();
+  });
+});
+
+describe("a cold instance's first counter sync", () => {
+  // Issue 21: on a cold instance the first request's own queries run on a new connection pool; the
+  // limiter's first sync (a delete, an insert and a find on rate_counters) waits until that request
+  // is answered instead of competing with it — and still runs within one interval without it.
+  const syncs = () => {
+    const calls: number[] = [];
+    const store = { counters: { sync: async () => (calls.push(Date.now()), []) } } as unknown as Pick<Storage, 'counters'>;
+    return { calls, store };
+  };
+  const rules = [{ key: 'addr:203.0.113.1', limit: 10, windowMs: 60_000 }];
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('runs once the first limited request is answered, not while it is in flight', async () => {
+    const { calls, store } = syncs();
+    const limiter = new RateLimiter({ store, syncIntervalMs: 400 });
+    const app = new Hono();
+    let seenInHandler = -1;
+    app.use('*', rateLimit(limiter, { perAddress: 10, perAppid: 0, perPcAttempt: 0, address: { source: 'x-forwarded-for', hops: 1, trustedProxies: [] } }, (c) => c.text('refused', 429)));
+    app.get('/x', async (c) => {
+      await tick(60); // the request's own queries
+      seenInHandler = calls.length;
+      return c.text('ok');
+    });
+    expect((await app.request('/x')).status).toBe(200);
+    expect(seenInHandler).toBe(0);
+    await tick(20);
+    expect(calls.length).toBe(1);
+    limiter.stop();
+  });
+
+  it('without an answer, one interval after the first request at the latest; later syncs one interval apart', async () => {
+    const { calls, store } = syncs();
+    const limiter = new RateLimiter({ store, syncIntervalMs: 150 });
+    limiter.hit(rules);
+    await tick(60);
+    expect(calls.length).toBe(0);
+    await tick(150);
+    expect(calls.length).toBe(1);
+    limiter.hit(rules);
+    limiter.answered(); // only an instance's FIRST sync is brought forward
+    await tick(20);
+    expect(calls.length).toBe(1);
+    await tick(200);
+    expect(calls.length).toBe(2);
     limiter.stop();
   });
 });

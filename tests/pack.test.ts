@@ -86,6 +86,44 @@ describe('the server package tarball', () => {
     for (const marker of LIBRARY_MARKERS) expect(all.includes(marker), marker).toBe(true);
   });
 
+  it("a Hono host's own app composes the package's (bundled) hono: app.route() and middleware()", async () => {
+    // The package bundles hono (cold start); the host's `hono` is another copy, its own import.
+    const out = runInHost(`
+      import { Hono } from 'hono';
+      import { createWechatLogin, miniProgram } from 'wlu-wxlogin-server';
+      const auth = createWechatLogin({ doors: [miniProgram({ appid: 'wx1234567890abcdef', secret: '0123456789abcdef0123456789abcdef' })] });
+      const app = new Hono();
+      app.route('/', auth.app);
+      app.use('/orders', auth.middleware());
+      app.get('/orders', (c) => c.json({ owner: c.get('wxUser').id }));
+      app.get('/host', (c) => c.text('host route'));
+      const call = async (path, init) => { const r = await app.request(path, init); return [r.status, (await r.text()).slice(0, 300)]; };
+      console.log(JSON.stringify([
+        await call('/api/auth/health'),
+        await call('/api/auth/mini/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":1}' }),
+        await call('/api/auth/mini/login', { method: 'GET' }),
+        await call('/orders'),
+        await call('/host'),
+        typeof auth.app.fetch === 'function' && auth.app !== app,
+      ]));
+      await auth.close();
+    `);
+    const [health, badBody, wrongMethod, orders, hostRoute, separate] = JSON.parse(out.split('\n').at(-1)!) as [[number, string], [number, string], [number, string], [number, string], [number, string], boolean];
+    expect(health[0]).toBe(200);
+    // the package's own error handler answers inside the host's app: status + stable code
+    expect(badBody[0]).toBe(400);
+    expect(JSON.parse(badBody[1]).error.code).toBe('invalid_request');
+    expect(wrongMethod[0]).toBe(405);
+    expect(orders[0]).toBe(401);
+    expect(JSON.parse(orders[1]).error.code).toBe('unauthorized');
+    expect(hostRoute).toEqual([200, 'host route']);
+    expect(separate).toBe(true);
+    // the host's hono is not what the package runs: no import of 'hono' is left in the package's dist
+    const dist = join(host, 'node_modules/wlu-wxlogin-server/dist');
+    const js = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dist, f.slice('dist/'.length)), 'utf8')).join('\n');
+    expect(js).not.toMatch(/from\s*["']hono(\/[^"']*)?["']|import\(\s*["']hono/);
+  });
+
   it('declares only run-time dependencies; mongodb, sharp and ip2region are optional peers', () => {
     expect(Object.keys(pkg().dependencies).sort()).toEqual(['@hono/node-server', '@vercel/functions', 'hono']);
     expect(pkg().peerDependenciesMeta).toEqual({ mongodb: { optional: true }, sharp: { optional: true }, ip2region: { optional: true } });

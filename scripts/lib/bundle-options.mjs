@@ -11,3 +11,10 @@ export const BUNDLE_OPTIONS = {
   keepNames: true,
   logLevel: 'warning',
 };
+
+// How a bundle carries the MongoDB driver (the package's dist and bench/cold.ts's floor function): its optional
+// modules stay external (loaded by the driver only when configured), whatwg-url is Node's own URL
+// (packages/server/scripts/whatwg-url-native.cjs), and `require` exists for the driver's CommonJS.
+export const DRIVER_OPTIONAL = ['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'];
+export const DRIVER_ALIAS = { 'whatwg-url': new URL('../../packages/server/scripts/whatwg-url-native.cjs', import.meta.url).pathname };
+export const REQUIRE_BANNER = { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" };

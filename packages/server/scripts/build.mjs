@@ -8,7 +8,7 @@
 // only (importing the package loads none of them; tests/pack.test.ts checks the static import graph).
 // Unbundled they cost the login function 3.3 MB of node_modules (zod alone 1.8 MB: every locale, ESM
 // and CJS), over its 2 MB budget. External, resolved from the host's node_modules: the package's
-// dependencies (hono — shared with a Hono host, @hono/node-server for ./node, @vercel/functions),
+// dependencies but hono (@hono/node-server for ./node, @vercel/functions),
 // the optional peers loaded by import() where used (sharp: avatar uploads; ip2region: the PC
 // confirmation page, which reads its databases next to its own files) and the MongoDB driver's own
 // optional modules.
@@ -17,12 +17,18 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { BUNDLE_OPTIONS } from '../../../scripts/lib/bundle-options.mjs';
+import { BUNDLE_OPTIONS, DRIVER_ALIAS, DRIVER_OPTIONAL, REQUIRE_BANNER } from '../../../scripts/lib/bundle-options.mjs';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(pkgDir, 'dist');
 const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 const ENTRIES = ['index', 'node', 'next', 'vercel', 'mongodb'];
+
+// hono is bundled too, though a dependency (its types are the package's: `auth.app`, `middleware()`):
+// Node loads an unbundled hono as ~35 files, ~15 ms of every cold start (docs/BENCH.md "Cold first
+// login"). A Hono host's app composes with the bundled one through `app.route()`, which reads only
+// `routes` and `errorHandler` (tests/pack.test.ts runs one).
+const BUNDLED_DEPENDENCIES = ['hono'];
 
 rmSync(dist, { recursive: true, force: true });
 // The mini login's body schema (src/http/routes/login-body.ts, zod/mini) is bundled on its own, not
@@ -45,13 +51,13 @@ const result = await build({
   metafile: true,
   plugins: [loginBody],
   external: [
-    ...[...Object.keys(pkg.dependencies ?? {}), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
-    ...['kerberos', '@mongodb-js/zstd', 'snappy', 'socks', 'aws4', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'],
+    ...[...Object.keys(pkg.dependencies ?? {}).filter((n) => !BUNDLED_DEPENDENCIES.includes(n)), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
+    ...DRIVER_OPTIONAL,
   ],
   // Node's own URL in place of whatwg-url (see the file): a smaller driver chunk for a cold login.
-  alias: { 'whatwg-url': './scripts/whatwg-url-native.cjs' },
+  alias: DRIVER_ALIAS,
   // The MongoDB driver is CommonJS and calls require() for Node's built-ins.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: REQUIRE_BANNER,
 });
 
 const apart = await build({

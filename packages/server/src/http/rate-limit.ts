@@ -15,6 +15,10 @@ import type { CounterWrite, Storage } from '../store/types.js';
  * login path never waits for the store, and a limit is exceeded by at most what the other instances
  * admit between two syncs (about a second). When the store is down the limits still hold per
  * instance. Denied requests are not counted: a client that stops is let in again next window.
+ *
+ * An instance's first sync runs as soon as its first limited request is answered (`answered()`, or
+ * one interval after that request at the latest), not beside it: on a cold instance that request's
+ * own queries have the new connection pool to themselves (docs/BENCH.md "Cold first login").
  */
 export interface RateLimiterOptions {
   store: Pick<Storage, 'counters'>;
@@ -89,6 +93,14 @@ export class RateLimiter {
     return this.syncing;
   }
 
+  /** A limited request was answered (rateLimit / pcWatchLimit): an instance's first sync may run now. */
+  answered(): void {
+    if (this.lastSync !== 0 || !this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.schedule(this.clock(), 0);
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -102,12 +114,12 @@ export class RateLimiter {
     return e;
   }
 
-  private schedule(now: number): void {
+  private schedule(now: number, delay = this.lastSync === 0 ? this.interval : Math.max(0, this.lastSync + this.interval - now)): void {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.sync();
-    }, Math.max(0, this.lastSync + this.interval - now));
+    }, delay);
     this.timer.unref?.();
   }
 
@@ -209,8 +221,12 @@ export function addressBucket(c: Context, settings: RateLimitSettings): string {
 export function rateLimit(limiter: RateLimiter, settings: RateLimitSettings, refuse: (c: Context, retryAfter: number) => Response): MiddlewareHandler {
   return async (c, next) => {
     const decision = limiter.hit([{ key: addressBucket(c, settings), limit: settings.perAddress, windowMs: MINUTE_MS }]);
-    if (!decision.allowed) return refuse(c, decision.retryAfter);
-    await next();
+    try {
+      if (!decision.allowed) return refuse(c, decision.retryAfter);
+      await next();
+    } finally {
+      limiter.answered();
+    }
   };
 }
 
@@ -241,8 +257,12 @@ export function pcWatchLimit(
         ]
       : [{ key: address, limit: settings.perAddress, windowMs: MINUTE_MS }];
     const decision = limiter.hit(rules);
-    if (!decision.allowed) return refuse(c, decision.retryAfter);
-    await next();
+    try {
+      if (!decision.allowed) return refuse(c, decision.retryAfter);
+      await next();
+    } finally {
+      limiter.answered();
+    }
   };
 }
 
