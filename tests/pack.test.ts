@@ -4,9 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { installHost, packServer, tarballFiles } from './support/pack.js';
 
+/** the test MongoDB (tests/setup/global.ts); '' with SKIP_MONGO=1 */
+const uri = inject('mongodbUri');
 let tarball: string;
 let files: string[];
 let host: string;
@@ -24,7 +26,7 @@ const pkg = () => JSON.parse(readFileSync(join(host, 'node_modules/wlu-wxlogin-s
 function runInHost(code: string): string {
   const file = join(host, `probe-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, code);
-  return execFileSync(process.execPath, [file], { cwd: host, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync(process.execPath, [file], { cwd: host, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 }).trim();
 }
 
 describe('the server package tarball', () => {
@@ -122,6 +124,23 @@ describe('the server package tarball', () => {
     const dist = join(host, 'node_modules/wlu-wxlogin-server/dist');
     const js = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dist, f.slice('dist/'.length)), 'utf8')).join('\n');
     expect(js).not.toMatch(/from\s*["']hono(\/[^"']*)?["']|import\(\s*["']hono/);
+  });
+
+  it.skipIf(!uri)('the bundled db-connections helper keeps a Vercel instance alive while MongoDB connections idle', () => {
+    // @vercel/functions/db-connections is bundled (cold start); it must still find the request's
+    // context the Vercel runtime sets on globalThis and register its wait.
+    const out = runInHost(`
+      process.env.VERCEL_URL = 'host.vercel.app';
+      process.env.VERCEL_REGION = 'hkg1';
+      const waited = [];
+      globalThis[Symbol.for('@vercel/request-context')] = { get: () => ({ waitUntil: (p) => waited.push(p) }) };
+      const { mongoStorage } = await import('wlu-wxlogin-server/mongodb');
+      const storage = mongoStorage({ uri: ${JSON.stringify(uri)}, dbName: 'pack_vercel_pool' });
+      await storage.ping();
+      console.log(JSON.stringify({ waited: waited.length }));
+      process.exit(0); // the process-wide client (and the helper's idle wait) would keep it running
+    `);
+    expect(JSON.parse(out.split('\n').at(-1)!).waited).toBeGreaterThan(0);
   });
 
   it('declares only run-time dependencies; mongodb, sharp and ip2region are optional peers', () => {

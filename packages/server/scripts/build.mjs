@@ -8,11 +8,12 @@
 // only (importing the package loads none of them; tests/pack.test.ts checks the static import graph).
 // Unbundled they cost the login function 3.3 MB of node_modules (zod alone 1.8 MB: every locale, ESM
 // and CJS), over its 2 MB budget. External, resolved from the host's node_modules: the package's
-// dependencies but hono (@hono/node-server for ./node, @vercel/functions),
+// dependencies but what BUNDLED says (@hono/node-server for ./node, @vercel/functions' root),
 // the optional peers loaded by import() where used (sharp: avatar uploads; ip2region: the PC
 // confirmation page, which reads its databases next to its own files) and the MongoDB driver's own
 // optional modules.
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,11 +25,28 @@ const dist = join(pkgDir, 'dist');
 const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 const ENTRIES = ['index', 'node', 'next', 'vercel', 'mongodb'];
 
-// hono is bundled too, though a dependency (its types are the package's: `auth.app`, `middleware()`):
-// Node loads an unbundled hono as ~35 files, ~15 ms of every cold start (docs/BENCH.md "Cold first
-// login"). A Hono host's app composes with the bundled one through `app.route()`, which reads only
-// `routes` and `errorHandler` (tests/pack.test.ts runs one).
-const BUNDLED_DEPENDENCIES = ['hono'];
+// Bundled though dependencies (docs/BENCH.md "Cold first login"):
+// - hono (a dependency for its types: `auth.app`, `middleware()`): Node loads an unbundled hono as ~35
+//   files, ~15 ms of every cold start. A Hono host's app composes with the bundled one through
+//   `app.route()`, which reads only `routes` and `errorHandler` (tests/pack.test.ts runs one).
+// - @vercel/functions/db-connections, a 3 KB CommonJS helper the MongoDB store attaches on a cold
+//   login's path: loaded from node_modules it costs ~13 ms (package resolution, Node's CommonJS loader).
+//   It finds the request's context through a global symbol, so a bundled copy works as the original.
+//   The package's root (`waitUntil`, the push path only) stays external.
+const BUNDLED = ['hono', '@vercel/functions/db-connections'];
+const EXTERNAL = ['@hono/node-server', '@hono/node-server/*', '@vercel/functions'];
+// esbuild treats a package's subpaths as external with it: a bundled subpath is resolved here first
+const bundledSubpaths = {
+  name: 'bundled-subpaths',
+  setup(b) {
+    const require = createRequire(join(pkgDir, 'package.json'));
+    const subpaths = BUNDLED.filter((n) => n.split('/').length > (n.startsWith('@') ? 2 : 1));
+    b.onResolve({ filter: /^[@a-z]/ }, (args) => (subpaths.includes(args.path) ? { path: require.resolve(args.path) } : undefined));
+  },
+};
+for (const dep of Object.keys(pkg.dependencies ?? {})) {
+  if (!BUNDLED.includes(dep) && !EXTERNAL.includes(dep)) throw new Error(`build.mjs: say whether the dependency ${dep} is bundled or external`);
+}
 
 rmSync(dist, { recursive: true, force: true });
 // The mini login's body schema (src/http/routes/login-body.ts, zod/mini) is bundled on its own, not
@@ -49,9 +67,10 @@ const result = await build({
   // bundle, splitting, esm, node20, minify, keepNames: the settings bench/cold.ts compares with
   ...BUNDLE_OPTIONS,
   metafile: true,
-  plugins: [loginBody],
+  plugins: [loginBody, bundledSubpaths],
   external: [
-    ...[...Object.keys(pkg.dependencies ?? {}).filter((n) => !BUNDLED_DEPENDENCIES.includes(n)), 'sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
+    ...EXTERNAL,
+    ...['sharp', 'ip2region'].flatMap((n) => [n, `${n}/*`]),
     ...DRIVER_OPTIONAL,
   ],
   // Node's own URL in place of whatwg-url (see the file): a smaller driver chunk for a cold login.
