@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -51,6 +51,13 @@ function functionCopy(funcDir: string, into: string, dist?: string): string {
   if (dist) {
     rmSync(join(into, 'packages/server/dist'), { recursive: true, force: true });
     cpSync(dist, join(into, 'packages/server/dist'), { recursive: true });
+    // what that build leaves external and today's function no longer carries (before issue 21: hono),
+    // copied as `vercel build` would have traced it then
+    const text = readdirSync(dist, { recursive: true }).filter((f) => String(f).endsWith('.js')).map((f) => readFileSync(join(dist, String(f)), 'utf8')).join('\n');
+    const bare = new Set([...text.matchAll(/(?:from|import\()\s*["']((?:@[\w.-]+\/)?[\w.-]+)/g)].map((m) => m[1]!).filter((n) => !n.startsWith('node:') && !n.startsWith('.')));
+    for (const name of bare) {
+      if (!existsSync(join(into, 'node_modules', name)) && existsSync(join(ROOT, 'node_modules', name))) cpSync(join(ROOT, 'node_modules', name), join(into, 'node_modules', name), { recursive: true, dereference: true });
+    }
   }
   return funcEntry(into);
 }
