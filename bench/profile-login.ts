@@ -1,4 +1,5 @@
-// `npx tsx bench/profile-login.ts`: where the API process spends its CPU on a returning mini login.
+// `npx tsx bench/profile-login.ts`: where the API process spends its CPU on a returning mini login
+// (`--first`: on a first login, a new user each).
 //
 // Starts the WeChat simulator (bench/sim-server.ts) and the product API (bench/product-server.ts) in
 // their own processes on MONGODB_URI / bench_product (the tables `npm run bench` fills; users
@@ -34,6 +35,10 @@ const ROUNDS = option('rounds', 1);
 const TOP = option('top', 25);
 const C = 32;
 const POOL = 400;
+/** --first: first logins (a new user each) instead of returning ones */
+const FIRST = flag('first');
+const RUN = Date.now().toString(36);
+let firstSeq = 0;
 const uri = process.env.MONGODB_URI?.trim();
 if (!uri) {
   console.error('bench/profile-login.ts needs MONGODB_URI (FerretDB: mongodb://127.0.0.1:27018/) with bench_product filled by `npm run bench`');
@@ -99,7 +104,7 @@ async function codes(count: number, offset: number): Promise<string[]> {
     Array.from({ length: count }, (_, i) => i),
     C,
     async (i) => {
-      out[i] = (await json<{ code: string }>(`${sim.url}/__sim/mini/code`, { body: { appid, user: `returning${(i * 7 + offset) % POOL}` } })).code;
+      out[i] = (await json<{ code: string }>(`${sim.url}/__sim/mini/code`, { body: { appid, user: FIRST ? `first-${RUN}-${firstSeq++}` : `returning${(i * 7 + offset) % POOL}` } })).code;
     },
   );
   return out.filter((code) => code !== undefined); // a failed call (counted by pool) has no code
@@ -116,7 +121,7 @@ async function logins(api: Child, cs: string[]) {
     });
     if (!res) return;
     if (res.status !== 200) throw new Error(`login → ${res.status} ${res.body.slice(0, 200)}`);
-    if ((JSON.parse(res.body) as { isNewUser: boolean }).isNewUser) throw new Error('expected a returning user (run `npm run bench` once to fill bench_product)');
+    if ((JSON.parse(res.body) as { isNewUser: boolean }).isNewUser !== FIRST) throw new Error(FIRST ? 'expected a new user' : 'expected a returning user (run `npm run bench` once to fill bench_product)');
   });
 }
 

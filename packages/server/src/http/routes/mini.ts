@@ -8,8 +8,11 @@ import { miniLogin, type MiniLoginDeps } from '../../flows/mini/login.js';
 import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
 import type { MeResponse } from '../../../../../shared/api.js';
 
-// zod/mini, in a chunk of its own: a cold instance's first request is usually a login (login-body.ts)
-const LoginBody = { get: () => import('./login-body.js').then((m) => m.LoginBody) };
+// zod/mini, in a chunk of its own: a cold instance's first request is usually a login (login-body.ts).
+// Imported once: an import() per request would resolve the module again on every login.
+let loginBody: ReturnType<typeof loadLoginBody> | undefined;
+const loadLoginBody = () => import('./login-body.js').then((m) => m.LoginBody);
+const LoginBody = { get: () => (loginBody ??= loadLoginBody()) };
 
 const DecryptBody = lazySchema((z) =>
   z.object({
