@@ -215,6 +215,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
       routes: door.routes(ctx),
       allowed: door.allowed,
       limits: door.limits,
+      attemptOf: door.attemptOf,
       logsFailures: door.logsFailures,
       quiet: door.quiet,
       info: door.publicInfo(),

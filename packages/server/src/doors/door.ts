@@ -50,6 +50,8 @@ export interface Door {
   readonly allowed: Readonly<Record<string, string>>;
   /** sub-path → its rate-limit class; a sub-path not listed is limited per address */
   readonly limits: Readonly<Record<string, LimitClass>>;
+  /** the 'attempt' class's key: which of this door's attempts a request is about (null: none; absent: the class means per address) */
+  readonly attemptOf?: ((c: Context) => string | null) | undefined;
   /** whether failures under it are logged as `auth.<name>.failed` (a login door's failures are; WeChat's pushes are not) */
   readonly logsFailures: boolean;
   /** sub-paths whose failures are not a login's (the official account's push endpoint) */

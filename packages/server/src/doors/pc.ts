@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { pcRoutes } from '../http/routes/pc.js';
+import { pcAttemptIdOf, pcRoutes } from '../http/routes/pc.js';
 import type { Door } from './door.js';
 import { followOf } from './follow.js';
 import type { OfficialAccountDoor } from './oa.js';
@@ -35,6 +35,7 @@ export function pcLogin(options: { via: OfficialAccountDoor }): PcLoginDoor {
     },
     // a PC's own status / events / collect with its attempt cookie: per attempt, not per address
     limits: { '/status': 'attempt', '/events': 'attempt', '/session': 'attempt', '/*': 'address' },
+    attemptOf: pcAttemptIdOf,
     logsFailures: true,
     routes: (ctx) =>
       new Hono().use(ctx.limitBody).route(

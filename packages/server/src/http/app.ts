@@ -5,10 +5,9 @@ import { errorResponse, failureOf, logFailure } from './failure.js';
 export { errorResponse };
 import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
-import { pcAttemptIdOf } from './routes/pc.js';
 import { readBearerToken } from './auth.js';
 import { limitBody } from './json.js';
-import { pcWatchLimit, rateLimit, RateLimitedError, type LimitClass, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
+import { attemptLimit, rateLimit, RateLimitedError, type LimitClass, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
 import type { SessionManager } from '../sessions/sessions.js';
@@ -57,6 +56,8 @@ export interface MountedDoor {
   allowed: Readonly<Record<string, string>>;
   /** sub-path (exact, or '/*') → how it is rate limited; first match wins, unlisted: per address */
   limits: Readonly<Record<string, LimitClass>>;
+  /** the 'attempt' class's key (doors/door.ts Door.attemptOf); absent: that class is per address */
+  attemptOf?: ((c: Context) => string | null) | undefined;
   /** failures under it are logged `auth.<name>.failed` */
   logsFailures: boolean;
   /** sub-paths whose failures are not a login's */
@@ -157,14 +158,14 @@ export function createApp(deps: AppDeps) {
       return errorResponse(c, 'too_many_requests', undefined, { 'retry-after': String(retryAfter) });
     };
     const limited = rateLimit(limiter, settings, refuse);
-    // a PC's own status / events / collect with its attempt cookie: per attempt, not per address
-    const pcWatch = pcWatchLimit(limiter, settings, pcAttemptIdOf, refuse);
     for (const door of deps.doors) {
       if (!door.routes) continue;
+      // requests about one of the door's attempts (a PC's own status / events / collect): per attempt, not per address
+      const perAttempt = door.attemptOf ? attemptLimit(limiter, settings, door.attemptOf, refuse) : limited;
       // one middleware per door: its table picks the class (the push endpoint: none — WeChat's servers call it, signed)
       app.use(at(`/${door.name}/*`), (c, next) => {
         const cls = limitClassOf(door, relative(c.req.path)?.slice(door.name.length + 1) ?? '');
-        return cls === 'none' ? next() : cls === 'attempt' ? pcWatch(c, next) : limited(c, next);
+        return cls === 'none' ? next() : cls === 'attempt' ? perAttempt(c, next) : limited(c, next);
       });
     }
     app.use(at('/logout'), limited);

@@ -93,7 +93,7 @@ export class RateLimiter {
     return this.syncing;
   }
 
-  /** A limited request was answered (rateLimit / pcWatchLimit): an instance's first sync may run now. */
+  /** A limited request was answered (rateLimit / attemptLimit): an instance's first sync may run now. */
   answered(): void {
     if (this.lastSync !== 0 || !this.timer) return;
     clearTimeout(this.timer);
@@ -175,8 +175,9 @@ export const MINUTE_MS = 60_000;
 export const FOLLOW_QR_LIMIT = { limit: 10, windowMs: 10 * MINUTE_MS };
 
 /**
- * How a door's sub-path is limited: per client address, per PC login attempt (a PC's own status
- * requests), or not at all (WeChat's signed pushes). Doors declare it (doors/), app.ts applies it.
+ * How a door's sub-path is limited: per client address, per login attempt (a PC's own status
+ * requests; the door's `attemptOf` names the attempt), or not at all (WeChat's signed pushes). Doors
+ * declare it (doors/), app.ts applies it.
  */
 export type LimitClass = 'address' | 'attempt' | 'none';
 
@@ -230,18 +231,19 @@ export function rateLimit(limiter: RateLimiter, settings: RateLimitSettings, ref
   };
 }
 
-/** How many PC-status requests an address may make per minute over all its attempts, in units of perAddress. */
-export const PC_WATCH_ADDRESS_FACTOR = 10;
+/** How many attempt-watching requests an address may make per minute over all its attempts, in units of perAddress. */
+export const ATTEMPT_WATCH_ADDRESS_FACTOR = 10;
 
 /**
- * Middleware for a PC's own requests about its login attempt (status, events, collect). With an
- * attempt cookie (`attemptOf` gives its id) they are counted per attempt — not in the address
- * bucket, so many PCs waiting behind one office NAT neither starve that address's logins nor are
- * starved by them — and, against an address minting attempts to multiply its budget, in a
- * separate per-address bucket PC_WATCH_ADDRESS_FACTOR times the address limit. Without one they
- * are ordinary anonymous requests (address bucket).
+ * Middleware for the 'attempt' class: a client's own requests about its login attempt (the PC
+ * login's status, events, collect; the door's `attemptOf` reads the attempt's id from its cookie).
+ * With an attempt they are counted per attempt — not in the address bucket, so many PCs waiting
+ * behind one office NAT neither starve that address's logins nor are starved by them — and,
+ * against an address minting attempts to multiply its budget, in a separate per-address bucket
+ * ATTEMPT_WATCH_ADDRESS_FACTOR times the address limit. Without one they are ordinary anonymous
+ * requests (address bucket).
  */
-export function pcWatchLimit(
+export function attemptLimit(
   limiter: RateLimiter,
   settings: RateLimitSettings,
   attemptOf: (c: Context) => string | null,
@@ -253,7 +255,7 @@ export function pcWatchLimit(
     const rules: RateRule[] = attempt
       ? [
           { key: `pc:${attempt}`, limit: settings.perPcAttempt, windowMs: MINUTE_MS },
-          { key: `pc-${address}`, limit: settings.perAddress * PC_WATCH_ADDRESS_FACTOR, windowMs: MINUTE_MS },
+          { key: `pc-${address}`, limit: settings.perAddress * ATTEMPT_WATCH_ADDRESS_FACTOR, windowMs: MINUTE_MS },
         ]
       : [{ key: address, limit: settings.perAddress, windowMs: MINUTE_MS }];
     const decision = limiter.hit(rules);

@@ -837,10 +837,6 @@ export class MongoStore implements Storage {
     return carrier?.user ? fromSnapshot(carrier.user) : null;
   }
 
-
-
-
-
   private readonly pendingSessions: { doc: SessionDoc; resolve(): void; reject(error: unknown): void }[] = [];
   private flushingSessions = false;
 
@@ -875,15 +871,6 @@ export class MongoStore implements Storage {
       this.flushingSessions = false;
     }
   }
-
-
-
-
-
-
-
-
-
 
   /** The sweep for servers without TTL indexes (FerretDB v1); harmless where the TTL monitor runs. */
   async sweepExpired(now: Date): Promise<number> {
