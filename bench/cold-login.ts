@@ -192,6 +192,12 @@ function report(loads: string[]): string {
     '|---|---|---|---|---|',
     ...rows,
     '',
+    // what the product controls: its distance above the floor, per round (the floor is what any
+    // MongoDB-backed cold login pays: the driver, a connection, two round trips)
+    `Above the floor (median of each round's difference): login ${f0(median(results.login.map((r, i) => r.ms - results.floor[i]!.ms)))} ms` +
+      (before ? `; before (${BEFORE}) ${f0(median(results.loginBefore.map((r, i) => r.ms - results.floor[i]!.ms)))} ms` : '') +
+      '.',
+    '',
     `Breakdown (${TRACE_RUNS} traced runs each, COLD_TRACE=1; ms since the process started, median per event; the tracing itself adds a little):`,
     '',
     breakdown(),
