@@ -124,9 +124,12 @@ describe('getSession and middleware for the host\'s own routes', () => {
   });
 
   it('api.deleteUser removes the account: its sessions end and the next login is a new user', async () => {
-    const auth = make();
+    const deleted: string[] = [];
+    const auth = make({ hooks: { userDeleted: (id) => void deleted.push(id) } });
     const first = await login(auth, 'factory-delete');
     await auth.api.deleteUser(first.user.id);
+    // the host's user table hears of it, as it does of 注销 through DELETE /me
+    expect(deleted).toEqual([first.user.id]);
     expect(await auth.getSession(bearer(first.token))).toBeNull();
     const again = await login(auth, 'factory-delete');
     expect(again.user.id).not.toBe(first.user.id);

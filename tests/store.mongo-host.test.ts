@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_PREFIX, mongoStorage } from '../packages/server/src/mongodb.js';
+import { createWechatLogin, miniProgram } from '../packages/server/src/index.js';
+import { missingIndexes } from '../packages/server/src/store/mongo.js';
 import { runStoreContract } from './store.contract.js';
 import { getRecord } from './support/records.js';
 import { postJson, simCode, startStack } from './support/stack.js';
@@ -38,6 +40,20 @@ describe.skipIf(!uri)('mongoStorage with the host\'s own Db / MongoClient and a 
     const storage = mongoStorage({ client: host, dbName, prefix: 'hb_' });
     await storage.migrate();
     return storage;
+  });
+
+  it("auth.migrate() creates the indexes of the host's own prefixed storage", async () => {
+    const db = host.db(`${dbName}_m`); // its own database: the test below lists every collection of dbName
+    const storage = mongoStorage({ db, prefix: 'hm_' });
+    expect(await missingIndexes(db, 'hm_')).not.toEqual([]);
+    const auth = createWechatLogin({ doors: [miniProgram({ appid: 'wx1234567890abcdef', secret: '0123456789abcdef0123456789abcdef' })], storage, logLevel: 'error' });
+    try {
+      await auth.migrate();
+      expect(await missingIndexes(db, 'hm_')).toEqual([]);
+    } finally {
+      await auth.close();
+      await db.dropDatabase();
+    }
   });
 
   it('keeps every document under its own prefix: nothing written through one prefix is read through the other', async () => {

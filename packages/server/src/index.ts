@@ -135,14 +135,8 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
       await next();
     },
     check: () => (services ? checkConfig(services.config) : { problems, notes: [] }),
-    async migrate() {
-      const { services } = live();
-      const config = services.config;
-      if (!config.mongodbUri) return;
-      const { getMongoClient, migrateMongo } = await import('./store/mongo.js');
-      const client = await getMongoClient(config.mongodbUri);
-      await migrateMongo(client.db(config.mongodbDb));
-    },
+    // the storage in use migrates itself: `mongodb.uri`'s, or a host's mongoStorage({ db, prefix }) with its prefix
+    migrate: async () => live().services.store.migrate?.(),
     async close() {
       if (!services) return;
       services.stop();
@@ -150,7 +144,7 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
     },
     api: {
       revokeAll: (userId) => live().sessions.revokeAll(userId),
-      deleteUser: (userId) => deleteAccount(live().services.store, userId),
+      deleteUser: (userId) => deleteAccount(live().services.store, userId, live().services.userEvents),
     },
     $Infer: undefined as unknown as WechatLogin['$Infer'],
   };

@@ -10,6 +10,7 @@ import { SealKeyError } from './crypto/seal.js';
 import { createApp, errorResponse, MAX_JSON_BYTES } from './http/app.js';
 import { limitBody } from './http/json.js';
 import type { DoorContext } from './doors/door.js';
+import type { UserEvents } from './users/hooks.js';
 import type { OfficialAccountDoor } from './doors/oa.js';
 import type { MiniProgramDoor } from './doors/mini.js';
 import { followOf } from './doors/follow.js';
@@ -58,6 +59,8 @@ export interface Services {
   follow: (FollowCapability & { port: AttemptPort }) | null;
   /** tells waiting PC pages that their login attempt changed (flows/attempt/notify.ts) */
   notifier: AttemptNotifier;
+  /** the host's user hooks (ServerOptions.hooks) and where their failures are logged; undefined: none */
+  userEvents: UserEvents | undefined;
   app: ReturnType<typeof createApp>;
   /** stops the background timers (rate-limit sync, expiry sweep); the store stays open */
   stop(): void;
@@ -230,7 +233,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     notifier.stop();
     clearInterval(sweeper);
   };
-  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, app, stop };
+  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, userEvents, app, stop };
 }
 
 /**
