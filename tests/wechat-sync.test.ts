@@ -124,4 +124,14 @@ describe('同步微信头像昵称', () => {
     expect(res.status).toBeLessThan(300);
     expect(await getRecord(stack.services.store, id)).toBeNull();
   });
+
+  it("the host's deletion (auth.api.deleteUser → services.deleteUser) drops the kept grant too", async () => {
+    const login = await oaUserinfoLogin('removed-by-host');
+    const openid = (await stack.services.store.accounts.listIdentities(login.user.id)).find((i) => i.appid === stack.oaAppid)!.openid!;
+    const id = `wechat-grant:${stack.oaAppid}:${openid}`;
+    expect(await getRecord(stack.services.store, id)).not.toBeNull();
+    await stack.services.deleteUser(login.user.id);
+    expect(await stack.services.store.accounts.getUser(login.user.id)).toBeNull();
+    expect(await getRecord(stack.services.store, id)).toBeNull();
+  });
 });

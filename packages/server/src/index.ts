@@ -11,7 +11,6 @@ import { readBearerToken } from './http/auth.js';
 import { createServices, misconfiguredApp, type Services } from './main.js';
 import { createSessionManager } from './sessions/sessions.js';
 import type { SessionRecord } from './store/types.js';
-import { deleteAccount } from './users/delete.js';
 import { toPublicUser } from './users/profile.js';
 
 export type { ServerOptions, AppCredentials, DeploymentKind, LogLevel, OaMessageMode, ConfigCheck } from './config.js';
@@ -144,7 +143,7 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
     },
     api: {
       revokeAll: (userId) => live().sessions.revokeAll(userId),
-      deleteUser: (userId) => deleteAccount(live().services.store, userId, live().services.userEvents),
+      deleteUser: (userId) => live().services.deleteUser(userId),
     },
     $Infer: undefined as unknown as WechatLogin['$Infer'],
   };

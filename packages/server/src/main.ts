@@ -10,7 +10,7 @@ import { SealKeyError } from './crypto/seal.js';
 import { createApp, errorResponse, MAX_JSON_BYTES } from './http/app.js';
 import { limitBody } from './http/json.js';
 import type { DoorContext } from './doors/door.js';
-import type { UserEvents } from './users/hooks.js';
+import { deleteAccount } from './users/delete.js';
 import type { OfficialAccountDoor } from './doors/oa.js';
 import type { MiniProgramDoor } from './doors/mini.js';
 import { followOf } from './doors/follow.js';
@@ -36,7 +36,7 @@ import { PC_PATH } from './http/routes/pc.js';
 import { createUrls, type Urls } from './http/urls.js';
 import type { OaServerDeps } from './http/oa-server.js';
 import type { FollowCapability } from './doors/follow.js';
-import type { WechatSyncDeps } from './flows/wechat-sync/sync.js';
+import { forgetGrants, type WechatSyncDeps } from './flows/wechat-sync/sync.js';
 import { oauth2RefreshToken } from './wechat/sns/oauth2_refresh_token.js';
 import { snsAuth } from './wechat/sns/auth.js';
 
@@ -59,8 +59,8 @@ export interface Services {
   follow: (FollowCapability & { port: AttemptPort }) | null;
   /** tells waiting PC pages that their login attempt changed (flows/attempt/notify.ts) */
   notifier: AttemptNotifier;
-  /** the host's user hooks (ServerOptions.hooks) and where their failures are logged; undefined: none */
-  userEvents: UserEvents | undefined;
+  /** 注销账号 (DELETE /me, auth.api.deleteUser): the account, its merged accounts, their kept WeChat grants; the userDeleted hook */
+  deleteUser(userId: string): Promise<void>;
   app: ReturnType<typeof createApp>;
   /** stops the background timers (rate-limit sync, expiry sweep); the store stays open */
   stop(): void;
@@ -197,6 +197,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     checkAccessToken: (accessToken, openid) => spend(oaCredentials?.appid, () => snsAuth(transport, accessToken, openid)),
     getUserInfo: (accessToken, openid) => spend(oaCredentials?.appid, () => snsUserInfo(transport, accessToken, openid)),
   };
+  const deleteUser = (userId: string) => deleteAccount(store, userId, { events: userEvents, forget: (id) => forgetGrants(wechatSync, id) });
   const sweeper = startSweeper(store, logger, overrides.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
   const deployment = describeDeployment(config);
   if (deployment.ephemeral) {
@@ -226,14 +227,14 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     wechatSync,
     phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },
     checkNickname,
-    userEvents,
+    deleteUser,
   });
   const stop = () => {
     limiter.stop();
     notifier.stop();
     clearInterval(sweeper);
   };
-  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, userEvents, app, stop };
+  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, deleteUser, app, stop };
 }
 
 /**

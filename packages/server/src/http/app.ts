@@ -14,7 +14,7 @@ import type { SessionManager } from '../sessions/sessions.js';
 import type { Storage } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
-import { forgetGrantsOnDelete, wechatSyncRoutes } from './wechat-sync.js';
+import { wechatSyncRoutes } from './wechat-sync.js';
 import { createUrls, type Urls } from './urls.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 
@@ -31,8 +31,7 @@ export interface AppDeps {
   doors: readonly MountedDoor[];
   phone: MeDeps['phone'];
   checkNickname: MeDeps['checkNickname'];
-  /** the host's user hooks (ServerOptions.hooks) */
-  userEvents?: MeDeps['userEvents'];
+  deleteUser: MeDeps['deleteUser'];
   /** per address / per AppID limits on anonymous and WeChat-spending endpoints (absent: none) */
   limits?: { limiter: RateLimiter; settings: RateLimitSettings };
   /** /api/auth/ready: the store's readiness (absent: always ready) */
@@ -186,8 +185,7 @@ export function createApp(deps: AppDeps) {
     return c.body(null, 204);
   });
   if (deps.wechatSync) app.route(at('/me/wechat-profile'), wechatSyncRoutes({ ...deps.wechatSync, sessions: deps.sessions }));
-  if (deps.wechatSync) app.on(['DELETE'], at('/me'), forgetGrantsOnDelete({ ...deps.wechatSync, sessions: deps.sessions }));
-  app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/'), userEvents: deps.userEvents }));
+  app.route(at('') || '/', meRoutes({ store: deps.store, sessions: deps.sessions, logger: deps.logger, phone: deps.phone, checkNickname: deps.checkNickname, avatarPath: at('/avatars/'), deleteUser: deps.deleteUser }));
   // Avatars uploaded before issue 20 are stored as /api/avatars/<id>.jpg (users' avatarUrl): sent on,
   // permanently, to where they are served now, so an upgrade breaks no profile picture.
   if (at('/avatars/') !== LEGACY_AVATAR_PATH) {

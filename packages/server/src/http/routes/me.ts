@@ -11,8 +11,6 @@ import type { SessionManager } from '../../sessions/sessions.js';
 import type { Storage } from '../../store/types.js';
 import { chooseAvatar, encodeAvatar, MAX_AVATAR_BYTES, setUploadedAvatar, updateProfileWithAvatar } from '../../users/avatar.js';
 import { saveProfile } from '../../users/accounts.js';
-import { deleteAccount } from '../../users/delete.js';
-import type { UserEvents } from '../../users/hooks.js';
 import { isWechatAvatarUrl, normalizeNickname, toPublicUser } from '../../users/profile.js';
 
 const UpdateMe = lazySchema((z) =>
@@ -35,8 +33,8 @@ export interface MeDeps {
   checkNickname: ((nickname: string, userId: string) => Promise<boolean>) | null;
   /** where uploaded avatars are served: `<basePath>/avatars/` (absent: /api/auth/avatars/) */
   avatarPath?: string;
-  /** the host's user hooks: userDeleted after 注销 is stored */
-  userEvents?: UserEvents | undefined;
+  /** 注销: users/delete.ts deleteAccount with the instance's hooks and what other flows keep (main.ts) */
+  deleteUser(userId: string): Promise<void>;
 }
 
 export function meRoutes(deps: MeDeps) {
@@ -74,7 +72,7 @@ export function meRoutes(deps: MeDeps) {
       return c.json<MeResponse>({ user: toPublicUser(user) });
     })
     .delete('/me', auth, async (c) => {
-      await deleteAccount(deps.store, c.var.user.id, deps.userEvents);
+      await deps.deleteUser(c.var.user.id);
       deps.logger.log('info', 'account.deleted', { userId: c.var.user.id });
       return c.body(null, 204);
     })
