@@ -163,7 +163,7 @@ describe('several mini-programs of one open-platform account in one deployment',
 
   it('a name that cannot be a path segment, or one listed twice, is refused', () => {
     expect(() => miniProgram({ name: 'Shop/1', ...SHOP })).toThrow(/name "Shop\/1"/);
-    expect(() => miniProgram({ name: 'web-qr', ...SHOP })).toThrow(/another door's session label/);
+    for (const label of ['web-qr', 'oa', 'pc-qr', 'webview']) expect(() => miniProgram({ name: label, ...SHOP }), label).toThrow(/another door's session label/);
     const { problems } = checkConfig(resolveConfig({ doors: [miniProgram(MINI), miniProgram(SHOP)] }));
     expect(problems.join('\n')).toContain('doors: "mini" is listed twice');
     expect(checkConfig(resolveConfig({ doors: [] })).problems.join('\n')).toContain('doors: no login door is listed');

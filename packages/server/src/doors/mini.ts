@@ -1,6 +1,10 @@
 import { Hono } from 'hono';
 import { createInFlightCodes } from '../flows/mini/login.js';
 import { miniRoutes } from '../http/routes/mini.js';
+import { PC_SCAN_DOOR } from '../http/routes/pc.js';
+import { OA_DOOR } from '../flows/oa/door.js';
+import { WEB_DOOR } from '../flows/web/door.js';
+import { WEBVIEW_VIA } from '../flows/webview/ticket.js';
 import { jscode2session } from '../wechat/mini/jscode2session.js';
 import { getUserPhoneNumber } from '../wechat/mini/getuserphonenumber.js';
 import type { AccessTokens } from '../wechat/access-token.js';
@@ -21,8 +25,8 @@ export interface MiniProgramOptions {
   label?: string | undefined;
 }
 
-/** The session labels of the other shipped doors (store/types.ts SessionRecord.via). */
-const OTHER_VIAS = ['web-qr', 'oa', 'pc-qr', 'webview'];
+/** The session labels of the other shipped doors (store/types.ts SessionRecord.via): a mini door's name must not read as one. */
+const OTHER_VIAS = [WEB_DOOR.via, OA_DOOR.via, PC_SCAN_DOOR.via, WEBVIEW_VIA];
 
 export interface MiniProgramDoor extends Door {
   readonly kind: 'mini';

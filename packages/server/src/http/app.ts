@@ -160,7 +160,7 @@ export function createApp(deps: AppDeps) {
     for (const door of deps.doors) {
       if (!door.routes) continue;
       // requests about one of the door's attempts (a PC's own status / events / collect): per attempt, not per address
-      const perAttempt = door.attemptOf ? attemptLimit(limiter, settings, door.attemptOf, refuse) : limited;
+      const perAttempt = door.attemptOf ? attemptLimit(limiter, settings, door.name, door.attemptOf, refuse) : limited;
       // one middleware per door: its table picks the class (the push endpoint: none — WeChat's servers call it, signed)
       app.use(at(`/${door.name}/*`), (c, next) => {
         const cls = limitClassOf(door, relative(c.req.path)?.slice(door.name.length + 1) ?? '');

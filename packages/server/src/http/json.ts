@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { AppError } from '../errors.js';
 
 // lazySchema lives with the typed records (store/records.ts), the lowest layer that builds schemas
-export { lazySchema, type LazySchema } from '../store/records.js';
+export { lazy, lazySchema, type LazySchema } from '../store/records.js';
 import type { LazySchema } from '../store/records.js';
 
 /** What readJson needs of a schema: zod's and zod/mini's both have it. */

@@ -246,6 +246,8 @@ export const ATTEMPT_WATCH_ADDRESS_FACTOR = 10;
 export function attemptLimit(
   limiter: RateLimiter,
   settings: RateLimitSettings,
+  /** the door's name: its buckets' prefix (the PC login's: `pc:<attempt>`, `pc-addr:<address>`) */
+  door: string,
   attemptOf: (c: Context) => string | null,
   refuse: (c: Context, retryAfter: number) => Response,
 ): MiddlewareHandler {
@@ -254,8 +256,8 @@ export function attemptLimit(
     const address = addressBucket(c, settings);
     const rules: RateRule[] = attempt
       ? [
-          { key: `pc:${attempt}`, limit: settings.perPcAttempt, windowMs: MINUTE_MS },
-          { key: `pc-${address}`, limit: settings.perAddress * ATTEMPT_WATCH_ADDRESS_FACTOR, windowMs: MINUTE_MS },
+          { key: `${door}:${attempt}`, limit: settings.perPcAttempt, windowMs: MINUTE_MS },
+          { key: `${door}-${address}`, limit: settings.perAddress * ATTEMPT_WATCH_ADDRESS_FACTOR, windowMs: MINUTE_MS },
         ]
       : [{ key: address, limit: settings.perAddress, windowMs: MINUTE_MS }];
     const decision = limiter.hit(rules);

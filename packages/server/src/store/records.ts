@@ -14,12 +14,17 @@ export interface LazySchema<S extends z.ZodType> {
 }
 
 export function lazySchema<S extends z.ZodType>(build: (zod: Zod) => S): LazySchema<S> {
-  let schema: Promise<S> | undefined;
+  return lazy(() => import('zod').then(({ z }) => build(z)));
+}
+
+/** A value loaded once, on first use (a failed load is not cached: the next use tries again). */
+export function lazy<T>(load: () => Promise<T>): { get(): Promise<T> } {
+  let value: Promise<T> | undefined;
   return {
     get() {
-      schema ??= import('zod').then(({ z }) => build(z));
-      schema.catch(() => (schema = undefined));
-      return schema;
+      value ??= load();
+      value.catch(() => (value = undefined));
+      return value;
     },
   };
 }

@@ -6,6 +6,9 @@ import type { SessionRecord, Storage, UserRecord } from '../../store/types.js';
 import { defineRecord, type Zod } from '../../store/records.js';
 import { currentUser } from '../../users/accounts.js';
 
+/** The session label of a login by a web-view ticket (store/types.ts SessionRecord.via): it cannot mint tickets itself. */
+export const WEBVIEW_VIA = 'webview';
+
 /**
  * The mini-program's web-view (issue 14, "the right door"): an H5 page opened inside the
  * mini-program is logged in from the mini-program's own session, without a second authorization.
@@ -64,7 +67,7 @@ export async function exchangeWebviewTicket(deps: WebviewDeps, ticket: string): 
   if (!(await tickets.update(deps, rec, { ...doc, used: true }))) throw new AppError('webview_ticket_invalid');
   const user = await currentUser(deps.store, await deps.store.accounts.getUser(doc.userId));
   if (!user) throw new AppError('webview_ticket_invalid');
-  const { token, session } = await deps.sessions.create(user, 'webview');
+  const { token, session } = await deps.sessions.create(user, WEBVIEW_VIA);
   deps.logger.log('info', 'auth.webview.login', { userId: user.id });
   return { token, expiresAt: session.expiresAt, user, isNewUser: false };
 }

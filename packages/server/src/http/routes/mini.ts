@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { requireSession, type AuthVariables } from '../auth.js';
-import { lazySchema, readJson } from '../json.js';
+import { lazy, lazySchema, readJson } from '../json.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import { toLoginResponse, toPublicUser } from '../../users/profile.js';
 import { decryptForSession, type DecryptDeps } from '../../flows/mini/decrypt.js';
@@ -9,10 +9,8 @@ import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
 import type { MeResponse } from '../../../../../shared/api.js';
 
 // zod/mini, in a chunk of its own: a cold instance's first request is usually a login (login-body.ts).
-// Imported once: an import() per request would resolve the module again on every login.
-let loginBody: ReturnType<typeof loadLoginBody> | undefined;
-const loadLoginBody = () => import('./login-body.js').then((m) => m.LoginBody);
-const LoginBody = { get: () => (loginBody ??= loadLoginBody()) };
+// Imported once (an import() per request would resolve the module again on every login).
+const LoginBody = lazy(() => import('./login-body.js').then((m) => m.LoginBody));
 
 const DecryptBody = lazySchema((z) =>
   z.object({
