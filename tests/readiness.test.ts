@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { metered } from './support/records.js';
 import { silentLogger } from '../packages/server/src/log.js';
-import { createFunctionApp } from '../packages/server/src/main.js';
+import { createWechatLogin } from '../packages/server/src/index.js';
 import { optionsFromEnv } from '../api/_host.js';
 import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { createMongoStore } from '../packages/server/src/store/mongo.js';
@@ -62,13 +62,13 @@ describe('/api/auth/ready reflects the store (/api/auth/health stays a cheap liv
 describe('a misconfigured function', () => {
   it('answers every request with the JSON 503 envelope naming the problems, without secrets', async () => {
     const secret = 'not-a-real-secret-1234';
-    const app = createFunctionApp(optionsFromEnv({ NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx123', WECHAT_MINI_SECRET: secret, SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' }));
+    const app = createWechatLogin(optionsFromEnv({ NODE_ENV: 'production', WECHAT_MINI_APPID: 'wx123', WECHAT_MINI_SECRET: secret, SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' }));
     for (const [path, init] of [
       ['/api/auth/health', {}],
       ['/api/auth/mini/login', { method: 'POST', body: '{"code":"x"}', headers: { 'content-type': 'application/json' } }],
       ['/api/auth/me', {}],
     ] as const) {
-      const res = await app.fetch(new Request(`https://api.example.com${path}`, init));
+      const res = await app.handler(new Request(`https://api.example.com${path}`, init));
       expect(res.status).toBe(503);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
       const text = await res.text();
@@ -83,8 +83,8 @@ describe('a misconfigured function', () => {
   });
 
   it('a seal key that does not parse is named too', async () => {
-    const app = createFunctionApp(optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=', DATA_DIR: '/tmp/h4-misconfig-test' }));
-    const res = await app.fetch(new Request('https://api.example.com/api/auth/health'));
+    const app = createWechatLogin(optionsFromEnv({ NODE_ENV: 'test', WECHAT_MINI_APPID: 'wxd0c0ffee00000001', SESSION_KEY_ENCRYPTION_KEYS: 'k1:c2hvcnQ=', DATA_DIR: '/tmp/h4-misconfig-test' }));
+    const res = await app.handler(new Request('https://api.example.com/api/auth/health'));
     expect(res.status).toBe(503);
     expect((await res.json()).error.message).toContain('SESSION_KEY_ENCRYPTION_KEYS');
   });

@@ -99,7 +99,7 @@ export interface AppCredentials {
 }
 
 /**
- * Everything the server is built from (createServices / createFunctionApp). The wiring reads no
+ * Everything the server is built from (createServices, through createWechatLogin). The wiring reads no
  * environment variable: secrets and settings come in here, and a host maps its own environment
  * with `optionsFromEnv` (env.ts, the one place the variable names live). Numbers out of range are
  * clamped; a wrong value is never thrown at construction outside production — `checkConfig` names

@@ -3,13 +3,13 @@
 // Express, Next.js route handlers and Vercel functions are the subpaths ./node, ./next and ./vercel.
 // Nothing else in src/ is importable from outside (package.json `exports`).
 import type { Hono, MiddlewareHandler } from 'hono';
-import { ERROR_CODES, type ErrorBody } from '../../../shared/errors.js';
 import type { PublicUser } from '../../../shared/api.js';
 import { checkConfig, ConfigError, resolveConfig, type ConfigCheck, type ServerOptions } from './config.js';
 import { SealKeyError } from './crypto/seal.js';
 import { readBearerToken } from './http/auth.js';
+import { errorResponse } from './http/app.js';
+import { misconfiguredBody } from './http/failure.js';
 import { createServices, misconfiguredApp, type Services } from './main.js';
-import { createSessionManager } from './sessions/sessions.js';
 import type { SessionRecord } from './store/types.js';
 import { toPublicUser } from './users/profile.js';
 
@@ -105,7 +105,7 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
     console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems, ...(cause && { cause }) }));
   }
   const app: Hono = services ? (services.app as unknown as Hono) : misconfiguredApp(problems);
-  const sessions = services ? createSessionManager(services.store) : null;
+  const sessions = services?.sessions ?? null;
   const live = () => {
     if (!services || !sessions) throw new WechatLoginMisconfigured(problems);
     return { services, sessions };
@@ -126,9 +126,9 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
     app,
     getSession,
     middleware: () => async (c, next) => {
-      if (!services) return c.json(envelope('server_misconfigured', `${ERROR_CODES.server_misconfigured.message}：${problems.join('；')}`), 503);
+      if (!services) return c.json(misconfiguredBody(problems), 503, { 'cache-control': 'no-store' });
       const found = await getSession(c.req.raw);
-      if (!found) return c.json(envelope('unauthorized'), 401, { 'www-authenticate': 'Bearer' });
+      if (!found) return errorResponse(c, 'unauthorized', undefined, { 'www-authenticate': 'Bearer' });
       c.set('wxSession', found.session);
       c.set('wxUser', found.user);
       await next();
@@ -156,8 +156,4 @@ export function checkOptions(options: WechatLoginOptions): ConfigCheck {
 
 function publicSession(session: SessionRecord): Session {
   return { id: session.id.slice(0, 16), userId: session.userId, via: session.via, createdAt: session.createdAt, expiresAt: session.expiresAt };
-}
-
-function envelope(code: 'unauthorized' | 'server_misconfigured', message: string = ERROR_CODES[code].message): ErrorBody {
-  return { error: { code, message } };
 }

@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { assertProductionReady, describeDeployment, resolveConfig, type Config, type ServerOptions } from './config.js';
 import { createSealer, parseSealKeys, type Sealer } from './crypto/seal.js';
 import { Hono } from 'hono';
-import { ERROR_CODES, type ErrorBody } from '../../../shared/errors.js';
-import { ConfigError } from './config.js';
-import { SealKeyError } from './crypto/seal.js';
+import { misconfiguredBody } from './http/failure.js';
 import { createApp, errorResponse, MAX_JSON_BYTES } from './http/app.js';
 import { limitBody } from './http/json.js';
 import type { DoorContext } from './doors/door.js';
@@ -18,7 +16,7 @@ import { appidQuota, followQrLimiter, RateLimiter } from './http/rate-limit.js';
 import { clientAddress } from './http/client-address.js';
 import { createReadiness } from './http/readiness.js';
 import { createLogger, type Logger } from './log.js';
-import { createSessionManager } from './sessions/sessions.js';
+import { createSessionManager, type SessionManager } from './sessions/sessions.js';
 import { EmbeddedStore } from './store/embedded.js';
 import { lazyStorage } from './store/lazy.js';
 import type { Storage } from './store/types.js';
@@ -42,12 +40,13 @@ import { snsAuth } from './wechat/sns/auth.js';
 
 /**
  * The composition root: typed options (config.ts ServerOptions; secrets included) → store, WeChat
- * client, sessions → Hono app. Nothing here reads the environment: hosts map theirs with
- * env.ts `optionsFromEnv`, and two instances with different options share nothing.
+ * client, sessions → Hono app. Nothing here reads the environment: hosts map theirs (this
+ * repository: api/_host.ts `optionsFromEnv`), and two instances with different options share nothing.
  */
 export interface Services {
   config: Config;
   store: Storage;
+  sessions: SessionManager;
   logger: Logger;
   transport: WechatTransport;
   sealer: Sealer;
@@ -234,7 +233,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
     notifier.stop();
     clearInterval(sweeper);
   };
-  return { config, store, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, deleteUser, app, stop };
+  return { config, store, sessions, logger, transport, sealer, accessTokens, limiter, notifier, oaAccessTokens, follow, deleteUser, app, stop };
 }
 
 /**
@@ -286,27 +285,13 @@ function mongoStore(uri: string, dbName: string): Storage {
 }
 
 /**
- * The Vercel function's app. A configuration error must not crash the module at import (Vercel
- * would answer every request, /api/auth/health included, with its HTML 500): every request gets the JSON
- * 503 envelope naming the problems instead — variable names only, never a value.
+ * What a server that could not start answers (createWechatLogin): a configuration error must not
+ * crash the module at import (Vercel would answer every request, /api/auth/health included, with its
+ * HTML 500); every request gets the JSON 503 envelope naming the problems — names only, never a value.
  */
-export function createFunctionApp(options: ServerOptions): { fetch: (request: Request, ...rest: any[]) => Response | Promise<Response> } {
-  try {
-    return createServices(options).app;
-  } catch (error) {
-    const problems =
-      error instanceof ConfigError ? error.problems : error instanceof SealKeyError ? [`SESSION_KEY_ENCRYPTION_KEYS: ${error.message}`] : ['the server failed to start (see the function log)'];
-    console.error(JSON.stringify({ level: 'error', event: 'config.invalid', problems }));
-    return misconfiguredApp(problems);
-  }
-}
-
 export function misconfiguredApp(problems: string[]): Hono {
   const app = new Hono();
-  app.all('*', (c) => {
-    const body: ErrorBody = { error: { code: 'server_misconfigured', message: `${ERROR_CODES.server_misconfigured.message}：${problems.join('；')}` } };
-    return c.json(body, 503, { 'cache-control': 'no-store' });
-  });
+  app.all('*', (c) => c.json(misconfiguredBody(problems), 503, { 'cache-control': 'no-store' }));
   return app;
 }
 

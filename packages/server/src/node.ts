@@ -6,7 +6,7 @@
 // JSON and flat forms re-serialized; anything else answers 503 server_misconfigured naming the fix.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { ERROR_CODES, type ErrorBody } from '../../../shared/errors.js';
+import { misconfiguredBody } from './http/failure.js';
 import type { WechatLogin } from './index.js';
 
 type NodeRequest = IncomingMessage & { rawBody?: unknown; body?: unknown; _body?: boolean };
@@ -21,7 +21,7 @@ export function toNodeHandler(auth: Pick<WechatLogin, 'handler'>): (req: Incomin
       const raw = consumedBody(incoming);
       if (!raw) {
         console.error(JSON.stringify({ level: 'error', event: 'node.body_consumed', message: BODY_CONSUMED_FIX }));
-        const body: ErrorBody = { error: { code: 'server_misconfigured', message: `${ERROR_CODES.server_misconfigured.message}：请求体已被其他中间件读取，请把 toNodeHandler(auth) 挂在 express.json() 之前` } };
+        const body = misconfiguredBody(['请求体已被其他中间件读取，请把 toNodeHandler(auth) 挂在 express.json() 之前']);
         res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
         return;
       }

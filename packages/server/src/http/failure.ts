@@ -53,3 +53,8 @@ export function errorResponse(c: Context, code: ErrorCode, message?: string, hea
   const body: ErrorBody = { error: { code, message: message ?? ERROR_CODES[code].message, ...(requestId ? { requestId } : {}) } };
   return c.json(body, ERROR_CODES[code].status as 400, { 'cache-control': 'no-store', ...headers });
 }
+
+/** The 503 server_misconfigured body: the problems by option/variable name, never a value (the factory, its middleware, the Node adapter). */
+export function misconfiguredBody(problems: readonly string[]): ErrorBody {
+  return { error: { code: 'server_misconfigured', message: `${ERROR_CODES.server_misconfigured.message}：${problems.join('；')}` } };
+}

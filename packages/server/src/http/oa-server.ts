@@ -50,14 +50,15 @@ export interface OaServerDeps extends Omit<FollowEventDeps, 'appid'> {
  * cold start paid at import for this one official-account path (docs/BENCH.md "Cold first login").
  */
 export async function afterReply(logger: Logger, event: string, task: () => Promise<unknown>): Promise<void> {
-  const { waitUntil } = await import('@vercel/functions');
+  // a failed import (a broken install) must not fail the reply: the task then runs unregistered
+  const waitUntil = await import('@vercel/functions').then((m) => m.waitUntil, (error: unknown) => (logger.log('warn', event, { error }), null));
   const run = new Promise<void>((resolve) => setTimeout(resolve, 0))
     .then(task)
     .then(
       () => undefined,
       (error: unknown) => logger.log('warn', event, { error }),
     );
-  waitUntil(run);
+  waitUntil?.(run);
 }
 
 export function oaServerRoutes(deps: OaServerDeps) {

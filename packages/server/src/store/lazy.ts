@@ -9,8 +9,9 @@ type AnyPort = Record<string, (...args: unknown[]) => Promise<unknown>>;
  * A storage whose implementation module is imported on the first call that needs it. The MongoDB
  * driver costs ~120 ms of a cold start (docs/BENCH.md); with this wrapper a request that touches no
  * data (`/api/auth/health`) never loads it, and the first login loads it once per process.
- * `kind` is known without loading; `close()` before any use loads nothing. Each port is a small
- * forwarding object built from the port's own method names, so nothing here is a cast of a record.
+ * `kind` is known without loading; `close()` before any use loads nothing. Each port is a Proxy
+ * that forwards any method to the loaded storage's port (one forwarding function per method, made
+ * on its first use).
  */
 export function lazyStorage(kind: string, load: () => Promise<Storage>, options: { changes?: boolean } = {}): Storage {
   let loaded: Promise<Storage> | undefined;
@@ -20,14 +21,18 @@ export function lazyStorage(kind: string, load: () => Promise<Storage>, options:
     loaded.catch(() => (loaded = undefined));
     return loaded;
   };
-  const port = (name: Port): AnyPort =>
-    new Proxy({} as AnyPort, {
+  const port = (name: Port): AnyPort => {
+    const methods = new Map<string, AnyPort[string]>();
+    return new Proxy({} as AnyPort, {
       get(_target, prop) {
         // Not a thenable: `await storage.sessions` must not try to call a `then` method.
         if (prop === 'then' || typeof prop === 'symbol') return undefined;
-        return async (...args: unknown[]) => ((await get())[name] as unknown as AnyPort)[prop]!(...args);
+        let method = methods.get(prop);
+        if (!method) methods.set(prop, (method = async (...args: unknown[]) => ((await get())[name] as unknown as AnyPort)[prop]!(...args)));
+        return method;
       },
     });
+  };
   const storage: Storage = {
     kind,
     sessions: port('sessions') as unknown as Storage['sessions'],
