@@ -399,6 +399,25 @@ describe('the simulator is as strict as WeChat', () => {
     expect(await res.text()).toContain('该链接无法访问');
   });
 
+  // wechat-api-facts.md §5: the authorize page shows the error, no code is issued
+  it.each([
+    ['an empty state', { state: '' }, 10013, 'state不能为空'],
+    ['no state at all', { state: undefined }, 10013, 'state不能为空'],
+    ['an empty scope', { scope: '' }, 10010, 'scope不能为空'],
+    ['an empty redirect_uri', { redirect_uri: '' }, 10011, 'redirect_uri不能为空'],
+    ['an empty appid', { appid: '' }, 10012, 'appid不能为空'],
+  ])('refuses %s with WeChat\'s error code', async (_name, patch, errcode, text) => {
+    const params = { ...good(), ...patch } as Record<string, string | undefined>;
+    if (params.state === undefined) delete params.state;
+    const res = await open(params as Record<string, string>);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const html = await res.text();
+    expect(html).toContain('该链接无法访问');
+    expect(html).toContain(`data-errcode="${errcode}"`);
+    expect(html).toContain(text);
+  });
+
   it('codes carry the requested scope; a snsapi_base token cannot read userinfo (48001)', async () => {
     const oa = stack.sim.apps.get(stack.oaAppid!)!;
     const code = new URL((await open({ ...good(), sim_user: 'dave' })).headers.get('location')!).searchParams.get('code')!;

@@ -103,5 +103,9 @@ describe('npx wlu-wxlogin-sim --latency-ms / WECHAT_SIM_LATENCY_MS', () => {
     const env = await run([], { WECHAT_SIM_LATENCY_MS: '-5' });
     expect(env.code).toBe(2);
     expect(env.err).toMatch(/WECHAT_SIM_LATENCY_MS "-5"/);
+    // the range is checkLatencyMs's (0-60000), reported as the CLI's usage error
+    const tooLong = await run(['--latency-ms', '60001']);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.err).toMatch(/--latency-ms "60001": expected a whole number of milliseconds 0-60000/);
   });
 });

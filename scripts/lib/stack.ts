@@ -7,7 +7,7 @@ import { createServices, type ServiceOverrides, type Services } from '../../pack
 import type { ServerOptions } from '../../packages/server/src/config.js';
 import { optionsFromEnv } from '../../api/_host.js';
 // The simulator package's public entry ("." of wlu-wxlogin-sim): what a host's tests import.
-import { SimPortInUseError, startSimulator, type SimApp, type SimState } from '../../packages/sim/src/index.js';
+import { DEFAULT_MINI_APPID, defaultDomains, derivedAppid, SimPortInUseError, startSimulator, type SimApp, type SimState } from '../../packages/sim/src/index.js';
 import { SimPortBusy, spawnSimulator } from './sim-bin.js';
 
 /** The mini-program AppID the simulator registers in development: the one in manifest.json. */
@@ -18,7 +18,7 @@ export function manifestAppid(root = process.cwd()): string {
     const appid = JSON.parse(text)?.['mp-weixin']?.appid;
     if (typeof appid === 'string' && /^wx[0-9a-f]{16}$/.test(appid)) return appid;
   } catch {}
-  return 'wxd0c0ffee00000001';
+  return DEFAULT_MINI_APPID;
 }
 
 export interface StackOptions {
@@ -58,12 +58,6 @@ export interface StackOptions {
   simPublicHost?: string;
 }
 
-/** The AppIDs the dev stack derives from the mini-program AppID: website +1, official account +2. */
-export function derivedAppid(miniAppid: string, offset = 1): string {
-  const n = (BigInt(`0x${miniAppid.slice(2)}`) + BigInt(offset)) % (1n << 64n);
-  return `wx${n.toString(16).padStart(16, '0')}`;
-}
-
 /** An optional browser-login app (website / official account): AppID and secret from the options, the env or derived. */
 function optionalApp(
   option: boolean | { appid?: string; secret?: string } | undefined,
@@ -76,14 +70,8 @@ function optionalApp(
   return { appid: chosen.appid ?? env?.[`${prefix}_APPID`] ?? derived, secret: chosen.secret ?? env?.[`${prefix}_SECRET`] ?? randomBytes(16).toString('hex') };
 }
 
-/** The hosts a local stack's browser logins redirect to: where the API (or the H5 proxy) is reached. */
-export function stackDomains(host: string, publicBaseUrl?: string): string[] {
-  const hosts = [host, 'localhost', '127.0.0.1'];
-  try {
-    if (publicBaseUrl) hosts.push(new URL(publicBaseUrl).hostname);
-  } catch {}
-  return [...new Set(hosts.filter((h) => h && h !== '0.0.0.0' && h !== '::'))];
-}
+/** The hosts a local stack's browser logins redirect to: where the API (or the H5 proxy) is reached (the simulator's default rule). */
+export const stackDomains = defaultDomains;
 
 export interface Stack {
   apiUrl: string;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { checkLatencyMs } from './app.js';
+import { DEFAULT_MINI_APPID, defaultDomains, derivedAppid } from './defaults.js';
 import { OA_ACCOUNT_TYPES, type OaAccountType, type SimApp } from './state.js';
 
 /** Thrown for a command line the CLI cannot run: printed with a pointer to --help, exit code 2. */
@@ -12,7 +13,6 @@ export class UsageError extends Error {
 }
 
 export const DEFAULT_PORT = 3100;
-export const DEFAULT_MINI_APPID = 'wxd0c0ffee00000001';
 export const DEFAULT_OPEN_PLATFORM = 'open-platform-dev';
 const KINDS = ['mini', 'web', 'oa'] as const;
 type Kind = (typeof KINDS)[number];
@@ -35,14 +35,16 @@ Flags / 参数:
   --open-platform <id>   open platform account every app is bound to, so one person has one unionid
                          across them; "none" = unbound, no unionid (default ${DEFAULT_OPEN_PLATFORM})
   --domain <host>        授权回调域 / 网页授权域名 of the web and oa apps: a redirect_uri on another host
-                         gets WeChat's error page; repeat for several (default: localhost, 127.0.0.1, --host)
+                         gets WeChat's error page; repeat for several (default: localhost, 127.0.0.1,
+                         --host unless 0.0.0.0 or ::, and --public-url's host)
   --oa-type <type>       公众号类型: ${OA_ACCOUNT_TYPES.join(' | ')} (default verified-service;
                          the other two answer qrcode/create with 48001 as WeChat does)
   --seed <text>          keep openids/unionids stable across restarts (default: random)
   --public-url <url>     the simulator as browsers reach it (printed as WECHAT_OPEN_BASE), e.g. a LAN address
-  --latency-ms <n>       delay every WeChat answer by n ms, as a real network + WeChat would (benchmarks);
-                         never the /__sim control endpoints (default 0 = off; env WECHAT_SIM_LATENCY_MS)
-  --json                 print one JSON line {url, bases, env, apps} instead of the text below
+  --latency-ms <n>       delay every WeChat answer by n ms (0-60000), as a real network + WeChat would
+                         (benchmarks); never the /__sim control endpoints (default 0 = off; env WECHAT_SIM_LATENCY_MS)
+  --json                 print one JSON line {url, bases, env, apps, latencyMs} instead of the text below
+                         (a busy port: {"error":"EADDRINUSE","port":n}, exit code 1)
   -v, --version          print the version
   -h, --help             print this help
 
@@ -66,12 +68,6 @@ export interface CliOptions {
   publicUrl: string | null;
   /** ms every WeChat answer is delayed (0 = off) */
   latencyMs: number;
-}
-
-/** The AppIDs derived from the mini-program's for the default web (+1) and oa (+2) apps. */
-export function derivedAppid(miniAppid: string, offset: number): string {
-  const n = (BigInt(`0x${miniAppid.slice(2)}`) + BigInt(offset)) % (1n << 64n);
-  return `wx${n.toString(16).padStart(16, '0')}`;
 }
 
 function secret(): string {
@@ -119,9 +115,14 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   }
   const latencySource = values['latency-ms'] !== undefined ? '--latency-ms' : 'WECHAT_SIM_LATENCY_MS';
   const latencyText = values['latency-ms'] ?? (env.WECHAT_SIM_LATENCY_MS?.trim() || '0');
-  if (!/^\d+$/.test(latencyText) || Number(latencyText) > 60_000) throw new UsageError(`${latencySource} "${latencyText}": expected a whole number of milliseconds 0-60000`);
-  const latencyMs = checkLatencyMs(Number(latencyText));
-  const domains = values.domain?.length ? values.domain : [...new Set(['localhost', '127.0.0.1', ...(host === '0.0.0.0' || host === '::' ? [] : [host]), ...(publicUrl ? [new URL(publicUrl).hostname] : [])])];
+  let latencyMs: number;
+  try {
+    // digits only: Number() would also read "", " 5", "1e3" and "0x10"
+    latencyMs = checkLatencyMs(/^\d+$/.test(latencyText) ? Number(latencyText) : NaN);
+  } catch {
+    throw new UsageError(`${latencySource} "${latencyText}": expected a whole number of milliseconds 0-60000`);
+  }
+  const domains = values.domain?.length ? values.domain : defaultDomains(host, publicUrl);
   const specs = values.app?.length
     ? values.app.map(parseApp)
     : [

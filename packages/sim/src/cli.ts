@@ -35,9 +35,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const bases = options.publicUrl ? { ...sim.bases, openBase: options.publicUrl } : sim.bases;
-  const apps = options.apps.map(({ kind, appid, secret, openPlatformId, domains, oaType }) => ({ kind, appid, secret, openPlatformId, domains, oaType }));
   process.stdout.write(
-    options.json ? `${JSON.stringify({ url: sim.url, bases, env: serverEnv(bases, options.apps), apps, latencyMs: options.latencyMs })}\n` : `${banner(sim.url, bases, options.apps, options.latencyMs)}\n`,
+    options.json ? `${JSON.stringify({ url: sim.url, bases, env: serverEnv(bases, options.apps), apps: options.apps, latencyMs: options.latencyMs })}\n` : `${banner(sim.url, bases, options.apps, options.latencyMs)}\n`,
   );
   const stop = () => void sim.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

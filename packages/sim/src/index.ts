@@ -4,5 +4,6 @@
  */
 export { createSimulator, type SimulatorOptions } from './app.js';
 export { startSimulator, wechatBases, SimPortInUseError, type StartSimulatorOptions, type RunningSimulator, type WechatBases } from './server.js';
+export { DEFAULT_MINI_APPID, derivedAppid, defaultDomains } from './defaults.js';
 export { SimState, OA_ACCOUNT_TYPES, type SimApp, type OaAccountType } from './state.js';
 export type { PushMode, ServerUrlConfig } from './oa-server.js';

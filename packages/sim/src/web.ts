@@ -23,7 +23,10 @@ export const OA_CODE_TTL_MS = 5 * 60 * 1000;
 export const OAUTH_TOKEN_TTL_S = 7200;
 /** §5: "refresh_token有效期为30天" (website and official account) */
 export const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
-/** `state` is optional; when present it follows shared/oauth.ts (§5: a-zA-Z0-9, at most 128). */
+/**
+ * `state` follows shared/oauth.ts (§5: a-zA-Z0-9, at most 128). qrconnect takes none; the official
+ * account's authorize page refuses an empty one (§5 10013 state不能为空).
+ */
 export const STATE = OAUTH_STATE_PATTERN;
 export const USER = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -245,9 +248,21 @@ export function authorizeOrderError(params: URLSearchParams): string | null {
 const KIND_NAMES = { web: '网站应用 (website app)', oa: '公众号 (official account)' } as const;
 
 /**
+ * The official account's authorize page names an empty parameter by its error code (§5): 10010
+ * scope不能为空, 10011 redirect_uri不能为空, 10012 appid不能为空, 10013 state不能为空.
+ */
+const OA_EMPTY_ERRCODES = { appid: 10012, redirect_uri: 10011, scope: 10010, state: 10013 } as const;
+
+function emptyParam(kind: 'web' | 'oa', name: keyof typeof OA_EMPTY_ERRCODES): Response {
+  if (kind === 'oa') return errorPage(`${name}不能为空`, OA_EMPTY_ERRCODES[name]);
+  return errorPage(`${name} 不能为空 (${name} missing)`);
+}
+
+/**
  * The checks WeChat makes on its browser-facing authorize pages (qrconnect, oauth2/authorize):
  * a registered app of the right kind, an http(s) redirect_uri, response_type=code, a scope the
- * kind has and a state of at most 128 [A-Za-z0-9]. Returns the parsed request or the error page.
+ * kind has and a state of at most 128 [A-Za-z0-9] — required by the official account's page
+ * (10013), optional on qrconnect. Returns the parsed request or the error page.
  */
 export function checkAuthorize(
   state: SimState,
@@ -255,10 +270,10 @@ export function checkAuthorize(
   kind: 'web' | 'oa',
   scopes: readonly string[],
 ): { app: SimApp; redirect: URL; state: string; scope: string } | Response {
-  if (!q.appid) return errorPage('appid 不能为空 (appid missing)');
+  if (!q.appid) return emptyParam(kind, 'appid');
   const app = state.apps.get(q.appid);
   if (!app || app.kind !== kind) return errorPage(`appid 不是已登记的${KIND_NAMES[kind]} (unknown ${kind} appid)`);
-  if (!q.redirect_uri) return errorPage('redirect_uri 不能为空 (redirect_uri missing)');
+  if (!q.redirect_uri) return emptyParam(kind, 'redirect_uri');
   let redirect: URL;
   try {
     redirect = new URL(q.redirect_uri);
@@ -272,8 +287,10 @@ export function checkAuthorize(
     return errorPage(`redirect_uri 域名与后台配置不一致：${redirect.host} 不在${where}（${(app.domains ?? []).join('、') || '未配置'}）中`, kind === 'oa' ? 10003 : undefined);
   }
   if (q.response_type !== 'code') return errorPage('response_type 必须为 code');
+  if (!q.scope && kind === 'oa') return emptyParam(kind, 'scope');
   if (!q.scope || !scopes.includes(q.scope)) return errorPage(`scope 必须为 ${scopes.join(' 或 ')} (scope not allowed for this app)`);
   const stateParam = q.state ?? '';
+  if (!stateParam && kind === 'oa') return emptyParam(kind, 'state');
   if (stateParam && !STATE.test(stateParam)) return errorPage('state 只能包含 a-zA-Z0-9，最多 128 个字符');
   return { app, redirect, state: stateParam, scope: q.scope };
 }
