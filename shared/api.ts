@@ -68,3 +68,21 @@ export interface AttemptState {
   /** the two digits the person picks on the phone's confirmation page (number matching, docs/SECURITY.md) */
   match: string;
 }
+
+/** One door of GET <basePath>/doors: names and public AppIDs only, never a secret (the server's doors/*.ts publicInfo). */
+export interface DoorInfo {
+  /** its path segment, <basePath>/<name>/* */
+  name: string;
+  kind: 'mini' | 'web' | 'oa' | 'pc' | 'follow' | 'webview' | (string & {});
+  /** the door's own AppID (mini, web, oa) */
+  appid?: string;
+  /** pc, follow: the official-account door it goes through */
+  via?: string;
+  /** webview: the mini-program door whose sessions mint its tickets */
+  from?: string;
+}
+
+/** GET <basePath>/doors */
+export interface DoorsResponse {
+  doors: DoorInfo[];
+}

@@ -17,6 +17,8 @@
  * Sources: developers.weixin.qq.com/miniprogram/dev/component/web-view.html ("从微信7.0.0开始，可以
  * 通过判断userAgent中包含miniProgram字样来判断小程序web-view环境"; __wxjs_environment).
  */
+import type { DoorInfo } from '../shared/api';
+
 export type Door =
   | 'mini-webview' // exchange the mini-program's ticket
   | 'wecom' // 企业微信: explain
@@ -84,11 +86,8 @@ export function doorHasNoButton(door: Door): boolean {
 }
 
 /** One entry of GET <basePath>/doors: `{ doors: [{ name, kind, appid? }, …] }` (names and public AppIDs only). */
-export interface ServerDoor {
-  name: string;
-  kind: string;
-  appid?: string;
-}
+/** One door GET <basePath>/doors lists (shared/api.ts, the server's contract). */
+export type ServerDoor = DoorInfo;
 
 /** What the login page offers: the browser doors, and whether this mini-program's own door exists. */
 export interface OfferedDoors extends Configured {

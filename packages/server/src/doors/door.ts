@@ -19,6 +19,7 @@ export interface DoorApp {
 }
 
 import type { LimitClass } from '../http/rate-limit.js';
+import type { DoorInfo } from '../../../../shared/api.js';
 export type { LimitClass };
 
 /** The kinds of door the package ships (a descriptor's factory sets it); a new door brings its own. */
@@ -59,7 +60,7 @@ export interface Door {
   /** its HTTP face under <basePath>/<name>; null: it adds to other doors and has no routes of its own */
   routes(ctx: DoorContext): Hono<any> | null;
   /** what GET <basePath>/doors tells the client: names and public AppIDs, never a secret; null: not shown */
-  publicInfo(): Record<string, unknown> | null;
+  publicInfo(): DoorInfo | null;
   /** its slice of the production guard / doctor */
   check(input: DoorCheckInput): { problems: string[]; notes: string[] };
 }

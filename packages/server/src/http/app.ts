@@ -17,6 +17,7 @@ import { verifyFileRoutes } from './verify-file.js';
 import { wechatSyncRoutes } from './wechat-sync.js';
 import { createUrls, type Urls } from './urls.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
+import type { DoorInfo, DoorsResponse } from '../../../../shared/api.js';
 
 export interface AppDeps {
   /** every URL the product builds and the base path every route is under (absent: /api/auth, the request's origin) */
@@ -62,7 +63,7 @@ export interface MountedDoor {
   /** sub-paths whose failures are not a login's */
   quiet?: readonly string[] | undefined;
   /** what GET <basePath>/doors says about it (names and public AppIDs only); null: not shown */
-  info: Record<string, unknown> | null;
+  info: DoorInfo | null;
 }
 
 /** The door a path (relative to the base path) is under, and the rest of the path. */
@@ -176,7 +177,7 @@ export function createApp(deps: AppDeps) {
   for (const door of deps.doors) if (door.routes) app.route(at(`/${door.name}`), door.routes);
   // which doors exist (names and public AppIDs, never a secret): the client shows its buttons from it
   const doorList = deps.doors.flatMap((d) => (d.info ? [d.info] : []));
-  app.get(at('/doors'), (c) => c.json({ doors: doorList }, 200, { 'cache-control': 'no-store' }));
+  app.get(at('/doors'), (c) => c.json<DoorsResponse>({ doors: doorList }, 200, { 'cache-control': 'no-store' }));
   app.post(at('/logout'), async (c) => {
     const token = readBearerToken(c.req.header('authorization'));
     if (!token) throw new AppError('unauthorized');
