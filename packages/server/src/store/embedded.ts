@@ -254,9 +254,6 @@ export class EmbeddedStore implements Storage {
       await this.write('records', id, next);
       return version;
     },
-    delete: async (id) => {
-      if (this.m.records.delete(id)) await this.write('records', id);
-    },
   };
 
   /** One half of a profile snapshot (types.ts IdentityRecord.user): never over a newer copy. */

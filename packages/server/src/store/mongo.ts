@@ -818,9 +818,6 @@ export class MongoStore implements Storage {
         return version;
       });
     },
-    delete: async (id) => {
-      await this.run((db) => this.recordDocs(db).deleteMany({ rid: id }));
-    },
   };
 
   /** One half of a profile snapshot (types.ts IdentityRecord.user): never over a newer copy. */

@@ -229,7 +229,8 @@ export interface RecordPort {
    * number of racers wins). Returns the version written, or null when another writer got there first.
    */
   put(id: string, value: Record<string, unknown>, expected: number | null, expiresAt: Date | null, now: Date): Promise<number | null>;
-  delete(id: string): Promise<void>;
+  // No delete: no flow needs one (a record ends by expiring), and a deleted record would restart at
+  // version 1 while a writer may still hold the old version 1 for a compare-and-set.
 }
 
 /** Small binary objects (uploaded avatars) that every instance can serve. */
