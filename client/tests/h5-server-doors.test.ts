@@ -92,3 +92,29 @@ it.skipIf(!CHROMIUM)('Should fall back to the host\'s doors and say 网络不可
   expect(errors).toEqual([]);
   await page.close();
 });
+
+it.skipIf(!CHROMIUM)('Should take a person who is already logged in on from the login page at once, without waiting for GET /doors', async () => {
+  // a real session (a mini-program login against the same server), kept as the module keeps it
+  const { code } = (await (await fetch(`${withWeb.simUrl}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid: withWeb.appid, user: 'h5-already-in' }) })).json()) as { code: string };
+  const login = (await (await fetch(`${withWeb.apiUrl}/api/auth/mini/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json()) as { token: string; expiresAt: string; user: unknown };
+  const { page, errors } = await openPage();
+  // the server's door list never answers (the module's request ends only by its own timeout)
+  await page.route('**/api/auth/doors', () => undefined);
+  // marks, inside the page, when the module's request for the door list ends (answered or given up)
+  await page.addInitScript(() => {
+    const open = XMLHttpRequest.prototype.open;
+    XMLHttpRequest.prototype.open = function (this: XMLHttpRequest, method: string, url: string | URL, ...rest: unknown[]) {
+      if (String(url).includes('/api/auth/doors')) this.addEventListener('loadend', () => ((window as unknown as { doorsEnded: boolean }).doorsEnded = true));
+      return (open as (...args: unknown[]) => void).call(this, method, url, ...rest);
+    } as typeof XMLHttpRequest.prototype.open;
+  });
+  await page.goto(`${site.url}/`);
+  await page.evaluate((session) => localStorage.setItem('auth.session', JSON.stringify({ type: 'object', data: session })), { token: login.token, expiresAt: login.expiresAt, user: login.user });
+  await page.goto(`${site.url}${LOGIN}`);
+  await page.waitForURL((u) => u.pathname !== LOGIN, { timeout: 15_000 });
+  // it left while the door list was still unanswered: the order of events, not a time
+  expect(await page.evaluate(() => (window as unknown as { doorsEnded?: boolean }).doorsEnded ?? false)).toBe(false);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
