@@ -9,6 +9,7 @@ import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { silentLogger } from '../packages/server/src/log.js';
 import { postJson, simCode, startStack, type Stack } from './support/stack.js';
 import { cookieBrowser } from './support/cookie-browser.js';
+import { WECHAT_UA } from '../client/tests/support/browser.js';
 import { followAsPhone } from './support/wechat-phone.js';
 
 /**
@@ -17,7 +18,6 @@ import { followAsPhone } from './support/wechat-phone.js';
  * URL, the phone pages' links, the follow reply link, avatar paths, the H5 login page — follows it
  * and PUBLIC_BASE_URL. The same browser flows run at the default '/api/auth' and at '/auth'.
  */
-const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
 const PC_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const TOKEN = 'basePath7';
 const mini = { appid: 'wxd0c0ffee000000b1', secret: randomBytes(16).toString('hex') };

@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { simBinPath } from '../scripts/lib/sim-bin.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -99,7 +99,7 @@ describe('npm run dev', () => {
     const exited = new Promise((r) => dev.once('close', r));
     dev.kill('SIGTERM');
     await exited;
-    await new Promise((r) => setTimeout(r, 300));
-    await expect(fetch(`${simUrl}/__sim/health`)).rejects.toThrow();
+    // the simulator's own process exits on its parent's signal: wait (bounded, generous) until it no longer answers
+    await vi.waitFor(() => expect(fetch(`${simUrl}/__sim/health`)).rejects.toThrow(), { timeout: 15_000, interval: 100 });
   });
 });

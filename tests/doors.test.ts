@@ -15,6 +15,8 @@ import { EmbeddedStore } from '../packages/server/src/store/embedded.js';
 import { followToLogin, miniProgram, officialAccount, pcLogin, webviewTicket, websiteQr } from '../packages/server/src/doors/index.js';
 import { createSimulator } from '../packages/sim/src/app.js';
 import { cookieBrowser } from './support/cookie-browser.js';
+import { simCodeAt } from './support/sim-server.js';
+import { WECHAT_UA } from '../client/tests/support/browser.js';
 import { followAsPhone } from './support/wechat-phone.js';
 
 const MINI = { appid: 'wx00000000000d0a01', secret: randomBytes(16).toString('hex') };
@@ -54,10 +56,7 @@ function start(more: Partial<ServerOptions> & Pick<ServerOptions, 'doors'>, logg
   return services;
 }
 
-async function simCode(appid: string, user: string): Promise<string> {
-  const res = await fetch(`${simUrl}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid, user }) });
-  return ((await res.json()) as { code: string }).code;
-}
+const simCode = (appid: string, user: string): Promise<string> => simCodeAt(simUrl, appid, user);
 
 const post = async (services: Services, path: string, body: unknown) => {
   const res = await services.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -98,7 +97,10 @@ describe('several mini-programs of one open-platform account in one deployment',
     expect(other.body.user.id).not.toBe(main.body.user.id);
     // a code of one mini-program is refused on the other's route: each route uses its own AppID
     const crossed = await post(services, '/api/auth/mini-shop/login', { code: await simCode(MINI.appid, 'doors-dora') });
-    expect(crossed.status).not.toBe(200);
+    // WeChat answers 40029 (a code of another app): the server's "code invalid", with its Chinese message
+    expect(crossed.status).toBe(401);
+    expect(crossed.body.error.code).toBe('code_invalid');
+    expect(crossed.body.error.message).toMatch(/[\u4e00-\u9fff]/);
   });
 
   it('the derived tables cover a named door: 405 with Allow, its per-address limit, its log names', async () => {
@@ -218,7 +220,6 @@ describe('optionsFromEnv builds the descriptors from today\'s variables', () => 
 });
 
 describe('the official account door in the flow (issue 20 "Also in this change")', () => {
-  const WECHAT_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI Language/zh_CN';
   /** a phone whose requests to the API go to `services` and to WeChat go to the simulator */
   const phoneFor = (services: Services) => cookieBrowser(WECHAT_UA, (req) => (req.url.startsWith(simUrl) ? fetch(req) : services.app.request(req)));
 
@@ -237,6 +238,8 @@ describe('the official account door in the flow (issue 20 "Also in this change")
     const keeping = start({ doors: [miniProgram(MINI), officialAccount(OA)] });
     const token = await oaLogin(keeping, 'doors-grant-yes');
     expect(await sync(keeping, token)).toMatchObject({ user: { nickname: expect.any(String) } });
+    // the grant record's key, as the "nothing kept" check below reads it: the keeping instance has one there
+    expect(await getRecord(keeping.store, `wechat-grant:${OA.appid}:${sim.state.openid(OA.appid, 'doors-grant-yes')}`)).not.toBeNull();
 
     const dropping = start({ doors: [miniProgram(MINI), officialAccount({ ...OA, keepGrant: false })] });
     const other = await oaLogin(dropping, 'doors-grant-no');

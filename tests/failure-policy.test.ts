@@ -119,17 +119,19 @@ describe("the official account's push endpoint", () => {
 
 describe("the phone's PC-login pages", () => {
   it.each([
-    [null, 410, 'pc_login_expired', 'info'],
-    ['store', 503, 'store_unavailable', 'warn'],
-    ['bug', 500, 'internal_error', 'error'],
-  ] as const)('store failing with %s: an HTML page with status %i (%s), logged at %s', async (failWith, status, _code, level) => {
+    [null, 410, 'pc_login_expired', 'info', '二维码已过期，请在电脑上刷新二维码'],
+    ['store', 503, 'store_unavailable', 'warn', '数据服务暂时不可用，请稍后再试'],
+    ['bug', 500, 'internal_error', 'error', '服务器内部错误'],
+  ] as const)('store failing with %s: an HTML page with status %i (%s), logged at %s', async (failWith, status, code, level, message) => {
     const h = harness();
     h.fail.with = failWith;
     const res = await h.services.app.request(`/api/auth/pc/scan?a=${'A'.repeat(22)}`);
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toContain('text/html');
     expect(res.headers.get('x-frame-options')).toBe('DENY');
-    expect(h.lineOf('auth.pc.scan_failed')).toMatchObject({ level });
+    // the page tells the code's Chinese message; the log names the code (a bug: the error itself, as http.unhandled)
+    expect(await res.text()).toContain(`<p class="err" id="message">${message}</p>`);
+    expect(h.lineOf('auth.pc.scan_failed')).toMatchObject({ level, ...(level === 'error' ? { error: expect.any(TypeError) } : { errorCode: code }) });
     h.services.stop();
   });
 });

@@ -5,10 +5,10 @@
 // An install that fails is a failure naming npm's error, not a skip.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../client/tests/support/browser.js';
 import { loginJourney, startHostProcess } from './support/host-run.js';
 import { installHost, packServer } from './support/pack.js';
 import { startSim, type SimServer } from './support/sim-server.js';
@@ -57,14 +57,6 @@ afterAll(() => {
   sim?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('a Next.js (App Router) host from the npm pack tarball', () => {
   it('builds with next build and serves mini login → /me → logout → 401, /orders through getSession', async () => {

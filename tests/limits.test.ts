@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { metered } from './support/records.js';
 import { MongoClient } from 'mongodb';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { Hono } from 'hono';
 import { addressKey, rateLimit, RateLimiter } from '../packages/server/src/http/rate-limit.js';
 import { canonicalAddress, clientAddress, parseTrustedProxies, type ClientAddressSettings } from '../packages/server/src/http/client-address.js';
@@ -91,13 +91,20 @@ describe("a cold instance's first counter sync", () => {
   // Issue 21: on a cold instance the first request's own queries run on a new connection pool; the
   // limiter's first sync (a delete, an insert and a find on rate_counters) waits until that request
   // is answered instead of competing with it — and still runs within one interval without it.
+  // Fake timers (Date.now too): the limiter's clock and timers move only when the test says so.
   const syncs = () => {
     const calls: number[] = [];
     const store = { counters: { sync: async () => (calls.push(Date.now()), []) } } as unknown as Pick<Storage, 'counters'>;
     return { calls, store };
   };
   const rules = [{ key: 'addr:203.0.113.1', limit: 10, windowMs: 60_000 }];
-  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const T0 = 60_000 * 1000 + 15_000; // 15 s into a minute: no window edge in these tests
+  beforeEach(() => {
+    vi.useFakeTimers({ now: T0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('runs once the first limited request is answered, not while it is in flight', async () => {
     const { calls, store } = syncs();
@@ -106,14 +113,19 @@ describe("a cold instance's first counter sync", () => {
     let seenInHandler = -1;
     app.use('*', rateLimit(limiter, { perAddress: 10, perAppid: 0, perPcAttempt: 0, address: { source: 'x-forwarded-for', hops: 1, trustedProxies: [] } }, (c) => c.text('refused', 429)));
     app.get('/x', async (c) => {
-      await tick(60); // the request's own queries
+      await new Promise((r) => setTimeout(r, 60)); // the request's own queries
       seenInHandler = calls.length;
       return c.text('ok');
     });
-    expect((await app.request('/x')).status).toBe(200);
+    const answer = app.request('/x');
+    await vi.advanceTimersByTimeAsync(60);
+    expect((await answer).status).toBe(200);
     expect(seenInHandler).toBe(0);
-    await tick(20);
+    await vi.advanceTimersByTimeAsync(20);
     expect(calls.length).toBe(1);
+    // at the answer (a zero-delay timer: fake time moves by at most 1 ms), not one interval (400 ms) after the request
+    expect(calls[0]).toBeGreaterThanOrEqual(T0 + 60);
+    expect(calls[0]).toBeLessThanOrEqual(T0 + 61);
     limiter.stop();
   });
 
@@ -121,16 +133,17 @@ describe("a cold instance's first counter sync", () => {
     const { calls, store } = syncs();
     const limiter = new RateLimiter({ store, syncIntervalMs: 150 });
     limiter.hit(rules);
-    await tick(60);
+    await vi.advanceTimersByTimeAsync(60);
     expect(calls.length).toBe(0);
-    await tick(150);
+    await vi.advanceTimersByTimeAsync(150);
     expect(calls.length).toBe(1);
     limiter.hit(rules);
     limiter.answered(); // only an instance's FIRST sync is brought forward
-    await tick(20);
+    await vi.advanceTimersByTimeAsync(20);
     expect(calls.length).toBe(1);
-    await tick(200);
+    await vi.advanceTimersByTimeAsync(200);
     expect(calls.length).toBe(2);
+    expect(calls).toEqual([T0 + 150, T0 + 300]);
     limiter.stop();
   });
 });

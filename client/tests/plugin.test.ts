@@ -6,7 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createWechatLogin, loadedCopies, LOGIN_PAGE, MSG_PINIA_FIRST, MSG_TWO_COPIES, useWluAuthStore } from '../uni_modules/wlu-wxlogin';
+import { createWechatLogin, loadedCopies, LOGIN_PAGE, useWluAuthStore } from '../uni_modules/wlu-wxlogin';
 import { AGREED_KEY } from '../uni_modules/wlu-wxlogin/store/auth';
 import { future, installUni, user } from './support/uni-stub';
 
@@ -36,8 +36,7 @@ function host(options: Parameters<typeof createWechatLogin>[0]) {
 describe('createWechatLogin', () => {
   it('Should refuse to install before Pinia, saying what to do', () => {
     const app = createApp({});
-    expect(() => app.use(createWechatLogin({ apiBase: 'https://api.example.test' }))).toThrow(MSG_PINIA_FIRST);
-    expect(MSG_PINIA_FIRST).toContain('app.use(createPinia())');
+    expect(() => app.use(createWechatLogin({ apiBase: 'https://api.example.test' }))).toThrow('wlu-wxlogin: install pinia first — app.use(createPinia()) before app.use(createWechatLogin(...))');
   });
 
   it('Should build every server URL from apiBase and basePath, per app (two apps, two configurations)', async () => {
@@ -95,7 +94,7 @@ describe('createWechatLogin', () => {
     registry.add(second);
     try {
       host({ apiBase: 'https://api.example.test' });
-      expect(warn).toHaveBeenCalledWith(`wlu-wxlogin: ${MSG_TWO_COPIES} (2 copies)`);
+      expect(warn).toHaveBeenCalledWith("wlu-wxlogin: loaded twice — import it as '@/uni_modules/wlu-wxlogin', never by its npm name (two copies split the login state) (2 copies)");
     } finally {
       registry.delete(second);
       warn.mockRestore();

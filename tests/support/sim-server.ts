@@ -12,6 +12,13 @@ export interface SimServer {
   close(): void;
 }
 
+/** wx.login on a simulated phone: a fresh code of mini-program `appid` for `user`, from the simulator at `simUrl`. */
+export async function simCodeAt(simUrl: string, appid: string, user: string): Promise<string> {
+  const res = await fetch(`${simUrl}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid, user }) });
+  if (!res.ok) throw new Error(`simulator refused a code: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { code: string }).code;
+}
+
 export async function startSim(appid = `wx${randomBytes(8).toString('hex')}`): Promise<SimServer> {
   const app = { appid, secret: randomBytes(16).toString('hex') };
   const sim = createSimulator({ apps: [{ ...app, openPlatformId: `op-${appid}` }] });
@@ -22,11 +29,7 @@ export async function startSim(appid = `wx${randomBytes(8).toString('hex')}`): P
   return {
     url,
     app,
-    async code(user) {
-      const res = await fetch(`${url}/__sim/mini/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appid, user }) });
-      if (!res.ok) throw new Error(`simulator refused a code: ${res.status} ${await res.text()}`);
-      return ((await res.json()) as { code: string }).code;
-    },
+    code: (user) => simCodeAt(url, appid, user),
     close: () => void server.close(),
   };
 }

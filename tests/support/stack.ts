@@ -1,5 +1,6 @@
 import { EmbeddedStore } from '../../packages/server/src/store/embedded.js';
 import { silentLogger } from '../../packages/server/src/log.js';
+import { simCodeAt } from './sim-server.js';
 import { startStack as start, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
 
 export type { Stack };
@@ -21,14 +22,8 @@ export function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** wx.login on a simulated phone: asks the simulator for a fresh code. */
-export async function simCode(stack: Stack, user: string): Promise<string> {
-  const res = await fetch(`${stack.simUrl}/__sim/mini/code`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ appid: stack.appid, user }),
-  });
-  if (!res.ok) throw new Error(`simulator refused a code: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { code: string }).code;
+export function simCode(stack: Stack, user: string): Promise<string> {
+  return simCodeAt(stack.simUrl, stack.appid, user);
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
