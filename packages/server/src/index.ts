@@ -4,7 +4,7 @@
 // Nothing else in src/ is importable from outside (package.json `exports`).
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { PublicUser } from '../../../shared/api.js';
-import { checkConfig, ConfigError, resolveConfig, type ConfigCheck, type ServerOptions } from './config.js';
+import { checkConfig, ConfigError, type ConfigCheck, type ServerOptions } from './config.js';
 import { SealKeyError } from './crypto/seal.js';
 import { readBearerToken } from './http/auth.js';
 import { errorResponse } from './http/app.js';
@@ -147,11 +147,6 @@ export function createWechatLogin(options: WechatLoginOptions): WechatLogin {
     },
     $Infer: undefined as unknown as WechatLogin['$Infer'],
   };
-}
-
-/** The configuration check of options without building a server (doctor, deploy check). */
-export function checkOptions(options: WechatLoginOptions): ConfigCheck {
-  return checkConfig(resolveConfig(options));
 }
 
 function publicSession(session: SessionRecord): Session {

@@ -15,7 +15,7 @@
  * The embedded store stays the zero-config default in development (no `storage` option).
  */
 import type { Db, MongoClient } from 'mongodb';
-import { createMongoStore, MongoStore } from './store/mongo.js';
+import { createMongoStore, DEFAULT_DB, MongoStore } from './store/mongo.js';
 import type { Storage } from './store/types.js';
 
 export type { Storage } from './store/types.js';
@@ -23,7 +23,6 @@ export type { Storage } from './store/types.js';
 /** The collection prefix when none is given. */
 export const DEFAULT_PREFIX = 'wxlogin_';
 /** The database of the client form when none is named (the URI form: the URI's, else this). */
-const DEFAULT_DB = 'wechat_login';
 
 interface Common {
   /** Prefix of every collection name. @default 'wxlogin_' */

@@ -11,7 +11,7 @@ import type { WechatLogin } from './index.js';
 
 type NodeRequest = IncomingMessage & { rawBody?: unknown; body?: unknown; _body?: boolean };
 
-export const BODY_CONSUMED_FIX = 'the request body was already read by a body parser (express.json() or similar) mounted before toNodeHandler(auth): mount toNodeHandler(auth) first';
+const BODY_CONSUMED_FIX = 'the request body was already read by a body parser (express.json() or similar) mounted before toNodeHandler(auth): mount toNodeHandler(auth) first';
 
 export function toNodeHandler(auth: Pick<WechatLogin, 'handler'>): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const listener = getRequestListener((request) => auth.handler(request));

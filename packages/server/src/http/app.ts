@@ -6,7 +6,7 @@ export { errorResponse };
 import { sessionRoutes } from './routes/sessions.js';
 import type { MeDeps } from './routes/me.js';
 import { readBearerToken } from './auth.js';
-import { limitBody } from './json.js';
+import { limitBody, MAX_JSON_BYTES } from './json.js';
 import { attemptLimit, rateLimit, RateLimitedError, type LimitClass, type RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import type { Readiness } from './readiness.js';
 import { logs, pickRequestId, runWithRequestId, type Logger } from '../log.js';
@@ -85,7 +85,7 @@ export function limitClassOf(door: Pick<MountedDoor, 'limits'>, sub: string): Li
 const LEGACY_AVATAR_PATH = '/api/avatars/';
 
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
-export const MAX_JSON_BYTES = 16 * 1024;
+export { MAX_JSON_BYTES };
 
 
 export function createApp(deps: AppDeps) {

@@ -7,6 +7,9 @@ import { AppError } from '../errors.js';
 export { lazy, lazySchema, type LazySchema } from '../store/records.js';
 import type { LazySchema } from '../store/records.js';
 
+/** The largest JSON body any endpoint reads (limitBody; the avatar upload has its own limit). */
+export const MAX_JSON_BYTES = 16 * 1024;
+
 /** What readJson needs of a schema: zod's and zod/mini's both have it. */
 export interface BodySchema<T> {
   safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };

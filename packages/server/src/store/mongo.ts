@@ -52,7 +52,7 @@ import {
  * once a minute anyway.
  */
 
-const DEFAULT_DB = 'wechat_login';
+export const DEFAULT_DB = 'wechat_login';
 const DUPLICATE_KEY = 11000;
 /** at most this many sessions in one group-committed insert (well under MongoDB's 100,000 writes per batch) */
 const SESSION_BATCH_MAX = 256;

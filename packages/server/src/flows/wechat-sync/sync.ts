@@ -11,7 +11,6 @@ import { context, grantKey, grants, writeGrant, type Grant } from '../oauth/gran
 import type { RefreshedOAuthToken } from '../../wechat/sns/oauth2_refresh_token.js';
 import type { SnsUserInfo } from '../../wechat/sns/userinfo.js';
 
-export { keepGrant, REFRESH_TOKEN_LIFETIME_MS } from '../oauth/grants.js';
 const REAUTHORIZE = new Set([42002, 40030, 42007]);
 
 /**

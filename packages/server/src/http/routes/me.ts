@@ -5,7 +5,7 @@ import { AppError } from '../../errors.js';
 import { savePhoneNumber, type PhoneDeps } from '../../flows/mini/phone.js';
 import { requireSession, type AuthVariables } from '../auth.js';
 import { PhoneBody } from './mini.js';
-import { lazySchema, limitBody, readJson } from '../json.js';
+import { lazySchema, limitBody, MAX_JSON_BYTES, readJson } from '../json.js';
 import type { Logger } from '../../log.js';
 import type { SessionManager } from '../../sessions/sessions.js';
 import type { Storage } from '../../store/types.js';
@@ -40,7 +40,7 @@ export interface MeDeps {
 export function meRoutes(deps: MeDeps) {
   const auth = requireSession(deps.sessions);
   // limitBody: a stated length is judged from the header, without building a WHATWG Request (json.ts)
-  const jsonLimit = limitBody(16 * 1024, () => {
+  const jsonLimit = limitBody(MAX_JSON_BYTES, () => {
     throw new AppError('payload_too_large');
   });
   const imageLimit = bodyLimit({ maxSize: MAX_AVATAR_BYTES + 64 * 1024, onError: () => { throw new AppError('payload_too_large', `头像图片不能超过 ${MAX_AVATAR_BYTES / 1024} KB`); } });

@@ -2,14 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { failureOf, logFailure } from '../failure.js';
 import { lazySchema, readJson } from '../json.js';
-import { H5_LOGIN_PAGE, OAUTH_STATE_PATTERN } from '../../../../../shared/oauth.js';
+import { OAUTH_STATE_PATTERN } from '../../../../../shared/oauth.js';
 import { createUrls, type Urls } from '../urls.js';
 import { cookieJar } from '../cookies.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
-
-/** The H5 login page (history router), which finishes the handoff or shows the error (shared/oauth.ts). */
-export { H5_LOGIN_PAGE };
 
 /**
  * Everything a door's HTTP surface is named after, from its name (`web`, `oa`):
