@@ -194,6 +194,19 @@ describe('GET <basePath>/doors', () => {
     for (const secret of [MINI.secret, SHOP.secret, WEB.secret, OA.secret, 'doorsToken1']) expect(text).not.toContain(secret);
   });
 
+  it('server-URL settings that cannot work (development) offer no follow-to-login: not in the list, and the PC gets our own QR', async () => {
+    const lines: string[] = [];
+    const logger = { log: (_level: string, event: string) => void lines.push(event) };
+    const oa = officialAccount({ ...OA, push: { token: 'bad token!' } });
+    const services = start({ doors: [miniProgram(MINI), oa, pcLogin({ via: oa }), followToLogin({ via: oa })] }, logger);
+    const { doors } = (await (await services.app.request('/api/auth/doors')).json()) as { doors: { name: string }[] };
+    expect(doors.map((d) => d.name)).toEqual(['mini', 'oa', 'pc']);
+    const attempt = await post(services, '/api/auth/pc/attempt', { form: 'follow' });
+    expect(attempt.body).toMatchObject({ form: 'own-qr', status: 'waiting' });
+    // and the push endpoint is off, said once in the log
+    expect(lines.filter((e) => e === 'oa.push.misconfigured')).toEqual(['oa.push.misconfigured']);
+  });
+
   it('a door listed without its app is not offered, and its endpoints say it is not configured', async () => {
     const services = start({ doors: [miniProgram(MINI), websiteQr({ appid: '', secret: '' })] });
     const { doors } = (await (await services.app.request('/api/auth/doors')).json()) as { doors: { name: string }[] };

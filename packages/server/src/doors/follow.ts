@@ -4,7 +4,7 @@ import { createTemporaryQrCode } from '../wechat/oa/qrcode_create.js';
 import { showQrCodeUrl } from '../wechat/oa/showqrcode.js';
 import { followQrs, identifyFollower, type FollowQrs } from '../flows/follow/login.js';
 import type { Door, DoorContext } from './door.js';
-import type { OfficialAccountDoor } from './oa.js';
+import { pushServer, type OfficialAccountDoor } from './oa.js';
 
 export interface FollowToLoginDoor extends Door {
   readonly kind: 'follow';
@@ -28,7 +28,7 @@ export function followToLogin(options: { via: OfficialAccountDoor }): FollowToLo
     limits: {},
     logsFailures: false,
     routes: () => null,
-    publicInfo: () => (via.app && via.push ? { name: 'follow', kind: 'follow', via: via.name } : null),
+    publicInfo: () => (pushServer(via) ? { name: 'follow', kind: 'follow', via: via.name } : null),
     check: () => ({
       problems: via.push ? [] : ['followToLogin needs the official account\'s server URL: officialAccount({ push: { token, ... } }) (WECHAT_OA_TOKEN)'],
       notes: [],

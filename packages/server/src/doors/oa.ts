@@ -78,12 +78,9 @@ export function officialAccount(options: OfficialAccountOptions): OfficialAccoun
       const result = checkBrowserDoor(app, input, { label, what: 'Official-account web authorization (公众号网页授权)', errorCode: 'oa_login_not_configured', registered: '网页授权域名 of the official account' });
       const { problems, notes } = result;
       if (push) {
-        const { token, encodingAesKeys, mode } = push;
+        const { encodingAesKeys, mode } = push;
         if (!app) problems.push(`${label}_TOKEN is set but ${label}_APPID is not: the server URL checks the AppID inside every encrypted message`);
-        if (!/^[A-Za-z0-9]{3,32}$/.test(token)) problems.push(`${label}_TOKEN must be the 3–32 letters/digits entered as Token (令牌) in 服务器配置`);
-        if (!['plain', 'compatible', 'safe'].includes(mode)) problems.push(`${label}_MESSAGE_MODE must be plain, compatible or safe (明文 / 兼容 / 安全模式)`);
-        if (mode !== 'plain' && !encodingAesKeys.length) problems.push(`${label}_MESSAGE_MODE=${mode} needs ${label}_ENCODING_AES_KEY (消息加解密密钥)`);
-        if (encodingAesKeys.some((k) => !/^[A-Za-z0-9]{43}$/.test(k))) problems.push(`${label}_ENCODING_AES_KEY / _PREVIOUS must be the 43-letter/digit EncodingAESKey`);
+        problems.push(...unusablePush(push, label));
         if (mode === 'plain' && encodingAesKeys.length) problems.push(`${label}_MESSAGE_MODE=plain with ${label}_ENCODING_AES_KEY set: with a key, plaintext pushes are refused (a captured URL would take any body for 300 s) — choose safe (安全模式) in 服务器配置, or remove the key`);
         if (mode === 'plain') notes.push(`${label}_MESSAGE_MODE=plain: event pushes travel unencrypted; safe mode (安全模式) is recommended`);
       } else if (app) notes.push(`Follow-to-login (关注公众号登录) is off: ${label}_TOKEN is not set, so the server URL (oa/push) answers oa_push_not_configured`);
@@ -93,18 +90,30 @@ export function officialAccount(options: OfficialAccountOptions): OfficialAccoun
   return door;
 }
 
-/** The server URL's settings, or null (not configured, or — in development — configured wrongly: logged). */
-export function pushSettings(door: OfficialAccountDoor, logger: { log(level: 'error', event: string, fields: Record<string, unknown>): void }): OaServerDeps['server'] {
+/** What makes the server URL's settings unusable (empty: usable): the production check's problems, and what turns oa/push off. */
+function unusablePush(push: NonNullable<OfficialAccountDoor['push']>, label: string): string[] {
+  const { token, encodingAesKeys, mode } = push;
+  const problems: string[] = [];
+  if (!/^[A-Za-z0-9]{3,32}$/.test(token)) problems.push(`${label}_TOKEN must be the 3–32 letters/digits entered as Token (令牌) in 服务器配置`);
+  if (!['plain', 'compatible', 'safe'].includes(mode)) problems.push(`${label}_MESSAGE_MODE must be plain, compatible or safe (明文 / 兼容 / 安全模式)`);
+  if (mode !== 'plain' && !encodingAesKeys.length) problems.push(`${label}_MESSAGE_MODE=${mode} needs ${label}_ENCODING_AES_KEY (消息加解密密钥)`);
+  if (encodingAesKeys.some((k) => !/^[A-Za-z0-9]{43}$/.test(k))) problems.push(`${label}_ENCODING_AES_KEY / _PREVIOUS must be the 43-letter/digit EncodingAESKey`);
+  return problems;
+}
+
+/**
+ * The server URL's settings when oa/push can run (configured, with its AppID, and usable), else null.
+ * The push endpoint, the PC login's follow QR and GET /doors' follow entry all ask this one question.
+ */
+export function pushServer(door: OfficialAccountDoor): OaServerDeps['server'] {
   const s = door.push;
-  if (!s || !door.app) return null;
-  const valid =
-    /^[A-Za-z0-9]{3,32}$/.test(s.token) &&
-    ['plain', 'compatible', 'safe'].includes(s.mode) &&
-    s.encodingAesKeys.every((k) => /^[A-Za-z0-9]{43}$/.test(k)) &&
-    (s.mode === 'plain' || s.encodingAesKeys.length > 0);
-  if (!valid) {
-    logger.log('error', 'oa.push.misconfigured', { message: 'WECHAT_OA_TOKEN / ENCODING_AES_KEY / MESSAGE_MODE invalid: oa/push is off (npm run doctor)' });
-    return null;
-  }
+  if (!s || !door.app || unusablePush(s, '').length) return null;
   return { appid: door.app.appid, token: s.token, encodingAesKeys: s.encodingAesKeys, mode: s.mode as PushMode };
+}
+
+/** pushServer, saying in the log when settings are given but unusable (development: production refuses to start). */
+export function pushSettings(door: OfficialAccountDoor, logger: { log(level: 'error', event: string, fields: Record<string, unknown>): void }): OaServerDeps['server'] {
+  const server = pushServer(door);
+  if (!server && door.push && door.app) logger.log('error', 'oa.push.misconfigured', { message: 'WECHAT_OA_TOKEN / ENCODING_AES_KEY / MESSAGE_MODE invalid: oa/push is off (npm run doctor)' });
+  return server;
 }

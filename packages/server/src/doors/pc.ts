@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { pcAttemptIdOf, pcRoutes } from '../http/routes/pc.js';
 import type { Door } from './door.js';
 import { followOf } from './follow.js';
-import type { OfficialAccountDoor } from './oa.js';
+import { pushServer, type OfficialAccountDoor } from './oa.js';
 import { oauthDeps } from './oauth.js';
 
 export interface PcLoginDoor extends Door {
@@ -44,7 +44,7 @@ export function pcLogin(options: { via: OfficialAccountDoor }): PcLoginDoor {
           attempt: ctx.attempt,
           notifier: ctx.notifier,
           // 关注公众号登录 (form: 'follow'): the attempt's parametric QR, when a followToLogin door and the server URL exist
-          followQrs: via.push ? (followOf(ctx, via)?.qrs ?? null) : null,
+          followQrs: pushServer(via) ? (followOf(ctx, via)?.qrs ?? null) : null,
           followQrLimit: ctx.followQrLimit,
           oauth: oauthDeps(ctx, via.app),
           publicBaseUrl: null,
