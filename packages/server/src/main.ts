@@ -10,7 +10,7 @@ import { limitBody } from './http/json.js';
 import type { DoorContext } from './doors/door.js';
 import { deleteAccount } from './users/delete.js';
 import type { OfficialAccountDoor } from './doors/oa.js';
-import type { MiniProgramDoor } from './doors/mini.js';
+import { phoneDeps, type MiniProgramDoor } from './doors/mini.js';
 import { followOf } from './doors/follow.js';
 import { appidQuota, followQrLimiter, RateLimiter } from './http/rate-limit.js';
 import { clientAddress } from './http/client-address.js';
@@ -21,7 +21,6 @@ import { EmbeddedStore } from './store/embedded.js';
 import { lazyStorage } from './store/lazy.js';
 import type { Storage } from './store/types.js';
 import { createTransport, type WechatTransport } from './wechat/transport.js';
-import { getUserPhoneNumber } from './wechat/mini/getuserphonenumber.js';
 import { msgSecCheck } from './wechat/security/msg_sec_check.js';
 import { stableToken } from './wechat/auth/stable_token.js';
 import { snsUserInfo } from './wechat/sns/userinfo.js';
@@ -224,7 +223,7 @@ export function createServices(options: ServerOptions, overrides: ServiceOverrid
       info: door.publicInfo(),
     })),
     wechatSync,
-    phone: { appid: config.mini.appid, store, accessTokens, getPhoneNumber: (token, code) => spend(config.mini.appid, () => getUserPhoneNumber(transport, token, code)) },
+    phone: phoneDeps(ctx, config.mini),
     checkNickname,
     deleteUser,
   });

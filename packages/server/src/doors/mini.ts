@@ -7,8 +7,8 @@ import { WEB_DOOR } from '../flows/web/door.js';
 import { WEBVIEW_VIA } from '../flows/webview/ticket.js';
 import { jscode2session } from '../wechat/mini/jscode2session.js';
 import { getUserPhoneNumber } from '../wechat/mini/getuserphonenumber.js';
-import type { AccessTokens } from '../wechat/access-token.js';
-import { doorApp, DOOR_NAME, type Door, type DoorApp } from './door.js';
+import type { PhoneDeps } from '../flows/mini/phone.js';
+import { doorApp, DOOR_NAME, type Door, type DoorApp, type DoorContext } from './door.js';
 
 export interface MiniProgramOptions {
   /** the mini-program's AppID (wx + 16 hex characters) */
@@ -67,16 +67,7 @@ export function miniProgram(options: MiniProgramOptions): MiniProgramDoor {
         exchangeCode: (code: string) => ctx.wechat.spend(app.appid, () => jscode2session(ctx.wechat.transport, app, code)),
       };
       const decrypt = { appid: app.appid, store: ctx.store, sealer: ctx.sealer, sessions: ctx.sessions };
-      // the phone number is bound with THIS app's access_token (made on first use)
-      let tokens: AccessTokens | undefined;
-      const own = () => (tokens ??= ctx.wechat.accessTokens(app));
-      const phone = {
-        appid: app.appid,
-        store: ctx.store,
-        accessTokens: { get: () => own().get(), withToken: <T>(use: (token: string) => Promise<T>) => own().withToken(use) },
-        getPhoneNumber: (token: string, code: string) => ctx.wechat.spend(app.appid, () => getUserPhoneNumber(ctx.wechat.transport, token, code)),
-      };
-      return new Hono().use(ctx.limitBody).route('/', miniRoutes({ ...deps, decrypt, phone }));
+      return new Hono().use(ctx.limitBody).route('/', miniRoutes({ ...deps, decrypt, phone: phoneDeps(ctx, app) }));
     },
     publicInfo: () => (app.appid ? { name, kind: 'mini', appid: app.appid } : null),
     check: () => {
@@ -87,4 +78,14 @@ export function miniProgram(options: MiniProgramOptions): MiniProgramDoor {
     },
   };
   return door;
+}
+
+/** getPhoneNumber bound with `app`'s own access_token and WeChat budget (<mini>/phone; /me/phone with the first mini door's). */
+export function phoneDeps(ctx: Pick<DoorContext, 'store' | 'wechat'>, app: DoorApp): PhoneDeps {
+  return {
+    appid: app.appid,
+    store: ctx.store,
+    accessTokens: ctx.wechat.accessTokens(app),
+    getPhoneNumber: (token, code) => ctx.wechat.spend(app.appid, () => getUserPhoneNumber(ctx.wechat.transport, token, code)),
+  };
 }
