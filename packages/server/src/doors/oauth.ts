@@ -10,7 +10,6 @@ export function oauthDeps(ctx: DoorContext, app: DoorApp | null): Omit<OAuthRout
   return {
     appid: configured?.appid ?? null,
     openBaseUrl: ctx.openBaseUrl,
-    publicBaseUrl: null,
     urls: ctx.urls,
     production: ctx.production,
     store: ctx.store,

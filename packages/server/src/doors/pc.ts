@@ -47,7 +47,6 @@ export function pcLogin(options: { via: OfficialAccountDoor }): PcLoginDoor {
           followQrs: pushServer(via) ? (followOf(ctx, via)?.qrs ?? null) : null,
           followQrLimit: ctx.followQrLimit,
           oauth: oauthDeps(ctx, via.app),
-          publicBaseUrl: null,
           urls: ctx.urls,
           production: ctx.production,
           appName: ctx.appName,

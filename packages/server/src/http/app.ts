@@ -15,13 +15,13 @@ import type { Storage } from '../store/types.js';
 import { meRoutes } from './routes/me.js';
 import { verifyFileRoutes } from './verify-file.js';
 import { wechatSyncRoutes } from './wechat-sync.js';
-import { createUrls, type Urls } from './urls.js';
+import type { Urls } from './urls.js';
 import type { WechatSyncDeps } from '../flows/wechat-sync/sync.js';
 import type { DoorInfo, DoorsResponse } from '../../../../shared/api.js';
 
 export interface AppDeps {
-  /** every URL the product builds and the base path every route is under (absent: /api/auth, the request's origin) */
-  urls?: Urls;
+  /** every URL the product builds and the base path every route is under */
+  urls: Urls;
   store: Storage;
   sessions: SessionManager;
   logger: Logger;
@@ -87,10 +87,9 @@ const LEGACY_AVATAR_PATH = '/api/avatars/';
 /** JSON bodies we accept are tiny; anything larger is refused before it is read. */
 export { MAX_JSON_BYTES };
 
-
 export function createApp(deps: AppDeps) {
   const app = new Hono();
-  const urls = deps.urls ?? createUrls({ publicBaseUrl: null });
+  const urls = deps.urls;
   /** a route's full path: every route is relative to the base path */
   const at = urls.path;
   /** the request's path relative to the base path (null: outside it) */

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { failureOf, logFailure } from '../failure.js';
 import { lazySchema, readJson } from '../json.js';
 import { OAUTH_STATE_PATTERN } from '../../../../../shared/oauth.js';
-import { createUrls, type Urls } from '../urls.js';
+import type { Urls } from '../urls.js';
 import { cookieJar } from '../cookies.js';
 import { toLoginResponse } from '../../users/profile.js';
 import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLogin, STATE_TTL_MS, takeOAuthHandoff, type OAuthDoor, type OAuthLoginDeps } from '../../flows/oauth/login.js';
@@ -14,7 +14,7 @@ import { completeOAuthCallback, ConsentRequiredError, DEFAULT_NEXT, startOAuthLo
  *   cookie       wx_<name>_state (HttpOnly, path <basePath>/<name>): binds the state to the browser
  *   login page   h5LoginPage with <name>_login=<state> | <name>_login_error=<code>
  */
-export function doorNames(door: OAuthDoor, urls: Urls = createUrls({ publicBaseUrl: null })) {
+export function doorNames(door: OAuthDoor, urls: Urls) {
   return {
     cookie: `wx_${door.name}_state`,
     basePath: urls.path(`/${door.name}`),
@@ -24,15 +24,9 @@ export function doorNames(door: OAuthDoor, urls: Urls = createUrls({ publicBaseU
 }
 
 export interface OAuthRouteDeps extends OAuthLoginDeps {
-  /** PUBLIC_BASE_URL: the API's public origin; null = the request's own origin */
-  publicBaseUrl: string | null;
   production: boolean;
-  /** every URL built (redirect_uri, cookie path, the H5 login page); absent: /api/auth + publicBaseUrl */
-  urls?: Urls;
-}
-
-function urlsOf(deps: OAuthRouteDeps): Urls {
-  return deps.urls ?? createUrls({ publicBaseUrl: deps.publicBaseUrl });
+  /** every URL built (redirect_uri, cookie path, the H5 login page): base path and PUBLIC_BASE_URL */
+  urls: Urls;
 }
 
 /** WeChat's own WxLogin script (docs/WECHAT.md, "WxLogin"); against the simulator, the simulator's copy. */
@@ -66,7 +60,7 @@ function toLoginPage(c: Context, error: unknown, deps: OAuthRouteDeps) {
   const failure = failureOf(error);
   logFailure(deps.logger, `auth.${deps.door.name}.failed`, c, failure, error);
   const code = failure.code;
-  const urls = urlsOf(deps);
+  const urls = deps.urls;
   const query = new URLSearchParams({ [doorNames(deps.door, urls).errorParam]: code });
   // the second (snsapi_userinfo) attempt continues where the first was going
   if (error instanceof ConsentRequiredError && error.next && error.next !== DEFAULT_NEXT) query.set('next', error.next);
@@ -84,7 +78,7 @@ function noStore(c: Context) {
  * page collects the session with `POST /session {state}`.
  */
 export function oauthRoutes(deps: OAuthRouteDeps, startPath: string, options: { embeddable?: boolean } = {}) {
-  const urls = urlsOf(deps);
+  const urls = deps.urls;
   const names = doorNames(deps.door, urls);
   const cookies = cookieJar({ path: names.basePath, production: deps.production });
   const app = new Hono();

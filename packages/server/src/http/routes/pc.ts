@@ -14,7 +14,7 @@ import { followerKey } from '../../flows/follow/attempt-port.js';
 import type { FollowQrs } from '../../flows/follow/login.js';
 import { locate } from '../../flows/attempt/location.js';
 import { clientAddress, type ClientAddressSettings } from '../client-address.js';
-import { createUrls, type Urls } from '../urls.js';
+import type { Urls } from '../urls.js';
 import { cookieJar, readCookie } from '../cookies.js';
 
 /**
@@ -59,10 +59,9 @@ export interface PcRouteDeps {
   notifier: AttemptNotifier;
   /** the official account's OAuth deps (appid null: the phone side answers pc_login_not_configured) */
   oauth: Omit<OAuthLoginDeps, 'door'>;
-  publicBaseUrl: string | null;
   production: boolean;
-  /** every URL built (scan URL, redirect_uri, the phone pages' links, cookie path); absent: /api/auth + publicBaseUrl */
-  urls?: Urls;
+  /** every URL built (scan URL, redirect_uri, the phone pages' links, cookie path): base path and PUBLIC_BASE_URL */
+  urls: Urls;
   /** the name the phone's page shows (APP_NAME) */
   appName: string;
   /** one SSE stream's length (≤ 25 s; inside the function's maxDuration) */
@@ -116,7 +115,7 @@ const DecideForm = lazySchema((z) =>
 
 export function pcRoutes(deps: PcRouteDeps) {
   const oauth: OAuthLoginDeps = { ...deps.oauth, door: PC_SCAN_DOOR };
-  const urls = deps.urls ?? createUrls({ publicBaseUrl: deps.publicBaseUrl });
+  const urls = deps.urls;
   const pcPath = urls.path(PC_PATH);
   const cookies = cookieJar({ path: pcPath, production: deps.production });
   const addressOf = deps.clientAddress ?? ((c: Context) => clientAddress(c, SOCKET_ONLY));
